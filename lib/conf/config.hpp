@@ -1,0 +1,89 @@
+// config.hpp - the suite's configuration: one file, tegami.conf, one immutable
+// snapshot per load. Every key is declared once in the parameter table
+// (lib/conf/params.cpp) with its type, default and documentation; the parser,
+// `tegami-config` (print and check) and the tegami.conf(5) man page all come from it.
+//
+// Syntax: "key = value" lines; "#" starts a comment line; a line starting with
+// white space continues the previous value; lists are separated by commas and/or
+// white space. Sizes take k/m/g suffixes (powers of 1024); durations take s/m/h/d/w
+// (no suffix: seconds). "$hostname" in a value is replaced by the hostname key.
+// Errors name "file:line: message" and map to EX_CONFIG (78).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lib/core/result.hpp"
+
+namespace tegami {
+
+enum class MailboxFormat { mbox, maildir };
+
+struct Config {
+    std::string config_file;  // where it was read from (not a key)
+
+    // identity
+    std::string hostname;
+    std::vector<std::string> local_domains;
+    std::string user;
+    std::string mail_group;
+
+    // paths
+    std::string queue_dir;
+    std::string run_dir;
+    std::string pid_file;
+    std::string libexec_dir;
+    std::string aliases;
+    std::string mail_spool_dir;
+    std::string maildir;
+    std::string syslog_name;
+
+    // listeners
+    std::vector<std::string> mta_listen;
+
+    // smtpd
+    std::string smtpd_banner;
+    uint64_t message_size_limit = 0;
+    uint64_t smtpd_recipient_limit = 0;
+    uint64_t smtpd_error_limit = 0;
+    uint64_t smtpd_client_limit = 0;
+    uint64_t smtpd_timeout = 0;       // seconds
+    uint64_t smtpd_data_timeout = 0;  // seconds
+
+    // queue
+    uint64_t queue_retry_min = 0;  // seconds
+    uint64_t queue_retry_max = 0;  // seconds
+    uint64_t queue_lifetime = 0;   // seconds
+    uint64_t queue_db_cache = 0;   // bytes
+
+    // local delivery
+    MailboxFormat mailbox_format = MailboxFormat::mbox;
+    uint64_t local_concurrency = 0;
+};
+
+// Loads and checks a configuration file. A missing file is an error unless
+// allow_missing (then the defaults stand).
+Result<Config> load_config(const std::string& path, bool allow_missing = false);
+// Parses text as if read from `name` (for tests and `tegami-config -e`).
+Result<Config> parse_config(const std::string& text, const std::string& name);
+// The configuration with every default in place (hostname resolved).
+Config default_config();
+
+// "key = value" for every key (or only those differing from the default).
+std::string dump_config(const Config& c, bool non_default_only);
+// The tegami.conf(5) man page, generated from the parameter table.
+std::string config_man_page();
+// Names of all keys, in table order.
+std::vector<std::string> config_keys();
+
+// Default configuration file path (set at build time: $(SYSCONFDIR)/tegami/tegami.conf).
+const char* default_config_path();
+
+// Value parsers (pure), exposed for tests. Return false on bad input.
+bool parse_size(const std::string& s, uint64_t& out);
+bool parse_duration(const std::string& s, uint64_t& out);
+bool parse_bool(const std::string& s, bool& out);
+std::vector<std::string> split_list(const std::string& s);
+
+}  // namespace tegami

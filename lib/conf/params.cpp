@@ -1,0 +1,109 @@
+// params.cpp - the parameter table: every configuration key, declared once with its
+// type, default and documentation. The parser (parser.cpp), the dump and the man page
+// are driven from this table; a unit test fails on a key missing from doc/tegami.conf.5.
+#include "lib/conf/params.hpp"
+
+#include <unistd.h>
+
+#include <climits>
+
+namespace tegami {
+
+#ifndef TEGAMI_SYSCONFDIR
+#define TEGAMI_SYSCONFDIR "/etc"
+#endif
+#ifndef TEGAMI_LIBEXECDIR
+#define TEGAMI_LIBEXECDIR "/usr/libexec"
+#endif
+
+const char* default_config_path() { return TEGAMI_SYSCONFDIR "/tegami/tegami.conf"; }
+
+#define P_STR(key, def, doc) {#key, ParamType::string, def, doc, &Config::key, nullptr, nullptr}
+#define P_PATH(key, def, doc) {#key, ParamType::path, def, doc, &Config::key, nullptr, nullptr}
+#define P_LIST(key, def, doc) {#key, ParamType::list, def, doc, nullptr, &Config::key, nullptr}
+#define P_LISTEN(key, def, doc) {#key, ParamType::listen, def, doc, nullptr, &Config::key, nullptr}
+#define P_SIZE(key, def, doc) {#key, ParamType::size, def, doc, nullptr, nullptr, &Config::key}
+#define P_TIME(key, def, doc) {#key, ParamType::duration, def, doc, nullptr, nullptr, &Config::key}
+#define P_COUNT(key, def, doc) {#key, ParamType::count, def, doc, nullptr, nullptr, &Config::key}
+#define P_MAILBOX(key, def, doc) {#key, ParamType::mailbox_format, def, doc, nullptr, nullptr, nullptr}
+
+const std::vector<Param>& param_table() {
+    static const std::vector<Param> table = {
+        P_STR(hostname, "",
+              "The fully qualified name of this host, used in the SMTP greeting, in HELO/EHLO "
+              "replies and in Received headers. Empty means the name gethostname(2) returns."),
+        P_LIST(local_domains, "$hostname, localhost",
+               "Domains whose mail is delivered on this host. A recipient in one of them must be "
+               "a user in the passwd database or a name in the aliases file, else RCPT is refused "
+               "with 550 5.1.1. Mail for any other domain is refused with 550 5.7.1 (no relaying). "
+               "Matching ignores case."),
+        P_STR(user, "tegami",
+              "The unprivileged account smtpd, queue and local run as when master is started as "
+              "root. When master is started by another user, every process runs as that user "
+              "and this key is ignored (logged at start-up)."),
+        P_STR(mail_group, "mail",
+              "The group local delivery keeps while it delivers as a recipient, so that it can "
+              "create mailboxes and dotlocks in mail_spool_dir (root:mail, mode 2775 on Debian)."),
+        P_PATH(queue_dir, "/var/spool/tegami",
+               "The queue: a Berkeley DB transactional environment (envelopes, recipient states, "
+               "bodies, logs). Owned by user, mode 0700. Only the queue process opens it."),
+        P_PATH(run_dir, "/run/tegami",
+               "Directory for the internal Unix sockets between the daemons (created by master, "
+               "owned by user, mode 0700)."),
+        P_PATH(pid_file, "/run/tegami/master.pid", "Where master writes its process ID."),
+        P_PATH(libexec_dir, TEGAMI_LIBEXECDIR "/tegami",
+               "Directory holding the daemon programs tegami-smtpd, tegami-queue and tegami-local, "
+               "which master starts."),
+        P_PATH(aliases, "/etc/aliases",
+               "The aliases file (sendmail format: \"name: target, target\"). A local recipient "
+               "named here is accepted at RCPT and expanded by local delivery to local users. "
+               "Read again when its modification time changes."),
+        P_PATH(mail_spool_dir, "/var/mail",
+               "Where mbox mailboxes live, one file per user named after the user."),
+        P_STR(maildir, "~/Maildir/",
+              "The Maildir used when mailbox_format is maildir. \"~\" is the recipient's home "
+              "directory and \"%u\" the user name; a relative path is relative to the home."),
+        P_STR(syslog_name, "tegami",
+              "The program name prefix in syslog lines (\"tegami/smtpd\", \"tegami/queue\", ...)."),
+        P_LISTEN(mta_listen, "0.0.0.0:25, [::]:25",
+                 "Addresses and ports of the MTA listener (server-to-server SMTP, no relaying), "
+                 "as host:port or [ipv6]:port. Master binds them; an empty list disables the MTA."),
+        P_STR(smtpd_banner, "$hostname ESMTP Tegami",
+              "The text after \"220 \" in the SMTP greeting. It must start with the hostname "
+              "(RFC 5321 4.3.1)."),
+        P_SIZE(message_size_limit, "10240000",
+               "The largest message accepted, in bytes, counted as received (after "
+               "dot-unstuffing, without the Received header added here). Announced as SIZE in "
+               "EHLO; a larger SIZE= at MAIL gets 552 5.3.4, a larger body 552 5.3.4 after DATA."),
+        P_COUNT(smtpd_recipient_limit, "1000",
+                "Recipients accepted per message; RCPT beyond it gets 452 4.5.3 (RFC 5321 "
+                "4.5.3.1.8: the client sends the rest in another transaction). At least 100."),
+        P_COUNT(smtpd_error_limit, "20",
+                "Errors (4xx/5xx replies to commands) a session may cause before it is closed "
+                "with 421 4.7.0."),
+        P_COUNT(smtpd_client_limit, "2000",
+                "Concurrent SMTP sessions served; further connections get 421 4.7.0 and are "
+                "closed."),
+        P_TIME(smtpd_timeout, "300s",
+               "How long smtpd waits for the next command, and for the client to read a reply "
+               "(RFC 5321 4.5.3.2: at least 5 minutes). On expiry: 421 4.4.2 and close."),
+        P_TIME(smtpd_data_timeout, "180s",
+               "How long smtpd waits for the next block of message data during DATA (RFC 5321 "
+               "4.5.3.2.5: at least 3 minutes)."),
+        P_TIME(queue_retry_min, "300s",
+               "The first retry interval after a temporary delivery failure; each further "
+               "failure doubles it, up to queue_retry_max."),
+        P_TIME(queue_retry_max, "4000s", "The longest interval between delivery attempts."),
+        P_TIME(queue_lifetime, "5d",
+               "How long a recipient may stay deferred before it is given up as failed."),
+        P_SIZE(queue_db_cache, "16m", "The Berkeley DB cache of the queue environment, in bytes."),
+        P_MAILBOX(mailbox_format, "mbox",
+                  "How local delivery stores mail: \"mbox\" appends to mail_spool_dir/USER "
+                  "(fcntl lock and dotlock, From_ line, >From quoting); \"maildir\" writes one "
+                  "file per message under maildir (tmp, fsync, rename to new)."),
+        P_COUNT(local_concurrency, "10", "Deliveries local runs at once (one child process each)."),
+    };
+    return table;
+}
+
+}  // namespace tegami

@@ -1,0 +1,109 @@
+// log.cpp - see log.hpp. Called by every program; trusts nothing it formats (the
+// caller's format strings are literals; arguments may be hostile and are cut to length
+// and stripped of control characters by the callers that print peer data).
+#include "lib/core/log.hpp"
+
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "lib/core/result.hpp"
+
+namespace tegami {
+
+namespace {
+
+struct LogState {
+    char ident[64] = "tegami";
+    LogTarget target = LogTarget::stderr_only;
+    bool debug = false;
+    FatalHook fatal_hook;
+};
+
+LogState& state() {
+    static LogState s;
+    return s;
+}
+
+void vlog(int prio, const char* level, const char* fmt, va_list ap) {
+    LogState& s = state();
+    char buf[4096];
+    int saved = errno;
+    int n = std::vsnprintf(buf, sizeof(buf), fmt, ap);
+    errno = saved;
+    if (n < 0) return;
+    size_t len = static_cast<size_t>(n) < sizeof(buf) ? static_cast<size_t>(n) : sizeof(buf) - 1;
+    if (s.target != LogTarget::stderr_only) syslog(LOG_MAIL | prio, "%s%s%.*s", level, *level ? ": " : "", static_cast<int>(len), buf);
+    if (s.target != LogTarget::syslog) {
+        char line[4352];
+        int m = std::snprintf(line, sizeof(line), "%s[%d]: %s%s%.*s\n", s.ident, static_cast<int>(getpid()),
+                              level, *level ? ": " : "", static_cast<int>(len), buf);
+        if (m > 0) {
+            size_t mlen = static_cast<size_t>(m) < sizeof(line) ? static_cast<size_t>(m) : sizeof(line) - 1;
+            ssize_t w = ::write(STDERR_FILENO, line, mlen);
+            (void)w;
+        }
+    }
+}
+
+}  // namespace
+
+Error sys_error(const std::string& what, int err, Exit exit) {
+    return Error{exit, what + ": " + std::strerror(err)};
+}
+
+void log_open(const char* ident, LogTarget target) {
+    LogState& s = state();
+    std::snprintf(s.ident, sizeof(s.ident), "%s", ident);
+    s.target = target;
+    if (target != LogTarget::stderr_only) openlog(s.ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+const char* log_ident() { return state().ident; }
+void log_set_debug(bool on) { state().debug = on; }
+void log_set_fatal_hook(FatalHook hook) { state().fatal_hook = std::move(hook); }
+
+#define TEGAMI_VLOG(prio, level)   \
+    va_list ap;                    \
+    va_start(ap, fmt);             \
+    vlog(prio, level, fmt, ap);    \
+    va_end(ap)
+
+void log_info(const char* fmt, ...) { TEGAMI_VLOG(LOG_INFO, ""); }
+void log_warning(const char* fmt, ...) { TEGAMI_VLOG(LOG_WARNING, "warning"); }
+void log_error(const char* fmt, ...) { TEGAMI_VLOG(LOG_ERR, "error"); }
+void log_debug(const char* fmt, ...) {
+    if (!state().debug) return;
+    TEGAMI_VLOG(LOG_DEBUG, "debug");
+}
+
+void log_fatal(Exit exit_code, const char* fmt, ...) {
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    std::vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (state().fatal_hook) state().fatal_hook(buf);
+    log_error("fatal: %s", buf);
+    std::exit(code(exit_code));
+}
+
+void log_panic(const char* fmt, ...) {
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    std::vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (state().fatal_hook) state().fatal_hook(buf);
+    log_error("panic: %s", buf);
+    std::abort();
+}
+
+#undef TEGAMI_VLOG
+
+}  // namespace tegami

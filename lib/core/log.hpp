@@ -1,0 +1,38 @@
+// log.hpp - the suite's logging: syslog (LOG_MAIL) for daemons, stderr in the
+// foreground. Each line is formatted into one buffer and written with one call.
+// Lines about a message start with its queue ID ("3F2A...: from=<a@b>, size=12"),
+// in the key=value style that admins' log tools parse.
+//
+// Error policy by kind (see STYLE): bad input -> a reply or exit code, never a log_fatal;
+// environment/config failure -> log_fatal(exit code); impossible state -> log_panic
+// (abort for a core). Tests may set a panic hook that throws instead.
+#pragma once
+
+#include <functional>
+
+#include "lib/core/sysexits.hpp"
+
+namespace tegami {
+
+enum class LogTarget { syslog, stderr_only, both };
+
+// ident: program name as it appears in the log ("tegami/smtpd").
+void log_open(const char* ident, LogTarget target);
+const char* log_ident();
+
+void log_info(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warning(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_error(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_set_debug(bool on);
+
+// Environment or configuration failure: logs and exits with the given code.
+[[noreturn]] void log_fatal(Exit code, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+// Impossible state: logs and aborts (for a core), or calls the panic hook if one is set.
+[[noreturn]] void log_panic(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// Tests replace abort()/exit() with a hook that throws; it must not return.
+using FatalHook = std::function<void(const char* message)>;
+void log_set_fatal_hook(FatalHook hook);
+
+}  // namespace tegami

@@ -1,0 +1,115 @@
+// messages.cpp - see messages.hpp. Each decoder consumes exactly the fields its encoder
+// wrote and fails on anything short or left over.
+#include "lib/ipc/messages.hpp"
+
+#include "lib/ipc/frame.hpp"
+
+namespace tegami::ipc {
+
+std::string encode(const ListenerMsg& m, uint32_t nfds) {
+    FrameWriter w(MsgType::listener);
+    w.str(m.role);
+    w.str(m.name);
+    return w.finish(nfds);
+}
+
+bool decode(std::string_view payload, ListenerMsg& m) {
+    FrameReader r(payload);
+    r.str(m.role);
+    r.str(m.name);
+    return r.finish();
+}
+
+std::string encode(const SubmitMsg& m) {
+    FrameWriter w(MsgType::submit);
+    w.u64(m.request_id);
+    w.str(m.sender);
+    w.strs(m.recipients);
+    w.str(m.client_addr);
+    w.str(m.client_name);
+    w.str(m.helo);
+    w.str(m.protocol);
+    w.u32(m.flags);
+    w.str(m.body);
+    return w.finish();
+}
+
+bool decode(std::string_view payload, SubmitMsg& m) {
+    FrameReader r(payload);
+    r.u64(m.request_id);
+    r.str(m.sender);
+    r.strs(m.recipients);
+    r.str(m.client_addr);
+    r.str(m.client_name);
+    r.str(m.helo);
+    r.str(m.protocol);
+    r.u32(m.flags);
+    r.str(m.body);
+    return r.finish();
+}
+
+std::string encode(const SubmitResultMsg& m) {
+    FrameWriter w(MsgType::submit_result);
+    w.u64(m.request_id);
+    w.u32(m.status);
+    w.str(m.queue_id);
+    w.str(m.text);
+    return w.finish();
+}
+
+bool decode(std::string_view payload, SubmitResultMsg& m) {
+    FrameReader r(payload);
+    r.u64(m.request_id);
+    r.u32(m.status);
+    r.str(m.queue_id);
+    r.str(m.text);
+    return r.finish();
+}
+
+std::string encode(const DeliverMsg& m) {
+    FrameWriter w(MsgType::deliver);
+    w.u64(m.request_id);
+    w.str(m.queue_id);
+    w.str(m.sender);
+    w.str(m.recipient);
+    w.u32(m.flags);
+    w.u64(m.arrival_time);
+    w.str(m.body);
+    return w.finish();
+}
+
+bool decode(std::string_view payload, DeliverMsg& m) {
+    FrameReader r(payload);
+    r.u64(m.request_id);
+    r.str(m.queue_id);
+    r.str(m.sender);
+    r.str(m.recipient);
+    r.u32(m.flags);
+    r.u64(m.arrival_time);
+    r.str(m.body);
+    return r.finish();
+}
+
+std::string encode(const DeliverResultMsg& m) {
+    FrameWriter w(MsgType::deliver_result);
+    w.u64(m.request_id);
+    w.u32(m.status);
+    w.str(m.dsn);
+    w.str(m.text);
+    w.str(m.relay);
+    return w.finish();
+}
+
+bool decode(std::string_view payload, DeliverResultMsg& m) {
+    FrameReader r(payload);
+    r.u64(m.request_id);
+    r.u32(m.status);
+    r.str(m.dsn);
+    r.str(m.text);
+    r.str(m.relay);
+    return r.finish();
+}
+
+std::string encode_empty(MsgType type) { return FrameWriter(type).finish(); }
+
+}  // namespace tegami::ipc

@@ -1,0 +1,52 @@
+// wire.hpp - THE inter-process vocabulary of the suite: frame header, message types,
+// protocol version. Every process talks to every other over a Unix socket in these
+// frames and nothing else; a peer that sends a short frame, an unknown type, a wrong
+// version or trailing bytes is closed (and the supervisor restarts it).
+//
+// A frame is a fixed header followed by `length` payload bytes; up to kMaxFds file
+// descriptors travel with the header as SCM_RIGHTS ancillary data. The payload is a
+// sequence of typed fields (lib/ipc/frame.hpp): u32/u64 in host byte order (both ends
+// are on one host) and strings as u32 length + bytes. Internal formats need no parser:
+// no quoting, no text to split. Message layouts are in lib/ipc/messages.hpp.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace tegami::ipc {
+
+constexpr uint32_t kMagic = 0x54474d49;  // "TGMI"
+constexpr uint16_t kVersion = 1;
+constexpr size_t kMaxFds = 8;
+// Large enough for the biggest message body a configuration allows plus its envelope;
+// the reader refuses anything larger before allocating.
+constexpr uint32_t kMaxPayload = 256u * 1024u * 1024u;
+
+struct FrameHeader {
+    uint32_t magic;
+    uint16_t version;
+    uint16_t type;    // MsgType
+    uint32_t length;  // payload bytes that follow
+    uint32_t nfds;    // descriptors attached (SCM_RIGHTS) to this frame
+};
+static_assert(sizeof(FrameHeader) == 16);
+
+enum class MsgType : uint16_t {
+    // master <-> every daemon (fd 3 of the daemon, a socketpair made by master)
+    listener = 1,  // master -> daemon: ListenerMsg + one fd (a bound, listening socket)
+    start = 2,     // master -> daemon: all listeners sent, start serving
+    ready = 3,     // daemon -> master: serving
+    reload = 4,    // master -> daemon: re-read the reloadable configuration
+
+    // smtpd <-> queue (smtpd connects to the queue's Unix socket)
+    submit = 10,         // smtpd -> queue: SubmitMsg
+    submit_result = 11,  // queue -> smtpd: SubmitResultMsg, only once durable (or refused)
+
+    // queue <-> local delivery (queue connects to the local agent's Unix socket)
+    deliver = 20,         // queue -> local: DeliverMsg
+    deliver_result = 21,  // local -> queue: DeliverResultMsg
+};
+
+const char* msg_type_name(MsgType t);
+
+}  // namespace tegami::ipc
