@@ -40,7 +40,8 @@ CXXFLAGS_ALL = -std=c++20 $(OPTFLAGS) $(SANFLAGS) -Wall -Wextra -Werror -pipe -I
 LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 
 # program name : source folder
-PROGRAMS := tegami-config:msp/config
+PROGRAMS := tegami-master:smtpd/master tegami-smtpd:smtpd/server tegami-queue:queue \
+	tegami-local:deliver/local sendmail:msp/sendmail tegami-config:msp/config
 
 LIB_SRCS := $(sort $(wildcard lib/*/*.cpp))
 LIB_OBJS := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
@@ -52,11 +53,14 @@ BINS := $(foreach p,$(PROGRAMS),$(BUILD)/bin/$(call prog_name,$(p)))
 PROG_NONMAIN_SRCS := $(sort $(foreach p,$(PROGRAMS),$(filter-out %/main.cpp,$(wildcard $(call prog_dir,$(p))/*.cpp))))
 PROG_NONMAIN_OBJS := $(PROG_NONMAIN_SRCS:%.cpp=$(BUILD)/obj/%.o)
 
-UNIT_SRCS := $(sort $(shell find tests/unit -name '*_test.cpp' 2>/dev/null))
-UNIT_OBJS := $(UNIT_SRCS:%.cpp=$(BUILD)/obj/%.o)
+# Unit tests: one Criterion binary per area (tests/unit/<area>/...), linking libtegami.a
+# and the non-main objects of that area's programs, so areas build independently.
+UNIT_AREAS := lib smtpd queue deliver msp
+area_srcs = $(sort $(shell find tests/unit/$(1) -name '*_test.cpp' 2>/dev/null))
+area_prog_objs = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter $(1)/%,$(PROG_NONMAIN_SRCS)))
+UNIT_BINS := $(foreach a,$(UNIT_AREAS),$(if $(call area_srcs,$(a)),$(BUILD)/tests/unit-$(a)))
 INTEG_SRCS := $(sort $(wildcard tests/integration/*.cpp))
 INTEG_OBJS := $(INTEG_SRCS:%.cpp=$(BUILD)/obj/%.o)
-UNIT_BIN := $(BUILD)/tests/unit-tests
 INTEG_BIN := $(BUILD)/tests/integration-tests
 
 .PHONY: all deps deps-test run check check-all lint tidy clean distclean install bench help \
@@ -65,7 +69,7 @@ INTEG_BIN := $(BUILD)/tests/integration-tests
 
 all: $(BINS) $(BUILD)/tests/.built
 
-$(BUILD)/tests/.built: $(UNIT_BIN) $(INTEG_BIN)
+$(BUILD)/tests/.built: $(UNIT_BINS) $(if $(INTEG_SRCS),$(INTEG_BIN))
 	@touch $@
 
 config.mk: configure config.mk.in
@@ -89,9 +93,12 @@ $(BUILD)/bin/$(call prog_name,$(1)): $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcar
 endef
 $(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_template,$(p))))
 
-$(UNIT_BIN): $(UNIT_OBJS) $(PROG_NONMAIN_OBJS) $(LIB)
-	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(CRITERION_LIBS)
+define UNIT_template
+$(BUILD)/tests/unit-$(1): $(patsubst %.cpp,$(BUILD)/obj/%.o,$(call area_srcs,$(1))) $(call area_prog_objs,$(1)) $(LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CXX) $$(LDFLAGS_ALL) -o $$@ $$^ $$(PKG_LIBS) $$(CRITERION_LIBS)
+endef
+$(foreach a,$(UNIT_AREAS),$(eval $(call UNIT_template,$(a))))
 
 $(INTEG_BIN): $(INTEG_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
@@ -119,8 +126,8 @@ help:
 check-all: all lint
 	@scripts/check.sh
 
-test-unit: $(UNIT_BIN)
-	$(UNIT_BIN) --jobs 2
+test-unit: $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do echo "== $$t"; $$t --jobs 2 || exit 1; done
 
 test-integration: all
 	TEGAMI_BIN=$(CURDIR)/$(BUILD)/bin $(INTEG_BIN) --jobs 1
