@@ -56,6 +56,7 @@ struct Config {
     uint64_t queue_retry_max = 0;  // seconds
     uint64_t queue_lifetime = 0;   // seconds
     uint64_t queue_db_cache = 0;   // bytes
+    std::string queue_store;       // "bdb" or "memory"
 
     // local delivery
     MailboxFormat mailbox_format = MailboxFormat::mbox;

@@ -97,6 +97,11 @@ const std::vector<Param>& param_table() {
         P_TIME(queue_lifetime, "5d",
                "How long a recipient may stay deferred before it is given up as failed."),
         P_SIZE(queue_db_cache, "16m", "The Berkeley DB cache of the queue environment, in bytes."),
+        P_STR(queue_store, "bdb",
+              "Where the queue keeps messages: \"bdb\", the durable Berkeley DB environment in "
+              "queue_dir; or \"memory\", which keeps them in the queue process only and loses "
+              "them when it stops. \"memory\" exists to measure the protocol path alone in "
+              "benchmarks; never use it for real mail."),
         P_MAILBOX(mailbox_format, "mbox",
                   "How local delivery stores mail: \"mbox\" appends to mail_spool_dir/USER "
                   "(fcntl lock and dotlock, From_ line, >From quoting); \"maildir\" writes one "

@@ -124,6 +124,7 @@ std::string check(const Config& c) {
         return "queue_retry_min must be at least 1s and at most queue_retry_max";
     if (c.local_concurrency < 1) return "local_concurrency must be at least 1";
     if (c.queue_db_cache < 1024 * 1024) return "queue_db_cache must be at least 1m";
+    if (c.queue_store != "bdb" && c.queue_store != "memory") return "queue_store must be bdb or memory";
     if (c.local_domains.empty()) return "local_domains must not be empty";
     if (c.smtpd_banner.rfind(c.hostname, 0) != 0) return "smtpd_banner must start with the hostname";
     return "";

@@ -23,6 +23,7 @@ bool decode(std::string_view payload, ListenerMsg& m) {
 std::string encode(const SubmitMsg& m) {
     FrameWriter w(MsgType::submit);
     w.u64(m.request_id);
+    w.str(m.queue_id);
     w.str(m.sender);
     w.strs(m.recipients);
     w.str(m.client_addr);
@@ -37,6 +38,7 @@ std::string encode(const SubmitMsg& m) {
 bool decode(std::string_view payload, SubmitMsg& m) {
     FrameReader r(payload);
     r.u64(m.request_id);
+    r.str(m.queue_id);
     r.str(m.sender);
     r.strs(m.recipients);
     r.str(m.client_addr);

@@ -26,6 +26,7 @@ constexpr uint32_t kFlagSmtputf8 = 1u << 1;  // SMTPUTF8
 // dot-unstuffing, with smtpd's Received header first, lines ending in CRLF.
 struct SubmitMsg {
     uint64_t request_id = 0;
+    std::string queue_id;  // named by smtpd at MAIL (lib/core/queue_id.hpp); never reused
     std::string sender;  // empty for the null reverse path <>
     std::vector<std::string> recipients;
     std::string client_addr;  // "127.0.0.1", "::1"
