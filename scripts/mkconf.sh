@@ -24,7 +24,7 @@ fi
   echo "libexec_dir = $bindir"
   echo "aliases = $dir/aliases"
   echo "mail_spool_dir = $dir/mail"
-  echo "maildir = $dir/mail/%u/Maildir/"
+  echo "maildir = $dir/maildirs/%u/"
   echo "mta_listen = 127.0.0.1:$port"
   for kv in "$@"; do echo "$kv" | sed 's/=/ = /'; done
 } > "$dir/tegami.conf"
