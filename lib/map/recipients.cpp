@@ -1,0 +1,52 @@
+// recipients.cpp - see recipients.hpp. Called by smtpd (RCPT) and local (expansion);
+// trusts nothing in the local part: it is only compared with alias names and passed to
+// getpwnam_r, never used as a path or a command.
+#include "lib/map/recipients.hpp"
+
+#include <pwd.h>
+
+#include <cctype>
+#include <vector>
+
+namespace tegami {
+
+namespace {
+
+// 1: found with uid != 0, 0: found with uid 0, -1: not found.
+int passwd_kind(const std::string& name) {
+    if (name.empty()) return -1;
+    passwd pw{};
+    passwd* res = nullptr;
+    std::vector<char> buf(16384);
+    if (getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &res) != 0 || res == nullptr)
+        return -1;
+    return pw.pw_uid == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+LocalKind classify_local(std::string_view local_part, const AliasFile* aliases) {
+    if (local_part.empty() || local_part.find('\0') != std::string_view::npos)
+        return LocalKind::unknown;
+    if (aliases != nullptr && aliases->find(local_part) != nullptr) return LocalKind::alias;
+    std::string name(local_part);
+    int kind = passwd_kind(name);
+    if (kind < 0) {
+        std::string low = name;
+        for (char& c : low)
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (low != name) kind = passwd_kind(low);
+    }
+    if (kind < 0) return LocalKind::unknown;
+    return kind == 0 ? LocalKind::root_user : LocalKind::user;
+}
+
+bool split_address(std::string_view addr, std::string& local, std::string& domain) {
+    size_t at = addr.rfind('@');
+    if (at == std::string_view::npos || at == 0 || at + 1 == addr.size()) return false;
+    local.assign(addr.substr(0, at));
+    domain.assign(addr.substr(at + 1));
+    return true;
+}
+
+}  // namespace tegami
