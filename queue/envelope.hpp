@@ -1,0 +1,61 @@
+// envelope.hpp - a queued message's envelope (sender, arrival, client, per-recipient
+// delivery state) and its stored record format. Called by the stores (to persist),
+// by intake (to build one from a SubmitMsg) and by the runner (to update states).
+//
+// The record is versioned and readable without a special tool: a sequence of fields,
+// each "<decimal length>:<bytes>\n". Field order (version 1):
+//   version "1", sender, arrival, client_addr, client_name, helo, protocol, flags, nrcpt,
+//   then per recipient: address, state, attempts, next_try, dsn, text.
+// Numbers are decimal; state is "pending", "deferred", "sent" or "failed".
+// decode_envelope trusts nothing: a truncated record, bad version, bad length, bad number
+// or trailing bytes is an error, never a crash.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/core/result.hpp"
+
+namespace tegami::queue {
+
+enum class RcptState { pending, deferred, sent, failed };
+
+const char* rcpt_state_name(RcptState s);
+bool rcpt_state_final(RcptState s);
+
+struct Recipient {
+    std::string address;
+    RcptState state = RcptState::pending;
+    uint32_t attempts = 0;
+    uint64_t next_try = 0;  // seconds since the epoch; 0 = now
+    std::string dsn;        // last enhanced status, "4.2.0"
+    std::string text;       // last delivery agent text (printable)
+};
+
+struct Envelope {
+    std::string queue_id;  // the key, not part of the record
+    std::string sender;    // empty for <>
+    uint64_t arrival = 0;  // seconds since the epoch
+    std::string client_addr;
+    std::string client_name;
+    std::string helo;
+    std::string protocol;
+    uint32_t flags = 0;
+    std::vector<Recipient> recipients;
+
+    bool all_final() const;
+};
+
+constexpr uint32_t kEnvelopeVersion = 1;
+constexpr size_t kMaxRecipients = 100000;
+
+std::string encode_envelope(const Envelope& env);
+// queue_id is taken from the key, not the record.
+Result<Envelope> decode_envelope(std::string_view queue_id, std::string_view record);
+
+// Replaces control and non-ASCII bytes with '?' so stored texts stay printable.
+std::string printable(std::string_view s);
+
+}  // namespace tegami::queue

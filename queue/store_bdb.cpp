@@ -1,0 +1,267 @@
+// store_bdb.cpp - the Berkeley DB queue store: one transactional environment in
+// queue_dir, opened only by the queue process (DB_PRIVATE), recovered on every start
+// (DB_RECOVER). Two btrees: envelopes.db (queue ID -> envelope record) and bodies.db
+// (queue ID -> body bytes). Every write is one transaction committed DB_TXN_NOSYNC;
+// flush() (env->log_flush, from the committer thread) makes them durable in a group.
+//
+// Trusts the records it reads no more than any input: decode_envelope checks them.
+// Invariants: envelope and body of a message are written and removed in one
+// transaction; a put never overwrites (DB_NOOVERWRITE).
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "lib/core/c_ptr.hpp"
+#include "lib/core/log.hpp"
+#include "queue/store.hpp"
+
+namespace tegami::queue {
+
+namespace {
+
+constexpr u_int32_t kLogBuffer = 8u * 1024u * 1024u;
+constexpr u_int32_t kLogFileMax = 64u * 1024u * 1024u;
+constexpr u_int32_t kEnvFlags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOG | DB_INIT_LOCK |
+                                DB_INIT_MPOOL | DB_RECOVER | DB_PRIVATE | DB_THREAD;
+
+Error db_error(const std::string& what, int ret) {
+    return make_error(Exit::io_err, what + ": " + db_strerror(ret));
+}
+
+void errcall(const DB_ENV*, const char*, const char* msg) {
+    log_error("queue store: %s", msg);
+}
+
+DBT key_of(std::string_view qid) {
+    DBT k{};
+    k.data = const_cast<char*>(qid.data());
+    k.size = static_cast<u_int32_t>(qid.size());
+    return k;
+}
+
+// Reads the value of key into out (DB_DBT_USERMEM: the handles are free-threaded).
+int get_into(DB* db, std::string_view qid, std::string& out) {
+    DBT k = key_of(qid);
+    out.resize(out.capacity() < 4096 ? 4096 : out.capacity());
+    for (;;) {
+        DBT d{};
+        d.data = out.data();
+        d.ulen = static_cast<u_int32_t>(out.size());
+        d.flags = DB_DBT_USERMEM;
+        int ret = db->get(db, nullptr, &k, &d, 0);
+        if (ret == DB_BUFFER_SMALL) {
+            out.resize(d.size);
+            continue;
+        }
+        out.resize(ret == 0 ? d.size : 0);
+        return ret;
+    }
+}
+
+Result<DbPtr> open_db(DB_ENV* env, const char* file) {
+    DB* raw = nullptr;
+    int ret = db_create(&raw, env, 0);
+    if (ret != 0) return db_error("db_create", ret);
+    DbPtr db(raw);
+    ret = db->open(db.get(), nullptr, file, nullptr, DB_BTREE, DB_CREATE | DB_AUTO_COMMIT, 0600);
+    if (ret != 0) return db_error(std::string("open ") + file, ret);
+    return db;
+}
+
+Result<DbEnvPtr> open_env(const std::string& dir, uint64_t cache_bytes) {
+    DB_ENV* raw = nullptr;
+    int ret = db_env_create(&raw, 0);
+    if (ret != 0) return db_error("db_env_create", ret);
+    DbEnvPtr env(raw);
+    env->set_errcall(env.get(), errcall);
+    uint64_t cache = cache_bytes < 1024 * 1024 ? 1024 * 1024 : cache_bytes;
+    ret = env->set_cachesize(env.get(), static_cast<u_int32_t>(cache >> 30),
+                             static_cast<u_int32_t>(cache & ((1u << 30) - 1)), 1);
+    if (ret == 0) ret = env->set_lg_bsize(env.get(), kLogBuffer);
+    if (ret == 0) ret = env->set_lg_max(env.get(), kLogFileMax);
+    if (ret != 0) return db_error("configure environment", ret);
+    ret = env->open(env.get(), dir.c_str(), kEnvFlags, 0600);
+    if (ret != 0) return db_error("open environment " + dir, ret);
+    ret = env->log_set_config(env.get(), DB_LOG_AUTO_REMOVE, 1);
+    if (ret != 0) return db_error("log_set_config", ret);
+    return env;
+}
+
+class BdbStore final : public QueueStore {
+  public:
+    BdbStore(DbEnvPtr env, DbPtr envelopes, DbPtr bodies)
+        : env_(std::move(env)), envelopes_(std::move(envelopes)), bodies_(std::move(bodies)) {}
+    ~BdbStore() override { (void)close(); }
+
+    PutStatus put(const Envelope& env, std::string_view body, std::string& err) override {
+        if (!env_) return put_failed(err, "queue store closed");
+        DbTxn txn;
+        if (int ret = begin(txn); ret != 0) return put_failed(err, db_strerror(ret));
+        std::string rec = encode_envelope(env);
+        DBT k = key_of(env.queue_id);
+        DBT d = key_of(rec);
+        int ret = envelopes_->put(envelopes_.get(), txn.get(), &k, &d, DB_NOOVERWRITE);
+        if (ret == DB_KEYEXIST) return PutStatus::duplicate;
+        if (ret == 0) {
+            DBT b = key_of(body);
+            ret = bodies_->put(bodies_.get(), txn.get(), &k, &b, 0);
+        }
+        if (ret == 0) ret = txn.commit(DB_TXN_NOSYNC);
+        if (ret != 0) return put_failed(err, db_strerror(ret));
+        return PutStatus::ok;
+    }
+    Result<void> flush() override {
+        DB_ENV* env = env_.get();
+        if (!env) return closed_error();
+        int ret = env->log_flush(env, nullptr);
+        if (ret != 0) return db_error("log_flush", ret);
+        return {};
+    }
+    Result<Envelope> load_envelope(std::string_view qid) override {
+        std::string rec;
+        if (!env_) return closed_error();
+        int ret = get_into(envelopes_.get(), qid, rec);
+        if (ret != 0) return lookup_error(qid, "envelope", ret);
+        return decode_envelope(qid, rec);
+    }
+    Result<std::string> load_body(std::string_view qid) override {
+        std::string body;
+        if (!env_) return closed_error();
+        int ret = get_into(bodies_.get(), qid, body);
+        if (ret != 0) return lookup_error(qid, "body", ret);
+        return body;
+    }
+    Result<void> update(const Envelope& env) override;
+    Result<void> remove(std::string_view qid) override;
+    Result<void> scan(const std::function<void(Envelope&&)>& each,
+                      const std::function<void(const Error&)>& bad) override;
+    Result<void> checkpoint() override {
+        if (!env_) return closed_error();
+        int ret = env_->txn_checkpoint(env_.get(), 0, 0, 0);
+        if (ret != 0) return db_error("txn_checkpoint", ret);
+        return {};
+    }
+    Result<void> close() override {
+        if (!env_) return {};
+        auto flushed = flush();
+        auto checked = checkpoint();
+        envelopes_.reset();
+        bodies_.reset();
+        env_.reset();
+        if (!flushed) return flushed;
+        return checked;
+    }
+    const char* kind() const override { return "bdb"; }
+
+  private:
+    int begin(DbTxn& txn) {
+        DB_TXN* t = nullptr;
+        int ret = env_->txn_begin(env_.get(), nullptr, &t, 0);
+        if (ret == 0) txn = DbTxn(t);
+        return ret;
+    }
+    static PutStatus put_failed(std::string& err, const char* why) {
+        err = why;
+        return PutStatus::failed;
+    }
+    static Error closed_error() { return make_error(Exit::software, "queue store closed"); }
+    static Error lookup_error(std::string_view qid, const char* what, int ret) {
+        if (ret == DB_NOTFOUND)
+            return make_error(Exit::no_input, std::string(qid) + ": no " + what + " in the queue");
+        return db_error(std::string(qid) + ": read " + what, ret);
+    }
+
+    DbEnvPtr env_;
+    DbPtr envelopes_;
+    DbPtr bodies_;
+};
+
+Result<void> BdbStore::update(const Envelope& env) {
+    if (!env_) return closed_error();
+    DbTxn txn;
+    int ret = begin(txn);
+    if (ret != 0) return db_error("txn_begin", ret);
+    std::string rec = encode_envelope(env);
+    DBT k = key_of(env.queue_id);
+    DBT old{};
+    old.flags = DB_DBT_PARTIAL | DB_DBT_USERMEM;  // existence check only, no bytes read
+    ret = envelopes_->get(envelopes_.get(), txn.get(), &k, &old, DB_RMW);
+    if (ret == DB_NOTFOUND) return lookup_error(env.queue_id, "envelope", ret);
+    DBT d = key_of(rec);
+    if (ret == 0) ret = envelopes_->put(envelopes_.get(), txn.get(), &k, &d, 0);
+    if (ret == 0) ret = txn.commit(DB_TXN_NOSYNC);
+    if (ret != 0) return db_error(env.queue_id + ": update envelope", ret);
+    return {};
+}
+
+Result<void> BdbStore::remove(std::string_view qid) {
+    if (!env_) return closed_error();
+    DbTxn txn;
+    int ret = begin(txn);
+    if (ret != 0) return db_error("txn_begin", ret);
+    DBT k = key_of(qid);
+    ret = envelopes_->del(envelopes_.get(), txn.get(), &k, 0);
+    if (ret == DB_NOTFOUND) return lookup_error(qid, "envelope", ret);
+    if (ret == 0) ret = bodies_->del(bodies_.get(), txn.get(), &k, 0);
+    if (ret == DB_NOTFOUND) ret = 0;  // a lost body must not keep its envelope alive
+    if (ret == 0) ret = txn.commit(DB_TXN_NOSYNC);
+    if (ret != 0) return db_error(std::string(qid) + ": remove", ret);
+    return {};
+}
+
+Result<void> BdbStore::scan(const std::function<void(Envelope&&)>& each,
+                            const std::function<void(const Error&)>& bad) {
+    if (!env_) return closed_error();
+    DBC* raw = nullptr;
+    int ret = envelopes_->cursor(envelopes_.get(), nullptr, &raw, 0);
+    if (ret != 0) return db_error("cursor", ret);
+    DbcPtr cur(raw);
+    std::string key(64, '\0'), rec(4096, '\0');
+    for (;;) {
+        DBT k{}, d{};
+        k.data = key.data();
+        k.ulen = static_cast<u_int32_t>(key.size());
+        k.flags = DB_DBT_USERMEM;
+        d.data = rec.data();
+        d.ulen = static_cast<u_int32_t>(rec.size());
+        d.flags = DB_DBT_USERMEM;
+        ret = cur->get(cur.get(), &k, &d, DB_NEXT);
+        if (ret == DB_BUFFER_SMALL) {
+            key.resize(std::max<size_t>(key.size(), k.size));
+            rec.resize(std::max<size_t>(rec.size(), d.size));
+            continue;
+        }
+        if (ret == DB_NOTFOUND) break;
+        if (ret != 0) return db_error("scan envelopes", ret);
+        std::string_view qid(key.data(), k.size);
+        auto env = decode_envelope(qid, std::string_view(rec.data(), d.size));
+        if (env) {
+            each(std::move(env.value()));
+        } else {
+            bad(env.error());
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<QueueStore>> open_bdb_store(const std::string& dir, uint64_t cache_bytes) {
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return sys_error("mkdir " + dir, errno);
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) return sys_error("stat " + dir, errno);
+    if (!S_ISDIR(st.st_mode)) return make_error(Exit::os_file, dir + ": not a directory");
+    auto env = open_env(dir, cache_bytes);
+    if (!env) return env.error();
+    auto envelopes = open_db(env->get(), "envelopes.db");
+    if (!envelopes) return envelopes.error();
+    auto bodies = open_db(env->get(), "bodies.db");
+    if (!bodies) return bodies.error();
+    std::unique_ptr<QueueStore> store = std::make_unique<BdbStore>(
+        std::move(env.value()), std::move(envelopes.value()), std::move(bodies.value()));
+    return store;
+}
+
+}  // namespace tegami::queue

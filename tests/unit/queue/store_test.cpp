@@ -1,0 +1,230 @@
+// store_test.cpp - both queue stores (queue/store_memory.cpp, queue/store_bdb.cpp)
+// against one table of steps, bad steps first; then BDB persistence across a clean
+// close and across a crash (a child that exits without closing), in mkdtemp() dirs.
+#include <criterion/criterion.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "queue/store.hpp"
+
+using namespace tegami::queue;
+
+namespace {
+
+const char* kA = "0000000000000AAA";
+const char* kB = "0000000000000BBB";
+const char* kC = "0000000000000CCC";
+
+Envelope make_env(const char* qid) {
+    Envelope e;
+    e.queue_id = qid;
+    e.sender = std::string("from-") + qid + "@example.org";
+    e.arrival = 1700000000;
+    e.protocol = "ESMTP";
+    for (int i = 0; i < 2; ++i) {
+        Recipient r;
+        r.address = "r" + std::to_string(i) + "@x.test";
+        e.recipients.push_back(r);
+    }
+    return e;
+}
+std::string body_of(const char* qid) {
+    return std::string("Subject: ") + qid + "\r\n\r\nhi\r\n";
+}
+
+enum class Op {
+    put,
+    load,
+    load_missing,
+    update_sent,
+    update_missing,
+    remove,
+    remove_missing,
+    flush,
+    scan_count
+};
+struct Step {
+    Op op;
+    const char* qid;
+    int expect;  // put: PutStatus; scan_count: count; others: 1 = ok
+};
+
+const Step kSteps[] = {
+    {Op::load_missing, kA, 0},
+    {Op::update_missing, kA, 0},
+    {Op::remove_missing, kA, 0},
+    {Op::scan_count, "", 0},
+    {Op::put, kA, static_cast<int>(PutStatus::ok)},
+    {Op::put, kA, static_cast<int>(PutStatus::duplicate)},
+    {Op::load, kA, 1},
+    {Op::put, kB, static_cast<int>(PutStatus::ok)},
+    {Op::flush, "", 1},
+    {Op::scan_count, "", 2},
+    {Op::update_sent, kA, 1},
+    {Op::remove, kB, 1},
+    {Op::remove_missing, kB, 0},
+    {Op::load_missing, kB, 0},
+    {Op::scan_count, "", 1},
+    {Op::put, kC, static_cast<int>(PutStatus::ok)},
+    {Op::flush, "", 1},
+    {Op::scan_count, "", 2},
+};
+
+void run_step(QueueStore& s, const Step& st, size_t i) {
+    std::string err;
+    switch (st.op) {
+        case Op::put:
+            cr_expect_eq(static_cast<int>(s.put(make_env(st.qid), body_of(st.qid), err)), st.expect,
+                         "%s step %zu: %s", s.kind(), i, err.c_str());
+            break;
+        case Op::load: {
+            auto e = s.load_envelope(st.qid);
+            cr_assert(e.ok(), "%s step %zu", s.kind(), i);
+            cr_expect_eq(e->sender, make_env(st.qid).sender);
+            cr_expect_eq(e->recipients.size(), 2u);
+            auto b = s.load_body(st.qid);
+            cr_assert(b.ok(), "%s step %zu", s.kind(), i);
+            cr_expect_eq(*b, body_of(st.qid));
+            break;
+        }
+        case Op::load_missing:
+            cr_expect(!s.load_envelope(st.qid).ok(), "%s step %zu", s.kind(), i);
+            cr_expect(!s.load_body(st.qid).ok(), "%s step %zu", s.kind(), i);
+            break;
+        case Op::update_sent: {
+            Envelope e = make_env(st.qid);
+            e.recipients[0].state = RcptState::sent;
+            e.recipients[0].dsn = "2.0.0";
+            cr_expect(s.update(e).ok(), "%s step %zu", s.kind(), i);
+            auto back = s.load_envelope(st.qid);
+            cr_assert(back.ok());
+            cr_expect_eq(back->recipients[0].state, RcptState::sent);
+            cr_expect_eq(back->recipients[1].state, RcptState::pending);
+            break;
+        }
+        case Op::update_missing:
+            cr_expect(!s.update(make_env(st.qid)).ok(), "%s step %zu", s.kind(), i);
+            break;
+        case Op::remove:
+            cr_expect(s.remove(st.qid).ok(), "%s step %zu", s.kind(), i);
+            break;
+        case Op::remove_missing:
+            cr_expect(!s.remove(st.qid).ok(), "%s step %zu", s.kind(), i);
+            break;
+        case Op::flush:
+            cr_expect(s.flush().ok(), "%s step %zu", s.kind(), i);
+            break;
+        case Op::scan_count: {
+            int n = 0, bad = 0;
+            auto r = s.scan([&](Envelope&&) { ++n; }, [&](const tegami::Error&) { ++bad; });
+            cr_expect(r.ok());
+            cr_expect_eq(n, st.expect, "%s step %zu: %d", s.kind(), i, n);
+            cr_expect_eq(bad, 0);
+            break;
+        }
+    }
+}
+
+void run_table(QueueStore& s) {
+    for (size_t i = 0; i < std::size(kSteps); ++i)
+        run_step(s, kSteps[i], i);
+}
+
+std::string temp_dir() {
+    char tmpl[] = "/tmp/tegami-queue-test.XXXXXX";
+    char* d = mkdtemp(tmpl);
+    cr_assert(d != nullptr);
+    return d;
+}
+
+std::unique_ptr<QueueStore> open_or_fail(const std::string& dir) {
+    auto s = open_bdb_store(dir, 1024 * 1024);
+    cr_assert(s.ok(), "open: %s", s.ok() ? "" : s.error().message.c_str());
+    return std::move(s.value());
+}
+
+}  // namespace
+
+Test(store, memory_table) {
+    auto s = make_memory_store();
+    run_table(*s);
+    cr_expect(s->close().ok());
+    std::string err;
+    cr_expect_eq(s->put(make_env(kA), "x", err), PutStatus::failed);
+}
+
+Test(store, bdb_table) {
+    std::string dir = temp_dir();
+    {
+        auto s = open_or_fail(dir);
+        run_table(*s);
+        cr_expect(s->checkpoint().ok());
+        cr_expect(s->close().ok());
+        std::string err;
+        cr_expect_eq(s->put(make_env(kA), "x", err), PutStatus::failed);
+        cr_expect(!s->flush().ok());
+    }
+    std::filesystem::remove_all(dir);
+}
+
+Test(store, bdb_refuses_a_file_as_dir) {
+    cr_expect(!open_bdb_store("/etc/passwd", 1024 * 1024).ok());
+    cr_expect(!open_bdb_store("/nonexistent-dir/queue", 1024 * 1024).ok());
+}
+
+Test(store, bdb_persists_across_close) {
+    std::string dir = temp_dir() + "/q";  // created by the store
+    {
+        auto s = open_or_fail(dir);
+        run_table(*s);
+        cr_expect(s->close().ok());
+    }
+    auto s = open_or_fail(dir);
+    int n = 0;
+    (void)s->scan(
+        [&](Envelope&& e) {
+            ++n;
+            if (e.queue_id == kA) cr_expect_eq(e.recipients[0].state, RcptState::sent);
+        },
+        [](const tegami::Error&) { cr_expect(false); });
+    cr_expect_eq(n, 2);
+    auto b = s->load_body(kC);
+    cr_assert(b.ok());
+    cr_expect_eq(*b, body_of(kC));
+    std::string err;
+    cr_expect_eq(s->put(make_env(kC), "again", err), PutStatus::duplicate);
+    s.reset();
+    std::filesystem::remove_all(std::filesystem::path(dir).parent_path());
+}
+
+Test(store, bdb_recovers_after_crash) {
+    std::string dir = temp_dir();
+    std::string big(300 * 1024, 'x');  // overflow pages
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        auto s = open_bdb_store(dir, 1024 * 1024);
+        if (!s.ok()) _exit(2);
+        std::string err;
+        if ((*s)->put(make_env(kA), big, err) != PutStatus::ok) _exit(3);
+        if ((*s)->put(make_env(kB), body_of(kB), err) != PutStatus::ok) _exit(3);
+        if (!(*s)->remove(kB).ok()) _exit(4);
+        if (!(*s)->flush().ok()) _exit(5);
+        _exit(0);  // no close, no checkpoint: recovery must replay the log
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    auto s = open_or_fail(dir);
+    auto b = s->load_body(kA);
+    cr_assert(b.ok());
+    cr_expect(*b == big);
+    cr_expect(!s->load_envelope(kB).ok());
+    s.reset();
+    std::filesystem::remove_all(dir);
+}
