@@ -1,0 +1,66 @@
+// received.cpp - see received.hpp.
+#include "lib/mail/received.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace tegami {
+
+namespace {
+
+void append_clean(std::string& out, std::string_view s) {
+    for (char c : s) {
+        auto u = static_cast<unsigned char>(c);
+        out.push_back(u < 0x20 || u == 0x7f ? '?' : c);
+    }
+}
+
+}  // namespace
+
+std::string received_header(const ReceivedInfo& in) {
+    std::string h;
+    h.reserve(160 + in.helo.size() + in.recipient.size());
+    h.append("Received: from ");
+    append_clean(h, in.helo);
+    h.append(" (");
+    append_clean(h, in.client_name);
+    h.append(" [");
+    append_clean(h, in.client_addr);
+    h.append("])\r\n\tby ");
+    append_clean(h, in.hostname);
+    h.append(" (Tegami) with ");
+    append_clean(h, in.protocol);
+    h.append(" id ");
+    append_clean(h, in.queue_id);
+    if (!in.recipient.empty()) {
+        h.append("\r\n\tfor <");
+        append_clean(h, in.recipient);
+        h.append(">");
+    }
+    h.append("; ");
+    append_clean(h, in.date);
+    h.append("\r\n");
+    return h;
+}
+
+std::string rfc5322_date(const std::tm& tm, long gmtoff) {
+    static const char* const kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char* const kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    long off = std::labs(gmtoff) / 60;
+    char buf[64];
+    int n = std::snprintf(buf, sizeof buf, "%s, %d %s %d %02d:%02d:%02d %c%02ld%02ld",
+                          kDays[(tm.tm_wday % 7 + 7) % 7], tm.tm_mday,
+                          kMonths[(tm.tm_mon % 12 + 12) % 12], tm.tm_year + 1900, tm.tm_hour,
+                          tm.tm_min, tm.tm_sec, gmtoff < 0 ? '-' : '+', off / 60, off % 60);
+    return std::string(buf, n > 0 ? static_cast<size_t>(n) : 0);
+}
+
+std::string rfc5322_date_now() {
+    time_t now = std::time(nullptr);
+    std::tm tm{};
+    localtime_r(&now, &tm);
+    return rfc5322_date(tm, tm.tm_gmtoff);
+}
+
+}  // namespace tegami
