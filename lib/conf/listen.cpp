@@ -10,7 +10,8 @@ bool parse_listen_address(const std::string& s, ListenAddress& out) {
     std::string host, port;
     if (!s.empty() && s[0] == '[') {
         size_t close = s.find(']');
-        if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':') return false;
+        if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':')
+            return false;
         host = s.substr(1, close - 1);
         port = s.substr(close + 2);
         out.ipv6 = true;
@@ -21,7 +22,9 @@ bool parse_listen_address(const std::string& s, ListenAddress& out) {
         port = s.substr(colon + 1);
         out.ipv6 = false;
     }
-    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return false;
+    if (port.empty() || port.size() > 5 ||
+        port.find_first_not_of("0123456789") != std::string::npos)
+        return false;
     unsigned long p = std::stoul(port);
     if (p == 0 || p > 65535) return false;
     unsigned char buf[16];

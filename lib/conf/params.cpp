@@ -16,16 +16,26 @@ namespace tegami {
 #define TEGAMI_LIBEXECDIR "/usr/libexec"
 #endif
 
-const char* default_config_path() { return TEGAMI_SYSCONFDIR "/tegami/tegami.conf"; }
+const char* default_config_path() {
+    return TEGAMI_SYSCONFDIR "/tegami/tegami.conf";
+}
 
-#define P_STR(key, def, doc) {#key, ParamType::string, def, doc, &Config::key, nullptr, nullptr}
-#define P_PATH(key, def, doc) {#key, ParamType::path, def, doc, &Config::key, nullptr, nullptr}
-#define P_LIST(key, def, doc) {#key, ParamType::list, def, doc, nullptr, &Config::key, nullptr}
-#define P_LISTEN(key, def, doc) {#key, ParamType::listen, def, doc, nullptr, &Config::key, nullptr}
-#define P_SIZE(key, def, doc) {#key, ParamType::size, def, doc, nullptr, nullptr, &Config::key}
-#define P_TIME(key, def, doc) {#key, ParamType::duration, def, doc, nullptr, nullptr, &Config::key}
-#define P_COUNT(key, def, doc) {#key, ParamType::count, def, doc, nullptr, nullptr, &Config::key}
-#define P_MAILBOX(key, def, doc) {#key, ParamType::mailbox_format, def, doc, nullptr, nullptr, nullptr}
+#define P_STR(key, def, doc) \
+    { #key, ParamType::string, def, doc, &Config::key, nullptr, nullptr }
+#define P_PATH(key, def, doc) \
+    { #key, ParamType::path, def, doc, &Config::key, nullptr, nullptr }
+#define P_LIST(key, def, doc) \
+    { #key, ParamType::list, def, doc, nullptr, &Config::key, nullptr }
+#define P_LISTEN(key, def, doc) \
+    { #key, ParamType::listen, def, doc, nullptr, &Config::key, nullptr }
+#define P_SIZE(key, def, doc) \
+    { #key, ParamType::size, def, doc, nullptr, nullptr, &Config::key }
+#define P_TIME(key, def, doc) \
+    { #key, ParamType::duration, def, doc, nullptr, nullptr, &Config::key }
+#define P_COUNT(key, def, doc) \
+    { #key, ParamType::count, def, doc, nullptr, nullptr, &Config::key }
+#define P_MAILBOX(key, def, doc) \
+    { #key, ParamType::mailbox_format, def, doc, nullptr, nullptr, nullptr }
 
 const std::vector<Param>& param_table() {
     static const std::vector<Param> table = {

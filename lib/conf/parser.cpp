@@ -19,8 +19,10 @@ namespace {
 
 std::string trim(const std::string& s) {
     size_t b = 0, e = s.size();
-    while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-    while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+    while (b < e && std::isspace(static_cast<unsigned char>(s[b])))
+        ++b;
+    while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1])))
+        --e;
     return s.substr(b, e - b);
 }
 
@@ -69,25 +71,32 @@ std::string apply(const Param& p, const std::string& raw, Config& c) {
             auto l = split_list(v);
             for (const auto& a : l) {
                 ListenAddress la;
-                if (!parse_listen_address(a, la)) return "bad listen address \"" + a + "\" (want host:port or [ipv6]:port)";
+                if (!parse_listen_address(a, la))
+                    return "bad listen address \"" + a + "\" (want host:port or [ipv6]:port)";
             }
             c.*(p.list) = l;
             return "";
         }
         case ParamType::size:
-            if (!parse_size(v, c.*(p.num))) return "bad size \"" + v + "\" (want a number with optional k, m or g)";
+            if (!parse_size(v, c.*(p.num)))
+                return "bad size \"" + v + "\" (want a number with optional k, m or g)";
             return "";
         case ParamType::duration:
-            if (!parse_duration(v, c.*(p.num))) return "bad duration \"" + v + "\" (want a number with optional s, m, h, d or w)";
+            if (!parse_duration(v, c.*(p.num)))
+                return "bad duration \"" + v + "\" (want a number with optional s, m, h, d or w)";
             return "";
         case ParamType::count:
-            if (!parse_size(v, c.*(p.num)) || v.find_first_not_of("0123456789") != std::string::npos)
+            if (!parse_size(v, c.*(p.num)) ||
+                v.find_first_not_of("0123456789") != std::string::npos)
                 return "bad number \"" + v + "\"";
             return "";
         case ParamType::mailbox_format:
-            if (v == "mbox") c.mailbox_format = MailboxFormat::mbox;
-            else if (v == "maildir") c.mailbox_format = MailboxFormat::maildir;
-            else return "bad mailbox format \"" + v + "\" (want mbox or maildir)";
+            if (v == "mbox")
+                c.mailbox_format = MailboxFormat::mbox;
+            else if (v == "maildir")
+                c.mailbox_format = MailboxFormat::maildir;
+            else
+                return "bad mailbox format \"" + v + "\" (want mbox or maildir)";
             return "";
     }
     return "unhandled parameter type";
@@ -96,17 +105,22 @@ std::string apply(const Param& p, const std::string& raw, Config& c) {
 std::string current(const Param& p, const Config& c) {
     switch (p.type) {
         case ParamType::string:
-        case ParamType::path: return c.*(p.str);
+        case ParamType::path:
+            return c.*(p.str);
         case ParamType::list:
         case ParamType::listen: {
             std::string out;
-            for (const auto& s : c.*(p.list)) out += (out.empty() ? "" : ", ") + s;
+            for (const auto& s : c.*(p.list))
+                out += (out.empty() ? "" : ", ") + s;
             return out;
         }
         case ParamType::size:
-        case ParamType::count: return std::to_string(c.*(p.num));
-        case ParamType::duration: return std::to_string(c.*(p.num)) + "s";
-        case ParamType::mailbox_format: return c.mailbox_format == MailboxFormat::mbox ? "mbox" : "maildir";
+        case ParamType::count:
+            return std::to_string(c.*(p.num));
+        case ParamType::duration:
+            return std::to_string(c.*(p.num)) + "s";
+        case ParamType::mailbox_format:
+            return c.mailbox_format == MailboxFormat::mbox ? "mbox" : "maildir";
     }
     return "";
 }
@@ -114,19 +128,23 @@ std::string current(const Param& p, const Config& c) {
 // Cross-key checks after every key is set; file:line is the file's end.
 std::string check(const Config& c) {
     if (c.user.empty()) return "user must not be empty";
-    if (c.smtpd_recipient_limit < 100) return "smtpd_recipient_limit must be at least 100 (RFC 5321 4.5.3.1.8)";
+    if (c.smtpd_recipient_limit < 100)
+        return "smtpd_recipient_limit must be at least 100 (RFC 5321 4.5.3.1.8)";
     if (c.message_size_limit < 1024) return "message_size_limit must be at least 1024";
     if (c.message_size_limit > 200u * 1024 * 1024) return "message_size_limit must be at most 200m";
     if (c.smtpd_error_limit < 1) return "smtpd_error_limit must be at least 1";
     if (c.smtpd_client_limit < 1) return "smtpd_client_limit must be at least 1";
-    if (c.smtpd_timeout < 1 || c.smtpd_data_timeout < 1) return "smtpd timeouts must be at least 1s";
+    if (c.smtpd_timeout < 1 || c.smtpd_data_timeout < 1)
+        return "smtpd timeouts must be at least 1s";
     if (c.queue_retry_min < 1 || c.queue_retry_max < c.queue_retry_min)
         return "queue_retry_min must be at least 1s and at most queue_retry_max";
     if (c.local_concurrency < 1) return "local_concurrency must be at least 1";
     if (c.queue_db_cache < 1024 * 1024) return "queue_db_cache must be at least 1m";
-    if (c.queue_store != "bdb" && c.queue_store != "memory") return "queue_store must be bdb or memory";
+    if (c.queue_store != "bdb" && c.queue_store != "memory")
+        return "queue_store must be bdb or memory";
     if (c.local_domains.empty()) return "local_domains must not be empty";
-    if (c.smtpd_banner.rfind(c.hostname, 0) != 0) return "smtpd_banner must start with the hostname";
+    if (c.smtpd_banner.rfind(c.hostname, 0) != 0)
+        return "smtpd_banner must start with the hostname";
     return "";
 }
 
@@ -147,7 +165,8 @@ std::vector<std::string> split_list(const std::string& s) {
     return out;
 }
 
-static bool parse_scaled(const std::string& s, uint64_t& out, const std::map<char, uint64_t>& units, uint64_t def_unit) {
+static bool parse_scaled(const std::string& s, uint64_t& out, const std::map<char, uint64_t>& units,
+                         uint64_t def_unit) {
     if (s.empty() || !std::isdigit(static_cast<unsigned char>(s[0]))) return false;
     uint64_t v = 0;
     size_t i = 0;
@@ -168,12 +187,14 @@ static bool parse_scaled(const std::string& s, uint64_t& out, const std::map<cha
 }
 
 bool parse_size(const std::string& s, uint64_t& out) {
-    static const std::map<char, uint64_t> units = {{'k', 1024ull}, {'m', 1024ull * 1024}, {'g', 1024ull * 1024 * 1024}};
+    static const std::map<char, uint64_t> units = {
+        {'k', 1024ull}, {'m', 1024ull * 1024}, {'g', 1024ull * 1024 * 1024}};
     return parse_scaled(s, out, units, 1);
 }
 
 bool parse_duration(const std::string& s, uint64_t& out) {
-    static const std::map<char, uint64_t> units = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 604800}};
+    static const std::map<char, uint64_t> units = {
+        {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 604800}};
     return parse_scaled(s, out, units, 1);
 }
 
@@ -205,9 +226,12 @@ Result<Config> parse_config(const std::string& text, const std::string& name) {
     std::istringstream in(text);
     std::string line, key;
     int lineno = 0;
-    auto err = [&](int ln, const std::string& m) { return make_error(Exit::config, name + ":" + std::to_string(ln) + ": " + m); };
+    auto err = [&](int ln, const std::string& m) {
+        return make_error(Exit::config, name + ":" + std::to_string(ln) + ": " + m);
+    };
     std::set<std::string> known;
-    for (const Param& p : param_table()) known.insert(p.name);
+    for (const Param& p : param_table())
+        known.insert(p.name);
 
     while (std::getline(in, line)) {
         ++lineno;
@@ -224,7 +248,9 @@ Result<Config> parse_config(const std::string& text, const std::string& name) {
         key = trim(t.substr(0, eq));
         if (key.empty()) return err(lineno, "missing key before \"=\"");
         if (!known.count(key)) return err(lineno, "unknown key \"" + key + "\"");
-        if (items.count(key)) return err(lineno, "\"" + key + "\" set twice (first on line " + std::to_string(items[key].line) + ")");
+        if (items.count(key))
+            return err(lineno, "\"" + key + "\" set twice (first on line " +
+                                   std::to_string(items[key].line) + ")");
         items[key] = Item{trim(t.substr(eq + 1)), lineno};
         order.push_back(key);
     }
@@ -242,7 +268,8 @@ Result<Config> parse_config(const std::string& text, const std::string& name) {
         auto it = items.find(p.name);
         const std::string& v = it != items.end() ? it->second.value : std::string(p.default_value);
         std::string e = apply(p, v, c);
-        if (!e.empty()) return err(it != items.end() ? it->second.line : 0, std::string(p.name) + ": " + e);
+        if (!e.empty())
+            return err(it != items.end() ? it->second.line : 0, std::string(p.name) + ": " + e);
     }
     std::string e = check(c);
     if (!e.empty()) return err(lineno, e);
@@ -268,7 +295,8 @@ std::string dump_config(const Config& c, bool non_default_only) {
     Config d = default_config();
     d.hostname = c.hostname;
     std::string out;
-    if (!non_default_only || c.hostname != default_config().hostname) out += "hostname = " + c.hostname + "\n";
+    if (!non_default_only || c.hostname != default_config().hostname)
+        out += "hostname = " + c.hostname + "\n";
     for (const Param& p : param_table()) {
         if (std::string(p.name) == "hostname") continue;
         (void)apply(p, p.default_value, d);
@@ -281,7 +309,8 @@ std::string dump_config(const Config& c, bool non_default_only) {
 
 std::vector<std::string> config_keys() {
     std::vector<std::string> k;
-    for (const Param& p : param_table()) k.emplace_back(p.name);
+    for (const Param& p : param_table())
+        k.emplace_back(p.name);
     return k;
 }
 
@@ -291,7 +320,8 @@ std::string config_man_page() {
         ".TH TEGAMI.CONF 5 \"\" \"Tegami\" \"File Formats\"\n"
         ".SH NAME\ntegami.conf \\- configuration of the Tegami mail transfer agent\n"
         ".SH DESCRIPTION\nOne file configures every Tegami process. Each line is\n"
-        ".IR key \" = \" value .\nLines starting with \\(dq#\\(dq are comments; a line starting with white\n"
+        ".IR key \" = \" value .\nLines starting with \\(dq#\\(dq are comments; a line starting "
+        "with white\n"
         "space continues the previous value. Lists are separated by commas and/or white space.\n"
         "Sizes are bytes with an optional k, m or g suffix (powers of 1024); durations are\n"
         "seconds with an optional s, m, h, d or w suffix. \\(dq$hostname\\(dq in a value stands\n"
@@ -305,7 +335,8 @@ std::string config_man_page() {
              (*p.default_value ? std::string(p.default_value) : std::string("empty")) + ")\"\n";
         m += std::string(p.doc) + "\n";
     }
-    m += ".SH FILES\n" + std::string(default_config_path()) + "\n.SH SEE ALSO\n.BR tegami-config (8),\n.BR tegami (8)\n";
+    m += ".SH FILES\n" + std::string(default_config_path()) +
+         "\n.SH SEE ALSO\n.BR tegami-config (8),\n.BR tegami (8)\n";
     return m;
 }
 

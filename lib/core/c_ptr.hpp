@@ -19,8 +19,8 @@
 
 namespace tegami {
 
-#define TEGAMI_C_DELETER(Name, Type, Call)           \
-    struct Name {                                    \
+#define TEGAMI_C_DELETER(Name, Type, Call)                \
+    struct Name {                                         \
         void operator()(Type* p) const noexcept { Call; } \
     }
 
@@ -62,7 +62,7 @@ using DbcPtr = std::unique_ptr<DBC, DbcClose>;
 
 // A Berkeley DB transaction that aborts unless commit() succeeded.
 class DbTxn {
-public:
+  public:
     DbTxn() = default;
     explicit DbTxn(DB_TXN* t) : t_(t) {}
     DbTxn(const DbTxn&) = delete;
@@ -91,7 +91,7 @@ public:
         }
     }
 
-private:
+  private:
     DB_TXN* t_ = nullptr;
 };
 

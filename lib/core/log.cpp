@@ -38,13 +38,16 @@ void vlog(int prio, const char* level, const char* fmt, va_list ap) {
     errno = saved;
     if (n < 0) return;
     size_t len = static_cast<size_t>(n) < sizeof(buf) ? static_cast<size_t>(n) : sizeof(buf) - 1;
-    if (s.target != LogTarget::stderr_only) syslog(LOG_MAIL | prio, "%s%s%.*s", level, *level ? ": " : "", static_cast<int>(len), buf);
+    if (s.target != LogTarget::stderr_only)
+        syslog(LOG_MAIL | prio, "%s%s%.*s", level, *level ? ": " : "", static_cast<int>(len), buf);
     if (s.target != LogTarget::syslog) {
         char line[4352];
-        int m = std::snprintf(line, sizeof(line), "%s[%d]: %s%s%.*s\n", s.ident, static_cast<int>(getpid()),
-                              level, *level ? ": " : "", static_cast<int>(len), buf);
+        int m = std::snprintf(line, sizeof(line), "%s[%d]: %s%s%.*s\n", s.ident,
+                              static_cast<int>(getpid()), level, *level ? ": " : "",
+                              static_cast<int>(len), buf);
         if (m > 0) {
-            size_t mlen = static_cast<size_t>(m) < sizeof(line) ? static_cast<size_t>(m) : sizeof(line) - 1;
+            size_t mlen =
+                static_cast<size_t>(m) < sizeof(line) ? static_cast<size_t>(m) : sizeof(line) - 1;
             ssize_t w = ::write(STDERR_FILENO, line, mlen);
             (void)w;
         }
@@ -64,19 +67,31 @@ void log_open(const char* ident, LogTarget target) {
     if (target != LogTarget::stderr_only) openlog(s.ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 
-const char* log_ident() { return state().ident; }
-void log_set_debug(bool on) { state().debug = on; }
-void log_set_fatal_hook(FatalHook hook) { state().fatal_hook = std::move(hook); }
+const char* log_ident() {
+    return state().ident;
+}
+void log_set_debug(bool on) {
+    state().debug = on;
+}
+void log_set_fatal_hook(FatalHook hook) {
+    state().fatal_hook = std::move(hook);
+}
 
-#define TEGAMI_VLOG(prio, level)   \
-    va_list ap;                    \
-    va_start(ap, fmt);             \
-    vlog(prio, level, fmt, ap);    \
+#define TEGAMI_VLOG(prio, level) \
+    va_list ap;                  \
+    va_start(ap, fmt);           \
+    vlog(prio, level, fmt, ap);  \
     va_end(ap)
 
-void log_info(const char* fmt, ...) { TEGAMI_VLOG(LOG_INFO, ""); }
-void log_warning(const char* fmt, ...) { TEGAMI_VLOG(LOG_WARNING, "warning"); }
-void log_error(const char* fmt, ...) { TEGAMI_VLOG(LOG_ERR, "error"); }
+void log_info(const char* fmt, ...) {
+    TEGAMI_VLOG(LOG_INFO, "");
+}
+void log_warning(const char* fmt, ...) {
+    TEGAMI_VLOG(LOG_WARNING, "warning");
+}
+void log_error(const char* fmt, ...) {
+    TEGAMI_VLOG(LOG_ERR, "error");
+}
 void log_debug(const char* fmt, ...) {
     if (!state().debug) return;
     TEGAMI_VLOG(LOG_DEBUG, "debug");

@@ -41,7 +41,8 @@ bool valid_queue_id(std::string_view id) {
     if (id.size() != 16) return false;
     for (char c : id) {
         bool ok = false;
-        for (const char* d = kDigits; *d; ++d) ok |= (*d == c);
+        for (const char* d = kDigits; *d; ++d)
+            ok |= (*d == c);
         if (!ok) return false;
     }
     return true;

@@ -19,9 +19,9 @@ struct Error {
 
 template <typename T>
 class [[nodiscard]] Result {
-public:
-    Result(T value) : v_(std::move(value)) {}          // NOLINT(google-explicit-constructor)
-    Result(Error error) : v_(std::move(error)) {}      // NOLINT(google-explicit-constructor)
+  public:
+    Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
+    Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
     bool ok() const { return v_.index() == 0; }
     explicit operator bool() const { return ok(); }
@@ -33,25 +33,27 @@ public:
     T& operator*() & { return std::get<0>(v_); }
     const Error& error() const { return std::get<1>(v_); }
 
-private:
+  private:
     std::variant<T, Error> v_;
 };
 
 template <>
 class [[nodiscard]] Result<void> {
-public:
+  public:
     Result() = default;
     Result(Error error) : err_(std::move(error)), ok_(false) {}  // NOLINT
     bool ok() const { return ok_; }
     explicit operator bool() const { return ok_; }
     const Error& error() const { return err_; }
 
-private:
+  private:
     Error err_;
     bool ok_ = true;
 };
 
-inline Error make_error(Exit exit, std::string message) { return Error{exit, std::move(message)}; }
+inline Error make_error(Exit exit, std::string message) {
+    return Error{exit, std::move(message)};
+}
 
 // "what: strerror(errno)" for a failed system call, as EX_OSERR unless told otherwise.
 Error sys_error(const std::string& what, int err, Exit exit = Exit::os_err);

@@ -25,6 +25,8 @@ enum class Exit : int {
     config = EX_CONFIG,
 };
 
-constexpr int code(Exit e) { return static_cast<int>(e); }
+constexpr int code(Exit e) {
+    return static_cast<int>(e);
+}
 
 }  // namespace tegami

@@ -35,10 +35,18 @@ Args parse_args(int argc, char** argv, const char* name) {
     int opt;
     while ((opt = getopt(argc, argv, "c:PfdL:")) != -1) {
         switch (opt) {
-            case 'c': a.config = optarg; break;
-            case 'P': a.privileged = true; break;
-            case 'f': a.foreground = true; break;
-            case 'd': a.debug = true; break;
+            case 'c':
+                a.config = optarg;
+                break;
+            case 'P':
+                a.privileged = true;
+                break;
+            case 'f':
+                a.foreground = true;
+                break;
+            case 'd':
+                a.debug = true;
+                break;
             case 'L': {
                 std::string s = optarg;
                 size_t eq = s.find('=');
@@ -46,24 +54,13 @@ Args parse_args(int argc, char** argv, const char* name) {
                 a.standalone.emplace_back(s.substr(0, eq), s.substr(eq + 1));
                 break;
             }
-            default: log_fatal(Exit::usage, "usage: tegami-%s -c config [-P] [-f] [-d] [-L role=path]", name);
+            default:
+                log_fatal(Exit::usage, "usage: tegami-%s -c config [-P] [-f] [-d] [-L role=path]",
+                          name);
         }
     }
     if (a.config.empty()) log_fatal(Exit::usage, "tegami-%s: -c config is required", name);
     return a;
-}
-
-Result<UniqueFd> listen_unix(const std::string& path) {
-    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (!fd) return sys_error("socket", errno);
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    if (path.size() >= sizeof(sa.sun_path)) return make_error(Exit::config, path + ": socket path too long");
-    std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
-    ::unlink(path.c_str());
-    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return sys_error("bind " + path, errno);
-    if (::listen(fd.get(), 128) != 0) return sys_error("listen " + path, errno);
-    return fd;
 }
 
 // Receives listener frames from master until `start`.
@@ -74,7 +71,8 @@ void receive_listeners(DaemonContext& ctx) {
         if (f->type == ipc::MsgType::start) return;
         ipc::ListenerMsg m;
         if (f->type != ipc::MsgType::listener || !ipc::decode(f->payload, m) || f->fds.size() != 1)
-            log_fatal(Exit::protocol, "unexpected %s frame from master", ipc::msg_type_name(f->type));
+            log_fatal(Exit::protocol, "unexpected %s frame from master",
+                      ipc::msg_type_name(f->type));
         evutil_make_socket_nonblocking(f->fds[0].get());
         ctx.listeners.push_back(Listener{m.role, m.name, std::move(f->fds[0])});
     }
@@ -160,7 +158,9 @@ int daemon_main(int argc, char** argv, const char* name, CapProfile caps, Daemon
         Runtime* raw = rt.get();
         rt->master = std::make_unique<ipc::Channel>(
             base.get(), UniqueFd(kMasterFd),
-            [raw](ipc::MsgType t, std::string_view, std::vector<UniqueFd>&) { on_master_frame(*raw, t); },
+            [raw](ipc::MsgType t, std::string_view, std::vector<UniqueFd>&) {
+                on_master_frame(*raw, t);
+            },
             [raw](const std::string& why) {
                 log_info("master went away (%s): exiting", why.c_str());
                 event_base_loopbreak(raw->ctx.base);
@@ -179,7 +179,8 @@ int daemon_main(int argc, char** argv, const char* name, CapProfile caps, Daemon
     }
     if (rt->hooks.init) rt->hooks.init(rt->ctx);
     if (rt->master) rt->master->send(ipc::encode_empty(ipc::MsgType::ready));
-    log_info("started (%zu listener%s%s)", rt->ctx.listeners.size(), rt->ctx.listeners.size() == 1 ? "" : "s",
+    log_info("started (%zu listener%s%s)", rt->ctx.listeners.size(),
+             rt->ctx.listeners.size() == 1 ? "" : "s",
              args.privileged ? ", privileges verified" : "");
     event_base_dispatch(base.get());
     log_info("stopped");
@@ -187,14 +188,32 @@ int daemon_main(int argc, char** argv, const char* name, CapProfile caps, Daemon
     return 0;
 }
 
-void daemon_exit_loop(DaemonContext& ctx) { event_base_loopbreak(ctx.base); }
+Result<UniqueFd> listen_unix(const std::string& path, int backlog) {
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd) return sys_error("socket", errno);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    if (path.size() >= sizeof(sa.sun_path))
+        return make_error(Exit::config, path + ": socket path too long");
+    std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+    ::unlink(path.c_str());
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0)
+        return sys_error("bind " + path, errno);
+    if (::listen(fd.get(), backlog) != 0) return sys_error("listen " + path, errno);
+    return fd;
+}
+
+void daemon_exit_loop(DaemonContext& ctx) {
+    event_base_loopbreak(ctx.base);
+}
 
 Result<UniqueFd> connect_unix(const std::string& path) {
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) return sys_error("socket", errno);
     sockaddr_un sa{};
     sa.sun_family = AF_UNIX;
-    if (path.size() >= sizeof(sa.sun_path)) return make_error(Exit::config, path + ": socket path too long");
+    if (path.size() >= sizeof(sa.sun_path))
+        return make_error(Exit::config, path + ": socket path too long");
     std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0)
         return sys_error("connect " + path, errno, Exit::temp_fail);
@@ -209,7 +228,11 @@ long peer_uid(int fd) {
     return static_cast<long>(cred.uid);
 }
 
-std::string queue_socket_path(const Config& c) { return c.run_dir + "/queue.sock"; }
-std::string local_socket_path(const Config& c) { return c.run_dir + "/local.sock"; }
+std::string queue_socket_path(const Config& c) {
+    return c.run_dir + "/queue.sock";
+}
+std::string local_socket_path(const Config& c) {
+    return c.run_dir + "/local.sock";
+}
 
 }  // namespace tegami

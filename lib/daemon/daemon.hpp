@@ -37,8 +37,8 @@ struct Listener {
 };
 
 struct DaemonContext {
-    const char* name = "";                      // "smtpd", "queue", "local"
-    std::shared_ptr<const Config> config;        // swapped whole on reload
+    const char* name = "";                 // "smtpd", "queue", "local"
+    std::shared_ptr<const Config> config;  // swapped whole on reload
     event_base* base = nullptr;
     std::vector<Listener> listeners;
     bool privileged = false;  // started by a root master
@@ -63,6 +63,8 @@ void daemon_exit_loop(DaemonContext& ctx);
 // Connects to a Unix stream socket (nonblocking result). Used by smtpd -> queue and
 // queue -> local.
 Result<UniqueFd> connect_unix(const std::string& path);
+// Binds and listens on a Unix stream socket at path (an old socket file is replaced).
+Result<UniqueFd> listen_unix(const std::string& path, int backlog = 128);
 // uid of the peer of a connected Unix socket (SO_PEERCRED), or -1.
 long peer_uid(int fd);
 

@@ -33,7 +33,8 @@ void collect_fds(msghdr& msg, std::vector<UniqueFd>& out) {
     }
 }
 
-ssize_t send_with_fds(int sock, const char* data, size_t len, const std::vector<int>& fds, int flags) {
+ssize_t send_with_fds(int sock, const char* data, size_t len, const std::vector<int>& fds,
+                      int flags) {
     iovec iov{const_cast<char*>(data), len};
     msghdr msg{};
     msg.msg_iov = &iov;
@@ -55,7 +56,10 @@ ssize_t send_with_fds(int sock, const char* data, size_t len, const std::vector<
 }  // namespace
 
 Channel::Channel(event_base* base, UniqueFd fd, FrameHandler on_frame, CloseHandler on_close)
-    : base_(base), fd_(std::move(fd)), on_frame_(std::move(on_frame)), on_close_(std::move(on_close)) {
+    : base_(base),
+      fd_(std::move(fd)),
+      on_frame_(std::move(on_frame)),
+      on_close_(std::move(on_close)) {
     evutil_make_socket_nonblocking(fd_.get());
     rev_.reset(event_new(base_, fd_.get(), EV_READ | EV_PERSIST, &Channel::on_read_cb, this));
     wev_.reset(event_new(base_, fd_.get(), EV_WRITE | EV_PERSIST, &Channel::on_write_cb, this));
@@ -79,7 +83,8 @@ void Channel::send(std::string frame, const std::vector<int>& fds) {
     if (!fd_.valid()) return;
     Out o;
     o.data = std::move(frame);
-    for (int f : fds) o.fds.emplace_back(::dup(f));
+    for (int f : fds)
+        o.fds.emplace_back(::dup(f));
     out_bytes_ += o.data.size();
     out_.push_back(std::move(o));
     if (out_.size() == 1) handle_write();
@@ -115,8 +120,10 @@ void Channel::handle_write() {
         Out& o = out_.front();
         std::vector<int> raw;
         if (o.off == 0)
-            for (auto& f : o.fds) raw.push_back(f.get());
-        ssize_t n = send_with_fds(fd_.get(), o.data.data() + o.off, o.data.size() - o.off, raw, MSG_DONTWAIT);
+            for (auto& f : o.fds)
+                raw.push_back(f.get());
+        ssize_t n = send_with_fds(fd_.get(), o.data.data() + o.off, o.data.size() - o.off, raw,
+                                  MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR) {
                 event_add(wev_.get(), nullptr);
@@ -175,7 +182,8 @@ void Channel::handle_read() {
             return;
         }
         std::vector<UniqueFd> fds;
-        for (uint32_t i = 0; i < h.nfds; ++i) fds.push_back(std::move(in_fds_[i]));
+        for (uint32_t i = 0; i < h.nfds; ++i)
+            fds.push_back(std::move(in_fds_[i]));
         in_fds_.erase(in_fds_.begin(), in_fds_.begin() + h.nfds);
         std::string_view payload(in_.data() + pos + sizeof h, h.length);
         pos += sizeof h + h.length;
@@ -197,7 +205,8 @@ Result<void> send_frame_blocking(int fd, const std::string& frame, const std::ve
     size_t off = 0;
     bool first = true;
     while (off < frame.size()) {
-        ssize_t n = send_with_fds(fd, frame.data() + off, frame.size() - off, first ? fds : std::vector<int>{}, 0);
+        ssize_t n = send_with_fds(fd, frame.data() + off, frame.size() - off,
+                                  first ? fds : std::vector<int>{}, 0);
         if (n < 0) {
             if (errno == EINTR) continue;
             return sys_error("send", errno);
@@ -221,7 +230,8 @@ Result<ReceivedFrame> recv_frame_blocking(int fd) {
         msg.msg_control = cbuf;
         msg.msg_controllen = sizeof(cbuf);
         ssize_t n;
-        do n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+        do
+            n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
         while (n < 0 && errno == EINTR);
         if (n > 0) collect_fds(msg, f.fds);
         return n;

@@ -23,8 +23,9 @@
 namespace tegami::ipc {
 
 class Channel {
-public:
-    using FrameHandler = std::function<void(MsgType, std::string_view payload, std::vector<UniqueFd>& fds)>;
+  public:
+    using FrameHandler =
+        std::function<void(MsgType, std::string_view payload, std::vector<UniqueFd>& fds)>;
     using CloseHandler = std::function<void(const std::string& why)>;
 
     Channel(event_base* base, UniqueFd fd, FrameHandler on_frame, CloseHandler on_close);
@@ -40,7 +41,7 @@ public:
     // Closes without calling the close handler.
     void close();
 
-private:
+  private:
     static void on_read_cb(evutil_socket_t, short, void* arg) noexcept;
     static void on_write_cb(evutil_socket_t, short, void* arg) noexcept;
     void handle_read();
@@ -67,7 +68,8 @@ private:
 };
 
 // Blocking helpers for start-up handshakes and simple clients (sendmail, tests).
-Result<void> send_frame_blocking(int fd, const std::string& frame, const std::vector<int>& fds = {});
+Result<void> send_frame_blocking(int fd, const std::string& frame,
+                                 const std::vector<int>& fds = {});
 // Reads one frame; returns its type and payload, and any descriptors it carried.
 struct ReceivedFrame {
     MsgType type{};

@@ -8,29 +8,44 @@ namespace tegami::ipc {
 
 const char* msg_type_name(MsgType t) {
     switch (t) {
-        case MsgType::listener: return "listener";
-        case MsgType::start: return "start";
-        case MsgType::ready: return "ready";
-        case MsgType::reload: return "reload";
-        case MsgType::submit: return "submit";
-        case MsgType::submit_result: return "submit_result";
-        case MsgType::deliver: return "deliver";
-        case MsgType::deliver_result: return "deliver_result";
+        case MsgType::listener:
+            return "listener";
+        case MsgType::start:
+            return "start";
+        case MsgType::ready:
+            return "ready";
+        case MsgType::reload:
+            return "reload";
+        case MsgType::submit:
+            return "submit";
+        case MsgType::submit_result:
+            return "submit_result";
+        case MsgType::deliver:
+            return "deliver";
+        case MsgType::deliver_result:
+            return "deliver_result";
     }
     return "unknown";
 }
 
-FrameWriter::FrameWriter(MsgType type) : type_(type) { buf_.resize(sizeof(FrameHeader)); }
+FrameWriter::FrameWriter(MsgType type) : type_(type) {
+    buf_.resize(sizeof(FrameHeader));
+}
 
-void FrameWriter::u32(uint32_t v) { buf_.append(reinterpret_cast<const char*>(&v), sizeof v); }
-void FrameWriter::u64(uint64_t v) { buf_.append(reinterpret_cast<const char*>(&v), sizeof v); }
+void FrameWriter::u32(uint32_t v) {
+    buf_.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+void FrameWriter::u64(uint64_t v) {
+    buf_.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
 void FrameWriter::str(std::string_view s) {
     u32(static_cast<uint32_t>(s.size()));
     buf_.append(s.data(), s.size());
 }
 void FrameWriter::strs(const std::vector<std::string>& v) {
     u32(static_cast<uint32_t>(v.size()));
-    for (const auto& s : v) str(s);
+    for (const auto& s : v)
+        str(s);
 }
 
 std::string FrameWriter::finish(uint32_t nfds) {
@@ -98,7 +113,8 @@ bool FrameReader::strs(std::vector<std::string>& v) {
 }
 
 bool header_valid(const FrameHeader& h) {
-    return h.magic == kMagic && h.version == kVersion && h.length <= kMaxPayload && h.nfds <= kMaxFds;
+    return h.magic == kMagic && h.version == kVersion && h.length <= kMaxPayload &&
+           h.nfds <= kMaxFds;
 }
 
 }  // namespace tegami::ipc

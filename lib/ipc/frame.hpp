@@ -13,7 +13,7 @@
 namespace tegami::ipc {
 
 class FrameWriter {
-public:
+  public:
     explicit FrameWriter(MsgType type);
     void u32(uint32_t v);
     void u64(uint64_t v);
@@ -23,13 +23,13 @@ public:
     // Header (with nfds) followed by the payload, ready to send.
     std::string finish(uint32_t nfds = 0);
 
-private:
+  private:
     MsgType type_;
     std::string buf_;
 };
 
 class FrameReader {
-public:
+  public:
     explicit FrameReader(std::string_view payload) : p_(payload) {}
     bool u32(uint32_t& v);
     bool u64(uint64_t& v);
@@ -40,7 +40,7 @@ public:
     bool finish() const { return ok_ && pos_ == p_.size(); }
     bool ok() const { return ok_; }
 
-private:
+  private:
     bool take(size_t n, const char*& at);
     std::string_view p_;
     size_t pos_ = 0;

@@ -112,6 +112,8 @@ bool decode(std::string_view payload, DeliverResultMsg& m) {
     return r.finish();
 }
 
-std::string encode_empty(MsgType type) { return FrameWriter(type).finish(); }
+std::string encode_empty(MsgType type) {
+    return FrameWriter(type).finish();
+}
 
 }  // namespace tegami::ipc

@@ -27,7 +27,7 @@ constexpr uint32_t kFlagSmtputf8 = 1u << 1;  // SMTPUTF8
 struct SubmitMsg {
     uint64_t request_id = 0;
     std::string queue_id;  // named by smtpd at MAIL (lib/core/queue_id.hpp); never reused
-    std::string sender;  // empty for the null reverse path <>
+    std::string sender;    // empty for the null reverse path <>
     std::vector<std::string> recipients;
     std::string client_addr;  // "127.0.0.1", "::1"
     std::string client_name;  // "localhost" or "unknown"
@@ -56,9 +56,9 @@ struct DeliverMsg {
     uint64_t request_id = 0;
     std::string queue_id;
     std::string sender;
-    std::string recipient;       // the envelope recipient, user@domain
+    std::string recipient;  // the envelope recipient, user@domain
     uint32_t flags = 0;
-    uint64_t arrival_time = 0;   // seconds since the epoch
+    uint64_t arrival_time = 0;  // seconds since the epoch
     std::string body;
 };
 

@@ -55,13 +55,16 @@ Result<void> set_caps(CapProfile keep) {
     if (!caps) return sys_error("cap_init", errno);
     if (keep == CapProfile::setid) {
         for (cap_flag_t f : {CAP_PERMITTED, CAP_EFFECTIVE, CAP_INHERITABLE})
-            if (cap_set_flag(caps.get(), f, 2, kSetid, CAP_SET) != 0) return sys_error("cap_set_flag", errno);
+            if (cap_set_flag(caps.get(), f, 2, kSetid, CAP_SET) != 0)
+                return sys_error("cap_set_flag", errno);
     }
     if (cap_set_proc(caps.get()) != 0) return sys_error("cap_set_proc", errno);
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) return sys_error("clear ambient", errno);
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0)
+        return sys_error("clear ambient", errno);
     if (keep == CapProfile::setid) {
         for (cap_value_t c : kSetid)
-            if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) != 0) return sys_error("raise ambient", errno);
+            if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) != 0)
+                return sys_error("raise ambient", errno);
     }
     return {};
 }
@@ -79,8 +82,10 @@ Result<void> check_caps(CapProfile expect) {
         char* txt = cap_to_text(have.get(), &len);
         std::string s = txt ? txt : "?";
         cap_free(txt);
-        return make_error(Exit::no_perm, "capabilities are \"" + s + "\", expected " +
-                                             (expect == CapProfile::setid ? "cap_setgid,cap_setuid only" : "none"));
+        return make_error(
+            Exit::no_perm,
+            "capabilities are \"" + s + "\", expected " +
+                (expect == CapProfile::setid ? "cap_setgid,cap_setuid only" : "none"));
     }
     return {};
 }
@@ -90,8 +95,10 @@ Result<void> check_ids(uid_t uid, gid_t gid) {
     gid_t rg, eg, sg;
     getresuid(&r, &e, &s);
     getresgid(&rg, &eg, &sg);
-    if (r != uid || e != uid || s != uid) return make_error(Exit::no_perm, "uid change did not take");
-    if (rg != gid || eg != gid || sg != gid) return make_error(Exit::no_perm, "gid change did not take");
+    if (r != uid || e != uid || s != uid)
+        return make_error(Exit::no_perm, "uid change did not take");
+    if (rg != gid || eg != gid || sg != gid)
+        return make_error(Exit::no_perm, "gid change did not take");
     return {};
 }
 
@@ -110,11 +117,14 @@ Result<Identity> current_identity() {
     return identity_from(pw, "");
 }
 
-bool running_as_root() { return geteuid() == 0; }
+bool running_as_root() {
+    return geteuid() == 0;
+}
 
 Result<void> drop_privileges(const Identity& id, CapProfile keep) {
     if (id.uid == 0) return make_error(Exit::config, "refusing to run a daemon as uid 0");
-    if (keep != CapProfile::none && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return sys_error("PR_SET_KEEPCAPS", errno);
+    if (keep != CapProfile::none && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
+        return sys_error("PR_SET_KEEPCAPS", errno);
     if (setgroups(id.groups.size(), id.groups.data()) != 0) return sys_error("setgroups", errno);
     if (setresgid(id.gid, id.gid, id.gid) != 0) return sys_error("setresgid", errno);
     if (setresuid(id.uid, id.uid, id.uid) != 0) return sys_error("setresuid", errno);
@@ -126,7 +136,8 @@ Result<void> drop_privileges(const Identity& id, CapProfile keep) {
 }
 
 Result<void> verify_privileges(CapProfile expect, bool privileged) {
-    if (getuid() == 0 || geteuid() == 0) return make_error(Exit::no_perm, "running as uid 0; start through tegami-master");
+    if (getuid() == 0 || geteuid() == 0)
+        return make_error(Exit::no_perm, "running as uid 0; start through tegami-master");
     if (getgid() == 0 || getegid() == 0) return make_error(Exit::no_perm, "running with gid 0");
     return check_caps(privileged ? expect : CapProfile::none);
 }

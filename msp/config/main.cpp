@@ -25,11 +25,21 @@ int main(int argc, char** argv) {
     int opt;
     while ((opt = getopt(argc, argv, "c:nqdmh")) != -1) {
         switch (opt) {
-            case 'c': path = optarg; break;
-            case 'n': non_default = true; break;
-            case 'q': quiet = true; break;
-            case 'd': defaults = true; break;
-            case 'm': man = true; break;
+            case 'c':
+                path = optarg;
+                break;
+            case 'n':
+                non_default = true;
+                break;
+            case 'q':
+                quiet = true;
+                break;
+            case 'd':
+                defaults = true;
+                break;
+            case 'm':
+                man = true;
+                break;
             default:
                 std::fprintf(stderr, "usage: tegami-config [-c file] [-n|-q|-d|-m] [key...]\n");
                 return code(Exit::usage);

@@ -1,0 +1,223 @@
+// tegami-master - the root binder and supervisor: binds every listener, starts smtpd,
+// queue and local already dropped to their user (local keeping CAP_SETUID/CAP_SETGID
+// only), hands them their sockets over a socketpair (SCM_RIGHTS), restarts a child that
+// dies, reloads on SIGHUP, stops everything on SIGTERM/SIGINT, keeps a pid file.
+//
+//   tegami-master [-c config] [-f] [-d]     (-f: foreground, log to stderr; -d: debug)
+//
+// SECURITY. The only process of the suite that keeps uid 0. It parses no network input
+// and no mail; it reads its configuration file (root-owned on an install) and execs
+// fixed programs from libexec_dir. What it inherits from its caller and how each is
+// neutralised:
+//   environment   - not passed on: children get a fixed PATH (and TZ / sanitizer
+//                   options only if set); master itself reads no variable.
+//   argv          - only -c/-f/-d; the configuration path is checked like any file.
+//   fds 0-2       - reopened on /dev/null when daemonizing; fds >= 3 are closed at
+//                   start and every descriptor it opens is close-on-exec.
+//   umask         - set to 022 (sockets and directories get explicit modes).
+//   cwd           - changed to "/".
+//   signals       - dispositions reset; SIGPIPE ignored; mask cleared.
+//   rlimits/clock - inherited as set by the administrator; nothing depends on them.
+// Started by a non-root user it runs every process as that user (a sandbox) and says so.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "lib/conf/config.hpp"
+#include "lib/core/c_ptr.hpp"
+#include "lib/core/log.hpp"
+#include "lib/priv/priv.hpp"
+#include "smtpd/master/binder.hpp"
+#include "smtpd/master/pidfile.hpp"
+#include "smtpd/master/supervisor.hpp"
+
+using namespace tegami;
+using namespace tegami::master;
+
+namespace {
+
+struct Options {
+    std::string config = default_config_path();
+    bool foreground = false;
+    bool debug = false;
+};
+
+void sanitize_inheritance() {
+    ::umask(022);
+    if (::chdir("/") != 0) log_fatal(Exit::os_err, "chdir /: %s", std::strerror(errno));
+    ::close_range(3, ~0U, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int s : {SIGHUP, SIGTERM, SIGINT, SIGCHLD, SIGUSR1, SIGUSR2})
+        signal(s, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+Options parse_args(int argc, char** argv) {
+    Options o;
+    int opt;
+    while ((opt = getopt(argc, argv, "c:fd")) != -1) {
+        switch (opt) {
+            case 'c':
+                o.config = optarg;
+                break;
+            case 'f':
+                o.foreground = true;
+                break;
+            case 'd':
+                o.debug = true;
+                break;
+            default:
+                std::fprintf(stderr, "usage: tegami-master [-c config] [-f] [-d]\n");
+                std::exit(code(Exit::usage));
+        }
+    }
+    return o;
+}
+
+// Creates dir (one level) if missing and gives it to the daemons' user with mode.
+void prepare_dir(const std::string& dir, const Identity& id, bool privileged, mode_t mode) {
+    if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST)
+        log_fatal(Exit::cant_create, "mkdir %s: %s", dir.c_str(), std::strerror(errno));
+    struct stat st;
+    if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        log_fatal(Exit::cant_create, "%s is not a directory", dir.c_str());
+    if (privileged && (st.st_uid != id.uid || st.st_gid != id.gid) &&
+        ::chown(dir.c_str(), id.uid, id.gid) != 0)
+        log_fatal(Exit::no_perm, "chown %s: %s", dir.c_str(), std::strerror(errno));
+    if ((st.st_mode & 07777) != mode) ::chmod(dir.c_str(), mode);
+}
+
+void check_programs(const Config& cfg) {
+    for (const ChildSpec& s : process_table()) {
+        std::string p = cfg.libexec_dir + "/" + s.program;
+        if (::access(p.c_str(), X_OK) != 0)
+            log_fatal(Exit::os_file, "%s: %s (libexec_dir in %s)", p.c_str(), std::strerror(errno),
+                      cfg.config_file.c_str());
+    }
+}
+
+void daemonize() {
+    pid_t pid = ::fork();
+    if (pid < 0) log_fatal(Exit::os_err, "fork: %s", std::strerror(errno));
+    if (pid > 0) _exit(0);
+    ::setsid();
+    int fd = ::open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+        ::dup2(fd, 0);
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+        if (fd > 2) ::close(fd);
+    }
+}
+
+struct Loop {
+    Options opts;
+    event_base* base;
+    Supervisor* sup;
+    EventPtr kill_timer;
+    bool stopping = false;
+};
+
+void on_signal(evutil_socket_t sig, short, void* arg) noexcept {
+    auto& l = *static_cast<Loop*>(arg);
+    try {
+        if (sig == SIGCHLD) {
+            l.sup->reap();
+            if (l.stopping && l.sup->all_stopped()) event_base_loopbreak(l.base);
+        } else if (sig == SIGHUP) {
+            auto r = load_config(l.opts.config);
+            if (!r) {
+                log_error("reload refused: %s", r.error().message.c_str());
+                return;
+            }
+            log_info("reloading %s (listener changes need a restart)", l.opts.config.c_str());
+            l.sup->reload(std::make_shared<const Config>(std::move(r.value())));
+        } else if (!l.stopping) {
+            l.stopping = true;
+            log_info("stopping");
+            if (l.sup->stop_all()) {
+                event_base_loopbreak(l.base);
+                return;
+            }
+            timeval tv{10, 0};
+            evtimer_add(l.kill_timer.get(), &tv);
+        }
+    } catch (const std::exception& e) {
+        log_error("signal: %s", e.what());
+    }
+}
+
+void on_kill_timer(evutil_socket_t, short, void* arg) noexcept {
+    static_cast<Loop*>(arg)->sup->kill_all();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    sanitize_inheritance();
+    Options opts = parse_args(argc, argv);
+    log_open("tegami/master", LogTarget::stderr_only);
+    auto loaded = load_config(opts.config);
+    if (!loaded) {
+        std::fprintf(stderr, "tegami-master: %s\n", loaded.error().message.c_str());
+        return code(loaded.error().exit);
+    }
+    auto cfg = std::make_shared<const Config>(std::move(loaded.value()));
+    std::string ident = cfg->syslog_name + "/master";
+    log_open(ident.c_str(), opts.foreground ? LogTarget::stderr_only : LogTarget::both);
+    log_set_debug(opts.debug);
+
+    bool privileged = running_as_root();
+    auto id = privileged ? lookup_identity(cfg->user) : current_identity();
+    if (!id)
+        log_fatal(id.error().exit,
+                  "%s (create it: useradd --system --no-create-home --shell /usr/sbin/nologin %s)",
+                  id.error().message.c_str(), cfg->user.c_str());
+    if (privileged && id->uid == 0)
+        log_fatal(Exit::config, "user = %s is uid 0; name an unprivileged account",
+                  cfg->user.c_str());
+    if (!privileged)
+        log_info("not started as root: every process runs as %s (uid %d); user = %s is not used",
+                 id->name.c_str(), static_cast<int>(id->uid), cfg->user.c_str());
+    check_programs(*cfg);
+    prepare_dir(cfg->queue_dir, *id, privileged, 0700);
+    prepare_dir(cfg->run_dir, *id, privileged, 0700);
+
+    auto pid = PidFile::acquire(cfg->pid_file);
+    if (!pid) log_fatal(pid.error().exit, "%s", pid.error().message.c_str());
+    auto sockets = bind_all(*cfg, privileged ? id->uid : static_cast<uid_t>(-1),
+                            privileged ? id->gid : static_cast<gid_t>(-1));
+    if (!sockets) log_fatal(sockets.error().exit, "%s", sockets.error().message.c_str());
+    if (!opts.foreground) {
+        daemonize();
+        log_open(ident.c_str(), LogTarget::syslog);
+        pid->update();
+    }
+
+    EventBasePtr base(event_base_new());
+    if (!base) log_fatal(Exit::os_err, "event_base_new failed");
+    SupervisorOptions so{opts.config, privileged, opts.foreground, opts.debug, id.value()};
+    Supervisor sup(base.get(), so, cfg, std::move(sockets.value()));
+    Loop loop{opts, base.get(), &sup, EventPtr(), false};
+    loop.kill_timer.reset(evtimer_new(base.get(), on_kill_timer, &loop));
+    std::vector<EventPtr> sigs;
+    for (int s : {SIGCHLD, SIGHUP, SIGTERM, SIGINT}) {
+        sigs.emplace_back(evsignal_new(base.get(), s, on_signal, &loop));
+        event_add(sigs.back().get(), nullptr);
+    }
+    log_info("started (pid %d, config %s%s)", static_cast<int>(getpid()), opts.config.c_str(),
+             privileged ? "" : ", unprivileged");
+    sup.start_all();
+    event_base_dispatch(base.get());
+    pid->remove();
+    log_info("stopped");
+    return 0;
+}

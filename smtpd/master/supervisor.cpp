@@ -1,0 +1,220 @@
+// supervisor.cpp - see supervisor.hpp. Runs in master (root on a real install).
+// The child side of spawn() is the privileged path: between fork and exec it only
+// rearranges descriptors, drops privileges through lib/priv and execs a fixed program
+// from libexec_dir with a fixed environment.
+#include "smtpd/master/supervisor.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+
+#include "lib/core/log.hpp"
+#include "lib/ipc/messages.hpp"
+
+namespace tegami::master {
+
+const std::vector<ChildSpec>& process_table() {
+    static const std::vector<ChildSpec> table = {
+        {"local", "tegami-local", CapProfile::setid, true, {"local"}},
+        {"queue", "tegami-queue", CapProfile::none, false, {"queue"}},
+        {"smtpd", "tegami-smtpd", CapProfile::none, false, {"mta"}},
+    };
+    return table;
+}
+
+struct Supervisor::Child {
+    const ChildSpec* spec;
+    Supervisor* owner;
+    pid_t pid = 0;
+    time_t started = 0;
+    int backoff = 1;
+    std::unique_ptr<ipc::Channel> channel;
+    EventPtr restart;
+};
+
+Supervisor::Supervisor(event_base* base, SupervisorOptions opts, std::shared_ptr<const Config> cfg,
+                       std::vector<BoundSocket> sockets)
+    : base_(base), opts_(std::move(opts)), cfg_(std::move(cfg)), sockets_(std::move(sockets)) {
+    for (const ChildSpec& s : process_table()) {
+        auto c = std::make_unique<Child>();
+        c->spec = &s;
+        c->owner = this;
+        c->restart.reset(evtimer_new(base_, &Supervisor::on_restart_cb, c.get()));
+        children_.push_back(std::move(c));
+    }
+}
+
+Supervisor::~Supervisor() = default;
+
+void Supervisor::start_all() {
+    for (auto& c : children_)
+        spawn(*c);
+}
+
+namespace {
+
+// In the child between fork and exec: never returns.
+[[noreturn]] void exec_child(const ChildSpec& spec, const SupervisorOptions& opts,
+                             const Config& cfg, int chan) {
+    if (::dup2(chan, 3) != 3) _exit(EX_OSERR);
+    ::close_range(4, ~0U, 0);
+    int devnull = ::open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+        ::dup2(devnull, 0);
+        if (!opts.foreground) {
+            ::dup2(devnull, 1);
+            ::dup2(devnull, 2);
+        }
+        if (devnull > 3) ::close(devnull);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int s : {SIGPIPE, SIGHUP, SIGTERM, SIGINT, SIGCHLD})
+        signal(s, SIG_DFL);
+    if (opts.privileged) {
+        Identity id = opts.identity;
+        if (spec.mail_group) {
+            if (const group* gr = getgrnam(cfg.mail_group.c_str())) id.groups.push_back(gr->gr_gid);
+        }
+        if (auto r = drop_privileges(id, spec.caps); !r) {
+            log_error("%s: cannot drop privileges: %s", spec.name, r.error().message.c_str());
+            _exit(EX_NOPERM);
+        }
+    }
+    std::string path = cfg.libexec_dir + "/" + spec.program;
+    std::vector<std::string> args = {path, "-c", opts.config_path};
+    if (opts.privileged) args.emplace_back("-P");
+    if (opts.foreground) args.emplace_back("-f");
+    if (opts.debug) args.emplace_back("-d");
+    std::vector<char*> argv;
+    for (auto& a : args)
+        argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+    for (const char* keep : {"TZ", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"})
+        if (const char* v = std::getenv(keep)) env.push_back(std::string(keep) + "=" + v);
+    std::vector<char*> envp;
+    for (auto& e : env)
+        envp.push_back(e.data());
+    envp.push_back(nullptr);
+    ::execve(path.c_str(), argv.data(), envp.data());
+    log_error("%s: cannot execute %s: %s", spec.name, path.c_str(), std::strerror(errno));
+    _exit(EX_OSERR);
+}
+
+}  // namespace
+
+void Supervisor::spawn(Child& c) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        log_error("socketpair: %s", std::strerror(errno));
+        schedule_restart(c);
+        return;
+    }
+    UniqueFd mine(sv[0]), theirs(sv[1]);
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        log_error("fork: %s", std::strerror(errno));
+        schedule_restart(c);
+        return;
+    }
+    if (pid == 0) exec_child(*c.spec, opts_, *cfg_, theirs.get());
+    theirs.reset();
+    c.pid = pid;
+    c.started = time(nullptr);
+    for (const auto& s : sockets_) {
+        if (std::find(c.spec->roles.begin(), c.spec->roles.end(), s.role) == c.spec->roles.end())
+            continue;
+        auto r = ipc::send_frame_blocking(
+            mine.get(), ipc::encode(ipc::ListenerMsg{s.role, s.name}, 1), {s.fd.get()});
+        if (!r) log_error("%s: sending listener: %s", c.spec->name, r.error().message.c_str());
+    }
+    (void)ipc::send_frame_blocking(mine.get(), ipc::encode_empty(ipc::MsgType::start));
+    Child* cp = &c;
+    c.channel = std::make_unique<ipc::Channel>(
+        base_, std::move(mine),
+        [cp](ipc::MsgType t, std::string_view, std::vector<UniqueFd>&) {
+            if (t == ipc::MsgType::ready)
+                log_info("%s (pid %d) ready", cp->spec->name, static_cast<int>(cp->pid));
+        },
+        [](const std::string&) {});
+    log_info("started %s (pid %d)", c.spec->name, static_cast<int>(pid));
+}
+
+void Supervisor::schedule_restart(Child& c) {
+    if (stopping_) return;
+    if (c.started && time(nullptr) - c.started > 60) c.backoff = 1;
+    timeval tv{c.backoff, 0};
+    log_warning("restarting %s in %ds", c.spec->name, c.backoff);
+    evtimer_add(c.restart.get(), &tv);
+    c.backoff = std::min(c.backoff * 2, 60);
+}
+
+void Supervisor::on_restart_cb(evutil_socket_t, short, void* arg) noexcept {
+    auto* c = static_cast<Child*>(arg);
+    try {
+        if (!c->owner->stopping_ && c->pid == 0) c->owner->spawn(*c);
+    } catch (const std::exception& e) {
+        log_error("restart %s: %s", c->spec->name, e.what());
+    }
+}
+
+void Supervisor::reap() {
+    int status;
+    pid_t pid;
+    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+        for (auto& c : children_) {
+            if (c->pid != pid) continue;
+            c->pid = 0;
+            c->channel.reset();
+            if (WIFSIGNALED(status))
+                log_warning("%s (pid %d) killed by signal %d", c->spec->name, static_cast<int>(pid),
+                            WTERMSIG(status));
+            else if (WEXITSTATUS(status) != 0 || !stopping_)
+                log_warning("%s (pid %d) exited with status %d", c->spec->name,
+                            static_cast<int>(pid), WEXITSTATUS(status));
+            schedule_restart(*c);
+        }
+    }
+}
+
+void Supervisor::reload(std::shared_ptr<const Config> cfg) {
+    cfg_ = std::move(cfg);
+    for (auto& c : children_)
+        if (c->channel) c->channel->send(ipc::encode_empty(ipc::MsgType::reload));
+}
+
+bool Supervisor::stop_all() {
+    stopping_ = true;
+    for (auto& c : children_) {
+        evtimer_del(c->restart.get());
+        if (c->pid > 0) ::kill(c->pid, SIGTERM);
+    }
+    return all_stopped();
+}
+
+void Supervisor::kill_all() {
+    for (auto& c : children_)
+        if (c->pid > 0) {
+            log_warning("%s (pid %d) did not stop: killing it", c->spec->name,
+                        static_cast<int>(c->pid));
+            ::kill(c->pid, SIGKILL);
+        }
+}
+
+bool Supervisor::all_stopped() const {
+    return std::none_of(children_.begin(), children_.end(),
+                        [](const auto& c) { return c->pid > 0; });
+}
+
+}  // namespace tegami::master

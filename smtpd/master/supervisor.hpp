@@ -1,0 +1,68 @@
+// supervisor.hpp - master's process table: which daemons run, as whom, with which
+// capabilities and listeners; starting them (fork, drop privileges, exec with the
+// listeners sent over a socketpair on fd 3), restarting a child that dies (with
+// backoff), relaying reload, and stopping them all.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lib/conf/config.hpp"
+#include "lib/core/c_ptr.hpp"
+#include "lib/ipc/channel.hpp"
+#include "lib/priv/priv.hpp"
+#include "smtpd/master/binder.hpp"
+
+namespace tegami::master {
+
+// One row of the process table.
+struct ChildSpec {
+    const char* name;                // "smtpd"
+    const char* program;             // "tegami-smtpd", in libexec_dir
+    CapProfile caps;                 // what it keeps after the drop
+    bool mail_group;                 // keeps cfg.mail_group as a supplementary group
+    std::vector<std::string> roles;  // listener roles it receives
+};
+
+const std::vector<ChildSpec>& process_table();
+
+struct SupervisorOptions {
+    std::string config_path;
+    bool privileged = false;  // master runs as root: drop children to `identity`
+    bool foreground = false;
+    bool debug = false;
+    Identity identity;  // who the daemons run as
+};
+
+class Supervisor {
+  public:
+    Supervisor(event_base* base, SupervisorOptions opts, std::shared_ptr<const Config> cfg,
+               std::vector<BoundSocket> sockets);
+    ~Supervisor();
+    void start_all();
+    void reload(std::shared_ptr<const Config> cfg);
+    // Sends SIGTERM to every child; returns true when none is left.
+    bool stop_all();
+    void kill_all();
+    // Reaps exited children (called on SIGCHLD); schedules restarts unless stopping.
+    void reap();
+    bool all_stopped() const;
+
+  private:
+    struct Child;
+    void spawn(Child& c);
+    void schedule_restart(Child& c);
+    static void on_restart_cb(evutil_socket_t, short, void* arg) noexcept;
+
+    event_base* base_;
+    SupervisorOptions opts_;
+    std::shared_ptr<const Config> cfg_;
+    std::vector<BoundSocket> sockets_;
+    std::vector<std::unique_ptr<Child>> children_;
+    bool stopping_ = false;
+};
+
+}  // namespace tegami::master
