@@ -1,0 +1,167 @@
+// mbox.cpp - see mbox.hpp. Runs in the delivery child as the recipient. Trusts the
+// spool directory to be the configured one; trusts nothing found in it: the mailbox is
+// opened without following symlinks and refused unless it is a regular file with one
+// link owned by the recipient. Invariant: the mailbox never keeps half a message - a
+// failed write or fsync cuts the file back to the size it had under the lock.
+#include "deliver/local/mbox.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+
+#include "lib/core/unique_fd.hpp"
+
+namespace tegami::local {
+
+namespace {
+
+long now_ms() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+void pause_ms(int ms) {
+    timespec ts{ms / 1000, static_cast<long>(ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+// USER.lock in the spool directory, removed when this goes out of scope.
+class DotLock {
+  public:
+    DotLock() = default;
+    DotLock(const DotLock&) = delete;
+    DotLock& operator=(const DotLock&) = delete;
+    ~DotLock() {
+        if (held_) ::unlinkat(dirfd_, name_.c_str(), 0);
+    }
+    // true: locked; false: the directory does not let us create it (skip, fcntl only).
+    Result<bool> acquire(int dirfd, std::string name, const MboxOptions& opt);
+
+  private:
+    int dirfd_ = -1;
+    std::string name_;
+    bool held_ = false;
+};
+
+Result<bool> DotLock::acquire(int dirfd, std::string name, const MboxOptions& opt) {
+    long deadline = now_ms() + opt.lock_wait_ms;
+    for (;;) {
+        UniqueFd fd(::openat(dirfd, name.c_str(),
+                             O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+        if (fd) {
+            std::string pid = std::to_string(getpid()) + "\n";
+            ssize_t w = ::write(fd.get(), pid.data(), pid.size());
+            (void)w;  // the content is informational only
+            dirfd_ = dirfd;
+            name_ = std::move(name);
+            held_ = true;
+            return true;
+        }
+        if (errno == EACCES || errno == EPERM || errno == EROFS) return false;
+        if (errno != EEXIST) return sys_error("dotlock " + name, errno, Exit::temp_fail);
+        struct stat st {};
+        if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            time(nullptr) - st.st_mtime > opt.stale_lock_sec) {
+            ::unlinkat(dirfd, name.c_str(), 0);
+            continue;
+        }
+        if (now_ms() >= deadline) return make_error(Exit::temp_fail, "mailbox is dotlocked");
+        pause_ms(opt.retry_ms);
+    }
+}
+
+Result<void> lock_fcntl(int fd, const MboxOptions& opt) {
+    long deadline = now_ms() + opt.lock_wait_ms;
+    for (;;) {
+        struct flock fl {};
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        if (::fcntl(fd, F_SETLK, &fl) == 0) return {};
+        if (errno != EACCES && errno != EAGAIN && errno != EINTR)
+            return sys_error("fcntl lock", errno, Exit::temp_fail);
+        if (now_ms() >= deadline) return make_error(Exit::temp_fail, "mailbox is locked");
+        pause_ms(opt.retry_ms);
+    }
+}
+
+// Opens (or creates, mode 0600) the mailbox for appending and checks what it is.
+Result<UniqueFd> open_mailbox(int dirfd, const std::string& user, uid_t owner, bool& created) {
+    constexpr int kFlags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    created = false;
+    UniqueFd fd(::openat(dirfd, user.c_str(), kFlags));
+    if (!fd && errno == ENOENT) {
+        fd.reset(::openat(dirfd, user.c_str(), kFlags | O_CREAT | O_EXCL, 0600));
+        created = fd.valid();
+        if (!fd && errno == EEXIST) fd.reset(::openat(dirfd, user.c_str(), kFlags));
+    }
+    if (!fd && errno == ELOOP) return make_error(Exit::cant_create, "mailbox is a symbolic link");
+    if (!fd) return sys_error("cannot open mailbox", errno, Exit::cant_create);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return sys_error("fstat mailbox", errno, Exit::temp_fail);
+    if (!S_ISREG(st.st_mode)) return make_error(Exit::cant_create, "mailbox is not a regular file");
+    if (st.st_uid != owner)
+        return make_error(Exit::cant_create, "mailbox is owned by uid " +
+                                                 std::to_string(st.st_uid) + ", not " +
+                                                 std::to_string(owner));
+    if (st.st_nlink != 1)
+        return make_error(Exit::cant_create,
+                          "mailbox has " + std::to_string(st.st_nlink) + " links");
+    return fd;
+}
+
+Result<void> write_all(int fd, const std::string& data) {
+    size_t off = 0;
+    while (off < data.size()) {
+        ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return sys_error("write mailbox", errno, Exit::temp_fail);
+        if (n == 0) return make_error(Exit::temp_fail, "write mailbox: no progress");
+        off += static_cast<size_t>(n);
+    }
+    return {};
+}
+
+bool valid_mailbox_name(const std::string& user) {
+    return !user.empty() && user != "." && user != ".." && user.find('/') == std::string::npos &&
+           user.find('\0') == std::string::npos;
+}
+
+}  // namespace
+
+Result<MboxDelivered> deliver_mbox(int spool_dirfd, const std::string& dir_path,
+                                   const std::string& user, uid_t owner, const MailMessage& msg,
+                                   time_t when, const MboxOptions& opt) {
+    if (!valid_mailbox_name(user)) return make_error(Exit::no_user, "bad mailbox name");
+    MboxDelivered out{dir_path + "/" + user, ""};
+    DotLock dotlock;
+    auto locked = dotlock.acquire(spool_dirfd, user + ".lock", opt);
+    if (!locked) return locked.error();
+    if (!locked.value()) out.note = "dotlock skipped: " + dir_path + " is not writable";
+    bool created = false;
+    auto fd = open_mailbox(spool_dirfd, user, owner, created);
+    if (!fd) return fd.error();
+    if (auto r = lock_fcntl(fd->get(), opt); !r) return r.error();
+    struct stat st {};
+    if (::fstat(fd->get(), &st) != 0) return sys_error("fstat mailbox", errno, Exit::temp_fail);
+    const off_t old_size = st.st_size;
+    Result<void> wrote = write_all(fd->get(), mbox_entry(msg, when));
+    if (wrote && ::fsync(fd->get()) != 0)
+        wrote = sys_error("fsync mailbox", errno, Exit::temp_fail);
+    if (wrote && created && ::fsync(spool_dirfd) != 0)
+        wrote = sys_error("fsync " + dir_path, errno, Exit::temp_fail);
+    if (!wrote) {
+        if (::ftruncate(fd->get(), old_size) != 0 || ::fsync(fd->get()) != 0)
+            return make_error(Exit::temp_fail,
+                              wrote.error().message + "; could not restore the mailbox size");
+        return wrote.error();
+    }
+    // The fsync above made the message durable in the mailbox: from here it is delivered.
+    return out;
+}
+
+}  // namespace tegami::local

@@ -1,0 +1,38 @@
+// mbox.hpp - appends one message to a user's mbox file (mail_spool_dir/USER), the way
+// mail.local does: dotlock USER.lock and an fcntl write lock, From_ line and mboxrd
+// quoting, fsync, and on any failure the file cut back to its old size. Called in the
+// delivery child, already running as the recipient (or as the daemon's own user in an
+// unprivileged sandbox); takes an open directory so tests need no fork or privilege.
+#pragma once
+
+#include <sys/types.h>
+
+#include <ctime>
+#include <string>
+
+#include "deliver/local/message_format.hpp"
+#include "lib/core/result.hpp"
+
+namespace tegami::local {
+
+struct MboxOptions {
+    int lock_wait_ms = 30000;  // how long to retry the dotlock and the fcntl lock
+    int retry_ms = 100;        // pause between attempts
+    int stale_lock_sec = 300;  // a dotlock older than this is removed
+};
+
+struct MboxDelivered {
+    std::string path;  // dir_path/user
+    std::string note;  // for the log, e.g. that the dotlock was skipped
+};
+
+// spool_dirfd: the open mail spool directory (dir_path names it in messages).
+// user: the mailbox name (a passwd name: no '/'); owner: the uid the file must have.
+// Errors carry sysexits codes: EX_TEMPFAIL (locks, write, fsync: file restored),
+// EX_CANTCREAT (cannot open or create; symlink, not a regular file, wrong owner, links),
+// EX_NOUSER (a name that cannot be a mailbox).
+Result<MboxDelivered> deliver_mbox(int spool_dirfd, const std::string& dir_path,
+                                   const std::string& user, uid_t owner, const MailMessage& msg,
+                                   time_t when, const MboxOptions& opt = {});
+
+}  // namespace tegami::local

@@ -1,0 +1,76 @@
+// message_format.cpp - see message_format.hpp. Called by the delivery child; trusts
+// nothing in the sender, recipient or body (all may come from a remote client): header
+// values are stripped of control characters, the body is copied byte for byte except for
+// the CRLF -> LF conversion and the quoting.
+#include "deliver/local/message_format.hpp"
+
+namespace tegami::local {
+
+namespace {
+
+std::string clean(std::string_view s, char bad_replacement, bool space_is_bad) {
+    std::string out(s);
+    for (char& c : out) {
+        auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7f || (space_is_bad && u == ' ')) c = bad_replacement;
+    }
+    return out;
+}
+
+// True when line (without its newline) starts with zero or more '>' then "From ".
+bool needs_quoting(std::string_view line) {
+    size_t i = 0;
+    while (i < line.size() && line[i] == '>')
+        ++i;
+    return line.substr(i).starts_with("From ");
+}
+
+}  // namespace
+
+std::string from_line(std::string_view sender, time_t when) {
+    tm t{};
+    localtime_r(&when, &t);
+    char date[64];
+    size_t n = std::strftime(date, sizeof date, "%a %b %e %H:%M:%S %Y", &t);
+    std::string out = "From ";
+    out += sender.empty() ? std::string("MAILER-DAEMON") : clean(sender, '_', true);
+    out += ' ';
+    out.append(date, n);
+    out += '\n';
+    return out;
+}
+
+std::string delivery_headers(std::string_view sender, std::string_view recipient) {
+    return "Return-Path: <" + clean(sender, '?', false) +
+           ">\nDelivered-To: " + clean(recipient, '?', false) + "\n";
+}
+
+void append_body(std::string& out, std::string_view body, bool mboxrd) {
+    out.reserve(out.size() + body.size() + 64);
+    while (!body.empty()) {
+        size_t nl = body.find('\n');
+        std::string_view line = body.substr(0, nl);
+        body.remove_prefix(nl == std::string_view::npos ? body.size() : nl + 1);
+        if (nl != std::string_view::npos && !line.empty() && line.back() == '\r')
+            line.remove_suffix(1);
+        if (mboxrd && needs_quoting(line)) out += '>';
+        out += line;
+        out += '\n';
+    }
+}
+
+std::string mbox_entry(const MailMessage& m, time_t when) {
+    std::string out = from_line(m.sender, when);
+    out += delivery_headers(m.sender, m.recipient);
+    append_body(out, m.body, true);
+    out += '\n';
+    return out;
+}
+
+std::string maildir_file(const MailMessage& m) {
+    std::string out = delivery_headers(m.sender, m.recipient);
+    append_body(out, m.body, false);
+    return out;
+}
+
+}  // namespace tegami::local

@@ -1,0 +1,36 @@
+// message_format.hpp - the bytes local delivery writes for one message: the mbox From_
+// line, the Return-Path and Delivered-To headers, and the body converted from the
+// queue's CRLF lines to the LF lines of Unix mailboxes (with mboxrd ">From " quoting for
+// mbox). Pure functions over strings; called by mbox.cpp and maildir.cpp.
+#pragma once
+
+#include <ctime>
+#include <string>
+#include <string_view>
+
+namespace tegami::local {
+
+// One message as delivered to one local user.
+struct MailMessage {
+    std::string_view sender;     // envelope sender; empty for the null reverse path
+    std::string_view recipient;  // for Delivered-To: the address this copy is for
+    std::string_view body;       // as queued: header and body, CRLF lines
+};
+
+// "From <sender or MAILER-DAEMON> <asctime-style local date>\n" (white space and control
+// characters in the sender become '_' so the line stays one field).
+std::string from_line(std::string_view sender, time_t when);
+
+// "Return-Path: <sender>\nDelivered-To: recipient\n" (control characters become '?').
+std::string delivery_headers(std::string_view sender, std::string_view recipient);
+
+// Appends body with CRLF turned into LF; with mboxrd, every line matching ^>*"From "
+// gets one more '>'. A non-empty body that does not end in a newline gets one.
+void append_body(std::string& out, std::string_view body, bool mboxrd);
+
+// A whole mbox entry: From_ line, headers, quoted body, one blank line.
+std::string mbox_entry(const MailMessage& m, time_t when);
+// A whole Maildir file: headers and the body, no From_ line, no quoting.
+std::string maildir_file(const MailMessage& m);
+
+}  // namespace tegami::local

@@ -1,0 +1,315 @@
+// server.cpp - see server.hpp. Runs as the daemon's user with CAP_SETUID/CAP_SETGID
+// (or as an ordinary user in a sandbox). Trusts only peers with its own uid (SO_PEERCRED)
+// and, from them, only frames that decode strictly; anything else closes the connection.
+// Invariants: each DeliverMsg gets exactly one DeliverResultMsg while its connection is
+// open; at most local_concurrency children run; a result of 2.0.0 is sent only after
+// every child for the request exited 0 (each fsync'ed its mailbox before exiting).
+#include "deliver/local/server.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "lib/core/log.hpp"
+#include "lib/map/recipients.hpp"
+#include "lib/priv/priv.hpp"
+
+namespace tegami::local {
+
+namespace {
+
+constexpr int kStopWaitSec = 60;
+
+template <typename F>
+void guarded(const char* what, F&& f) noexcept {
+    try {
+        f();
+    } catch (const std::exception& e) {
+        log_error("local: %s: %s", what, e.what());
+    } catch (...) {
+        log_error("local: %s: unknown exception", what);
+    }
+}
+
+}  // namespace
+
+void LocalServer::init(DaemonContext& ctx) {
+    ctx_ = &ctx;
+    for (auto& l : ctx.listeners)
+        if (l.role == "local") listen_fd_ = l.fd.get();
+    if (listen_fd_ < 0) log_fatal(Exit::config, "local: no \"local\" listener was handed over");
+    switch_users_ = can_switch_users();
+    if (!switch_users_)
+        log_info("cannot switch users: delivering as uid %ld", static_cast<long>(getuid()));
+    accept_ev_.reset(event_new(ctx.base, listen_fd_, EV_READ | EV_PERSIST, on_accept_cb, this));
+    sigchld_ev_.reset(evsignal_new(ctx.base, SIGCHLD, on_sigchld_cb, this));
+    cleanup_ev_.reset(event_new(ctx.base, -1, 0, on_cleanup_cb, this));
+    if (!accept_ev_ || !sigchld_ev_ || !cleanup_ev_) log_fatal(Exit::os_err, "local: event_new");
+    event_add(accept_ev_.get(), nullptr);
+    event_add(sigchld_ev_.get(), nullptr);
+    refresh_aliases();
+}
+
+void LocalServer::reload(DaemonContext& ctx) {
+    ctx_ = &ctx;
+    aliases_checked_ = 0;  // the path may have changed: look again at the next request
+}
+
+bool LocalServer::stop(DaemonContext&) {
+    if (accept_ev_) event_del(accept_ev_.get());
+    std::deque<Job> waiting;
+    waiting.swap(queue_);
+    for (auto& j : waiting)
+        finish(j.req, &j.user, Outcome{4, "4.3.2", "local delivery is shutting down"}, "");
+    if (children_.empty()) return true;
+    log_info("waiting for %zu delivery process(es)", children_.size());
+    stop_timer_.reset(evtimer_new(ctx_->base, on_stop_timeout_cb, this));
+    timeval tv{kStopWaitSec, 0};
+    if (stop_timer_) event_add(stop_timer_.get(), &tv);
+    return false;
+}
+
+void LocalServer::on_accept_cb(evutil_socket_t, short, void* arg) noexcept {
+    guarded("accept", [arg] { static_cast<LocalServer*>(arg)->accept_all(); });
+}
+
+void LocalServer::on_sigchld_cb(evutil_socket_t, short, void* arg) noexcept {
+    guarded("reap", [arg] { static_cast<LocalServer*>(arg)->reap(); });
+}
+
+void LocalServer::on_cleanup_cb(evutil_socket_t, short, void* arg) noexcept {
+    guarded("cleanup", [arg] { static_cast<LocalServer*>(arg)->dead_.clear(); });
+}
+
+void LocalServer::on_stop_timeout_cb(evutil_socket_t, short, void* arg) noexcept {
+    auto* self = static_cast<LocalServer*>(arg);
+    log_warning("local: %zu delivery process(es) still running; exiting without their results",
+                self->children_.size());
+    daemon_exit_loop(*self->ctx_);
+}
+
+void LocalServer::accept_all() {
+    for (;;) {
+        UniqueFd fd(::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        if (!fd) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                log_warning("local: accept: %s", std::strerror(errno));
+            return;
+        }
+        long uid = peer_uid(fd.get());
+        if (uid != static_cast<long>(getuid())) {
+            log_warning("local: refusing a connection from uid %ld", uid);
+            continue;
+        }
+        add_conn(std::move(fd));
+    }
+}
+
+void LocalServer::add_conn(UniqueFd fd) {
+    uint64_t id = next_conn_++;
+    conns_[id] = std::make_unique<ipc::Channel>(
+        ctx_->base, std::move(fd),
+        [this, id](ipc::MsgType t, std::string_view payload, std::vector<UniqueFd>&) {
+            on_frame(id, t, payload);
+        },
+        [this, id](const std::string& why) { drop_conn(id, why); });
+    log_debug("local: queue connection %llu", static_cast<unsigned long long>(id));
+}
+
+void LocalServer::drop_conn(uint64_t id, const std::string& why) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) return;
+    log_debug("local: connection %llu closed: %s", static_cast<unsigned long long>(id),
+              why.c_str());
+    it->second->close();
+    dead_.push_back(std::move(it->second));
+    conns_.erase(it);
+    event_active(cleanup_ev_.get(), 0, 0);
+}
+
+void LocalServer::on_frame(uint64_t conn_id, ipc::MsgType type, std::string_view payload) {
+    ipc::DeliverMsg m;
+    if (type != ipc::MsgType::deliver) {
+        log_warning("local: unexpected %s frame: closing", ipc::msg_type_name(type));
+        drop_conn(conn_id, "unexpected frame");
+        return;
+    }
+    if (!ipc::decode(payload, m)) {
+        log_warning("local: malformed deliver frame: closing");
+        drop_conn(conn_id, "malformed frame");
+        return;
+    }
+    handle_deliver(conn_id, std::move(m));
+}
+
+void LocalServer::refresh_aliases() {
+    time_t now = time(nullptr);
+    if (now == aliases_checked_) return;
+    aliases_checked_ = now;
+    if (cfg().aliases.empty()) {
+        aliases_.reset();
+        return;
+    }
+    if (!aliases_ || aliases_->path() != cfg().aliases)
+        aliases_ = std::make_unique<AliasFile>(cfg().aliases);
+    auto r = aliases_->refresh();
+    if (r) {
+        aliases_error_.clear();
+    } else if (r.error().message != aliases_error_) {
+        aliases_error_ = r.error().message;
+        log_error("%s; using the aliases read before", aliases_error_.c_str());
+    }
+}
+
+void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m) {
+    auto req = std::make_shared<Request>();
+    req->conn_id = conn_id;
+    req->msg = std::move(m);
+    req->maildir = cfg().mailbox_format == MailboxFormat::maildir;
+    const std::string& rcpt = req->msg.recipient;
+    if (ctx_->stopping) {
+        req->temp.push_back(Outcome{4, "4.3.2", "local delivery is shutting down"});
+        answer(*req);
+        return;
+    }
+    if (!split_address(rcpt, req->local, req->domain)) {
+        if (rcpt.empty() || rcpt.find('@') != std::string::npos) {
+            req->perm.push_back(Outcome{5, "5.1.3", "bad recipient address: " + rcpt});
+            answer(*req);
+            return;
+        }
+        req->local = rcpt;
+    }
+    refresh_aliases();
+    Expansion ex = expand_local(req->local, aliases_.get(), cfg().local_domains);
+    for (const auto& f : ex.failures) {
+        Outcome o{5, f.dsn, f.text};
+        log_info("%s: to=<%s>, relay=local, dsn=%s, status=bounced (%s)", req->msg.queue_id.c_str(),
+                 rcpt.c_str(), f.dsn.c_str(), f.text.c_str());
+        req->perm.push_back(o);
+    }
+    if (ex.users.empty()) {
+        if (ex.failures.empty())
+            req->perm.push_back(Outcome{5, "5.1.1", "no local recipient left after aliasing"});
+        answer(*req);
+        return;
+    }
+    req->pending = static_cast<int>(ex.users.size());
+    for (auto& u : ex.users)
+        queue_.push_back(Job{req, std::move(u)});
+    start_jobs();
+}
+
+void LocalServer::start_jobs() {
+    size_t limit = cfg().local_concurrency > 0 ? cfg().local_concurrency : 1;
+    while (!queue_.empty() && children_.size() < limit && !ctx_->stopping) {
+        Job j = std::move(queue_.front());
+        queue_.pop_front();
+        start_child(std::move(j));
+    }
+}
+
+std::string LocalServer::delivered_to(const Request& r, const LocalUser& u) const {
+    if (u.name == r.local) return r.msg.recipient;
+    return u.name + "@" + cfg().hostname;
+}
+
+void LocalServer::start_child(Job job) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) {
+        finish(job.req, &job.user, Outcome{4, "4.3.0", sys_error("pipe", errno).message}, "");
+        return;
+    }
+    UniqueFd rd(p[0]), wr(p[1]);
+    std::string to = delivered_to(*job.req, job.user);
+    ChildSpec spec{&cfg(), job.user, MailMessage{job.req->msg.sender, to, job.req->msg.body},
+                   switch_users_, ++seq_};
+    // Signals stay blocked across fork so that no libevent handler runs in the child
+    // before it has restored the default dispositions.
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
+    pid_t pid = ::fork();
+    if (pid == 0) run_delivery_child(spec, wr.get());
+    int fork_errno = errno;
+    sigprocmask(SIG_SETMASK, &old, nullptr);
+    if (pid < 0) {
+        finish(job.req, &job.user, Outcome{4, "4.3.0", sys_error("fork", fork_errno).message}, "");
+        return;
+    }
+    log_debug("%s: delivery to %s in process %ld", job.req->msg.queue_id.c_str(),
+              job.user.name.c_str(), static_cast<long>(pid));
+    children_[pid] = Child{std::move(job.req), std::move(job.user), std::move(rd)};
+}
+
+void LocalServer::reap() {
+    for (;;) {
+        int st = 0;
+        pid_t pid = ::waitpid(-1, &st, WNOHANG);
+        if (pid <= 0) break;
+        auto it = children_.find(pid);
+        if (it == children_.end()) continue;
+        Child c = std::move(it->second);
+        children_.erase(it);
+        char buf[1100];
+        ssize_t n = ::read(c.report.get(), buf, sizeof buf - 1);
+        std::string reason(buf, n > 0 ? static_cast<size_t>(n) : 0);
+        while (!reason.empty() && (reason.back() == '\n' || reason.back() == '\r'))
+            reason.pop_back();
+        bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+        Outcome o = outcome_from_wait(st, ok ? std::string() : reason, c.req->maildir);
+        finish(c.req, &c.user, o, ok ? reason : std::string());
+    }
+    start_jobs();
+    if (ctx_->stopping && children_.empty() && queue_.empty()) daemon_exit_loop(*ctx_);
+}
+
+void LocalServer::finish(const std::shared_ptr<Request>& req, const LocalUser* user,
+                         const Outcome& o, const std::string& detail) {
+    Request& r = *req;
+    std::string to = user ? delivered_to(r, *user) : r.msg.recipient;
+    std::string orig = to != r.msg.recipient ? ", orig_to=<" + r.msg.recipient + ">" : "";
+    if (o.status == ipc::kStatusOk) {
+        log_info("%s: to=<%s>%s, relay=local, status=sent (%s %s)", r.msg.queue_id.c_str(),
+                 to.c_str(), orig.c_str(), o.text.c_str(), detail.c_str());
+    } else {
+        log_info("%s: to=<%s>%s, relay=local, dsn=%s, status=%s (%s)", r.msg.queue_id.c_str(),
+                 to.c_str(), orig.c_str(), o.dsn.c_str(),
+                 o.status == ipc::kStatusTemp ? "deferred" : "bounced", o.text.c_str());
+        (o.status == ipc::kStatusTemp ? r.temp : r.perm).push_back(o);
+    }
+    if (--r.pending <= 0) answer(r);
+}
+
+void LocalServer::answer(Request& r) {
+    ipc::DeliverResultMsg res;
+    res.request_id = r.msg.request_id;
+    res.relay = "local";
+    const std::vector<Outcome>* failures = !r.temp.empty() ? &r.temp : &r.perm;
+    if (failures->empty()) {
+        res.status = ipc::kStatusOk;
+        res.dsn = "2.0.0";
+        res.text = r.maildir ? "delivered to maildir" : "delivered to mailbox";
+    } else {
+        const Outcome& first = failures->front();
+        res.status = first.status;
+        res.dsn = first.dsn;
+        res.text = first.text;
+        size_t others = r.temp.size() + r.perm.size() - 1;
+        if (others > 0) res.text += " (and " + std::to_string(others) + " more failure(s))";
+    }
+    auto it = conns_.find(r.conn_id);
+    if (it == conns_.end() || !it->second->open()) {
+        log_debug("%s: result for a closed connection dropped", r.msg.queue_id.c_str());
+        return;
+    }
+    it->second->send(ipc::encode(res));
+}
+
+}  // namespace tegami::local

@@ -1,0 +1,96 @@
+// server.hpp - the local delivery daemon's event-driven part: accepts the queue's
+// connections on the "local" Unix socket (peer uid must be our own), decodes DeliverMsg
+// frames, expands each recipient (deliver/local/expand.hpp), runs one child process per
+// final user (deliver/local/delivery.hpp) with at most local_concurrency at once, reaps
+// them on SIGCHLD and answers each request with one DeliverResultMsg.
+// Called from main.cpp through the daemon hooks (init, reload, stop).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "deliver/local/delivery.hpp"
+#include "deliver/local/expand.hpp"
+#include "lib/core/c_ptr.hpp"
+#include "lib/core/unique_fd.hpp"
+#include "lib/daemon/daemon.hpp"
+#include "lib/ipc/channel.hpp"
+#include "lib/ipc/messages.hpp"
+#include "lib/map/aliases.hpp"
+
+namespace tegami::local {
+
+class LocalServer {
+  public:
+    LocalServer() = default;
+    LocalServer(const LocalServer&) = delete;
+    LocalServer& operator=(const LocalServer&) = delete;
+
+    void init(DaemonContext& ctx);
+    void reload(DaemonContext& ctx);
+    // Stops accepting; true when no delivery runs, else the loop ends when the last
+    // child is reaped or after a bounded wait.
+    bool stop(DaemonContext& ctx);
+
+  private:
+    // One DeliverMsg being worked on; shared by its jobs and children.
+    struct Request {
+        uint64_t conn_id = 0;
+        ipc::DeliverMsg msg;
+        std::string local, domain;
+        bool maildir = false;
+        int pending = 0;
+        std::vector<Outcome> temp, perm;  // failures so far
+    };
+    struct Job {
+        std::shared_ptr<Request> req;
+        LocalUser user;
+    };
+    struct Child {
+        std::shared_ptr<Request> req;
+        LocalUser user;
+        UniqueFd report;
+    };
+
+    static void on_accept_cb(evutil_socket_t, short, void* arg) noexcept;
+    static void on_sigchld_cb(evutil_socket_t, short, void* arg) noexcept;
+    static void on_cleanup_cb(evutil_socket_t, short, void* arg) noexcept;
+    static void on_stop_timeout_cb(evutil_socket_t, short, void* arg) noexcept;
+
+    void accept_all();
+    void add_conn(UniqueFd fd);
+    void drop_conn(uint64_t id, const std::string& why);
+    void on_frame(uint64_t conn_id, ipc::MsgType type, std::string_view payload);
+    void handle_deliver(uint64_t conn_id, ipc::DeliverMsg m);
+    void refresh_aliases();
+    void start_jobs();
+    void start_child(Job job);
+    void reap();
+    std::string delivered_to(const Request& r, const LocalUser& u) const;
+    void finish(const std::shared_ptr<Request>& req, const LocalUser* user, const Outcome& o,
+                const std::string& detail);
+    void answer(Request& r);
+
+    DaemonContext* ctx_ = nullptr;
+    const Config& cfg() const { return *ctx_->config; }
+    int listen_fd_ = -1;
+    bool switch_users_ = false;
+    std::unique_ptr<AliasFile> aliases_;
+    time_t aliases_checked_ = 0;
+    std::string aliases_error_;
+    EventPtr accept_ev_, sigchld_ev_, cleanup_ev_, stop_timer_;
+    std::map<uint64_t, std::unique_ptr<ipc::Channel>> conns_;
+    std::vector<std::unique_ptr<ipc::Channel>> dead_;  // closed, freed outside their callbacks
+    std::deque<Job> queue_;
+    std::map<pid_t, Child> children_;
+    uint64_t next_conn_ = 1;
+    unsigned long seq_ = 0;
+};
+
+}  // namespace tegami::local

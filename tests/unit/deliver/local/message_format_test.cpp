@@ -1,0 +1,77 @@
+// message_format_test.cpp - unit tests for deliver/local/message_format.cpp: the From_
+// line, the delivery headers and the body conversion (CRLF -> LF, mboxrd quoting,
+// trailing newline), table-driven with the awkward inputs first.
+#include "deliver/local/message_format.hpp"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+
+#include <string>
+
+using namespace tegami::local;
+
+namespace {
+
+struct BodyCase {
+    const char* label;
+    std::string in;
+    bool mboxrd;
+    std::string want;
+};
+
+const BodyCase kBody[] = {
+    {"empty", "", true, ""},
+    {"no final newline", "a\r\nb", true, "a\nb\n"},
+    {"bare CR kept", "a\rb\r\n", true, "a\rb\n"},
+    {"lone CR at end", "a\r", true, "a\r\n"},
+    {"bare LF", "a\nb\n", true, "a\nb\n"},
+    {"From at start", "From me\r\n", true, ">From me\n"},
+    {"From mid", "x\r\nFrom here\r\ny\r\n", true, "x\n>From here\ny\n"},
+    {">From gets one more", ">From x\r\n", true, ">>From x\n"},
+    {">>From gets one more", ">>From x\r\n", true, ">>>From x\n"},
+    {"From without space", "Fromage\r\n", true, "Fromage\n"},
+    {"indented From", " From x\r\n", true, " From x\n"},
+    {"> then text", ">Frog\r\n", true, ">Frog\n"},
+    {"lower from", "from x\r\n", true, "from x\n"},
+    {"maildir no quoting", "From x\r\n>From y\r\n", false, "From x\n>From y\n"},
+    {"blank lines kept", "a\r\n\r\n\r\nb\r\n", true, "a\n\n\nb\n"},
+    {"NUL kept", std::string("a\0b\r\n", 5), true, std::string("a\0b\n", 4)},
+};
+
+}  // namespace
+
+Test(message_format, body) {
+    for (const auto& c : kBody) {
+        std::string out;
+        append_body(out, c.in, c.mboxrd);
+        cr_expect_eq(out, c.want, "%s: got [%s]", c.label, out.c_str());
+    }
+}
+
+Test(message_format, from_line) {
+    setenv("TZ", "UTC", 1);
+    tzset();
+    cr_expect_eq(from_line("", 0), std::string("From MAILER-DAEMON Thu Jan  1 00:00:00 1970\n"));
+    cr_expect_eq(from_line("a@b.example", 1700000000),
+                 std::string("From a@b.example Tue Nov 14 22:13:20 2023\n"));
+    cr_expect_eq(from_line("\"x y\"@b\n", 0),
+                 std::string("From \"x_y\"@b_ Thu Jan  1 00:00:00 1970\n"));
+}
+
+Test(message_format, headers) {
+    cr_expect_eq(delivery_headers("", "bob@h"),
+                 std::string("Return-Path: <>\nDelivered-To: bob@h\n"));
+    cr_expect_eq(delivery_headers("a@b\r\nX-Evil: 1", "bob@h"),
+                 std::string("Return-Path: <a@b??X-Evil: 1>\nDelivered-To: bob@h\n"));
+}
+
+Test(message_format, whole_entries) {
+    setenv("TZ", "UTC", 1);
+    tzset();
+    MailMessage m{"a@b", "bob@h", "Subject: x\r\n\r\nFrom me\r\nhi"};
+    cr_expect_eq(mbox_entry(m, 0), std::string("From a@b Thu Jan  1 00:00:00 1970\n"
+                                               "Return-Path: <a@b>\nDelivered-To: bob@h\n"
+                                               "Subject: x\n\n>From me\nhi\n\n"));
+    cr_expect_eq(maildir_file(m), std::string("Return-Path: <a@b>\nDelivered-To: bob@h\n"
+                                              "Subject: x\n\nFrom me\nhi\n"));
+}
