@@ -1,0 +1,49 @@
+#!/bin/bash
+# run.sh - `make run`: starts the suite in the foreground under ./run on 127.0.0.1
+# (MTA on port 2525, or $TEGAMI_PORT), prints how to send a first message and where it
+# lands, and stops cleanly on Ctrl-C. Needs no root; as root the daemons run as the
+# `tegami` user (created here if missing) and deliver as the recipient.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+port=${TEGAMI_PORT:-2525}
+dir=$top/run
+conf=$(scripts/mkconf.sh "$dir" "$port" "$top/build/bin")
+
+if [ "$(id -u)" = 0 ]; then
+  if ! getent passwd tegami >/dev/null; then
+    echo "run: creating the system user tegami (the daemons' account)"
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin tegami
+  fi
+  if ! runuser -u tegami -- test -x "$top/build/bin/tegami-smtpd" || ! runuser -u tegami -- test -x "$dir"; then
+    echo "run: the tegami user cannot reach $top (a parent directory is not searchable," >&2
+    echo "     e.g. /root is 0700). Clone into a world-searchable directory, or run as" >&2
+    echo "     an ordinary user: the sandbox needs no root." >&2
+    exit 77
+  fi
+  rcpt=nobody
+  note="(as root the daemons run as tegami and local delivery becomes the recipient; mail for root needs an alias)"
+else
+  rcpt=$(id -un)
+  note="(not root: every process runs as $rcpt)"
+fi
+if [ -f "$dir/master.pid" ] && kill -0 "$(cat "$dir/master.pid")" 2>/dev/null; then
+  echo "run: Tegami is already running (pid $(cat "$dir/master.pid")); stop it with: kill $(cat "$dir/master.pid")" >&2
+  exit 75
+fi
+
+cat <<MSG
+
+Tegami is starting under $dir $note
+  MTA (SMTP, no relaying): 127.0.0.1:$port      configuration: $conf
+
+Send a first message from another terminal:
+  swaks --server 127.0.0.1:$port --to $rcpt@localhost --from you@example.org
+or:
+  python3 -c "import smtplib; smtplib.SMTP('127.0.0.1', $port).sendmail('you@example.org', ['$rcpt@localhost'], 'Subject: hello\r\n\r\nfirst message\r\n')"
+
+It lands in: $dir/mail/$rcpt   (mbox; set mailbox_format = maildir in $conf for $dir/maildirs/$rcpt/)
+Logs follow below. Press Ctrl-C to stop.
+
+MSG
+exec "$top/build/bin/tegami-master" -c "$conf" -f
