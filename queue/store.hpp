@@ -39,6 +39,10 @@ class QueueStore {
     virtual Result<void> update(const Envelope& env) = 0;
     // Removes envelope and body of a message in one transaction.
     virtual Result<void> remove(std::string_view queue_id) = 0;
+    // Removes message queue_id and stores a new message (its bounce) in one transaction,
+    // so a crash leaves either the original or the bounce, never both or neither.
+    virtual PutStatus remove_and_put(std::string_view queue_id, const Envelope& env,
+                                     std::string_view body, std::string& err) = 0;
     // Calls each() for every stored envelope (start-up: rebuild the schedule). A corrupt
     // record is reported through bad() and skipped, never deleted.
     virtual Result<void> scan(const std::function<void(Envelope&&)>& each,

@@ -99,15 +99,8 @@ class BdbStore final : public QueueStore {
         if (!env_) return put_failed(err, "queue store closed");
         DbTxn txn;
         if (int ret = begin(txn); ret != 0) return put_failed(err, db_strerror(ret));
-        std::string rec = encode_envelope(env);
-        DBT k = key_of(env.queue_id);
-        DBT d = key_of(rec);
-        int ret = envelopes_->put(envelopes_.get(), txn.get(), &k, &d, DB_NOOVERWRITE);
+        int ret = put_in(txn, env, body);
         if (ret == DB_KEYEXIST) return PutStatus::duplicate;
-        if (ret == 0) {
-            DBT b = key_of(body);
-            ret = bodies_->put(bodies_.get(), txn.get(), &k, &b, 0);
-        }
         if (ret == 0) ret = txn.commit(DB_TXN_NOSYNC);
         if (ret != 0) return put_failed(err, db_strerror(ret));
         return PutStatus::ok;
@@ -135,6 +128,8 @@ class BdbStore final : public QueueStore {
     }
     Result<void> update(const Envelope& env) override;
     Result<void> remove(std::string_view qid) override;
+    PutStatus remove_and_put(std::string_view qid, const Envelope& env, std::string_view body,
+                             std::string& err) override;
     Result<void> scan(const std::function<void(Envelope&&)>& each,
                       const std::function<void(const Error&)>& bad) override;
     Result<void> checkpoint() override {
@@ -156,6 +151,24 @@ class BdbStore final : public QueueStore {
     const char* kind() const override { return "bdb"; }
 
   private:
+    // Writes a new message's envelope (never overwriting) and body inside txn.
+    int put_in(DbTxn& txn, const Envelope& env, std::string_view body) {
+        std::string rec = encode_envelope(env);
+        DBT k = key_of(env.queue_id);
+        DBT d = key_of(rec);
+        int ret = envelopes_->put(envelopes_.get(), txn.get(), &k, &d, DB_NOOVERWRITE);
+        if (ret != 0) return ret;
+        DBT b = key_of(body);
+        return bodies_->put(bodies_.get(), txn.get(), &k, &b, 0);
+    }
+    // Deletes a message's envelope and body inside txn.
+    int del_in(DbTxn& txn, std::string_view qid) {
+        DBT k = key_of(qid);
+        int ret = envelopes_->del(envelopes_.get(), txn.get(), &k, 0);
+        if (ret != 0) return ret;
+        ret = bodies_->del(bodies_.get(), txn.get(), &k, 0);
+        return ret == DB_NOTFOUND ? 0 : ret;  // a lost body must not keep its envelope alive
+    }
     int begin(DbTxn& txn) {
         DB_TXN* t = nullptr;
         int ret = env_->txn_begin(env_.get(), nullptr, &t, 0);
@@ -201,14 +214,24 @@ Result<void> BdbStore::remove(std::string_view qid) {
     DbTxn txn;
     int ret = begin(txn);
     if (ret != 0) return db_error("txn_begin", ret);
-    DBT k = key_of(qid);
-    ret = envelopes_->del(envelopes_.get(), txn.get(), &k, 0);
+    ret = del_in(txn, qid);
     if (ret == DB_NOTFOUND) return lookup_error(qid, "envelope", ret);
-    if (ret == 0) ret = bodies_->del(bodies_.get(), txn.get(), &k, 0);
-    if (ret == DB_NOTFOUND) ret = 0;  // a lost body must not keep its envelope alive
     if (ret == 0) ret = txn.commit(DB_TXN_NOSYNC);
     if (ret != 0) return db_error(std::string(qid) + ": remove", ret);
     return {};
+}
+
+PutStatus BdbStore::remove_and_put(std::string_view qid, const Envelope& env, std::string_view body,
+                                   std::string& err) {
+    if (!env_) return put_failed(err, "queue store closed");
+    DbTxn txn;
+    int ret = begin(txn);
+    if (ret == 0) ret = del_in(txn, qid);
+    if (ret == 0) ret = put_in(txn, env, body);
+    if (ret == DB_KEYEXIST) return PutStatus::duplicate;
+    if (ret == 0) ret = txn.commit(DB_TXN_NOSYNC);
+    if (ret != 0) return put_failed(err, db_strerror(ret));
+    return PutStatus::ok;
 }
 
 Result<void> BdbStore::scan(const std::function<void(Envelope&&)>& each,

@@ -51,6 +51,21 @@ class MemoryStore final : public QueueStore {
         bodies_.erase(std::string(qid));
         return {};
     }
+    PutStatus remove_and_put(std::string_view qid, const Envelope& env, std::string_view body,
+                             std::string& err) override {
+        std::lock_guard lock(mu_);
+        if (closed_) return fail_put(err);
+        if (!envelopes_.count(std::string(qid))) {
+            err = std::string(qid) + ": not in the queue";
+            return PutStatus::failed;
+        }
+        if (envelopes_.count(env.queue_id)) return PutStatus::duplicate;
+        envelopes_.erase(std::string(qid));
+        bodies_.erase(std::string(qid));
+        envelopes_.emplace(env.queue_id, encode_envelope(env));
+        bodies_.emplace(env.queue_id, std::string(body));
+        return PutStatus::ok;
+    }
     Result<void> scan(const std::function<void(Envelope&&)>& each,
                       const std::function<void(const Error&)>& bad) override {
         std::map<std::string, std::string> copy;

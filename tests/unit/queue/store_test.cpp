@@ -46,7 +46,9 @@ enum class Op {
     remove,
     remove_missing,
     flush,
-    scan_count
+    scan_count,
+    retire,
+    retire_missing
 };
 struct Step {
     Op op;
@@ -72,6 +74,13 @@ const Step kSteps[] = {
     {Op::scan_count, "", 1},
     {Op::put, kC, static_cast<int>(PutStatus::ok)},
     {Op::flush, "", 1},
+    {Op::scan_count, "", 2},
+    {Op::retire_missing, kB, static_cast<int>(PutStatus::failed)},
+    {Op::retire, kA, static_cast<int>(PutStatus::duplicate)},  // kC exists: nothing changes
+    {Op::load, kA, 1},
+    {Op::retire, kC, static_cast<int>(PutStatus::ok)},  // kC goes, kB comes back
+    {Op::load_missing, kC, 0},
+    {Op::load, kB, 1},
     {Op::scan_count, "", 2},
 };
 
@@ -119,6 +128,14 @@ void run_step(QueueStore& s, const Step& st, size_t i) {
         case Op::flush:
             cr_expect(s.flush().ok(), "%s step %zu", s.kind(), i);
             break;
+        case Op::retire:  // removes qid and stores kB (or kC when qid is kA)
+        case Op::retire_missing: {
+            const char* add = std::string(st.qid) == kA ? kC : kB;
+            cr_expect_eq(
+                static_cast<int>(s.remove_and_put(st.qid, make_env(add), body_of(add), err)),
+                st.expect, "%s step %zu: %s", s.kind(), i, err.c_str());
+            break;
+        }
         case Op::scan_count: {
             int n = 0, bad = 0;
             auto r = s.scan([&](Envelope&&) { ++n; }, [&](const tegami::Error&) { ++bad; });
@@ -193,11 +210,12 @@ Test(store, bdb_persists_across_close) {
         },
         [](const tegami::Error&) { cr_expect(false); });
     cr_expect_eq(n, 2);
-    auto b = s->load_body(kC);
+    auto b = s->load_body(kB);
     cr_assert(b.ok());
-    cr_expect_eq(*b, body_of(kC));
+    cr_expect_eq(*b, body_of(kB));
+    cr_expect(!s->load_body(kC).ok());
     std::string err;
-    cr_expect_eq(s->put(make_env(kC), "again", err), PutStatus::duplicate);
+    cr_expect_eq(s->put(make_env(kB), "again", err), PutStatus::duplicate);
     s.reset();
     std::filesystem::remove_all(std::filesystem::path(dir).parent_path());
 }

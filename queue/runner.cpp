@@ -1,0 +1,296 @@
+// runner.cpp - see runner.hpp. Invariants: a recipient is either in the schedule, in
+// flight, or final - never two of these; a message is removed from the store only when
+// every recipient is final (and never with a delivery in flight).
+#include "queue/runner.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <ctime>
+#include <vector>
+
+#include "lib/core/log.hpp"
+#include "lib/core/queue_id.hpp"
+#include "lib/daemon/daemon.hpp"
+#include "queue/bounce.hpp"
+
+namespace tegami::queue {
+
+namespace {
+
+constexpr uint64_t kMaxReconnectDelay = 30;
+constexpr size_t kMaxStoredText = 512;
+
+uint64_t now_s() {
+    return static_cast<uint64_t>(std::time(nullptr));
+}
+
+double now_precise() {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+}  // namespace
+
+Runner::Runner(event_base* base, QueueStore& store, Committer& committer, RunnerSettings s)
+    : base_(base), store_(store), committer_(committer), settings_(std::move(s)) {
+    timer_.reset(event_new(base_, -1, 0, on_timer_cb, this));
+}
+
+Runner::~Runner() = default;
+
+Result<void> Runner::load() {
+    std::vector<std::string> finished;
+    size_t due = 0;
+    auto r = store_.scan(
+        [&](Envelope&& env) {
+            for (uint32_t i = 0; i < env.recipients.size(); ++i) {
+                if (rcpt_state_final(env.recipients[i].state)) continue;
+                schedule_.add({0, env.queue_id, i});  // recovery: every open recipient is due
+                ++due;
+            }
+            if (env.all_final()) finished.push_back(env.queue_id);
+            std::string qid = env.queue_id;
+            messages_.emplace(qid, Message{std::move(env), 0});
+        },
+        [](const Error& e) { log_error("%s; left in the store", e.message.c_str()); });
+    if (!r) return r;
+    log_info("queue: %zu message%s, %zu recipient%s due", messages_.size(),
+             messages_.size() == 1 ? "" : "s", due, due == 1 ? "" : "s");
+    for (const auto& qid : finished)
+        finish(messages_.at(qid));  // crashed before removal
+    return {};
+}
+
+void Runner::add(Envelope&& env) {
+    for (uint32_t i = 0; i < env.recipients.size(); ++i)
+        if (!rcpt_state_final(env.recipients[i].state))
+            schedule_.add({env.recipients[i].next_try, env.queue_id, i});
+    std::string qid = env.queue_id;
+    messages_.emplace(qid, Message{std::move(env), 0});
+    pump();
+}
+
+void Runner::set_settings(RunnerSettings s) {
+    settings_ = std::move(s);
+    pump();
+}
+
+void Runner::stop() {
+    stopped_ = true;
+    if (timer_) event_del(timer_.get());
+}
+
+void Runner::on_timer_cb(evutil_socket_t, short, void* arg) noexcept {
+    auto* self = static_cast<Runner*>(arg);
+    try {
+        self->dead_local_.reset();
+        self->pump();
+    } catch (const std::exception& e) {
+        log_error("queue runner: %s", e.what());
+    }
+}
+
+// Hands due recipients to local while there is room, then sets the timer.
+void Runner::pump() {
+    if (stopped_) return;
+    uint64_t now = now_s();
+    bool due = !schedule_.empty() && schedule_.next_time() <= now;
+    if (due && !local_ && now >= reconnect_at_) connect_local();
+    Due d;
+    while (local_ && flights_.size() < settings_.max_in_flight && schedule_.pop_due(now, d))
+        dispatch(d);
+    arm();
+}
+
+void Runner::arm() {
+    if (stopped_ || !timer_ || schedule_.empty()) return;
+    if (local_ && flights_.size() >= settings_.max_in_flight) return;  // a result will pump
+    uint64_t now = now_s();
+    uint64_t at = schedule_.next_time();
+    if (!local_) at = std::max(at, reconnect_at_);
+    timeval tv{static_cast<time_t>(at > now ? at - now : 0), at > now ? 0 : 1000};
+    event_add(timer_.get(), &tv);
+}
+
+bool Runner::connect_local() {
+    auto fd = connect_unix(settings_.local_socket);
+    const char* why = nullptr;
+    std::string err;
+    if (!fd) {
+        err = fd.error().message;
+        why = err.c_str();
+    } else if (peer_uid(fd->get()) != static_cast<long>(getuid())) {
+        why = "peer runs as another user";
+    }
+    if (why) {
+        reconnect_delay_ =
+            std::min(reconnect_delay_ ? reconnect_delay_ * 2 : 1, kMaxReconnectDelay);
+        reconnect_at_ = now_s() + reconnect_delay_;
+        log_warning("local delivery unavailable (%s): retrying in %llus", why,
+                    static_cast<unsigned long long>(reconnect_delay_));
+        return false;
+    }
+    local_ = std::make_unique<ipc::Channel>(
+        base_, std::move(fd.value()),
+        [this](ipc::MsgType t, std::string_view p, std::vector<UniqueFd>&) { on_frame(t, p); },
+        [this](const std::string& w) { on_local_closed(w); });
+    reconnect_delay_ = 0;
+    log_debug("connected to local delivery at %s", settings_.local_socket.c_str());
+    return true;
+}
+
+// Every delivery in flight goes back to the schedule unchanged (no result, no state change).
+void Runner::on_local_closed(const std::string& why) {
+    uint64_t now = now_s();
+    log_warning("local delivery connection closed (%s): %zu deliver%s rescheduled", why.c_str(),
+                flights_.size(), flights_.size() == 1 ? "y" : "ies");
+    for (auto& [req, f] : flights_) {
+        auto it = messages_.find(f.queue_id);
+        if (it == messages_.end()) continue;
+        --it->second.in_flight;
+        schedule_.add({now, f.queue_id, f.rcpt});
+    }
+    flights_.clear();
+    dead_local_ = std::move(local_);
+    reconnect_at_ = now + 1;
+    if (stopped_ && on_drained_) on_drained_();
+    arm();
+}
+
+void Runner::on_frame(ipc::MsgType type, std::string_view payload) {
+    ipc::DeliverResultMsg r;
+    if (type != ipc::MsgType::deliver_result || !ipc::decode(payload, r)) {
+        log_error("local delivery sent a bad %s frame: closing", ipc::msg_type_name(type));
+        local_->close();
+        on_local_closed("protocol error");
+        return;
+    }
+    on_result(r);
+    pump();
+}
+
+bool Runner::dispatch(const Due& d) {
+    auto it = messages_.find(d.queue_id);
+    if (it == messages_.end()) return false;
+    Message& m = it->second;
+    if (d.rcpt >= m.env.recipients.size() || rcpt_state_final(m.env.recipients[d.rcpt].state))
+        return false;
+    auto body = store_.load_body(d.queue_id);
+    if (!body) {
+        log_error("%s: %s; retrying later", d.queue_id.c_str(), body.error().message.c_str());
+        schedule_.add({now_s() + retry_delay(settings_.retry, 1), d.queue_id, d.rcpt});
+        return false;
+    }
+    ipc::DeliverMsg dm;
+    dm.request_id = next_request_++;
+    dm.queue_id = d.queue_id;
+    dm.sender = m.env.sender;
+    dm.recipient = m.env.recipients[d.rcpt].address;
+    dm.flags = m.env.flags;
+    dm.arrival_time = m.env.arrival;
+    dm.body = std::move(body.value());
+    flights_[dm.request_id] = Flight{d.queue_id, d.rcpt};
+    ++m.in_flight;
+    local_->send(ipc::encode(dm));  // a failed write reschedules it via on_local_closed
+    return true;
+}
+
+void Runner::on_result(const ipc::DeliverResultMsg& r) {
+    auto f = flights_.find(r.request_id);
+    if (f == flights_.end()) {
+        log_warning("local delivery reported unknown request %llu",
+                    static_cast<unsigned long long>(r.request_id));
+        return;
+    }
+    Flight fl = std::move(f->second);
+    flights_.erase(f);
+    auto it = messages_.find(fl.queue_id);
+    if (it != messages_.end()) {
+        Message& m = it->second;
+        --m.in_flight;
+        apply_result(m, fl.rcpt, r, now_s());
+        persist(m);
+        if (m.in_flight == 0 && m.env.all_final()) finish(m);
+    }
+    if (stopped_ && flights_.empty() && on_drained_) on_drained_();
+}
+
+void Runner::apply_result(Message& m, uint32_t idx, const ipc::DeliverResultMsg& r, uint64_t now) {
+    Recipient& rc = m.env.recipients[idx];
+    rc.dsn = printable(r.dsn.substr(0, 16));
+    rc.text = printable(r.text.substr(0, kMaxStoredText));
+    const char* status = "deferred";
+    if (r.status == ipc::kStatusOk) {
+        rc.state = RcptState::sent;
+        status = "sent";
+    } else if (r.status == ipc::kStatusPerm) {
+        rc.state = RcptState::failed;
+        status = "bounced";
+    } else {
+        ++rc.attempts;
+        DeferDecision d = decide_deferral(settings_.retry, m.env.arrival, rc.attempts, now);
+        if (d.give_up) {
+            rc.state = RcptState::failed;
+            rc.text += " (delivery time expired)";
+            status = "bounced";
+        } else {
+            rc.state = RcptState::deferred;
+            rc.next_try = d.next_try;
+            schedule_.add({d.next_try, m.env.queue_id, idx});
+        }
+    }
+    if (rc.dsn.empty()) rc.dsn = r.status == ipc::kStatusOk ? "2.0.0" : "4.0.0";
+    std::string relay = r.relay.empty() ? "local" : printable(r.relay);
+    double delay = std::max(0.0, now_precise() - static_cast<double>(m.env.arrival));
+    log_info("%s: to=<%s>, relay=%s, delay=%.2f, dsn=%s, status=%s (%s)", m.env.queue_id.c_str(),
+             rc.address.c_str(), relay.c_str(), delay, rc.dsn.c_str(), status, rc.text.c_str());
+}
+
+// One transaction per state change; the committer flushes it with the next batch.
+void Runner::persist(Message& m) {
+    auto r = store_.update(m.env);
+    if (!r)
+        log_error("%s: cannot record delivery state: %s", m.env.queue_id.c_str(),
+                  r.error().message.c_str());
+    committer_.note_commit();
+}
+
+// Every recipient is final: remove the message, queueing its bounce in the same step.
+void Runner::finish(Message& m) {
+    std::string qid = m.env.queue_id;
+    if (needs_bounce(m.env)) {
+        auto body = store_.load_body(qid);
+        Bounce b = make_bounce(m.env, body ? std::string_view(*body) : std::string_view(),
+                               settings_.hostname, new_queue_id(), now_s());
+        std::string err;
+        if (store_.remove_and_put(qid, b.envelope, b.body, err) != PutStatus::ok) {
+            log_error("%s: cannot queue the bounce (%s): message kept", qid.c_str(), err.c_str());
+            return;
+        }
+        committer_.note_commit();
+        log_info("%s: sender non-delivery notification: %s", qid.c_str(),
+                 b.envelope.queue_id.c_str());
+        log_info("%s: removed", qid.c_str());
+        messages_.erase(qid);
+        add(std::move(b.envelope));
+        return;
+    }
+    for (const auto& rc : m.env.recipients)
+        if (rc.state == RcptState::failed) {
+            log_info("%s: sender is <>: no bounce for failed recipients (never bounce a bounce)",
+                     qid.c_str());
+            break;
+        }
+    auto r = store_.remove(qid);
+    if (!r) {
+        log_error("%s: cannot remove: %s", qid.c_str(), r.error().message.c_str());
+        return;
+    }
+    committer_.note_commit();
+    log_info("%s: removed", qid.c_str());
+    messages_.erase(qid);
+}
+
+}  // namespace tegami::queue

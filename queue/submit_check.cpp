@@ -1,0 +1,49 @@
+// submit_check.cpp - see submit_check.hpp.
+#include "queue/submit_check.hpp"
+
+#include "lib/core/queue_id.hpp"
+
+namespace tegami::queue {
+
+bool address_storable(std::string_view addr) {
+    if (addr.size() > kMaxAddress) return false;
+    for (char c : addr) {
+        auto u = static_cast<unsigned char>(c);
+        if (u <= 0x20 || u == 0x7f || c == '<' || c == '>') return false;
+    }
+    return true;
+}
+
+std::optional<Refusal> check_submit(const ipc::SubmitMsg& m) {
+    if (!valid_queue_id(m.queue_id)) return Refusal{ipc::kStatusTemp, "4.3.5 invalid queue ID"};
+    if (m.recipients.empty()) return Refusal{ipc::kStatusPerm, "5.5.1 no recipients"};
+    if (m.recipients.size() > kMaxRecipients)
+        return Refusal{ipc::kStatusPerm, "5.5.3 too many recipients"};
+    if (!address_storable(m.sender))
+        return Refusal{ipc::kStatusPerm, "5.1.7 bad sender address syntax"};
+    for (const auto& r : m.recipients)
+        if (r.empty() || !address_storable(r))
+            return Refusal{ipc::kStatusPerm, "5.1.3 bad recipient address syntax"};
+    return std::nullopt;
+}
+
+Envelope envelope_from_submit(const ipc::SubmitMsg& m, uint64_t now) {
+    Envelope e;
+    e.queue_id = m.queue_id;
+    e.sender = m.sender;
+    e.arrival = now;
+    e.client_addr = printable(m.client_addr);
+    e.client_name = printable(m.client_name);
+    e.helo = printable(m.helo);
+    e.protocol = printable(m.protocol);
+    e.flags = m.flags;
+    e.recipients.reserve(m.recipients.size());
+    for (const auto& addr : m.recipients) {
+        Recipient r;
+        r.address = addr;
+        e.recipients.push_back(std::move(r));
+    }
+    return e;
+}
+
+}  // namespace tegami::queue
