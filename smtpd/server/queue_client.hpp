@@ -1,0 +1,76 @@
+// queue_client.hpp - smtpd's one channel to the queue daemon, shared by every session.
+// Sends ipc::SubmitMsg frames and routes each SubmitResultMsg to the waiter that sent
+// the request (matched by request_id). Called by connections at the end of data.
+//
+// Trusts the peer only after SO_PEERCRED shows it runs as our own uid; a malformed or
+// unexpected frame closes the channel. Invariants:
+//  - a waiter is never called from inside submit(): failures are answered from a
+//    zero-delay timer, so a session never re-enters itself;
+//  - when the channel is down or closes with requests pending, each gets status 4,
+//    "4.3.0 Queue unavailable, try again later"; the next submit reconnects, no
+//    sooner than the backoff (100 ms doubling to 5 s) allows;
+//  - a waiter that goes away calls cancel(); its answer, if one comes, is dropped
+//    (the message may still be queued: that is fine, the client saw no 250).
+#pragma once
+
+#include <event2/event.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "lib/conf/config.hpp"
+#include "lib/core/c_ptr.hpp"
+#include "lib/ipc/channel.hpp"
+#include "lib/ipc/messages.hpp"
+
+namespace tegami::smtpd {
+
+class SubmitWaiter {
+  public:
+    virtual ~SubmitWaiter() = default;
+    // status: ipc::kStatusOk/Temp/Perm; text "4.3.0 words" (may be empty for 2).
+    // May destroy the waiter.
+    virtual void submit_result(uint32_t status, std::string_view text) noexcept = 0;
+};
+
+class QueueClient {
+  public:
+    using ConfigSource = std::function<std::shared_ptr<const Config>()>;
+    QueueClient(event_base* base, ConfigSource config);
+    ~QueueClient();
+    QueueClient(const QueueClient&) = delete;
+    QueueClient& operator=(const QueueClient&) = delete;
+
+    // Returns the request id (for cancel).
+    uint64_t submit(ipc::SubmitMsg msg, SubmitWaiter* waiter);
+    void cancel(uint64_t request_id);
+    size_t pending() const { return pending_.size() + failed_.size(); }
+
+  private:
+    bool ensure_channel();
+    void on_frame(ipc::MsgType type, std::string_view payload);
+    void on_close(const std::string& why);
+    void fail_later(uint64_t id, SubmitWaiter* w);
+    static void fail_cb(evutil_socket_t, short, void* arg) noexcept;
+    void answer_failed();
+
+    event_base* base_;
+    ConfigSource config_;
+    std::unique_ptr<ipc::Channel> channel_;
+    std::unique_ptr<ipc::Channel> closed_;  // kept until the timer: it may be in a callback
+    std::unordered_map<uint64_t, SubmitWaiter*> pending_;
+    std::vector<std::pair<uint64_t, SubmitWaiter*>> failed_;     // to answer 451
+    std::vector<std::pair<uint64_t, SubmitWaiter*>> answering_;  // being answered now
+    EventPtr fail_ev_;
+    uint64_t next_id_ = 1;
+    std::chrono::steady_clock::time_point next_try_{};
+    std::chrono::milliseconds backoff_{100};
+};
+
+}  // namespace tegami::smtpd

@@ -1,0 +1,65 @@
+// server.hpp - the smtpd daemon's one event loop: accepts on every "mta" listener,
+// owns the sessions (Connection), the queue channel (QueueClient) and the aliases
+// table used for recipient checks. Called by main.cpp's daemon hooks.
+//
+// Trusts the listeners master handed over and the configuration snapshot in the
+// DaemonContext. Invariants: at most smtpd_client_limit sessions (extra clients get
+// 421 4.7.0); each session keeps the configuration it connected with; the aliases
+// file is re-checked at most once per second; on stop no new connections are taken,
+// sessions finish their transaction for up to kDrainSeconds, then get 421 4.3.2.
+#pragma once
+
+#include <ctime>
+#include <memory>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "lib/core/c_ptr.hpp"
+#include "lib/daemon/daemon.hpp"
+#include "lib/map/aliases.hpp"
+#include "smtpd/server/connection.hpp"
+#include "smtpd/server/queue_client.hpp"
+
+namespace tegami::smtpd {
+
+constexpr int kDrainSeconds = 5;
+
+class Server {
+  public:
+    explicit Server(DaemonContext& ctx);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    void start();   // hooks.init: listen on the "mta" listeners
+    void reload();  // hooks.reload
+    bool stop();    // hooks.stop: true when the loop may end now
+
+    // Deletes c if it is dead (called at the end of each of its callbacks).
+    void reap(Connection* c);
+    LocalKind classify_local(std::string_view local_part);
+    PolicyVerdict policy(const SessionState& st, const VerbSpec& verb, const CommandArgs& args);
+    QueueClient& queue() { return queue_; }
+    size_t sessions() const { return conns_.size(); }
+
+  private:
+    static void accept_cb(evconnlistener* l, evutil_socket_t fd, sockaddr* sa, int len,
+                          void* arg) noexcept;
+    static void accept_error_cb(evconnlistener* l, void* arg) noexcept;
+    static void stop_timer_cb(evutil_socket_t, short, void* arg) noexcept;
+    void on_accept(evutil_socket_t fd, const sockaddr* sa, int len);
+    void on_stop_timer();
+    std::vector<Connection*> all();
+
+    DaemonContext& ctx_;
+    QueueClient queue_;
+    std::vector<EvconnlistenerPtr> listeners_;
+    std::unordered_map<Connection*, std::unique_ptr<Connection>> conns_;
+    std::unique_ptr<AliasFile> aliases_;
+    time_t aliases_checked_ = 0;
+    EventPtr stop_timer_;
+    int stop_stage_ = 0;  // 0 running, 1 draining, 2 told to close
+};
+
+}  // namespace tegami::smtpd

@@ -1,0 +1,203 @@
+// session.cpp - see session.hpp. The line and data loop around the verb table.
+#include "smtpd/server/session.hpp"
+
+#include "lib/core/log.hpp"
+
+namespace tegami::smtpd {
+
+Session::Session(SessionHost& host, std::shared_ptr<const Config> config, ClientInfo client)
+    : host_(host) {
+    st_.config = std::move(config);
+    st_.client = std::move(client);
+}
+
+void Session::start() {
+    host_.write(format_reply(make_reply(220, "", st_.config->smtpd_banner)));
+}
+
+void Session::send(const Reply& r) {
+    if (r.text.find('\n') == std::string::npos) {
+        host_.write(format_reply(r));
+        return;
+    }
+    std::vector<std::string> lines;
+    size_t start = 0;
+    for (size_t nl; (nl = r.text.find('\n', start)) != std::string::npos; start = nl + 1)
+        lines.emplace_back(r.text, start, nl - start);
+    lines.emplace_back(r.text, start);
+    host_.write(format_multiline(r.code, r.enhanced, lines));
+}
+
+size_t Session::feed(std::string_view in) {
+    size_t used = 0;
+    while (used < in.size()) {
+        if (st_.phase == Phase::command)
+            used += feed_line(in.substr(used));
+        else if (st_.phase == Phase::data)
+            used += feed_data(in.substr(used));
+        else
+            break;
+    }
+    return used;
+}
+
+void Session::release_line() {
+    if (line_.capacity() > 64) std::string().swap(line_);
+    line_.clear();
+}
+
+size_t Session::feed_line(std::string_view in) {
+    size_t lf = in.find('\n');
+    if (lf == std::string_view::npos) {
+        if (!discarding_ && line_.size() + in.size() > kMaxCommandLine) {
+            discarding_ = true;
+            release_line();
+        }
+        if (!discarding_) line_.append(in);
+        return in.size();
+    }
+    std::string_view piece = in.substr(0, lf + 1);
+    if (discarding_ || line_.size() + piece.size() > kMaxCommandLine) {
+        discarding_ = false;
+        release_line();
+        protocol_error(make_reply(500, "5.5.2", "Error: line too long"));
+        return piece.size();
+    }
+    if (line_.empty()) {
+        handle_line(piece);
+    } else {
+        line_.append(piece);
+        handle_line(line_);
+    }
+    release_line();
+    return piece.size();
+}
+
+size_t Session::feed_data(std::string_view in) {
+    Transaction& tx = *st_.tx;
+    auto step = tx.reader.feed(in, tx.data);
+    if (step.done) {
+        st_.phase = Phase::command;
+        dispatch(end_of_data_spec(), {});
+    }
+    return step.done ? step.consumed : in.size();
+}
+
+void Session::handle_line(std::string_view line) {
+    line.remove_suffix(1);  // LF
+    if (line.empty() || line.back() != '\r' ||
+        line.substr(0, line.size() - 1).find('\r') != std::string_view::npos) {
+        protocol_error(make_reply(500, "5.5.2", "Error: bare CR or LF in command"));
+        return;
+    }
+    line.remove_suffix(1);
+    CommandLine cl = split_command(line);
+    dispatch(verb_spec(cl.verb), cl.arg);
+}
+
+void Session::dispatch(const VerbSpec& spec, std::string_view arg) {
+    if (spec.command) ++st_.counters[static_cast<size_t>(spec.verb)].total;
+    CommandArgs args;
+    if (auto refusal = spec.check(st_, arg, args)) {
+        finish(spec, *refusal);
+        return;
+    }
+    PolicyVerdict v = host_.policy(st_, spec, args);
+    if (v.step == PolicyStep::suspend) {
+        pending_ = &spec;
+        pending_args_ = std::move(args);
+        st_.phase = Phase::waiting;
+        return;
+    }
+    if (v.step == PolicyStep::reject) {
+        finish(spec, v.reply);
+        return;
+    }
+    proceed(spec, args);
+}
+
+void Session::proceed(const VerbSpec& spec, CommandArgs& args) {
+    if (auto r = spec.proceed(st_, host_, args)) finish(spec, *r);
+}
+
+void Session::policy_done(const PolicyVerdict& v) {
+    if (st_.phase != Phase::waiting || !pending_) return;
+    const VerbSpec& spec = *pending_;
+    CommandArgs args = std::move(pending_args_);
+    pending_ = nullptr;
+    pending_args_ = std::monostate{};
+    st_.phase = Phase::command;
+    if (v.step == PolicyStep::reject)
+        finish(spec, v.reply);
+    else
+        proceed(spec, args);
+}
+
+void Session::submit_done(uint32_t status, std::string_view text) {
+    if (st_.phase != Phase::waiting || pending_ || !st_.tx) return;
+    st_.phase = Phase::command;
+    finish(end_of_data_spec(), submit_reply(status, text, st_.tx->queue_id));
+}
+
+// Sends the reply to a command (or to the end of data) and does the bookkeeping.
+void Session::finish(const VerbSpec& spec, const Reply& r) {
+    send(r);
+    if (spec.command) {
+        if (r.positive() && r.code != 354) ++st_.counters[static_cast<size_t>(spec.verb)].ok;
+        if (r.code >= 400) ++st_.errors;
+    } else {
+        if (r.positive()) ++st_.counters[static_cast<size_t>(Verb::data)].ok;
+        st_.tx.reset();  // the end-of-data reply ends the transaction, whatever it was
+    }
+    uint64_t limit = st_.config->smtpd_error_limit;
+    if (st_.phase != Phase::closing && limit && st_.errors >= limit) {
+        send(make_reply(421, "4.7.0", st_.config->hostname + " Error: too many errors"));
+        st_.phase = Phase::closing;
+        return;
+    }
+    if (st_.draining && st_.phase == Phase::command && !st_.tx) shutdown();
+}
+
+void Session::protocol_error(const Reply& r) {
+    ++st_.counters[static_cast<size_t>(Verb::unknown)].total;
+    finish(verb_spec(Verb::unknown), r);  // counted as an unknown command and an error
+}
+
+void Session::timeout() {
+    if (st_.phase == Phase::closing) return;
+    log_info("timeout after %s from %s[%s]", in_data() ? "DATA" : "command",
+             st_.client.name.c_str(), st_.client.addr.c_str());
+    send(make_reply(421, "4.4.2", st_.config->hostname + " Error: timeout exceeded"));
+    st_.phase = Phase::closing;
+}
+
+void Session::shutdown() {
+    if (st_.phase == Phase::closing) return;
+    send(make_reply(421, "4.3.2", st_.config->hostname + " Service shutting down"));
+    st_.phase = Phase::closing;
+}
+
+void Session::drain() {
+    st_.draining = true;
+    if (st_.phase == Phase::command && !st_.tx) shutdown();
+}
+
+std::string Session::summary() const {
+    std::string out;
+    uint32_t ok = 0, total = 0;
+    for (size_t i = 0; i < kVerbCount; ++i) {
+        const VerbCounter& c = st_.counters[i];
+        if (c.total == 0) continue;
+        ok += c.ok;
+        total += c.total;
+        out += verb_name(static_cast<Verb>(i));
+        out += '=' + std::to_string(c.ok);
+        if (c.ok != c.total) out += '/' + std::to_string(c.total);
+        out += ' ';
+    }
+    out += "commands=" + std::to_string(ok);
+    if (ok != total) out += '/' + std::to_string(total);
+    return out;
+}
+
+}  // namespace tegami::smtpd

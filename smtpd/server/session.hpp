@@ -1,0 +1,70 @@
+// session.hpp - one SMTP session's protocol engine, with no I/O of its own: the
+// connection (connection.cpp) feeds it the client's bytes and it writes replies
+// through its SessionHost; tests feed it scripted input. Each command line goes
+// through the verb table (verbs.hpp): check -> policy -> proceed.
+//
+// Trusts nothing it is fed. Invariants:
+//  - a command line is at most kMaxCommandLine octets with its CRLF; a longer one is
+//    discarded up to its LF (never buffered whole) and answered 500 5.5.2;
+//  - a line ending in a bare LF or holding a bare CR is answered 500 5.5.2;
+//  - feed() consumes nothing while the session waits (policy or queue), so pipelined
+//    input stays with the caller until submit_done()/policy_done();
+//  - every 4xx/5xx reply to a command counts as an error; at smtpd_error_limit the
+//    session answers 421 4.7.0 and closes.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "smtpd/server/session_state.hpp"
+#include "smtpd/server/verbs.hpp"
+
+namespace tegami::smtpd {
+
+constexpr size_t kMaxCommandLine = 1024;  // 512 + 512 for ESMTP parameters (RFC 5321 4.5.3.1.4)
+
+class Session {
+  public:
+    Session(SessionHost& host, std::shared_ptr<const Config> config, ClientInfo client);
+
+    void start();  // the 220 greeting
+    // Consumes client input; returns the octets used. Stops early (returning less) when
+    // the session starts waiting or closing.
+    size_t feed(std::string_view in);
+
+    void policy_done(const PolicyVerdict& v);
+    void submit_done(uint32_t status, std::string_view text);
+    void timeout();   // 421 4.4.2 and close
+    void shutdown();  // 421 4.3.2 and close
+    // The daemon is stopping: close now if between transactions, else after the
+    // current one.
+    void drain();
+
+    Phase phase() const { return st_.phase; }
+    bool waiting() const { return st_.phase == Phase::waiting; }
+    bool closing() const { return st_.phase == Phase::closing; }
+    bool in_data() const { return st_.phase == Phase::data; }
+    const SessionState& state() const { return st_; }
+    // "ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4", as in the disconnect log line.
+    std::string summary() const;
+
+  private:
+    size_t feed_line(std::string_view in);
+    size_t feed_data(std::string_view in);
+    void handle_line(std::string_view line);
+    void dispatch(const VerbSpec& spec, std::string_view arg);
+    void proceed(const VerbSpec& spec, CommandArgs& args);
+    void finish(const VerbSpec& spec, const Reply& r);
+    void send(const Reply& r);
+    void protocol_error(const Reply& r);
+    void release_line();
+
+    SessionHost& host_;
+    SessionState st_;
+    std::string line_;  // a command line that arrived in pieces
+    bool discarding_ = false;
+    const VerbSpec* pending_ = nullptr;  // suspended in its policy step
+    CommandArgs pending_args_;
+};
+
+}  // namespace tegami::smtpd

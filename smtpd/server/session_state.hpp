@@ -1,0 +1,98 @@
+// session_state.hpp - what one SMTP session knows (SessionState), what it needs from
+// the rest of the daemon (SessionHost), and the shapes the verb table passes around.
+// Shared by session.cpp (the line/data loop), verbs.cpp (the protocol table) and
+// connection.cpp (the socket side). Holds no I/O: tests drive it with a scripted host.
+//
+// Memory: an idle session is this struct plus a few short strings; the transaction
+// (and with it the message buffer) exists only between MAIL and the end of data.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "lib/conf/config.hpp"
+#include "lib/ipc/messages.hpp"
+#include "lib/mail/data_reader.hpp"
+#include "lib/mail/reply.hpp"
+#include "lib/mail/smtp_command.hpp"
+#include "lib/map/recipients.hpp"
+
+namespace tegami::smtpd {
+
+struct ClientInfo {
+    std::string addr;  // "127.0.0.1", "::1"
+    std::string name;  // "localhost" for loopback, else "unknown" (no DNS yet)
+};
+
+struct Transaction {
+    std::string queue_id;
+    std::string sender;  // empty for <>
+    std::vector<std::string> recipients;
+    bool smtputf8 = false;
+    BodyType body = BodyType::none;
+    uint64_t size_hint = 0;
+    std::string data;  // Received header, then the unstuffed content
+    DataReader reader;
+};
+
+enum class Phase : uint8_t {
+    command,  // reading command lines
+    data,     // reading message content (after 354)
+    waiting,  // suspended: a policy step or the queue will answer later
+    closing,  // the last reply is written; the connection flushes and closes
+};
+
+enum class Greeting : uint8_t { none, helo, ehlo };
+
+struct VerbCounter {
+    uint32_t ok = 0;
+    uint32_t total = 0;
+};
+constexpr size_t kVerbCount = static_cast<size_t>(Verb::unknown) + 1;
+
+struct SessionState {
+    std::shared_ptr<const Config> config;  // taken at connect; a reload does not change it
+    ClientInfo client;
+    Greeting greeting = Greeting::none;
+    std::string helo;
+    std::unique_ptr<Transaction> tx;  // between MAIL and the end-of-data reply
+    Phase phase = Phase::command;
+    uint32_t errors = 0;
+    bool draining = false;  // the daemon is stopping: close after this transaction
+    VerbCounter counters[kVerbCount];
+};
+
+// The parsed arguments a verb's check hands to its policy and proceed steps.
+using CommandArgs = std::variant<std::monostate, MailCommand, RcptCommand, std::string>;
+
+struct VerbSpec;
+
+// The policy phase between check and proceed. proceed: go on; reject: send `reply`
+// instead of proceeding; suspend: the session stops reading and waits until
+// Session::policy_done() brings the verdict (DNS, milters, ... answer later).
+enum class PolicyStep : uint8_t { proceed, reject, suspend };
+struct PolicyVerdict {
+    PolicyStep step = PolicyStep::proceed;
+    Reply reply;
+};
+
+class SessionHost {
+  public:
+    virtual ~SessionHost() = default;
+    // Appends reply bytes to the output (sent when the event loop returns).
+    virtual void write(std::string_view bytes) = 0;
+    virtual LocalKind classify_local(std::string_view local_part) = 0;
+    virtual std::string new_queue_id() = 0;
+    virtual std::string date() = 0;  // RFC 5322, now
+    // Hands a complete message to the queue; the answer comes back later through
+    // Session::submit_done (never from inside this call).
+    virtual void submit(ipc::SubmitMsg msg) = 0;
+    virtual PolicyVerdict policy(const SessionState& st, const VerbSpec& verb,
+                                 const CommandArgs& args) = 0;
+};
+
+}  // namespace tegami::smtpd

@@ -1,0 +1,279 @@
+// verbs.cpp - see verbs.hpp. One check and one proceed function per verb; the table at
+// the bottom binds them. Trusts only parsed arguments (lib/mail parsers) and the
+// session's own state.
+#include "smtpd/server/verbs.hpp"
+
+#include "lib/core/log.hpp"
+#include "lib/mail/received.hpp"
+
+namespace tegami::smtpd {
+
+namespace {
+
+using Check = std::optional<Reply>;
+
+Reply ok_reply(const char* enhanced, const char* text) {
+    return make_reply(250, enhanced, text);
+}
+
+// ---- HELO / EHLO
+Check check_helo(const SessionState&, std::string_view arg, CommandArgs& out) {
+    auto r = parse_helo(arg, false);
+    if (!r) return r.error();
+    out = std::move(r).value();
+    return std::nullopt;
+}
+
+Check check_ehlo(const SessionState&, std::string_view arg, CommandArgs& out) {
+    auto r = parse_helo(arg, true);
+    if (!r) return r.error();
+    out = std::move(r).value();
+    return std::nullopt;
+}
+
+void greet(SessionState& st, CommandArgs& args, Greeting g) {
+    st.greeting = g;
+    st.helo = std::move(std::get<std::string>(args));
+    st.tx.reset();  // EHLO/HELO reset any transaction (RFC 5321 4.1.4)
+}
+
+std::optional<Reply> proceed_helo(SessionState& st, SessionHost&, CommandArgs& args) {
+    greet(st, args, Greeting::helo);
+    return make_reply(250, "", st.config->hostname);
+}
+
+std::optional<Reply> proceed_ehlo(SessionState& st, SessionHost&, CommandArgs& args) {
+    greet(st, args, Greeting::ehlo);
+    const Config& c = *st.config;
+    std::string text = c.hostname + "\nPIPELINING\nSIZE";
+    if (c.message_size_limit) text += " " + std::to_string(c.message_size_limit);
+    text += "\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8";
+    return make_reply(250, "", std::move(text));
+}
+
+// ---- MAIL
+Check check_mail(const SessionState& st, std::string_view arg, CommandArgs& out) {
+    if (st.greeting == Greeting::none)
+        return make_reply(503, "5.5.1", "Error: send HELO/EHLO first");
+    if (st.tx) return make_reply(503, "5.5.1", "Error: nested MAIL command");
+    auto m = parse_mail(arg);
+    if (!m) return m.error();
+    if (m->params.any && st.greeting != Greeting::ehlo)
+        return make_reply(555, "5.5.4", "Error: ESMTP parameters need EHLO");
+    uint64_t limit = st.config->message_size_limit;
+    if (limit && m->params.has_size && m->params.size > limit)
+        return make_reply(552, "5.3.4", "Message size exceeds fixed limit");
+    out = std::move(m).value();
+    return std::nullopt;
+}
+
+std::optional<Reply> proceed_mail(SessionState& st, SessionHost& host, CommandArgs& args) {
+    auto& m = std::get<MailCommand>(args);
+    auto tx = std::make_unique<Transaction>();
+    tx->queue_id = host.new_queue_id();
+    tx->sender = m.sender.str();
+    tx->smtputf8 = m.params.smtputf8;
+    tx->body = m.params.body;
+    tx->size_hint = m.params.has_size ? m.params.size : 0;
+    log_info("%s: client=%s[%s]", tx->queue_id.c_str(), st.client.name.c_str(),
+             st.client.addr.c_str());
+    st.tx = std::move(tx);
+    return ok_reply("2.1.0", "Ok");
+}
+
+// ---- RCPT
+Check check_rcpt(const SessionState& st, std::string_view arg, CommandArgs& out) {
+    if (!st.tx) return make_reply(503, "5.5.1", "Error: need MAIL command");
+    auto r = parse_rcpt(arg, st.tx->smtputf8);
+    if (!r) return r.error();
+    uint64_t limit = st.config->smtpd_recipient_limit;
+    if (limit && st.tx->recipients.size() >= limit)
+        return make_reply(452, "4.5.3", "Error: too many recipients");
+    const Mailbox& mb = r->rcpt;
+    if (!mb.domain.empty() && !is_local_domain(*st.config, mb.domain))
+        return make_reply(550, "5.7.1", "<" + mb.str() + ">: Relaying denied");
+    out = std::move(r).value();
+    return std::nullopt;
+}
+
+std::optional<Reply> proceed_rcpt(SessionState& st, SessionHost& host, CommandArgs& args) {
+    const Mailbox& mb = std::get<RcptCommand>(args).rcpt;
+    std::string addr = mb.str();
+    switch (host.classify_local(unquote_local(mb.local))) {
+        case LocalKind::alias:
+        case LocalKind::user:
+            // <Postmaster> alone is qualified with this host (RFC 5321 4.5.1).
+            st.tx->recipients.push_back(mb.domain.empty() ? addr + "@" + st.config->hostname
+                                                          : addr);
+            return ok_reply("2.1.5", "Ok");
+        case LocalKind::root_user:
+            return make_reply(550, "5.1.1",
+                              "<" + addr + ">: mail for uid 0 is not delivered here; alias it");
+        case LocalKind::unknown:
+            break;
+    }
+    return make_reply(550, "5.1.1",
+                      "<" + addr +
+                          ">: Recipient address rejected: User unknown in local "
+                          "recipient table");
+}
+
+// ---- DATA and the end of data
+Check check_data(const SessionState& st, std::string_view arg, CommandArgs&) {
+    if (!st.tx) return make_reply(503, "5.5.1", "Error: need MAIL command");
+    if (st.tx->recipients.empty()) return make_reply(554, "5.5.1", "Error: no valid recipients");
+    if (!arg.empty()) return make_reply(501, "5.5.4", "Syntax: DATA");
+    return std::nullopt;
+}
+
+const char* protocol_name(const SessionState& st) {
+    if (st.tx && st.tx->smtputf8) return "UTF8SMTP";
+    return st.greeting == Greeting::ehlo ? "ESMTP" : "SMTP";
+}
+
+std::optional<Reply> proceed_data(SessionState& st, SessionHost& host, CommandArgs&) {
+    Transaction& tx = *st.tx;
+    std::string date = host.date();
+    ReceivedInfo ri;
+    ri.helo = st.helo;
+    ri.client_name = st.client.name;
+    ri.client_addr = st.client.addr;
+    ri.hostname = st.config->hostname;
+    ri.protocol = protocol_name(st);
+    ri.queue_id = tx.queue_id;
+    if (tx.recipients.size() == 1) ri.recipient = tx.recipients.front();
+    ri.date = date;
+    tx.data = received_header(ri);
+    uint64_t limit = st.config->message_size_limit;
+    uint64_t hint = limit && tx.size_hint > limit ? limit : tx.size_hint;
+    if (hint > 0 && hint <= (64u << 20)) tx.data.reserve(tx.data.size() + hint);
+    tx.reader = DataReader(limit);
+    st.phase = Phase::data;
+    return make_reply(354, "", "End data with <CR><LF>.<CR><LF>");
+}
+
+Check check_end_of_data(const SessionState& st, std::string_view, CommandArgs&) {
+    const DataReader& r = st.tx->reader;
+    if (r.bare_cr_lf()) return make_reply(550, "5.6.0", "Message contains bare CR or LF");
+    if (r.long_line())
+        return make_reply(550, "5.6.0", "Message contains lines longer than 1000 octets");
+    if (r.too_big()) return make_reply(552, "5.3.4", "Message size exceeds fixed limit");
+    return std::nullopt;
+}
+
+std::optional<Reply> proceed_end_of_data(SessionState& st, SessionHost& host, CommandArgs&) {
+    Transaction& tx = *st.tx;
+    ipc::SubmitMsg m;
+    m.queue_id = tx.queue_id;
+    m.sender = tx.sender;
+    m.recipients = tx.recipients;
+    m.client_addr = st.client.addr;
+    m.client_name = st.client.name;
+    m.helo = st.helo;
+    m.protocol = protocol_name(st);
+    if (tx.body == BodyType::eight_bit_mime) m.flags |= ipc::kFlag8BitMime;
+    if (tx.smtputf8) m.flags |= ipc::kFlagSmtputf8;
+    m.body = std::move(tx.data);
+    st.phase = Phase::waiting;
+    host.submit(std::move(m));
+    return std::nullopt;  // Session::submit_done answers
+}
+
+// ---- the rest
+Check check_none(const SessionState&, std::string_view, CommandArgs&) {
+    return std::nullopt;
+}
+
+Check check_vrfy(const SessionState&, std::string_view arg, CommandArgs&) {
+    if (arg.empty()) return make_reply(501, "5.5.4", "Syntax: VRFY address");
+    return std::nullopt;
+}
+
+Check check_expn(const SessionState&, std::string_view, CommandArgs&) {
+    return make_reply(502, "5.5.1", "Error: EXPN is disabled");
+}
+
+Check check_unknown(const SessionState&, std::string_view, CommandArgs&) {
+    return make_reply(500, "5.5.2", "Error: command not recognized");
+}
+
+std::optional<Reply> proceed_rset(SessionState& st, SessionHost&, CommandArgs&) {
+    st.tx.reset();
+    return ok_reply("2.0.0", "Ok");
+}
+
+std::optional<Reply> proceed_noop(SessionState&, SessionHost&, CommandArgs&) {
+    return ok_reply("2.0.0", "Ok");
+}
+
+std::optional<Reply> proceed_quit(SessionState& st, SessionHost&, CommandArgs&) {
+    st.phase = Phase::closing;
+    return make_reply(221, "2.0.0", "Bye");
+}
+
+std::optional<Reply> proceed_help(SessionState&, SessionHost&, CommandArgs&) {
+    return make_reply(214, "2.0.0",
+                      "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY\n"
+                      "See RFC 5321");
+}
+
+std::optional<Reply> proceed_vrfy(SessionState&, SessionHost&, CommandArgs&) {
+    return make_reply(252, "2.1.5", "Send mail; delivery will be attempted");
+}
+
+std::optional<Reply> proceed_never(SessionState&, SessionHost&, CommandArgs&) {
+    return make_reply(500, "5.5.2", "Error: command not recognized");
+}
+
+const VerbSpec kTable[] = {
+    {"helo", Verb::helo, true, check_helo, proceed_helo},
+    {"ehlo", Verb::ehlo, true, check_ehlo, proceed_ehlo},
+    {"mail", Verb::mail, true, check_mail, proceed_mail},
+    {"rcpt", Verb::rcpt, true, check_rcpt, proceed_rcpt},
+    {"data", Verb::data, true, check_data, proceed_data},
+    {"rset", Verb::rset, true, check_none, proceed_rset},
+    {"noop", Verb::noop, true, check_none, proceed_noop},
+    {"quit", Verb::quit, true, check_none, proceed_quit},
+    {"help", Verb::help, true, check_none, proceed_help},
+    {"vrfy", Verb::vrfy, true, check_vrfy, proceed_vrfy},
+    {"expn", Verb::expn, true, check_expn, proceed_never},
+    {"unknown", Verb::unknown, true, check_unknown, proceed_never},
+};
+
+const VerbSpec kEndOfData = {".", Verb::unknown, false, check_end_of_data, proceed_end_of_data};
+
+}  // namespace
+
+const VerbSpec& verb_spec(Verb v) {
+    for (const auto& s : kTable)
+        if (s.verb == v) return s;
+    return kTable[sizeof kTable / sizeof kTable[0] - 1];
+}
+
+const VerbSpec& end_of_data_spec() {
+    return kEndOfData;
+}
+
+Reply submit_reply(uint32_t status, std::string_view text, std::string_view queue_id) {
+    if (status == ipc::kStatusOk)
+        return make_reply(250, "2.0.0", "Ok: queued as " + std::string(queue_id));
+    bool temp = status != ipc::kStatusPerm;
+    std::string code = temp ? "4.3.0" : "5.3.0";
+    size_t len = 0;
+    if (enhanced_code_prefix(text, len) && text[0] == code[0]) {
+        code.assign(text.substr(0, len));
+        text.remove_prefix(len);
+    }
+    while (!text.empty() && text.front() == ' ')
+        text.remove_prefix(1);
+    if (text.empty()) text = temp ? "Temporary failure, try again later" : "Message refused";
+    return make_reply(temp ? 451 : 554, std::move(code), std::string(text));
+}
+
+bool is_local_domain(const Config& c, std::string_view domain) {
+    for (const auto& d : c.local_domains)
+        if (iequals(d, domain)) return true;
+    return false;
+}
+
+}  // namespace tegami::smtpd

@@ -1,0 +1,359 @@
+// session_test.cpp - scripted-I/O tests for smtpd/server/session.cpp and verbs.cpp:
+// the SMTP state machine driven with no sockets (input bytes in, reply bytes out)
+// through a fake SessionHost. Bad inputs first: sequencing errors, syntax, limits,
+// smuggling; then transactions, pipelining, suspension, draining.
+#include <criterion/criterion.h>
+
+#include <string>
+#include <vector>
+
+#include "smtpd/server/session.hpp"
+
+using namespace tegami;
+using namespace tegami::smtpd;
+
+namespace {
+
+struct FakeHost : SessionHost {
+    std::string out;
+    std::vector<ipc::SubmitMsg> submitted;
+    std::string suspend_at;  // verb name whose policy step suspends
+    bool reject_policy = false;
+    int ids = 0;
+
+    void write(std::string_view b) override { out.append(b); }
+    LocalKind classify_local(std::string_view l) override {
+        if (l == "alice" || l == "bob") return LocalKind::user;
+        if (iequals(l, "postmaster") || l == "staff") return LocalKind::alias;
+        if (l == "root") return LocalKind::root_user;
+        return LocalKind::unknown;
+    }
+    std::string new_queue_id() override { return "QID" + std::to_string(++ids); }
+    std::string date() override { return "Thu, 1 Jan 1970 00:00:00 +0000"; }
+    void submit(ipc::SubmitMsg m) override { submitted.push_back(std::move(m)); }
+    PolicyVerdict policy(const SessionState&, const VerbSpec& v, const CommandArgs&) override {
+        if (suspend_at == v.name) return PolicyVerdict{PolicyStep::suspend, {}};
+        if (reject_policy) return PolicyVerdict{PolicyStep::reject, make_reply(554, "5.7.1", "No")};
+        return PolicyVerdict{};
+    }
+    std::string take() { return std::exchange(out, std::string()); }
+};
+
+std::shared_ptr<const Config> config(uint64_t size_limit = 1000, uint64_t rcpt_limit = 3,
+                                     uint64_t error_limit = 20) {
+    Config c = default_config();
+    c.hostname = "mx.test";
+    c.local_domains = {"mx.test", "Localhost"};
+    c.smtpd_banner = "mx.test ESMTP Tegami";
+    c.message_size_limit = size_limit;
+    c.smtpd_recipient_limit = rcpt_limit;
+    c.smtpd_error_limit = error_limit;
+    return std::make_shared<const Config>(c);
+}
+
+struct Fixture {
+    FakeHost host;
+    Session s;
+    explicit Fixture(std::shared_ptr<const Config> c = config())
+        : s(host, std::move(c), ClientInfo{"127.0.0.1", "localhost"}) {
+        s.start();
+        host.take();
+    }
+    // Feeds everything the session will take; returns the replies.
+    std::string run(std::string_view in) {
+        size_t used = 0;
+        while (used < in.size()) {
+            size_t n = s.feed(in.substr(used));
+            if (n == 0) break;
+            used += n;
+        }
+        last_used = used;
+        return host.take();
+    }
+    size_t last_used = 0;
+};
+
+struct Step {
+    const char* in;
+    const char* expect;  // the exact replies
+};
+
+void script(Fixture& f, const std::vector<Step>& steps) {
+    for (const auto& st : steps) {
+        std::string got = f.run(st.in);
+        cr_expect_eq(got, std::string(st.expect), "after %s", st.in);
+    }
+}
+
+const char* kEhlo = "EHLO c.test\r\n";
+const char* kEhloReply =
+    "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-8BITMIME\r\n"
+    "250-ENHANCEDSTATUSCODES\r\n250 SMTPUTF8\r\n";
+
+}  // namespace
+
+Test(session, sequencing_errors) {
+    Fixture f;
+    script(f, {
+                  {"MAIL FROM:<a@b.test>\r\n", "503 5.5.1 Error: send HELO/EHLO first\r\n"},
+                  {"RCPT TO:<alice@mx.test>\r\n", "503 5.5.1 Error: need MAIL command\r\n"},
+                  {"DATA\r\n", "503 5.5.1 Error: need MAIL command\r\n"},
+                  {kEhlo, kEhloReply},
+                  {"MAIL FROM:<a@b.test>\r\n", "250 2.1.0 Ok\r\n"},
+                  {"MAIL FROM:<a@b.test>\r\n", "503 5.5.1 Error: nested MAIL command\r\n"},
+                  {"DATA\r\n", "554 5.5.1 Error: no valid recipients\r\n"},
+              });
+}
+
+Test(session, syntax_and_parameter_errors) {
+    Fixture f;
+    script(
+        f,
+        {
+            {"EHLO\r\n", "501 5.5.4 Syntax: EHLO hostname\r\n"},
+            {"FOO bar\r\n", "500 5.5.2 Error: command not recognized\r\n"},
+            {"HELO c.test\r\n", "250 mx.test\r\n"},
+            {"MAIL FROM:<a@b.test> SIZE=10\r\n", "555 5.5.4 Error: ESMTP parameters need EHLO\r\n"},
+            {kEhlo, kEhloReply},
+            {"MAIL FROM:<a@b.test> FOO=1\r\n", "555 5.5.4 Unsupported parameter\r\n"},
+            {"MAIL FROM:<a@b.test> SIZE=1001\r\n",
+             "552 5.3.4 Message size exceeds fixed limit\r\n"},
+            {"MAIL FROM:a@b.test\r\n", "501 5.1.7 Bad sender address syntax: missing <\r\n"},
+            {"MAIL FROM:<\xc3\xa9@b.test>\r\n",
+             "553 5.6.7 Must declare SMTPUTF8 to send UTF-8 addresses\r\n"},
+            {"MAIL FROM:<> SIZE=1000 BODY=8BITMIME\r\n", "250 2.1.0 Ok\r\n"},
+            {"RCPT TO:<\xc3\xa9@mx.test>\r\n",
+             "553 5.6.7 Must declare SMTPUTF8 to send UTF-8 addresses\r\n"},
+            {"RCPT TO:<alice@mx.test> NOTIFY=NEVER\r\n", "555 5.5.4 Unsupported parameter\r\n"},
+            {"VRFY\r\n", "501 5.5.4 Syntax: VRFY address\r\n"},
+            {"EXPN staff\r\n", "502 5.5.1 Error: EXPN is disabled\r\n"},
+        });
+}
+
+Test(session, long_lines_and_bare_line_ends) {
+    Fixture f;
+    std::string long_line = "NOOP " + std::string(1100, 'x') + "\r\n";
+    std::string max_line = "NOOP " + std::string(1024 - 7, 'x') + "\r\n";
+    cr_assert_eq(max_line.size(), 1024u);
+    script(f, {
+                  {long_line.c_str(), "500 5.5.2 Error: line too long\r\n"},
+                  {max_line.c_str(), "250 2.0.0 Ok\r\n"},
+                  {"NOOP\n", "500 5.5.2 Error: bare CR or LF in command\r\n"},
+                  {"NO\rOP\r\n", "500 5.5.2 Error: bare CR or LF in command\r\n"},
+                  {"NOOP\r\r\n", "500 5.5.2 Error: bare CR or LF in command\r\n"},
+                  {"NOOP\r\n", "250 2.0.0 Ok\r\n"},
+              });
+    // A long line arriving in pieces is discarded without being kept.
+    std::string piece(600, 'y');
+    cr_expect_eq(f.run("NOOP "), "");
+    cr_expect_eq(f.run(piece), "");
+    cr_expect_eq(f.run(piece), "");
+    cr_expect_eq(f.run("\r\nNOOP\r\n"),
+                 std::string("500 5.5.2 Error: line too long\r\n250 2.0.0 Ok\r\n"));
+}
+
+Test(session, recipient_policy) {
+    Fixture f(config(1000, 3));
+    script(f, {
+                  {kEhlo, kEhloReply},
+                  {"MAIL FROM:<a@b.test>\r\n", "250 2.1.0 Ok\r\n"},
+                  {"RCPT TO:<alice@other.test>\r\n",
+                   "550 5.7.1 <alice@other.test>: Relaying denied\r\n"},
+                  {"RCPT TO:<nobody@mx.test>\r\n",
+                   "550 5.1.1 <nobody@mx.test>: Recipient address rejected: User unknown in local "
+                   "recipient table\r\n"},
+                  {"RCPT TO:<root@mx.test>\r\n",
+                   "550 5.1.1 <root@mx.test>: mail for uid 0 is not delivered here; alias it\r\n"},
+                  {"RCPT TO:<u@[127.0.0.1]>\r\n", "550 5.7.1 <u@[127.0.0.1]>: Relaying denied\r\n"},
+                  {"RCPT TO:<alice@MX.TEST>\r\n", "250 2.1.5 Ok\r\n"},
+                  {"RCPT TO:<staff@localhost>\r\n", "250 2.1.5 Ok\r\n"},
+                  {"RCPT TO:<Postmaster>\r\n", "250 2.1.5 Ok\r\n"},
+                  {"RCPT TO:<bob@mx.test>\r\n", "452 4.5.3 Error: too many recipients\r\n"},
+              });
+    const auto& tx = *f.s.state().tx;
+    cr_assert_eq(tx.recipients.size(), 3u);
+    cr_expect_eq(tx.recipients[0], std::string("alice@mx.test"));
+    cr_expect_eq(tx.recipients[2], std::string("Postmaster@mx.test"));
+}
+
+Test(session, error_limit_closes_with_421) {
+    Fixture f(config(1000, 3, 3));
+    std::string got = f.run("FOO\r\nBAR\r\nBAZ\r\nNOOP\r\n");
+    cr_expect_eq(got, std::string("500 5.5.2 Error: command not recognized\r\n"
+                                  "500 5.5.2 Error: command not recognized\r\n"
+                                  "500 5.5.2 Error: command not recognized\r\n"
+                                  "421 4.7.0 mx.test Error: too many errors\r\n"));
+    cr_expect(f.s.closing());
+    cr_expect_eq(f.last_used, 15u);  // NOOP never read
+}
+
+Test(session, data_smuggling_is_refused) {
+    Fixture f;
+    f.run(kEhlo);
+    f.run("MAIL FROM:<a@b.test>\r\nRCPT TO:<alice@mx.test>\r\n");
+    cr_expect_eq(f.run("DATA\r\n"), std::string("354 End data with <CR><LF>.<CR><LF>\r\n"));
+    std::string got = f.run("x\n.\nMAIL FROM:<evil@b.test>\r\nRCPT TO:<bob@mx.test>\r\n.\r\n");
+    cr_expect_eq(got, std::string("550 5.6.0 Message contains bare CR or LF\r\n"));
+    cr_expect(f.host.submitted.empty());
+    cr_expect(!f.s.state().tx);
+    // The same for "\r.\r\n" and "\r\n.\n" inside the data.
+    f.run("MAIL FROM:<a@b.test>\r\nRCPT TO:<alice@mx.test>\r\nDATA\r\n");
+    got = f.run("a\r.\r\nb\r\n.\nc\r\n.\r\n");
+    cr_expect_eq(got, std::string("550 5.6.0 Message contains bare CR or LF\r\n"));
+    cr_expect(f.host.submitted.empty());
+}
+
+Test(session, data_limits) {
+    Fixture f(config(100));
+    f.run("EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<alice@mx.test>\r\n");
+    f.run("DATA\r\n");
+    std::string got = f.run(std::string(999, 'z') + "\r\n.\r\n");
+    cr_expect_eq(got, std::string("550 5.6.0 Message contains lines longer than 1000 octets\r\n"));
+    f.run("MAIL FROM:<a@b.test>\r\nRCPT TO:<alice@mx.test>\r\nDATA\r\n");
+    got = f.run(std::string(60, 'z') + "\r\n" + std::string(60, 'z') + "\r\n.\r\nNOOP\r\n");
+    cr_expect_eq(got,
+                 std::string("552 5.3.4 Message size exceeds fixed limit\r\n250 2.0.0 Ok\r\n"));
+    cr_expect(f.host.submitted.empty());
+}
+
+Test(session, queue_failures) {
+    Fixture f;
+    f.run("EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<alice@mx.test>\r\nDATA\r\n");
+    f.run("hi\r\n.\r\n");
+    f.s.submit_done(ipc::kStatusTemp, "4.3.0 Queue unavailable, try again later");
+    cr_expect_eq(f.host.take(), std::string("451 4.3.0 Queue unavailable, try again later\r\n"));
+    f.run("MAIL FROM:<a@b.test>\r\nRCPT TO:<alice@mx.test>\r\nDATA\r\nhi\r\n.\r\n");
+    f.host.take();
+    f.s.submit_done(ipc::kStatusPerm, "5.7.0 refused by policy");
+    cr_expect_eq(f.host.take(), std::string("554 5.7.0 refused by policy\r\n"));
+    f.run("MAIL FROM:<a@b.test>\r\nRCPT TO:<alice@mx.test>\r\nDATA\r\nhi\r\n.\r\n");
+    f.host.take();
+    f.s.submit_done(ipc::kStatusTemp, "disk full");
+    cr_expect_eq(f.host.take(), std::string("451 4.3.0 disk full\r\n"));
+}
+
+Test(session, pipelined_transaction) {
+    Fixture f;
+    std::string in =
+        "EHLO c.test\r\nMAIL FROM:<a@b.test> BODY=8BITMIME\r\nRCPT TO:<alice@mx.test>\r\n"
+        "DATA\r\nSubject: hi\r\n\r\n..dot\r\n.\r\nQUIT\r\n";
+    std::string got = f.run(in);
+    cr_expect_eq(got,
+                 std::string(kEhloReply) +
+                     "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n");
+    cr_expect(f.s.waiting());
+    cr_expect_eq(f.last_used, in.size() - 6);  // QUIT stays with the caller
+    cr_assert_eq(f.host.submitted.size(), 1u);
+    const ipc::SubmitMsg& m = f.host.submitted[0];
+    cr_expect_eq(m.queue_id, std::string("QID1"));
+    cr_expect_eq(m.sender, std::string("a@b.test"));
+    cr_expect_eq(m.protocol, std::string("ESMTP"));
+    cr_expect_eq(m.flags, ipc::kFlag8BitMime);
+    cr_expect_eq(m.helo, std::string("c.test"));
+    cr_expect_eq(m.body, std::string("Received: from c.test (localhost [127.0.0.1])\r\n"
+                                     "\tby mx.test (Tegami) with ESMTP id QID1\r\n"
+                                     "\tfor <alice@mx.test>; Thu, 1 Jan 1970 00:00:00 +0000\r\n"
+                                     "Subject: hi\r\n\r\n.dot\r\n"));
+    cr_expect_eq(f.run("QUIT\r\n"), "");  // nothing read while waiting
+    f.s.submit_done(ipc::kStatusOk, "");
+    cr_expect_eq(f.host.take(), std::string("250 2.0.0 Ok: queued as QID1\r\n"));
+    cr_expect_eq(f.run("QUIT\r\n"), std::string("221 2.0.0 Bye\r\n"));
+    cr_expect(f.s.closing());
+    cr_expect_eq(f.s.summary(), std::string("ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5"));
+}
+
+Test(session, byte_at_a_time_gives_the_same_replies) {
+    std::string in =
+        "HELO c.test\r\nMAIL FROM:<>\r\nRCPT TO:<alice@mx.test>\r\nRCPT TO:<bob@mx.test>\r\n"
+        "DATA\r\n.x\r\n\r\n.\r\n";
+    Fixture whole, bytes;
+    std::string a = whole.run(in), b;
+    for (char c : in)
+        b += bytes.run(std::string(1, c));
+    cr_expect_eq(a, b);
+    cr_assert_eq(bytes.host.submitted.size(), 1u);
+    const ipc::SubmitMsg& m = bytes.host.submitted[0];
+    cr_expect_eq(m.protocol, std::string("SMTP"));
+    cr_expect_eq(m.sender, std::string(""));
+    cr_expect_eq(m.recipients.size(), 2u);
+    cr_expect_eq(m.body.find("\tfor <"), std::string::npos);  // two recipients: no "for"
+    cr_expect_neq(m.body.find("with SMTP id QID1; Thu"), std::string::npos);
+    cr_expect(m.body.size() > 4 && m.body.substr(m.body.size() - 5) == "x\r\n\r\n");
+}
+
+Test(session, smtputf8_transaction) {
+    Fixture f;
+    f.run(kEhlo);
+    std::string got =
+        f.run("MAIL FROM:<\xc3\xa9@b.test> SMTPUTF8\r\nRCPT TO:<\xc3\xa9@mx.test>\r\n");
+    cr_expect_eq(got, std::string("250 2.1.0 Ok\r\n550 5.1.1 <\xc3\xa9@mx.test>: Recipient address "
+                                  "rejected: User unknown in local recipient table\r\n"));
+    f.run("RCPT TO:<alice@mx.test>\r\nDATA\r\nx\r\n.\r\n");
+    cr_assert_eq(f.host.submitted.size(), 1u);
+    cr_expect_eq(f.host.submitted[0].protocol, std::string("UTF8SMTP"));
+    cr_expect_eq(f.host.submitted[0].flags, ipc::kFlagSmtputf8);
+}
+
+Test(session, policy_can_suspend_and_reject) {
+    Fixture f;
+    f.host.suspend_at = "rcpt";
+    f.run("EHLO c.test\r\nMAIL FROM:<a@b.test>\r\n");
+    std::string got = f.run("RCPT TO:<alice@mx.test>\r\nRCPT TO:<bob@mx.test>\r\n");
+    cr_expect_eq(got, "");
+    cr_expect(f.s.waiting());
+    cr_expect_eq(f.last_used, 25u);
+    f.s.policy_done(PolicyVerdict{});
+    cr_expect_eq(f.host.take(), std::string("250 2.1.5 Ok\r\n"));
+    f.host.suspend_at.clear();
+    f.host.reject_policy = true;
+    cr_expect_eq(f.run("RCPT TO:<bob@mx.test>\r\n"), std::string("554 5.7.1 No\r\n"));
+    f.host.reject_policy = false;
+    f.host.suspend_at = ".";
+    f.run("DATA\r\nx\r\n.\r\n");
+    cr_expect(f.s.waiting());
+    cr_expect(f.host.submitted.empty());
+    f.s.policy_done(PolicyVerdict{PolicyStep::reject, make_reply(550, "5.7.1", "Spam")});
+    cr_expect_eq(f.host.take(), std::string("550 5.7.1 Spam\r\n"));
+    cr_expect(!f.s.state().tx);
+}
+
+Test(session, timeout_and_drain) {
+    Fixture f;
+    f.s.timeout();
+    cr_expect_eq(f.host.take(), std::string("421 4.4.2 mx.test Error: timeout exceeded\r\n"));
+    cr_expect(f.s.closing());
+
+    Fixture idle;
+    idle.s.drain();
+    cr_expect_eq(idle.host.take(), std::string("421 4.3.2 mx.test Service shutting down\r\n"));
+
+    Fixture busy;
+    busy.run("EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<alice@mx.test>\r\n");
+    busy.s.drain();
+    cr_expect_eq(busy.host.take(), "");
+    busy.run("DATA\r\nx\r\n.\r\n");
+    busy.host.take();
+    busy.s.submit_done(ipc::kStatusOk, "");
+    cr_expect_eq(busy.host.take(), std::string("250 2.0.0 Ok: queued as QID1\r\n"
+                                               "421 4.3.2 mx.test Service shutting down\r\n"));
+    cr_expect(busy.s.closing());
+}
+
+Test(session, other_verbs_and_greeting) {
+    FakeHost h;
+    Session s(h, config(0), ClientInfo{"192.0.2.1", "unknown"});
+    s.start();
+    cr_expect_eq(h.take(), std::string("220 mx.test ESMTP Tegami\r\n"));
+    std::string in = "EHLO c\r\nNOOP\r\nRSET\r\nVRFY alice\r\nHELP\r\nQUIT\r\nNOOP\r\n";
+    size_t used = s.feed(in);
+    cr_expect_eq(
+        h.take(),
+        std::string("250-mx.test\r\n250-PIPELINING\r\n250-SIZE\r\n250-8BITMIME\r\n"
+                    "250-ENHANCEDSTATUSCODES\r\n250 SMTPUTF8\r\n"
+                    "250 2.0.0 Ok\r\n250 2.0.0 Ok\r\n"
+                    "252 2.1.5 Send mail; delivery will be attempted\r\n"
+                    "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY\r\n"
+                    "214 2.0.0 See RFC 5321\r\n221 2.0.0 Bye\r\n"));
+    cr_expect_eq(used, in.size() - 6);
+    cr_expect_eq(s.summary(), std::string("ehlo=1 rset=1 noop=1 quit=1 help=1 vrfy=1 commands=6"));
+}
