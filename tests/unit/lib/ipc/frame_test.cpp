@@ -1,0 +1,117 @@
+// frame_test.cpp - the IPC vocabulary: every message round-trips, and every malformed
+// payload (short, trailing bytes, absurd counts) is refused, never half-decoded.
+#include <criterion/criterion.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "lib/core/unique_fd.hpp"
+#include "lib/ipc/channel.hpp"
+#include "lib/ipc/frame.hpp"
+#include "lib/ipc/messages.hpp"
+
+using namespace tegami;
+using namespace tegami::ipc;
+
+namespace {
+std::string payload_of(const std::string& frame) {
+    return frame.substr(sizeof(FrameHeader));
+}
+}  // namespace
+
+Test(ipc_frame, bad_payloads_refused) {
+    SubmitMsg m;
+    m.request_id = 7;
+    m.queue_id = "ABC";
+    m.sender = "a@b";
+    m.recipients = {"x@y", "z@w"};
+    m.body = "hello\r\n";
+    std::string p = payload_of(encode(m));
+    SubmitMsg out;
+    for (size_t cut = 0; cut < p.size(); ++cut)
+        cr_expect(!decode(std::string_view(p).substr(0, cut), out), "short payload of %zu accepted",
+                  cut);
+    cr_expect(!decode(p + "x", out), "trailing byte accepted");
+    // A recipient count far beyond what the payload can hold.
+    FrameWriter w(MsgType::submit);
+    w.u64(1);
+    w.str("ID");
+    w.str("a@b");
+    w.u32(0xffffffffu);
+    cr_expect(!decode(payload_of(w.finish()), out));
+}
+
+Test(ipc_frame, messages_round_trip) {
+    SubmitMsg s;
+    s.request_id = 42;
+    s.queue_id = "0123456789ABCDEF";
+    s.sender = "";
+    s.recipients = {"a@localhost", std::string("b\0c@x", 5)};
+    s.client_addr = "127.0.0.1";
+    s.client_name = "localhost";
+    s.helo = "client.example";
+    s.protocol = "ESMTP";
+    s.flags = kFlag8BitMime | kFlagSmtputf8;
+    s.body = std::string(100000, 'x');
+    SubmitMsg s2;
+    cr_assert(decode(payload_of(encode(s)), s2));
+    cr_expect_eq(s2.request_id, 42u);
+    cr_expect_eq(s2.queue_id, s.queue_id);
+    cr_expect_eq(s2.recipients, s.recipients);
+    cr_expect_eq(s2.flags, s.flags);
+    cr_expect_eq(s2.body, s.body);
+
+    DeliverResultMsg d{9, kStatusTemp, "4.2.2", "mailbox full", "local"}, d2;
+    cr_assert(decode(payload_of(encode(d)), d2));
+    cr_expect_eq(d2.dsn, "4.2.2");
+    cr_expect_eq(d2.relay, "local");
+    SubmitResultMsg r{3, kStatusOk, "QID", "2.0.0 ok"}, r2;
+    cr_assert(decode(payload_of(encode(r)), r2));
+    cr_expect_eq(r2.queue_id, "QID");
+    DeliverMsg dm{5, "QID", "s@x", "r@y", 0, 1700000000, "body"}, dm2;
+    cr_assert(decode(payload_of(encode(dm)), dm2));
+    cr_expect_eq(dm2.arrival_time, 1700000000u);
+}
+
+Test(ipc_frame, header_checks) {
+    FrameHeader h{kMagic, kVersion, 10, 0, 0};
+    cr_expect(header_valid(h));
+    FrameHeader bad_magic = h;
+    bad_magic.magic ^= 1;
+    cr_expect(!header_valid(bad_magic));
+    FrameHeader bad_version = h;
+    bad_version.version = kVersion + 1;
+    cr_expect(!header_valid(bad_version));
+    FrameHeader too_big = h;
+    too_big.length = kMaxPayload + 1;
+    cr_expect(!header_valid(too_big));
+    FrameHeader fds = h;
+    fds.nfds = kMaxFds + 1;
+    cr_expect(!header_valid(fds));
+}
+
+Test(ipc_channel, blocking_frames_carry_descriptors) {
+    int sv[2];
+    cr_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    UniqueFd a(sv[0]), b(sv[1]);
+    int p[2];
+    cr_assert(pipe(p) == 0);
+    UniqueFd pr(p[0]), pw(p[1]);
+    cr_assert(
+        send_frame_blocking(a.get(), encode(ListenerMsg{"mta", "127.0.0.1:25"}, 1), {pw.get()})
+            .ok());
+    auto f = recv_frame_blocking(b.get());
+    cr_assert(f.ok());
+    cr_expect(f->type == MsgType::listener);
+    cr_assert_eq(f->fds.size(), 1u);
+    ListenerMsg m;
+    cr_assert(decode(f->payload, m));
+    cr_expect_eq(m.role, "mta");
+    cr_expect(write(f->fds[0].get(), "x", 1) == 1);
+    char c = 0;
+    cr_expect(read(pr.get(), &c, 1) == 1 && c == 'x', "the passed descriptor is the pipe");
+    // Garbage instead of a frame.
+    const char junk[sizeof(FrameHeader)] = "not a frame....";
+    cr_assert(write(a.get(), junk, sizeof junk) == static_cast<ssize_t>(sizeof junk));
+    cr_expect(!recv_frame_blocking(b.get()).ok());
+}
