@@ -23,11 +23,14 @@ namespace tegami::local {
 
 namespace {
 
-// The fork-time set-up: default signal handling and no inherited descriptors (the queue
-// channel, the listener, libevent's internals) beyond 0-2 and the report pipe.
+// The fork-time set-up: no inherited descriptors (the queue channel, the listener,
+// libevent's internals) beyond 0-2 and the report pipe; SIGCHLD back to the default;
+// SIGTERM, SIGINT and SIGHUP ignored, so that a signal sent to the whole process group
+// cannot cut a message in half (the parent decides when to stop; lock waits are bounded).
 void reset_process(int keep_fd) {
-    for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP})
-        signal(sig, SIG_DFL);
+    signal(SIGCHLD, SIG_DFL);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP})
+        signal(sig, SIG_IGN);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);

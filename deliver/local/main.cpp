@@ -14,7 +14,8 @@
 //   umask        set to 077 by daemon_main, again by each child before it writes
 //   cwd          not used: every path is absolute or relative to an opened directory
 //   signals      SIGTERM/SIGINT/SIGHUP/SIGCHLD through libevent; SIGPIPE ignored; children
-//                restore the defaults and an empty mask
+//                ignore SIGTERM/SIGINT/SIGHUP (a mailbox write is never cut by a group
+//                signal), reset SIGCHLD and clear the mask
 //   rlimits      inherited; a write failing on RLIMIT_FSIZE cuts the mailbox back
 //   clock        only for From_ dates, lock ages and Maildir names
 // Peers on the socket must have the daemon's own uid (SO_PEERCRED); a child refuses to
