@@ -25,10 +25,10 @@ uint64_t now_s() {
     return static_cast<uint64_t>(std::time(nullptr));
 }
 
-// SO_PEERCRED on a connected socket names whoever called listen(): our own user, or root
-// when a root master bound the socket and handed it to local.
+// SO_PEERCRED on a connected socket names whoever last called listen(); the daemon
+// skeleton re-listens on every internal socket it receives, so local shows its own uid.
 bool trusted_peer(long uid) {
-    return uid == static_cast<long>(getuid()) || uid == 0;
+    return uid == static_cast<long>(getuid());
 }
 
 double now_precise() {

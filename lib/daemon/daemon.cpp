@@ -74,6 +74,12 @@ void receive_listeners(DaemonContext& ctx) {
             log_fatal(Exit::protocol, "unexpected %s frame from master",
                       ipc::msg_type_name(f->type));
         evutil_make_socket_nonblocking(f->fds[0].get());
+        // listen() again from this process: SO_PEERCRED, as seen by a client of an internal
+        // Unix socket, names whoever last called listen(), so peers see this daemon's uid.
+        sockaddr_storage sa{};
+        socklen_t len = sizeof(sa);
+        if (::getsockname(f->fds[0].get(), reinterpret_cast<sockaddr*>(&sa), &len) == 0 && sa.ss_family == AF_UNIX)
+            ::listen(f->fds[0].get(), 256);
         ctx.listeners.push_back(Listener{m.role, m.name, std::move(f->fds[0])});
     }
 }
