@@ -78,7 +78,8 @@ void receive_listeners(DaemonContext& ctx) {
         // Unix socket, names whoever last called listen(), so peers see this daemon's uid.
         sockaddr_storage sa{};
         socklen_t len = sizeof(sa);
-        if (::getsockname(f->fds[0].get(), reinterpret_cast<sockaddr*>(&sa), &len) == 0 && sa.ss_family == AF_UNIX)
+        if (::getsockname(f->fds[0].get(), reinterpret_cast<sockaddr*>(&sa), &len) == 0 &&
+            sa.ss_family == AF_UNIX)
             ::listen(f->fds[0].get(), 256);
         ctx.listeners.push_back(Listener{m.role, m.name, std::move(f->fds[0])});
     }

@@ -24,7 +24,7 @@ struct AliasTable {
 Result<AliasTable> parse_aliases(std::string_view text, const std::string& name);
 
 class AliasFile {
-public:
+  public:
     explicit AliasFile(std::string path) : path_(std::move(path)) {}
     // Re-reads the file if it changed. A missing file is an empty table; a file that
     // fails to parse keeps the previous table and returns the error (to be logged).
@@ -34,7 +34,7 @@ public:
     const AliasTable& table() const { return table_; }
     const std::string& path() const { return path_; }
 
-private:
+  private:
     std::string path_;
     AliasTable table_;
     time_t mtime_ = -1;
