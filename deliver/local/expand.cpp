@@ -131,7 +131,7 @@ void Expander::user(std::string_view local) {
         return;
     }
     if (u.uid == 0) {
-        fail(local, "5.1.1", "not delivering to uid 0 (alias " + name + " to a person): " + name);
+        fail(local, "5.1.1", "no delivery to uid 0 user " + name + " (alias it to a person)");
         return;
     }
     if (users_.insert(u.name).second) out_.users.push_back(std::move(u));

@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -167,6 +168,12 @@ void LocalServer::refresh_aliases() {
     }
 }
 
+bool LocalServer::is_local_domain(const std::string& domain) const {
+    for (const auto& d : cfg().local_domains)
+        if (strcasecmp(d.c_str(), domain.c_str()) == 0) return true;
+    return false;
+}
+
 void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m) {
     auto req = std::make_shared<Request>();
     req->conn_id = conn_id;
@@ -185,6 +192,12 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m) {
             return;
         }
         req->local = rcpt;
+    } else if (!is_local_domain(req->domain)) {
+        req->perm.push_back(Outcome{5, "5.1.2", "not a local domain: " + req->domain});
+        log_info("%s: to=<%s>, relay=local, dsn=5.1.2, status=bounced (not a local domain)",
+                 req->msg.queue_id.c_str(), rcpt.c_str());
+        answer(*req);
+        return;
     }
     refresh_aliases();
     Expansion ex = expand_local(req->local, aliases_.get(), cfg().local_domains);

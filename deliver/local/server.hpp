@@ -3,7 +3,8 @@
 // frames, expands each recipient (deliver/local/expand.hpp), runs one child process per
 // final user (deliver/local/delivery.hpp) with at most local_concurrency at once, reaps
 // them on SIGCHLD and answers each request with one DeliverResultMsg.
-// Called from main.cpp through the daemon hooks (init, reload, stop).
+// A recipient outside local_domains is refused (5.1.2), never delivered to a local user
+// of the same name. Called from main.cpp through the daemon hooks (init, reload, stop).
 #pragma once
 
 #include <sys/types.h>
@@ -69,6 +70,7 @@ class LocalServer {
     void on_frame(uint64_t conn_id, ipc::MsgType type, std::string_view payload);
     void handle_deliver(uint64_t conn_id, ipc::DeliverMsg m);
     void refresh_aliases();
+    bool is_local_domain(const std::string& domain) const;
     void start_jobs();
     void start_child(Job job);
     void reap();

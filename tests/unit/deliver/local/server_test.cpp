@@ -1,0 +1,137 @@
+// server_test.cpp - unit tests for deliver/local/server.cpp on a real event loop and a
+// Unix socket in a mkdtemp() directory, for the requests answered without a delivery
+// child: frames that close the connection first (unknown type, bad payload), then the
+// refusals (bad address, foreign domain, unknown user, root, alias loop, unsupported
+// target). Deliveries through children are covered by the daemon runs (see the report).
+#include "deliver/local/server.hpp"
+
+#include <criterion/criterion.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "lib/ipc/frame.hpp"
+
+using namespace tegami;
+using tegami::local::LocalServer;
+
+namespace {
+
+struct Fixture {
+    std::string dir;
+    EventBasePtr base{event_base_new()};
+    DaemonContext ctx;
+    LocalServer server;
+};
+
+UniqueFd unix_socket(const std::string& path, bool listening) {
+    UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::strncpy(sa.sun_path, path.c_str(), sizeof sa.sun_path - 1);
+    auto* addr = reinterpret_cast<sockaddr*>(&sa);
+    if (listening) {
+        cr_assert(bind(fd.get(), addr, sizeof sa) == 0 && listen(fd.get(), 8) == 0);
+        evutil_make_socket_nonblocking(fd.get());
+    } else {
+        cr_assert(connect(fd.get(), addr, sizeof sa) == 0);
+    }
+    return fd;
+}
+
+void start(Fixture& f) {
+    char tmpl[] = "/tmp/tegami-server-XXXXXX";
+    cr_assert(mkdtemp(tmpl) != nullptr);
+    f.dir = tmpl;
+    std::ofstream(f.dir + "/aliases") << "la: lb\nlb: la\nprog: \"|/bin/cat\"\n";
+    Config cfg = default_config();
+    cfg.aliases = f.dir + "/aliases";
+    cfg.local_domains = {"localhost", "mx.example"};
+    cfg.mail_spool_dir = f.dir;
+    f.ctx.name = "local";
+    f.ctx.base = f.base.get();
+    f.ctx.config = std::make_shared<const Config>(cfg);
+    f.ctx.listeners.push_back(Listener{"local", f.dir + "/s", unix_socket(f.dir + "/s", true)});
+    f.server.init(f.ctx);
+}
+
+// Runs the loop until the client socket has something to read (or 2 seconds passed).
+Result<ipc::ReceivedFrame> reply(Fixture& f, int client) {
+    for (int i = 0; i < 200; ++i) {
+        event_base_loop(f.base.get(), EVLOOP_NONBLOCK);
+        pollfd p{client, POLLIN, 0};
+        if (poll(&p, 1, 10) == 1) break;
+    }
+    return ipc::recv_frame_blocking(client);
+}
+
+ipc::DeliverResultMsg ask(Fixture& f, int client, uint64_t id, const std::string& rcpt) {
+    ipc::DeliverMsg m;
+    m.request_id = id;
+    m.queue_id = "Q" + std::to_string(id);
+    m.sender = "a@b";
+    m.recipient = rcpt;
+    m.body = "x\r\n";
+    cr_assert(ipc::send_frame_blocking(client, ipc::encode(m)).ok());
+    auto r = reply(f, client);
+    cr_assert(r.ok(), "%s: no reply", rcpt.c_str());
+    cr_assert(r->type == ipc::MsgType::deliver_result);
+    ipc::DeliverResultMsg res;
+    cr_assert(ipc::decode(r->payload, res));
+    return res;
+}
+
+struct Case {
+    const char* rcpt;
+    uint32_t status;
+    const char* dsn;
+};
+
+const Case kCases[] = {
+    {"", 5, "5.1.3"},
+    {"@mx.example", 5, "5.1.3"},
+    {"user@", 5, "5.1.3"},
+    {"daemon@elsewhere.example", 5, "5.1.2"},
+    {"no-such-user-tegami@localhost", 5, "5.1.1"},
+    {"root@localhost", 5, "5.1.1"},
+    {"la@MX.example", 5, "5.4.6"},
+    {"prog@localhost", 5, "5.3.0"},
+};
+
+}  // namespace
+
+Test(server, closes_on_unknown_frame_and_bad_payload) {
+    Fixture f;
+    start(f);
+    UniqueFd c1 = unix_socket(f.dir + "/s", false);
+    cr_assert(ipc::send_frame_blocking(c1.get(), ipc::encode_empty(ipc::MsgType::ready)).ok());
+    cr_expect(!reply(f, c1.get()).ok(), "closed after an unknown frame");
+
+    UniqueFd c2 = unix_socket(f.dir + "/s", false);
+    ipc::FrameWriter w(ipc::MsgType::deliver);
+    w.u64(7);
+    cr_assert(ipc::send_frame_blocking(c2.get(), w.finish()).ok());
+    cr_expect(!reply(f, c2.get()).ok(), "closed after a short deliver frame");
+}
+
+Test(server, refusals) {
+    Fixture f;
+    start(f);
+    UniqueFd c = unix_socket(f.dir + "/s", false);
+    uint64_t id = 100;
+    for (const auto& k : kCases) {
+        ipc::DeliverResultMsg res = ask(f, c.get(), ++id, k.rcpt);
+        cr_expect_eq(res.request_id, id, "%s", k.rcpt);
+        cr_expect_eq(res.status, k.status, "%s", k.rcpt);
+        cr_expect_eq(res.dsn, std::string(k.dsn), "%s: %s %s", k.rcpt, res.dsn.c_str(),
+                     res.text.c_str());
+        cr_expect_eq(res.relay, std::string("local"));
+    }
+}
