@@ -137,9 +137,11 @@ lint:
 	@clang-format --dry-run --Werror $(ALL_SRCS)
 	@echo "lint: clang-format clean ($(words $(ALL_SRCS)) files)"
 
+TIDY_FLAGS = -std=c++20 -I. $(PKG_CFLAGS) $(CRITERION_CFLAGS) -DTEGAMI_SYSCONFDIR="\"/etc\"" -DTEGAMI_LIBEXECDIR="\"/usr/libexec\""
 tidy: config.mk
-	@clang-tidy --quiet $(filter %.cpp,$(ALL_SRCS)) -- -std=c++20 -I. $(PKG_CFLAGS) $(CRITERION_CFLAGS) \
-		-DTEGAMI_SYSCONFDIR='"/etc"' -DTEGAMI_LIBEXECDIR='"/usr/libexec"'
+	@printf '%s\n' $(filter %.cpp,$(ALL_SRCS)) | xargs -P2 -n6 sh -c 'clang-tidy --quiet "$$@" -- $(TIDY_FLAGS) 2>/dev/null' _ >$(BUILD)/tidy.log; \
+	if grep -q 'error:' $(BUILD)/tidy.log; then grep -A3 'error:' $(BUILD)/tidy.log; exit 1; fi
+	@echo "tidy: clang-tidy clean ($(words $(filter %.cpp,$(ALL_SRCS))) files)"
 
 bench:
 	@scripts/deps.sh build && $(MAKE) --no-print-directory all && tests/bench/bench.sh

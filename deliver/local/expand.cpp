@@ -106,7 +106,7 @@ void Expander::alias(const std::string& key, std::string_view local, int depth) 
         std::string chain;
         for (const auto& q : path_)
             chain += q + " -> ";
-        fail(local, "5.4.6", "alias loop: " + chain + key);
+        fail(local, "5.4.6", "alias loop: " + (chain + key));
         return;
     }
     if (depth >= kMaxAliasDepth) {

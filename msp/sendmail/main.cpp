@@ -41,6 +41,7 @@ int exec_master(const std::string& config, bool foreground) {
     std::vector<std::string> args = {path, "-c", config};
     if (foreground) args.emplace_back("-f");
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& a : args)
         argv.push_back(a.data());
     argv.push_back(nullptr);
