@@ -54,6 +54,12 @@ else
   skip "tests/root" "not running as root (privilege separation, capabilities and delivery as the user need root; CI runs them)"
 fi
 
+if [ "${TEGAMI_NO_TIDY:-0}" != 1 ]; then
+  suite "clang-tidy" make --no-print-directory tidy
+else
+  skip "clang-tidy" "TEGAMI_NO_TIDY=1"
+fi
+
 if [ "${TEGAMI_NO_SAN:-0}" != 1 ]; then
   if make --no-print-directory SAN=1 all >"$log_dir/san-build.log" 2>&1; then
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
