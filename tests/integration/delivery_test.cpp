@@ -1,0 +1,315 @@
+// delivery_test.cpp - end to end through the real suite: a message accepted by smtpd is
+// queued and delivered by tegami-local into the sandbox's mbox or Maildir; checks the
+// delivered bytes exactly, alias expansion, several messages per session, parallel
+// sessions (each message delivered exactly once) and the queue ids in the log.
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/integration/harness.hpp"
+
+using namespace tegami_it;
+
+namespace {
+
+void start_with(const std::vector<std::string>& extra = {}) {
+    Sandbox& s = sandbox();
+    bool ok = s.start(extra);
+    if (!ok) s.dump_log();
+    cr_assert(ok, "sandbox did not start: %s", s.error.c_str());
+}
+
+std::string rcpt_ok() {
+    return mail_user() + "@localhost";
+}
+
+// The message as sent (dot-stuffed, CRLF) and as it must appear after the Received header
+// in an mbox (unstuffed, LF, From_ lines quoted).
+const std::string kSent =
+    "From: Sender <sender@example.org>\r\n"
+    "To: <RCPT>\r\n"
+    "Subject: exact-bytes\r\n"
+    "Message-Id: <exact-1@example.org>\r\n"
+    "\r\n"
+    "first line\r\n"
+    "From the start of a line\r\n"
+    ">From already quoted\r\n"
+    "..leading dot\r\n"
+    "...\r\n"
+    "..\r\n"
+    " From not at the start\r\n"
+    "\tindented\r\n"
+    "\r\n"
+    "last line\r\n";
+const std::string kStored =
+    "From: Sender <sender@example.org>\n"
+    "To: <RCPT>\n"
+    "Subject: exact-bytes\n"
+    "Message-Id: <exact-1@example.org>\n"
+    "\n"
+    "first line\n"
+    ">From the start of a line\n"
+    ">>From already quoted\n"
+    ".leading dot\n"
+    "..\n"
+    ".\n"
+    " From not at the start\n"
+    "\tindented\n"
+    "\n"
+    "last line\n";
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+    for (size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size()))
+        s.replace(pos, from.size(), to);
+    return s;
+}
+
+// Splits an mbox into its messages (each starting with a "From " line at the start of
+// the file or after an empty line).
+std::vector<std::string> mbox_messages(const std::string& box) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    if (box.rfind("From ", 0) != 0) return out;
+    for (size_t pos = box.find("\n\nFrom ", 0); pos != std::string::npos;
+         pos = box.find("\n\nFrom ", pos + 1)) {
+        out.push_back(box.substr(start, pos + 2 - start));
+        start = pos + 2;
+    }
+    out.push_back(box.substr(start));
+    return out;
+}
+
+std::vector<std::string> dir_entries(const std::string& path) {
+    std::vector<std::string> names;
+    DIR* d = opendir(path.c_str());
+    if (d == nullptr) return names;
+    for (dirent* e = readdir(d); e != nullptr; e = readdir(d)) {
+        std::string n = e->d_name;
+        if (n != "." && n != "..") names.push_back(n);
+    }
+    closedir(d);
+    return names;
+}
+
+}  // namespace
+
+TestSuite(delivery, .fini = stop_sandbox, .timeout = 90);
+
+Test(delivery, mbox_bytes_are_exact) {
+    start_with();
+    Sandbox& s = sandbox();
+    SmtpClient c;
+    IT_ASSERT(smtp_hello(c, s.port), "EHLO");
+    std::string sent = replace_all(kSent, "RCPT", rcpt_ok());
+    Reply r = smtp_send(c, "sender@example.org", {rcpt_ok()}, sent);
+    std::string id = queued_id(r);
+    IT_ASSERT(!id.empty(), "not queued: %d %s", r.code, r.text().c_str());
+    c.cmd("QUIT");
+    bool done = wait_until(
+        [&] { return s.mbox(mail_user()).find("last line\n") != std::string::npos; }, 20000);
+    IT_ASSERT(done, "not delivered to %s within 20 s", s.mbox_path(mail_user()).c_str());
+    // Let a late duplicate show up before checking that there is none.
+    wait_until([&] { return s.log().find(id + ": removed") != std::string::npos; }, 5000);
+    std::string box = s.mbox(mail_user());
+
+    size_t eol = box.find('\n');
+    std::string from_line = box.substr(0, eol);
+    static const std::regex from_re(
+        R"(From sender@example\.org (Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4})");
+    IT_EXPECT(std::regex_match(from_line, from_re), "From_ line: \"%s\"", from_line.c_str());
+    std::string rest = box.substr(eol + 1);
+    std::string head = "Return-Path: <sender@example.org>\nDelivered-To: " + rcpt_ok() + "\n";
+    IT_ASSERT(rest.rfind(head, 0) == 0, "want Return-Path and Delivered-To first:\n%s",
+              rest.c_str());
+    rest = rest.substr(head.size());
+    IT_ASSERT(rest.rfind("Received: ", 0) == 0, "want the Received header next:\n%s", rest.c_str());
+    // The Received header and its continuation lines.
+    size_t end = 0;
+    do {
+        end = rest.find('\n', end) + 1;
+    } while (end > 0 && end < rest.size() && (rest[end] == '\t' || rest[end] == ' '));
+    std::string received = rest.substr(0, end);
+    for (const std::string& want :
+         {std::string("127.0.0.1"), std::string("by localhost.localdomain"), "with ESMTP id " + id,
+          "for <" + rcpt_ok() + ">;"})
+        IT_EXPECT(received.find(want) != std::string::npos, "Received lacks \"%s\":\n%s",
+                  want.c_str(), received.c_str());
+    IT_EXPECT(received.find('\r') == std::string::npos, "CR in the Received header");
+    std::string body = rest.substr(end);
+    std::string want = replace_all(kStored, "RCPT", rcpt_ok()) + "\n";
+    IT_EXPECT(body == want, "stored message differs.\n--- got:\n%s--- want:\n%s", body.c_str(),
+              want.c_str());
+    IT_EXPECT(mbox_messages(box).size() == 1, "%zu messages in the mailbox, want 1",
+              mbox_messages(box).size());
+}
+
+Test(delivery, log_lines_carry_the_queue_id) {
+    start_with();
+    Sandbox& s = sandbox();
+    SmtpClient c;
+    IT_ASSERT(smtp_hello(c, s.port), "EHLO");
+    Reply r = smtp_send(c, "logcheck@example.org", {rcpt_ok()}, "Subject: log\r\n\r\nx\r\n");
+    std::string id = queued_id(r);
+    IT_ASSERT(!id.empty(), "not queued: %d %s", r.code, r.text().c_str());
+    std::string to = id + ": to=<" + rcpt_ok() + ">, relay=local, ";
+    bool sent = wait_until(
+        [&] {
+            std::string l = s.log();
+            size_t p = l.find(to);
+            return p != std::string::npos && l.find("status=sent", p) < l.find('\n', p);
+        },
+        20000);
+    IT_EXPECT(sent, "no \"%s... status=sent\" line in the log", to.c_str());
+    IT_EXPECT(s.log().find(id + ": from=<logcheck@example.org>") != std::string::npos,
+              "no \"%s: from=<logcheck@example.org>\" line in the log", id.c_str());
+}
+
+Test(delivery, two_messages_in_one_session) {
+    start_with();
+    Sandbox& s = sandbox();
+    SmtpClient c;
+    IT_ASSERT(smtp_hello(c, s.port), "EHLO");
+    Reply r1 = smtp_send(c, "one@example.org", {rcpt_ok()}, "Subject: first\r\n\r\nbody-one\r\n");
+    Reply r2 = smtp_send(c, "two@example.org", {rcpt_ok()}, "Subject: second\r\n\r\nbody-two\r\n");
+    IT_ASSERT(!queued_id(r1).empty() && !queued_id(r2).empty(), "not queued: %s / %s",
+              r1.text().c_str(), r2.text().c_str());
+    IT_EXPECT(queued_id(r1) != queued_id(r2), "same queue id twice");
+    c.cmd("QUIT");
+    bool both = wait_until(
+        [&] {
+            std::string b = s.mbox(mail_user());
+            return b.find("body-one\n") != std::string::npos &&
+                   b.find("body-two\n") != std::string::npos;
+        },
+        20000);
+    IT_ASSERT(both, "both messages not delivered within 20 s");
+    wait_until(
+        [&] {
+            std::string l = s.log();
+            return l.find(queued_id(r1) + ": removed") != std::string::npos &&
+                   l.find(queued_id(r2) + ": removed") != std::string::npos;
+        },
+        5000);
+    std::vector<std::string> msgs = mbox_messages(s.mbox(mail_user()));
+    IT_EXPECT(msgs.size() == 2, "%zu messages in the mailbox, want 2", msgs.size());
+    for (const std::string& m : msgs) {
+        bool one = m.find("body-one\n") != std::string::npos;
+        std::string from = one ? "one@example.org" : "two@example.org";
+        IT_EXPECT(m.rfind("From " + from + " ", 0) == 0, "From_ line of: %s", m.c_str());
+        IT_EXPECT(m.find("Return-Path: <" + from + ">\n") != std::string::npos,
+                  "Return-Path in: %s", m.c_str());
+    }
+}
+
+Test(delivery, twenty_parallel_sessions_each_delivered_once) {
+    start_with();
+    Sandbox& s = sandbox();
+    const int n = 20;
+    std::atomic<int> accepted{0};
+    std::vector<std::string> errors(n);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < n; ++i) {
+        threads.emplace_back([&, i] {
+            SmtpClient c;
+            if (!smtp_hello(c, s.port)) {
+                errors[i] = "EHLO failed: " + c.transcript;
+                return;
+            }
+            std::string tok = "parallel-token-" + std::to_string(i) + "-end";
+            Reply r = smtp_send(c, "p" + std::to_string(i) + "@example.org", {rcpt_ok()},
+                                "Subject: " + tok + "\r\nMessage-Id: <" + tok +
+                                    "@example.org>\r\n\r\n" + tok + "\r\n");
+            if (queued_id(r).empty())
+                errors[i] = "not queued: " + std::to_string(r.code) + " " + r.text();
+            else
+                ++accepted;
+            c.cmd("QUIT");
+        });
+    }
+    for (std::thread& t : threads)
+        t.join();
+    for (int i = 0; i < n; ++i)
+        IT_EXPECT(errors[i].empty(), "session %d: %s", i, errors[i].c_str());
+    IT_ASSERT(accepted == n, "%d of %d accepted", accepted.load(), n);
+    bool all = wait_until(
+        [&] {
+            std::string b = s.mbox(mail_user());
+            for (int i = 0; i < n; ++i)
+                if (b.find("\nparallel-token-" + std::to_string(i) + "-end\n") == std::string::npos)
+                    return false;
+            return true;
+        },
+        30000);
+    IT_ASSERT(all, "not every message delivered within 30 s");
+    wait_until([&] { return count_of(s.log(), ": removed") >= static_cast<size_t>(n); }, 5000);
+    std::string box = s.mbox(mail_user());
+    for (int i = 0; i < n; ++i) {
+        size_t k = count_of(box, "\nparallel-token-" + std::to_string(i) + "-end\n");
+        IT_EXPECT(k == 1, "token %d delivered %zu times", i, k);
+    }
+    IT_EXPECT(mbox_messages(box).size() == static_cast<size_t>(n), "%zu messages, want %d",
+              mbox_messages(box).size(), n);
+}
+
+Test(delivery, alias_is_expanded) {
+    Sandbox& s = sandbox();
+    s.aliases = "# aliases\npostmaster: " + mail_user() + "\nteam-tg: postmaster\n";
+    start_with();
+    SmtpClient c;
+    IT_ASSERT(smtp_hello(c, s.port), "EHLO");
+    Reply r = smtp_send(c, "a@example.org", {"team-tg@localhost"},
+                        "Subject: alias\r\n\r\nalias-body\r\n");
+    IT_ASSERT(!queued_id(r).empty(), "alias recipient refused: %d %s", r.code, r.text().c_str());
+    bool seen = wait_until(
+        [&] { return s.mbox(mail_user()).find("alias-body\n") != std::string::npos; }, 20000);
+    IT_ASSERT(seen, "alias not delivered to %s", mail_user().c_str());
+    std::string box = s.mbox(mail_user());
+    IT_EXPECT(box.find("Delivered-To: " + mail_user() + "@") != std::string::npos,
+              "Delivered-To does not name the final user:\n%s", box.c_str());
+    bool logged = wait_until(
+        [&] { return s.log().find("orig_to=<team-tg@localhost>") != std::string::npos; }, 5000);
+    IT_EXPECT(logged, "log lacks orig_to=<team-tg@localhost>");
+}
+
+Test(delivery, maildir_delivery) {
+    Sandbox& s = sandbox();
+    start_with({"mailbox_format=maildir"});
+    std::string md = s.dir + "/maildirs/" + mail_user();
+    if (geteuid() == 0) {
+        // The recipient's own directory, as a home directory would be; local creates the
+        // Maildir below it as the recipient.
+        passwd* pw = getpwnam(mail_user().c_str());
+        IT_ASSERT(pw != nullptr, "no passwd entry for %s", mail_user().c_str());
+        mkdir((s.dir + "/maildirs").c_str(), 0755);
+        mkdir(md.c_str(), 0700);
+        IT_ASSERT(chown(md.c_str(), pw->pw_uid, pw->pw_gid) == 0, "chown %s", md.c_str());
+    }
+    SmtpClient c;
+    IT_ASSERT(smtp_hello(c, s.port), "EHLO");
+    Reply r = smtp_send(c, "sender@example.org", {rcpt_ok()},
+                        "Subject: maildir\r\n\r\nFrom here\r\n..dot\r\nmaildir-end\r\n");
+    IT_ASSERT(!queued_id(r).empty(), "not queued: %d %s", r.code, r.text().c_str());
+    bool seen = wait_until([&] { return dir_entries(md + "/new").size() >= 1; }, 20000);
+    IT_ASSERT(seen, "nothing in %s/new within 20 s", md.c_str());
+    std::vector<std::string> files = dir_entries(md + "/new");
+    IT_EXPECT(files.size() == 1, "%zu files in new/", files.size());
+    IT_EXPECT(dir_entries(md + "/tmp").empty(), "tmp/ not empty after delivery");
+    std::string m = read_file(md + "/new/" + files[0]);
+    std::string head = "Return-Path: <sender@example.org>\nDelivered-To: " + rcpt_ok() + "\n";
+    IT_EXPECT(m.rfind(head, 0) == 0, "maildir file starts:\n%s", m.c_str());
+    IT_EXPECT(m.find("\nReceived: ") != std::string::npos, "no Received header:\n%s", m.c_str());
+    size_t body = m.find("\n\n");
+    IT_ASSERT(body != std::string::npos, "no header/body separator");
+    IT_EXPECT(m.substr(body) == "\n\nFrom here\n.dot\nmaildir-end\n",
+              "maildir body differs (no From_ quoting in Maildir):\n%s", m.substr(body).c_str());
+    IT_EXPECT(m.find('\r') == std::string::npos, "CR left in the maildir file");
+    IT_EXPECT(read_file(s.mbox_path(mail_user())).empty(), "also delivered to the mbox");
+}
