@@ -1,0 +1,239 @@
+"""tegami_sandbox.py - helpers for the interop and crash tests: run the real suite
+(tegami-master -f and the daemons it starts) in a temporary directory on a free loopback
+port, and read what local delivery wrote into the sandbox's mbox.
+
+Used by tests/interop/smtplib_test.py, tests/interop/swaks.sh (command line: freeport,
+user, extract) and tests/crash/crash.py. Every wait is bounded.
+
+Command line:
+  tegami_sandbox.py freeport               a loopback port that was free a moment ago
+  tegami_sandbox.py user                   the local user test mail goes to
+  tegami_sandbox.py extract MBOX TOKEN     the one message holding TOKEN, without its
+                                           From_ line and trace headers (exit 1 if not
+                                           exactly one)
+"""
+
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def ensure_user(name):
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
+                        "/usr/sbin/nologin", name], check=False, timeout=30)
+
+
+def mail_user():
+    """The invoking user, or tgtest1 when run as root (mail for uid 0 is refused)."""
+    if os.geteuid() == 0:
+        ensure_user("tgtest1")
+        return "tgtest1"
+    return pwd.getpwuid(os.geteuid()).pw_name
+
+
+def wait_for(cond, timeout, step=0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        if cond():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(step)
+
+
+def read_bytes(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def mbox_entries(data):
+    """Splits mbox bytes into messages: each starts with "From " at the start of the file
+    or after an empty line."""
+    if not data:
+        return []
+    if not data.startswith(b"From "):
+        return [data]  # not an mbox at all: one malformed entry
+    out, start = [], 0
+    pos = data.find(b"\n\nFrom ")
+    while pos != -1:
+        out.append(data[start:pos + 2])
+        start = pos + 2
+        pos = data.find(b"\n\nFrom ", pos + 1)
+    out.append(data[start:])
+    return out
+
+
+def strip_trace(entry):
+    """The message as the client sent it: without the From_ line and the Return-Path,
+    Delivered-To and Received headers (with their continuation lines) that delivery and
+    smtpd put on top."""
+    lines = entry.split(b"\n")
+    if lines and lines[0].startswith(b"From "):
+        lines = lines[1:]
+    i = 0
+    trace = (b"Return-Path:", b"Delivered-To:", b"Received:")
+    while i < len(lines) and lines[i].startswith(trace):
+        i += 1
+        while i < len(lines) and lines[i][:1] in (b" ", b"\t"):
+            i += 1
+    return b"\n".join(lines[i:])
+
+
+class Sandbox:
+    """The suite in a temporary directory; start() then stop() (always)."""
+
+    def __init__(self, prefix="tegami-py", extra=(), aliases=None):
+        self.bin = os.environ.get("TEGAMI_BIN") or os.path.join(os.getcwd(), "build/bin")
+        self.src = os.environ.get("TEGAMI_SRC") or os.getcwd()
+        self.user = mail_user()
+        if os.geteuid() == 0:
+            ensure_user("tegami")
+        self.dir = tempfile.mkdtemp(prefix=prefix + ".", dir="/tmp")
+        os.chmod(self.dir, 0o755)  # the daemons' user traverses it when run as root
+        self.port = free_port()
+        self.extra = list(extra)
+        self.proc = None
+        with open(os.path.join(self.dir, "aliases"), "w") as f:
+            f.write(aliases if aliases is not None else "postmaster: %s\n" % self.user)
+        subprocess.run(["sh", os.path.join(self.src, "scripts/mkconf.sh"), self.dir,
+                        str(self.port), self.bin] + self.extra,
+                       check=True, timeout=30, stdout=subprocess.DEVNULL)
+        self.conf = os.path.join(self.dir, "tegami.conf")
+        self.mbox = os.path.join(self.dir, "mail", self.user)
+        self.log_path = os.path.join(self.dir, "master.log")
+
+    def start(self, timeout=10):
+        """Starts master in its own process group; True once the MTA port greets."""
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [os.path.join(self.bin, "tegami-master"), "-c", self.conf, "-f"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        log.close()
+        return self.wait_greeting(timeout)
+
+    def wait_greeting(self, timeout=10):
+        def greets():
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError("tegami-master exited:\n" + self.log())
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+                    s.settimeout(2)
+                    ok = s.recv(512).startswith(b"220")
+                    s.sendall(b"QUIT\r\n")
+                    return ok
+            except OSError:
+                return False
+        return wait_for(greets, timeout, 0.1)
+
+    def log(self):
+        return read_bytes(self.log_path).decode("utf-8", "replace")
+
+    def tail(self, n=40):
+        return "\n".join(self.log().splitlines()[-n:])
+
+    def messages(self):
+        return mbox_entries(read_bytes(self.mbox))
+
+    def children(self):
+        """{name: pid} of master's children (tegami-smtpd, tegami-queue, tegami-local)."""
+        out = {}
+        if self.proc is None:
+            return out
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    stat = f.read()
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    argv0 = f.read().split(b"\0")[0].decode("utf-8", "replace")
+            except OSError:
+                continue
+            ppid = int(stat[stat.rfind(")") + 2:].split()[1])
+            if ppid == self.proc.pid:
+                out[os.path.basename(argv0).replace("tegami-", "")] = int(pid)
+        return out
+
+    def kill_tree(self):
+        """SIGKILL to master and everything in its process group."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self.proc = None
+
+    def stop(self, timeout=15):
+        """SIGTERM and a bounded wait; SIGKILL to the process group as a fallback.
+        Returns True if master stopped on its own."""
+        if self.proc is None:
+            return True
+        clean = False
+        try:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=timeout)
+            clean = True
+        except subprocess.TimeoutExpired:
+            pass
+        pid = self.proc.pid
+        try:
+            os.killpg(pid, signal.SIGKILL)  # leftovers in master's group
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        self.proc = None
+        return clean
+
+    def remove(self):
+        if not os.environ.get("TEGAMI_KEEP"):
+            subprocess.run(["rm", "-rf", self.dir], check=False, timeout=60)
+
+
+def main(argv):
+    if len(argv) == 2 and argv[1] == "freeport":
+        print(free_port())
+        return 0
+    if len(argv) == 2 and argv[1] == "user":
+        print(mail_user())
+        return 0
+    if len(argv) == 4 and argv[1] == "extract":
+        token = argv[3].encode()
+        found = [e for e in mbox_entries(read_bytes(argv[2])) if token in e]
+        if len(found) != 1:
+            sys.stderr.write("%d messages hold %s\n" % (len(found), argv[3]))
+            return 1
+        sys.stdout.buffer.write(strip_trace(found[0]))
+        return 0
+    sys.stderr.write(__doc__)
+    return 64
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
