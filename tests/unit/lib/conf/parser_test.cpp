@@ -146,7 +146,8 @@ Test(conf_values, listen_addresses) {
 }
 
 Test(conf_doc, man_page_documents_every_key) {
-    std::string src = std::getenv("TEGAMI_SRC") ? std::getenv("TEGAMI_SRC") : ".";
+    const char* env_src = std::getenv("TEGAMI_SRC");
+    std::string src = env_src ? env_src : ".";
     std::ifstream f(src + "/doc/tegami.conf.5");
     cr_assert(f.good(), "doc/tegami.conf.5 missing (run from the source tree or set TEGAMI_SRC)");
     std::stringstream ss;
