@@ -409,3 +409,45 @@ Test(smtp, eight_bit_and_smtputf8_parameters) {
         20000);
     IT_EXPECT(seen, "8-bit body not delivered byte for byte");
 }
+
+Test(smtp, null_sender_and_bare_postmaster_are_accepted) {
+    start_default();
+    SmtpClient c;
+    hello(c);
+    // RFC 5321 4.5.1: "postmaster" without a domain must be accepted; so must <> (bounces).
+    expect_reply(c.cmd("MAIL FROM:<>"), 250, "2.1.0", "null sender");
+    expect_reply(c.cmd("RCPT TO:<postmaster>"), 250, "2.1.5", "bare postmaster");
+    IT_ASSERT(c.cmd("DATA").code == 354, "DATA");
+    IT_ASSERT(c.send("Subject: null-sender\r\n\r\nnull-sender-body\r\n.\r\n"), "send");
+    Reply r = c.reply(30000);
+    IT_EXPECT(!queued_id(r).empty(), "not queued: %d %s", r.code, r.text().c_str());
+    bool seen = wait_until(
+        [&] { return sandbox().mbox(mail_user()).find("null-sender-body") != std::string::npos; },
+        20000);
+    IT_ASSERT(seen, "message from <> to postmaster not delivered");
+    std::string box = sandbox().mbox(mail_user());
+    IT_EXPECT(box.rfind("From MAILER-DAEMON ", 0) == 0 &&
+                  box.find("\nReturn-Path: <>\n") != std::string::npos,
+              "null sender not shown as MAILER-DAEMON / <>:\n%s", box.c_str());
+}
+
+Test(smtp, client_limit_refuses_further_sessions) {
+    Sandbox& s = sandbox();
+    bool ok = s.start({"smtpd_client_limit=2"});
+    cr_assert(ok, "sandbox did not start: %s", s.error.c_str());
+    SmtpClient a, b, c;
+    IT_ASSERT(smtp_hello(a, s.port) && smtp_hello(b, s.port), "two sessions");
+    IT_ASSERT(c.connect(s.port), "connect");
+    expect_reply(c.reply(), 421, "4.7.0", "third session");
+    IT_EXPECT(c.closed_by_peer(), "third session left open");
+    expect_reply(a.cmd("NOOP"), 250, "2.0.0", "first session still served");
+    a.cmd("QUIT");
+    IT_EXPECT(a.closed_by_peer(), "QUIT");
+    bool again = wait_until(
+        [&] {
+            SmtpClient d;
+            return d.connect(s.port) && d.reply().code == 220;
+        },
+        5000);
+    IT_EXPECT(again, "no new session served after one ended");
+}
