@@ -92,7 +92,7 @@ bool is_from_line(const std::string& line, const std::string& sender) {
     std::string head = "From " + sender + " ";
     if (line.rfind(head, 0) != 0) return false;
     std::string date = line.substr(head.size());
-    const std::string layout = "Aaa Aaa _9 99:99:99 9999";
+    const std::string layout = "AAA AAA _9 99:99:99 9999";
     if (date.size() != layout.size()) return false;
     for (size_t i = 0; i < layout.size(); ++i) {
         char c = date[i], l = layout[i];
