@@ -19,6 +19,13 @@
 
 namespace tegami::queue {
 
+// State changes (recipient results, removal) are written to the log file at commit but
+// not fsynced: a killed queue process loses none of them, a power failure may lose the
+// last ones, which only means a redelivery (at-least-once). New messages are different:
+// they are committed without a write and made durable by the group flush before the
+// 250 (committer.cpp).
+constexpr u_int32_t kStateCommit = DB_TXN_WRITE_NOSYNC;
+
 namespace {
 
 constexpr u_int32_t kLogBuffer = 8u * 1024u * 1024u;
@@ -204,7 +211,7 @@ Result<void> BdbStore::update(const Envelope& env) {
     if (ret == DB_NOTFOUND) return lookup_error(env.queue_id, "envelope", ret);
     DBT d = key_of(rec);
     if (ret == 0) ret = envelopes_->put(envelopes_.get(), txn.get(), &k, &d, 0);
-    if (ret == 0) ret = txn.commit(DB_TXN_NOSYNC);
+    if (ret == 0) ret = txn.commit(kStateCommit);
     if (ret != 0) return db_error(env.queue_id + ": update envelope", ret);
     return {};
 }
@@ -216,7 +223,7 @@ Result<void> BdbStore::remove(std::string_view qid) {
     if (ret != 0) return db_error("txn_begin", ret);
     ret = del_in(txn, qid);
     if (ret == DB_NOTFOUND) return lookup_error(qid, "envelope", ret);
-    if (ret == 0) ret = txn.commit(DB_TXN_NOSYNC);
+    if (ret == 0) ret = txn.commit(kStateCommit);
     if (ret != 0) return db_error(std::string(qid) + ": remove", ret);
     return {};
 }
@@ -229,7 +236,7 @@ PutStatus BdbStore::remove_and_put(std::string_view qid, const Envelope& env, st
     if (ret == 0) ret = del_in(txn, qid);
     if (ret == 0) ret = put_in(txn, env, body);
     if (ret == DB_KEYEXIST) return PutStatus::duplicate;
-    if (ret == 0) ret = txn.commit(DB_TXN_NOSYNC);
+    if (ret == 0) ret = txn.commit(kStateCommit);
     if (ret != 0) return put_failed(err, db_strerror(ret));
     return PutStatus::ok;
 }

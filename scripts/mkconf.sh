@@ -9,10 +9,14 @@ dir=$1; port=$2; bindir=${3:-$(cd "$(dirname "$0")/.." && pwd)/build/bin}
 shift 2; [ $# -gt 0 ] && shift
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
-mkdir -p "$dir/mail"
+mkdir -p "$dir/mail" "$dir/maildirs"
 if [ "$(id -u)" = 0 ]; then
+  # As root, local delivers as each recipient: mbox files are made in a root:mail 2775
+  # directory (as /var/mail on Debian), Maildirs in a sticky world-writable one (each
+  # recipient creates its own, 0700), standing in for the users' home directories.
   chgrp mail "$dir/mail" 2>/dev/null || true
   chmod 2775 "$dir/mail"
+  chmod 1777 "$dir/maildirs"
 fi
 {
   echo "# Tegami sandbox configuration, written by scripts/mkconf.sh"

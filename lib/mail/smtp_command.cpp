@@ -73,6 +73,11 @@ Reply apply_mail_param(const EsmtpParam& p, MailParams& out) {
             out.body = BodyType::seven_bit;
         else if (p.has_value && iequals(p.value, "8BITMIME"))
             out.body = BodyType::eight_bit_mime;
+        else if (p.has_value && !p.value.empty() &&
+                 p.value.find_first_not_of(
+                     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-") ==
+                     std::string_view::npos)
+            return make_reply(555, "5.5.4", "Unsupported BODY type");  // e.g. BINARYMIME
         else
             return param_syntax("BODY");
     } else if (iequals(p.keyword, "SMTPUTF8")) {

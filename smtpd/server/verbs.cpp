@@ -101,11 +101,15 @@ std::optional<Reply> proceed_rcpt(SessionState& st, SessionHost& host, CommandAr
     std::string addr = mb.str();
     switch (host.classify_local(unquote_local(mb.local))) {
         case LocalKind::alias:
-        case LocalKind::user:
+        case LocalKind::user: {
             // <Postmaster> alone is qualified with this host (RFC 5321 4.5.1).
-            st.tx->recipients.push_back(mb.domain.empty() ? addr + "@" + st.config->hostname
-                                                          : addr);
+            std::string rcpt = mb.domain.empty() ? addr + "@" + st.config->hostname : addr;
+            // A recipient named twice (local parts here ignore case) is kept once.
+            for (const auto& have : st.tx->recipients)
+                if (iequals(have, rcpt)) return ok_reply("2.1.5", "Ok (duplicate recipient)");
+            st.tx->recipients.push_back(std::move(rcpt));
             return ok_reply("2.1.5", "Ok");
+        }
         case LocalKind::root_user:
             return make_reply(550, "5.1.1",
                               "<" + addr + ">: mail for uid 0 is not delivered here; alias it");

@@ -32,7 +32,7 @@ Test(smtp_command, bad_mail_arguments) {
         {"FROM:<a@b.org> SIZE=-1", 501, "5.5.4"},
         {"FROM:<a@b.org> SIZE=123456789012345678901", 501, "5.5.4"},
         {"FROM:<a@b.org> SIZE=1 SIZE=2", 501, "5.5.4"},
-        {"FROM:<a@b.org> BODY=BINARYMIME", 501, "5.5.4"},
+        {"FROM:<a@b.org> BODY=BINARYMIME", 555, "5.5.4"},
         {"FROM:<a@b.org> BODY", 501, "5.5.4"},
         {"FROM:<a@b.org> SMTPUTF8=yes", 501, "5.5.4"},
         {"FROM:<a@b.org> -X=1", 501, "5.5.4"},
