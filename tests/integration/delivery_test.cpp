@@ -233,6 +233,7 @@ Test(delivery, twenty_parallel_sessions_each_delivered_once) {
     std::atomic<int> accepted{0};
     std::vector<std::string> errors(n);
     std::vector<std::thread> threads;
+    threads.reserve(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i) {
         threads.emplace_back([&, i] {
             SmtpClient c;

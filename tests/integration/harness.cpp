@@ -63,6 +63,7 @@ pid_t spawn(const std::vector<std::string>& argv, int out_fd) {
         dup2(out_fd, 2);
     }
     std::vector<char*> args;
+    args.reserve(argv.size() + 1);
     for (const std::string& a : argv)
         args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
