@@ -82,6 +82,13 @@ $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS_ALL) -c $< -o $@
 
+# The installation paths are compiled into the configuration defaults: rebuild that
+# object when PREFIX, SYSCONFDIR or LIBEXECDIR change between two make runs.
+PATHS_STAMP := $(BUILD)/paths-$(shell echo '$(SYSCONFDIR) $(LIBEXECDIR)' | cksum | cut -d' ' -f1).stamp
+$(PATHS_STAMP):
+	@mkdir -p $(dir $@) && rm -f $(BUILD)/paths-*.stamp && touch $@
+$(BUILD)/obj/lib/conf/params.o: $(PATHS_STAMP)
+
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
