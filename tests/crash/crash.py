@@ -101,10 +101,16 @@ class Load:
                     sent = True
                 except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused,
                         smtplib.SMTPDataError) as e:
-                    # A refusal (say 451 while the queue restarts): not acknowledged, so
-                    # the message may not be delivered; the next attempt uses a new token.
+                    # A refusal. A 5xx means the message must never be delivered. A 4xx
+                    # after DATA (451 when the queue died with the message in flight) means
+                    # "outcome unknown": the queue may have made it durable just before it
+                    # was killed, so a delivery is allowed (the client would retry and get a
+                    # duplicate, never a loss). The next attempt uses a new token.
+                    code = getattr(e, "smtp_code", 0)
                     with self.lock:
                         self.refused += 1
+                        if isinstance(e, smtplib.SMTPDataError) and 400 <= code < 500:
+                            self.unacked.add(token)
                     note("refused %s: %s" % (token, e))
                     sent = True
                     try:
