@@ -37,18 +37,33 @@ run_unit() {  # build dir
 }
 
 export TEGAMI_SRC=$PWD
+# As root the daemons run as the tegami user, which must be able to execute them: when
+# the source tree is not searchable by others (a clone under /root, say), the suites get
+# a copy of the programs in a world-searchable temporary directory.
+bin_for() {  # build dir -> directory of programs the suites should run
+  if [ "$(id -u)" = 0 ] && ! su -s /bin/sh nobody -c "test -x '$PWD/$1/bin/tegami-smtpd'" 2>/dev/null; then
+    local copy
+    copy=$(mktemp -d /tmp/tegami-bin.XXXXXX)
+    chmod 755 "$copy"
+    cp -p "$1"/bin/* "$copy/"
+    echo "$copy"
+  else
+    echo "$PWD/$1/bin"
+  fi
+}
+BIN_DIR=$(bin_for "$BUILD")
 suite "unit" run_unit "$BUILD"
 if [ -x "$BUILD/tests/integration-tests" ]; then
-  suite "integration" env TEGAMI_BIN="$PWD/$BUILD/bin" "$BUILD/tests/integration-tests" --jobs 1
+  suite "integration" env TEGAMI_BIN="$BIN_DIR" "$BUILD/tests/integration-tests" --jobs 1
 fi
 for t in tests/interop/*.sh tests/crash/*.sh; do
   [ -f "$t" ] || continue
-  suite "$t" env TEGAMI_BIN="$PWD/$BUILD/bin" bash "$t"
+  suite "$t" env TEGAMI_BIN="$BIN_DIR" bash "$t"
 done
 if [ "$(id -u)" = 0 ]; then
   for t in tests/root/*.sh; do
     [ -f "$t" ] || continue
-    suite "$t" env TEGAMI_BIN="$PWD/$BUILD/bin" bash "$t"
+    suite "$t" env TEGAMI_BIN="$BIN_DIR" bash "$t"
   done
 else
   skip "tests/root" "not running as root (privilege separation, capabilities and delivery as the user need root; CI runs them)"
@@ -65,7 +80,7 @@ if [ "${TEGAMI_NO_SAN:-0}" != 1 ]; then
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     suite "sanitizer unit" run_unit build-san
     if [ -x build-san/tests/integration-tests ]; then
-      suite "sanitizer integration" env TEGAMI_BIN="$PWD/build-san/bin" build-san/tests/integration-tests --jobs 1
+      suite "sanitizer integration" env TEGAMI_BIN="$(bin_for build-san)" build-san/tests/integration-tests --jobs 1
     fi
   else
     failed=$((failed + 1)); failures="$failures sanitizer-build"
