@@ -3,7 +3,11 @@
 #
 # Both servers listen on 127.0.0.1 only, each in a sandbox under the work directory
 # (default ./bench-work). Postfix comes from the Debian package, extracted with dpkg -x and
-# never installed; its smtp-source is the load generator for both.
+# never installed; its smtp-source is the load generator for both. Postfix needs root (its
+# master runs as root, its daemons as user postfix, with group postdrop; the script creates
+# postfix, postdrop, tegami and the recipient tgbench as system accounts when missing);
+# without root, Tegami is measured alone. The memory test and the load runs each start the
+# servers afresh; the load runs alternate between them.
 #
 # Equal work: each server durably queues a message before answering 250 to its DATA
 # (Postfix fsyncs its queue file, its default; Tegami's queue_store=bdb commits before the
