@@ -5,6 +5,7 @@
 #   make run       deps + build + start the suite under ./run on 127.0.0.1:2525
 #   make check     deps + build + every test, sanitizer pass included
 #   make bench     Tegami vs Postfix, side by side (see tests/bench/)
+#   make fuzz      fuzz every parser for FUZZ_SECONDS each (needs clang++; tests/fuzz/)
 #   make install   PREFIX=/usr/local DESTDIR=... (see doc/tegami-files.txt)
 #   make clean
 #
@@ -55,15 +56,19 @@ PROG_NONMAIN_OBJS := $(PROG_NONMAIN_SRCS:%.cpp=$(BUILD)/obj/%.o)
 
 # Unit tests: one Criterion binary per area (tests/unit/<area>/...), linking libtegami.a
 # and the non-main objects of that area's programs, so areas build independently.
-UNIT_AREAS := lib smtpd queue deliver msp
+UNIT_AREAS := lib smtpd queue deliver msp fuzz
 area_srcs = $(sort $(shell find tests/unit/$(1) -name '*_test.cpp' 2>/dev/null))
 area_prog_objs = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter $(1)/%,$(PROG_NONMAIN_SRCS)))
+# unit-fuzz runs the saved fuzz corpora (tests/fuzz/corpus/<target>/) through the fuzz
+# targets themselves; the envelope decoder they cover lives in queue/.
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/*_fuzz.cpp))
+area_prog_objs_fuzz = $(call area_prog_objs,queue) $(FUZZ_SRCS:%.cpp=$(BUILD)/obj/%.o)
 UNIT_BINS := $(foreach a,$(UNIT_AREAS),$(if $(call area_srcs,$(a)),$(BUILD)/tests/unit-$(a)))
 INTEG_SRCS := $(sort $(wildcard tests/integration/*.cpp))
 INTEG_OBJS := $(INTEG_SRCS:%.cpp=$(BUILD)/obj/%.o)
 INTEG_BIN := $(BUILD)/tests/integration-tests
 
-.PHONY: all deps deps-test run check check-all lint tidy clean distclean install bench help \
+.PHONY: all deps deps-test run check check-all lint tidy clean distclean install bench help fuzz \
 	test-unit test-integration test-interop test-crash test-root test-san
 .DEFAULT_GOAL := all
 
@@ -101,7 +106,7 @@ endef
 $(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_template,$(p))))
 
 define UNIT_template
-$(BUILD)/tests/unit-$(1): $(patsubst %.cpp,$(BUILD)/obj/%.o,$(call area_srcs,$(1))) $(call area_prog_objs,$(1)) $(LIB)
+$(BUILD)/tests/unit-$(1): $(patsubst %.cpp,$(BUILD)/obj/%.o,$(call area_srcs,$(1))) $(call area_prog_objs,$(1)) $(area_prog_objs_$(1)) $(LIB)
 	@mkdir -p $$(dir $$@)
 	$$(CXX) $$(LDFLAGS_ALL) -o $$@ $$^ $$(PKG_LIBS) $$(CRITERION_LIBS)
 endef
@@ -127,7 +132,7 @@ check: deps-test
 	@$(MAKE) --no-print-directory check-all
 
 help:
-	@sed -n '3,12p' Makefile
+	@sed -n '3,13p' Makefile
 
 # ---- tests
 check-all: all lint
@@ -150,6 +155,36 @@ tidy: config.mk
 	if grep -q 'error:' $(BUILD)/tidy.log; then grep -A3 'error:' $(BUILD)/tidy.log; exit 1; fi
 	@echo "tidy: clang-tidy clean ($(words $(filter %.cpp,$(ALL_SRCS))) files)"
 
+# ---- fuzzing (clang's libFuzzer): each tests/fuzz/<target>_fuzz.cpp becomes a fuzzer that
+# starts from tests/fuzz/corpus/<target>/ and writes what it finds under FUZZ_WORK.
+FUZZ_SECONDS ?= 30
+FUZZ_CXX ?= clang++
+FUZZ_WORK ?= $(BUILD)/fuzz/work
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_OBJS := $(patsubst %.cpp,$(BUILD)/fuzz/obj/%.o,$(LIB_SRCS) $(filter queue/%,$(PROG_NONMAIN_SRCS)))
+FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/%_fuzz.cpp=%)
+
+$(BUILD)/fuzz/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) -std=c++20 -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link -DTEGAMI_LIBFUZZER \
+		-Wall -Wextra -Werror -I. -MMD -MP $(PKG_CFLAGS) -c $< -o $@
+
+$(BUILD)/fuzz/bin/%: $(BUILD)/fuzz/obj/tests/fuzz/%_fuzz.o $(FUZZ_OBJS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
+fuzz:
+	@command -v $(FUZZ_CXX) >/dev/null || { echo "fuzz: $(FUZZ_CXX) not installed (apt-get install clang); skipped"; exit 0; }; \
+	$(MAKE) --no-print-directory $(FUZZ_NAMES:%=$(BUILD)/fuzz/bin/%) || exit 1; \
+	failed=""; for t in $(FUZZ_NAMES); do \
+		mkdir -p $(FUZZ_WORK)/$$t/corpus && echo "== fuzz $$t ($(FUZZ_SECONDS)s)"; \
+		$(BUILD)/fuzz/bin/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_WORK)/$$t/ $(FUZZ_WORK)/$$t/corpus tests/fuzz/corpus/$$t \
+			2>$(FUZZ_WORK)/$$t/log || { failed="$$failed $$t"; grep -A3 -E 'invariant|ERROR' $(FUZZ_WORK)/$$t/log; }; \
+		grep -E '^stat::(number_of_executed_units|new_units_added)' $(FUZZ_WORK)/$$t/log; \
+	done; \
+	[ -z "$$failed" ] || { echo "fuzz: findings in$$failed (inputs in $(FUZZ_WORK)/<target>/)"; exit 1; }
+
 bench:
 	@scripts/deps.sh build && $(MAKE) --no-print-directory all && tests/bench/bench.sh
 
@@ -163,4 +198,4 @@ clean:
 distclean: clean
 	rm -rf config.mk config.log config.status configure autom4te.cache run
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/fuzz/obj -name '*.d' 2>/dev/null)
