@@ -38,7 +38,9 @@ endif
 CXXFLAGS_ALL = -std=c++20 $(OPTFLAGS) $(SANFLAGS) -Wall -Wextra -Werror -pipe -I. -MMD -MP \
 	-DTEGAMI_SYSCONFDIR='"$(SYSCONFDIR)"' -DTEGAMI_LIBEXECDIR='"$(LIBEXECDIR)"' \
 	$(PKG_CFLAGS) $(CXXFLAGS)
-LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
+# Full RELRO and immediate binding: hardening, and delivery children (forked per batch)
+# do not pay the dynamic linker for symbols the parent never called.
+LDFLAGS_ALL = $(SANFLAGS) -Wl,-z,relro,-z,now $(LDFLAGS)
 
 # program name : source folder
 PROGRAMS := tegami-master:smtpd/master tegami-smtpd:smtpd/server tegami-queue:queue \

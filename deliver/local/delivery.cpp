@@ -40,60 +40,88 @@ void reset_process(int keep_fd) {
     close_range(static_cast<unsigned>(keep_fd) + 1, ~0U, 0);
 }
 
-void report_line(int fd, std::string line) {
+void report_line(int fd, const MessageReport& r) {
+    std::string line = std::to_string(r.code) + " " + r.text;
     for (char& c : line)
         if (c == '\n' || c == '\r') c = ' ';
-    if (line.size() > 1000) line.resize(1000);
+    if (line.size() > kReportLineMax) line.resize(kReportLineMax);
     line += '\n';
     ssize_t w = ::write(fd, line.data(), line.size());
-    (void)w;  // the report is for the log only; the exit status carries the result
+    (void)w;  // a missing line reads as a temporary failure in the parent
 }
 
 }  // namespace
 
-int deliver_as_current_user(const ChildSpec& spec, uid_t owner, std::string& report) {
+std::vector<MessageReport> deliver_as_current_user(const ChildSpec& spec, uid_t owner) {
     const Config& cfg = *spec.config;
     umask(077);
+    std::vector<MessageReport> out;
+    out.reserve(spec.msgs.size());
     if (cfg.mailbox_format == MailboxFormat::maildir) {
         std::string root = expand_maildir_path(cfg.maildir, spec.user.name, spec.user.home);
-        auto r = deliver_maildir(root, cfg.hostname, spec.msg, spec.seq);
-        report = r ? r.value() : r.error().message;
-        return r ? 0 : code(r.error().exit);
+        unsigned long seq = spec.seq;
+        for (const MailMessage& m : spec.msgs) {
+            auto r = deliver_maildir(root, cfg.hostname, m, seq++);
+            out.push_back(r ? MessageReport{0, r.value()}
+                            : MessageReport{code(r.error().exit), r.error().message});
+        }
+        return out;
     }
+    MessageReport one;
     UniqueFd dir(::open(cfg.mail_spool_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dir) {
-        report = sys_error("open " + cfg.mail_spool_dir, errno).message;
-        return EX_TEMPFAIL;
+        one = {EX_TEMPFAIL, sys_error("open " + cfg.mail_spool_dir, errno).message};
+    } else {
+        auto r = deliver_mbox_batch(dir.get(), cfg.mail_spool_dir, spec.user.name, owner, spec.msgs,
+                                    time(nullptr));
+        one = r ? MessageReport{0, r->path + (r->note.empty() ? "" : " (" + r->note + ")")}
+                : MessageReport{code(r.error().exit), r.error().message};
     }
-    auto r =
-        deliver_mbox(dir.get(), cfg.mail_spool_dir, spec.user.name, owner, spec.msg, time(nullptr));
-    if (!r) {
-        report = r.error().message;
-        return code(r.error().exit);
-    }
-    report = r->path + (r->note.empty() ? "" : " (" + r->note + ")");
-    return 0;
+    out.assign(spec.msgs.size(), one);  // an mbox batch is delivered whole or not at all
+    return out;
 }
 
 void run_delivery_child(const ChildSpec& spec, int report_fd) noexcept {
     reset_process(report_fd);
-    std::string report;
-    int status = EX_TEMPFAIL;
     uid_t owner = geteuid();
     if (spec.switch_user) {
         auto id = lookup_identity(spec.user.name, spec.config->mail_group);
         Result<void> became =
             id ? become_user(id->uid, id->gid, id->groups) : Result<void>(id.error());
         if (!became) {
-            report_line(report_fd,
-                        "cannot become " + spec.user.name + ": " + became.error().message);
+            MessageReport r{EX_TEMPFAIL,
+                            "cannot become " + spec.user.name + ": " + became.error().message};
+            for (size_t i = 0; i < spec.msgs.size(); ++i)
+                report_line(report_fd, r);
             _exit(EX_TEMPFAIL);
         }
         owner = id->uid;
     }
-    status = deliver_as_current_user(spec, owner, report);
-    report_line(report_fd, report);
+    int status = 0;
+    for (const MessageReport& r : deliver_as_current_user(spec, owner)) {
+        report_line(report_fd, r);
+        if (r.code != 0 && status == 0) status = r.code;
+    }
     _exit(status);
+}
+
+std::vector<MessageReport> parse_reports(const std::string& text) {
+    std::vector<MessageReport> out;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        if (nl == std::string::npos) break;  // a cut line does not count
+        std::string line = text.substr(pos, nl - pos);
+        pos = nl + 1;
+        size_t sp = line.find(' ');
+        std::string num = line.substr(0, sp);
+        if (num.empty() || num.size() > 3 ||
+            num.find_first_not_of("0123456789") != std::string::npos)
+            break;
+        out.push_back(
+            MessageReport{std::stoi(num), sp == std::string::npos ? "" : line.substr(sp + 1)});
+    }
+    return out;
 }
 
 Outcome outcome_from_wait(int wait_status, const std::string& reason, bool maildir) {
@@ -101,7 +129,10 @@ Outcome outcome_from_wait(int wait_status, const std::string& reason, bool maild
         return {4, "4.3.0",
                 "delivery process killed by signal " + std::to_string(WTERMSIG(wait_status))};
     if (!WIFEXITED(wait_status)) return {4, "4.3.0", "delivery process ended oddly"};
-    int st = WEXITSTATUS(wait_status);
+    return outcome_from_code(WEXITSTATUS(wait_status), reason, maildir);
+}
+
+Outcome outcome_from_code(int st, const std::string& reason, bool maildir) {
     std::string why = reason.empty() ? "delivery failed (exit " + std::to_string(st) + ")" : reason;
     switch (st) {
         case EX_OK:

@@ -4,8 +4,11 @@
 // receives. The child reports one line (the mailbox path, or why it failed) on a pipe.
 #pragma once
 
+#include <sysexits.h>
 #include <cstdint>
+
 #include <string>
+#include <vector>
 
 #include "deliver/local/expand.hpp"
 #include "deliver/local/message_format.hpp"
@@ -16,18 +19,31 @@ namespace tegami::local {
 struct ChildSpec {
     const Config* config = nullptr;
     LocalUser user;
-    MailMessage msg;
+    std::vector<MailMessage> msgs;  // at least one; all for this user
     bool switch_user = false;  // become user (needs CAP_SETUID/CAP_SETGID); else stay as we are
-    unsigned long seq = 0;     // for unique Maildir names
+    unsigned long seq = 0;     // for unique Maildir names (seq, seq+1, ... per message)
+};
+
+// The most messages one child takes, and the report line limit that keeps a batch's
+// reports within the pipe buffer (the parent reads them after the child exited).
+constexpr size_t kMaxBatch = 64;
+constexpr size_t kReportLineMax = 400;
+
+struct MessageReport {
+    int code = EX_TEMPFAIL;  // sysexits
+    std::string text;        // mailbox path, or why it failed
 };
 
 // Runs in the forked child: never returns; exits with a sysexits code after writing one
 // report line to report_fd. keep_fd (report_fd) is the only descriptor above 2 kept.
 [[noreturn]] void run_delivery_child(const ChildSpec& spec, int report_fd) noexcept;
 
-// The delivery as run by the child, without the fork-specific set-up (identity, fds):
-// returns the sysexits code and sets report. Exposed for tests.
-int deliver_as_current_user(const ChildSpec& spec, uid_t owner, std::string& report);
+// The deliveries as run by the child, without the fork-specific set-up (identity, fds):
+// one report per message of spec.msgs. Exposed for tests.
+std::vector<MessageReport> deliver_as_current_user(const ChildSpec& spec, uid_t owner);
+
+// Parses the child's report lines (as many as it wrote before it ended).
+std::vector<MessageReport> parse_reports(const std::string& text);
 
 struct Outcome {
     uint32_t status = 4;  // ipc::kStatusOk / kStatusTemp / kStatusPerm
@@ -38,5 +54,7 @@ struct Outcome {
 // wait_status as from waitpid; reason: the child's report line. maildir picks the text of
 // a success ("delivered to maildir" rather than "delivered to mailbox").
 Outcome outcome_from_wait(int wait_status, const std::string& reason, bool maildir);
+// The same for one message's sysexits code from the child's report.
+Outcome outcome_from_code(int code, const std::string& reason, bool maildir);
 
 }  // namespace tegami::local

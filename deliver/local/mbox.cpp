@@ -136,6 +136,14 @@ bool valid_mailbox_name(const std::string& user) {
 Result<MboxDelivered> deliver_mbox(int spool_dirfd, const std::string& dir_path,
                                    const std::string& user, uid_t owner, const MailMessage& msg,
                                    time_t when, const MboxOptions& opt) {
+    return deliver_mbox_batch(spool_dirfd, dir_path, user, owner, std::vector<MailMessage>{msg},
+                              when, opt);
+}
+
+Result<MboxDelivered> deliver_mbox_batch(int spool_dirfd, const std::string& dir_path,
+                                         const std::string& user, uid_t owner,
+                                         const std::vector<MailMessage>& msgs, time_t when,
+                                         const MboxOptions& opt) {
     if (!valid_mailbox_name(user)) return make_error(Exit::no_user, "bad mailbox name");
     MboxDelivered out{dir_path + "/" + user, ""};
     DotLock dotlock;
@@ -149,7 +157,11 @@ Result<MboxDelivered> deliver_mbox(int spool_dirfd, const std::string& dir_path,
     struct stat st {};
     if (::fstat(fd->get(), &st) != 0) return sys_error("fstat mailbox", errno, Exit::temp_fail);
     const off_t old_size = st.st_size;
-    Result<void> wrote = write_all(fd->get(), mbox_entry(msg, when));
+    // Every message of the batch in one append and one fsync: all of them or none.
+    std::string entries;
+    for (const MailMessage& m : msgs)
+        entries += mbox_entry(m, when);
+    Result<void> wrote = write_all(fd->get(), entries);
     if (wrote && ::fsync(fd->get()) != 0)
         wrote = sys_error("fsync mailbox", errno, Exit::temp_fail);
     if (wrote && created && ::fsync(spool_dirfd) != 0)
@@ -160,7 +172,7 @@ Result<MboxDelivered> deliver_mbox(int spool_dirfd, const std::string& dir_path,
                               wrote.error().message + "; could not restore the mailbox size");
         return wrote.error();
     }
-    // The fsync above made the message durable in the mailbox: from here it is delivered.
+    // The fsync above made the messages durable in the mailbox: from here they are delivered.
     return out;
 }
 

@@ -9,6 +9,7 @@
 
 #include <ctime>
 #include <string>
+#include <vector>
 
 #include "deliver/local/message_format.hpp"
 #include "lib/core/result.hpp"
@@ -34,5 +35,12 @@ struct MboxDelivered {
 Result<MboxDelivered> deliver_mbox(int spool_dirfd, const std::string& dir_path,
                                    const std::string& user, uid_t owner, const MailMessage& msg,
                                    time_t when, const MboxOptions& opt = {});
+
+// Several messages for the same mailbox under one lock, appended and fsynced together:
+// either all are delivered or the file is cut back and none is.
+Result<MboxDelivered> deliver_mbox_batch(int spool_dirfd, const std::string& dir_path,
+                                         const std::string& user, uid_t owner,
+                                         const std::vector<MailMessage>& msgs, time_t when,
+                                         const MboxOptions& opt = {});
 
 }  // namespace tegami::local

@@ -219,12 +219,36 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m) {
     start_jobs();
 }
 
+bool LocalServer::user_busy(const std::string& name) const {
+    for (const auto& [pid, c] : children_)
+        if (!c.jobs.empty() && c.jobs.front().user.name == name) return true;
+    return false;
+}
+
+// Starts children while there is room. One child per mailbox at a time: jobs for a user
+// whose child is running wait, and the next child for that user takes all of them at
+// once (up to kMaxBatch), so a burst for one mailbox costs one fork, one lock and one
+// fsync per batch instead of per message.
 void LocalServer::start_jobs() {
     size_t limit = cfg().local_concurrency > 0 ? cfg().local_concurrency : 1;
-    while (!queue_.empty() && children_.size() < limit && !ctx_->stopping) {
-        Job j = std::move(queue_.front());
-        queue_.pop_front();
-        start_child(std::move(j));
+    for (auto it = queue_.begin();
+         it != queue_.end() && children_.size() < limit && !ctx_->stopping;) {
+        if (user_busy(it->user.name)) {
+            ++it;
+            continue;
+        }
+        std::string name = it->user.name;
+        std::vector<Job> batch;
+        for (auto j = it; j != queue_.end() && batch.size() < kMaxBatch;) {
+            if (j->user.name == name) {
+                batch.push_back(std::move(*j));
+                j = queue_.erase(j);
+            } else {
+                ++j;
+            }
+        }
+        start_child(std::move(batch));
+        it = queue_.begin();
     }
 }
 
@@ -233,16 +257,24 @@ std::string LocalServer::delivered_to(const Request& r, const LocalUser& u) cons
     return u.name + "@" + cfg().hostname;
 }
 
-void LocalServer::start_child(Job job) {
+void LocalServer::start_child(std::vector<Job> jobs) {
     int p[2];
     if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) {
-        finish(job.req, &job.user, Outcome{4, "4.3.0", sys_error("pipe", errno).message}, "");
+        Outcome o{4, "4.3.0", sys_error("pipe", errno).message};
+        for (auto& j : jobs)
+            finish(j.req, &j.user, o, "");
         return;
     }
     UniqueFd rd(p[0]), wr(p[1]);
-    std::string to = delivered_to(*job.req, job.user);
-    ChildSpec spec{&cfg(), job.user, MailMessage{job.req->msg.sender, to, job.req->msg.body},
-                   switch_users_, ++seq_};
+    std::vector<std::string> to;
+    to.reserve(jobs.size());
+    for (const auto& j : jobs)
+        to.push_back(delivered_to(*j.req, j.user));
+    ChildSpec spec{&cfg(), jobs.front().user, {}, switch_users_, seq_ + 1};
+    spec.msgs.reserve(jobs.size());
+    for (size_t i = 0; i < jobs.size(); ++i)
+        spec.msgs.push_back(MailMessage{jobs[i].req->msg.sender, to[i], jobs[i].req->msg.body});
+    seq_ += jobs.size();
     // Signals stay blocked across fork so that no libevent handler runs in the child
     // before it has restored the default dispositions.
     sigset_t all, old;
@@ -253,12 +285,15 @@ void LocalServer::start_child(Job job) {
     int fork_errno = errno;
     sigprocmask(SIG_SETMASK, &old, nullptr);
     if (pid < 0) {
-        finish(job.req, &job.user, Outcome{4, "4.3.0", sys_error("fork", fork_errno).message}, "");
+        Outcome o{4, "4.3.0", sys_error("fork", fork_errno).message};
+        for (auto& j : jobs)
+            finish(j.req, &j.user, o, "");
         return;
     }
-    log_debug("%s: delivery to %s in process %ld", job.req->msg.queue_id.c_str(),
-              job.user.name.c_str(), static_cast<long>(pid));
-    children_[pid] = Child{std::move(job.req), std::move(job.user), std::move(rd)};
+    log_debug("%s: delivery of %zu message(s) to %s in process %ld",
+              jobs.front().req->msg.queue_id.c_str(), jobs.size(), spec.user.name.c_str(),
+              static_cast<long>(pid));
+    children_[pid] = Child{std::move(jobs), std::move(rd)};
 }
 
 void LocalServer::reap() {
@@ -270,14 +305,24 @@ void LocalServer::reap() {
         if (it == children_.end()) continue;
         Child c = std::move(it->second);
         children_.erase(it);
-        char buf[1100];
-        ssize_t n = ::read(c.report.get(), buf, sizeof buf - 1);
-        std::string reason(buf, n > 0 ? static_cast<size_t>(n) : 0);
-        while (!reason.empty() && (reason.back() == '\n' || reason.back() == '\r'))
-            reason.pop_back();
-        bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-        Outcome o = outcome_from_wait(st, ok ? std::string() : reason, c.req->maildir);
-        finish(c.req, &c.user, o, ok ? reason : std::string());
+        std::string text;
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::read(c.report.get(), buf, sizeof buf)) > 0)
+            text.append(buf, static_cast<size_t>(n));
+        std::vector<MessageReport> reports = parse_reports(text);
+        for (size_t i = 0; i < c.jobs.size(); ++i) {
+            Job& j = c.jobs[i];
+            Outcome o;
+            if (i < reports.size())
+                o = outcome_from_code(reports[i].code, reports[i].code == 0 ? "" : reports[i].text,
+                                      j.req->maildir);
+            else
+                o = outcome_from_wait(
+                    WIFEXITED(st) && WEXITSTATUS(st) == 0 ? (EX_TEMPFAIL << 8) : st,
+                    "no report from the delivery process", j.req->maildir);
+            finish(j.req, &j.user, o, o.status == ipc::kStatusOk ? reports[i].text : std::string());
+        }
     }
     start_jobs();
     if (ctx_->stopping && children_.empty() && queue_.empty()) daemon_exit_loop(*ctx_);

@@ -54,8 +54,7 @@ class LocalServer {
         LocalUser user;
     };
     struct Child {
-        std::shared_ptr<Request> req;
-        LocalUser user;
+        std::vector<Job> jobs;  // one user's batch, in report order
         UniqueFd report;
     };
 
@@ -72,7 +71,8 @@ class LocalServer {
     void refresh_aliases();
     bool is_local_domain(const std::string& domain) const;
     void start_jobs();
-    void start_child(Job job);
+    void start_child(std::vector<Job> jobs);
+    bool user_busy(const std::string& name) const;
     void reap();
     std::string delivered_to(const Request& r, const LocalUser& u) const;
     void finish(const std::shared_ptr<Request>& req, const LocalUser* user, const Outcome& o,

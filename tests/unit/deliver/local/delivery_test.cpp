@@ -4,11 +4,14 @@
 #include "deliver/local/delivery.hpp"
 
 #include <criterion/criterion.h>
+
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
+#include <fstream>
+#include <sstream>
 
 #include <string>
 
@@ -55,6 +58,27 @@ Test(delivery, outcome_table) {
                  std::string("delivery process killed by signal 9"));
 }
 
+static std::string slurp(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+Test(delivery, report_lines) {
+    // Bad lines end the parse: a line cut short or without a numeric code is not a report.
+    cr_expect_eq(parse_reports("").size(), 0u);
+    cr_expect_eq(parse_reports("0 /var/mail/bob").size(), 0u, "no newline: cut");
+    cr_expect_eq(parse_reports("x1 bad\n0 ok\n").size(), 0u);
+    cr_expect_eq(parse_reports("1234 too long\n").size(), 0u);
+    auto r = parse_reports("0 /var/mail/bob\n75 mailbox is locked\n0 x");
+    cr_assert_eq(r.size(), 2u);
+    cr_expect_eq(r[0].code, 0);
+    cr_expect_eq(r[0].text, "/var/mail/bob");
+    cr_expect_eq(r[1].code, 75);
+    cr_expect_eq(r[1].text, "mailbox is locked");
+}
+
 Test(delivery, mbox_and_maildir_as_current_user) {
     char tmpl[] = "/tmp/tegami-delivery-XXXXXX";
     cr_assert(mkdtemp(tmpl) != nullptr);
@@ -63,18 +87,40 @@ Test(delivery, mbox_and_maildir_as_current_user) {
     cfg.mail_spool_dir = dir + "/nosuchdir";
     cfg.maildir = dir + "/md/%u/";
     cfg.hostname = "mx.example";
-    ChildSpec spec{&cfg, LocalUser{"bob", 1000, 1000, "/home/bob"},
-                   MailMessage{"a@b", "bob@mx.example", "x\r\n"}, false, 1};
-    std::string report;
-    cr_expect_eq(deliver_as_current_user(spec, geteuid(), report), EX_TEMPFAIL);
-    cr_expect(report.find("nosuchdir") != std::string::npos, "%s", report.c_str());
+    ChildSpec spec{&cfg,
+                   LocalUser{"bob", 1000, 1000, "/home/bob"},
+                   {MailMessage{"a@b", "bob@mx.example", "x\r\n"}},
+                   false,
+                   1};
+    auto reports = deliver_as_current_user(spec, geteuid());
+    cr_assert_eq(reports.size(), 1u);
+    cr_expect_eq(reports[0].code, EX_TEMPFAIL);
+    cr_expect(reports[0].text.find("nosuchdir") != std::string::npos, "%s",
+              reports[0].text.c_str());
 
     cfg.mail_spool_dir = dir;
-    cr_expect_eq(deliver_as_current_user(spec, geteuid(), report), 0, "%s", report.c_str());
-    cr_expect_eq(report, dir + "/bob");
-    cr_expect_eq(deliver_as_current_user(spec, geteuid() + 1, report), EX_CANTCREAT);
+    reports = deliver_as_current_user(spec, geteuid());
+    cr_expect_eq(reports[0].code, 0, "%s", reports[0].text.c_str());
+    cr_expect_eq(reports[0].text, dir + "/bob");
+    cr_expect_eq(deliver_as_current_user(spec, geteuid() + 1)[0].code, EX_CANTCREAT);
+
+    // A batch: three messages, one append; every message reported.
+    spec.msgs.push_back(MailMessage{"c@d", "bob@mx.example", "y\r\n"});
+    spec.msgs.push_back(MailMessage{"", "bob@mx.example", "z\r\n"});
+    reports = deliver_as_current_user(spec, geteuid());
+    cr_assert_eq(reports.size(), 3u);
+    for (const auto& r : reports)
+        cr_expect_eq(r.code, 0, "%s", r.text.c_str());
+    std::string box = slurp(dir + "/bob");
+    cr_expect(box.find("From a@b ") != std::string::npos &&
+                  box.find("From c@d ") != std::string::npos &&
+                  box.find("From MAILER-DAEMON ") != std::string::npos,
+              "%s", box.c_str());
+    spec.msgs.resize(1);
 
     cfg.mailbox_format = tegami::MailboxFormat::maildir;
-    cr_expect_eq(deliver_as_current_user(spec, geteuid(), report), 0, "%s", report.c_str());
+    reports = deliver_as_current_user(spec, geteuid());
+    cr_expect_eq(reports[0].code, 0, "%s", reports[0].text.c_str());
+    std::string report = reports[0].text;
     cr_expect(report.starts_with(dir + "/md/bob/new/"), "%s", report.c_str());
 }
