@@ -240,7 +240,8 @@ Result<Config> parse_config(const std::string& text, const std::string& name) {
         if (t.empty() || t[0] == '#') continue;
         if (std::isspace(static_cast<unsigned char>(line[0]))) {
             if (key.empty()) return err(lineno, "continuation line without a key");
-            items[key].value += " " + t;
+            std::string& v = items[key].value;
+            v += v.empty() ? t : " " + t;
             continue;
         }
         size_t eq = t.find('=');

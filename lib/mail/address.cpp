@@ -212,6 +212,12 @@ bool valid_domain(std::string_view d, bool allow_utf8) {
 bool valid_address_literal(std::string_view lit) {
     if (lit.size() < 3 || lit.front() != '[' || lit.back() != ']') return false;
     std::string_view in = lit.substr(1, lit.size() - 2);
+    // Printable ASCII only (RFC 5321 dcontent), checked before inet_pton sees a C string
+    // that a NUL byte would cut short.
+    for (char ch : in) {
+        auto c = static_cast<unsigned char>(ch);
+        if (c < 33 || c > 126) return false;
+    }
     if (in.size() > 5 && iequals(in.substr(0, 5), "IPv6:")) return valid_ipv6(in.substr(5));
     size_t colon = in.find(':');
     if (colon == std::string_view::npos) return valid_ipv4(in);

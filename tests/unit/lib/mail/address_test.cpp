@@ -154,3 +154,18 @@ Test(address, helpers) {
     cr_expect_eq(unquote_local("\"a\\\"b c\""), std::string("a\"b c"));
     cr_expect_eq(unquote_local("a.b"), std::string("a.b"));
 }
+
+Test(address, literal_with_nul_or_8bit_is_refused) {
+    // inet_pton stops at a NUL: the literal must be checked as a whole first.
+    const std::string cases[] = {
+        std::string("<a@[127.0.0.1\0evil\x80]>", 21),
+        std::string("<a@[IPv6:::1\0\0\x7f\xfc]>", 18),
+        std::string("<a@[127.0.0.1 ]>"),
+        std::string("<a@[127.0.0.\xc3\xa9]>"),
+    };
+    for (const auto& in : cases) {
+        size_t used = 0;
+        auto r = parse_path(in, PathKind::forward, used);
+        cr_expect(!r.ok(), "accepted a literal of %zu bytes", in.size());
+    }
+}
