@@ -28,11 +28,13 @@ suite() {  # name command...
 skip() { skipped=$((skipped + 1)); echo "SKIP  $1: $2"; }
 
 run_unit() {  # build dir
-  local b=$1 rc=0
+  local b=$1 rc=0 n=0
   for t in "$b"/tests/unit-*; do
     [ -x "$t" ] || continue
+    n=$((n + 1))
     echo "== $t"; "$t" --jobs 2 || rc=1
   done
+  echo "unit: $n Criterion binaries ($(ls "$b"/tests/unit-* | xargs -n1 basename | tr '\n' ' '))"
   return $rc
 }
 
