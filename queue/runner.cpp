@@ -218,8 +218,13 @@ void Runner::on_result(const ipc::DeliverResultMsg& r) {
         Message& m = it->second;
         --m.in_flight;
         apply_result(m, fl.rcpt, r, now_s());
-        persist(m);
-        if (m.in_flight == 0 && m.env.all_final()) finish(m);
+        // When this result makes every recipient final, the removal (or bounce) is the
+        // state change: one transaction instead of a rewrite followed by a delete.
+        if (m.in_flight == 0 && m.env.all_final()) {
+            if (!finish(m)) persist(m);  // m is gone when finish succeeded
+        } else {
+            persist(m);
+        }
     }
     if (stopped_ && flights_.empty() && on_drained_) on_drained_();
 }
@@ -265,7 +270,8 @@ void Runner::persist(Message& m) {
 }
 
 // Every recipient is final: remove the message, queueing its bounce in the same step.
-void Runner::finish(Message& m) {
+// False (message kept, nothing changed in the store) when the store refused.
+bool Runner::finish(Message& m) {
     std::string qid = m.env.queue_id;
     if (needs_bounce(m.env)) {
         auto body = store_.load_body(qid);
@@ -274,7 +280,7 @@ void Runner::finish(Message& m) {
         std::string err;
         if (store_.remove_and_put(qid, b.envelope, b.body, err) != PutStatus::ok) {
             log_error("%s: cannot queue the bounce (%s): message kept", qid.c_str(), err.c_str());
-            return;
+            return false;
         }
         committer_.note_commit();
         log_info("%s: sender non-delivery notification: %s", qid.c_str(),
@@ -282,7 +288,7 @@ void Runner::finish(Message& m) {
         log_info("%s: removed", qid.c_str());
         messages_.erase(qid);
         add(std::move(b.envelope));
-        return;
+        return true;
     }
     for (const auto& rc : m.env.recipients)
         if (rc.state == RcptState::failed) {
@@ -293,11 +299,12 @@ void Runner::finish(Message& m) {
     auto r = store_.remove(qid);
     if (!r) {
         log_error("%s: cannot remove: %s", qid.c_str(), r.error().message.c_str());
-        return;
+        return false;
     }
     committer_.note_commit();
     log_info("%s: removed", qid.c_str());
     messages_.erase(qid);
+    return true;
 }
 
 }  // namespace tegami::queue

@@ -73,7 +73,7 @@ class Runner {
     void on_result(const ipc::DeliverResultMsg& r);
     void apply_result(Message& m, uint32_t idx, const ipc::DeliverResultMsg& r, uint64_t now);
     void persist(Message& m);
-    void finish(Message& m);
+    bool finish(Message& m);
 
     event_base* base_;
     QueueStore& store_;
