@@ -22,6 +22,7 @@ struct LogState {
     char ident[64] = "tegami";
     LogTarget target = LogTarget::stderr_only;
     bool debug = false;
+    int pid = 0;  // set by log_open; a process that forks and logs calls log_open again
     FatalHook fatal_hook;
 };
 
@@ -43,7 +44,7 @@ void vlog(int prio, const char* level, const char* fmt, va_list ap) {
     if (s.target != LogTarget::syslog) {
         char line[4352];
         int m = std::snprintf(line, sizeof(line), "%s[%d]: %s%s%.*s\n", s.ident,
-                              static_cast<int>(getpid()), level, *level ? ": " : "",
+                              s.pid ? s.pid : static_cast<int>(getpid()), level, *level ? ": " : "",
                               static_cast<int>(len), buf);
         if (m > 0) {
             size_t mlen =
@@ -64,6 +65,7 @@ void log_open(const char* ident, LogTarget target) {
     LogState& s = state();
     std::snprintf(s.ident, sizeof(s.ident), "%s", ident);
     s.target = target;
+    s.pid = static_cast<int>(getpid());
     if (target != LogTarget::stderr_only) openlog(s.ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 

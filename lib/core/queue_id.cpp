@@ -29,7 +29,9 @@ std::string new_queue_id() {
     uint64_t usec = static_cast<uint64_t>(tv.tv_sec) * 1000000u + static_cast<uint64_t>(tv.tv_usec);
     if (usec <= last_usec) usec = last_usec + 1;  // strictly increasing within a process
     last_usec = usec;
-    uint64_t tail = ((static_cast<uint64_t>(getpid()) & 0x7fff) << 10) | (counter++ & 0x3ff);
+    static const uint64_t pid_bits =
+        static_cast<uint64_t>(getpid()) & 0x7fff;  // callers do not fork
+    uint64_t tail = (pid_bits << 10) | (counter++ & 0x3ff);
     std::string id;
     id.reserve(16);
     put_base32(id, usec, 11);

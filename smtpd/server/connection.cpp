@@ -1,6 +1,8 @@
 // connection.cpp - see connection.hpp.
 #include "smtpd/server/connection.hpp"
 
+#include <sys/socket.h>
+
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <netinet/in.h>
@@ -128,8 +130,18 @@ void Connection::shutdown_now() {
     after_session();
 }
 
+// A reply goes straight to the socket when nothing is queued before it (the usual case:
+// the client waits for it), which spares arming and disarming the write event for every
+// reply; whatever the socket does not take at once is queued in the bufferevent, which
+// also reports errors. Plaintext sockets only: a TLS bufferevent must see every byte.
 void Connection::write(std::string_view bytes) {
-    bufferevent_write(bev_.get(), bytes.data(), bytes.size());
+    evbuffer* out = bufferevent_get_output(bev_.get());
+    if (evbuffer_get_length(out) == 0) {
+        ssize_t n = ::send(bufferevent_getfd(bev_.get()), bytes.data(), bytes.size(),
+                           MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    if (!bytes.empty()) bufferevent_write(bev_.get(), bytes.data(), bytes.size());
 }
 
 LocalKind Connection::classify_local(std::string_view local_part) {
