@@ -99,25 +99,27 @@ void log_debug(const char* fmt, ...) {
     TEGAMI_VLOG(LOG_DEBUG, "debug");
 }
 
-void log_fatal(Exit exit_code, const char* fmt, ...) {
+// The shared end of log_fatal and log_panic: the hook (tests) sees the message first.
+static void log_last(const char* kind, const char* fmt, va_list ap) {
     char buf[1024];
+    std::vsnprintf(buf, sizeof(buf), fmt, ap);
+    if (state().fatal_hook) state().fatal_hook(buf);
+    log_error("%s: %s", kind, buf);
+}
+
+void log_fatal(Exit exit_code, const char* fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    std::vsnprintf(buf, sizeof(buf), fmt, ap);
+    log_last("fatal", fmt, ap);
     va_end(ap);
-    if (state().fatal_hook) state().fatal_hook(buf);
-    log_error("fatal: %s", buf);
     std::exit(code(exit_code));
 }
 
 void log_panic(const char* fmt, ...) {
-    char buf[1024];
     va_list ap;
     va_start(ap, fmt);
-    std::vsnprintf(buf, sizeof(buf), fmt, ap);
+    log_last("panic", fmt, ap);
     va_end(ap);
-    if (state().fatal_hook) state().fatal_hook(buf);
-    log_error("panic: %s", buf);
     std::abort();
 }
 

@@ -195,14 +195,20 @@ int daemon_main(int argc, char** argv, const char* name, CapProfile caps, Daemon
     return 0;
 }
 
+// Fills sa for path; false when the path does not fit.
+static bool unix_address(const std::string& path, sockaddr_un& sa) {
+    sa = sockaddr_un{};
+    sa.sun_family = AF_UNIX;
+    if (path.size() >= sizeof(sa.sun_path)) return false;
+    std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+    return true;
+}
+
 Result<UniqueFd> listen_unix(const std::string& path, int backlog) {
+    sockaddr_un sa{};
+    if (!unix_address(path, sa)) return make_error(Exit::config, path + ": socket path too long");
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd) return sys_error("socket", errno);
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    if (path.size() >= sizeof(sa.sun_path))
-        return make_error(Exit::config, path + ": socket path too long");
-    std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
     ::unlink(path.c_str());
     if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0)
         return sys_error("bind " + path, errno);
@@ -215,13 +221,10 @@ void daemon_exit_loop(DaemonContext& ctx) {
 }
 
 Result<UniqueFd> connect_unix(const std::string& path) {
+    sockaddr_un sa{};
+    if (!unix_address(path, sa)) return make_error(Exit::config, path + ": socket path too long");
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) return sys_error("socket", errno);
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    if (path.size() >= sizeof(sa.sun_path))
-        return make_error(Exit::config, path + ": socket path too long");
-    std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0)
         return sys_error("connect " + path, errno, Exit::temp_fail);
     evutil_make_socket_nonblocking(fd.get());
