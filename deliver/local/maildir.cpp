@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "deliver/local/write_all.hpp"
 #include "lib/core/unique_fd.hpp"
 
 namespace tegami::local {
@@ -34,23 +35,12 @@ Result<UniqueFd> open_dir(int at, const std::string& name, const std::string& sh
     return fd;
 }
 
-Result<void> write_all(int fd, const std::string& data) {
-    size_t off = 0;
-    while (off < data.size()) {
-        ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return sys_error("write maildir file", n < 0 ? errno : EIO, Exit::temp_fail);
-        off += static_cast<size_t>(n);
-    }
-    return {};
-}
-
 // Writes and fsyncs tmp/name; removes it again on failure.
 Result<void> write_tmp(int tmpfd, const std::string& name, const std::string& data) {
     UniqueFd fd(
         ::openat(tmpfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd) return sys_error("create tmp/" + name, errno, Exit::temp_fail);
-    Result<void> r = write_all(fd.get(), data);
+    Result<void> r = write_all(fd.get(), data, "maildir file");
     if (r && ::fsync(fd.get()) != 0) r = sys_error("fsync tmp/" + name, errno, Exit::temp_fail);
     if (!r) ::unlinkat(tmpfd, name.c_str(), 0);
     return r;

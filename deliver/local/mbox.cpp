@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <ctime>
 
+#include "deliver/local/write_all.hpp"
 #include "lib/core/unique_fd.hpp"
 
 namespace tegami::local {
@@ -114,18 +115,6 @@ Result<UniqueFd> open_mailbox(int dirfd, const std::string& user, uid_t owner, b
     return fd;
 }
 
-Result<void> write_all(int fd, const std::string& data) {
-    size_t off = 0;
-    while (off < data.size()) {
-        ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return sys_error("write mailbox", errno, Exit::temp_fail);
-        if (n == 0) return make_error(Exit::temp_fail, "write mailbox: no progress");
-        off += static_cast<size_t>(n);
-    }
-    return {};
-}
-
 bool valid_mailbox_name(const std::string& user) {
     return !user.empty() && user != "." && user != ".." && user.find('/') == std::string::npos &&
            user.find('\0') == std::string::npos;
@@ -161,7 +150,7 @@ Result<MboxDelivered> deliver_mbox_batch(int spool_dirfd, const std::string& dir
     std::string entries;
     for (const MailMessage& m : msgs)
         entries += mbox_entry(m, when);
-    Result<void> wrote = write_all(fd->get(), entries);
+    Result<void> wrote = write_all(fd->get(), entries, "mailbox");
     if (wrote && ::fsync(fd->get()) != 0)
         wrote = sys_error("fsync mailbox", errno, Exit::temp_fail);
     if (wrote && created && ::fsync(spool_dirfd) != 0)

@@ -236,17 +236,25 @@ def check_mailbox(box, load, variant):
     return missing
 
 
-def variant_children():
+def start_box(variant):
+    """A started sandbox for one variant, or None (reported) when it does not come up."""
     box = ts.Sandbox(prefix="tegami-crash", extra=["queue_retry_min=1s", "queue_retry_max=2s"])
     try:
         up = box.start()
     except RuntimeError as e:
         up = False
         note(str(e))
-    report(up, "children: suite greets on 127.0.0.1:%d" % box.port, box.tail())
-    if not up:
-        box.stop()
-        box.remove()
+    report(up, "%s: suite greets on 127.0.0.1:%d" % (variant, box.port), box.tail())
+    if up:
+        return box
+    box.stop()
+    box.remove()
+    return None
+
+
+def variant_children():
+    box = start_box("children")
+    if box is None:
         return
     try:
         load = Load(box, "c%d" % os.getpid())
@@ -268,16 +276,8 @@ def variant_children():
 
 
 def variant_tree():
-    box = ts.Sandbox(prefix="tegami-crash", extra=["queue_retry_min=1s", "queue_retry_max=2s"])
-    try:
-        up = box.start()
-    except RuntimeError as e:
-        up = False
-        note(str(e))
-    report(up, "tree: suite greets on 127.0.0.1:%d" % box.port, box.tail())
-    if not up:
-        box.stop()
-        box.remove()
+    box = start_box("tree")
+    if box is None:
         return
     try:
         load = Load(box, "t%d" % os.getpid())
