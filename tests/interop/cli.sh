@@ -7,8 +7,6 @@
 set -u
 SRC=${TEGAMI_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BIN=${TEGAMI_BIN:-$SRC/build/bin}
-passed=0
-failed=0
 DIR=$(mktemp -d /tmp/tegami-cli.XXXXXX)
 chmod 755 "$DIR"
 MASTER_PID=""
@@ -19,8 +17,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $1"; [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/#   /'; return 0; }
+. "$SRC/tests/lib/tap.sh"
 expect_rc() {  # name want-rc want-text command...
   local name=$1 want=$2 text=$3; shift 3
   local out rc
@@ -83,5 +80,4 @@ if [ -n "$MASTER_PID" ]; then
   fi
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

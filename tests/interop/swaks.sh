@@ -8,24 +8,12 @@ set -u
 SRC=${TEGAMI_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BIN=${TEGAMI_BIN:-$SRC/build/bin}
 HELPER="python3 $SRC/tests/interop/tegami_sandbox.py"
-passed=0
-failed=0
 MASTER=""
 
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() {
-  failed=$((failed + 1)); echo "not ok - $1"
-  [ $# -gt 1 ] && printf '%s\n' "$2" | tail -n 25 | sed 's/^/#   /'
-  return 0
-}
+. "$SRC/tests/lib/tap.sh"
 check() {  # name condition-command...
   local name=$1; shift
   if "$@"; then ok "$name"; else not_ok "$name"; fi
-}
-finish() {
-  echo "$passed passed, $failed failed"
-  [ "$failed" = 0 ]
-  exit $?
 }
 
 cleanup() {

@@ -11,25 +11,13 @@
 set -u
 SRC=${TEGAMI_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BIN=${TEGAMI_BIN:-$SRC/build/bin}
-passed=0
-failed=0
 MASTER=""
 DIR=""
 
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() {
-  failed=$((failed + 1)); echo "not ok - $1"
-  [ $# -gt 1 ] && printf '%s\n' "$2" | tail -n 25 | sed 's/^/#   /'
-  return 0
-}
+. "$SRC/tests/lib/tap.sh"
 check() {  # name detail condition-command...
   local name=$1 detail=$2; shift 2
   if "$@"; then ok "$name"; else not_ok "$name" "$detail"; fi
-}
-finish() {
-  echo "$passed passed, $failed failed"
-  [ "$failed" = 0 ]
-  exit $?
 }
 cleanup() {
   if [ -n "$MASTER" ] && kill -0 "$MASTER" 2>/dev/null; then
