@@ -58,7 +58,8 @@ Result<void> Runner::load() {
             }
             if (env.all_final()) finished.push_back(env.queue_id);
             std::string qid = env.queue_id;
-            messages_.emplace(qid, Message{std::move(env), 0});
+            double arrived = static_cast<double>(env.arrival);
+            messages_.emplace(qid, Message{std::move(env), 0, arrived});
         },
         [](const Error& e) { log_error("%s; left in the store", e.message.c_str()); });
     if (!r) return r;
@@ -75,7 +76,9 @@ void Runner::add(Envelope&& env) {
         if (!rcpt_state_final(env.recipients[i].state))
             schedule_.add({env.recipients[i].next_try, env.queue_id, i});
     std::string qid = env.queue_id;
-    messages_.emplace(qid, Message{std::move(env), 0});
+    // Added as soon as it is durable: now is its arrival to within the commit latency.
+    double arrived = std::max(static_cast<double>(env.arrival), now_precise() - 0.001);
+    messages_.emplace(qid, Message{std::move(env), 0, arrived});
     pump();
 }
 
@@ -255,7 +258,7 @@ void Runner::apply_result(Message& m, uint32_t idx, const ipc::DeliverResultMsg&
     }
     if (rc.dsn.empty()) rc.dsn = r.status == ipc::kStatusOk ? "2.0.0" : "4.0.0";
     std::string relay = r.relay.empty() ? "local" : printable(r.relay);
-    double delay = std::max(0.0, now_precise() - static_cast<double>(m.env.arrival));
+    double delay = std::max(0.0, now_precise() - m.arrived);
     log_info("%s: to=<%s>, relay=%s, delay=%.2f, dsn=%s, status=%s (%s)", m.env.queue_id.c_str(),
              rc.address.c_str(), relay.c_str(), delay, rc.dsn.c_str(), status, rc.text.c_str());
 }

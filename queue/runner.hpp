@@ -57,6 +57,7 @@ class Runner {
     struct Message {
         Envelope env;
         uint32_t in_flight = 0;
+        double arrived = 0;  // sub-second arrival for delay= (the record keeps whole seconds)
     };
     struct Flight {
         std::string queue_id;
