@@ -59,11 +59,7 @@ expect_rc "tegami-config -m prints the man page" 0 ".TH TEGAMI.CONF 5" "$BIN/teg
 # sendmail -bd starts master in the background; a second master is refused.
 "$BIN/sendmail" -bd -C "$CONF" >/dev/null 2>&1
 rc=$?
-for _ in $(seq 1 50); do
-  (echo >"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-  sleep 0.1
-done
-if [ $rc = 0 ] && [ -f "$DIR/master.pid" ] && (echo >"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+if [ $rc = 0 ] && greets "$PORT" && [ -f "$DIR/master.pid" ]; then
   MASTER_PID=$(cat "$DIR/master.pid")
   ok "sendmail -bd starts master in the background (pid $MASTER_PID)"
 else

@@ -42,14 +42,7 @@ MASTER=$!
 MBOX=$DIR/mail/$USER_TO
 SW=(timeout 30 swaks --server "127.0.0.1:$PORT" --helo client.example.org --timeout 20)
 
-greets() { timeout 3 swaks --server "127.0.0.1:$PORT" --quit-after CONNECT >/dev/null 2>&1; }
-up=0
-for _ in $(seq 1 50); do
-  if greets; then up=1; break; fi
-  kill -0 "$MASTER" 2>/dev/null || break
-  sleep 0.2
-done
-if [ $up = 0 ]; then
+if ! greets "$PORT" "$MASTER"; then
   not_ok "suite greets on 127.0.0.1:$PORT" "$(cat "$DIR/master.log")"
   finish
 fi

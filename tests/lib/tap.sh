@@ -14,3 +14,21 @@ finish() {
   [ "$failed" = 0 ]
   exit $?
 }
+
+# greets PORT [PID] - waits (at most 10 s) for the SMTP greeting "220" on 127.0.0.1:PORT;
+# gives up at once if process PID (the master under test) has ended.
+greets() {
+  local port=$1 pid=${2:-} line _
+  for _ in $(seq 1 50); do
+    if { exec 9<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null; then
+      line=""
+      read -r -t 3 line <&9 || true
+      printf 'QUIT\r\n' >&9 2>/dev/null
+      exec 9>&-
+      [ "${line:0:3}" = 220 ] && return 0
+    fi
+    [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null && return 1
+    sleep 0.2
+  done
+  return 1
+}

@@ -83,13 +83,7 @@ s.close()
 EOF
 }
 
-up=0
-for _ in $(seq 1 50); do
-  if smtp QUIT 2>/dev/null | grep -q '^220'; then up=1; break; fi
-  kill -0 "$MASTER" 2>/dev/null || break
-  sleep 0.2
-done
-if [ $up = 0 ]; then
+if ! greets "$PORT" "$MASTER"; then
   not_ok "suite started as root greets on 127.0.0.1:$PORT" "$(cat "$DIR/master.log")"
   finish
 fi
