@@ -230,3 +230,31 @@ Test(alias_map, reads_aliases_db_written_by_sendmail_newaliases) {
     cr_expect_eq((*f.find("mailer-daemon"))[0], "postmaster");
     rm_rf(dir);
 }
+
+Test(alias_map, unreadable_records_are_skipped_others_kept) {
+    std::string dir = temp_dir();
+    std::string a = dir + "/aliases";
+    auto w = map::MapWriter::create(map::MapType::hash, a + ".db", map::WriteOptions{});
+    cr_assert(w.ok());
+    auto put = [&](const std::string& k, const std::string& v) {
+        cr_assert(w.value()->put(k + std::string(1, '\0'), v + std::string(1, '\0'), false).ok());
+    };
+    put("good", "alice");
+    put("bad key", "bob");
+    put("colon:key", "bob");
+    put("quote", "\"|unterminated");
+    put("empty", "");
+    put("multi", "carol,\n\tdave");
+    put("@", "@");
+    cr_assert(w.value()->commit().ok());
+    AliasFile f(a);
+    cr_assert(f.refresh().ok());
+    cr_expect_eq(f.table().entries.size(), 2u);
+    cr_expect_eq((*f.find("good"))[0], "alice");
+    cr_assert(f.find("multi") != nullptr);
+    cr_expect_eq(f.find("multi")->size(), 2u);
+    cr_expect(f.find("quote") == nullptr);
+    cr_expect(f.find("empty") == nullptr);
+    cr_expect(f.find("colon") == nullptr);
+    rm_rf(dir);
+}
