@@ -102,6 +102,17 @@ chmod 0600 "$M.db"; printf 'a 2\n' | "$MM" hash "$M"
 [ "$(stat -c %a "$M.db")" = 600 ] && ok "makemap keeps a replaced map's mode" || not_ok "makemap keeps mode" "$(stat -c %a "$M.db")"
 rm -f "$DIR/new.db"; printf 'a 1\n' | (umask 022; "$MM" hash "$DIR/new")
 [ "$(stat -c %a "$DIR/new.db")" = 640 ] && ok "makemap creates a new map 0640" || not_ok "makemap new map mode" "$(stat -c %a "$DIR/new.db")"
+if [ "$(id -u)" = 0 ] && getent passwd nobody >/dev/null; then
+  chown nobody:nogroup "$M.db"; printf 'a 3\n' | "$MM" hash "$M"
+  [ "$(stat -c %U:%G "$M.db")" = nobody:nogroup ] && ok "makemap as root keeps a replaced map's owner and group" ||
+    not_ok "makemap keeps owner" "$(stat -c %U:%G "$M.db")"
+  mkdir -m 0755 "$DIR/rootonly" && printf 'postmaster: root\n' > "$DIR/rootonly/aliases"
+  printf 'aliases = %s\n' "$DIR/rootonly/aliases" > "$DIR/rootonly.conf"; chmod 644 "$DIR/rootonly.conf"
+  expect_rc "newaliases by a user who cannot write the map is EX_NOPERM" 77 "Permission denied" \
+    setpriv --reuid=nobody --regid=nogroup --clear-groups "$BIN/newaliases" -C "$DIR/rootonly.conf"
+else
+  skip "owner kept / EX_NOPERM checks (need root)"
+fi
 ls -a "$DIR" | grep -q '\.tmp\.' && not_ok "no temporary files left behind" "$(ls -a "$DIR")" || ok "no temporary files left behind"
 
 # ---- sendmail-bin's makemap and praliases, both directions
