@@ -38,6 +38,7 @@ struct Config {
     std::string mail_spool_dir;
     std::string maildir;
     std::string syslog_name;
+    std::string log_file;  // empty: syslog
 
     // listeners
     std::vector<std::string> mta_listen;

@@ -75,6 +75,14 @@ const std::vector<Param>& param_table() {
               "directory and \"%u\" the user name; a relative path is relative to the home."),
         P_STR(syslog_name, "tegami",
               "The program name prefix in syslog lines (\"tegami/smtpd\", \"tegami/queue\", ...)."),
+        P_STR(log_file, "",
+              "When set (an absolute path), every daemon appends its log lines to this file "
+              "instead of sending them to syslog, as Postfix's maillog_file does: for machines "
+              "and containers without a syslog daemon (\"/dev/stdout\" works for a container "
+              "run in the foreground). Master opens it (created 0640 if missing) and hands it "
+              "to each daemon as standard error; lines keep syslog's layout, one write per "
+              "line. Rotate it with copytruncate, or restart master; a reload keeps the open "
+              "file. Empty (the default): syslog."),
         P_LISTEN(mta_listen, "0.0.0.0:25, [::]:25",
                  "Addresses and ports of the MTA listener (server-to-server SMTP, no relaying), "
                  "as host:port or [ipv6]:port. Master binds them; an empty list disables the MTA."),

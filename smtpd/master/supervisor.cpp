@@ -104,7 +104,7 @@ namespace {
         ::dup2(devnull, 0);
         if (!opts.foreground) {
             ::dup2(devnull, 1);
-            ::dup2(devnull, 2);
+            if (cfg.log_file.empty()) ::dup2(devnull, 2);  // else fd 2 is the log file
         }
         if (devnull > 3) ::close(devnull);
     }
