@@ -79,6 +79,8 @@ Result<void> check_safe_path(const std::string& path, const struct stat& file) {
     return {};
 }
 
+Result<std::vector<std::string>> parse_target_lines(std::string_view text, const std::string& name);
+
 struct Included {
     std::vector<std::string> targets;
     uid_t owner = 0;
@@ -106,6 +108,16 @@ Result<Included> read_include(const std::string& path) {
         got += static_cast<size_t>(n);
     }
     text.resize(got);
+    auto targets = parse_target_lines(text, path);
+    if (!targets) return targets.error();
+    Included inc;
+    inc.owner = st.st_uid;
+    inc.targets = std::move(targets.value());
+    return inc;
+}
+
+Result<std::vector<std::string>> parse_target_lines(std::string_view text,
+                                                    const std::string& name) {
     std::string rhs;
     size_t pos = 0;
     while (pos < text.size()) {
@@ -118,18 +130,16 @@ Result<Included> read_include(const std::string& path) {
         if (!rhs.empty()) rhs += ", ";
         rhs.append(line.substr(first));
     }
-    Included inc;
-    inc.owner = st.st_uid;
-    if (rhs.empty()) return inc;
-    auto t = parse_aliases("include: " + rhs, path);
+    if (rhs.empty()) return std::vector<std::string>();
+    auto t = parse_aliases("include: " + rhs, name);
     if (!t) return t.error();
-    inc.targets = std::move(t->entries.begin()->second);
-    return inc;
+    return std::move(t->entries.begin()->second);
 }
 
 class Expander {
   public:
-    Expander(const AliasFile* aliases, const Config& config) : aliases_(aliases), cfg_(config) {}
+    Expander(const AliasFile* aliases, const Config& config, const ForwardReader* forward)
+        : aliases_(aliases), cfg_(config), forward_(forward) {}
     void top(std::string_view local);
     Expansion take() { return std::move(out_); }
 
@@ -143,7 +153,8 @@ class Expander {
     void target(std::string_view t, int depth, const Context& ctx);
     void name(std::string_view local, bool no_alias, int depth, const Context& ctx);
     void alias(const std::string& key, std::string_view local, int depth, const Context& ctx);
-    void user(std::string_view local, const Context& ctx);
+    void user(std::string_view local, const Context& ctx, bool no_forward);
+    bool forwarded(const LocalUser& u, int depth, const Context& ctx);
     void special(TargetKind kind, std::string_view t, const Context& ctx);
     void include(std::string_view t, int depth, const Context& ctx);
     bool has_alias(const std::string& key) const {
@@ -158,10 +169,12 @@ class Expander {
 
     const AliasFile* aliases_;
     const Config& cfg_;
+    const ForwardReader* forward_;
     Expansion out_;
-    std::set<std::string> expanded_;  // alias names already expanded (lower-cased)
-    std::set<std::string> keys_;      // deliveries already listed
-    std::vector<std::string> path_;   // the aliases being expanded, outermost first
+    std::set<std::string> forwarded_;  // users whose .forward was expanded
+    std::set<std::string> expanded_;   // alias names already expanded (lower-cased)
+    std::set<std::string> keys_;       // deliveries already listed
+    std::vector<std::string> path_;    // the aliases being expanded, outermost first
 };
 
 void Expander::top(std::string_view local) {
@@ -218,10 +231,10 @@ void Expander::name(std::string_view local, bool no_alias, int depth, const Cont
             std::string_view base = local.substr(0, cut);
             std::string bkey = lower(base);
             if (has_alias(bkey)) return alias(bkey, base, depth, ctx);
-            return user(base, ctx);
+            return user(base, ctx, false);
         }
     }
-    user(local, ctx);
+    user(local, ctx, no_alias);
 }
 
 void Expander::alias(const std::string& key, std::string_view local, int depth,
@@ -251,7 +264,7 @@ void Expander::alias(const std::string& key, std::string_view local, int depth,
     path_.pop_back();
 }
 
-void Expander::user(std::string_view local, const Context& ctx) {
+void Expander::user(std::string_view local, const Context& ctx, bool no_forward) {
     LocalUser u;
     std::string name(local);
     if (!getpw(name, u) && !getpw(lower(name), u)) {
@@ -262,6 +275,7 @@ void Expander::user(std::string_view local, const Context& ctx) {
         fail(local, 5, "5.1.1", "no delivery to uid 0 user " + name + " (alias it to a person)");
         return;
     }
+    if (!no_forward && forwarded(u, static_cast<int>(path_.size()), ctx)) return;
     Delivery d;
     d.user = std::move(u);
     d.sender = ctx.sender;
@@ -299,6 +313,49 @@ void Expander::special(TargetKind kind, std::string_view t, const Context& ctx) 
     d.target = std::move(what);
     d.sender = ctx.sender;
     add(std::move(d));
+}
+
+// Expands u's .forward in place of the mailbox; false when there is none to use. A
+// target naming u again (with or without "\\") is u's mailbox; so is a user whose
+// .forward is being expanded already (a cycle of forwards ends in the mailboxes).
+bool Expander::forwarded(const LocalUser& u, int depth, const Context& ctx) {
+    if (forward_ == nullptr || forwarded_.count(u.name) != 0) return false;
+    auto text = (*forward_)(u);
+    if (!text) {
+        fail(u.name, 4, "4.3.0", text.error().message);
+        return true;
+    }
+    if (!text.value()) return false;
+    auto targets = parse_target_lines(**text, u.home + "/.forward");
+    if (!targets) {
+        log_warning("local: ignoring the .forward of %s: %s", u.name.c_str(),
+                    targets.error().message.c_str());
+        return false;
+    }
+    if (targets->empty()) return false;
+    if (depth >= kMaxAliasDepth) {
+        fail(u.name, 5, "5.4.6", "forwarding too deep at " + u.name);
+        return true;
+    }
+    forwarded_.insert(u.name);
+    Context inner = ctx;
+    inner.from_include = true;  // programs and files run as the .forward's user
+    inner.include_owner = u.uid;
+    path_.push_back("~" + u.name);
+    for (const auto& t : *targets) {
+        std::string_view name = t;
+        if (!name.empty() && name.front() == '\\') name.remove_prefix(1);
+        if (lower(name) == lower(u.name)) {
+            Delivery d;
+            d.user = u;
+            d.sender = ctx.sender;
+            add(std::move(d));
+            continue;
+        }
+        target(t, depth + 1, inner);
+    }
+    path_.pop_back();
+    return true;
 }
 
 void Expander::include(std::string_view t, int depth, const Context& ctx) {
@@ -379,9 +436,9 @@ TargetFailure parse_error_target(std::string_view spec) {
     return f;
 }
 
-Expansion expand_local(std::string_view local_part, const AliasFile* aliases,
-                       const Config& config) {
-    Expander e(aliases, config);
+Expansion expand_local(std::string_view local_part, const AliasFile* aliases, const Config& config,
+                       const ForwardReader* forward) {
+    Expander e(aliases, config, forward);
     e.top(local_part);
     return e.take();
 }

@@ -17,6 +17,7 @@
 //   error:C T    fails with C ("5.1.1:550", "550", "4.2.2") and text T
 //   owner-LIST   if it exists, the envelope sender of everything LIST expands to
 //   LIST-request without an alias of its own goes to owner-LIST
+//   ~/.forward   of a user reached (not as \user): its targets instead of the mailbox
 // A loop (an alias reached from itself) or more than kMaxAliasDepth levels fails with
 // 5.4.6. Every delivery appears once, whatever paths reach it.
 #pragma once
@@ -24,6 +25,8 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,10 +72,18 @@ struct Expansion {
     std::vector<TargetFailure> failures;
 };
 
+// Reads a user's .forward (deliver/local/forward.hpp): its text, nullopt for none (or
+// unsafe, ignored), an error for "try again later".
+using ForwardReader = std::function<Result<std::optional<std::string>>(const LocalUser&)>;
+
 // local_part: the recipient's part before the last '@', unquoted. aliases may be null.
+// forward may be null (no .forward files are read); a user's .forward, when it has
+// targets, replaces the mailbox ("\user" in it keeps a copy; naming the user again
+// means the mailbox too); its programs and files run as the user.
 // config: local domains (targets written user@domain), recipient_delimiter,
 // default_user, hostname (owner-LIST senders).
-Expansion expand_local(std::string_view local_part, const AliasFile* aliases, const Config& config);
+Expansion expand_local(std::string_view local_part, const AliasFile* aliases, const Config& config,
+                       const ForwardReader* forward = nullptr);
 
 // "error:" target text (after the prefix) -> status, dsn and text. Pure.
 TargetFailure parse_error_target(std::string_view spec);

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "deliver/local/forward.hpp"
 #include "lib/core/log.hpp"
 #include "lib/mail/address.hpp"
 #include "lib/map/recipients.hpp"
@@ -215,6 +216,7 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
     // Every recipient expanded first; each user then gets one job carrying every
     // recipient that reached it (one copy per mailbox and message).
     std::vector<Job> jobs;
+    ForwardReader forward = [this](const LocalUser& u) { return read_forward(u, switch_users_); };
     for (size_t i = 0; i < req->rcpts.size(); ++i) {
         Rcpt& rc = req->rcpts[i];
         const std::string& addr = req->msg.recipients[i].address;
@@ -228,7 +230,7 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
             settle(*req, i, Outcome{5, "5.1.2", "not a local domain: " + rc.domain});
             continue;
         }
-        Expansion ex = expand_local(rc.local, aliases_.get(), cfg());
+        Expansion ex = expand_local(rc.local, aliases_.get(), cfg(), &forward);
         for (const auto& f : ex.failures) {
             log_info("%s: to=<%s>, relay=local, dsn=%s, status=%s (%s)", qid.c_str(), addr.c_str(),
                      f.dsn.c_str(), f.status == 4 ? "deferred" : "bounced", f.text.c_str());

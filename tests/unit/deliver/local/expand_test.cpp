@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -225,4 +227,49 @@ Test(expand, error_targets) {
         cr_expect_eq(f.dsn, std::string(c.dsn), "%s: %s", c.spec, f.dsn.c_str());
         cr_expect_eq(f.text, std::string(c.text), "%s: %s", c.spec, f.text.c_str());
     }
+}
+
+// .forward through a reader standing in for the file system: its targets replace the
+// mailbox, "\user" and the user's own name keep the mailbox, programs run as the user,
+// "\user" at the top skips the .forward, a cycle of forwards ends in the mailboxes, a
+// reader error defers.
+Test(expand, forward_files) {
+    std::map<std::string, std::string> files = {
+        {"daemon", "\\daemon, \"|/usr/bin/procmail -a x\"\n"},
+        {"bin", "# comment\nbin\n"},  // the .forward names its user: the mailbox
+        {"sys", "nobody\n"},
+        {"nobody", "sys\n"},  // a cycle sys -> nobody -> sys
+    };
+    bool fail_reads = false;
+    ForwardReader reader = [&](const LocalUser& u) -> tegami::Result<std::optional<std::string>> {
+        if (fail_reads) return tegami::make_error(tegami::Exit::temp_fail, "reader timed out");
+        auto it = files.find(u.name);
+        if (it == files.end()) return std::optional<std::string>();
+        return std::optional<std::string>(it->second);
+    };
+    auto names = [](const Expansion& ex) {
+        std::vector<std::string> out;
+        for (const auto& d : ex.deliveries)
+            out.push_back(d.kind == TargetKind::program ? "|" + d.target + " as " + d.user.name
+                                                        : d.user.name);
+        return out;
+    };
+    Expansion ex = expand_local("daemon", nullptr, kDomains, &reader);
+    cr_expect(
+        names(ex) == (std::vector<std::string>{"daemon", "|/usr/bin/procmail -a x as daemon"}),
+        "daemon: %zu deliveries", ex.deliveries.size());
+    ex = expand_local("bin", nullptr, kDomains, &reader);
+    cr_expect(names(ex) == std::vector<std::string>{"bin"});
+    ex = expand_local("sys", nullptr, kDomains, &reader);
+    cr_expect(names(ex) == (std::vector<std::string>{"sys"}), "cycle: %zu deliveries",
+              ex.deliveries.size());
+    cr_expect(ex.failures.empty());
+    ex = expand_local("\\daemon", nullptr, kDomains, &reader);
+    ex = expand_local("daemon", nullptr, kDomains, nullptr);
+    cr_expect(names(ex) == std::vector<std::string>{"daemon"}, "no reader: the mailbox");
+    fail_reads = true;
+    ex = expand_local("daemon", nullptr, kDomains, &reader);
+    cr_expect(ex.deliveries.empty());
+    cr_assert_eq(ex.failures.size(), 1u);
+    cr_expect_eq(ex.failures[0].status, 4u);
 }
