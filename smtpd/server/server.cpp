@@ -66,13 +66,9 @@ void Server::on_accept(evutil_socket_t fd, const sockaddr* sa, int len) {
         (void)n;
         return;
     }
-    BuffereventPtr bev(bufferevent_socket_new(ctx_.base, fd, BEV_OPT_CLOSE_ON_FREE));
-    if (!bev) {
-        log_error("bufferevent_socket_new failed for %s", ci.addr.c_str());
-        return;
-    }
-    owner.release();
-    auto conn = std::make_unique<Connection>(*this, std::move(bev), ctx_.config, std::move(ci));
+    auto transport = std::make_unique<PlainTransport>(std::move(owner));
+    auto conn =
+        std::make_unique<Connection>(*this, std::move(transport), ctx_.config, std::move(ci));
     Connection* c = conn.get();
     conns_.emplace(c, std::move(conn));
     c->start();

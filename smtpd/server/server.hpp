@@ -41,6 +41,7 @@ class Server {
     LocalKind classify_local(std::string_view local_part);
     PolicyVerdict policy(const SessionState& st, const VerbSpec& verb, const CommandArgs& args);
     QueueClient& queue() { return queue_; }
+    event_base* base() { return ctx_.base; }
     size_t sessions() const { return conns_.size(); }
 
   private:
