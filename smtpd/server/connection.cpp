@@ -16,12 +16,13 @@
 namespace tegami::smtpd {
 
 Connection::Connection(Server& server, std::unique_ptr<Transport> transport,
-                       std::shared_ptr<const Config> config, ClientInfo client)
+                       std::shared_ptr<const Config> config, ClientInfo client, Role role)
     : server_(server),
-      session_(*this, std::move(config), std::move(client)),
+      session_(*this, std::move(config), std::move(client), role),
       stream_(server.base(), std::move(transport), *this) {
     const ClientInfo& ci = session_.state().client;
-    log_info("connect from %s[%s]", ci.name.c_str(), ci.addr.c_str());
+    log_info("connect from %s[%s] (%s)", ci.name.c_str(), ci.addr.c_str(), role_name(role));
+    session_.set_tls_available(false);  // no TLS transport yet
     set_timeouts(false);
 }
 

@@ -26,7 +26,7 @@ class Server;
 class Connection final : public SessionHost, public SubmitWaiter, public StreamOwner {
   public:
     Connection(Server& server, std::unique_ptr<Transport> transport,
-               std::shared_ptr<const Config> config, ClientInfo client);
+               std::shared_ptr<const Config> config, ClientInfo client, Role role);
     ~Connection() override;
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
