@@ -86,6 +86,15 @@ const std::vector<Param>& param_table() {
         P_LISTEN(mta_listen, "0.0.0.0:25, [::]:25",
                  "Addresses and ports of the MTA listener (server-to-server SMTP, no relaying), "
                  "as host:port or [ipv6]:port. Master binds them; an empty list disables the MTA."),
+        P_LISTEN(msa_listen, "0.0.0.0:587, [::]:587",
+                 "Addresses of the message submission listener (RFC 6409, role msa): mail "
+                 "clients submit here after STARTTLS and AUTH. Before AUTH only EHLO, HELO, "
+                 "STARTTLS, AUTH, NOOP, RSET, QUIT and HELP are answered; every other command "
+                 "gets 530 5.7.0. An empty list disables it."),
+        P_LISTEN(smtps_listen, "0.0.0.0:465, [::]:465",
+                 "Addresses of the submission listener with implicit TLS (RFC 8314, role "
+                 "smtps): the TLS handshake starts at connect, then the session is as on "
+                 "msa_listen. Needs tls_cert_file; an empty list disables it."),
         P_STR(smtpd_banner, "$hostname ESMTP Tegami",
               "The text after \"220 \" in the SMTP greeting. It must start with the hostname "
               "(RFC 5321 4.3.1)."),
@@ -108,6 +117,23 @@ const std::vector<Param>& param_table() {
         P_TIME(smtpd_data_timeout, "180s",
                "How long smtpd waits for the next block of message data during DATA (RFC 5321 "
                "4.5.3.2.5: at least 3 minutes)."),
+        P_LIST(tls_cert_file, "",
+               "PEM files, each a certificate followed by its chain, for TLS on every listener. "
+               "Several may be given (one RSA and one ECDSA, say): the handshake picks the one "
+               "the client's offer suits. Each pairs with the tls_key_file at the same "
+               "position. Empty: no TLS (STARTTLS is not offered; smtps_listen is refused). "
+               "Read again on SIGHUP; sessions already under TLS keep theirs."),
+        P_LIST(tls_key_file, "",
+               "PEM private keys, one per tls_cert_file in the same order. smtpd reads them "
+               "at start and on SIGHUP as the user key names, so they must be readable by it "
+               "(mode 0640, group of that user) and by no one else."),
+        P_TIME(tls_handshake_timeout, "60s",
+               "How long a TLS handshake (after STARTTLS, or at connect on smtps_listen) may "
+               "take; on expiry the session is closed and logged."),
+        P_TIME(tls_ticket_rotation, "1h",
+               "How often the TLS session-ticket key is replaced (the previous key still "
+               "decrypts tickets for one more period), so clients resume without a full "
+               "handshake while a stolen key opens little."),
         P_TIME(queue_retry_min, "300s",
                "The first retry interval after a temporary delivery failure; each further "
                "failure doubles it, up to queue_retry_max."),

@@ -26,7 +26,7 @@ const std::vector<ChildSpec>& process_table() {
     static const std::vector<ChildSpec> table = {
         {"local", "tegami-local", CapProfile::setid, true, {"local"}},
         {"queue", "tegami-queue", CapProfile::none, false, {"queue"}},
-        {"smtpd", "tegami-smtpd", CapProfile::none, false, {"mta"}, "queue"},
+        {"smtpd", "tegami-smtpd", CapProfile::none, false, {"mta", "msa", "smtps"}, "queue"},
     };
     return table;
 }
