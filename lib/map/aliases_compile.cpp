@@ -70,7 +70,10 @@ Result<AliasesSummary> compile_aliases(const std::string& path) {
     // file when there is no map, must be able to read the map too.
     map::WriteOptions opt;
     struct stat src {};
-    if (::stat(path.c_str(), &src) == 0) opt.new_mode = src.st_mode & 0666;
+    if (::stat(path.c_str(), &src) == 0) {
+        opt.new_mode = src.st_mode & 0666;
+        opt.new_gid = src.st_gid;
+    }
     auto w = map::MapWriter::create(map::MapType::hash, db, opt);
     if (!w) return w.error();
     AliasesSummary sum;

@@ -7,7 +7,7 @@
 // Called by msp/newaliases and by the sendmail command's -bi (the msp helper's
 // msp/sendmail) with the configured `aliases` path. Trusts the path; the file's text
 // is untrusted and parsed by parse_aliases (errors "FILE:LINE: message").
-// Mode: a new PATH.db gets the text file's permission bits (readable by the same
+// Mode: a new PATH.db gets the text file's permission bits and group (readable by the same
 // daemons); a replaced one keeps its own.
 // Invariant: a file with any error leaves the old PATH.db untouched (MapWriter builds a
 // new file and renames it over only when the whole table parsed).

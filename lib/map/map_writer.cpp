@@ -86,6 +86,9 @@ Result<std::unique_ptr<MapWriter>> MapWriter::create(MapType type, std::string f
     if (had_old && (old.st_uid != ::geteuid() || old.st_gid != ::getegid()) &&
         ::chown(tmp.c_str(), old.st_uid, old.st_gid) != 0 && errno != EPERM)
         return sys_error("chown " + tmp, errno, Exit::cant_create);
+    if (!had_old && opt.new_gid != static_cast<gid_t>(-1) && opt.new_gid != ::getegid() &&
+        ::chown(tmp.c_str(), static_cast<uid_t>(-1), opt.new_gid) != 0 && errno != EPERM)
+        return sys_error("chgrp " + tmp, errno, Exit::cant_create);
 
     if (opt.append && had_old) {
         MapSpec spec;

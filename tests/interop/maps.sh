@@ -101,7 +101,9 @@ printf 'a 1\n' | "$MM" -c 1048576 -C /etc/mail/sendmail.cf -s hash "$M" && [ "$(
 chmod 0600 "$M.db"; printf 'a 2\n' | "$MM" hash "$M"
 [ "$(stat -c %a "$M.db")" = 600 ] && ok "makemap keeps a replaced map's mode" || not_ok "makemap keeps mode" "$(stat -c %a "$M.db")"
 rm -f "$DIR/new.db"; printf 'a 1\n' | (umask 022; "$MM" hash "$DIR/new")
-[ "$(stat -c %a "$DIR/new.db")" = 640 ] && ok "makemap creates a new map 0640" || not_ok "makemap new map mode" "$(stat -c %a "$DIR/new.db")"
+[ "$(stat -c %a "$DIR/new.db")" = 640 ] && ok "makemap from a pipe creates a new map 0640" || not_ok "makemap new map mode" "$(stat -c %a "$DIR/new.db")"
+rm -f "$DIR/new.db"; printf 'a 1\n' > "$DIR/new.in"; chmod 0604 "$DIR/new.in"; "$MM" hash "$DIR/new" < "$DIR/new.in"
+[ "$(stat -c %a "$DIR/new.db")" = 604 ] && ok "makemap < file: a new map as readable as its source" || not_ok "makemap new map from a file" "$(stat -c %a "$DIR/new.db")"
 if [ "$(id -u)" = 0 ] && getent passwd nobody >/dev/null; then
   chown nobody:nogroup "$M.db"; printf 'a 3\n' | "$MM" hash "$M"
   [ "$(stat -c %U:%G "$M.db")" = nobody:nogroup ] && ok "makemap as root keeps a replaced map's owner and group" ||
