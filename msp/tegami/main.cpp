@@ -247,6 +247,7 @@ int do_flush(const Ctx& c) {
     if (c.config_path != default_config_path()) args.insert(args.end(), {"-C", c.config_path});
     args.emplace_back("-q");
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& a : args)
         argv.push_back(a.data());
     argv.push_back(nullptr);
