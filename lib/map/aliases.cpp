@@ -21,6 +21,7 @@
 
 #include "lib/core/log.hpp"
 #include "lib/core/unique_fd.hpp"
+#include "lib/map/aliases_compile.hpp"
 #include "lib/map/map.hpp"
 
 namespace tegami {
@@ -233,15 +234,13 @@ Result<void> AliasFile::refresh_db(const std::string& db, const struct stat& st)
     // (and naming) the bad ones.
     std::string all;
     for (const auto& [k, v] : recs)
-        all.append(k).append(": ").append(v).push_back('\n');
+        all += alias_entry_text(k, v);
     auto whole = parse_aliases(all, db);
     if (whole && whole.value().entries.size() == recs.size()) {
         table = std::move(whole.value());
     } else {
-        std::string entry;
         for (const auto& [k, v] : recs) {
-            entry.assign(k).append(": ").append(v).push_back('\n');
-            auto one = parse_aliases(entry, db);
+            auto one = parse_aliases(alias_entry_text(k, v), db);
             if (!one || one.value().entries.size() != 1) {
                 log_warning("%s: skipping unreadable entry \"%.*s\"", db.c_str(),
                             static_cast<int>(k.size() > 200 ? 200 : k.size()), k.data());

@@ -75,7 +75,7 @@ void check_aliases(std::string_view text) {
     if (!t) return;
     for (const auto& [name, targets] : t->entries) {
         std::string stored = encode_alias_targets(targets);
-        auto back = parse_aliases(name + ": " + stored + "\n", "fuzz.db");
+        auto back = parse_aliases(alias_entry_text(name, stored), "fuzz.db");
         require(back.ok(), "stored aliases entry refused");
         require(back->entries.size() == 1, "stored entry reads as several");
         require(back->entries.begin()->second == targets, "stored entry reads differently");
