@@ -30,6 +30,10 @@ fi
   echo "mail_spool_dir = $dir/mail"
   echo "maildir = $dir/maildirs/%u/"
   echo "mta_listen = 127.0.0.1:$port"
+  echo "client_queue_dir = $dir/clientmqueue"
+  echo "msp_socket = $dir/msp/submit"
+  echo "queue_control_socket = $dir/msp/control"
+  echo "sendmail_path = $bindir/sendmail"
   for kv in "$@"; do echo "$kv" | sed 's/=/ = /'; done
 } > "$dir/tegami.conf"
 [ -f "$dir/aliases" ] || printf '# aliases for the sandbox\npostmaster: %s\n' "$(id -un)" > "$dir/aliases"

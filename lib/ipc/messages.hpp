@@ -14,7 +14,8 @@ namespace tegami::ipc {
 
 // master -> daemon, with one descriptor: a bound listening socket.
 struct ListenerMsg {
-    std::string role;  // "mta" (later "msa", "smtps"), or "queue"/"local" for Unix sockets
+    std::string role;  // "mta" (later "msa", "smtps"), "local" (the MSP socket), or
+                       // "queue"/"deliver"/"control" for internal Unix sockets
     std::string name;  // printable address, "127.0.0.1:2525" or a socket path
 };
 

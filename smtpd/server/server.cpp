@@ -2,6 +2,7 @@
 #include "smtpd/server/server.hpp"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "lib/core/log.hpp"
 #include "lib/core/unique_fd.hpp"
@@ -16,7 +17,7 @@ Server::~Server() {
 
 void Server::start() {
     for (auto& l : ctx_.listeners) {
-        if (l.role != "mta" || !l.fd.valid()) continue;
+        if ((l.role != "mta" && l.role != "local") || !l.fd.valid()) continue;
         evutil_make_socket_nonblocking(l.fd.get());
         EvconnlistenerPtr el(evconnlistener_new(ctx_.base, &Server::accept_cb, this,
                                                 LEV_OPT_CLOSE_ON_FREE, 0, l.fd.get()));
@@ -26,7 +27,7 @@ void Server::start() {
         }
         l.fd.release();  // the listener closes it now
         evconnlistener_set_error_cb(el.get(), &Server::accept_error_cb);
-        log_info("listening on %s (mta)", l.name.c_str());
+        log_info("listening on %s (%s)", l.name.c_str(), l.role.c_str());
         listeners_.push_back(std::move(el));
     }
     if (listeners_.empty()) log_warning("no mta listener: nothing to serve");
@@ -58,6 +59,13 @@ void Server::on_accept(evutil_socket_t fd, const sockaddr* sa, int len) {
     UniqueFd owner(fd);
     evutil_make_socket_nonblocking(fd);
     ClientInfo ci = client_info(sa, len);
+    if (sa->sa_family == AF_UNIX) {  // the local (MSP) listener: who is it, by the kernel
+        ci.local = true;
+        ci.uid = peer_uid(fd);
+        ci.trusted = ci.uid == 0 || ci.uid == static_cast<long>(::geteuid());
+        ci.addr = "local";
+        ci.name = "localhost";
+    }
     const Config& cfg = *ctx_.config;
     if (stop_stage_ != 0 || (cfg.smtpd_client_limit && conns_.size() >= cfg.smtpd_client_limit)) {
         log_warning("too many connections: refusing %s[%s]", ci.name.c_str(), ci.addr.c_str());

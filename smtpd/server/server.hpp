@@ -1,4 +1,5 @@
-// server.hpp - the smtpd daemon's one event loop: accepts on every "mta" listener,
+// server.hpp - the smtpd daemon's one event loop: accepts on every "mta" listener and
+// on the "local" one (the MSP's Unix socket: peer uid from SO_PEERCRED, no relay limit),
 // owns the sessions (Connection), the queue channel (QueueClient) and the aliases
 // table used for recipient checks. Called by main.cpp's daemon hooks.
 //

@@ -3,6 +3,8 @@
 // session's own state.
 #include "smtpd/server/verbs.hpp"
 
+#include <pwd.h>
+
 #include "lib/core/log.hpp"
 #include "lib/mail/received.hpp"
 
@@ -14,6 +16,17 @@ using Check = std::optional<Reply>;
 
 Reply ok_reply(const char* enhanced, const char* text) {
     return make_reply(250, enhanced, text);
+}
+
+// "alice" for a uid in the passwd database, else "uid 1234" (sendmail's "Unknown UID").
+std::string submitter_name(long uid) {
+    if (uid < 0) return "uid unknown";
+    passwd pw{};
+    passwd* res = nullptr;
+    char buf[4096];
+    if (getpwuid_r(static_cast<uid_t>(uid), &pw, buf, sizeof buf, &res) == 0 && res)
+        return pw.pw_name;
+    return "uid " + std::to_string(uid);
 }
 
 // ---- HELO / EHLO
@@ -75,8 +88,11 @@ std::optional<Reply> proceed_mail(SessionState& st, SessionHost& host, CommandAr
     tx->smtputf8 = m.params.smtputf8;
     tx->body = m.params.body;
     tx->size_hint = m.params.has_size ? m.params.size : 0;
-    log_info("%s: client=%s[%s]", tx->queue_id.c_str(), st.client.name.c_str(),
-             st.client.addr.c_str());
+    if (st.client.local)
+        log_info("%s: client=local uid=%ld", tx->queue_id.c_str(), st.client.uid);
+    else
+        log_info("%s: client=%s[%s]", tx->queue_id.c_str(), st.client.name.c_str(),
+                 st.client.addr.c_str());
     st.tx = std::move(tx);
     return ok_reply("2.1.0", "Ok");
 }
@@ -90,6 +106,12 @@ Check check_rcpt(const SessionState& st, std::string_view arg, CommandArgs& out)
     if (limit && st.tx->recipients.size() >= limit)
         return make_reply(452, "4.5.3", "Error: too many recipients");
     const Mailbox& mb = r->rcpt;
+    // A local submitter (the sendmail command) may send to any domain, as sendmail's
+    // MSP relays through the local MTA.
+    if (st.client.local && !mb.domain.empty() && !is_local_domain(*st.config, mb.domain)) {
+        out = std::move(r).value();
+        return std::nullopt;
+    }
     if (!mb.domain.empty() && !is_local_domain(*st.config, mb.domain))
         return make_reply(550, "5.7.1", "<" + mb.str() + ">: Relaying denied");
     out = std::move(r).value();
@@ -99,6 +121,12 @@ Check check_rcpt(const SessionState& st, std::string_view arg, CommandArgs& out)
 std::optional<Reply> proceed_rcpt(SessionState& st, SessionHost& host, CommandArgs& args) {
     const Mailbox& mb = std::get<RcptCommand>(args).rcpt;
     std::string addr = mb.str();
+    if (st.client.local && !mb.domain.empty() && !is_local_domain(*st.config, mb.domain)) {
+        for (const auto& have : st.tx->recipients)
+            if (have == addr) return ok_reply("2.1.5", "Ok (duplicate recipient)");
+        st.tx->recipients.push_back(std::move(addr));
+        return ok_reply("2.1.5", "Ok");
+    }
     switch (host.classify_local(unquote_local(mb.local))) {
         case LocalKind::alias:
         case LocalKind::user: {
@@ -147,7 +175,8 @@ std::optional<Reply> proceed_data(SessionState& st, SessionHost& host, CommandAr
     ri.queue_id = tx.queue_id;
     if (tx.recipients.size() == 1) ri.recipient = tx.recipients.front();
     ri.date = date;
-    tx.data = received_header(ri);
+    tx.data = st.client.local ? received_local_header(ri, submitter_name(st.client.uid))
+                              : received_header(ri);
     uint64_t limit = st.config->message_size_limit;
     uint64_t hint = limit && tx.size_hint > limit ? limit : tx.size_hint;
     if (hint > 0 && hint <= (64u << 20)) tx.data.reserve(tx.data.size() + hint);
@@ -197,6 +226,23 @@ Check check_expn(const SessionState&, std::string_view, CommandArgs&) {
     return make_reply(502, "5.5.1", "Error: EXPN is disabled");
 }
 
+// XUID <uid>: only on the local listener, only from a trusted peer, between
+// transactions.
+Check check_xuid(const SessionState& st, std::string_view arg, CommandArgs& out) {
+    if (!st.client.local) return make_reply(500, "5.5.2", "Error: command not recognized");
+    if (!st.client.trusted) return make_reply(550, "5.7.1", "Error: XUID is for the queue runner");
+    if (st.tx) return make_reply(503, "5.5.1", "Error: XUID inside a transaction");
+    if (arg.empty() || arg.size() > 10 || arg.find_first_not_of("0123456789") != arg.npos)
+        return make_reply(501, "5.5.4", "Syntax: XUID uid");
+    out = std::string(arg);
+    return std::nullopt;
+}
+
+std::optional<Reply> proceed_xuid(SessionState& st, SessionHost&, CommandArgs& args) {
+    st.client.uid = std::stol(std::get<std::string>(args));
+    return ok_reply("2.0.0", "Ok");
+}
+
 Check check_unknown(const SessionState&, std::string_view, CommandArgs&) {
     return make_reply(500, "5.5.2", "Error: command not recognized");
 }
@@ -241,6 +287,7 @@ const VerbSpec kTable[] = {
     {"help", Verb::help, true, check_none, proceed_help},
     {"vrfy", Verb::vrfy, true, check_vrfy, proceed_vrfy},
     {"expn", Verb::expn, true, check_expn, proceed_never},
+    {"xuid", Verb::xuid, true, check_xuid, proceed_xuid},
     {"unknown", Verb::unknown, true, check_unknown, proceed_never},
 };
 
