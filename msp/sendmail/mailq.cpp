@@ -12,8 +12,13 @@
 #include <cstring>
 #include <ctime>
 
+#include <sys/socket.h>
+
 #include "lib/core/c_ptr.hpp"
 #include "lib/core/unique_fd.hpp"
+#include "lib/daemon/daemon.hpp"
+#include "lib/ipc/channel.hpp"
+#include "lib/ipc/messages.hpp"
 #include "msp/sendmail/queue_file.hpp"
 
 namespace tegami::msp {
@@ -36,6 +41,11 @@ std::string json_string(std::string_view s) {
         }
     }
     return o + "\"";
+}
+
+std::string_view bare(std::string_view a) {
+    if (a.size() >= 2 && a.front() == '<' && a.back() == '>') return a.substr(1, a.size() - 2);
+    return a;
 }
 
 std::string printable(std::string_view s) {
@@ -129,7 +139,6 @@ std::string format_listing(const std::string& queue_name, const std::vector<List
         if (!m.reason.empty()) o += "                 (" + printable(m.reason) + ")\n";
         for (const auto& r : m.recipients) {
             o += "\t\t\t\t\t " + printable(r.address) + "\n";
-            if (!r.status.empty()) o += "\t\t\t\t\t   (" + printable(r.status) + ")\n";
         }
     }
     std::snprintf(buf, sizeof buf, "\t\tTotal requests: %zu\n", ms.size());
@@ -149,11 +158,11 @@ std::string format_json(const std::string& queue_name, const std::vector<ListedM
         }
         o += ",\"size\":" + std::to_string(m.size) + ",\"arrival\":" + std::to_string(m.arrival);
         o += ",\"active\":" + std::string(m.mark == '*' ? "true" : "false");
-        o += ",\"sender\":" + json_string(m.sender) + ",\"reason\":" + json_string(m.reason);
+        o += ",\"sender\":" + json_string(bare(m.sender)) + ",\"reason\":" + json_string(m.reason);
         o += ",\"recipients\":[";
         for (size_t j = 0; j < m.recipients.size(); ++j) {
             if (j) o += ",";
-            o += "{\"address\":" + json_string(m.recipients[j].address) +
+            o += "{\"address\":" + json_string(bare(m.recipients[j].address)) +
                  ",\"status\":" + json_string(m.recipients[j].status) + "}";
         }
         o += "]}";
@@ -162,44 +171,157 @@ std::string format_json(const std::string& queue_name, const std::vector<ListedM
     return o;
 }
 
-int list_queue(const Options& o, const Config& cfg, Caller& caller) {
-    if (o.queue_select != 'c') {
-        drop_msp_group(caller);
-        std::fprintf(stderr,
-                     "mailq: listing the main queue needs the queue's control socket, which "
-                     "this build does not have yet; mailq -Ac lists the client queue\n");
-        return EX_UNAVAILABLE;
+namespace {
+
+std::vector<std::string> recipient_list(const ListedMessage& m) {
+    std::vector<std::string> v;
+    for (const auto& r : m.recipients)
+        v.push_back(r.address);
+    return v;
+}
+
+UniqueFd connect_control(const Config& cfg) {
+    auto r = connect_unix(cfg.queue_control_socket);
+    if (!r) return UniqueFd();
+    UniqueFd fd = std::move(r.value());
+    int fl = ::fcntl(fd.get(), F_GETFL);
+    if (fl >= 0) ::fcntl(fd.get(), F_SETFL, fl & ~O_NONBLOCK);
+    timeval tv{30, 0};
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+// One request, one answer. False (with a message printed) when the queue is unreachable.
+bool ask(int fd, const ipc::ControlRequestMsg& req, ipc::ReceivedFrame& answer) {
+    if (!ipc::send_frame_blocking(fd, ipc::encode(req))) return false;
+    auto r = ipc::recv_frame_blocking(fd);
+    if (!r) return false;
+    answer = std::move(r.value());
+    return true;
+}
+
+ListedMessage from_entry(const ipc::ControlEntry& e) {
+    ListedMessage m;
+    m.id = e.queue_id;
+    m.size = e.size;
+    m.arrival = e.arrival;
+    m.mark = (e.flags & ipc::kControlActive) ? '*' : ' ';
+    m.hidden = (e.flags & ipc::kControlHidden) != 0;
+    m.sender = "<" + e.sender + ">";
+    if (e.flags & ipc::kControlHeld) m.reason = "held: " + e.reason;
+    for (const auto& r : e.recipients) {
+        if (r.state == "sent" || r.state == "failed") continue;
+        // sendmail keeps one status line per message (its last delivery error): the
+        // first deferred recipient's, shown under the sender line.
+        if (r.state == "deferred" && m.reason.empty())
+            m.reason = "Deferred: " + r.dsn + (r.text.empty() ? "" : " " + r.text);
+        m.recipients.push_back(ListedRecipient{"<" + r.address + ">", r.state});
     }
-    int err = 0;
-    std::vector<ListedMessage> ms = read_client_queue(cfg, err);
-    drop_msp_group(caller);
-    if (err) {
-        std::fprintf(stderr, "mailq: cannot read %s: %s\n", cfg.client_queue_dir.c_str(),
-                     std::strerror(err));
-        return err == EACCES ? EX_NOPERM : EX_OSFILE;
+    return m;
+}
+
+// The main queue as the control socket shows it to this caller.
+bool main_queue(const Config& cfg, int fd, std::vector<ListedMessage>& out) {
+    ipc::ReceivedFrame f;
+    ipc::ControlListMsg list;
+    if (!ask(fd, ipc::ControlRequestMsg{ipc::ControlOp::list, {}, ""}, f) ||
+        f.type != ipc::MsgType::control_list || !ipc::decode(f.payload, list)) {
+        std::fprintf(stderr, "mailq: no answer from the queue at %s\n",
+                     cfg.queue_control_socket.c_str());
+        return false;
+    }
+    for (const auto& e : list.entries)
+        out.push_back(from_entry(e));
+    return true;
+}
+
+int unreachable(const Config& cfg) {
+    std::fprintf(stderr, "sendmail: the queue is not running (cannot reach %s: %s)\n",
+                 cfg.queue_control_socket.c_str(), std::strerror(errno));
+    return EX_UNAVAILABLE;
+}
+
+}  // namespace
+
+int list_queue(const Options& o, const Config& cfg, Caller& caller) {
+    std::vector<ListedMessage> ms;
+    std::string name;
+    if (o.queue_select == 'c') {
+        int err = 0;
+        ms = read_client_queue(cfg, err);
+        drop_msp_group(caller);
+        if (err) {
+            std::fprintf(stderr, "mailq: cannot read %s: %s\n", cfg.client_queue_dir.c_str(),
+                         std::strerror(err));
+            return err == EACCES ? EX_NOPERM : EX_OSFILE;
+        }
+        name = cfg.client_queue_dir;
+    } else {
+        UniqueFd fd = connect_control(cfg);
+        drop_msp_group(caller);
+        if (!fd) return unreachable(cfg);
+        if (!main_queue(cfg, fd.get(), ms)) return EX_UNAVAILABLE;
+        name = cfg.queue_dir;
     }
     std::vector<ListedMessage> shown;
     for (auto& m : ms)
-        if (m.hidden || filters_match(o.filters, m.id, m.sender, [&] {
-                std::vector<std::string> v;
-                for (auto& r : m.recipients)
-                    v.push_back(r.address);
-                return v;
-            }()))
+        if (m.hidden ? o.filters.empty()
+                     : filters_match(o.filters, m.id, m.sender, recipient_list(m)))
             shown.push_back(std::move(m));
-    std::string text = o.json ? format_json(cfg.client_queue_dir, shown)
-                              : format_listing(cfg.client_queue_dir, shown);
+    std::string text = o.json ? format_json(name, shown) : format_listing(name, shown);
     std::fwrite(text.data(), 1, text.size(), stdout);
     return 0;
 }
 
-int queue_control(const Options&, const Config&, Caller& caller) {
+int queue_control(const Options& o, const Config& cfg, Caller& caller) {
+    UniqueFd fd = connect_control(cfg);
     drop_msp_group(caller);
-    std::fprintf(stderr,
-                 "sendmail: the queue runs continuously in tegami-queue; asking it for an "
-                 "immediate run needs its control socket, which this build does not have "
-                 "yet\n");
-    return EX_UNAVAILABLE;
+    if (!fd) return unreachable(cfg);
+    ipc::ControlRequestMsg req;
+    req.op = ipc::ControlOp::run;
+    if (o.quarantine)
+        req.op = o.quarantine_reason.empty() ? ipc::ControlOp::release : ipc::ControlOp::hold;
+    if (o.delete_ids) req.op = ipc::ControlOp::remove;
+    req.reason = o.quarantine_reason;
+    if (req.op != ipc::ControlOp::run && o.filters.empty()) {
+        std::fprintf(stderr, "sendmail: %s needs -qI, -qR or -qS to say which messages\n",
+                     o.delete_ids ? "--delete" : "-Q");
+        return EX_USAGE;
+    }
+    if (!o.filters.empty()) {  // the IDs the filters select, from a listing
+        std::vector<ListedMessage> ms;
+        if (!main_queue(cfg, fd.get(), ms)) return EX_UNAVAILABLE;
+        for (const auto& m : ms)
+            if (!m.hidden && filters_match(o.filters, m.id, m.sender, recipient_list(m)))
+                req.ids.push_back(m.id);
+        if (req.ids.empty()) {
+            if (o.verbose) std::printf("no message matches\n");
+            return 0;
+        }
+    }
+    ipc::ReceivedFrame f;
+    ipc::ControlResultMsg res;
+    if (!ask(fd.get(), req, f) || f.type != ipc::MsgType::control_result ||
+        !ipc::decode(f.payload, res)) {
+        std::fprintf(stderr, "sendmail: no answer from the queue at %s\n",
+                     cfg.queue_control_socket.c_str());
+        return EX_UNAVAILABLE;
+    }
+    if (res.status != ipc::kStatusOk) {
+        std::fprintf(stderr, "%s\n", res.text.c_str());
+        return EX_NOPERM;
+    }
+    const char* what = req.op == ipc::ControlOp::run       ? "due now"
+                       : req.op == ipc::ControlOp::hold    ? "held"
+                       : req.op == ipc::ControlOp::release ? "released"
+                                                           : "deleted";
+    if (o.verbose || req.op != ipc::ControlOp::run)
+        std::printf("%u message%s %s\n", res.count, res.count == 1 ? "" : "s", what);
+    if (!res.text.empty()) {
+        std::fprintf(stderr, "sendmail: %s; try again\n", res.text.c_str());
+        return EX_TEMPFAIL;
+    }
+    return 0;
 }
 
 }  // namespace tegami::msp

@@ -18,7 +18,7 @@ namespace tegami::msp {
 // One queued message as listed.
 struct ListedRecipient {
     std::string address;
-    std::string status;  // "" (waiting), "Deferred: 4.2.0 mailbox full", ...
+    std::string status;  // its queue state: "pending", "deferred" ("" in the client queue)
 };
 struct ListedMessage {
     std::string id;

@@ -10,7 +10,7 @@ namespace tegami::msp {
 namespace {
 
 // Flags that take an argument (attached or the next word), as sendmail's getopt string.
-constexpr std::string_view kWithArg = "ABbCDeFfhLMNOopQRrVX";
+constexpr std::string_view kWithArg = "ABbCDeFfhLMNOopRrVX";
 
 // sendmail 8.17's one-letter option names (-oX). Implemented by Tegami: i e d m L v;
 // known to sendmail but without effect here: the rest (warned, and the group dropped
@@ -494,7 +494,7 @@ Result<Options> parse_options(const std::vector<std::string>& args, std::string_
         if (a[1] == '-') return usage_error("illegal option -- -");
         for (size_t j = 1; j < a.size(); ++j) {
             char flag = a[j];
-            if (flag == 'q' || flag == 'd') {  // optional argument, attached only
+            if (flag == 'q' || flag == 'd' || flag == 'Q') {  // optional, attached only
                 if (flag == 'd' && j + 1 == a.size())
                     return usage_error("option requires an argument -- d");
                 if (auto r = apply(o, flag, std::string_view(a).substr(j + 1)); !r)
