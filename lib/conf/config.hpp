@@ -40,6 +40,14 @@ struct Config {
     std::string syslog_name;
     std::string log_file;  // empty: syslog
 
+    // the MSP (sendmail command, client queue, local submission socket)
+    std::string msp_group;
+    std::string client_queue_dir;
+    std::string msp_socket;
+    std::string queue_control_socket;
+    uint64_t client_queue_interval = 0;  // seconds
+    std::string sendmail_path;
+
     // listeners
     std::vector<std::string> mta_listen;
     std::vector<std::string> msa_listen;

@@ -15,6 +15,9 @@ namespace tegami {
 #ifndef TEGAMI_LIBEXECDIR
 #define TEGAMI_LIBEXECDIR "/usr/libexec"
 #endif
+#ifndef TEGAMI_SBINDIR
+#define TEGAMI_SBINDIR "/usr/sbin"
+#endif
 
 const char* default_config_path() {
     return TEGAMI_SYSCONFDIR "/tegami/tegami.conf";
@@ -61,6 +64,32 @@ const std::vector<Param>& param_table() {
                "Directory for the internal Unix sockets between the daemons (created by master, "
                "owned by user, mode 0700)."),
         P_PATH(pid_file, "/run/tegami/master.pid", "Where master writes its process ID."),
+        P_STR(msp_group, "smmsp",
+              "The group the sendmail command is installed set-group-ID to (the MSP group, as "
+              "sendmail's smmsp). Only this group may write into client_queue_dir and reach "
+              "msp_socket and queue_control_socket. When master runs as root and the group does "
+              "not exist, the MSP socket is not offered (logged at start-up)."),
+        P_PATH(client_queue_dir, "/var/spool/clientmqueue",
+               "The client queue: where sendmail writes each message submitted on the command "
+               "line before handing it to smtpd (one file per message, mode 0660, group "
+               "msp_group; the directory root:msp_group 0770, created by master and make "
+               "install). A file stays when smtpd cannot take the message; the client-queue "
+               "runner (sendmail -Ac -q) delivers it later."),
+        P_PATH(msp_socket, "/run/tegami-msp/submit",
+               "The Unix socket on which smtpd takes local submissions from sendmail (the "
+               "\"local\" listener: SMTP, the submitter's uid read with SO_PEERCRED, no relay "
+               "restriction). Bound by master with group msp_group, mode 0660, in a directory "
+               "root:msp_group 0750."),
+        P_PATH(queue_control_socket, "/run/tegami-msp/control",
+               "The Unix socket of the queue's control service (mailq, sendmail -q, hold, "
+               "release, delete). Bound by master next to msp_socket with the same owner and "
+               "mode; the queue checks each caller's uid with SO_PEERCRED."),
+        P_TIME(client_queue_interval, "20m",
+               "How often master runs the client-queue runner (sendmail -Ac -q, as user with "
+               "group msp_group) to deliver what is left in client_queue_dir; it also runs once "
+               "at start-up, picking up what a crash left. 0 disables it (run it from cron)."),
+        P_PATH(sendmail_path, TEGAMI_SBINDIR "/sendmail",
+               "The sendmail program master runs as the client-queue runner."),
         P_PATH(libexec_dir, TEGAMI_LIBEXECDIR "/tegami",
                "Directory holding the daemon programs tegami-smtpd, tegami-queue and tegami-local, "
                "which master starts."),
