@@ -18,7 +18,8 @@
 namespace tegami::master {
 
 struct BoundSocket {
-    std::string role;  // "mta", "msa", "smtps", "local" (the MSP's socket), "queue", "deliver", "control"
+    std::string
+        role;  // "mta", "msa", "smtps", "local" (the MSP's socket), "queue", "deliver", "control"
     std::string name;  // "127.0.0.1:25" or a path
     UniqueFd fd;
 };

@@ -26,7 +26,12 @@ const std::vector<ChildSpec>& process_table() {
     static const std::vector<ChildSpec> table = {
         {"local", "tegami-local", CapProfile::setid, true, {"deliver"}},
         {"queue", "tegami-queue", CapProfile::none, false, {"queue", "control"}},
-        {"smtpd", "tegami-smtpd", CapProfile::none, false, {"mta", "msa", "smtps", "local"}, "queue"},
+        {"smtpd",
+         "tegami-smtpd",
+         CapProfile::none,
+         false,
+         {"mta", "msa", "smtps", "local"},
+         "queue"},
     };
     return table;
 }
