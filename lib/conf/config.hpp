@@ -61,6 +61,17 @@ struct Config {
     // local delivery
     MailboxFormat mailbox_format = MailboxFormat::mbox;
     uint64_t local_concurrency = 0;
+
+    // routing and remote delivery
+    std::string smarthost;
+    std::string mailertable;
+    std::string authinfo;
+    std::vector<std::string> dns_resolver;
+    std::string smtp_tls_security;            // "none", "may", "encrypt", "verify"
+    uint64_t smtp_connect_timeout = 0;        // seconds
+    uint64_t smtp_connection_reuse_time = 0;  // seconds
+    uint64_t smtp_destination_concurrency_limit = 0;
+    uint64_t smtp_concurrency_limit = 0;
 };
 
 // Loads and checks a configuration file. A missing file is an error unless
