@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "lib/core/log.hpp"
+#include "lib/mail/address.hpp"
 #include "queue/committer.hpp"
 #include "queue/intake.hpp"
 #include "queue/runner.hpp"
@@ -24,7 +25,14 @@ RunnerSettings settings_from(const Config& c) {
     s.retry = RetryPolicy{c.queue_retry_min, c.queue_retry_max, c.queue_lifetime};
     s.max_in_flight = std::max<size_t>(1, 2 * c.local_concurrency);
     s.local_socket = local_socket_path(c);
+    s.remote_socket = remote_socket_path(c);
     s.hostname = c.hostname;
+    for (const auto& d : c.local_domains)
+        s.routing.local_domains.push_back(lower_ascii(d));
+    s.routing.smarthost = c.smarthost;
+    s.routing.smtp_port = static_cast<uint16_t>(c.smtp_port);
+    s.remote_max_in_flight = c.smtp_concurrency_limit;
+    s.destination_limit = c.smtp_destination_concurrency_limit;
     return s;
 }
 

@@ -25,9 +25,9 @@ const char* transport_name(Transport t) {
 
 namespace {
 
-bool smtp_route(std::string_view hop_text, Route& out) {
+bool smtp_route(std::string_view hop_text, Route& out, uint16_t port) {
     NextHop h;
-    if (!parse_next_hop(hop_text, h)) return false;
+    if (!parse_next_hop(hop_text, h, port)) return false;
     out.transport = Transport::smtp;
     out.next_hop = next_hop_string(h);
     return true;
@@ -44,7 +44,8 @@ Route temp_error(std::string text) {
 
 }  // namespace
 
-bool parse_mailertable_value(std::string_view v, std::string_view domain, Route& out) {
+bool parse_mailertable_value(std::string_view v, std::string_view domain, Route& out,
+                             uint16_t smtp_port) {
     size_t colon = v.find(':');
     if (colon == std::string_view::npos) return false;
     std::string mailer = lower_ascii(v.substr(0, colon));
@@ -55,7 +56,7 @@ bool parse_mailertable_value(std::string_view v, std::string_view domain, Route&
     if (mailer == "smtp" || mailer == "esmtp" || mailer == "smtp8" || mailer == "relay" ||
         mailer == "dsmtp") {
         std::string target = rest.empty() ? std::string(domain) : std::string(rest);
-        if (!smtp_route(target, r)) return false;
+        if (!smtp_route(target, r, smtp_port)) return false;
     } else if (mailer == "local") {
         r.transport = Transport::local;
         if (!rest.empty()) {
@@ -116,14 +117,14 @@ Route route_recipient(std::string_view address, const RoutingTables& t) {
             auto v = t.mailertable(k, err);
             if (!err.empty()) return temp_error("mailertable lookup failed: " + err);
             if (!v) continue;
-            if (!parse_mailertable_value(*v, domain, r))
+            if (!parse_mailertable_value(*v, domain, r, t.smtp_port))
                 return temp_error("bad mailertable entry for " + k + ": \"" + *v + "\"");
             return r;
         }
     }
     if (!domain.empty() && domain[0] == '[') {
         // An address literal: "[192.0.2.1]" or "[IPv6:2001:db8::1]".
-        if (smtp_route(domain, r)) return r;
+        if (smtp_route(domain, r, t.smtp_port)) return r;
         Route e;
         e.transport = Transport::error;
         e.status = 5;
@@ -131,8 +132,8 @@ Route route_recipient(std::string_view address, const RoutingTables& t) {
         e.text = "bad address literal " + domain;
         return e;
     }
-    if (!t.smarthost.empty() && smtp_route(t.smarthost, r)) return r;
-    if (!smtp_route(domain, r)) {
+    if (!t.smarthost.empty() && smtp_route(t.smarthost, r, t.smtp_port)) return r;
+    if (!smtp_route(domain, r, t.smtp_port)) {
         Route e;
         e.transport = Transport::error;
         e.status = 5;

@@ -41,6 +41,7 @@ struct Route {
 struct RoutingTables {
     std::vector<std::string> local_domains;  // lower case
     std::string smarthost;                   // "" or a next hop (checked by the config)
+    uint16_t smtp_port = 25;                 // where a next hop names no port
     // The mailertable lookup (exact key, already lower-cased); empty: no mailertable.
     // An error of the map itself comes back as nullopt plus map_error set.
     std::function<std::optional<std::string>(const std::string& key, std::string& map_error)>
@@ -51,6 +52,7 @@ Route route_recipient(std::string_view address, const RoutingTables& t);
 
 // One mailertable value ("smtp:[host]:port", "esmtp:host", "relay:host", "local:user",
 // "local:", "lmtp:...", "error:[D.S.N:]code text"), for domain; false when malformed.
-bool parse_mailertable_value(std::string_view value, std::string_view domain, Route& out);
+bool parse_mailertable_value(std::string_view value, std::string_view domain, Route& out,
+                             uint16_t smtp_port = 25);
 
 }  // namespace tegami::queue

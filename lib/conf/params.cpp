@@ -144,6 +144,9 @@ const std::vector<Param>& param_table() {
               "check); \"encrypt\" requires TLS (else the mail is deferred, 4.7.4); "
               "\"verify\" requires TLS with a certificate valid for the host name; \"none\" "
               "never starts TLS."),
+        P_COUNT(smtp_port, "25",
+                "The TCP port the SMTP client connects to when the next hop names none (MX "
+                "hosts, address literals), as Postfix's smtp_tcp_port. Change it only for tests."),
         P_TIME(smtp_connect_timeout, "30s", "How long the SMTP client waits for a TCP connection."),
         P_TIME(smtp_connection_reuse_time, "5s",
                "How long a connection that delivered a message stays open for the next message to "

@@ -26,8 +26,9 @@ bool is_ip(const std::string& s) {
 
 }  // namespace
 
-bool parse_next_hop(std::string_view s, NextHop& out) {
+bool parse_next_hop(std::string_view s, NextHop& out, uint16_t default_port) {
     NextHop h;
+    h.port = default_port;
     std::string_view rest;
     if (!s.empty() && s[0] == '[') {
         size_t close = s.find(']');

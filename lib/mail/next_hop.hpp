@@ -18,8 +18,8 @@ struct NextHop {
     bool implicit_tls = false;  // port 465
 };
 
-// False on anything but the forms above.
-bool parse_next_hop(std::string_view s, NextHop& out);
+// False on anything but the forms above. default_port applies when none is written.
+bool parse_next_hop(std::string_view s, NextHop& out, uint16_t default_port = 25);
 // The canonical printable form, also the key of per-destination queues: "[host]:port" or
 // "host:port".
 std::string next_hop_string(const NextHop& h);
