@@ -79,6 +79,8 @@ void RemoteServer::init(DaemonContext& ctx) {
         log_warning("remote: no TLS: %s", t.error().message.c_str());
     else
         tls_ = std::move(t.value());
+    if (!cfg().authinfo.empty()) authinfo_ = std::make_unique<map::MapRef>(cfg().authinfo);
+    if (!auth_lookup_) auth_lookup_ = [this](const std::string& h) { return authinfo_for(h); };
     accept_ev_.reset(event_new(ctx.base, listen_fd_, EV_READ | EV_PERSIST, on_accept_cb, this));
     cleanup_ev_.reset(event_new(ctx.base, -1, 0, on_cleanup_cb, this));
     if (!accept_ev_ || !cleanup_ev_) log_fatal(Exit::os_err, "remote: event_new");
@@ -87,6 +89,8 @@ void RemoteServer::init(DaemonContext& ctx) {
 
 void RemoteServer::reload(DaemonContext& ctx) {
     ctx_ = &ctx;
+    authinfo_.reset();
+    if (!cfg().authinfo.empty()) authinfo_ = std::make_unique<map::MapRef>(cfg().authinfo);
     auto r = Resolver::create(ctx.base, cfg().dns_resolver);
     if (!r) {
         log_error("remote: %s: keeping the old resolver", r.error().message.c_str());
@@ -95,6 +99,28 @@ void RemoteServer::reload(DaemonContext& ctx) {
     // Queries in flight keep their answers coming from the old resolver only if we keep
     // it: jobs waiting on DNS are rare and short; they are answered as deferred.
     if (jobs_ == 0) resolver_ = std::move(r.value());
+}
+
+std::optional<AuthInfo> RemoteServer::authinfo_for(const std::string& host) {
+    if (!authinfo_) return std::nullopt;
+    for (const std::string& key : {"AuthInfo:" + host, std::string("AuthInfo:")}) {
+        auto v = authinfo_->lookup(key);
+        if (!v) {
+            log_warning("remote: authinfo %s: %s", cfg().authinfo.c_str(),
+                        v.error().message.c_str());
+            return std::nullopt;
+        }
+        if (!*v) continue;
+        AuthInfo a;
+        std::string why;
+        if (!parse_authinfo(**v, a, why)) {
+            log_warning("remote: authinfo %s, key %s: %s", cfg().authinfo.c_str(), key.c_str(),
+                        why.c_str());
+            return std::nullopt;
+        }
+        return a;
+    }
+    return std::nullopt;
 }
 
 bool RemoteServer::stop(DaemonContext&) {

@@ -26,6 +26,7 @@
 #include "lib/ipc/channel.hpp"
 #include "lib/ipc/messages.hpp"
 #include "lib/mail/next_hop.hpp"
+#include "lib/map/map.hpp"
 
 namespace tegami::remote {
 
@@ -58,6 +59,8 @@ class RemoteServer {
     void reload(DaemonContext& ctx);
     bool stop(DaemonContext& ctx);
     void set_auth_lookup(AuthLookup f) { auth_lookup_ = std::move(f); }
+    // The authinfo map's entry for host ("AuthInfo:host", then "AuthInfo:"), parsed.
+    std::optional<AuthInfo> authinfo_for(const std::string& host);
 
   private:
     struct Job {
@@ -106,6 +109,7 @@ class RemoteServer {
     std::unique_ptr<Resolver> resolver_;
     SslCtxPtr tls_;
     AuthLookup auth_lookup_;
+    std::unique_ptr<map::MapRef> authinfo_;
     std::mt19937 rng_{std::random_device{}()};
     std::map<uint64_t, std::unique_ptr<ipc::Channel>> conns_;
     std::vector<std::unique_ptr<ipc::Channel>> dead_conns_;

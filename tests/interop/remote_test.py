@@ -279,7 +279,15 @@ def main():
         "soft": Sink(pf, work, "127.0.0.5", sink_port, ["-r", "rcpt"]),
         "old": Sink(pf, work, "127.0.0.6", sink_port, ["-e", "-8"]),
     }
+    mailertable = os.path.join(work, "mailertable")
+    with open(mailertable, "w") as f:
+        f.write("# test routes\nrouted.example smtp:[127.0.0.3]\n"
+                ".sub.example esmtp:[127.0.0.2]:%d\n"
+                "refused.example error:5.7.1:550 no mail for refused.example\n" % sink_port)
+    os.chmod(work, 0o755)
+    os.chmod(mailertable, 0o644)
     box = ts.Sandbox(prefix="tegami-remote", extra=[
+        "mailertable=text:" + mailertable,
         "dns_resolver=127.0.0.1@%d" % dns.port,
         "smtp_port=%d" % sink_port,
         "queue_retry_min=1s", "queue_retry_max=1s", "queue_lifetime=4s",
@@ -383,6 +391,29 @@ def main():
         mail_args = [m for m in sinks["old"].messages() if b"T7plain" in m]
         ok(mail_args and b"X-Mail-Args: <" + sender.encode() + b">\n" in mail_args[0],
            "no ESMTP parameters to a HELO-only peer", mail_args)
+
+        # 8. mailertable: a route to a bracketed host, subdomains, an error route
+        send(["m@routed.example", "k@a.sub.example", "r@refused.example"], "T8mailertable")
+        ok(len(delivered(sinks["implicit"], "T8mailertable")) == 1,
+           "mailertable smtp:[host] routes a domain without DNS", box.tail())
+        ok(len(delivered(sinks["good"], "T8mailertable")) == 1,
+           "mailertable .domain routes its subdomains", box.tail())
+        d8 = []
+        ts.wait_for(lambda: bool(d8.extend(dsns(box, "T8mailertable")) or d8), 10)
+        f8 = status_fields(d8[0]) if d8 else []
+        ok(len(f8) == 1 and f8[0][2] == "5.7.1" and "refused.example" in f8[0][0],
+           "mailertable error: bounces with its code", f8)
+
+        # 9. smarthost, set in the file and read again on SIGHUP
+        with open(box.conf, "a") as f:
+            f.write("smarthost = [127.0.0.2]:%d\n" % sink_port)
+        reloads = box.log().count("queue: retry")
+        os.kill(box.proc.pid, 1)
+        ok(ts.wait_for(lambda: box.log().count("queue: retry") > reloads, 5),
+           "the queue reloads on SIGHUP", box.tail())
+        send(["h@anywhere-nx.example"], "T9smarthost")
+        ok(len(delivered(sinks["good"], "T9smarthost")) == 1,
+           "after SIGHUP every non-local domain goes to the smarthost", box.tail())
     finally:
         box.stop()
         for s in sinks.values():
