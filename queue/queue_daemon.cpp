@@ -47,6 +47,7 @@ RunnerSettings settings_from(const Config& c) {
     s.routing.smtp_port = static_cast<uint16_t>(c.smtp_port);
     s.remote_max_in_flight = c.smtp_concurrency_limit;
     s.destination_limit = c.smtp_destination_concurrency_limit;
+    s.delay_warning = c.delay_warning_time;
     return s;
 }
 

@@ -450,6 +450,7 @@ void Runner::apply_result(Message& m, uint32_t idx, const ipc::RcptResult& r,
             rc.state = RcptState::deferred;
             rc.next_try = d.next_try;
             schedule_.add({d.next_try, m.env.queue_id, idx});
+            maybe_warn(m, now);
         }
     }
     if (rc.dsn.empty()) rc.dsn = r.status == ipc::kStatusOk ? "2.0.0" : "4.0.0";
@@ -457,6 +458,30 @@ void Runner::apply_result(Message& m, uint32_t idx, const ipc::RcptResult& r,
     double delay = std::max(0.0, now_precise() - m.arrived);
     log_info("%s: to=<%s>, relay=%s, delay=%.2f, dsn=%s, status=%s (%s)", m.env.queue_id.c_str(),
              rc.address.c_str(), relay.c_str(), delay, rc.dsn.c_str(), status, rc.text.c_str());
+}
+
+// The delay warning, once per message: stored as a new message (the original's flag is
+// persisted with its next state change; a crash in between may repeat the warning).
+void Runner::maybe_warn(Message& m, uint64_t now) {
+    if (!needs_delay_warning(m.env, now, settings_.delay_warning)) return;
+    auto body = store_.load_body(m.env.queue_id);
+    Bounce b = make_dsn(DsnKind::delay, m.env, body ? std::string_view(*body) : std::string_view(),
+                        settings_.hostname, new_queue_id(), now);
+    std::string err;
+    if (store_.put(b.envelope, b.body, err) != PutStatus::ok) {
+        log_error("%s: cannot queue the delay warning (%s)", m.env.queue_id.c_str(), err.c_str());
+        return;
+    }
+    committer_.note_commit();
+    m.env.flags |= kFlagDelayWarned;
+    log_info("%s: sender delay notification: %s", m.env.queue_id.c_str(),
+             b.envelope.queue_id.c_str());
+    Envelope& e = b.envelope;
+    schedule_.add({0, e.queue_id, 0});  // dispatched by the next pump, not inside this result
+    std::string qid = e.queue_id;
+    double arrived = static_cast<double>(e.arrival);
+    std::vector<bool> busy(e.recipients.size(), false);
+    messages_.emplace(qid, Message{std::move(e), 0, arrived, std::move(busy)});
 }
 
 // One transaction per state change; the committer flushes it with the next batch.
@@ -472,18 +497,24 @@ void Runner::persist(Message& m) {
 // False (message kept, nothing changed in the store) when the store refused.
 bool Runner::finish(Message& m) {
     std::string qid = m.env.queue_id;
-    if (needs_bounce(m.env)) {
+    bool dbl = needs_double_bounce(m.env);
+    if (needs_bounce(m.env) || dbl) {
         auto body = store_.load_body(qid);
-        Bounce b = make_bounce(m.env, body ? std::string_view(*body) : std::string_view(),
-                               settings_.hostname, new_queue_id(), now_s());
+        Bounce b = make_dsn(dbl ? DsnKind::double_bounce : DsnKind::failure, m.env,
+                            body ? std::string_view(*body) : std::string_view(), settings_.hostname,
+                            new_queue_id(), now_s(), "postmaster@" + settings_.hostname);
         std::string err;
         if (store_.remove_and_put(qid, b.envelope, b.body, err) != PutStatus::ok) {
             log_error("%s: cannot queue the bounce (%s): message kept", qid.c_str(), err.c_str());
             return false;
         }
         committer_.note_commit();
-        log_info("%s: sender non-delivery notification: %s", qid.c_str(),
-                 b.envelope.queue_id.c_str());
+        if (dbl)
+            log_info("%s: undeliverable notification: postmaster notified: %s", qid.c_str(),
+                     b.envelope.queue_id.c_str());
+        else
+            log_info("%s: sender non-delivery notification: %s", qid.c_str(),
+                     b.envelope.queue_id.c_str());
         log_info("%s: removed", qid.c_str());
         messages_.erase(qid);
         add(std::move(b.envelope));
@@ -491,8 +522,11 @@ bool Runner::finish(Message& m) {
     }
     for (const auto& rc : m.env.recipients)
         if (rc.state == RcptState::failed) {
-            log_info("%s: sender is <>: no bounce for failed recipients (never bounce a bounce)",
-                     qid.c_str());
+            if (m.env.protocol == kProtocolDoubleBounce)
+                log_warning("%s: undeliverable double bounce to <%s>: dropped (logged only)",
+                            qid.c_str(), rc.address.c_str());
+            else
+                log_info("%s: no notification for failed recipients (NOTIFY)", qid.c_str());
             break;
         }
     auto r = store_.remove(qid);

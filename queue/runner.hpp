@@ -46,6 +46,7 @@ struct RunnerSettings {
     RoutingTables routing;
     size_t remote_max_in_flight = 100;
     size_t destination_limit = 20;
+    uint64_t delay_warning = 0;  // seconds; 0: never
 };
 
 class Runner {
@@ -117,6 +118,7 @@ class Runner {
     void apply_result(Message& m, uint32_t idx, const ipc::RcptResult& r, const std::string& relay,
                       uint64_t now);
     void settle(Message& m);
+    void maybe_warn(Message& m, uint64_t now);
     void persist(Message& m);
     bool finish(Message& m);
     Agent& agent_for(const Route& r) { return r.transport == Transport::smtp ? remote_ : local_; }

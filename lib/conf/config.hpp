@@ -58,6 +58,7 @@ struct Config {
     uint64_t queue_db_cache = 0;       // bytes
     uint64_t queue_log_file_size = 0;  // bytes
     std::string queue_store;           // "bdb" or "memory"
+    uint64_t delay_warning_time = 0;   // seconds; 0 = never
 
     // local delivery
     MailboxFormat mailbox_format = MailboxFormat::mbox;

@@ -106,6 +106,10 @@ const std::vector<Param>& param_table() {
         P_TIME(queue_retry_max, "4000s", "The longest interval between delivery attempts."),
         P_TIME(queue_lifetime, "5d",
                "How long a recipient may stay deferred before it is given up as failed."),
+        P_TIME(delay_warning_time, "4h",
+               "When a recipient is still deferred this long after the message arrived, the "
+               "sender gets one delay warning (an RFC 3464 report, Action: delayed) unless "
+               "its NOTIFY excludes DELAY. 0: never."),
         P_SIZE(queue_db_cache, "16m", "The Berkeley DB cache of the queue environment, in bytes."),
         P_SIZE(queue_log_file_size, "64m",
                "The size of each Berkeley DB log file in queue_dir (at least 256k, at most 1g). "

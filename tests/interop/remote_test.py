@@ -291,6 +291,7 @@ def main():
         "dns_resolver=127.0.0.1@%d" % dns.port,
         "smtp_port=%d" % sink_port,
         "queue_retry_min=1s", "queue_retry_max=1s", "queue_lifetime=4s",
+        "delay_warning_time=2s",
         "smtp_connect_timeout=5s",
     ])
     user = box.user
@@ -354,8 +355,9 @@ def main():
             f = status_fields(ds[0])
             ok(len(f) == 1 and "c@reject.example" in f[0][0] and f[0][1] == "failed" and
                f[0][2].startswith("5."), "DSN: Final-Recipient, Action failed, Status 5.x.x", f)
-            ok(any("550" in x[3] or "5.1.1" in x[3] or "RCPT" in x[3] for x in f),
-               "DSN: the remote reply is quoted", f)
+            ok(any(x[3].startswith("smtp; 500 5.3.0") for x in f) and
+               "Remote-MTA: dns; mx.reject.example" in str(ds[0]),
+               "DSN: Remote-MTA and the remote reply as an smtp Diagnostic-Code", str(ds[0]))
 
         # 5. null MX and NXDOMAIN fail at once
         send(["n@nullmx.example"], "T5nullmx")
@@ -373,7 +375,20 @@ def main():
         ok(ts.wait_for(lambda: "to=<s@soft.example>" in box.log() and
                        "status=deferred" in box.log(), 10), "4xx defers", box.tail())
         d6 = []
-        ts.wait_for(lambda: bool(d6.extend(dsns(box, "T6soft")) or d6), 20)
+
+        def failed_report():
+            d6[:] = [d for d in dsns(box, "T6soft")
+                     if any(x[1] == "failed" for x in status_fields(d))]
+            return bool(d6)
+        ts.wait_for(failed_report, 20)
+        warn = [d for d in dsns(box, "T6soft") if any(x[1] == "delayed" for x in status_fields(d))]
+        ok(len(warn) == 1 and "Delayed Mail" in warn[0].get("Subject", ""),
+           "one delay warning (Action: delayed) after delay_warning_time", box.tail())
+        if warn:
+            f = status_fields(warn[0])
+            ok(f[0][2].startswith("4.") and "mx.soft.example" in
+               str(warn[0]).split("Remote-MTA:")[1].split("\n")[0] if "Remote-MTA:" in str(warn[0])
+               else False, "the warning names the remote MTA and a 4.x.x status", str(warn[0]))
         ok(d6 and any(x[2].startswith("4.") or "expired" in x[3] for x in status_fields(d6[0])),
            "after queue_lifetime the deferred recipient bounces", box.tail())
         attempts = box.log().count("to=<s@soft.example>")
