@@ -26,7 +26,7 @@ const std::vector<ChildSpec>& process_table() {
     static const std::vector<ChildSpec> table = {
         {"local", "tegami-local", CapProfile::setid, true, {"local"}},
         {"queue", "tegami-queue", CapProfile::none, false, {"queue"}},
-        {"smtpd", "tegami-smtpd", CapProfile::none, false, {"mta"}, "queue"},
+        {"smtpd", "tegami-smtpd", CapProfile::none, false, {"mta", "msa", "smtps"}, "queue"},
     };
     return table;
 }
@@ -104,7 +104,7 @@ namespace {
         ::dup2(devnull, 0);
         if (!opts.foreground) {
             ::dup2(devnull, 1);
-            ::dup2(devnull, 2);
+            if (cfg.log_file.empty()) ::dup2(devnull, 2);  // else fd 2 is the log file
         }
         if (devnull > 3) ::close(devnull);
     }
