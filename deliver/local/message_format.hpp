@@ -15,6 +15,7 @@ struct MailMessage {
     std::string_view sender;     // envelope sender; empty for the null reverse path
     std::string_view recipient;  // for Delivered-To: the address this copy is for
     std::string_view body;       // as queued: header and body, CRLF lines
+    std::string_view queue_id;   // for the mailbox journal; may be empty
 };
 
 // "From <sender or MAILER-DAEMON> <asctime-style local date>\n" (white space and control

@@ -89,7 +89,7 @@ Test(delivery, mbox_and_maildir_as_current_user) {
     cfg.hostname = "mx.example";
     ChildSpec spec{&cfg,
                    LocalUser{"bob", 1000, 1000, "/home/bob"},
-                   {MailMessage{"a@b", "bob@mx.example", "x\r\n"}},
+                   {MailMessage{"a@b", "bob@mx.example", "x\r\n", ""}},
                    false,
                    1,
                    TargetKind::mailbox,
@@ -107,8 +107,8 @@ Test(delivery, mbox_and_maildir_as_current_user) {
     cr_expect_eq(deliver_as_current_user(spec, geteuid() + 1)[0].code, EX_CANTCREAT);
 
     // A batch: three messages, one append; every message reported.
-    spec.msgs.push_back(MailMessage{"c@d", "bob@mx.example", "y\r\n"});
-    spec.msgs.push_back(MailMessage{"", "bob@mx.example", "z\r\n"});
+    spec.msgs.push_back(MailMessage{"c@d", "bob@mx.example", "y\r\n", ""});
+    spec.msgs.push_back(MailMessage{"", "bob@mx.example", "z\r\n", ""});
     reports = deliver_as_current_user(spec, geteuid());
     cr_assert_eq(reports.size(), 3u);
     for (const auto& r : reports)

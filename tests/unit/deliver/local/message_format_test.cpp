@@ -68,7 +68,7 @@ Test(message_format, headers) {
 Test(message_format, whole_entries) {
     setenv("TZ", "UTC", 1);
     tzset();
-    MailMessage m{"a@b", "bob@h", "Subject: x\r\n\r\nFrom me\r\nhi"};
+    MailMessage m{"a@b", "bob@h", "Subject: x\r\n\r\nFrom me\r\nhi", ""};
     cr_expect_eq(mbox_entry(m, 0), std::string("From a@b Thu Jan  1 00:00:00 1970\n"
                                                "Return-Path: <a@b>\nDelivered-To: bob@h\n"
                                                "Subject: x\n\n>From me\nhi\n\n"));
