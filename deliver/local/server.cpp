@@ -212,6 +212,17 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
     if (!req->body.map(body.get(), req->msg.body_size))
         return fail_all(Outcome{4, "4.3.0", sys_error("mmap body", errno).message});
     body.reset();
+    // Loops (sendmail's MaxHopCount and Delivered-To rules): too many Received fields
+    // bounce every recipient; a mailbox named in a Delivered-To field is not delivered
+    // to again (below).
+    HeaderFacts facts = scan_headers(req->body.view());
+    if (cfg().max_hop_count > 0 && facts.received > cfg().max_hop_count) {
+        std::string why = "mail loop: too many hops (" + std::to_string(facts.received) +
+                          " Received headers, max_hop_count " +
+                          std::to_string(cfg().max_hop_count) + ")";
+        log_info("%s: %s", qid.c_str(), why.c_str());
+        return fail_all(Outcome{5, "5.4.6", why});
+    }
     refresh_aliases();
     // Every recipient expanded first; each user then gets one job carrying every
     // recipient that reached it (one copy per mailbox and message).
@@ -259,8 +270,14 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
             ++rc.pending;
         }
     }
-    for (auto& j : jobs)
+    for (auto& j : jobs) {
+        std::string to = delivered_to(j);
+        if (j.d.kind == TargetKind::mailbox && facts.delivered_to_has(to)) {
+            finish(j, Outcome{5, "5.4.6", "mail loop: already delivered to " + to}, "");
+            continue;
+        }
         queue_.push_back(std::move(j));
+    }
     start_jobs();
 }
 

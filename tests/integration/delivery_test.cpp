@@ -580,3 +580,57 @@ Test(delivery, alias_programs_files_errors_lists_and_details, .timeout = 120) {
     }
     IT_EXPECT(list_seen && detail_seen, "list %d detail %d in the mailbox", list_seen, detail_seen);
 }
+
+// Item 6: a message already delivered to this mailbox (its Delivered-To) or with more
+// Received fields than max_hop_count bounces with 5.4.6; the bounce reaches the sender.
+Test(delivery, loops_bounce_with_5_4_6) {
+    Sandbox& s = sandbox();
+    const std::string u = mail_user();
+    s.aliases = "postmaster: " + u + "\n";
+    start_with({"max_hop_count = 5"});
+    SmtpClient c;
+    IT_ASSERT(smtp_hello(c, s.port), "EHLO");
+    Reply r1 =
+        smtp_send(c, "loop@example.org", {u + "@localhost"},
+                  "Delivered-To: " + u + "@LOCALHOST\r\nSubject: looped\r\n\r\nloop-one\r\n");
+    std::string hops;
+    for (int i = 0; i < 5; ++i)
+        hops += "Received: from hop" + std::to_string(i) + ".example.org by x; date\r\n";
+    // smtpd adds its own Received: six in all, one more than allowed.
+    Reply r2 = smtp_send(c, "loop@example.org", {u + "@localhost"},
+                         hops + "Subject: hops\r\n\r\nloop-two\r\n");
+    // Four besides smtpd's own: five in all, allowed.
+    Reply r3 =
+        smtp_send(c, "loop@example.org", {u + "@localhost"},
+                  hops.substr(hops.find("Received", 1)) + "Subject: ok\r\n\r\nloop-three\r\n");
+    c.cmd("QUIT");
+    std::string q1 = queued_id(r1), q2 = queued_id(r2), q3 = queued_id(r3);
+    IT_ASSERT(!q1.empty() && !q2.empty() && !q3.empty(), "not queued");
+    bool done = wait_until(
+        [&] {
+            std::string l = s.log();
+            return l.find(q1 + ": removed") != std::string::npos &&
+                   l.find(q2 + ": removed") != std::string::npos &&
+                   l.find(q3 + ": removed") != std::string::npos;
+        },
+        20000);
+    IT_ASSERT(done, "messages not finished within 20 s");
+    std::string log = s.log();
+    std::string l1 = final_line(log, q1, u + "@localhost");
+    std::string l2 = final_line(log, q2, u + "@localhost");
+    std::string l3 = final_line(log, q3, u + "@localhost");
+    IT_EXPECT(l1.find("dsn=5.4.6") != std::string::npos &&
+                  l1.find("already delivered to") != std::string::npos,
+              "Delivered-To loop: %s", l1.c_str());
+    IT_EXPECT(
+        l2.find("dsn=5.4.6") != std::string::npos && l2.find("too many hops") != std::string::npos,
+        "hop count: %s", l2.c_str());
+    IT_EXPECT(l3.find("status=sent") != std::string::npos, "five hops: %s", l3.c_str());
+    std::string box = s.mbox(u);
+    IT_EXPECT(box.find("\nloop-one\n") == std::string::npos, "looped message delivered");
+    IT_EXPECT(box.find("\nloop-two\n") == std::string::npos,
+              "message over the hop limit delivered");
+    IT_EXPECT(box.find("\nloop-three\n") != std::string::npos, "message within the hop limit lost");
+    IT_EXPECT(log.find(q1 + ": sender non-delivery notification") != std::string::npos,
+              "no bounce for the loop");
+}
