@@ -214,8 +214,7 @@ Result<MboxDelivered> deliver_mbox_batch(int spool_dirfd, const std::string& dir
         if (auto w = write_journal(jfd.get(), journal, true); !w) return w.error();
     }
     Result<void> wrote = write_all(fd->get(), entries, "mailbox");
-    if (wrote && ::fsync(fd->get()) != 0)
-        wrote = sys_error("fsync mailbox", errno, Exit::temp_fail);
+    if (wrote && ::fsync(fd->get()) != 0) wrote = storage_error("fsync mailbox", errno);
     if (wrote && created && ::fsync(spool_dirfd) != 0)
         wrote = sys_error("fsync " + dir_path, errno, Exit::temp_fail);
     if (!wrote) {
