@@ -194,6 +194,17 @@ const std::vector<Param>& param_table() {
               "The character that separates a user name from a detail: user+detail@domain is "
               "accepted and delivered to user (with Delivered-To naming user+detail) unless an "
               "alias for user+detail exists, which wins. Empty turns details off."),
+        P_LIST(virtual_domains, "",
+               "Domains whose recipients are mapped by virtual_map (sendmail's virtual hosts). "
+               "A recipient in one of them is accepted at RCPT only if the map has an entry "
+               "for it (else 550 5.1.1) and is delivered to the entry's target."),
+        P_STR(virtual_map, "",
+              "sendmail's virtusertable as a map (\"hash:/etc/mail/virtusertable\", "
+              "\"text:PATH\"). Keys are user+detail@domain, user+*@domain, user@domain and "
+              "@domain, tried in that order; a value is a local user or alias, "
+              "user@local-domain, an address elsewhere (deferred with 4.3.0 until remote "
+              "delivery exists) or error:code text. In a value, %1 is the user, %2 the detail "
+              "and %3 \"+detail\"."),
         P_STR(default_user, "nobody",
               "The account |program and /file targets of the aliases file (and of :include: "
               "files owned by root) run as. Never root: a name with uid 0 is refused and such "

@@ -112,6 +112,10 @@ LocalKind Connection::classify_local(std::string_view local_part) {
     return server_.classify_local(local_part);
 }
 
+std::optional<Reply> Connection::check_virtual(const Mailbox& mb) {
+    return server_.check_virtual(mb);
+}
+
 std::string Connection::new_queue_id() {
     return tegami::new_queue_id();
 }

@@ -39,6 +39,7 @@ class Connection final : public SessionHost, public SubmitWaiter, public StreamO
     // SessionHost
     void write(std::string_view bytes) override;
     LocalKind classify_local(std::string_view local_part) override;
+    std::optional<Reply> check_virtual(const Mailbox& mb) override;
     std::string new_queue_id() override;
     std::string date() override;
     void submit(ipc::SubmitMsg msg) override;

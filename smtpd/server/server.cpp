@@ -6,6 +6,7 @@
 
 #include "lib/core/log.hpp"
 #include "lib/core/unique_fd.hpp"
+#include "lib/map/virtual.hpp"
 
 namespace tegami::smtpd {
 
@@ -150,6 +151,34 @@ void Server::on_stop_timer() {
     log_info("stopping: closing %zu sessions", conns_.size());
     conns_.clear();
     daemon_exit_loop(ctx_);
+}
+
+// sendmail's virtusertable at RCPT: an entry (or a catch-all) accepts, an error: entry
+// refuses with its code, no entry refuses with 550 5.1.1; an unreadable map defers.
+std::optional<Reply> Server::check_virtual(const Mailbox& mb) {
+    const Config& cfg = *ctx_.config;
+    if (!virtual_ || virtual_->spec() != cfg.virtual_map)
+        virtual_ = std::make_unique<map::MapRef>(cfg.virtual_map);
+    std::string addr = mb.str();
+    if (!virtual_->configured())
+        return make_reply(550, "5.1.1", "<" + addr + ">: no virtual user table configured");
+    auto t = virtual_lookup(*virtual_, unquote_local(mb.local), mb.domain, cfg.recipient_delimiter);
+    if (!t) {
+        log_error("virtual_map: %s", t.error().message.c_str());
+        return make_reply(451, "4.3.0", "<" + addr + ">: virtual user table unavailable");
+    }
+    switch (t->kind) {
+        case VirtualTarget::Kind::address:
+            return std::nullopt;
+        case VirtualTarget::Kind::error:
+            return make_reply(t->status == 4 ? 450 : 550, t->dsn, "<" + addr + ">: " + t->text);
+        case VirtualTarget::Kind::none:
+            break;
+    }
+    return make_reply(550, "5.1.1",
+                      "<" + addr +
+                          ">: Recipient address rejected: User unknown in virtual "
+                          "user table");
 }
 
 LocalKind Server::classify_local(std::string_view local_part) {

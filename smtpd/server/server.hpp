@@ -11,6 +11,8 @@
 // sessions finish their transaction for up to kDrainSeconds, then get 421 4.3.2.
 #pragma once
 
+#include "lib/map/map.hpp"
+
 #include <ctime>
 #include <memory>
 #include <string_view>
@@ -42,6 +44,7 @@ class Server {
     // Deletes c if it is dead (called at the end of each of its callbacks).
     void reap(Connection* c);
     LocalKind classify_local(std::string_view local_part);
+    std::optional<Reply> check_virtual(const Mailbox& mb);
     PolicyVerdict policy(const SessionState& st, const VerbSpec& verb, const CommandArgs& args);
     QueueClient& queue() { return queue_; }
     event_base* base() { return ctx_.base; }
@@ -64,6 +67,7 @@ class Server {
     std::vector<Connection*> all();
 
     DaemonContext& ctx_;
+    std::unique_ptr<map::MapRef> virtual_;  // virtual_map, opened on first use
     QueueClient queue_;
     std::vector<std::unique_ptr<ListenerSlot>> listeners_;
     std::shared_ptr<const Config> role_config_[4];  // mta, msa, smtps, local

@@ -120,6 +120,11 @@ class SessionHost {
     // Appends reply bytes to the output (sent when the event loop returns).
     virtual void write(std::string_view bytes) = 0;
     virtual LocalKind classify_local(std::string_view local_part) = 0;
+    // A recipient of a virtual domain (lib/map/virtual.hpp): nullopt when the virtual
+    // user table has an entry for it, else the refusal to send.
+    virtual std::optional<Reply> check_virtual(const Mailbox& mb) {
+        return make_reply(550, "5.1.1", "<" + mb.str() + ">: no virtual user table");
+    }
     virtual std::string new_queue_id() = 0;
     virtual std::string date() = 0;  // RFC 5322, now
     // Hands a complete message to the queue; the answer comes back later through
