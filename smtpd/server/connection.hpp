@@ -52,6 +52,8 @@ class Connection final : public SessionHost, public SubmitWaiter, public StreamO
     void stream_ready(short what) noexcept override;
     size_t stream_input(std::string_view in) override;
     void stream_timeout() override;
+    void stream_secured() override;
+    void start_tls() override;
 
   private:
     template <typename F>
@@ -65,6 +67,7 @@ class Connection final : public SessionHost, public SubmitWaiter, public StreamO
     uint64_t request_id_ = 0;
     bool dead_ = false;
     bool data_timeouts_ = false;
+    bool greeted_ = false;  // smtps: the greeting waits for the handshake
 };
 
 // Printable address and name ("localhost" for loopback, else "unknown") of a peer.

@@ -5,6 +5,7 @@
 
 #include "lib/core/log.hpp"
 #include "lib/core/unique_fd.hpp"
+#include "lib/tls/transport.hpp"
 
 namespace tegami::smtpd {
 
@@ -16,9 +17,15 @@ Server::~Server() {
 
 void Server::start() {
     make_role_configs();
+    load_tls(false);
     for (auto& l : ctx_.listeners) {
         Role role;
         if (!parse_role(l.role, role) || role == Role::local || !l.fd.valid()) continue;
+        if (role == Role::smtps && !tls_) {
+            log_error("not listening on %s (smtps): no usable TLS certificate", l.name.c_str());
+            l.fd.reset();
+            continue;
+        }
         evutil_make_socket_nonblocking(l.fd.get());
         auto ls = std::make_unique<ListenerSlot>(ListenerSlot{this, role, l.name, {}});
         ls->listener.reset(evconnlistener_new(ctx_.base, &Server::accept_cb, ls.get(),
@@ -42,8 +49,39 @@ void Server::make_role_configs() {
             std::make_shared<const Config>(config_for_role(*ctx_.config, role_name(r)));
 }
 
+// The certificates, read again on SIGHUP; a bad new set keeps the old context. Sessions
+// keep the context they started TLS with.
+void Server::load_tls(bool reload) {
+    const Config& c = *ctx_.config;
+    if (c.tls_cert_file.empty()) {
+        if (tls_) log_info("tls: no tls_cert_file any more; new sessions are offered no TLS");
+        tls_.reset();
+        ticket_timer_.reset();
+        return;
+    }
+    auto t = tls::Context::load(c);
+    if (!t) {
+        log_error("tls: %s%s", t.error().message.c_str(),
+                  reload && tls_ ? " (keeping the previous certificates)" : " (TLS disabled)");
+        return;
+    }
+    if (tls_) t.value()->adopt_ticket_keys(*tls_);
+    tls_ = std::move(t.value());
+    log_info("tls: %zu certificate(s) loaded", c.tls_cert_file.size());
+    if (!ticket_timer_)
+        ticket_timer_.reset(event_new(ctx_.base, -1, EV_PERSIST, &Server::ticket_timer_cb, this));
+    timeval tv{static_cast<time_t>(c.tls_ticket_rotation ? c.tls_ticket_rotation : 3600), 0};
+    event_add(ticket_timer_.get(), &tv);
+}
+
+void Server::ticket_timer_cb(evutil_socket_t, short, void* arg) noexcept {
+    auto* s = static_cast<Server*>(arg);
+    if (s->tls_) s->tls_->rotate_ticket_keys();
+}
+
 void Server::reload() {
     make_role_configs();
+    load_tls(true);
     log_info("new sessions use the reloaded configuration; %zu sessions keep theirs",
              conns_.size());
 }
@@ -78,7 +116,17 @@ void Server::on_accept(const ListenerSlot& ls, evutil_socket_t fd, const sockadd
         (void)n;
         return;
     }
-    auto transport = std::make_unique<PlainTransport>(std::move(owner));
+    std::unique_ptr<Transport> transport;
+    if (ls.role == Role::smtps) {
+        if (!tls_) return;  // certificates gone after a reload: close
+        transport = tls::TlsTransport::accept(tls_, std::move(owner));
+        if (!transport) {
+            log_error("tls: cannot make a session for %s[%s]", ci.name.c_str(), ci.addr.c_str());
+            return;
+        }
+    } else {
+        transport = std::make_unique<PlainTransport>(std::move(owner));
+    }
     auto conn =
         std::make_unique<Connection>(*this, std::move(transport), role_cfg, std::move(ci), ls.role);
     Connection* c = conn.get();

@@ -19,6 +19,7 @@
 #include "lib/core/c_ptr.hpp"
 #include "lib/daemon/daemon.hpp"
 #include "lib/map/aliases.hpp"
+#include "lib/tls/context.hpp"
 #include "smtpd/server/connection.hpp"
 #include "smtpd/server/policy.hpp"
 #include "smtpd/server/queue_client.hpp"
@@ -44,6 +45,8 @@ class Server {
     PolicyVerdict policy(const SessionState& st, const VerbSpec& verb, const CommandArgs& args);
     QueueClient& queue() { return queue_; }
     event_base* base() { return ctx_.base; }
+    // The TLS context for new sessions, or null without a usable certificate.
+    std::shared_ptr<tls::Context> tls() const { return tls_; }
     size_t sessions() const { return conns_.size(); }
 
   private:
@@ -59,6 +62,8 @@ class Server {
     static void stop_timer_cb(evutil_socket_t, short, void* arg) noexcept;
     void on_accept(const ListenerSlot& ls, evutil_socket_t fd, const sockaddr* sa, int len);
     void make_role_configs();
+    void load_tls(bool reload);
+    static void ticket_timer_cb(evutil_socket_t, short, void* arg) noexcept;
     void on_stop_timer();
     std::vector<Connection*> all();
 
@@ -68,6 +73,8 @@ class Server {
     std::shared_ptr<const Config> role_config_[3];  // mta, msa, smtps
     std::unordered_map<Connection*, std::unique_ptr<Connection>> conns_;
     PolicyChain policy_;
+    std::shared_ptr<tls::Context> tls_;
+    EventPtr ticket_timer_;
     std::unique_ptr<AliasFile> aliases_;
     time_t aliases_checked_ = 0;
     EventPtr stop_timer_;
