@@ -74,10 +74,11 @@ Result<std::shared_ptr<Context>> Context::load(const Config& c) {
         if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1)
             return make_error(Exit::config, cert + ": " + openssl_error("cannot load certificate"));
         if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1)
-            return make_error(Exit::config, key + ": " + openssl_error("cannot load key"));
+            return make_error(Exit::config, key + ": cannot load key (does it match " + cert +
+                                                "?): " + openssl_error("unreadable"));
         if (SSL_CTX_check_private_key(ctx) != 1)
-            return make_error(Exit::config,
-                              key + ": " + openssl_error("key does not match " + cert));
+            return make_error(Exit::config, key + ": does not match " + cert + " (" +
+                                                openssl_error("wrong key") + ")");
     }
     t->keys_.resize(1);
     if (!new_key(t->keys_[0])) return make_error(Exit::software, "no randomness for ticket keys");
