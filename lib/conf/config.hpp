@@ -38,6 +38,7 @@ struct Config {
     std::string mail_spool_dir;
     std::string maildir;
     std::string syslog_name;
+    std::string log_file;  // empty: syslog
 
     // listeners
     std::vector<std::string> mta_listen;
@@ -80,6 +81,11 @@ struct Config {
     // local delivery
     MailboxFormat mailbox_format = MailboxFormat::mbox;
     uint64_t local_concurrency = 0;
+    std::string recipient_delimiter;  // "+": user+detail reaches user ("" = off)
+    std::string default_user;         // runs |program and /file targets of aliases
+    std::string smrsh_dir;            // programs allowed as |program targets
+    uint64_t program_timeout = 0;     // seconds
+    uint64_t max_hop_count = 0;       // Received headers before a loop is declared
 };
 
 // Loads and checks a configuration file. A missing file is an error unless

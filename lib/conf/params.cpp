@@ -75,6 +75,14 @@ const std::vector<Param>& param_table() {
               "directory and \"%u\" the user name; a relative path is relative to the home."),
         P_STR(syslog_name, "tegami",
               "The program name prefix in syslog lines (\"tegami/smtpd\", \"tegami/queue\", ...)."),
+        P_STR(log_file, "",
+              "When set (an absolute path), every daemon appends its log lines to this file "
+              "instead of sending them to syslog, as Postfix's maillog_file does: for machines "
+              "and containers without a syslog daemon (\"/dev/stdout\" works for a container "
+              "run in the foreground). Master opens it (created 0640 if missing) and hands it "
+              "to each daemon as standard error; lines keep syslog's layout, one write per "
+              "line. Rotate it with copytruncate, or restart master; a reload keeps the open "
+              "file. Empty (the default): syslog."),
         P_LISTEN(mta_listen, "0.0.0.0:25, [::]:25",
                  "Addresses and ports of the MTA listener (server-to-server SMTP, no relaying), "
                  "as host:port or [ipv6]:port. Master binds them; an empty list disables the MTA."),
@@ -149,6 +157,27 @@ const std::vector<Param>& param_table() {
                   "(fcntl lock and dotlock, From_ line, >From quoting); \"maildir\" writes one "
                   "file per message under maildir (tmp, fsync, rename to new)."),
         P_COUNT(local_concurrency, "10", "Deliveries local runs at once (one child process each)."),
+        P_STR(recipient_delimiter, "+",
+              "The character that separates a user name from a detail: user+detail@domain is "
+              "accepted and delivered to user (with Delivered-To naming user+detail) unless an "
+              "alias for user+detail exists, which wins. Empty turns details off."),
+        P_STR(default_user, "nobody",
+              "The account |program and /file targets of the aliases file (and of :include: "
+              "files owned by root) run as. Never root: a name with uid 0 is refused and such "
+              "targets fail with 5.3.0. Targets from a .forward or an :include: file owned by "
+              "a user run as that user."),
+        P_PATH(smrsh_dir, TEGAMI_SYSCONFDIR "/tegami/smrsh",
+               "The restricted program directory (sendmail's smrsh): a |program target runs "
+               "only if its program's base name is an entry (usually a symbolic link) in this "
+               "directory, and runs that entry, without a shell; arguments are split at white "
+               "space and shell metacharacters are refused. An empty value allows any absolute "
+               "program path (not recommended)."),
+        P_TIME(program_timeout, "60s",
+               "How long a |program delivery may run. On expiry it is killed and the delivery "
+               "is deferred (4.3.0), its process group killed."),
+        P_COUNT(max_hop_count, "100",
+                "More Received headers than this mark a mail loop: the message is bounced with "
+                "5.4.6 instead of delivered (sendmail's MaxHopCount)."),
     };
     return table;
 }

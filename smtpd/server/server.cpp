@@ -194,7 +194,8 @@ void Server::on_stop_timer() {
 
 LocalKind Server::classify_local(std::string_view local_part) {
     const Config& cfg = *ctx_.config;
-    if (cfg.aliases.empty()) return tegami::classify_local(local_part, nullptr);
+    if (cfg.aliases.empty())
+        return tegami::classify_local(local_part, nullptr, cfg.recipient_delimiter);
     if (!aliases_ || aliases_->path() != cfg.aliases) {
         aliases_ = std::make_unique<AliasFile>(cfg.aliases);
         aliases_checked_ = 0;
@@ -205,7 +206,7 @@ LocalKind Server::classify_local(std::string_view local_part) {
         if (auto r = aliases_->refresh(); !r)
             log_error("aliases: %s (keeping the previous table)", r.error().message.c_str());
     }
-    return tegami::classify_local(local_part, aliases_.get());
+    return tegami::classify_local(local_part, aliases_.get(), cfg.recipient_delimiter);
 }
 
 PolicyVerdict Server::policy(const SessionState& st, const VerbSpec& verb,
