@@ -2,6 +2,7 @@
 #include "smtpd/server/server.hpp"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "lib/core/log.hpp"
 #include "lib/core/unique_fd.hpp"
@@ -104,8 +105,7 @@ void Server::accept_error_cb(evconnlistener*, void*) noexcept {
 }
 
 void Server::on_accept(const ListenerSlot& ls, evutil_socket_t fd, const sockaddr* sa, int len) {
-    UniqueFd owner(fd);
-    evutil_make_socket_nonblocking(fd);
+    UniqueFd owner(fd);  // nonblocking already: the listener accepts with SOCK_NONBLOCK
     ClientInfo ci = client_info(sa, len);
     const auto& role_cfg = role_config_[static_cast<size_t>(ls.role)];
     const Config& cfg = *role_cfg;
@@ -192,21 +192,49 @@ void Server::on_stop_timer() {
     daemon_exit_loop(ctx_);
 }
 
+namespace {
+// "ino:size:mtime" of a file, or "-" when absent: enough to see that it changed.
+std::string file_signature(const std::string& path) {
+    struct stat st {};
+    if (path.empty() || ::stat(path.c_str(), &st) != 0) return "-";
+    return std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+           std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+}
+constexpr size_t kLocalCacheMax = 4096;  // names remembered (harvesting cannot grow it)
+constexpr time_t kLocalCacheTtl = 60;    // NSS sources other than files change unseen
+}  // namespace
+
+// RCPT's recipient check, with the answers remembered: a passwd lookup costs six system
+// calls per recipient. The cache is emptied when /etc/passwd or the aliases file
+// changes (checked at most once a second, with the aliases refresh), after
+// kLocalCacheTtl, or when it is full.
 LocalKind Server::classify_local(std::string_view local_part) {
     const Config& cfg = *ctx_.config;
-    if (cfg.aliases.empty())
-        return tegami::classify_local(local_part, nullptr, cfg.recipient_delimiter);
-    if (!aliases_ || aliases_->path() != cfg.aliases) {
+    if (!cfg.aliases.empty() && (!aliases_ || aliases_->path() != cfg.aliases)) {
         aliases_ = std::make_unique<AliasFile>(cfg.aliases);
         aliases_checked_ = 0;
     }
     time_t now = std::time(nullptr);
     if (now != aliases_checked_) {
         aliases_checked_ = now;
-        if (auto r = aliases_->refresh(); !r)
-            log_error("aliases: %s (keeping the previous table)", r.error().message.c_str());
+        if (aliases_ && !cfg.aliases.empty())
+            if (auto r = aliases_->refresh(); !r)
+                log_error("aliases: %s (keeping the previous table)", r.error().message.c_str());
+        std::string sig = file_signature("/etc/passwd") + " " + file_signature(cfg.aliases) + " " +
+                          file_signature(cfg.aliases.empty() ? "" : cfg.aliases + ".db");
+        if (sig != local_sig_ || now - local_cache_born_ >= kLocalCacheTtl) {
+            local_cache_.clear();
+            local_sig_ = std::move(sig);
+            local_cache_born_ = now;
+        }
     }
-    return tegami::classify_local(local_part, aliases_.get(), cfg.recipient_delimiter);
+    std::string key(local_part);
+    if (auto it = local_cache_.find(key); it != local_cache_.end()) return it->second;
+    const AliasFile* table = cfg.aliases.empty() ? nullptr : aliases_.get();
+    LocalKind kind = tegami::classify_local(local_part, table, cfg.recipient_delimiter);
+    if (local_cache_.size() >= kLocalCacheMax) local_cache_.clear();
+    local_cache_.emplace(std::move(key), kind);
+    return kind;
 }
 
 PolicyVerdict Server::policy(const SessionState& st, const VerbSpec& verb,

@@ -77,6 +77,9 @@ class Server {
     EventPtr ticket_timer_;
     std::unique_ptr<AliasFile> aliases_;
     time_t aliases_checked_ = 0;
+    std::unordered_map<std::string, LocalKind> local_cache_;  // local part -> answer
+    std::string local_sig_;                                   // passwd and aliases files
+    time_t local_cache_born_ = 0;
     EventPtr stop_timer_;
     int stop_stage_ = 0;  // 0 running, 1 draining, 2 told to close
 };
