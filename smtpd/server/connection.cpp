@@ -169,6 +169,20 @@ PolicyVerdict Connection::policy(const SessionState& st, const VerbSpec& verb,
     return server_.policy(st, verb, args);
 }
 
+void Connection::policy_done(const PolicyVerdict& v) noexcept {
+    guarded([this, &v] {
+        session_.policy_done(v);
+        if (!session_.waiting()) stream_.resume();
+    });
+}
+
+void Connection::auth_done(const Reply& r, std::string login) noexcept {
+    guarded([this, &r, &login] {
+        session_.auth_done(r, std::move(login));
+        if (!session_.waiting()) stream_.resume();
+    });
+}
+
 void Connection::submit_result(uint32_t status, std::string_view text) noexcept {
     guarded([this, status, text] {
         request_id_ = 0;

@@ -35,6 +35,11 @@ class Connection final : public SessionHost, public SubmitWaiter, public StreamO
     void drain();         // stopping: close after the current transaction
     void shutdown_now();  // 421 4.3.2, then close
     bool dead() const { return dead_; }
+    void set_id(uint64_t id) { session_.set_id(id); }
+    uint64_t id() const { return session_.state().id; }
+    // A suspended policy stage's verdict / the AUTH hook's later answer (through Server).
+    void policy_done(const PolicyVerdict& v) noexcept;
+    void auth_done(const Reply& r, std::string login) noexcept;
 
     // SessionHost
     void write(std::string_view bytes) override;

@@ -130,6 +130,8 @@ void Server::on_accept(const ListenerSlot& ls, evutil_socket_t fd, const sockadd
     auto conn =
         std::make_unique<Connection>(*this, std::move(transport), role_cfg, std::move(ci), ls.role);
     Connection* c = conn.get();
+    c->set_id(++next_id_);
+    by_id_.emplace(next_id_, c);
     conns_.emplace(c, std::move(conn));
     c->start();
     reap(c);
@@ -137,6 +139,7 @@ void Server::on_accept(const ListenerSlot& ls, evutil_socket_t fd, const sockadd
 
 void Server::reap(Connection* c) {
     if (!c->dead()) return;
+    by_id_.erase(c->id());
     conns_.erase(c);
     if (stop_stage_ != 0 && conns_.empty()) {
         stop_timer_.reset();
@@ -235,6 +238,20 @@ LocalKind Server::classify_local(std::string_view local_part) {
     if (local_cache_.size() >= kLocalCacheMax) local_cache_.clear();
     local_cache_.emplace(std::move(key), kind);
     return kind;
+}
+
+bool Server::policy_done(uint64_t id, const PolicyVerdict& v) {
+    auto it = by_id_.find(id);
+    if (it == by_id_.end()) return false;
+    it->second->policy_done(v);  // may reap (delete) the connection
+    return true;
+}
+
+bool Server::auth_done(uint64_t id, const Reply& r, std::string login) {
+    auto it = by_id_.find(id);
+    if (it == by_id_.end()) return false;
+    it->second->auth_done(r, std::move(login));
+    return true;
 }
 
 PolicyVerdict Server::policy(const SessionState& st, const VerbSpec& verb,

@@ -42,6 +42,10 @@ class Server {
     // Deletes c if it is dead (called at the end of each of its callbacks).
     void reap(Connection* c);
     LocalKind classify_local(std::string_view local_part);
+    // The later answer of a suspended policy stage, or of the AUTH hook, for session id
+    // (SessionState::id); false when that session is gone.
+    bool policy_done(uint64_t id, const PolicyVerdict& v);
+    bool auth_done(uint64_t id, const Reply& r, std::string login);
     PolicyVerdict policy(const SessionState& st, const VerbSpec& verb, const CommandArgs& args);
     QueueClient& queue() { return queue_; }
     event_base* base() { return ctx_.base; }
@@ -72,6 +76,8 @@ class Server {
     std::vector<std::unique_ptr<ListenerSlot>> listeners_;
     std::shared_ptr<const Config> role_config_[3];  // mta, msa, smtps
     std::unordered_map<Connection*, std::unique_ptr<Connection>> conns_;
+    std::unordered_map<uint64_t, Connection*> by_id_;
+    uint64_t next_id_ = 0;
     PolicyChain policy_;
     std::shared_ptr<tls::Context> tls_;
     EventPtr ticket_timer_;
