@@ -137,9 +137,11 @@ const std::vector<Param>& param_table() {
         P_COUNT(smtpd_error_limit, "20",
                 "Errors (4xx/5xx replies to commands) a session may cause before it is closed "
                 "with 421 4.7.0."),
-        P_COUNT(smtpd_client_limit, "2000",
-                "Concurrent SMTP sessions served; further connections get 421 4.7.0 and are "
-                "closed."),
+        P_COUNT(smtpd_client_limit, "10000",
+                "Concurrent SMTP sessions served (all listeners together); further connections "
+                "get 421 4.7.0 and are closed. Master raises its RLIMIT_NOFILE (inherited by "
+                "smtpd) to this plus 256 when it can, and logs what it did; an idle plaintext "
+                "session costs under 2 KiB."),
         P_TIME(smtpd_timeout, "300s",
                "How long smtpd waits for the next command, and for the client to read a reply "
                "(RFC 5321 4.5.3.2: at least 5 minutes). On expiry: 421 4.4.2 and close."),
