@@ -122,9 +122,11 @@ std::optional<Reply> proceed_rcpt(SessionState& st, SessionHost& host, CommandAr
     const Mailbox& mb = std::get<RcptCommand>(args).rcpt;
     std::string addr = mb.str();
     if (st.client.local && !mb.domain.empty() && !is_local_domain(*st.config, mb.domain)) {
+        std::string rcpt = canonical_address(mb);  // for the queue to route (remote)
         for (const auto& have : st.tx->recipients)
-            if (have == addr) return ok_reply("2.1.5", "Ok (duplicate recipient)");
-        st.tx->recipients.push_back(std::move(addr));
+            if (have == rcpt) return ok_reply("2.1.5", "Ok (duplicate recipient)");
+        st.tx->recipients.push_back(std::move(rcpt));
+        st.tx->orcpts.push_back(mb.original);
         return ok_reply("2.1.5", "Ok");
     }
     switch (host.classify_local(unquote_local(mb.local))) {

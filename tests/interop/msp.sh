@@ -174,8 +174,8 @@ if git send-email --help >/dev/null 2>&1; then
   mkdir -p "$DIR/gitrepo"
   printf 'From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\nFrom: Dev <dev@example.org>\nDate: Tue, 1 Dec 2026 00:00:00 +0000\nSubject: [PATCH] GIT-SEND-EMAIL fix\n\n---\n x | 1 +\n' >"$DIR/gitrepo/0001.patch"
   chmod -R a+rX "$DIR/gitrepo"
-  out=$(as_caller git send-email --confirm=never --quiet --no-validate \
-    --sendmail-cmd="$SM" --from="dev@example.org" --to="$USER_TO@localhost" \
+  out=$(as_caller env GIT_COMMITTER_NAME=Dev GIT_COMMITTER_EMAIL=dev@example.org GIT_AUTHOR_NAME=Dev GIT_AUTHOR_EMAIL=dev@example.org git send-email --confirm=never --quiet --no-validate \
+    --sendmail-cmd="$SM" --from="dev@example.org" --to="$USER_TO@localhost.localdomain" \
     "$DIR/gitrepo/0001.patch" 2>&1 </dev/null); rc=$?
   if [ $rc = 0 ] && wait_mail GIT-SEND-EMAIL; then ok "git send-email with its sendmail command"
   else not_ok "git send-email (exit $rc)" "$out"; fi
