@@ -107,7 +107,7 @@ if [ "$ROOT" = 1 ]; then
   ln -sf sendmail "$DIR/bin/mailq"
   CALLER=tgtest2
 else
-  printf '#!/bin/sh\nexec -a "${0##*/}" %s -C %s "$@"\n' "$BIN/sendmail" "$CONF" >"$SM"
+  printf '#!/bin/bash\nexec -a "${0##*/}" %s -C %s "$@"\n' "$BIN/sendmail" "$CONF" >"$SM"
   chmod 755 "$SM"
   cp "$SM" "$DIR/bin/mailq"
   CALLER=$(id -un)
@@ -243,11 +243,11 @@ message_of BARE-LF | grep -q '^line two' && ok "bare LF: every line arrives" || 
 printf 'Subject: nul\n\nNUL-BYTES a\000b\n' | send_ok "NUL bytes are carried" NUL-BYTES "$SM" -i "$USER_TO"
 grep -aq "NUL-BYTES a.b" "$MBOX" && ok "NUL bytes: the line arrives whole" || not_ok "NUL bytes: the line arrives whole"
 printf 'Subject: dot\n\nDOT-ENDS before\n.\nAFTER-THE-DOT\n' | send_ok "without -i a lone dot ends the message" DOT-ENDS "$SM" "$USER_TO"
-! grep -aq AFTER-THE-DOT "$MBOX" && ok "without -i: what follows the dot is not sent" || not_ok "without -i: what follows the dot is not sent"
+message_of DOT-ENDS >/dev/null && ! grep -aq AFTER-THE-DOT "$MBOX" && ok "without -i: what follows the dot is not sent" || not_ok "without -i: what follows the dot is not sent"
 printf 'To: %s\nCc: postmaster\nBcc: %s@localhost\nSubject: t\n\nDASH-T body\n' "$USER_TO" "$USER_TO" |
   send_ok "-t takes To/Cc/Bcc" DASH-T "$SM" -t -i
 m=$(message_of DASH-T)
-! grep -qi '^Bcc:' <<<"$m" && ok "-t: Bcc: is removed" || not_ok "-t: Bcc: is removed" "$m"
+[ -n "$m" ] && ! grep -qi '^Bcc:' <<<"$m" && ok "-t: Bcc: is removed" || not_ok "-t: Bcc: is removed" "$m"
 grep -q '^Message-Id: <' <<<"$m" && grep -q '^Date: ' <<<"$m" &&
   ok "Date: and Message-Id: are added when missing" || not_ok "Date: and Message-Id: are added" "$m"
 printf 'Subject: f\n\nDASH-F body\n' | send_ok "-f by an untrusted user" DASH-F "$SM" -i -f other@example.org "$USER_TO"
