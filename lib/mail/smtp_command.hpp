@@ -30,7 +30,23 @@ namespace tegami {
 
 // xuid: Tegami's own, on the local (MSP) listener only: "XUID <uid>" from a trusted peer
 // (the client-queue runner) names the submitter whose message it resends.
-enum class Verb { helo, ehlo, mail, rcpt, data, rset, noop, quit, help, vrfy, expn, xuid, unknown };
+enum class Verb {
+    helo,
+    ehlo,
+    mail,
+    rcpt,
+    data,
+    rset,
+    noop,
+    quit,
+    help,
+    vrfy,
+    expn,
+    starttls,
+    auth,
+    xuid,
+    unknown
+};
 
 struct CommandLine {
     Verb verb = Verb::unknown;

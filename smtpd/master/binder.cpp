@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "lib/conf/listen.hpp"
+#include "lib/core/log.hpp"
 #include "lib/daemon/daemon.hpp"
 
 namespace tegami::master {
@@ -73,10 +74,21 @@ Result<void> prepare_msp_dir(const std::string& socket_path, bool privileged, gi
 Result<std::vector<BoundSocket>> bind_all(const Config& cfg, uid_t owner_uid, gid_t owner_gid,
                                           gid_t msp_gid) {
     std::vector<BoundSocket> out;
-    for (const auto& a : cfg.mta_listen) {
-        auto fd = bind_tcp(a);
-        if (!fd) return fd.error();
-        out.push_back(BoundSocket{"mta", a, std::move(fd.value())});
+    for (const auto& [role, list] :
+         {std::pair<const char*, const std::vector<std::string>*>{"mta", &cfg.mta_listen},
+          {"msa", &cfg.msa_listen},
+          {"smtps", &cfg.smtps_listen}}) {
+        // Implicit TLS needs a certificate: without one the smtps listeners stay unbound
+        // (the default lists them, and a plaintext 465 would be worse than none).
+        if (list == &cfg.smtps_listen && !list->empty() && cfg.tls_cert_file.empty()) {
+            log_warning("smtps_listen ignored: no tls_cert_file is configured");
+            continue;
+        }
+        for (const auto& a : *list) {
+            auto fd = bind_tcp(a);
+            if (!fd) return fd.error();
+            out.push_back(BoundSocket{role, a, std::move(fd.value())});
+        }
     }
     bool privileged = owner_uid != static_cast<uid_t>(-1);
     for (const auto& [role, path] :

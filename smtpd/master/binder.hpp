@@ -1,9 +1,9 @@
 // binder.hpp - master's listening sockets: TCP listeners from the configuration
-// (mta_listen), the internal Unix sockets (queue, deliver) in run_dir, and the two
-// sockets the sendmail command reaches (msp_socket: smtpd's "local" listener;
-// queue_control_socket: the queue's "control" service), group msp_group, mode 0660, in
-// a directory root:msp_group 0750. Bound by master (root when installed), handed to the
-// daemons with SCM_RIGHTS.
+// (mta_listen, msa_listen, smtps_listen: roles mta, msa, smtps), the internal Unix sockets
+// (queue, deliver) in run_dir, and the two sockets the sendmail command reaches
+// (msp_socket: smtpd's "local" listener; queue_control_socket: the queue's "control"
+// service), group msp_group, mode 0660, in a directory root:msp_group 0750. Bound by
+// master (root when installed), handed to the daemons with SCM_RIGHTS.
 #pragma once
 
 #include <sys/types.h>
@@ -18,7 +18,8 @@
 namespace tegami::master {
 
 struct BoundSocket {
-    std::string role;  // "mta", "local" (the MSP's socket), "queue", "deliver", "control"
+    std::string
+        role;  // "mta", "msa", "smtps", "local" (the MSP's socket), "queue", "deliver", "control"
     std::string name;  // "127.0.0.1:25" or a path
     UniqueFd fd;
 };

@@ -1,12 +1,14 @@
 // local_session_test.cpp - scripted tests of smtpd's "local" (MSP) sessions in
 // smtpd/server/verbs.cpp: XUID refused on the network and from untrusted peers, any
 // domain accepted from a local submitter (and still refused on the network), and the
-// Received header naming the submitter from the peer uid. Bad inputs first.
+// Received header naming the submitter from the peer uid (through the real policy
+// chain). Bad inputs first.
 #include <criterion/criterion.h>
 
 #include <string>
 #include <vector>
 
+#include "smtpd/server/policy.hpp"
 #include "smtpd/server/session.hpp"
 
 using namespace tegami;
@@ -24,8 +26,9 @@ struct Host : SessionHost {
     std::string new_queue_id() override { return "QID1"; }
     std::string date() override { return "Thu, 1 Jan 1970 00:00:00 +0000"; }
     void submit(ipc::SubmitMsg m) override { submitted.push_back(std::move(m)); }
-    PolicyVerdict policy(const SessionState&, const VerbSpec&, const CommandArgs&) override {
-        return PolicyVerdict{};
+    PolicyChain chain;  // the real stages: relay control included
+    PolicyVerdict policy(const SessionState& st, const VerbSpec& v, const CommandArgs& a) override {
+        return chain.run(st, v, a);
     }
 };
 
