@@ -109,6 +109,7 @@ int exec_newaliases(const Config& cfg, const Options& o) {
         args.push_back(o.config);
     }
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& a : args)
         argv.push_back(a.data());
     argv.push_back(nullptr);

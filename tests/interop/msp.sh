@@ -137,6 +137,12 @@ else
   not_ok "an unknown local user is EX_NOUSER (exit $rc)" "$out"
 fi
 expect_rc "a malformed recipient is EX_USAGE" 64 "Invalid recipient" "$SM" -i 'a b@@c'
+out=$(printf 'Subject: OEM-BOUNCE\n\nbody\n' | as_caller "$SM" -oem -i -f "$USER_TO@localhost.localdomain" nosuchuser 2>&1); rc=$?
+if [ $rc = 67 ] && wait_mail "OEM-BOUNCE" && grep -aq "^Subject: Returned mail: see transcript for details" "$MBOX"; then
+  ok "-oem: an unknown user is EX_NOUSER and the error is mailed back"
+else
+  not_ok "-oem: the error is mailed back (exit $rc)" "$out"
+fi
 expect_rc "-bv of an unknown user is EX_NOUSER" 67 "User unknown" "$SM" -bv nosuchuser
 expect_rc "-bv of a known user says deliverable" 0 "deliverable: mailer local" "$SM" -bv "$USER_TO"
 if [ "$ROOT" = 1 ]; then
@@ -284,8 +290,12 @@ out=$(as_caller "$DIR/bin/mailq" -Ac 2>&1)
 grep -q "clientmqueue (1 request)" <<<"$out" && grep -q "$USER_TO@localhost.localdomain" <<<"$out" &&
   ok "mailq -Ac lists it" || not_ok "mailq -Ac lists it" "$out"
 expect_rc "mailq of the main queue with the queue down is EX_UNAVAILABLE" 69 "not running" "$DIR/bin/mailq"
+expect_rc "sendmail -bs with smtpd down answers 421 (EX_UNAVAILABLE)" 69 "421 4.3.0" "$SM" -bs
+printf 'Subject: q\n\nQUEUE-ONLY body\n' | as_caller "$SM" -odq -i "$USER_TO" >/dev/null 2>&1
+n=$(ls "$DIR/clientmqueue" 2>/dev/null | grep -c '^qf')
+[ "$n" = 2 ] && ok "-odq only queues" || not_ok "-odq only queues ($n files)"
 start_master || not_ok "the suite restarts"
-if wait_mail WHILE-DOWN && ! ls "$DIR/clientmqueue" | grep -q '^qf'; then
+if wait_mail WHILE-DOWN && wait_mail QUEUE-ONLY && ! ls "$DIR/clientmqueue" | grep -q '^qf'; then
   ok "after restart the client-queue runner delivers it and removes the file"
 else
   not_ok "after restart the client-queue runner delivers it" "$(grep -E 'msp-queue|runner' "$DIR/master.log" | tail -5)"
