@@ -242,6 +242,21 @@ PY
 ); rc=$?
 if [ $rc = 0 ] && wait_mail PYTHON-BS; then ok "sendmail -bs driven by Python smtplib"; else not_ok "sendmail -bs (exit $rc)" "$out"; fi
 
+out=$(as_caller python3 - "$SM" <<'PY' 2>&1
+import socket, subprocess, sys
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
+cli = socket.create_connection(srv.getsockname()); conn, _ = srv.accept()
+p = subprocess.Popen([sys.argv[1], "-Am", "-bs"], stdin=conn, stdout=conn)
+conn.close()
+cli.settimeout(10)
+line = cli.recv(512).decode()
+print(line.strip())
+sys.exit(0 if line.startswith("421") and p.wait(timeout=10) == 69 else 1)
+PY
+); rc=$?
+[ $rc = 0 ] && ok "sendmail -Am -bs from inetd (a network socket) is refused: no relay through the local socket" ||
+  not_ok "sendmail -bs on a network socket is refused (exit $rc)" "$out"
+
 # ---- message handling
 printf 'Subject: nl\n\nNO-TRAILING-NEWLINE' | send_ok "a message without a trailing newline" NO-TRAILING-NEWLINE "$SM" -i "$USER_TO"
 printf 'Subject: lf\n\nBARE-LF line one\nline two\n' | send_ok "bare LF lines are sent as CRLF" BARE-LF "$SM" "$USER_TO"
