@@ -25,6 +25,7 @@ int fuzz_data_reader(const uint8_t* data, size_t size);
 int fuzz_envelope(const uint8_t* data, size_t size);
 int fuzz_ipc_messages(const uint8_t* data, size_t size);
 int fuzz_smtp_command(const uint8_t* data, size_t size);
+int fuzz_msp_input(const uint8_t* data, size_t size);
 
 namespace {
 
@@ -103,4 +104,8 @@ Test(fuzz_corpus, ipc_messages) {
 
 Test(fuzz_corpus, envelope) {
     expect_corpus("envelope", fuzz_envelope, 5);
+}
+
+Test(fuzz_corpus, msp_input) {
+    expect_corpus("msp_input", fuzz_msp_input, 5);
 }
