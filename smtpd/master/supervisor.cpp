@@ -26,6 +26,7 @@ const std::vector<ChildSpec>& process_table() {
     static const std::vector<ChildSpec> table = {
         {"local", "tegami-local", CapProfile::setid, true, {"deliver"}},
         {"queue", "tegami-queue", CapProfile::none, false, {"queue", "control"}},
+        {"remote", "tegami-remote", CapProfile::none, false, {"remote"}},
         {"smtpd",
          "tegami-smtpd",
          CapProfile::none,
