@@ -16,6 +16,7 @@ TEGAMI_SRC, REMOTE_PF_DIR.
 
 import os
 import pwd
+import re
 import grp
 import socket
 import subprocess
@@ -184,6 +185,15 @@ postlog   unix-dgram n - n - 1 postlogd
         return ts.mbox_entries(ts.read_bytes(self.mbox))
 
 
+def set_key(conf, key, value):
+    """Sets key in the sandbox's tegami.conf (a key may appear once)."""
+    with open(conf) as f:
+        lines = [ln for ln in f if not re.match(r"\s*%s\s*=" % re.escape(key), ln)]
+    lines.append("%s = %s\n" % (key, value))
+    with open(conf, "w") as f:
+        f.writelines(lines)
+
+
 def main():
     if os.geteuid() != 0:
         print("not ok - remote_postfix_test.py must run as root (Postfix's daemons run as "
@@ -206,9 +216,14 @@ def main():
     with open(authinfo, "w") as f:
         f.write('AuthInfo:127.0.0.1 "U:tguser@pf.example" "P:s3cret-pw" "M:PLAIN"\n')
     os.chmod(authinfo, 0o644)
+    tls_policy = os.path.join(work, "tls_policy")
+    with open(tls_policy, "w") as f:
+        f.write("# none yet\n")
+    os.chmod(tls_policy, 0o644)
     box = ts.Sandbox(prefix="tegami-rpf", extra=[
         "dns_resolver=127.0.0.1@%d" % dns.port, "smtp_port=%d" % ports["mx"],
-        "queue_retry_min=1s", "queue_retry_max=1s", "authinfo=text:" + authinfo])
+        "queue_retry_min=1s", "queue_retry_max=1s", "authinfo=text:" + authinfo,
+        "smtp_tls_policy=text:" + tls_policy, "smtp_connection_reuse_time=10s"])
     qsock = os.path.join(box.dir, "sock", "queue.sock")
     sender = "%s@localhost" % box.user
     try:
@@ -258,9 +273,26 @@ def main():
            "with ESMTPS id" in got[0].decode("utf-8", "replace") if got else False,
            "STARTTLS was used (opportunistic): Postfix logs TLS, Received says ESMTPS", pf.log())
 
+        # 1b. the next message to the same destination reuses the connection
+        connects = pf.log().count("connect from localhost[127.0.0.1]")
+        send("tgpf@pf.example", "P1reuse")
+        ok(len(landed("P1reuse")) == 1, "a second message to the same MX", box.tail())
+        ok(pf.log().count("connect from localhost[127.0.0.1]") == connects,
+           "it went over the open connection (no new connect at Postfix)", pf.log()[-2000:])
+
+        # 1c. a TLS policy requiring a verified certificate: the self-signed one fails
+        time.sleep(1.1)
+        with open(tls_policy, "w") as f:
+            f.write("pf.example verify\n")
+        time.sleep(1.1)
+        send("tgpf@pf.example", "P1verify")
+        ok(ts.wait_for(lambda: "dsn=4.7.5, status=deferred" in box.log(), 15),
+           "smtp_tls_policy verify: an unverifiable certificate defers with 4.7.5", box.tail())
+        with open(tls_policy, "w") as f:
+            f.write("# none\n")
+
         # 2. the smarthost on the submission port: STARTTLS, then AUTH PLAIN
-        with open(box.conf, "a") as f:
-            f.write("smarthost = [127.0.0.1]:%d\n" % ports["sub"])
+        set_key(box.conf, "smarthost", "[127.0.0.1]:%d" % ports["sub"])
         n = box.log().count("queue: retry")
         os.kill(box.proc.pid, 1)
         ts.wait_for(lambda: box.log().count("queue: retry") > n, 5)
@@ -276,8 +308,7 @@ def main():
         if ports["smtps"]:
             with open(authinfo, "w") as f:
                 f.write('AuthInfo:127.0.0.1 "U:tguser@pf.example" "P:s3cret-pw" "M:LOGIN"\n')
-            with open(box.conf, "a") as f:
-                f.write("smarthost = [127.0.0.1]:465\n")
+            set_key(box.conf, "smarthost", "[127.0.0.1]:465")
             n = box.log().count("queue: retry")
             os.kill(box.proc.pid, 1)
             ts.wait_for(lambda: box.log().count("queue: retry") > n, 5)
@@ -292,8 +323,7 @@ def main():
         # 4. a wrong password defers, never bounces
         with open(authinfo, "w") as f:
             f.write('AuthInfo:127.0.0.1 "U:tguser@pf.example" "P:wrong" "M:PLAIN"\n')
-        with open(box.conf, "a") as f:
-            f.write("smarthost = [127.0.0.1]:%d\n" % ports["sub"])
+        set_key(box.conf, "smarthost", "[127.0.0.1]:%d" % ports["sub"])
         n = box.log().count("queue: retry")
         os.kill(box.proc.pid, 1)
         ts.wait_for(lambda: box.log().count("queue: retry") > n, 5)
