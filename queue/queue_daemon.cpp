@@ -10,6 +10,7 @@
 #include "lib/mail/address.hpp"
 #include "lib/map/map.hpp"
 #include "queue/committer.hpp"
+#include "queue/control.hpp"
 #include "queue/intake.hpp"
 #include "queue/runner.hpp"
 #include "queue/store.hpp"
@@ -87,6 +88,7 @@ class QueueDaemon {
     std::unique_ptr<Committer> committer_;
     std::unique_ptr<Intake> intake_;
     std::unique_ptr<Runner> runner_;
+    std::unique_ptr<ControlServer> control_;  // after runner_: destroyed before it
     EventPtr checkpoint_ev_;
     EventPtr grace_ev_;
     bool closed_ = false;
@@ -112,6 +114,14 @@ void QueueDaemon::init(DaemonContext& ctx) {
     if (it == ctx.listeners.end()) log_fatal(Exit::config, "no \"queue\" listener was handed over");
     if (auto r = intake_->listen(std::move(it->fd)); !r)
         log_fatal(r.error().exit, "%s", r.error().message.c_str());
+    auto ctl = std::find_if(ctx.listeners.begin(), ctx.listeners.end(),
+                            [](const Listener& l) { return l.role == "control"; });
+    if (ctl != ctx.listeners.end()) {
+        DaemonContext* cp = &ctx;
+        control_ = std::make_unique<ControlServer>(ctx.base, *runner_, [cp] { return cp->config; });
+        if (auto r = control_->listen(std::move(ctl->fd)); !r)
+            log_fatal(r.error().exit, "%s", r.error().message.c_str());
+    }
     checkpoint_ev_.reset(event_new(ctx.base, -1, EV_PERSIST, on_checkpoint_cb, this));
     timeval tv{kCheckpointSeconds, 0};
     event_add(checkpoint_ev_.get(), &tv);
@@ -123,6 +133,7 @@ void QueueDaemon::init(DaemonContext& ctx) {
 bool QueueDaemon::stop(DaemonContext&) {
     if (!intake_) return true;
     intake_->stop_accepting();
+    if (control_) control_->stop();
     runner_->stop();
     checkpoint_ev_.reset();
     if (drained()) {

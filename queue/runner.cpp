@@ -256,6 +256,7 @@ bool Runner::dispatch(const Due& d) {
         const Recipient& rc = m.env.recipients[i];
         return !rcpt_state_final(rc.state) && !m.busy[i] && rc.next_try <= now;
     };
+    if (m.env.flags & kEnvelopeHeld) return false;  // released: make_due schedules it again
     if (d.rcpt >= m.env.recipients.size() || !due(d.rcpt)) return false;
     // Group by (transport, next hop, rewrite) in first-seen order.
     std::vector<std::pair<Route, std::vector<uint32_t>>> groups;
@@ -367,7 +368,7 @@ bool Runner::send_request(Message& m, Agent& a, const std::string& dest, const R
     }
     dm.next_hop = route.next_hop;
     dm.envid = m.env.envid;
-    dm.flags = m.env.flags;
+    dm.flags = m.env.flags & ~kEnvelopeHeld;
     dm.arrival_time = m.env.arrival;
     dm.body_size = body->size();
     flights_[dm.request_id] = Flight{qid, std::move(rcpts), &a, dest};
@@ -538,6 +539,96 @@ bool Runner::finish(Message& m) {
     log_info("%s: removed", qid.c_str());
     messages_.erase(qid);
     return true;
+}
+
+// ---- control requests
+
+void Runner::for_each(const std::function<void(const Envelope&, bool active, uint64_t size)>& f) {
+    for (auto& [qid, m] : messages_) {
+        if (m.size == 0)
+            if (auto b = store_.load_body(qid)) m.size = b->size();
+        f(m.env, m.in_flight > 0, m.size);
+    }
+}
+
+void Runner::make_due(Message& m, uint64_t now) {
+    for (uint32_t i = 0; i < m.env.recipients.size(); ++i) {
+        Recipient& rc = m.env.recipients[i];
+        if (rcpt_state_final(rc.state) || m.busy[i]) continue;
+        rc.next_try = now;
+        schedule_.add({now, m.env.queue_id, i});  // an older entry, popped later, is dropped
+    }
+}
+
+size_t Runner::run_now(const std::vector<std::string>& ids) {
+    uint64_t now = now_s();
+    size_t n = 0;
+    auto one = [&](Message& m) {
+        if (m.env.flags & kEnvelopeHeld) return;
+        make_due(m, now);
+        ++n;
+    };
+    if (ids.empty()) {
+        for (auto& [qid, m] : messages_)
+            one(m);
+    } else {
+        for (const auto& id : ids)
+            if (auto it = messages_.find(id); it != messages_.end()) one(it->second);
+    }
+    if (n) log_info("queue run requested: %zu message%s due now", n, n == 1 ? "" : "s");
+    pump();
+    return n;
+}
+
+size_t Runner::hold(const std::vector<std::string>& ids) {
+    size_t n = 0;
+    for (const auto& id : ids) {
+        auto it = messages_.find(id);
+        if (it == messages_.end() || (it->second.env.flags & kEnvelopeHeld)) continue;
+        it->second.env.flags |= kEnvelopeHeld;
+        persist(it->second);
+        log_info("%s: held", id.c_str());
+        ++n;
+    }
+    return n;
+}
+
+size_t Runner::release(const std::vector<std::string>& ids) {
+    uint64_t now = now_s();
+    size_t n = 0;
+    for (const auto& id : ids) {
+        auto it = messages_.find(id);
+        if (it == messages_.end() || !(it->second.env.flags & kEnvelopeHeld)) continue;
+        it->second.env.flags &= ~kEnvelopeHeld;
+        persist(it->second);
+        make_due(it->second, now);
+        log_info("%s: released", id.c_str());
+        ++n;
+    }
+    pump();
+    return n;
+}
+
+size_t Runner::remove(const std::vector<std::string>& ids, std::vector<std::string>& busy) {
+    size_t n = 0;
+    for (const auto& id : ids) {
+        auto it = messages_.find(id);
+        if (it == messages_.end()) continue;
+        if (it->second.in_flight > 0) {
+            busy.push_back(id);
+            continue;
+        }
+        if (auto r = store_.remove(id); !r) {
+            log_error("%s: cannot delete: %s", id.c_str(), r.error().message.c_str());
+            busy.push_back(id);
+            continue;
+        }
+        committer_.note_commit();
+        messages_.erase(it);  // its schedule entries find no message and are dropped
+        log_info("%s: deleted by the administrator", id.c_str());
+        ++n;
+    }
+    return n;
 }
 
 }  // namespace tegami::queue

@@ -21,10 +21,12 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "lib/core/c_ptr.hpp"
 #include "lib/ipc/channel.hpp"
@@ -67,12 +69,24 @@ class Runner {
     // Called when the last delivery in flight has reported (for a clean stop).
     void set_on_drained(std::function<void()> f) { on_drained_ = std::move(f); }
 
+    // Control requests (queue/control.cpp), by exact queue ID. for_each lists every
+    // message (size read from the store once, then cached). run_now makes every waiting
+    // recipient due now (no IDs: every message); hold sets kEnvelopeHeld (persisted),
+    // release clears it and makes the message due; remove deletes a message that has no
+    // delivery in flight (those are named in `busy`). Each returns the messages changed.
+    void for_each(const std::function<void(const Envelope&, bool active, uint64_t size)>& f);
+    size_t run_now(const std::vector<std::string>& ids);
+    size_t hold(const std::vector<std::string>& ids);
+    size_t release(const std::vector<std::string>& ids);
+    size_t remove(const std::vector<std::string>& ids, std::vector<std::string>& busy);
+
   private:
     struct Message {
         Envelope env;
         uint32_t in_flight = 0;  // requests outstanding for this message
         double arrived = 0;      // sub-second arrival for delay= (the record keeps whole seconds)
         std::vector<bool> busy;  // per recipient: in a request now, or waiting for a slot
+        uint64_t size = 0;       // body octets, for listings (0: not read yet)
     };
     // One agent connection (local or remote) and its reconnect state.
     struct Agent {
@@ -120,6 +134,7 @@ class Runner {
     void settle(Message& m);
     void maybe_warn(Message& m, uint64_t now);
     void persist(Message& m);
+    void make_due(Message& m, uint64_t now);
     bool finish(Message& m);
     Agent& agent_for(const Route& r) { return r.transport == Transport::smtp ? remote_ : local_; }
     size_t dest_limit(const Agent& a) const {

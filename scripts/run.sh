@@ -41,6 +41,9 @@ Send a first message from another terminal:
   swaks --server 127.0.0.1:$port --to $rcpt@localhost --from you@example.org
 or:
   python3 -c "import smtplib; smtplib.SMTP('127.0.0.1', $port).sendmail('you@example.org', ['$rcpt@localhost'], 'Subject: hello\r\n\r\nfirst message\r\n')"
+or through the sendmail command (the MSP: client queue $dir/clientmqueue, then smtpd's
+local socket $dir/msp/submit):
+  printf 'Subject: hello\n\nfirst message\n' | $top/build/bin/sendmail -C $conf -i $rcpt
 
 It lands in: $dir/mail/$rcpt   (mbox; set mailbox_format = maildir in $conf for $dir/maildirs/$rcpt/)
 

@@ -38,9 +38,20 @@ struct Config {
     std::string mail_spool_dir;
     std::string maildir;
     std::string syslog_name;
+    std::string log_file;  // empty: syslog
+
+    // the MSP (sendmail command, client queue, local submission socket)
+    std::string msp_group;
+    std::string client_queue_dir;
+    std::string msp_socket;
+    std::string queue_control_socket;
+    uint64_t client_queue_interval = 0;  // seconds
+    std::string sendmail_path;
 
     // listeners
     std::vector<std::string> mta_listen;
+    std::vector<std::string> msa_listen;
+    std::vector<std::string> smtps_listen;
 
     // smtpd
     std::string smtpd_banner;
@@ -50,6 +61,22 @@ struct Config {
     uint64_t smtpd_client_limit = 0;
     uint64_t smtpd_timeout = 0;       // seconds
     uint64_t smtpd_data_timeout = 0;  // seconds
+
+    // TLS
+    std::vector<std::string> tls_cert_file;
+    std::vector<std::string> tls_key_file;
+    uint64_t tls_handshake_timeout = 0;  // seconds
+    uint64_t tls_ticket_rotation = 0;    // seconds
+
+    // Per-listener settings ("msa.smtpd_timeout = 600"), as Postfix's master.cf -o:
+    // applied over the file's values for sessions of that role (config_for_role).
+    struct ListenerOverride {
+        std::string role;  // mta, msa, smtps
+        std::string key;
+        std::string value;
+        int line = 0;
+    };
+    std::vector<ListenerOverride> listener_overrides;
 
     // queue
     uint64_t queue_retry_min = 0;      // seconds
@@ -63,6 +90,11 @@ struct Config {
     // local delivery
     MailboxFormat mailbox_format = MailboxFormat::mbox;
     uint64_t local_concurrency = 0;
+    std::string recipient_delimiter;  // "+": user+detail reaches user ("" = off)
+    std::string default_user;         // runs |program and /file targets of aliases
+    std::string smrsh_dir;            // programs allowed as |program targets
+    uint64_t program_timeout = 0;     // seconds
+    uint64_t max_hop_count = 0;       // Received headers before a loop is declared
 
     // routing and remote delivery
     std::string smarthost;
@@ -85,6 +117,14 @@ Result<Config> load_config(const std::string& path, bool allow_missing = false);
 Result<Config> parse_config(const std::string& text, const std::string& name);
 // The configuration with every default in place (hostname resolved).
 Config default_config();
+
+// The SMTP listener roles and their listen keys.
+bool is_listener_role(const std::string& role);
+// Whether KEY may be set per listener ("ROLE.KEY"): the smtpd_*, tls_* keys and
+// message_size_limit.
+bool is_listener_key(const std::string& key);
+// c with its overrides for `role` applied (the overrides were checked when parsed).
+Config config_for_role(const Config& c, const std::string& role);
 
 // "key = value" for every key (or only those differing from the default).
 std::string dump_config(const Config& c, bool non_default_only);

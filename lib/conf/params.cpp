@@ -15,6 +15,9 @@ namespace tegami {
 #ifndef TEGAMI_LIBEXECDIR
 #define TEGAMI_LIBEXECDIR "/usr/libexec"
 #endif
+#ifndef TEGAMI_SBINDIR
+#define TEGAMI_SBINDIR "/usr/sbin"
+#endif
 
 const char* default_config_path() {
     return TEGAMI_SYSCONFDIR "/tegami/tegami.conf";
@@ -61,6 +64,32 @@ const std::vector<Param>& param_table() {
                "Directory for the internal Unix sockets between the daemons (created by master, "
                "owned by user, mode 0700)."),
         P_PATH(pid_file, "/run/tegami/master.pid", "Where master writes its process ID."),
+        P_STR(msp_group, "smmsp",
+              "The group the sendmail command is installed set-group-ID to (the MSP group, as "
+              "sendmail's smmsp). Only this group may write into client_queue_dir and reach "
+              "msp_socket and queue_control_socket. When master runs as root and the group does "
+              "not exist, the MSP socket is not offered (logged at start-up)."),
+        P_PATH(client_queue_dir, "/var/spool/clientmqueue",
+               "The client queue: where sendmail writes each message submitted on the command "
+               "line before handing it to smtpd (one file per message, mode 0660, group "
+               "msp_group; the directory root:msp_group 0770, created by master and make "
+               "install). A file stays when smtpd cannot take the message; the client-queue "
+               "runner (sendmail -Ac -q) delivers it later."),
+        P_PATH(msp_socket, "/run/tegami-msp/submit",
+               "The Unix socket on which smtpd takes local submissions from sendmail (the "
+               "\"local\" listener: SMTP, the submitter's uid read with SO_PEERCRED, no relay "
+               "restriction). Bound by master with group msp_group, mode 0660, in a directory "
+               "root:msp_group 0750."),
+        P_PATH(queue_control_socket, "/run/tegami-msp/control",
+               "The Unix socket of the queue's control service (mailq, sendmail -q, hold, "
+               "release, delete). Bound by master next to msp_socket with the same owner and "
+               "mode; the queue checks each caller's uid with SO_PEERCRED."),
+        P_TIME(client_queue_interval, "20m",
+               "How often master runs the client-queue runner (sendmail -Ac -q, as user with "
+               "group msp_group) to deliver what is left in client_queue_dir; it also runs once "
+               "at start-up, picking up what a crash left. 0 disables it (run it from cron)."),
+        P_PATH(sendmail_path, TEGAMI_SBINDIR "/sendmail",
+               "The sendmail program master runs as the client-queue runner."),
         P_PATH(libexec_dir, TEGAMI_LIBEXECDIR "/tegami",
                "Directory holding the daemon programs tegami-smtpd, tegami-queue and tegami-local, "
                "which master starts."),
@@ -75,9 +104,26 @@ const std::vector<Param>& param_table() {
               "directory and \"%u\" the user name; a relative path is relative to the home."),
         P_STR(syslog_name, "tegami",
               "The program name prefix in syslog lines (\"tegami/smtpd\", \"tegami/queue\", ...)."),
+        P_STR(log_file, "",
+              "When set (an absolute path), every daemon appends its log lines to this file "
+              "instead of sending them to syslog, as Postfix's maillog_file does: for machines "
+              "and containers without a syslog daemon (\"/dev/stdout\" works for a container "
+              "run in the foreground). Master opens it (created 0640 if missing) and hands it "
+              "to each daemon as standard error; lines keep syslog's layout, one write per "
+              "line. Rotate it with copytruncate, or restart master; a reload keeps the open "
+              "file. Empty (the default): syslog."),
         P_LISTEN(mta_listen, "0.0.0.0:25, [::]:25",
                  "Addresses and ports of the MTA listener (server-to-server SMTP, no relaying), "
                  "as host:port or [ipv6]:port. Master binds them; an empty list disables the MTA."),
+        P_LISTEN(msa_listen, "0.0.0.0:587, [::]:587",
+                 "Addresses of the message submission listener (RFC 6409, role msa): mail "
+                 "clients submit here after STARTTLS and AUTH. Before AUTH only EHLO, HELO, "
+                 "STARTTLS, AUTH, NOOP, RSET, QUIT and HELP are answered; every other command "
+                 "gets 530 5.7.0. An empty list disables it."),
+        P_LISTEN(smtps_listen, "0.0.0.0:465, [::]:465",
+                 "Addresses of the submission listener with implicit TLS (RFC 8314, role "
+                 "smtps): the TLS handshake starts at connect, then the session is as on "
+                 "msa_listen. Needs tls_cert_file; an empty list disables it."),
         P_STR(smtpd_banner, "$hostname ESMTP Tegami",
               "The text after \"220 \" in the SMTP greeting. It must start with the hostname "
               "(RFC 5321 4.3.1)."),
@@ -100,6 +146,23 @@ const std::vector<Param>& param_table() {
         P_TIME(smtpd_data_timeout, "180s",
                "How long smtpd waits for the next block of message data during DATA (RFC 5321 "
                "4.5.3.2.5: at least 3 minutes)."),
+        P_LIST(tls_cert_file, "",
+               "PEM files, each a certificate followed by its chain, for TLS on every listener. "
+               "Several may be given (one RSA and one ECDSA, say): the handshake picks the one "
+               "the client's offer suits. Each pairs with the tls_key_file at the same "
+               "position. Empty: no TLS (STARTTLS is not offered; smtps_listen is refused). "
+               "Read again on SIGHUP; sessions already under TLS keep theirs."),
+        P_LIST(tls_key_file, "",
+               "PEM private keys, one per tls_cert_file in the same order. smtpd reads them "
+               "at start and on SIGHUP as the user key names, so they must be readable by it "
+               "(mode 0640, group of that user) and by no one else."),
+        P_TIME(tls_handshake_timeout, "60s",
+               "How long a TLS handshake (after STARTTLS, or at connect on smtps_listen) may "
+               "take; on expiry the session is closed and logged."),
+        P_TIME(tls_ticket_rotation, "1h",
+               "How often the TLS session-ticket key is replaced (the previous key still "
+               "decrypts tickets for one more period), so clients resume without a full "
+               "handshake while a stolen key opens little."),
         P_TIME(queue_retry_min, "300s",
                "The first retry interval after a temporary delivery failure; each further "
                "failure doubles it, up to queue_retry_max."),
@@ -127,6 +190,27 @@ const std::vector<Param>& param_table() {
                   "(fcntl lock and dotlock, From_ line, >From quoting); \"maildir\" writes one "
                   "file per message under maildir (tmp, fsync, rename to new)."),
         P_COUNT(local_concurrency, "10", "Deliveries local runs at once (one child process each)."),
+        P_STR(recipient_delimiter, "+",
+              "The character that separates a user name from a detail: user+detail@domain is "
+              "accepted and delivered to user (with Delivered-To naming user+detail) unless an "
+              "alias for user+detail exists, which wins. Empty turns details off."),
+        P_STR(default_user, "nobody",
+              "The account |program and /file targets of the aliases file (and of :include: "
+              "files owned by root) run as. Never root: a name with uid 0 is refused and such "
+              "targets fail with 5.3.0. Targets from a .forward or an :include: file owned by "
+              "a user run as that user."),
+        P_PATH(smrsh_dir, TEGAMI_SYSCONFDIR "/tegami/smrsh",
+               "The restricted program directory (sendmail's smrsh): a |program target runs "
+               "only if its program's base name is an entry (usually a symbolic link) in this "
+               "directory, and runs that entry, without a shell; arguments are split at white "
+               "space and shell metacharacters are refused. An empty value allows any absolute "
+               "program path (not recommended)."),
+        P_TIME(program_timeout, "60s",
+               "How long a |program delivery may run. On expiry it is killed and the delivery "
+               "is deferred (4.3.0), its process group killed."),
+        P_COUNT(max_hop_count, "100",
+                "More Received headers than this mark a mail loop: the message is bounced with "
+                "5.4.6 instead of delivered (sendmail's MaxHopCount)."),
         P_STR(smarthost, "",
               "Where mail for every domain outside local_domains goes (sendmail's SMART_HOST), "
               "unless mailertable routes the domain elsewhere. \"[host]:587\" is that host on "

@@ -31,7 +31,7 @@
 namespace tegami {
 
 struct Listener {
-    std::string role;  // "mta", "queue", "local"
+    std::string role;  // "mta", "local", "queue", "deliver", "control"
     std::string name;  // "127.0.0.1:2525" or a socket path
     UniqueFd fd;       // bound and listening, nonblocking
 };

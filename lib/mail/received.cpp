@@ -32,6 +32,37 @@ std::string received_header(const ReceivedInfo& in) {
     append_clean(h, in.protocol);
     h.append(" id ");
     append_clean(h, in.queue_id);
+    if (!in.tls.empty()) {
+        size_t sp = in.tls.find(' ');
+        h.append("\r\n\t(using ");
+        append_clean(h, in.tls.substr(0, sp));
+        if (sp != std::string_view::npos) {
+            h.append(" with cipher ");
+            append_clean(h, in.tls.substr(sp + 1));
+        }
+        h.append(")");
+    }
+    if (!in.recipient.empty()) {
+        h.append("\r\n\tfor <");
+        append_clean(h, in.recipient);
+        h.append(">");
+    }
+    h.append("; ");
+    append_clean(h, in.date);
+    h.append("\r\n");
+    return h;
+}
+
+std::string received_local_header(const ReceivedInfo& in, std::string_view submitter) {
+    std::string h;
+    h.reserve(120 + in.recipient.size());
+    h.append("Received: (from ");
+    append_clean(h, submitter);
+    if (submitter.find(' ') == std::string_view::npos) h.append("@localhost");
+    h.append(")\r\n\tby ");
+    append_clean(h, in.hostname);
+    h.append(" (Tegami) id ");
+    append_clean(h, in.queue_id);
     if (!in.recipient.empty()) {
         h.append("\r\n\tfor <");
         append_clean(h, in.recipient);

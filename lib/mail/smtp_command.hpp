@@ -28,7 +28,25 @@
 
 namespace tegami {
 
-enum class Verb { helo, ehlo, mail, rcpt, data, rset, noop, quit, help, vrfy, expn, unknown };
+// xuid: Tegami's own, on the local (MSP) listener only: "XUID <uid>" from a trusted peer
+// (the client-queue runner) names the submitter whose message it resends.
+enum class Verb {
+    helo,
+    ehlo,
+    mail,
+    rcpt,
+    data,
+    rset,
+    noop,
+    quit,
+    help,
+    vrfy,
+    expn,
+    starttls,
+    auth,
+    xuid,
+    unknown
+};
 
 struct CommandLine {
     Verb verb = Verb::unknown;

@@ -1,7 +1,8 @@
 // tegami-master - the root binder and supervisor: binds every listener, starts smtpd,
 // queue and local already dropped to their user (local keeping CAP_SETUID/CAP_SETGID
 // only), hands them their sockets over a socketpair (SCM_RIGHTS), restarts a child that
-// dies, reloads on SIGHUP, stops everything on SIGTERM/SIGINT, keeps a pid file.
+// dies, reloads on SIGHUP, stops everything on SIGTERM/SIGINT, keeps a pid file; runs
+// the client-queue runner (sendmail -Ac -q) every client_queue_interval.
 //
 //   tegami-master [-c config] [-f] [-d]     (-f: foreground, log to stderr; -d: debug)
 //
@@ -20,6 +21,7 @@
 //   rlimits/clock - inherited as set by the administrator; nothing depends on them.
 // Started by a non-root user it runs every process as that user (a sandbox) and says so.
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -33,6 +35,7 @@
 #include "lib/core/c_ptr.hpp"
 #include "lib/core/dir_sync.hpp"
 #include "lib/core/log.hpp"
+#include "lib/core/unique_fd.hpp"
 #include "lib/priv/priv.hpp"
 #include "smtpd/master/binder.hpp"
 #include "smtpd/master/pidfile.hpp"
@@ -103,6 +106,16 @@ void prepare_dir(const std::string& dir, const Identity& id, bool privileged, mo
     if ((st.st_mode & 07777) != mode) ::chmod(dir.c_str(), mode);
 }
 
+// The client queue: root:msp_group 0770 on an install (the setgid sendmail writes into
+// it), the sandbox user's own directory otherwise.
+void prepare_client_queue(const std::string& dir, bool privileged, gid_t msp_gid) {
+    if (privileged && msp_gid == static_cast<gid_t>(-1)) return;
+    Identity owner;
+    owner.uid = privileged ? 0 : getuid();
+    owner.gid = privileged ? msp_gid : getgid();
+    prepare_dir(dir, owner, privileged, 0770);
+}
+
 // Says at start-up when a directory whose new names the suite relies on cannot be made
 // durable on request (a file system that refuses fsync on a directory): mail there may
 // be lost by a power failure even after a 250, and only moving the directory helps.
@@ -145,13 +158,47 @@ void daemonize() {
     }
 }
 
+// log_file (tegami.conf): opened here, as root, so the unprivileged daemons need no
+// access to its directory; it becomes standard error of master and, inherited, of
+// every daemon (supervisor.cpp keeps fd 2 for them). Empty: syslog, no file.
+UniqueFd open_log_file(const Config& cfg) {
+    if (cfg.log_file.empty()) return UniqueFd();
+    if (cfg.log_file[0] != '/')
+        log_fatal(Exit::config, "log_file = %s is not an absolute path", cfg.log_file.c_str());
+    UniqueFd fd(
+        ::open(cfg.log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640));
+    if (!fd)
+        log_fatal(Exit::cant_create, "log_file %s: %s", cfg.log_file.c_str(), std::strerror(errno));
+    return fd;
+}
+
+void use_log_file(const UniqueFd& fd, const std::string& ident) {
+    if (::dup2(fd.get(), STDERR_FILENO) != STDERR_FILENO)
+        log_fatal(Exit::os_err, "dup2 log_file: %s", std::strerror(errno));
+    log_open(ident.c_str(), LogTarget::file);
+}
+
 struct Loop {
     Options opts;
     event_base* base;
     Supervisor* sup;
     EventPtr kill_timer;
     bool stopping = false;
+    EventPtr client_queue_timer;
+    uint64_t client_queue_interval = 0;
 };
+
+void on_client_queue_timer(evutil_socket_t, short, void* arg) noexcept {
+    auto& l = *static_cast<Loop*>(arg);
+    try {
+        if (l.stopping) return;
+        l.sup->run_client_queue();
+        timeval tv{static_cast<time_t>(l.client_queue_interval), 0};
+        evtimer_add(l.client_queue_timer.get(), &tv);
+    } catch (const std::exception& e) {
+        log_error("client-queue runner: %s", e.what());
+    }
+}
 
 void on_signal(evutil_socket_t sig, short, void* arg) noexcept {
     auto& l = *static_cast<Loop*>(arg);
@@ -199,7 +246,10 @@ int main(int argc, char** argv) {
     }
     auto cfg = std::make_shared<const Config>(std::move(loaded.value()));
     std::string ident = cfg->syslog_name + "/master";
-    log_open(ident.c_str(), opts.foreground ? LogTarget::stderr_only : LogTarget::both);
+    UniqueFd log_fd = open_log_file(*cfg);
+    // Until the pid file is held and the sockets bound, errors go to the terminal;
+    // log_file takes over from there (use_log_file below).
+    log_open(ident.c_str(), opts.foreground || log_fd ? LogTarget::stderr_only : LogTarget::both);
     log_set_debug(opts.debug);
 
     bool privileged = running_as_root();
@@ -223,21 +273,36 @@ int main(int argc, char** argv) {
 
     auto pid = PidFile::acquire(cfg->pid_file);
     if (!pid) log_fatal(pid.error().exit, "%s", pid.error().message.c_str());
+    gid_t msp_gid = static_cast<gid_t>(-1);
+    if (privileged) {
+        if (const group* gr = getgrnam(cfg->msp_group.c_str()))
+            msp_gid = gr->gr_gid;
+        else
+            log_warning(
+                "msp_group %s does not exist: no local submission socket and no client "
+                "queue (create it: groupadd --system %s)",
+                cfg->msp_group.c_str(), cfg->msp_group.c_str());
+    }
+    prepare_client_queue(cfg->client_queue_dir, privileged, msp_gid);
     auto sockets = bind_all(*cfg, privileged ? id->uid : static_cast<uid_t>(-1),
-                            privileged ? id->gid : static_cast<gid_t>(-1));
+                            privileged ? id->gid : static_cast<gid_t>(-1), msp_gid);
     if (!sockets) log_fatal(sockets.error().exit, "%s", sockets.error().message.c_str());
     if (!opts.foreground) {
         daemonize();
-        log_open(ident.c_str(), LogTarget::syslog);
+        if (log_fd) use_log_file(log_fd, ident);
+        log_open(ident.c_str(), log_fd ? LogTarget::file : LogTarget::syslog);
         pid->update();
+    } else if (log_fd) {
+        use_log_file(log_fd, ident);
     }
 
     EventBasePtr base(event_base_new());
     if (!base) log_fatal(Exit::os_err, "event_base_new failed");
     SupervisorOptions so{opts.config, privileged, opts.foreground, opts.debug, id.value()};
     Supervisor sup(base.get(), so, cfg, std::move(sockets.value()));
-    Loop loop{opts, base.get(), &sup, EventPtr(), false};
+    Loop loop{opts, base.get(), &sup, EventPtr(), false, EventPtr(), cfg->client_queue_interval};
     loop.kill_timer.reset(evtimer_new(base.get(), on_kill_timer, &loop));
+    loop.client_queue_timer.reset(evtimer_new(base.get(), on_client_queue_timer, &loop));
     std::vector<EventPtr> sigs;
     for (int s : {SIGCHLD, SIGHUP, SIGTERM, SIGINT}) {
         sigs.emplace_back(evsignal_new(base.get(), s, on_signal, &loop));
@@ -246,6 +311,10 @@ int main(int argc, char** argv) {
     log_info("started (pid %d, config %s%s)", static_cast<int>(getpid()), opts.config.c_str(),
              privileged ? "" : ", unprivileged");
     sup.start_all();
+    if (loop.client_queue_interval > 0) {
+        timeval first{2, 0};  // once smtpd serves: what a crash or an outage left
+        evtimer_add(loop.client_queue_timer.get(), &first);
+    }
     event_base_dispatch(base.get());
     pid->remove();
     log_info("stopped");

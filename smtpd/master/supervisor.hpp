@@ -1,13 +1,15 @@
 // supervisor.hpp - master's process table: which daemons run, as whom, with which
 // capabilities and listeners; starting them (fork, drop privileges, exec with the
 // listeners sent over a socketpair on fd 3), restarting a child that dies (with
-// backoff), relaying reload, and stopping them all.
+// backoff), relaying reload, and stopping them all; and the periodic client-queue
+// runner (sendmail -Ac -q), which is not restarted but run again on its timer.
 //
 // Start-up order: a child whose spec names `after` starts only once that child has
 // reported `ready` (smtpd after queue: the queue has opened and recovered its store, so
 // no client is greeted while the queue cannot accept; clients that connect earlier wait
 // in the listen backlog for their 220). A child that exits before reporting `ready`
-// kMaxStartupFailures times in a row is not restarted again (logged with the reason).
+// kMaxStartupFailures times in a row is not restarted again (logged with the reason), and
+// the children started after it are stopped (a running smtpd whose queue is gone).
 #pragma once
 
 #include <sys/types.h>
@@ -60,12 +62,16 @@ class Supervisor {
     // Reaps exited children (called on SIGCHLD); schedules restarts unless stopping.
     void reap();
     bool all_stopped() const;
+    // Starts the client-queue runner (sendmail -Ac -q) unless one still runs: as the
+    // daemons' user with msp_group as its group when privileged.
+    void run_client_queue();
 
   private:
     struct Child;
     void spawn(Child& c);
     void schedule_restart(Child& c);
     void on_ready(Child& c);
+    void stop_dependents(Child& c);
     // True when c may start now (its `after` child is running and ready).
     bool may_start(const Child& c) const;
     Child* find(const char* name);
@@ -77,6 +83,7 @@ class Supervisor {
     std::vector<BoundSocket> sockets_;
     std::vector<std::unique_ptr<Child>> children_;
     bool stopping_ = false;
+    pid_t runner_pid_ = 0;
 };
 
 }  // namespace tegami::master

@@ -3,6 +3,8 @@
 // session's own state.
 #include "smtpd/server/verbs.hpp"
 
+#include <pwd.h>
+
 #include "lib/core/log.hpp"
 #include "lib/mail/received.hpp"
 
@@ -14,6 +16,17 @@ using Check = std::optional<Reply>;
 
 Reply ok_reply(const char* enhanced, const char* text) {
     return make_reply(250, enhanced, text);
+}
+
+// "alice" for a uid in the passwd database, else "uid 1234" (sendmail's "Unknown UID").
+std::string submitter_name(long uid) {
+    if (uid < 0) return "uid unknown";
+    passwd pw{};
+    passwd* res = nullptr;
+    char buf[4096];
+    if (getpwuid_r(static_cast<uid_t>(uid), &pw, buf, sizeof buf, &res) == 0 && res)
+        return pw.pw_name;
+    return "uid " + std::to_string(uid);
 }
 
 // ---- HELO / EHLO
@@ -42,14 +55,49 @@ std::optional<Reply> proceed_helo(SessionState& st, SessionHost&, CommandArgs& a
     return make_reply(250, "", st.config->hostname);
 }
 
-std::optional<Reply> proceed_ehlo(SessionState& st, SessionHost&, CommandArgs& args) {
+std::optional<Reply> proceed_ehlo(SessionState& st, SessionHost& host, CommandArgs& args) {
     greet(st, args, Greeting::ehlo);
-    const Config& c = *st.config;
-    std::string text = c.hostname + "\nPIPELINING\nSIZE";
-    if (c.message_size_limit) text += " " + std::to_string(c.message_size_limit);
-    text += "\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8";
-    return make_reply(250, "", std::move(text));
+    return make_reply(250, "", st.config->hostname + ehlo_keywords(st, host));
 }
+
+// ---- the EHLO keyword table
+struct EhloKeyword {
+    const char* name;
+    // The keyword line, or nothing when not offered to this session now.
+    std::optional<std::string> (*line)(const SessionState& st, SessionHost& host);
+};
+
+std::optional<std::string> always(const char* kw) {
+    return std::string(kw);
+}
+
+const EhloKeyword kEhloKeywords[] = {
+    {"PIPELINING", [](const SessionState&, SessionHost&) { return always("PIPELINING"); }},
+    {"SIZE",
+     [](const SessionState& st, SessionHost&) -> std::optional<std::string> {
+         uint64_t n = st.config->message_size_limit;
+         return n ? "SIZE " + std::to_string(n) : std::string("SIZE");
+     }},
+    {"8BITMIME", [](const SessionState&, SessionHost&) { return always("8BITMIME"); }},
+    {"ENHANCEDSTATUSCODES",
+     [](const SessionState&, SessionHost&) { return always("ENHANCEDSTATUSCODES"); }},
+    {"SMTPUTF8", [](const SessionState&, SessionHost&) { return always("SMTPUTF8"); }},
+    {"STARTTLS",
+     [](const SessionState& st, SessionHost&) -> std::optional<std::string> {
+         if (!st.tls_available || st.tls) return std::nullopt;
+         return std::string("STARTTLS");
+     }},
+    {"AUTH",
+     [](const SessionState& st, SessionHost& host) -> std::optional<std::string> {
+         if (!st.auth_login.empty()) return std::nullopt;
+         auto mechs = host.auth_mechanisms(st);
+         if (mechs.empty()) return std::nullopt;
+         std::string l = "AUTH";
+         for (const auto& m : mechs)
+             l += " " + m;
+         return l;
+     }},
+};
 
 // ---- MAIL
 Check check_mail(const SessionState& st, std::string_view arg, CommandArgs& out) {
@@ -75,8 +123,11 @@ std::optional<Reply> proceed_mail(SessionState& st, SessionHost& host, CommandAr
     tx->smtputf8 = m.params.smtputf8;
     tx->body = m.params.body;
     tx->size_hint = m.params.has_size ? m.params.size : 0;
-    log_info("%s: client=%s[%s]", tx->queue_id.c_str(), st.client.name.c_str(),
-             st.client.addr.c_str());
+    if (st.client.local)
+        log_info("%s: client=local uid=%ld", tx->queue_id.c_str(), st.client.uid);
+    else
+        log_info("%s: client=%s[%s]", tx->queue_id.c_str(), st.client.name.c_str(),
+                 st.client.addr.c_str());
     st.tx = std::move(tx);
     return ok_reply("2.1.0", "Ok");
 }
@@ -89,9 +140,8 @@ Check check_rcpt(const SessionState& st, std::string_view arg, CommandArgs& out)
     uint64_t limit = st.config->smtpd_recipient_limit;
     if (limit && st.tx->recipients.size() >= limit)
         return make_reply(452, "4.5.3", "Error: too many recipients");
-    const Mailbox& mb = r->rcpt;
-    if (!mb.domain.empty() && !is_local_domain(*st.config, mb.domain))
-        return make_reply(550, "5.7.1", "<" + mb.str() + ">: Relaying denied");
+    // Whether a recipient of another domain may be relayed is the RCPT policy stage's
+    // decision (smtpd/server/policy.cpp), not this pure check's.
     out = std::move(r).value();
     return std::nullopt;
 }
@@ -99,6 +149,15 @@ Check check_rcpt(const SessionState& st, std::string_view arg, CommandArgs& out)
 std::optional<Reply> proceed_rcpt(SessionState& st, SessionHost& host, CommandArgs& args) {
     const Mailbox& mb = std::get<RcptCommand>(args).rcpt;
     std::string addr = mb.str();
+    if (!mb.domain.empty() && !is_local_domain(*st.config, mb.domain)) {
+        // Only reached when the RCPT policy stage allowed relaying to this recipient.
+        std::string rcpt = canonical_address(mb);
+        for (const auto& have : st.tx->recipients)
+            if (have == rcpt) return ok_reply("2.1.5", "Ok (duplicate recipient)");
+        st.tx->recipients.push_back(std::move(rcpt));
+        st.tx->orcpts.push_back(mb.original);
+        return ok_reply("2.1.5", "Ok");
+    }
     switch (host.classify_local(unquote_local(mb.local))) {
         case LocalKind::alias:
         case LocalKind::user: {
@@ -133,9 +192,14 @@ Check check_data(const SessionState& st, std::string_view arg, CommandArgs&) {
     return std::nullopt;
 }
 
-const char* protocol_name(const SessionState& st) {
-    if (st.tx && st.tx->smtputf8) return "UTF8SMTP";
-    return st.greeting == Greeting::ehlo ? "ESMTP" : "SMTP";
+// RFC 3848 and RFC 6531 7.7: ESMTP plus S (under TLS) and A (authenticated).
+std::string protocol_name(const SessionState& st) {
+    std::string p = st.tx && st.tx->smtputf8        ? "UTF8SMTP"
+                    : st.greeting == Greeting::ehlo ? "ESMTP"
+                                                    : "SMTP";
+    if (st.tls) p += 'S';
+    if (!st.auth_login.empty()) p += 'A';
+    return p;
 }
 
 std::optional<Reply> proceed_data(SessionState& st, SessionHost& host, CommandArgs&) {
@@ -146,11 +210,15 @@ std::optional<Reply> proceed_data(SessionState& st, SessionHost& host, CommandAr
     ri.client_name = st.client.name;
     ri.client_addr = st.client.addr;
     ri.hostname = st.config->hostname;
-    ri.protocol = protocol_name(st);
+    std::string protocol = protocol_name(st);
+    ri.protocol = protocol;
+    ri.tls = st.tls_info;
     ri.queue_id = tx.queue_id;
     if (tx.recipients.size() == 1) ri.recipient = tx.recipients.front();
     ri.date = date;
-    tx.data = received_header(ri);
+    tx.data = st.client.local ? received_local_header(ri, submitter_name(st.client.uid))
+                              : received_header(ri);
+    tx.received_len = tx.data.size();
     uint64_t limit = st.config->message_size_limit;
     uint64_t hint = limit && tx.size_hint > limit ? limit : tx.size_hint;
     if (hint > 0 && hint <= (64u << 20)) tx.data.reserve(tx.data.size() + hint);
@@ -201,6 +269,23 @@ Check check_expn(const SessionState&, std::string_view, CommandArgs&) {
     return make_reply(502, "5.5.1", "Error: EXPN is disabled");
 }
 
+// XUID <uid>: only on the local listener, only from a trusted peer, between
+// transactions.
+Check check_xuid(const SessionState& st, std::string_view arg, CommandArgs& out) {
+    if (!st.client.local) return make_reply(500, "5.5.2", "Error: command not recognized");
+    if (!st.client.trusted) return make_reply(550, "5.7.1", "Error: XUID is for the queue runner");
+    if (st.tx) return make_reply(503, "5.5.1", "Error: XUID inside a transaction");
+    if (arg.empty() || arg.size() > 10 || arg.find_first_not_of("0123456789") != arg.npos)
+        return make_reply(501, "5.5.4", "Syntax: XUID uid");
+    out = std::string(arg);
+    return std::nullopt;
+}
+
+std::optional<Reply> proceed_xuid(SessionState& st, SessionHost&, CommandArgs& args) {
+    st.client.uid = std::stol(std::get<std::string>(args));
+    return ok_reply("2.0.0", "Ok");
+}
+
 Check check_unknown(const SessionState&, std::string_view, CommandArgs&) {
     return make_reply(500, "5.5.2", "Error: command not recognized");
 }
@@ -219,6 +304,35 @@ std::optional<Reply> proceed_quit(SessionState& st, SessionHost&, CommandArgs&) 
     return make_reply(221, "2.0.0", "Bye");
 }
 
+// ---- STARTTLS (RFC 3207) and AUTH (RFC 4954, the hook in SessionHost)
+Check check_starttls(const SessionState& st, std::string_view arg, CommandArgs&) {
+    if (!arg.empty()) return make_reply(501, "5.5.4", "Syntax: STARTTLS");
+    if (st.tls) return make_reply(503, "5.5.1", "Error: TLS already active");
+    if (!st.tls_available)
+        return make_reply(454, "4.7.0", "TLS not available due to local problem");
+    if (st.tx) return make_reply(503, "5.5.1", "Error: MAIL transaction in progress");
+    return std::nullopt;
+}
+
+std::optional<Reply> proceed_starttls(SessionState& st, SessionHost& host, CommandArgs&) {
+    st.phase = Phase::starttls;  // nothing more is read in plaintext
+    host.start_tls();
+    return make_reply(220, "2.0.0", "Ready to start TLS");
+}
+
+Check check_auth(const SessionState& st, std::string_view arg, CommandArgs& out) {
+    if (st.greeting != Greeting::ehlo) return make_reply(503, "5.5.1", "Error: send EHLO first");
+    if (!st.auth_login.empty()) return make_reply(503, "5.5.1", "Error: already authenticated");
+    if (st.tx) return make_reply(503, "5.5.1", "Error: MAIL transaction in progress");
+    if (arg.empty()) return make_reply(501, "5.5.4", "Syntax: AUTH mechanism");
+    out = std::string(arg);
+    return std::nullopt;
+}
+
+std::optional<Reply> proceed_auth(SessionState& st, SessionHost& host, CommandArgs& args) {
+    return host.auth(st, std::get<std::string>(args));
+}
+
 std::optional<Reply> proceed_help(SessionState&, SessionHost&, CommandArgs&) {
     return make_reply(214, "2.0.0",
                       "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY\n"
@@ -233,22 +347,33 @@ std::optional<Reply> proceed_never(SessionState&, SessionHost&, CommandArgs&) {
     return make_reply(500, "5.5.2", "Error: command not recognized");
 }
 
+using PS = PolicyStage;
 const VerbSpec kTable[] = {
-    {"helo", Verb::helo, true, check_helo, proceed_helo},
-    {"ehlo", Verb::ehlo, true, check_ehlo, proceed_ehlo},
-    {"mail", Verb::mail, true, check_mail, proceed_mail},
-    {"rcpt", Verb::rcpt, true, check_rcpt, proceed_rcpt},
-    {"data", Verb::data, true, check_data, proceed_data},
-    {"rset", Verb::rset, true, check_none, proceed_rset},
-    {"noop", Verb::noop, true, check_none, proceed_noop},
-    {"quit", Verb::quit, true, check_none, proceed_quit},
-    {"help", Verb::help, true, check_none, proceed_help},
-    {"vrfy", Verb::vrfy, true, check_vrfy, proceed_vrfy},
-    {"expn", Verb::expn, true, check_expn, proceed_never},
-    {"unknown", Verb::unknown, true, check_unknown, proceed_never},
+    {"helo", Verb::helo, true, PS::helo, check_helo, proceed_helo},
+    {"ehlo", Verb::ehlo, true, PS::helo, check_ehlo, proceed_ehlo},
+    {"mail", Verb::mail, true, PS::mail, check_mail, proceed_mail},
+    {"rcpt", Verb::rcpt, true, PS::rcpt, check_rcpt, proceed_rcpt},
+    {"data", Verb::data, true, PS::data, check_data, proceed_data},
+    {"rset", Verb::rset, true, PS::none, check_none, proceed_rset},
+    {"noop", Verb::noop, true, PS::none, check_none, proceed_noop},
+    {"quit", Verb::quit, true, PS::none, check_none, proceed_quit},
+    {"help", Verb::help, true, PS::none, check_none, proceed_help},
+    {"vrfy", Verb::vrfy, true, PS::none, check_vrfy, proceed_vrfy},
+    {"expn", Verb::expn, true, PS::none, check_expn, proceed_never},
+    {"starttls", Verb::starttls, true, PS::none, check_starttls, proceed_starttls},
+    {"auth", Verb::auth, true, PS::none, check_auth, proceed_auth},
+    {"xuid", Verb::xuid, true, PS::none, check_xuid, proceed_xuid},
+    {"unknown", Verb::unknown, true, PS::none, check_unknown, proceed_never},
 };
 
-const VerbSpec kEndOfData = {".", Verb::unknown, false, check_end_of_data, proceed_end_of_data};
+const VerbSpec kEndOfData = {
+    ".", Verb::unknown, false, PS::end_of_data, check_end_of_data, proceed_end_of_data};
+const VerbSpec kConnect = {"connect", Verb::unknown, false, PS::connect, check_none, nullptr};
+
+// Verbs answered before AUTH on the submission listeners (RFC 6409 4.3 leaves the rest
+// to need authentication).
+constexpr Verb kBeforeAuth[] = {Verb::ehlo, Verb::helo, Verb::starttls, Verb::auth,
+                                Verb::noop, Verb::rset, Verb::quit,     Verb::help};
 
 }  // namespace
 
@@ -260,6 +385,45 @@ const VerbSpec& verb_spec(Verb v) {
 
 const VerbSpec& end_of_data_spec() {
     return kEndOfData;
+}
+
+const VerbSpec& connect_spec() {
+    return kConnect;
+}
+
+std::optional<Reply> gate(const SessionState& st, Verb v) {
+    if (st.role != Role::msa && st.role != Role::smtps) return std::nullopt;
+    if (!st.auth_login.empty() || v == Verb::unknown) return std::nullopt;
+    for (Verb ok : kBeforeAuth)
+        if (v == ok) return std::nullopt;
+    return make_reply(530, "5.7.0", "Authentication required");
+}
+
+std::string ehlo_keywords(const SessionState& st, SessionHost& host) {
+    std::string out;
+    for (const auto& k : kEhloKeywords)
+        if (auto l = k.line(st, host)) out += "\n" + *l;
+    return out;
+}
+
+const char* role_name(Role r) {
+    switch (r) {
+        case Role::mta:
+            return "mta";
+        case Role::msa:
+            return "msa";
+        case Role::smtps:
+            return "smtps";
+        case Role::local:
+            return "local";
+    }
+    return "mta";
+}
+
+bool parse_role(std::string_view name, Role& out) {
+    for (Role r : {Role::mta, Role::msa, Role::smtps, Role::local})
+        if (name == role_name(r)) return out = r, true;
+    return false;
 }
 
 Reply submit_reply(uint32_t status, std::string_view text, std::string_view queue_id) {
