@@ -104,6 +104,7 @@ struct Config {
     std::string authinfo;
     std::vector<std::string> dns_resolver;
     std::string smtp_tls_security;  // "none", "may", "encrypt", "verify"
+    std::string smtp_tls_policy;    // map spec: domain -> one of those
     uint64_t smtp_port = 0;
     uint64_t smtp_connect_timeout = 0;        // seconds
     uint64_t smtp_connection_reuse_time = 0;  // seconds

@@ -254,6 +254,12 @@ const std::vector<Param>& param_table() {
         P_COUNT(smtp_port, "25",
                 "The TCP port the SMTP client connects to when the next hop names none (MX "
                 "hosts, address literals), as Postfix's smtp_tcp_port. Change it only for tests."),
+        P_STR(smtp_tls_policy, "",
+              "A map (lib/map spec) of TLS levels per destination: the key is the next hop's "
+              "domain or host (as in the mailertable, without brackets or port), the value "
+              "one of the smtp_tls_security levels, which then applies instead (e.g. "
+              "\"example.org verify\" requires a certificate valid for each of its MX hosts). "
+              "A failure a required level causes defers the mail. Empty: none."),
         P_TIME(smtp_connect_timeout, "30s", "How long the SMTP client waits for a TCP connection."),
         P_TIME(smtp_connection_reuse_time, "5s",
                "How long a connection that delivered a message stays open for the next message to "
