@@ -7,6 +7,10 @@ DESTDIR=$1 PREFIX=$2 SBINDIR=$3 LIBEXECDIR=$4 SYSCONFDIR=$5 MANDIR=$6 BUILD=$7
 : "$PREFIX"
 cd "$(dirname "$0")/.."
 root=0; [ "$(id -u)" = 0 ] && root=1
+if [ $root = 1 ] && ! getent group smmsp >/dev/null; then
+  echo "install: creating the MSP group smmsp (msp_group; sendmail is setgid to it)"
+  groupadd --system smmsp
+fi
 grep -v '^#' doc/tegami-files.txt | while read -r type path owner group mode src; do
   [ -n "$type" ] || continue
   path=$(echo "$path" | sed "s|\${SBINDIR}|$SBINDIR|; s|\${LIBEXECDIR}|$LIBEXECDIR|; s|\${SYSCONFDIR}|$SYSCONFDIR|; s|\${MANDIR}|$MANDIR|")
@@ -16,10 +20,12 @@ grep -v '^#' doc/tegami-files.txt | while read -r type path owner group mode src
     d) mkdir -p "$dest"; chmod "$mode" "$dest" ;;
     f) install -D -m "$mode" "$src" "$dest" ;;
     c) if [ -e "$dest" ]; then echo "install: keeping existing $dest"; else install -D -m "$mode" "$src" "$dest"; fi ;;
+    l) mkdir -p "$(dirname "$dest")"; ln -sfn "$src" "$dest"; continue ;;
     *) echo "install: bad manifest type $type" >&2; exit 70 ;;
   esac
   if [ $root = 1 ] && getent passwd "$owner" >/dev/null && getent group "$group" >/dev/null; then
     chown "$owner:$group" "$dest"
+    chmod "$mode" "$dest"  # chown clears a set-group-ID bit: set the mode again
   fi
 done
 if ! getent passwd tegami >/dev/null; then

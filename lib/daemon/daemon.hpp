@@ -31,7 +31,7 @@
 namespace tegami {
 
 struct Listener {
-    std::string role;  // "mta", "queue", "local"
+    std::string role;  // "mta", "local", "queue", "deliver", "control"
     std::string name;  // "127.0.0.1:2525" or a socket path
     UniqueFd fd;       // bound and listening, nonblocking
 };
@@ -71,5 +71,6 @@ long peer_uid(int fd);
 // Paths of the internal sockets, from the configuration.
 std::string queue_socket_path(const Config& c);
 std::string local_socket_path(const Config& c);
+std::string remote_socket_path(const Config& c);
 
 }  // namespace tegami

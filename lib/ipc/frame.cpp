@@ -24,6 +24,12 @@ const char* msg_type_name(MsgType t) {
             return "deliver";
         case MsgType::deliver_result:
             return "deliver_result";
+        case MsgType::control_request:
+            return "control_request";
+        case MsgType::control_list:
+            return "control_list";
+        case MsgType::control_result:
+            return "control_result";
     }
     return "unknown";
 }

@@ -45,6 +45,11 @@ enum class MsgType : uint16_t {
     // queue <-> local delivery (queue connects to the local agent's Unix socket)
     deliver = 20,         // queue -> local: DeliverMsg + one fd (the body, a sealed memfd)
     deliver_result = 21,  // local -> queue: DeliverResultMsg, one result per recipient
+
+    // sendmail (mailq, -q, -Q) <-> queue, on queue_control_socket (peer uid checked)
+    control_request = 70,  // sendmail -> queue: ControlRequestMsg
+    control_list = 71,     // queue -> sendmail: ControlListMsg (answer to a list request)
+    control_result = 72,   // queue -> sendmail: ControlResultMsg (answer to the others)
 };
 
 const char* msg_type_name(MsgType t);

@@ -3,6 +3,7 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/core/log.hpp"
 #include "lib/core/unique_fd.hpp"
@@ -21,7 +22,7 @@ void Server::start() {
     load_tls(false);
     for (auto& l : ctx_.listeners) {
         Role role;
-        if (!parse_role(l.role, role) || role == Role::local || !l.fd.valid()) continue;
+        if (!parse_role(l.role, role) || !l.fd.valid()) continue;
         if (role == Role::smtps && !tls_) {
             log_error("not listening on %s (smtps): no usable TLS certificate", l.name.c_str());
             l.fd.reset();
@@ -45,7 +46,7 @@ void Server::start() {
 
 // Each role's snapshot: the file's values with that listener's overrides applied.
 void Server::make_role_configs() {
-    for (Role r : {Role::mta, Role::msa, Role::smtps})
+    for (Role r : {Role::mta, Role::msa, Role::smtps, Role::local})
         role_config_[static_cast<size_t>(r)] =
             std::make_shared<const Config>(config_for_role(*ctx_.config, role_name(r)));
 }
@@ -107,6 +108,13 @@ void Server::accept_error_cb(evconnlistener*, void*) noexcept {
 void Server::on_accept(const ListenerSlot& ls, evutil_socket_t fd, const sockaddr* sa, int len) {
     UniqueFd owner(fd);  // nonblocking already: the listener accepts with SOCK_NONBLOCK
     ClientInfo ci = client_info(sa, len);
+    if (sa->sa_family == AF_UNIX) {  // the local (MSP) listener: who is it, by the kernel
+        ci.local = true;
+        ci.uid = peer_uid(fd);
+        ci.trusted = ci.uid == 0 || ci.uid == static_cast<long>(::geteuid());
+        ci.addr = "local";
+        ci.name = "localhost";
+    }
     const auto& role_cfg = role_config_[static_cast<size_t>(ls.role)];
     const Config& cfg = *role_cfg;
     if (stop_stage_ != 0 || (cfg.smtpd_client_limit && conns_.size() >= cfg.smtpd_client_limit)) {
