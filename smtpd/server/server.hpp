@@ -51,6 +51,9 @@ class Server {
     bool policy_done(uint64_t id, const PolicyVerdict& v);
     bool auth_done(uint64_t id, const Reply& r, std::string login);
     PolicyVerdict policy(const SessionState& st, const VerbSpec& verb, const CommandArgs& args);
+    // The policy stages' checks (relay control last): auth, the access map, limits add
+    // theirs here at start-up.
+    PolicyChain& policy_chain() { return policy_; }
     QueueClient& queue() { return queue_; }
     event_base* base() { return ctx_.base; }
     // The TLS context for new sessions, or null without a usable certificate.
