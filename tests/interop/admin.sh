@@ -107,13 +107,20 @@ bad=$(grep -Ecv '^[A-Z][a-z]{2} [ 1-3][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} [^ ]+ teg
 [ "$bad" = 0 ] && ok "every log_file line is whole, in syslog's layout ($(wc -l < "$LOG") lines)" ||
   not_ok "log_file lines in syslog's layout ($bad bad)" "$(grep -Ev '^[A-Z][a-z]{2} ' "$LOG" | head -5)"
 # Master cannot start (its port is taken): start says so, non-zero.
-python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); time.sleep(20)' "$PORT" &
+python3 -c 'import socket,sys,time
+s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
+open(sys.argv[2], "w").close(); time.sleep(20)' "$PORT" "$DIR/blocker.ready" &
 BLOCKER=$!
-sleep 0.5
-out=$("${T[@]}" start 2>&1); rc=$?
+for _ in $(seq 1 100); do [ -f "$DIR/blocker.ready" ] && break; sleep 0.1; done
+if [ -f "$DIR/blocker.ready" ]; then
+  out=$("${T[@]}" start 2>&1); rc=$?
+  [ $rc != 0 ] && grep -q "master did not start" <<<"$out" && ok "start: master failing to bind is reported, exit $rc" ||
+    { not_ok "start with the port taken (exit $rc)" "$out"; "${T[@]}" stop >/dev/null 2>&1; }
+  expect_rc "status after a failed start: 1, the pid file left by the dead master" 1 "has exited" "${T[@]}" status
+else
+  not_ok "a blocker holds the MTA port"
+fi
 kill "$BLOCKER" 2>/dev/null
-[ $rc != 0 ] && grep -q "master did not start" <<<"$out" && ok "start: master failing to bind is reported, exit $rc" || not_ok "start with the port taken (exit $rc)" "$out"
-expect_rc "status after a failed start: 1, the pid file left by the dead master" 1 "has exited" "${T[@]}" status
 rm -f "$DIR/master.pid"
 
 finish
