@@ -39,8 +39,11 @@ int dump(const Options& opt, std::FILE* out, std::FILE* err) {
     auto r = map::for_each_record(spec, [&](std::string_view k, std::string_view v) {
         k = printable(k);
         v = printable(v);
-        if (std::fwrite(k.data(), 1, k.size(), out) != k.size() || std::fputc(sep, out) == EOF ||
-            std::fwrite(v.data(), 1, v.size(), out) != v.size() || std::fputc('\n', out) == EOF)
+        // An empty value (makemap -e) may have no storage at all: fwrite wants a pointer.
+        auto put = [out](std::string_view s) {
+            return s.empty() || std::fwrite(s.data(), 1, s.size(), out) == s.size();
+        };
+        if (!put(k) || std::fputc(sep, out) == EOF || !put(v) || std::fputc('\n', out) == EOF)
             write_failed = true;
         return !write_failed;
     });
