@@ -7,6 +7,8 @@
 #include <memory>
 
 #include "lib/core/log.hpp"
+#include "lib/mail/address.hpp"
+#include "lib/map/map.hpp"
 #include "queue/committer.hpp"
 #include "queue/control.hpp"
 #include "queue/intake.hpp"
@@ -25,7 +27,28 @@ RunnerSettings settings_from(const Config& c) {
     s.retry = RetryPolicy{c.queue_retry_min, c.queue_retry_max, c.queue_lifetime};
     s.max_in_flight = std::max<size_t>(1, 2 * c.local_concurrency);
     s.local_socket = local_socket_path(c);
+    s.remote_socket = remote_socket_path(c);
     s.hostname = c.hostname;
+    for (const auto& d : c.local_domains)
+        s.routing.local_domains.push_back(lower_ascii(d));
+    s.routing.smarthost = c.smarthost;
+    if (!c.mailertable.empty()) {
+        // A fresh reader per settings snapshot (SIGHUP); it reopens the file when it changes.
+        auto ref = std::make_shared<map::MapRef>(c.mailertable);
+        s.routing.mailertable = [ref](const std::string& key,
+                                      std::string& err) -> std::optional<std::string> {
+            auto r = ref->lookup(key);
+            if (!r) {
+                err = r.error().message;
+                return std::nullopt;
+            }
+            return std::move(r.value());
+        };
+    }
+    s.routing.smtp_port = static_cast<uint16_t>(c.smtp_port);
+    s.remote_max_in_flight = c.smtp_concurrency_limit;
+    s.destination_limit = c.smtp_destination_concurrency_limit;
+    s.delay_warning = c.delay_warning_time;
     return s;
 }
 

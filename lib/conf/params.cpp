@@ -137,9 +137,11 @@ const std::vector<Param>& param_table() {
         P_COUNT(smtpd_error_limit, "20",
                 "Errors (4xx/5xx replies to commands) a session may cause before it is closed "
                 "with 421 4.7.0."),
-        P_COUNT(smtpd_client_limit, "2000",
-                "Concurrent SMTP sessions served; further connections get 421 4.7.0 and are "
-                "closed."),
+        P_COUNT(smtpd_client_limit, "10000",
+                "Concurrent SMTP sessions served (all listeners together); further connections "
+                "get 421 4.7.0 and are closed. Master raises its RLIMIT_NOFILE (inherited by "
+                "smtpd) to this plus 256 when it can, and logs what it did; an idle plaintext "
+                "session costs under 2 KiB."),
         P_TIME(smtpd_timeout, "300s",
                "How long smtpd waits for the next command, and for the client to read a reply "
                "(RFC 5321 4.5.3.2: at least 5 minutes). On expiry: 421 4.4.2 and close."),
@@ -169,6 +171,10 @@ const std::vector<Param>& param_table() {
         P_TIME(queue_retry_max, "4000s", "The longest interval between delivery attempts."),
         P_TIME(queue_lifetime, "5d",
                "How long a recipient may stay deferred before it is given up as failed."),
+        P_TIME(delay_warning_time, "4h",
+               "When a recipient is still deferred this long after the message arrived, the "
+               "sender gets one delay warning (an RFC 3464 report, Action: delayed) unless "
+               "its NOTIFY excludes DELAY. 0: never."),
         P_SIZE(queue_db_cache, "16m", "The Berkeley DB cache of the queue environment, in bytes."),
         P_SIZE(queue_log_file_size, "64m",
                "The size of each Berkeley DB log file in queue_dir (at least 256k, at most 1g). "
@@ -218,6 +224,51 @@ const std::vector<Param>& param_table() {
         P_COUNT(max_hop_count, "100",
                 "More Received headers than this mark a mail loop: the message is bounced with "
                 "5.4.6 instead of delivered (sendmail's MaxHopCount)."),
+        P_STR(smarthost, "",
+              "Where mail for every domain outside local_domains goes (sendmail's SMART_HOST), "
+              "unless mailertable routes the domain elsewhere. \"[host]:587\" is that host on "
+              "the submission port with STARTTLS; \"[host]:465\" that host with TLS from the "
+              "first byte; a name without brackets is looked up by MX. Empty: deliver to each "
+              "domain's own MX hosts. Credentials for the smarthost come from authinfo. Read "
+              "again on SIGHUP."),
+        P_STR(mailertable, "",
+              "A map (lib/map spec: \"hash:/etc/mail/mailertable\", \"text:PATH\") routing "
+              "single domains, in sendmail's format: the key is a domain, or \".example.org\" "
+              "for its subdomains; the value \"smtp:[host]:port\" (or \"esmtp:\", "
+              "\"relay:\"), \"local:user\" (to a local user) or \"error:code text\" "
+              "(refuse, e.g. \"error:5.7.1 we do not deliver there\"). Empty: none."),
+        P_STR(authinfo, "",
+              "A map with the credentials the SMTP client uses, in sendmail's format: the key "
+              "\"AuthInfo:host\" (the next hop's host name, or \"AuthInfo:\" for every "
+              "host), the value \"U:user\" \"P:password\" \"M:PLAIN LOGIN\". AUTH is only "
+              "sent once TLS is active. Empty: no AUTH."),
+        P_LIST(dns_resolver, "",
+               "The DNS servers the remote agent asks, as \"address\" or \"address@port\" "
+               "(it forwards its queries to them). Empty: the servers in /etc/resolv.conf."),
+        P_STR(smtp_tls_security, "may",
+              "TLS for outgoing SMTP: \"may\" sends STARTTLS whenever the server offers it "
+              "and goes on in the clear otherwise (opportunistic, RFC 3207, no certificate "
+              "check); \"encrypt\" requires TLS (else the mail is deferred, 4.7.4); "
+              "\"verify\" requires TLS with a certificate valid for the host name; \"none\" "
+              "never starts TLS."),
+        P_COUNT(smtp_port, "25",
+                "The TCP port the SMTP client connects to when the next hop names none (MX "
+                "hosts, address literals), as Postfix's smtp_tcp_port. Change it only for tests."),
+        P_STR(smtp_tls_policy, "",
+              "A map (lib/map spec) of TLS levels per destination: the key is the next hop's "
+              "domain or host (as in the mailertable, without brackets or port), the value "
+              "one of the smtp_tls_security levels, which then applies instead (e.g. "
+              "\"example.org verify\" requires a certificate valid for each of its MX hosts). "
+              "A failure a required level causes defers the mail. Empty: none."),
+        P_TIME(smtp_connect_timeout, "30s", "How long the SMTP client waits for a TCP connection."),
+        P_TIME(smtp_connection_reuse_time, "5s",
+               "How long a connection that delivered a message stays open for the next message to "
+               "the same next hop (then QUIT). 0: one message per connection."),
+        P_COUNT(smtp_destination_concurrency_limit, "20",
+                "Deliveries to one next hop (a domain, or the smarthost) the queue runs at once, "
+                "so that one slow or dead destination never holds up the others."),
+        P_COUNT(smtp_concurrency_limit, "100",
+                "Remote deliveries the queue runs at once, over all destinations."),
     };
     return table;
 }

@@ -247,5 +247,8 @@ std::string queue_socket_path(const Config& c) {
 std::string local_socket_path(const Config& c) {
     return c.run_dir + "/local.sock";
 }
+std::string remote_socket_path(const Config& c) {
+    return c.run_dir + "/remote.sock";
+}
 
 }  // namespace tegami

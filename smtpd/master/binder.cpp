@@ -93,7 +93,8 @@ Result<std::vector<BoundSocket>> bind_all(const Config& cfg, uid_t owner_uid, gi
     bool privileged = owner_uid != static_cast<uid_t>(-1);
     for (const auto& [role, path] :
          {std::pair<std::string, std::string>{"queue", queue_socket_path(cfg)},
-          std::pair<std::string, std::string>{"deliver", local_socket_path(cfg)}}) {
+          std::pair<std::string, std::string>{"deliver", local_socket_path(cfg)},
+          std::pair<std::string, std::string>{"remote", remote_socket_path(cfg)}}) {
         auto fd = listen_unix(path, 256);
         if (!fd) return fd.error();
         if (privileged && ::chown(path.c_str(), owner_uid, owner_gid) != 0)

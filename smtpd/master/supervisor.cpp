@@ -26,6 +26,7 @@ const std::vector<ChildSpec>& process_table() {
     static const std::vector<ChildSpec> table = {
         {"local", "tegami-local", CapProfile::setid, true, {"deliver"}},
         {"queue", "tegami-queue", CapProfile::none, false, {"queue", "control"}},
+        {"remote", "tegami-remote", CapProfile::none, false, {"remote"}},
         {"smtpd",
          "tegami-smtpd",
          CapProfile::none,
@@ -247,6 +248,7 @@ namespace {
         cfg.sendmail_path, "-L", cfg.syslog_name + "/msp-queue", "-Ac", "-q", "-C",
         opts.config_path};
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& a : args)
         argv.push_back(a.data());
     argv.push_back(nullptr);

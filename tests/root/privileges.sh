@@ -1,7 +1,7 @@
 #!/bin/bash
 # privileges.sh - root only: the privilege split of a running suite, read from /proc.
 # Starts the suite as root in a sandbox on a free loopback port and checks: only master
-# has uid 0; smtpd and queue run as the tegami user with no capability at all; local runs
+# has uid 0; smtpd, queue and remote run as the tegami user with no capability at all; local runs
 # as tegami with exactly CAP_SETUID and CAP_SETGID and the mail group; every daemon has
 # NoNewPrivs; the daemons refuse to start as root on their own; the queue and socket
 # directories belong to tegami; a message for an ordinary user is delivered into an mbox
@@ -49,7 +49,7 @@ printf 'postmaster: tgtest1\n' >"$DIR/aliases"
 sh "$SRC/scripts/mkconf.sh" "$DIR" "$PORT" "$BIN" >/dev/null || { not_ok "mkconf.sh"; finish; }
 
 # ---- the daemons refuse to run as root on their own
-for d in smtpd queue local; do
+for d in smtpd queue remote local; do
   out=$(timeout 10 "$BIN/tegami-$d" -c "$DIR/tegami.conf" -f 2>&1 </dev/null)
   rc=$?
   check "tegami-$d started as root on its own refuses to run (exit $rc)" "$out" \
@@ -98,7 +98,7 @@ declare -A PID
 for p in $(pgrep -P "$MASTER"); do
   PID[$(cat "/proc/$p/comm")]=$p
 done
-for d in smtpd queue local; do
+for d in smtpd queue remote local; do
   p=${PID[tegami-$d]:-}
   if [ -z "$p" ]; then
     not_ok "tegami-$d is a child of master" "$(ps -o pid,user,comm --ppid "$MASTER")"
