@@ -31,6 +31,9 @@ RunnerSettings settings_from(const Config& c) {
     s.hostname = c.hostname;
     for (const auto& d : c.local_domains)
         s.routing.local_domains.push_back(lower_ascii(d));
+    // Virtual domains (virtual_map) are delivered by local, which maps their recipients.
+    for (const auto& d : c.virtual_domains)
+        s.routing.local_domains.push_back(lower_ascii(d));
     s.routing.smarthost = c.smarthost;
     if (!c.mailertable.empty()) {
         // A fresh reader per settings snapshot (SIGHUP); it reopens the file when it changes.
