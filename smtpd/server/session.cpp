@@ -247,7 +247,10 @@ void Session::finish(const VerbSpec& spec, const Reply& r) {
     send(r);
     if (spec.command) {
         if (r.positive() && r.code != 354) ++st_.counters[static_cast<size_t>(spec.verb)].ok;
-        if (r.code >= 400) ++st_.errors;
+        // A local submitter's refused recipients are its user's typos, not abuse: the
+        // sendmail command offers every address it was given (-t lists can be long).
+        bool local_rcpt = st_.client.local && spec.verb == Verb::rcpt;
+        if (r.code >= 400 && !local_rcpt) ++st_.errors;
     } else {
         if (r.positive()) ++st_.counters[static_cast<size_t>(Verb::data)].ok;
         st_.tx.reset();  // the end-of-data reply ends the transaction, whatever it was
