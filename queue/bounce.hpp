@@ -21,7 +21,7 @@
 namespace tegami::queue {
 
 // Envelope flag (persisted with the others): the delay warning was sent.
-constexpr uint32_t kFlagDelayWarned = 1u << 31;
+constexpr uint32_t kFlagDelayWarned = kEnvelopeDelayWarned;
 // The protocol field of the reports the queue makes itself.
 constexpr const char* kProtocolDsn = "DSN";
 constexpr const char* kProtocolDoubleBounce = "DSN2";

@@ -55,6 +55,8 @@ struct Envelope {
 // Envelope flag (beside the ipc kFlag* bits): held by an administrator (sendmail -Q);
 // the runner dispatches none of its recipients until released. Never sent to agents.
 constexpr uint32_t kEnvelopeHeld = 1u << 31;
+// The sender was sent a delay warning for this message (queue/bounce.hpp).
+constexpr uint32_t kEnvelopeDelayWarned = 1u << 30;
 
 constexpr uint32_t kEnvelopeVersion = 2;
 constexpr size_t kMaxRecipients = 100000;

@@ -29,9 +29,9 @@ RunnerSettings settings_from(const Config& c) {
     s.local_socket = local_socket_path(c);
     s.remote_socket = remote_socket_path(c);
     s.hostname = c.hostname;
+    // Virtual domains are local too: local delivery resolves them through virtusertable.
     for (const auto& d : c.local_domains)
         s.routing.local_domains.push_back(lower_ascii(d));
-    // Virtual domains (virtual_map) are delivered by local, which maps their recipients.
     for (const auto& d : c.virtual_domains)
         s.routing.local_domains.push_back(lower_ascii(d));
     s.routing.smarthost = c.smarthost;

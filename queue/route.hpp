@@ -39,7 +39,7 @@ struct Route {
 };
 
 struct RoutingTables {
-    std::vector<std::string> local_domains;  // lower case
+    std::vector<std::string> local_domains;  // lower case; virtual_domains included
     std::string smarthost;                   // "" or a next hop (checked by the config)
     uint16_t smtp_port = 25;                 // where a next hop names no port
     // The mailertable lookup (exact key, already lower-cased); empty: no mailertable.

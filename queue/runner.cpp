@@ -368,7 +368,7 @@ bool Runner::send_request(Message& m, Agent& a, const std::string& dest, const R
     }
     dm.next_hop = route.next_hop;
     dm.envid = m.env.envid;
-    dm.flags = m.env.flags & ~kEnvelopeHeld;
+    dm.flags = m.env.flags & ~(kEnvelopeHeld | kEnvelopeDelayWarned);
     dm.arrival_time = m.env.arrival;
     dm.body_size = body->size();
     flights_[dm.request_id] = Flight{qid, std::move(rcpts), &a, dest};

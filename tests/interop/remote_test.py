@@ -267,6 +267,8 @@ def main():
         "mx-host=soft.example,mx.soft.example,10",
         "host-record=mx.soft.example,127.0.0.5",
         "mx-host=secure.example,mx1.good.example,10",
+        "mx-host=slow.example,mx.slow.example,10",
+        "host-record=mx.slow.example,127.0.0.8",
         "mx-host=old.example,mx.old.example,10",
         "host-record=mx.old.example,127.0.0.6",
         "",
@@ -279,6 +281,7 @@ def main():
         "reject": Sink(pf, work, "127.0.0.4", sink_port, ["-f", "rcpt"]),
         "soft": Sink(pf, work, "127.0.0.5", sink_port, ["-r", "rcpt"]),
         "old": Sink(pf, work, "127.0.0.6", sink_port, ["-e", "-8"]),
+        "slow": Sink(pf, work, "127.0.0.8", sink_port, ["-w", "3"]),
     }
     mailertable = os.path.join(work, "mailertable")
     with open(mailertable, "w") as f:
@@ -297,7 +300,7 @@ def main():
         "dns_resolver=127.0.0.1@%d" % dns.port,
         "smtp_port=%d" % sink_port,
         "queue_retry_min=1s", "queue_retry_max=1s", "queue_lifetime=4s",
-        "delay_warning_time=2s",
+        "delay_warning_time=2s", "smtp_destination_concurrency_limit=2",
         "smtp_connect_timeout=5s",
     ])
     user = box.user
@@ -431,6 +434,24 @@ def main():
                        "dsn=4.7.4, status=deferred" in box.log(), 10),
            "smtp_tls_policy encrypt without STARTTLS defers with 4.7.4", box.tail())
         ok(not delivered(sinks["good"], "T8tls", 1), "nothing is sent in the clear")
+
+        # 10. a slow destination holds up only its own mail: 2 at a time to slow.example
+        # (3 s each before the DATA reply), while good.example gets its message at once
+        t0 = time.monotonic()
+        for i in range(4):
+            send(["w%d@slow.example" % i], "T10slow%d" % i)
+        send(["q@good.example"], "T10fast")
+        ok(len(delivered(sinks["good"], "T10fast", 5)) == 1 and time.monotonic() - t0 < 2.5,
+           "a message to another domain is not held up by a slow one (%.1fs)" %
+           (time.monotonic() - t0), box.tail())
+        slow_now = sum(1 for m in sinks["slow"].messages() if b"T10slow" in m)
+        ok(slow_now == 0, "the slow destination is still busy meanwhile (%d done)" % slow_now)
+        ts.wait_for(lambda: sum(1 for m in sinks["slow"].messages() if b"T10slow" in m) == 4, 15)
+        took = time.monotonic() - t0
+        done = sum(1 for m in sinks["slow"].messages() if b"T10slow" in m)
+        ok(done == 4 and took >= 5.5,
+           "all 4 reach the slow destination, at most 2 at a time (%d in %.1fs)" % (done, took),
+           box.tail())
 
         # 9. smarthost, set in the file and read again on SIGHUP
         with open(box.conf, "a") as f:
