@@ -44,7 +44,8 @@ LDFLAGS_ALL = $(SANFLAGS) -Wl,-z,relro,-z,now $(LDFLAGS)
 
 # program name : source folder
 PROGRAMS := tegami-master:smtpd/master tegami-smtpd:smtpd/server tegami-queue:queue \
-	tegami-local:deliver/local sendmail:msp/sendmail tegami-config:msp/config
+	tegami-local:deliver/local sendmail:msp/sendmail tegami-config:msp/config \
+	tegami-auth:smtpd/auth tegami-passwd:msp/passwd
 
 LIB_SRCS := $(sort $(wildcard lib/*/*.cpp))
 LIB_OBJS := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)

@@ -3,7 +3,7 @@
 # that are missing (idempotent). As root it runs apt-get itself; otherwise through
 # `sudo -n` when that works; else it prints the exact apt-get line and fails.
 set -eu
-BUILD="g++ make autoconf pkgconf libevent-dev libssl-dev libdb5.3-dev libcap-dev libcriterion-dev"
+BUILD="g++ make autoconf pkgconf libevent-dev libssl-dev libdb5.3-dev libcap-dev libcrypt-dev libcriterion-dev"
 RUN="$BUILD swaks"
 TEST="$BUILD swaks python3 clang-format clang-tidy procps libcap2-bin passwd"
 case "${1:-build}" in

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lib/core/result.hpp"
@@ -27,6 +28,11 @@ struct Config {
     std::string hostname;
     std::vector<std::string> local_domains;
     std::string user;
+    std::string smtpd_user;  // "" means user + "-smtpd" (see daemon_user())
+    std::string queue_user;
+    std::string local_user;
+    std::string auth_user;
+    std::string remote_user;
     std::string mail_group;
 
     // paths
@@ -50,6 +56,13 @@ struct Config {
     uint64_t smtpd_client_limit = 0;
     uint64_t smtpd_timeout = 0;       // seconds
     uint64_t smtpd_data_timeout = 0;  // seconds
+
+    // authentication (tegami-auth)
+    std::string auth_db;
+    std::string auth_dir;
+    uint64_t auth_failure_delay = 0;  // seconds
+    uint64_t auth_failure_limit = 0;
+    uint64_t auth_penalty_time = 0;  // seconds
 
     // queue
     uint64_t queue_retry_min = 0;  // seconds
@@ -77,6 +90,10 @@ std::string dump_config(const Config& c, bool non_default_only);
 std::string config_man_page();
 // Names of all keys, in table order.
 std::vector<std::string> config_keys();
+
+// The account a daemon ("smtpd", "queue", "local", "auth", "remote") runs as when
+// master is root: its own key, else user + "-" + daemon.
+std::string daemon_user(const Config& c, std::string_view daemon);
 
 // Default configuration file path (set at build time: $(SYSCONFDIR)/tegami/tegami.conf).
 const char* default_config_path();

@@ -48,9 +48,28 @@ const std::vector<Param>& param_table() {
                "with 550 5.1.1. Mail for any other domain is refused with 550 5.7.1 (no relaying). "
                "Matching ignores case."),
         P_STR(user, "tegami",
-              "The unprivileged account smtpd, queue and local run as when master is started as "
-              "root. When master is started by another user, every process runs as that user "
-              "and this key is ignored (logged at start-up)."),
+              "The base name of the daemons' unprivileged accounts when master is started as "
+              "root: each daemon runs as its own account (smtpd_user, queue_user, local_user, "
+              "auth_user, remote_user), by default this name followed by \"-smtpd\", "
+              "\"-queue\", \"-local\", \"-auth\" and \"-remote\". When master is started "
+              "by another user, every process runs as that user and these keys are ignored "
+              "(logged at start-up)."),
+        P_STR(smtpd_user, "",
+              "The account smtpd runs as when master is started as root. Empty means "
+              "user-smtpd (\"tegami-smtpd\" by default). smtpd can neither open the queue's "
+              "files (queue_user) nor read the credentials (auth_user)."),
+        P_STR(queue_user, "",
+              "The account the queue runs as when master is root; it owns queue_dir. Empty "
+              "means user-queue."),
+        P_STR(local_user, "",
+              "The account local delivery runs as (with CAP_SETUID and CAP_SETGID only) when "
+              "master is root. Empty means user-local."),
+        P_STR(auth_user, "",
+              "The account tegami-auth runs as when master is root; it alone reads auth_db "
+              "and owns auth_dir. Empty means user-auth."),
+        P_STR(remote_user, "",
+              "The account the remote delivery agent runs as when master is root. Empty "
+              "means user-remote."),
         P_STR(mail_group, "mail",
               "The group local delivery keeps while it delivers as a recipient, so that it can "
               "create mailboxes and dotlocks in mail_spool_dir (root:mail, mode 2775 on Debian)."),
@@ -100,6 +119,25 @@ const std::vector<Param>& param_table() {
         P_TIME(smtpd_data_timeout, "180s",
                "How long smtpd waits for the next block of message data during DATA (RFC 5321 "
                "4.5.3.2.5: at least 3 minutes)."),
+        P_PATH(auth_db, TEGAMI_SYSCONFDIR "/tegami/passwd.db",
+               "The built-in credential store: a Berkeley DB hash file of login -> yescrypt hash "
+               "and SCRAM-SHA-256 keys, managed with tegami-passwd(8) while the daemons run. "
+               "Readable by auth_user only (root:auth_user, mode 0640); smtpd never opens it."),
+        P_PATH(auth_dir, "/var/lib/tegami/auth",
+               "tegami-auth's own state: the penalty box of client addresses that failed to "
+               "authenticate (penalty.db), kept across restarts. Created by master, owned by "
+               "auth_user, mode 0700."),
+        P_TIME(auth_failure_delay, "1s",
+               "How long the answer to a failed authentication is held back; each further "
+               "failure from the same client address within auth_penalty_time doubles it, up "
+               "to 30 seconds. 0 answers at once."),
+        P_COUNT(auth_failure_limit, "10",
+                "Failed authentications from one client address within auth_penalty_time after "
+                "which the session is closed with 421 4.7.0 and the address is refused "
+                "authentication for auth_penalty_time. 0 disables the penalty box."),
+        P_TIME(auth_penalty_time, "1h",
+               "How long a failed authentication is remembered per client address, and how "
+               "long an address that reached auth_failure_limit stays refused."),
         P_TIME(queue_retry_min, "300s",
                "The first retry interval after a temporary delivery failure; each further "
                "failure doubles it, up to queue_retry_max."),

@@ -342,3 +342,18 @@ std::string config_man_page() {
 }
 
 }  // namespace tegami
+
+namespace tegami {
+
+std::string daemon_user(const Config& c, std::string_view daemon) {
+    const std::string* own = nullptr;
+    if (daemon == "smtpd") own = &c.smtpd_user;
+    if (daemon == "queue") own = &c.queue_user;
+    if (daemon == "local") own = &c.local_user;
+    if (daemon == "auth") own = &c.auth_user;
+    if (daemon == "remote") own = &c.remote_user;
+    if (own && !own->empty()) return *own;
+    return c.user + "-" + std::string(daemon);
+}
+
+}  // namespace tegami

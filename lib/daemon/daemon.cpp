@@ -244,5 +244,8 @@ std::string queue_socket_path(const Config& c) {
 std::string local_socket_path(const Config& c) {
     return c.run_dir + "/local.sock";
 }
+std::string auth_socket_path(const Config& c) {
+    return c.run_dir + "/auth.sock";
+}
 
 }  // namespace tegami

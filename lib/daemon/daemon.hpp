@@ -71,5 +71,6 @@ long peer_uid(int fd);
 // Paths of the internal sockets, from the configuration.
 std::string queue_socket_path(const Config& c);
 std::string local_socket_path(const Config& c);
+std::string auth_socket_path(const Config& c);
 
 }  // namespace tegami

@@ -45,6 +45,13 @@ enum class MsgType : uint16_t {
     // queue <-> local delivery (queue connects to the local agent's Unix socket)
     deliver = 20,         // queue -> local: DeliverMsg
     deliver_result = 21,  // local -> queue: DeliverResultMsg
+
+    // smtpd <-> auth (smtpd connects to tegami-auth's Unix socket; peers checked by uid)
+    auth_start = 60,   // smtpd -> auth: AuthStartMsg, a client's AUTH command
+    auth_step = 61,    // smtpd -> auth: AuthStepMsg, the client's next SASL response
+    auth_cancel = 62,  // smtpd -> auth: AuthCancelMsg, "*" or the session went away
+    auth_reply = 63,   // auth -> smtpd: AuthReplyMsg, the answer to start/step/check
+    auth_check = 64,   // smtpd -> auth: AuthCheckMsg, is this client address refused?
 };
 
 const char* msg_type_name(MsgType t);

@@ -55,7 +55,8 @@ Result<std::vector<BoundSocket>> bind_all(const Config& cfg, uid_t owner_uid, gi
     }
     for (const auto& [role, path] :
          {std::pair<std::string, std::string>{"queue", queue_socket_path(cfg)},
-          std::pair<std::string, std::string>{"local", local_socket_path(cfg)}}) {
+          std::pair<std::string, std::string>{"local", local_socket_path(cfg)},
+          std::pair<std::string, std::string>{"auth", auth_socket_path(cfg)}}) {
         auto fd = listen_unix(path, 256);
         if (!fd) return fd.error();
         if (owner_uid != static_cast<uid_t>(-1) && ::chown(path.c_str(), owner_uid, owner_gid) != 0)

@@ -84,6 +84,12 @@ Options parse_args(int argc, char** argv) {
 
 // Creates dir (one level) if missing and gives it to the daemons' user with mode.
 void prepare_dir(const std::string& dir, const Identity& id, bool privileged, mode_t mode) {
+    // Missing parents (/var/lib/tegami for /var/lib/tegami/auth) are made root-owned 0755.
+    for (size_t slash = dir.find('/', 1); slash != std::string::npos;
+         slash = dir.find('/', slash + 1))
+        if (::mkdir(dir.substr(0, slash).c_str(), 0755) != 0 && errno != EEXIST)
+            log_fatal(Exit::cant_create, "mkdir %s: %s", dir.substr(0, slash).c_str(),
+                      std::strerror(errno));
     if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST)
         log_fatal(Exit::cant_create, "mkdir %s: %s", dir.c_str(), std::strerror(errno));
     struct stat st;
@@ -190,6 +196,7 @@ int main(int argc, char** argv) {
     check_programs(*cfg);
     prepare_dir(cfg->queue_dir, *id, privileged, 0700);
     prepare_dir(cfg->run_dir, *id, privileged, 0700);
+    if (!cfg->auth_dir.empty()) prepare_dir(cfg->auth_dir, *id, privileged, 0700);
 
     auto pid = PidFile::acquire(cfg->pid_file);
     if (!pid) log_fatal(pid.error().exit, "%s", pid.error().message.c_str());

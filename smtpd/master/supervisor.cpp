@@ -24,6 +24,7 @@ namespace tegami::master {
 
 const std::vector<ChildSpec>& process_table() {
     static const std::vector<ChildSpec> table = {
+        {"auth", "tegami-auth", CapProfile::none, false, {"auth"}},
         {"local", "tegami-local", CapProfile::setid, true, {"local"}},
         {"queue", "tegami-queue", CapProfile::none, false, {"queue"}},
         {"smtpd", "tegami-smtpd", CapProfile::none, false, {"mta"}},
