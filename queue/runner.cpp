@@ -28,7 +28,7 @@ uint64_t now_s() {
 // SO_PEERCRED on a connected socket names whoever last called listen(); the daemon
 // skeleton re-listens on every internal socket it receives, so local shows its own uid.
 bool trusted_peer(long uid) {
-    return uid == static_cast<long>(getuid());
+    return uid >= 0 && uid == daemon_uid("local");
 }
 
 double now_precise() {

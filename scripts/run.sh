@@ -11,18 +11,15 @@ dir=$top/run
 conf=$(scripts/mkconf.sh "$dir" "$port" "$top/build/bin")
 
 if [ "$(id -u)" = 0 ]; then
-  if ! getent passwd tegami >/dev/null; then
-    echo "run: creating the system user tegami (the daemons' account)"
-    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin tegami
-  fi
-  if ! runuser -u tegami -- test -x "$top/build/bin/tegami-smtpd" || ! runuser -u tegami -- test -x "$dir"; then
-    echo "run: the tegami user cannot reach $top (a parent directory is not searchable," >&2
+  sh "$top/scripts/accounts.sh"
+  if ! runuser -u tegami-smtpd -- test -x "$top/build/bin/tegami-smtpd" || ! runuser -u tegami-smtpd -- test -x "$dir"; then
+    echo "run: the daemons' users cannot reach $top (a parent directory is not searchable," >&2
     echo "     e.g. /root is 0700). Clone into a world-searchable directory, or run as" >&2
     echo "     an ordinary user: the sandbox needs no root." >&2
     exit 77
   fi
   rcpt=nobody
-  note="(as root the daemons run as tegami and local delivery becomes the recipient; mail for root needs an alias)"
+  note="(as root each daemon runs as its own tegami-* user and local delivery becomes the recipient; mail for root needs an alias)"
 else
   rcpt=$(id -un)
   note="(not root: every process runs as $rcpt)"

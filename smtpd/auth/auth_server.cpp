@@ -39,12 +39,6 @@ AuthServer::AuthServer(DaemonContext& ctx)
 
 AuthServer::~AuthServer() = default;
 
-long AuthServer::smtpd_uid() const {
-    if (!ctx_.privileged) return static_cast<long>(getuid());
-    auto id = lookup_identity(daemon_user(*ctx_.config, "smtpd"));
-    return id ? static_cast<long>(id->uid) : -1;
-}
-
 void AuthServer::start() {
     const Config& cfg = *ctx_.config;
     auto secret = sasl::random_bytes(32);
@@ -97,8 +91,8 @@ void AuthServer::on_accept_cb(evconnlistener*, evutil_socket_t fd, sockaddr*, in
 
 void AuthServer::on_accept(UniqueFd fd) {
     long uid = peer_uid(fd.get());
-    long want = smtpd_uid();
-    if (uid < 0 || (uid != want && uid != static_cast<long>(getuid()))) {
+    long want = daemon_uid("smtpd");
+    if (uid < 0 || uid != want) {
         log_warning("auth socket: refusing a peer with uid %ld (smtpd runs as %ld)", uid, want);
         return;
     }

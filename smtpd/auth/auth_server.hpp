@@ -76,7 +76,6 @@ class AuthServer : public CredentialSource {
     void send(uint64_t sid, ipc::AuthReplyMsg reply, uint64_t delay_seconds = 0);
     void drop(uint64_t sid, const char* why);
     void sweep();
-    long smtpd_uid() const;
 
     DaemonContext& ctx_;
     std::unique_ptr<sasl::PasswdDb> db_;

@@ -46,7 +46,8 @@ Result<UniqueFd> bind_tcp(const std::string& address) {
     return fd;
 }
 
-Result<std::vector<BoundSocket>> bind_all(const Config& cfg, uid_t owner_uid, gid_t owner_gid) {
+Result<std::vector<BoundSocket>> bind_all(const Config& cfg,
+                                          const std::map<std::string, SocketOwner>& owners) {
     std::vector<BoundSocket> out;
     for (const auto& a : cfg.mta_listen) {
         auto fd = bind_tcp(a);
@@ -59,9 +60,14 @@ Result<std::vector<BoundSocket>> bind_all(const Config& cfg, uid_t owner_uid, gi
           std::pair<std::string, std::string>{"auth", auth_socket_path(cfg)}}) {
         auto fd = listen_unix(path, 256);
         if (!fd) return fd.error();
-        if (owner_uid != static_cast<uid_t>(-1) && ::chown(path.c_str(), owner_uid, owner_gid) != 0)
-            return sys_error("chown " + path, errno);
-        ::chmod(path.c_str(), 0600);
+        auto own = owners.find(role);
+        if (own != owners.end()) {
+            if (::chown(path.c_str(), own->second.uid, own->second.gid) != 0)
+                return sys_error("chown " + path, errno);
+            ::chmod(path.c_str(), 0660);
+        } else {
+            ::chmod(path.c_str(), 0600);
+        }
         out.push_back(BoundSocket{role, path, std::move(fd.value())});
     }
     return out;

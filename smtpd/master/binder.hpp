@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,9 +21,18 @@ struct BoundSocket {
     UniqueFd fd;
 };
 
-// Binds every listener of the configuration. owner_uid/gid: owner of the Unix socket
-// files (the daemons' user), or -1 to leave them as created.
-Result<std::vector<BoundSocket>> bind_all(const Config& cfg, uid_t owner_uid, gid_t owner_gid);
+// Who may use an internal Unix socket: its owner is the daemon that listens on it, its
+// group the primary group of the one daemon that connects (mode 0660).
+struct SocketOwner {
+    uid_t uid;
+    gid_t gid;
+};
+
+// Binds every listener of the configuration. owners: by role ("queue", "local",
+// "auth"); a role missing there (an unprivileged master) keeps the socket as created,
+// mode 0600.
+Result<std::vector<BoundSocket>> bind_all(const Config& cfg,
+                                          const std::map<std::string, SocketOwner>& owners);
 
 // Binds one TCP listener ("127.0.0.1:25", "[::1]:25").
 Result<UniqueFd> bind_tcp(const std::string& address);

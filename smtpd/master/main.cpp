@@ -27,6 +27,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <string>
 
 #include "lib/conf/config.hpp"
@@ -182,26 +183,47 @@ int main(int argc, char** argv) {
     log_set_debug(opts.debug);
 
     bool privileged = running_as_root();
-    auto id = privileged ? lookup_identity(cfg->user) : current_identity();
-    if (!id)
-        log_fatal(id.error().exit,
-                  "%s (create it: useradd --system --no-create-home --shell /usr/sbin/nologin %s)",
-                  id.error().message.c_str(), cfg->user.c_str());
-    if (privileged && id->uid == 0)
-        log_fatal(Exit::config, "user = %s is uid 0; name an unprivileged account",
-                  cfg->user.c_str());
+    auto self = current_identity();
+    if (!self) log_fatal(self.error().exit, "%s", self.error().message.c_str());
+    // Each daemon's own account (root master), or the caller for all of them.
+    std::map<std::string, Identity> ids;
+    for (const ChildSpec& s : process_table()) {
+        std::string user = daemon_user(*cfg, s.name);
+        auto id = privileged ? lookup_identity(user) : self;
+        if (!id)
+            log_fatal(id.error().exit,
+                      "%s (create it: useradd --system --no-create-home --shell "
+                      "/usr/sbin/nologin %s)",
+                      id.error().message.c_str(), user.c_str());
+        if (privileged && id->uid == 0)
+            log_fatal(Exit::config, "%s_user = %s is uid 0; name an unprivileged account", s.name,
+                      user.c_str());
+        ids.emplace(s.name, id.value());
+    }
     if (!privileged)
-        log_info("not started as root: every process runs as %s (uid %d); user = %s is not used",
-                 id->name.c_str(), static_cast<int>(id->uid), cfg->user.c_str());
+        log_info(
+            "not started as root: every process runs as %s (uid %d); the *_user keys "
+            "are not used",
+            self->name.c_str(), static_cast<int>(self->uid));
     check_programs(*cfg);
-    prepare_dir(cfg->queue_dir, *id, privileged, 0700);
-    prepare_dir(cfg->run_dir, *id, privileged, 0700);
-    if (!cfg->auth_dir.empty()) prepare_dir(cfg->auth_dir, *id, privileged, 0700);
+    const Identity& queue_id = ids.at("queue");
+    prepare_dir(cfg->queue_dir, queue_id, privileged, 0700);
+    // run_dir holds one socket per daemon, each guarded by its own owner and mode; the
+    // directory itself is master's (root, 0755) on an install.
+    prepare_dir(cfg->run_dir, privileged ? Identity{"root", 0, 0, {}, "/"} : *self, privileged,
+                privileged ? 0755 : 0700);
+    if (!cfg->auth_dir.empty()) prepare_dir(cfg->auth_dir, ids.at("auth"), privileged, 0700);
 
     auto pid = PidFile::acquire(cfg->pid_file);
     if (!pid) log_fatal(pid.error().exit, "%s", pid.error().message.c_str());
-    auto sockets = bind_all(*cfg, privileged ? id->uid : static_cast<uid_t>(-1),
-                            privileged ? id->gid : static_cast<gid_t>(-1));
+    std::map<std::string, SocketOwner> owners;
+    if (privileged) {
+        // listener -> the one daemon allowed to connect
+        owners["queue"] = {ids.at("queue").uid, ids.at("smtpd").gid};
+        owners["local"] = {ids.at("local").uid, ids.at("queue").gid};
+        owners["auth"] = {ids.at("auth").uid, ids.at("smtpd").gid};
+    }
+    auto sockets = bind_all(*cfg, owners);
     if (!sockets) log_fatal(sockets.error().exit, "%s", sockets.error().message.c_str());
     if (!opts.foreground) {
         daemonize();
@@ -211,7 +233,7 @@ int main(int argc, char** argv) {
 
     EventBasePtr base(event_base_new());
     if (!base) log_fatal(Exit::os_err, "event_base_new failed");
-    SupervisorOptions so{opts.config, privileged, opts.foreground, opts.debug, id.value()};
+    SupervisorOptions so{opts.config, privileged, opts.foreground, opts.debug, *self, ids};
     Supervisor sup(base.get(), so, cfg, std::move(sockets.value()));
     Loop loop{opts, base.get(), &sup, EventPtr(), false};
     loop.kill_timer.reset(evtimer_new(base.get(), on_kill_timer, &loop));

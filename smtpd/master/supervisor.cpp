@@ -83,7 +83,12 @@ namespace {
     for (int s : {SIGPIPE, SIGHUP, SIGTERM, SIGINT, SIGCHLD})
         signal(s, SIG_DFL);
     if (opts.privileged) {
-        Identity id = opts.identity;
+        auto own = opts.identities.find(spec.name);
+        if (own == opts.identities.end()) {
+            log_error("%s: no account to run as", spec.name);
+            _exit(EX_NOUSER);
+        }
+        Identity id = own->second;
         if (spec.mail_group) {
             if (const group* gr = getgrnam(cfg.mail_group.c_str())) id.groups.push_back(gr->gr_gid);
         }
