@@ -91,10 +91,12 @@ Error corrupt(std::string_view qid, const char* what) {
     return make_error(Exit::data_err, std::string(qid) + ": corrupt envelope record: " + what);
 }
 
-bool read_recipient(FieldReader& r, Recipient& rc) {
+bool read_recipient(FieldReader& r, Recipient& rc, uint64_t version) {
     std::string_view state;
-    return r.text(rc.address) && r.field(state) && parse_state(state, rc.state) &&
-           r.number32(rc.attempts) && r.number(rc.next_try) && r.text(rc.dsn) && r.text(rc.text);
+    if (!r.text(rc.address)) return false;
+    if (version >= 2 && !(r.text(rc.orcpt) && r.number32(rc.notify))) return false;
+    return r.field(state) && parse_state(state, rc.state) && r.number32(rc.attempts) &&
+           r.number(rc.next_try) && r.text(rc.dsn) && r.text(rc.text);
 }
 
 }  // namespace
@@ -124,9 +126,12 @@ std::string encode_envelope(const Envelope& env) {
     put_field(out, env.helo);
     put_field(out, env.protocol);
     put_number(out, env.flags);
+    put_field(out, env.envid);
     put_number(out, env.recipients.size());
     for (const auto& r : env.recipients) {
         put_field(out, r.address);
+        put_field(out, r.orcpt);
+        put_number(out, r.notify);
         put_field(out, rcpt_state_name(r.state));
         put_number(out, r.attempts);
         put_number(out, r.next_try);
@@ -140,20 +145,20 @@ Result<Envelope> decode_envelope(std::string_view queue_id, std::string_view rec
     FieldReader r(record);
     uint64_t version = 0;
     if (!r.number(version)) return corrupt(queue_id, "no version");
-    if (version != kEnvelopeVersion) return corrupt(queue_id, "unknown version");
+    if (version < 1 || version > kEnvelopeVersion) return corrupt(queue_id, "unknown version");
     Envelope env;
     env.queue_id.assign(queue_id);
     uint64_t nrcpt = 0;
     if (!(r.text(env.sender) && r.number(env.arrival) && r.text(env.client_addr) &&
           r.text(env.client_name) && r.text(env.helo) && r.text(env.protocol) &&
-          r.number32(env.flags) && r.number(nrcpt)))
+          r.number32(env.flags) && (version < 2 || r.text(env.envid)) && r.number(nrcpt)))
         return corrupt(queue_id, "bad header field");
     if (nrcpt == 0 || nrcpt > kMaxRecipients) return corrupt(queue_id, "bad recipient count");
     // Each recipient takes at least 6 fields of 3 bytes: bound the count before reserving.
     if (nrcpt > record.size() / 18) return corrupt(queue_id, "recipient count exceeds record");
     env.recipients.resize(nrcpt);
     for (auto& rc : env.recipients)
-        if (!read_recipient(r, rc)) return corrupt(queue_id, "bad recipient field");
+        if (!read_recipient(r, rc, version)) return corrupt(queue_id, "bad recipient field");
     if (!r.done()) return corrupt(queue_id, "trailing bytes");
     return env;
 }

@@ -3,9 +3,10 @@
 // by intake (to build one from a SubmitMsg) and by the runner (to update states).
 //
 // The record is versioned and readable without a special tool: a sequence of fields,
-// each "<decimal length>:<bytes>\n". Field order (version 1):
-//   version "1", sender, arrival, client_addr, client_name, helo, protocol, flags, nrcpt,
-//   then per recipient: address, state, attempts, next_try, dsn, text.
+// each "<decimal length>:<bytes>\n". Field order (version 2):
+//   version "2", sender, arrival, client_addr, client_name, helo, protocol, flags, envid,
+//   nrcpt, then per recipient: address, orcpt, notify, state, attempts, next_try, dsn, text.
+// Version 1 records (no envid, orcpt or notify) are still read.
 // Numbers are decimal; state is "pending", "deferred", "sent" or "failed".
 // decode_envelope trusts nothing: a truncated record, bad version, bad length, bad number
 // or trailing bytes is an error, never a crash.
@@ -26,7 +27,9 @@ const char* rcpt_state_name(RcptState s);
 bool rcpt_state_final(RcptState s);
 
 struct Recipient {
-    std::string address;
+    std::string address;  // canonical (lib/mail/address.hpp canonical_address)
+    std::string orcpt;    // as the client wrote it, for DSNs; "" when the same
+    uint32_t notify = 0;  // ipc::kNotify* bits; 0 = not given
     RcptState state = RcptState::pending;
     uint32_t attempts = 0;
     uint64_t next_try = 0;  // seconds since the epoch; 0 = now
@@ -43,12 +46,13 @@ struct Envelope {
     std::string helo;
     std::string protocol;
     uint32_t flags = 0;
+    std::string envid;  // DSN ENVID, "" when none
     std::vector<Recipient> recipients;
 
     bool all_final() const;
 };
 
-constexpr uint32_t kEnvelopeVersion = 1;
+constexpr uint32_t kEnvelopeVersion = 2;
 constexpr size_t kMaxRecipients = 100000;
 
 std::string encode_envelope(const Envelope& env);

@@ -35,7 +35,7 @@ Result<std::unique_ptr<QueueStore>> open_store(const Config& c) {
     }
     if (c.queue_store != "bdb")
         return make_error(Exit::config, "queue_store: unknown store \"" + c.queue_store + "\"");
-    return open_bdb_store(c.queue_dir, c.queue_db_cache);
+    return open_bdb_store(c.queue_dir, c.queue_db_cache, c.queue_log_file_size);
 }
 
 class QueueDaemon {

@@ -3,7 +3,12 @@
 // every recipient is final (and never with a delivery in flight).
 #include "queue/runner.hpp"
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <algorithm>
 #include <ctime>
@@ -31,6 +36,24 @@ bool trusted_peer(long uid) {
     return uid >= 0 && uid == daemon_uid("local");
 }
 
+// The body of one attempt as a sealed memfd: written once, then neither the queue nor
+// the agent can change it.
+Result<UniqueFd> body_memfd(std::string_view body) {
+    UniqueFd fd(::memfd_create("tegami-body", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (!fd) return sys_error("memfd_create", errno);
+    size_t off = 0;
+    while (off < body.size()) {
+        ssize_t n = ::write(fd.get(), body.data() + off, body.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return sys_error("write memfd", n < 0 ? errno : EIO);
+        off += static_cast<size_t>(n);
+    }
+    if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) !=
+        0)
+        return sys_error("seal memfd", errno);
+    return fd;
+}
+
 double now_precise() {
     timespec ts{};
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -53,13 +76,15 @@ Result<void> Runner::load() {
         [&](Envelope&& env) {
             for (uint32_t i = 0; i < env.recipients.size(); ++i) {
                 if (rcpt_state_final(env.recipients[i].state)) continue;
-                schedule_.add({0, env.queue_id, i});  // recovery: every open recipient is due
+                env.recipients[i].next_try = 0;       // recovery: every open recipient is due
+                schedule_.add({0, env.queue_id, i});  // (the stored time is only an intent)
                 ++due;
             }
             if (env.all_final()) finished.push_back(env.queue_id);
             std::string qid = env.queue_id;
             double arrived = static_cast<double>(env.arrival);
-            messages_.emplace(qid, Message{std::move(env), 0, arrived});
+            std::vector<bool> busy(env.recipients.size(), false);
+            messages_.emplace(qid, Message{std::move(env), 0, arrived, std::move(busy)});
         },
         [](const Error& e) { log_error("%s; left in the store", e.message.c_str()); });
     if (!r) return r;
@@ -78,7 +103,8 @@ void Runner::add(Envelope&& env) {
     std::string qid = env.queue_id;
     // Added as soon as it is durable: now is its arrival to within the commit latency.
     double arrived = std::max(static_cast<double>(env.arrival), now_precise() - 0.001);
-    messages_.emplace(qid, Message{std::move(env), 0, arrived});
+    std::vector<bool> busy(env.recipients.size(), false);
+    messages_.emplace(qid, Message{std::move(env), 0, arrived, std::move(busy)});
     pump();
 }
 
@@ -160,7 +186,10 @@ void Runner::on_local_closed(const std::string& why) {
         auto it = messages_.find(f.queue_id);
         if (it == messages_.end()) continue;
         --it->second.in_flight;
-        schedule_.add({now, f.queue_id, f.rcpt});
+        for (uint32_t i : f.rcpts) {
+            it->second.busy[i] = false;
+            schedule_.add({now, f.queue_id, i});
+        }
     }
     flights_.clear();
     dead_local_ = std::move(local_);
@@ -181,29 +210,47 @@ void Runner::on_frame(ipc::MsgType type, std::string_view payload) {
     pump();
 }
 
+// A due entry starts one request for its message, taking every other recipient of the
+// message that is due as well (their own entries, popped later, find them busy or no
+// longer due and are dropped).
 bool Runner::dispatch(const Due& d) {
     auto it = messages_.find(d.queue_id);
     if (it == messages_.end()) return false;
     Message& m = it->second;
-    if (d.rcpt >= m.env.recipients.size() || rcpt_state_final(m.env.recipients[d.rcpt].state))
-        return false;
+    uint64_t now = now_s();
+    auto due = [&](uint32_t i) {
+        const Recipient& rc = m.env.recipients[i];
+        return !rcpt_state_final(rc.state) && !m.busy[i] && rc.next_try <= now;
+    };
+    if (d.rcpt >= m.env.recipients.size() || !due(d.rcpt)) return false;
+    std::vector<uint32_t> rcpts;
+    for (uint32_t i = 0; i < m.env.recipients.size(); ++i)
+        if (due(i)) rcpts.push_back(i);
     auto body = store_.load_body(d.queue_id);
-    if (!body) {
-        log_error("%s: %s; retrying later", d.queue_id.c_str(), body.error().message.c_str());
-        schedule_.add({now_s() + retry_delay(settings_.retry, 1), d.queue_id, d.rcpt});
+    Result<UniqueFd> fd = body ? body_memfd(*body) : Result<UniqueFd>(body.error());
+    if (!fd) {
+        log_error("%s: %s; retrying later", d.queue_id.c_str(), fd.error().message.c_str());
+        for (uint32_t i : rcpts)
+            schedule_.add({now + retry_delay(settings_.retry, 1), d.queue_id, i});
         return false;
     }
     ipc::DeliverMsg dm;
     dm.request_id = next_request_++;
     dm.queue_id = d.queue_id;
     dm.sender = m.env.sender;
-    dm.recipient = m.env.recipients[d.rcpt].address;
+    dm.recipients.reserve(rcpts.size());
+    for (uint32_t i : rcpts) {
+        const Recipient& rc = m.env.recipients[i];
+        dm.recipients.push_back(ipc::DeliverRcpt{i, rc.address, rc.orcpt, rc.notify});
+        m.busy[i] = true;
+    }
+    dm.envid = m.env.envid;
     dm.flags = m.env.flags;
     dm.arrival_time = m.env.arrival;
-    dm.body = std::move(body.value());
-    flights_[dm.request_id] = Flight{d.queue_id, d.rcpt};
+    dm.body_size = body->size();
+    flights_[dm.request_id] = Flight{d.queue_id, std::move(rcpts)};
     ++m.in_flight;
-    local_->send(ipc::encode(dm));  // a failed write reschedules it via on_local_closed
+    local_->send(ipc::encode(dm), {fd->get()});  // a failed write reschedules via on_local_closed
     return true;
 }
 
@@ -220,7 +267,24 @@ void Runner::on_result(const ipc::DeliverResultMsg& r) {
     if (it != messages_.end()) {
         Message& m = it->second;
         --m.in_flight;
-        apply_result(m, fl.rcpt, r, now_s());
+        uint64_t now = now_s();
+        for (uint32_t i : fl.rcpts) {
+            m.busy[i] = false;
+            const ipc::RcptResult* res = nullptr;
+            for (const auto& rr : r.results)
+                if (rr.index == i) res = &rr;
+            if (res) {
+                apply_result(m, i, *res, r.relay, now);
+            } else {
+                log_warning("%s: no result for <%s>: rescheduled", m.env.queue_id.c_str(),
+                            m.env.recipients[i].address.c_str());
+                schedule_.add({now + retry_delay(settings_.retry, 1), m.env.queue_id, i});
+            }
+        }
+        for (const auto& rr : r.results)
+            if (std::find(fl.rcpts.begin(), fl.rcpts.end(), rr.index) == fl.rcpts.end())
+                log_warning("%s: result for recipient %u, not in the request: ignored",
+                            m.env.queue_id.c_str(), rr.index);
         // When this result makes every recipient final, the removal (or bounce) is the
         // state change: one transaction instead of a rewrite followed by a delete.
         if (m.in_flight == 0 && m.env.all_final()) {
@@ -232,7 +296,8 @@ void Runner::on_result(const ipc::DeliverResultMsg& r) {
     if (stopped_ && flights_.empty() && on_drained_) on_drained_();
 }
 
-void Runner::apply_result(Message& m, uint32_t idx, const ipc::DeliverResultMsg& r, uint64_t now) {
+void Runner::apply_result(Message& m, uint32_t idx, const ipc::RcptResult& r,
+                          const std::string& relay_name, uint64_t now) {
     Recipient& rc = m.env.recipients[idx];
     rc.dsn = printable(r.dsn.substr(0, 16));
     rc.text = printable(r.text.substr(0, kMaxStoredText));
@@ -257,7 +322,7 @@ void Runner::apply_result(Message& m, uint32_t idx, const ipc::DeliverResultMsg&
         }
     }
     if (rc.dsn.empty()) rc.dsn = r.status == ipc::kStatusOk ? "2.0.0" : "4.0.0";
-    std::string relay = r.relay.empty() ? "local" : printable(r.relay);
+    std::string relay = relay_name.empty() ? "local" : printable(relay_name);
     double delay = std::max(0.0, now_precise() - m.arrived);
     log_info("%s: to=<%s>, relay=%s, delay=%.2f, dsn=%s, status=%s (%s)", m.env.queue_id.c_str(),
              rc.address.c_str(), relay.c_str(), delay, rc.dsn.c_str(), status, rc.text.c_str());

@@ -1,9 +1,11 @@
 // runner.hpp - the queue runner: an in-memory schedule of due recipients (rebuilt from
-// the store on start), handed one at a time to the local delivery agent over its Unix
-// socket (DeliverMsg; the body loaded from the store for each attempt), with at most
-// max_in_flight deliveries outstanding. Each DeliverResultMsg becomes one recipient state
-// change (one transaction); a message whose recipients are all final is removed, with its
-// bounce stored in the same transaction when one is due.
+// the store on start), handed to the local delivery agent over its Unix socket as one
+// DeliverMsg per message carrying every recipient of it that is due (the body loaded
+// from the store once per attempt into a sealed memfd that travels with the frame), with
+// at most max_in_flight requests outstanding. Each DeliverResultMsg applies one result
+// per recipient and becomes one state change (one transaction); a message whose
+// recipients are all final is removed, with its bounce stored in the same transaction
+// when one is due.
 //
 // Called by the queue daemon on the loop thread: add() for each newly durable message,
 // the channel callbacks for results. Trusts local for outcomes (peer uid checked), not
@@ -56,12 +58,13 @@ class Runner {
   private:
     struct Message {
         Envelope env;
-        uint32_t in_flight = 0;
-        double arrived = 0;  // sub-second arrival for delay= (the record keeps whole seconds)
+        uint32_t in_flight = 0;  // requests outstanding for this message
+        double arrived = 0;      // sub-second arrival for delay= (the record keeps whole seconds)
+        std::vector<bool> busy;  // per recipient: in a request now
     };
     struct Flight {
         std::string queue_id;
-        uint32_t rcpt = 0;
+        std::vector<uint32_t> rcpts;  // the recipients of this request
     };
 
     static void on_timer_cb(evutil_socket_t, short, void* arg) noexcept;
@@ -72,7 +75,8 @@ class Runner {
     void on_frame(ipc::MsgType type, std::string_view payload);
     bool dispatch(const Due& d);
     void on_result(const ipc::DeliverResultMsg& r);
-    void apply_result(Message& m, uint32_t idx, const ipc::DeliverResultMsg& r, uint64_t now);
+    void apply_result(Message& m, uint32_t idx, const ipc::RcptResult& r, const std::string& relay,
+                      uint64_t now);
     void persist(Message& m);
     bool finish(Message& m);
 

@@ -12,6 +12,7 @@
 // become durable in commit order, so a later durable write implies every earlier one.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -56,7 +57,25 @@ class QueueStore {
 };
 
 std::unique_ptr<QueueStore> make_memory_store();
+// What Berkeley DB said about a database page whose LSN is past the end of the log
+// ("BDB2506 file envelopes.db has LSN 3/294818, past end of log at 2/1024"): the store
+// cannot be recovered by normal recovery. found is false for any other line.
+struct UnrecoverableStore {
+    bool found = false;
+    std::string file;  // "envelopes.db", or empty when the line does not say
+    std::string lsn;   // "3/294818", or empty
+};
+UnrecoverableStore parse_unrecoverable(std::string_view line);
+// The one fatal line for an unrecoverable store in dir: file, LSN, and the recovery
+// steps (db_recover -c -h dir, or moving the environment aside).
+std::string unrecoverable_message(const std::string& dir, const UnrecoverableStore& u);
+
+// Log file size bounds (queue_log_file_size); values outside are clamped.
+constexpr uint64_t kMinLogFileSize = 256u * 1024u;
+constexpr uint64_t kMaxLogFileSize = 1024u * 1024u * 1024u;
+constexpr uint64_t kDefaultLogFileSize = 64u * 1024u * 1024u;
 // Opens (creating dir 0700 and running recovery) the Berkeley DB environment in dir.
-Result<std::unique_ptr<QueueStore>> open_bdb_store(const std::string& dir, uint64_t cache_bytes);
+Result<std::unique_ptr<QueueStore>> open_bdb_store(const std::string& dir, uint64_t cache_bytes,
+                                                   uint64_t log_file_bytes = kDefaultLogFileSize);
 
 }  // namespace tegami::queue

@@ -6,15 +6,23 @@
 //
 // Trusts the records it reads no more than any input: decode_envelope checks them.
 // Invariants: envelope and body of a message are written and removed in one
-// transaction; a put never overwrites (DB_NOOVERWRITE).
+// transaction; a put never overwrites (DB_NOOVERWRITE); every name in queue_dir (and
+// queue_dir's own name) is durable before it is relied on: name_sync.hpp makes each
+// name Berkeley DB creates, renames or removes durable before Berkeley DB goes on, and
+// open_bdb_store fsyncs queue_dir (and its parent when it made it) once the environment
+// and the databases are open.
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <vector>
 
 #include "lib/core/c_ptr.hpp"
+#include "lib/core/dir_sync.hpp"
 #include "lib/core/log.hpp"
+#include "queue/name_sync.hpp"
 #include "queue/store.hpp"
 
 namespace tegami::queue {
@@ -28,8 +36,9 @@ constexpr u_int32_t kStateCommit = DB_TXN_WRITE_NOSYNC;
 
 namespace {
 
-constexpr u_int32_t kLogBuffer = 8u * 1024u * 1024u;
-constexpr u_int32_t kLogFileMax = 64u * 1024u * 1024u;
+// The in-memory log buffer: 8 MiB, or a quarter of a small log file (Berkeley DB
+// wants the buffer well below the file size).
+constexpr uint64_t kLogBufferMax = 8u * 1024u * 1024u;
 constexpr u_int32_t kEnvFlags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOG | DB_INIT_LOCK |
                                 DB_INIT_MPOOL | DB_RECOVER | DB_PRIVATE | DB_THREAD;
 
@@ -37,8 +46,101 @@ Error db_error(const std::string& what, int ret) {
     return make_error(Exit::io_err, what + ": " + db_strerror(ret));
 }
 
+// Berkeley DB's messages while the store opens, kept to explain an unrecoverable
+// store in one line (the messages name the file and the LSN; the return code does not).
+struct OpenMessages {
+    std::mutex mu;
+    bool keeping = false;
+    std::vector<std::string> lines;
+};
+
+OpenMessages& open_messages() {
+    static OpenMessages m;
+    return m;
+}
+
 void errcall(const DB_ENV*, const char*, const char* msg) {
     log_error("queue store: %s", msg);
+    OpenMessages& m = open_messages();
+    std::lock_guard lock(m.mu);
+    if (m.keeping && m.lines.size() < 64) m.lines.emplace_back(msg);
+}
+
+// Keeps Berkeley DB's messages for as long as it lives (the opening of one store).
+class KeepOpenMessages {
+  public:
+    KeepOpenMessages() {
+        OpenMessages& m = open_messages();
+        std::lock_guard lock(m.mu);
+        m.keeping = true;
+        m.lines.clear();
+    }
+    ~KeepOpenMessages() {
+        OpenMessages& m = open_messages();
+        std::lock_guard lock(m.mu);
+        m.keeping = false;
+        m.lines.clear();
+    }
+    KeepOpenMessages(const KeepOpenMessages&) = delete;
+    KeepOpenMessages& operator=(const KeepOpenMessages&) = delete;
+    std::vector<std::string> lines() {
+        OpenMessages& m = open_messages();
+        std::lock_guard lock(m.mu);
+        return m.lines;
+    }
+};
+
+}  // namespace
+
+UnrecoverableStore parse_unrecoverable(std::string_view line) {
+    UnrecoverableStore u;
+    size_t past = line.find("past end of log");
+    if (past == std::string_view::npos) return u;
+    u.found = true;
+    size_t has = line.rfind("has LSN ", past);
+    if (has == std::string_view::npos) return u;
+    size_t file = line.rfind("file ", has);
+    if (file != std::string_view::npos) {
+        std::string_view name = line.substr(file + 5, has - file - 5);
+        while (!name.empty() && name.back() == ' ')
+            name.remove_suffix(1);
+        u.file = std::string(name);
+    }
+    std::string_view lsn = line.substr(has + 8, past - has - 8);
+    while (!lsn.empty() && (lsn.back() == ' ' || lsn.back() == ','))
+        lsn.remove_suffix(1);
+    u.lsn = std::string(lsn);
+    return u;
+}
+
+std::string unrecoverable_message(const std::string& dir, const UnrecoverableStore& u) {
+    std::string what = u.file.empty() ? std::string("a database") : u.file;
+    std::string lsn = u.lsn.empty() ? std::string("an LSN") : "LSN " + u.lsn;
+    return "store in " + dir + " is unrecoverable: " + what + " has " + lsn +
+           ", past the end of the log (a log file it depends on is missing or short). Stop "
+           "tegami, then run `db_recover -c -h " +
+           dir +
+           "` (catastrophic recovery from the log files still present; db_recover is in Debian's "
+           "db-util package) and start again; if that "
+           "fails, move the environment aside (mv " +
+           dir + " " + dir +
+           ".broken: the queue starts empty, and the old store can be salvaged with db_dump -r)";
+}
+
+namespace {
+
+// The error for a failed open: unrecoverable (Exit::data_err) when Berkeley DB said a
+// page is past the end of the log or asked for recovery, else an I/O error.
+Error open_error(const std::string& dir, const Error& e, const std::vector<std::string>& lines) {
+    UnrecoverableStore u;
+    for (const std::string& l : lines) {
+        u = parse_unrecoverable(l);
+        if (u.found) break;
+    }
+    static const std::string run_recovery = db_strerror(DB_RUNRECOVERY);
+    if (u.found || e.message.find(run_recovery) != std::string::npos)
+        return make_error(Exit::data_err, unrecoverable_message(dir, u));
+    return e;
 }
 
 DBT key_of(std::string_view qid) {
@@ -77,7 +179,7 @@ Result<DbPtr> open_db(DB_ENV* env, const char* file) {
     return db;
 }
 
-Result<DbEnvPtr> open_env(const std::string& dir, uint64_t cache_bytes) {
+Result<DbEnvPtr> open_env(const std::string& dir, uint64_t cache_bytes, uint64_t log_file_bytes) {
     DB_ENV* raw = nullptr;
     int ret = db_env_create(&raw, 0);
     if (ret != 0) return db_error("db_env_create", ret);
@@ -86,8 +188,10 @@ Result<DbEnvPtr> open_env(const std::string& dir, uint64_t cache_bytes) {
     uint64_t cache = cache_bytes < 1024 * 1024 ? 1024 * 1024 : cache_bytes;
     ret = env->set_cachesize(env.get(), static_cast<u_int32_t>(cache >> 30),
                              static_cast<u_int32_t>(cache & ((1u << 30) - 1)), 1);
-    if (ret == 0) ret = env->set_lg_bsize(env.get(), kLogBuffer);
-    if (ret == 0) ret = env->set_lg_max(env.get(), kLogFileMax);
+    uint64_t log_file = std::clamp<uint64_t>(log_file_bytes, kMinLogFileSize, kMaxLogFileSize);
+    uint64_t log_buffer = std::min(kLogBufferMax, log_file / 4);
+    if (ret == 0) ret = env->set_lg_bsize(env.get(), static_cast<u_int32_t>(log_buffer));
+    if (ret == 0) ret = env->set_lg_max(env.get(), static_cast<u_int32_t>(log_file));
     // Log files are zero-filled when created, so appending a commit overwrites blocks
     // that are already allocated: the group flush's fdatasync then writes data only, with
     // no file-size change to journal (the cheap kind of durable write on ext4).
@@ -282,17 +386,35 @@ Result<void> BdbStore::scan(const std::function<void(Envelope&&)>& each,
 
 }  // namespace
 
-Result<std::unique_ptr<QueueStore>> open_bdb_store(const std::string& dir, uint64_t cache_bytes) {
-    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return sys_error("mkdir " + dir, errno);
+Result<std::unique_ptr<QueueStore>> open_bdb_store(const std::string& dir, uint64_t cache_bytes,
+                                                   uint64_t log_file_bytes) {
+    install_name_sync();
+    bool made = ::mkdir(dir.c_str(), 0700) == 0;
+    if (!made && errno != EEXIST) return sys_error("mkdir " + dir, errno);
     struct stat st {};
     if (::stat(dir.c_str(), &st) != 0) return sys_error("stat " + dir, errno);
     if (!S_ISDIR(st.st_mode)) return make_error(Exit::os_file, dir + ": not a directory");
-    auto env = open_env(dir, cache_bytes);
-    if (!env) return env.error();
+    if (made) {
+        if (auto r = fsync_parent(dir); !r) return r.error();
+    }
+    KeepOpenMessages messages;
+    auto failed = [&](const Error& e) { return open_error(dir, e, messages.lines()); };
+    auto env = open_env(dir, cache_bytes, log_file_bytes);
+    if (!env) return failed(env.error());
     auto envelopes = open_db(env->get(), "envelopes.db");
-    if (!envelopes) return envelopes.error();
+    if (!envelopes) return failed(envelopes.error());
     auto bodies = open_db(env->get(), "bodies.db");
-    if (!bodies) return bodies.error();
+    if (!bodies) return failed(bodies.error());
+    // Every name the environment and the databases have (the hooks made the new ones
+    // durable already; this also covers names a killed earlier run made before its hook
+    // could sync them, and queue_dir's own first entries).
+    auto synced = fsync_dir(dir);
+    if (!synced) return synced.error();
+    if (synced.value() == DirSync::unsupported)
+        log_warning(
+            "queue store: the file system of %s cannot fsync a directory: new names in "
+            "it may not survive a power failure",
+            dir.c_str());
     std::unique_ptr<QueueStore> store = std::make_unique<BdbStore>(
         std::move(env.value()), std::move(envelopes.value()), std::move(bodies.value()));
     return store;

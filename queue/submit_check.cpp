@@ -14,6 +14,16 @@ bool address_storable(std::string_view addr) {
     return true;
 }
 
+// As written by the client: may hold spaces (quoted) and UTF-8, never control bytes.
+bool original_storable(std::string_view addr) {
+    if (addr.size() > kMaxAddress) return false;
+    for (char c : addr) {
+        auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7f) return false;
+    }
+    return true;
+}
+
 std::optional<Refusal> check_submit(const ipc::SubmitMsg& m) {
     if (!valid_queue_id(m.queue_id)) return Refusal{ipc::kStatusTemp, "4.3.5 invalid queue ID"};
     if (m.recipients.empty()) return Refusal{ipc::kStatusPerm, "5.5.1 no recipients"};
@@ -24,6 +34,10 @@ std::optional<Refusal> check_submit(const ipc::SubmitMsg& m) {
     for (const auto& r : m.recipients)
         if (r.empty() || !address_storable(r))
             return Refusal{ipc::kStatusPerm, "5.1.3 bad recipient address syntax"};
+    if (!m.orcpts.empty() && m.orcpts.size() != m.recipients.size())
+        return Refusal{ipc::kStatusPerm, "5.5.4 original recipients do not match recipients"};
+    for (const auto& o : m.orcpts)
+        if (!original_storable(o)) return Refusal{ipc::kStatusPerm, "5.1.3 bad original recipient"};
     return std::nullopt;
 }
 
@@ -38,9 +52,10 @@ Envelope envelope_from_submit(const ipc::SubmitMsg& m, uint64_t now) {
     e.protocol = printable(m.protocol);
     e.flags = m.flags;
     e.recipients.reserve(m.recipients.size());
-    for (const auto& addr : m.recipients) {
+    for (size_t i = 0; i < m.recipients.size(); ++i) {
         Recipient r;
-        r.address = addr;
+        r.address = m.recipients[i];
+        if (!m.orcpts.empty() && m.orcpts[i] != r.address) r.orcpt = m.orcpts[i];
         e.recipients.push_back(std::move(r));
     }
     return e;

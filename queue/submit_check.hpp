@@ -23,6 +23,8 @@ struct Refusal {
 constexpr size_t kMaxAddress = 512;
 
 bool address_storable(std::string_view addr);
+// The original (ORCPT) form: spaces and UTF-8 allowed, control bytes not.
+bool original_storable(std::string_view addr);
 std::optional<Refusal> check_submit(const ipc::SubmitMsg& m);
 // The envelope of an accepted submission: every recipient pending, due now.
 Envelope envelope_from_submit(const ipc::SubmitMsg& m, uint64_t now);

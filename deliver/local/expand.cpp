@@ -37,8 +37,7 @@ bool getpw(const std::string& name, LocalUser& out) {
 
 class Expander {
   public:
-    Expander(const AliasFile* aliases, const std::vector<std::string>& domains)
-        : aliases_(aliases), domains_(domains) {}
+    Expander(const AliasFile* aliases, const Config& config) : aliases_(aliases), cfg_(config) {}
     void name(std::string_view local, bool no_alias, int depth);
     Expansion take() { return std::move(out_); }
 
@@ -49,15 +48,9 @@ class Expander {
     void fail(std::string_view target, const char* dsn, std::string text) {
         out_.failures.push_back(TargetFailure{std::string(target), dsn, std::move(text)});
     }
-    bool local_domain(std::string_view d) const {
-        for (const auto& ld : domains_)
-            if (ld.size() == d.size() && strncasecmp(ld.data(), d.data(), d.size()) == 0)
-                return true;
-        return false;
-    }
 
     const AliasFile* aliases_;
-    const std::vector<std::string>& domains_;
+    const Config& cfg_;
     Expansion out_;
     std::set<std::string> expanded_;  // alias names already expanded (lower-cased)
     std::set<std::string> users_;     // passwd names already listed
@@ -82,7 +75,7 @@ void Expander::target(std::string_view t, int depth) {
         fail(t, "5.1.3", "bad address in alias: " + std::string(t));
         return;
     }
-    if (!local_domain(domain)) {
+    if (!is_local_domain(cfg_, domain)) {
         fail(t, "5.3.0", "alias target form not supported yet: " + std::string(t));
         return;
     }
@@ -140,8 +133,8 @@ void Expander::user(std::string_view local) {
 }  // namespace
 
 Expansion expand_local(std::string_view local_part, const AliasFile* aliases,
-                       const std::vector<std::string>& local_domains) {
-    Expander e(aliases, local_domains);
+                       const Config& config) {
+    Expander e(aliases, config);
     e.name(local_part, false, 0);
     return e.take();
 }

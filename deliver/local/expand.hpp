@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "lib/conf/config.hpp"
 #include "lib/map/aliases.hpp"
 
 namespace tegami::local {
@@ -38,9 +39,8 @@ struct Expansion {
     std::vector<TargetFailure> failures;
 };
 
-// local_part: the recipient's part before the last '@'. aliases may be null.
-// local_domains: for targets written user@domain (compared case-insensitively).
-Expansion expand_local(std::string_view local_part, const AliasFile* aliases,
-                       const std::vector<std::string>& local_domains);
+// local_part: the recipient's part before the last '@', unquoted. aliases may be null.
+// config: its local domains decide which targets written user@domain are local.
+Expansion expand_local(std::string_view local_part, const AliasFile* aliases, const Config& config);
 
 }  // namespace tegami::local

@@ -1,30 +1,52 @@
 // maildir.cpp - see maildir.hpp. Runs in the delivery child as the recipient. Trusts
 // the maildir path (it comes from the configuration and the passwd entry), nothing in
-// the message. Invariant: a file appears in new/ only complete and fsync'ed (rename from
-// tmp/), and the rename itself is made durable by fsync of new/ before success.
+// the message. Invariants: a file appears in new/ only complete and fsync'ed (rename from
+// tmp/), and the rename itself is made durable by fsync of new/ before success; every
+// directory this code creates (the Maildir, any missing component above it, tmp, new,
+// cur) is fsync'ed together with its parent before anything is written into it, so a
+// power failure cannot take away a Maildir that holds delivered mail.
 #include "deliver/local/maildir.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <vector>
 
 #include "deliver/local/write_all.hpp"
+#include "lib/core/dir_sync.hpp"
 #include "lib/core/unique_fd.hpp"
 
 namespace tegami::local {
 
 namespace {
 
-// mkdir -p with mode 0700 for every component that is missing.
-Result<void> make_tree(const std::string& path) {
+// fsync of each directory in made and of its parent (a file system that cannot fsync
+// a directory is taken as having done so: nothing better can be had there).
+Result<void> sync_made(const std::vector<std::string>& made) {
+    std::vector<std::string> dirs = made;
+    for (const std::string& d : made)
+        dirs.push_back(parent_dir(d));
+    std::sort(dirs.begin(), dirs.end());
+    dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
+    for (const std::string& d : dirs)
+        if (auto r = fsync_dir(d); !r) return make_error(Exit::temp_fail, r.error().message);
+    return {};
+}
+
+// mkdir -p with mode 0700 for every component that is missing; appends what it made.
+Result<void> make_tree(const std::string& path, std::vector<std::string>& made) {
     for (size_t pos = 1; pos <= path.size(); ++pos) {
         if (pos != path.size() && path[pos] != '/') continue;
         std::string prefix = path.substr(0, pos);
-        if (::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST)
+        if (::mkdir(prefix.c_str(), 0700) == 0) {
+            made.push_back(std::move(prefix));
+        } else if (errno != EEXIST) {
             return sys_error("mkdir " + prefix, errno, Exit::cant_create);
+        }
     }
     return {};
 }
@@ -87,12 +109,17 @@ std::string maildir_unique(const timeval& tv, pid_t pid, unsigned long seq, std:
 
 Result<std::string> deliver_maildir(const std::string& root, std::string_view hostname,
                                     const MailMessage& msg, unsigned long seq) {
-    if (auto r = make_tree(root); !r) return r.error();
+    std::vector<std::string> made;
+    if (auto r = make_tree(root, made); !r) return r.error();
     auto rootfd = open_dir(AT_FDCWD, root, root);
     if (!rootfd) return rootfd.error();
-    for (const char* sub : {"tmp", "new", "cur"})
-        if (::mkdirat(rootfd->get(), sub, 0700) != 0 && errno != EEXIST)
+    for (const char* sub : {"tmp", "new", "cur"}) {
+        if (::mkdirat(rootfd->get(), sub, 0700) == 0)
+            made.push_back(root + "/" + sub);
+        else if (errno != EEXIST)
             return sys_error("mkdir " + root + "/" + sub, errno, Exit::cant_create);
+    }
+    if (auto r = sync_made(made); !r) return r.error();
     auto tmpfd = open_dir(rootfd->get(), "tmp", root + "/tmp");
     if (!tmpfd) return tmpfd.error();
     auto newfd = open_dir(rootfd->get(), "new", root + "/new");

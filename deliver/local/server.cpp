@@ -1,23 +1,27 @@
 // server.cpp - see server.hpp. Runs as the daemon's user with CAP_SETUID/CAP_SETGID
 // (or as an ordinary user in a sandbox). Trusts only peers with its own uid (SO_PEERCRED)
 // and, from them, only frames that decode strictly; anything else closes the connection.
-// Invariants: each DeliverMsg gets exactly one DeliverResultMsg while its connection is
-// open; at most local_concurrency children run; a result of 2.0.0 is sent only after
-// every child for the request exited 0 (each fsync'ed its mailbox before exiting).
+// Invariants: each DeliverMsg gets exactly one DeliverResultMsg, with one result per
+// recipient, while its connection is open; at most local_concurrency children run; a
+// recipient's 2.0.0 is sent only after every child for its users exited 0 (each fsync'ed
+// its mailbox before exiting).
 #include "deliver/local/server.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 
 #include "lib/core/log.hpp"
+#include "lib/mail/address.hpp"
 #include "lib/map/recipients.hpp"
 #include "lib/priv/priv.hpp"
 
@@ -67,7 +71,7 @@ bool LocalServer::stop(DaemonContext&) {
     std::deque<Job> waiting;
     waiting.swap(queue_);
     for (auto& j : waiting)
-        finish(j.req, &j.user, Outcome{4, "4.3.2", "local delivery is shutting down"}, "");
+        finish(j, Outcome{4, "4.3.2", "local delivery is shutting down"}, "");
     if (children_.empty()) return true;
     log_info("waiting for %zu delivery process(es)", children_.size());
     stop_timer_.reset(evtimer_new(ctx_->base, on_stop_timeout_cb, this));
@@ -116,8 +120,8 @@ void LocalServer::add_conn(UniqueFd fd) {
     uint64_t id = next_conn_++;
     conns_[id] = std::make_unique<ipc::Channel>(
         ctx_->base, std::move(fd),
-        [this, id](ipc::MsgType t, std::string_view payload, std::vector<UniqueFd>&) {
-            on_frame(id, t, payload);
+        [this, id](ipc::MsgType t, std::string_view payload, std::vector<UniqueFd>& fds) {
+            on_frame(id, t, payload, fds);
         },
         [this, id](const std::string& why) { drop_conn(id, why); });
     log_debug("local: queue connection %llu", static_cast<unsigned long long>(id));
@@ -134,19 +138,20 @@ void LocalServer::drop_conn(uint64_t id, const std::string& why) {
     event_active(cleanup_ev_.get(), 0, 0);
 }
 
-void LocalServer::on_frame(uint64_t conn_id, ipc::MsgType type, std::string_view payload) {
+void LocalServer::on_frame(uint64_t conn_id, ipc::MsgType type, std::string_view payload,
+                           std::vector<UniqueFd>& fds) {
     ipc::DeliverMsg m;
     if (type != ipc::MsgType::deliver) {
         log_warning("local: unexpected %s frame: closing", ipc::msg_type_name(type));
         drop_conn(conn_id, "unexpected frame");
         return;
     }
-    if (!ipc::decode(payload, m)) {
+    if (!ipc::decode(payload, m) || fds.size() != 1) {
         log_warning("local: malformed deliver frame: closing");
         drop_conn(conn_id, "malformed frame");
         return;
     }
-    handle_deliver(conn_id, std::move(m));
+    handle_deliver(conn_id, std::move(m), std::move(fds.front()));
 }
 
 void LocalServer::refresh_aliases() {
@@ -168,54 +173,92 @@ void LocalServer::refresh_aliases() {
     }
 }
 
-bool LocalServer::is_local_domain(const std::string& domain) const {
-    for (const auto& d : cfg().local_domains)
-        if (strcasecmp(d.c_str(), domain.c_str()) == 0) return true;
-    return false;
+namespace {
+
+// The body must be exactly the announced size and sealed against shrinking (a shrunk
+// file would turn reads of the mapping into SIGBUS).
+Result<void> check_body(int fd, uint64_t size) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return sys_error("fstat body", errno);
+    if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != size)
+        return make_error(Exit::protocol, "body descriptor does not match the announced size");
+    int seals = ::fcntl(fd, F_GET_SEALS);
+    if (seals < 0 || (seals & F_SEAL_SHRINK) == 0 || (seals & F_SEAL_WRITE) == 0)
+        return make_error(Exit::protocol, "body descriptor is not sealed");
+    return {};
 }
 
-void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m) {
+}  // namespace
+
+void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd body) {
     auto req = std::make_shared<Request>();
     req->conn_id = conn_id;
     req->msg = std::move(m);
     req->maildir = cfg().mailbox_format == MailboxFormat::maildir;
-    const std::string& rcpt = req->msg.recipient;
-    if (ctx_->stopping) {
-        req->temp.push_back(Outcome{4, "4.3.2", "local delivery is shutting down"});
-        answer(*req);
-        return;
+    req->rcpts.resize(req->msg.recipients.size());
+    req->open = req->rcpts.size();
+    const std::string& qid = req->msg.queue_id;
+    auto fail_all = [&](const Outcome& o) {
+        for (size_t i = 0; i < req->rcpts.size(); ++i)
+            settle(*req, i, o);
+    };
+    if (ctx_->stopping) return fail_all(Outcome{4, "4.3.2", "local delivery is shutting down"});
+    auto ok = check_body(body.get(), req->msg.body_size);
+    if (!ok) {
+        log_error("%s: %s", qid.c_str(), ok.error().message.c_str());
+        return fail_all(Outcome{4, "4.3.0", ok.error().message});
     }
-    if (!split_address(rcpt, req->local, req->domain)) {
-        if (rcpt.empty() || rcpt.find('@') != std::string::npos) {
-            req->perm.push_back(Outcome{5, "5.1.3", "bad recipient address: " + rcpt});
-            answer(*req);
-            return;
-        }
-        req->local = rcpt;
-    } else if (!is_local_domain(req->domain)) {
-        req->perm.push_back(Outcome{5, "5.1.2", "not a local domain: " + req->domain});
-        log_info("%s: to=<%s>, relay=local, dsn=5.1.2, status=bounced (not a local domain)",
-                 req->msg.queue_id.c_str(), rcpt.c_str());
-        answer(*req);
-        return;
-    }
+    if (!req->body.map(body.get(), req->msg.body_size))
+        return fail_all(Outcome{4, "4.3.0", sys_error("mmap body", errno).message});
+    body.reset();
     refresh_aliases();
-    Expansion ex = expand_local(req->local, aliases_.get(), cfg().local_domains);
-    for (const auto& f : ex.failures) {
-        Outcome o{5, f.dsn, f.text};
-        log_info("%s: to=<%s>, relay=local, dsn=%s, status=bounced (%s)", req->msg.queue_id.c_str(),
-                 rcpt.c_str(), f.dsn.c_str(), f.text.c_str());
-        req->perm.push_back(o);
+    // Every recipient expanded first; each user then gets one job carrying every
+    // recipient that reached it (one copy per mailbox and message).
+    std::vector<Job> jobs;
+    for (size_t i = 0; i < req->rcpts.size(); ++i) {
+        Rcpt& rc = req->rcpts[i];
+        const std::string& addr = req->msg.recipients[i].address;
+        if (!split_canonical(addr, rc.local, rc.domain)) {
+            if (addr.empty() || addr.find('@') != std::string::npos) {
+                settle(*req, i, Outcome{5, "5.1.3", "bad recipient address: " + addr});
+                continue;
+            }
+            rc.local = unquote_local(addr);
+        } else if (!is_local_domain(cfg(), rc.domain)) {
+            settle(*req, i, Outcome{5, "5.1.2", "not a local domain: " + rc.domain});
+            continue;
+        }
+        Expansion ex = expand_local(rc.local, aliases_.get(), cfg());
+        std::vector<Outcome> fails;
+        for (const auto& f : ex.failures) {
+            log_info("%s: to=<%s>, relay=local, dsn=%s, status=bounced (%s)", qid.c_str(),
+                     addr.c_str(), f.dsn.c_str(), f.text.c_str());
+            rc.perm.push_back(Outcome{5, f.dsn, f.text});
+        }
+        if (ex.users.empty()) {
+            Outcome o = rc.perm.empty()
+                            ? Outcome{5, "5.1.1", "no local recipient left after aliasing"}
+                            : rc.perm.front();
+            rc.perm.clear();
+            settle(*req, i, o);
+            continue;
+        }
+        for (auto& u : ex.users) {
+            auto same = std::find_if(jobs.begin(), jobs.end(),
+                                     [&](const Job& j) { return j.user.name == u.name; });
+            if (same != jobs.end()) {
+                if (same->rcpts.back() != i) {
+                    same->rcpts.push_back(i);
+                    ++rc.pending;
+                }
+                continue;
+            }
+            jobs.push_back(Job{req, std::move(u), {i}});
+            ++rc.pending;
+        }
     }
-    if (ex.users.empty()) {
-        if (ex.failures.empty())
-            req->perm.push_back(Outcome{5, "5.1.1", "no local recipient left after aliasing"});
-        answer(*req);
-        return;
-    }
-    req->pending = static_cast<int>(ex.users.size());
-    for (auto& u : ex.users)
-        queue_.push_back(Job{req, std::move(u)});
+    for (auto& j : jobs)
+        queue_.push_back(std::move(j));
     start_jobs();
 }
 
@@ -252,9 +295,12 @@ void LocalServer::start_jobs() {
     }
 }
 
-std::string LocalServer::delivered_to(const Request& r, const LocalUser& u) const {
-    if (u.name == r.local) return r.msg.recipient;
-    return u.name + "@" + cfg().hostname;
+// The address this copy is for: the first recipient that names the user itself, else
+// the user at this host (reached through an alias).
+std::string LocalServer::delivered_to(const Job& j) const {
+    for (size_t i : j.rcpts)
+        if (j.req->rcpts[i].local == j.user.name) return j.req->msg.recipients[i].address;
+    return j.user.name + "@" + cfg().hostname;
 }
 
 void LocalServer::start_child(std::vector<Job> jobs) {
@@ -262,18 +308,18 @@ void LocalServer::start_child(std::vector<Job> jobs) {
     if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) {
         Outcome o{4, "4.3.0", sys_error("pipe", errno).message};
         for (auto& j : jobs)
-            finish(j.req, &j.user, o, "");
+            finish(j, o, "");
         return;
     }
     UniqueFd rd(p[0]), wr(p[1]);
     std::vector<std::string> to;
     to.reserve(jobs.size());
     for (const auto& j : jobs)
-        to.push_back(delivered_to(*j.req, j.user));
+        to.push_back(delivered_to(j));
     ChildSpec spec{&cfg(), jobs.front().user, {}, switch_users_, seq_ + 1};
     spec.msgs.reserve(jobs.size());
     for (size_t i = 0; i < jobs.size(); ++i)
-        spec.msgs.push_back(MailMessage{jobs[i].req->msg.sender, to[i], jobs[i].req->msg.body});
+        spec.msgs.push_back(MailMessage{jobs[i].req->msg.sender, to[i], jobs[i].req->body.view()});
     seq_ += jobs.size();
     // Signals stay blocked across fork so that no libevent handler runs in the child
     // before it has restored the default dispositions.
@@ -287,7 +333,7 @@ void LocalServer::start_child(std::vector<Job> jobs) {
     if (pid < 0) {
         Outcome o{4, "4.3.0", sys_error("fork", fork_errno).message};
         for (auto& j : jobs)
-            finish(j.req, &j.user, o, "");
+            finish(j, o, "");
         return;
     }
     log_debug("%s: delivery of %zu message(s) to %s in process %ld",
@@ -321,46 +367,57 @@ void LocalServer::reap() {
                 o = outcome_from_wait(
                     WIFEXITED(st) && WEXITSTATUS(st) == 0 ? (EX_TEMPFAIL << 8) : st,
                     "no report from the delivery process", j.req->maildir);
-            finish(j.req, &j.user, o, o.status == ipc::kStatusOk ? reports[i].text : std::string());
+            finish(j, o, o.status == ipc::kStatusOk ? reports[i].text : std::string());
         }
     }
     start_jobs();
     if (ctx_->stopping && children_.empty() && queue_.empty()) daemon_exit_loop(*ctx_);
 }
 
-void LocalServer::finish(const std::shared_ptr<Request>& req, const LocalUser* user,
-                         const Outcome& o, const std::string& detail) {
-    Request& r = *req;
-    std::string to = user ? delivered_to(r, *user) : r.msg.recipient;
-    std::string orig = to != r.msg.recipient ? ", orig_to=<" + r.msg.recipient + ">" : "";
-    if (o.status == ipc::kStatusOk) {
-        log_info("%s: to=<%s>%s, relay=local, status=sent (%s %s)", r.msg.queue_id.c_str(),
-                 to.c_str(), orig.c_str(), o.text.c_str(), detail.c_str());
-    } else {
-        log_info("%s: to=<%s>%s, relay=local, dsn=%s, status=%s (%s)", r.msg.queue_id.c_str(),
-                 to.c_str(), orig.c_str(), o.dsn.c_str(),
-                 o.status == ipc::kStatusTemp ? "deferred" : "bounced", o.text.c_str());
-        (o.status == ipc::kStatusTemp ? r.temp : r.perm).push_back(o);
+void LocalServer::finish(const Job& j, const Outcome& o, const std::string& detail) {
+    Request& r = *j.req;
+    std::string to = delivered_to(j);
+    for (size_t i : j.rcpts) {
+        const std::string& rcpt = r.msg.recipients[i].address;
+        std::string orig = to != rcpt ? ", orig_to=<" + rcpt + ">" : "";
+        if (o.status == ipc::kStatusOk)
+            log_info("%s: to=<%s>%s, relay=local, status=sent (%s %s)", r.msg.queue_id.c_str(),
+                     to.c_str(), orig.c_str(), o.text.c_str(), detail.c_str());
+        else
+            log_info("%s: to=<%s>%s, relay=local, dsn=%s, status=%s (%s)", r.msg.queue_id.c_str(),
+                     to.c_str(), orig.c_str(), o.dsn.c_str(),
+                     o.status == ipc::kStatusTemp ? "deferred" : "bounced", o.text.c_str());
+        Rcpt& rc = r.rcpts[i];
+        if (o.status != ipc::kStatusOk)
+            (o.status == ipc::kStatusTemp ? rc.temp : rc.perm).push_back(o);
+        if (--rc.pending > 0) continue;
+        // The recipient's result: its first temporary failure (retry), else its first
+        // permanent one, else delivered.
+        const std::vector<Outcome>& fails = !rc.temp.empty() ? rc.temp : rc.perm;
+        Outcome res =
+            fails.empty()
+                ? Outcome{2, "2.0.0", r.maildir ? "delivered to maildir" : "delivered to mailbox"}
+                : fails.front();
+        size_t others = rc.temp.size() + rc.perm.size();
+        if (others > 1) res.text += " (and " + std::to_string(others - 1) + " more failure(s))";
+        settle(r, i, res);
     }
-    if (--r.pending <= 0) answer(r);
+}
+
+void LocalServer::settle(Request& r, size_t i, const Outcome& o) {
+    if (r.rcpts[i].result) return;
+    r.rcpts[i].result = o;
+    if (--r.open == 0) answer(r);
 }
 
 void LocalServer::answer(Request& r) {
     ipc::DeliverResultMsg res;
     res.request_id = r.msg.request_id;
     res.relay = "local";
-    const std::vector<Outcome>* failures = !r.temp.empty() ? &r.temp : &r.perm;
-    if (failures->empty()) {
-        res.status = ipc::kStatusOk;
-        res.dsn = "2.0.0";
-        res.text = r.maildir ? "delivered to maildir" : "delivered to mailbox";
-    } else {
-        const Outcome& first = failures->front();
-        res.status = first.status;
-        res.dsn = first.dsn;
-        res.text = first.text;
-        size_t others = r.temp.size() + r.perm.size() - 1;
-        if (others > 0) res.text += " (and " + std::to_string(others) + " more failure(s))";
+    res.results.reserve(r.rcpts.size());
+    for (size_t i = 0; i < r.rcpts.size(); ++i) {
+        const Outcome& o = *r.rcpts[i].result;
+        res.results.push_back(ipc::RcptResult{r.msg.recipients[i].index, o.status, o.dsn, o.text});
     }
     auto it = conns_.find(r.conn_id);
     if (it == conns_.end() || !it->second->open()) {

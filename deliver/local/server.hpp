@@ -1,10 +1,12 @@
 // server.hpp - the local delivery daemon's event-driven part: accepts the queue's
 // connections on the "local" Unix socket (peer uid must be our own), decodes DeliverMsg
-// frames, expands each recipient (deliver/local/expand.hpp), runs one child process per
-// final user (deliver/local/delivery.hpp) with at most local_concurrency at once, reaps
-// them on SIGCHLD and answers each request with one DeliverResultMsg.
-// A recipient outside local_domains is refused (5.1.2), never delivered to a local user
-// of the same name. Called from main.cpp through the daemon hooks (init, reload, stop).
+// frames (every due recipient of one message, the body a sealed memfd mapped once per
+// request), expands the recipients together (deliver/local/expand.hpp) so that a user
+// reached through several of them gets one copy, runs one child process per final user
+// (deliver/local/delivery.hpp) with at most local_concurrency at once, reaps them on
+// SIGCHLD and answers each request with one DeliverResultMsg holding a result for every
+// recipient. A recipient outside local_domains is refused (5.1.2), never delivered to a
+// local user of the same name. Called from main.cpp through the daemon hooks.
 #pragma once
 
 #include <sys/types.h>
@@ -13,6 +15,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,18 +43,26 @@ class LocalServer {
     bool stop(DaemonContext& ctx);
 
   private:
+    // One recipient of a request: its users' outcomes so far.
+    struct Rcpt {
+        std::string local, domain;  // split from the canonical address, local unquoted
+        int pending = 0;            // users not yet delivered or failed
+        std::vector<Outcome> temp, perm;
+        std::optional<Outcome> result;  // set once: the answer for this recipient
+    };
     // One DeliverMsg being worked on; shared by its jobs and children.
     struct Request {
         uint64_t conn_id = 0;
         ipc::DeliverMsg msg;
-        std::string local, domain;
+        UniqueMapping body;  // the body memfd, mapped read-only (children inherit it)
         bool maildir = false;
-        int pending = 0;
-        std::vector<Outcome> temp, perm;  // failures so far
+        std::vector<Rcpt> rcpts;  // parallel to msg.recipients
+        size_t open = 0;          // recipients not yet final
     };
     struct Job {
         std::shared_ptr<Request> req;
         LocalUser user;
+        std::vector<size_t> rcpts;  // the request's recipients that reach this user
     };
     struct Child {
         std::vector<Job> jobs;  // one user's batch, in report order
@@ -66,17 +77,17 @@ class LocalServer {
     void accept_all();
     void add_conn(UniqueFd fd);
     void drop_conn(uint64_t id, const std::string& why);
-    void on_frame(uint64_t conn_id, ipc::MsgType type, std::string_view payload);
-    void handle_deliver(uint64_t conn_id, ipc::DeliverMsg m);
+    void on_frame(uint64_t conn_id, ipc::MsgType type, std::string_view payload,
+                  std::vector<UniqueFd>& fds);
+    void handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd body);
     void refresh_aliases();
-    bool is_local_domain(const std::string& domain) const;
     void start_jobs();
     void start_child(std::vector<Job> jobs);
     bool user_busy(const std::string& name) const;
     void reap();
-    std::string delivered_to(const Request& r, const LocalUser& u) const;
-    void finish(const std::shared_ptr<Request>& req, const LocalUser* user, const Outcome& o,
-                const std::string& detail);
+    std::string delivered_to(const Job& j) const;
+    void finish(const Job& j, const Outcome& o, const std::string& detail);
+    void settle(Request& r, size_t i, const Outcome& o);  // an outcome for recipient i
     void answer(Request& r);
 
     DaemonContext* ctx_ = nullptr;

@@ -65,11 +65,12 @@ struct Config {
     uint64_t auth_penalty_time = 0;  // seconds
 
     // queue
-    uint64_t queue_retry_min = 0;  // seconds
-    uint64_t queue_retry_max = 0;  // seconds
-    uint64_t queue_lifetime = 0;   // seconds
-    uint64_t queue_db_cache = 0;   // bytes
-    std::string queue_store;       // "bdb" or "memory"
+    uint64_t queue_retry_min = 0;      // seconds
+    uint64_t queue_retry_max = 0;      // seconds
+    uint64_t queue_lifetime = 0;       // seconds
+    uint64_t queue_db_cache = 0;       // bytes
+    uint64_t queue_log_file_size = 0;  // bytes
+    std::string queue_store;           // "bdb" or "memory"
 
     // local delivery
     MailboxFormat mailbox_format = MailboxFormat::mbox;

@@ -145,6 +145,12 @@ const std::vector<Param>& param_table() {
         P_TIME(queue_lifetime, "5d",
                "How long a recipient may stay deferred before it is given up as failed."),
         P_SIZE(queue_db_cache, "16m", "The Berkeley DB cache of the queue environment, in bytes."),
+        P_SIZE(queue_log_file_size, "64m",
+               "The size of each Berkeley DB log file in queue_dir (at least 256k, at most 1g). "
+               "When one fills, the next is created (zero-filled) and its name made durable "
+               "with an fsync of queue_dir before anything is written to it; old files are "
+               "removed at checkpoints. Larger files mean fewer switches; small ones exist for "
+               "tests that need many switches."),
         P_STR(queue_store, "bdb",
               "Where the queue keeps messages: \"bdb\", the durable Berkeley DB environment in "
               "queue_dir; or \"memory\", which keeps them in the queue process only and loses "

@@ -140,6 +140,8 @@ std::string check(const Config& c) {
         return "queue_retry_min must be at least 1s and at most queue_retry_max";
     if (c.local_concurrency < 1) return "local_concurrency must be at least 1";
     if (c.queue_db_cache < 1024 * 1024) return "queue_db_cache must be at least 1m";
+    if (c.queue_log_file_size < 256 * 1024 || c.queue_log_file_size > 1024ull * 1024 * 1024)
+        return "queue_log_file_size must be between 256k and 1g";
     if (c.queue_store != "bdb" && c.queue_store != "memory")
         return "queue_store must be bdb or memory";
     if (c.local_domains.empty()) return "local_domains must not be empty";

@@ -3,8 +3,10 @@
 // release() where ownership passes elsewhere (e.g. to libevent with BEV_OPT_CLOSE_ON_FREE).
 #pragma once
 
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <string_view>
 #include <utility>
 
 namespace tegami {
@@ -33,6 +35,46 @@ class UniqueFd {
 
   private:
     int fd_ = -1;
+};
+
+// A read-only shared mapping of a whole descriptor (a body memfd), unmapped on the line
+// that drops it. An empty file maps to an empty view without an mmap call.
+class UniqueMapping {
+  public:
+    UniqueMapping() = default;
+    UniqueMapping(const UniqueMapping&) = delete;
+    UniqueMapping& operator=(const UniqueMapping&) = delete;
+    UniqueMapping(UniqueMapping&& o) noexcept
+        : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+    UniqueMapping& operator=(UniqueMapping&& o) noexcept {
+        if (this != &o) {
+            reset();
+            p_ = std::exchange(o.p_, nullptr);
+            n_ = std::exchange(o.n_, 0);
+        }
+        return *this;
+    }
+    ~UniqueMapping() { reset(); }
+    // False (errno set) when the mapping fails.
+    bool map(int fd, size_t size) {
+        reset();
+        if (size == 0) return true;
+        void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED) return false;
+        p_ = p;
+        n_ = size;
+        return true;
+    }
+    std::string_view view() const { return {static_cast<const char*>(p_), n_}; }
+    void reset() {
+        if (p_) ::munmap(p_, n_);
+        p_ = nullptr;
+        n_ = 0;
+    }
+
+  private:
+    void* p_ = nullptr;
+    size_t n_ = 0;
 };
 
 }  // namespace tegami

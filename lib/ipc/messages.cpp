@@ -26,6 +26,7 @@ std::string encode(const SubmitMsg& m) {
     w.str(m.queue_id);
     w.str(m.sender);
     w.strs(m.recipients);
+    w.strs(m.orcpts);
     w.str(m.client_addr);
     w.str(m.client_name);
     w.str(m.helo);
@@ -41,6 +42,7 @@ bool decode(std::string_view payload, SubmitMsg& m) {
     r.str(m.queue_id);
     r.str(m.sender);
     r.strs(m.recipients);
+    r.strs(m.orcpts);
     r.str(m.client_addr);
     r.str(m.client_name);
     r.str(m.helo);
@@ -73,41 +75,70 @@ std::string encode(const DeliverMsg& m) {
     w.u64(m.request_id);
     w.str(m.queue_id);
     w.str(m.sender);
-    w.str(m.recipient);
+    w.u32(static_cast<uint32_t>(m.recipients.size()));
+    for (const auto& rc : m.recipients) {
+        w.u32(rc.index);
+        w.str(rc.address);
+        w.str(rc.orcpt);
+        w.u32(rc.notify);
+    }
+    w.str(m.next_hop);
+    w.str(m.envid);
     w.u32(m.flags);
     w.u64(m.arrival_time);
-    w.str(m.body);
-    return w.finish();
+    w.u64(m.body_size);
+    return w.finish(1);
 }
 
 bool decode(std::string_view payload, DeliverMsg& m) {
     FrameReader r(payload);
+    uint32_t n = 0;
     r.u64(m.request_id);
     r.str(m.queue_id);
     r.str(m.sender);
-    r.str(m.recipient);
+    // Each recipient takes at least 16 bytes: bound the count before allocating.
+    if (!r.u32(n) || n == 0 || n > payload.size() / 16) return false;
+    m.recipients.resize(n);
+    for (auto& rc : m.recipients) {
+        r.u32(rc.index);
+        r.str(rc.address);
+        r.str(rc.orcpt);
+        r.u32(rc.notify);
+    }
+    r.str(m.next_hop);
+    r.str(m.envid);
     r.u32(m.flags);
     r.u64(m.arrival_time);
-    r.str(m.body);
+    r.u64(m.body_size);
     return r.finish();
 }
 
 std::string encode(const DeliverResultMsg& m) {
     FrameWriter w(MsgType::deliver_result);
     w.u64(m.request_id);
-    w.u32(m.status);
-    w.str(m.dsn);
-    w.str(m.text);
+    w.u32(static_cast<uint32_t>(m.results.size()));
+    for (const auto& rr : m.results) {
+        w.u32(rr.index);
+        w.u32(rr.status);
+        w.str(rr.dsn);
+        w.str(rr.text);
+    }
     w.str(m.relay);
     return w.finish();
 }
 
 bool decode(std::string_view payload, DeliverResultMsg& m) {
     FrameReader r(payload);
+    uint32_t n = 0;
     r.u64(m.request_id);
-    r.u32(m.status);
-    r.str(m.dsn);
-    r.str(m.text);
+    if (!r.u32(n) || n > payload.size() / 16) return false;
+    m.results.resize(n);
+    for (auto& rr : m.results) {
+        r.u32(rr.index);
+        r.u32(rr.status);
+        r.str(rr.dsn);
+        r.str(rr.text);
+    }
     r.str(m.relay);
     return r.finish();
 }

@@ -28,7 +28,12 @@ struct SubmitMsg {
     uint64_t request_id = 0;
     std::string queue_id;  // named by smtpd at MAIL (lib/core/queue_id.hpp); never reused
     std::string sender;    // empty for the null reverse path <>
+    // Each recipient in its one canonical form (lib/mail/address.hpp canonical_address:
+    // local part unquoted unless it needs quotes, domain lower-cased), as every later
+    // process compares and splits it; orcpts[i] is the recipient as the client wrote it
+    // (for ORCPT and DSNs). orcpts is empty (older senders) or as long as recipients.
     std::vector<std::string> recipients;
+    std::vector<std::string> orcpts;
     std::string client_addr;  // "127.0.0.1", "::1"
     std::string client_name;  // "localhost" or "unknown"
     std::string helo;
@@ -51,24 +56,52 @@ struct SubmitResultMsg {
     std::string text;
 };
 
-// queue -> local: deliver one recipient of one message.
+// DSN NOTIFY bits of a recipient (RFC 3461); 0 means none given (the default: failure).
+constexpr uint32_t kNotifyNever = 1u << 0;
+constexpr uint32_t kNotifySuccess = 1u << 1;
+constexpr uint32_t kNotifyFailure = 1u << 2;
+constexpr uint32_t kNotifyDelay = 1u << 3;
+
+// One due recipient of a DeliverMsg. index is the recipient's position in the queue's
+// envelope (results name it); address is canonical (see SubmitMsg); orcpt as written.
+struct DeliverRcpt {
+    uint32_t index = 0;
+    std::string address;
+    std::string orcpt;
+    uint32_t notify = 0;
+};
+
+// queue -> delivery agent: every due recipient of one message for one agent and next
+// hop. The body (header and body as queued, CRLF lines) travels as the one descriptor
+// attached to the frame: a sealed memfd of exactly body_size bytes, written once per
+// attempt by the queue; the agent maps or reads it, never gets it inline.
 struct DeliverMsg {
     uint64_t request_id = 0;
     std::string queue_id;
     std::string sender;
-    std::string recipient;  // the envelope recipient, user@domain
+    std::vector<DeliverRcpt> recipients;  // at least one
+    std::string next_hop;                 // "" for local; the remote agent's destination
+    std::string envid;                    // DSN ENVID, "" when none
     uint32_t flags = 0;
     uint64_t arrival_time = 0;  // seconds since the epoch
-    std::string body;
+    uint64_t body_size = 0;
 };
 
-// local -> queue: the outcome. dsn is "2.0.0"/"4.x.x"/"5.x.x"; text is for logs and bounces.
-struct DeliverResultMsg {
-    uint64_t request_id = 0;
+// The outcome for one recipient: status kStatusOk/Temp/Perm, dsn "2.0.0"/"4.x.x"/"5.x.x",
+// text for logs and bounces.
+struct RcptResult {
+    uint32_t index = 0;
     uint32_t status = kStatusTemp;
     std::string dsn;
     std::string text;
-    std::string relay;  // "local", "mbox", "maildir": for the relay= log field
+};
+
+// agent -> queue: one result per recipient of the request (any order; a recipient the
+// agent did not answer for is rescheduled unchanged).
+struct DeliverResultMsg {
+    uint64_t request_id = 0;
+    std::vector<RcptResult> results;
+    std::string relay;  // "local", "mbox", "maildir", "lmtp:...": for the relay= log field
 };
 
 // ---- smtpd <-> auth. SASL payloads travel decoded (smtpd checks the base64 and

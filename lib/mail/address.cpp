@@ -242,6 +242,44 @@ std::string unquote_local(std::string_view local) {
     return out;
 }
 
+namespace {
+
+bool dot_string(std::string_view s) {
+    Scan sc{s};
+    return scan_dot_string(sc) && sc.pos == s.size();
+}
+
+}  // namespace
+
+std::string canonical_local(std::string_view local) {
+    std::string plain = unquote_local(local);
+    if (dot_string(plain)) return plain;
+    std::string out = "\"";
+    for (char c : plain) {
+        if (c == '"' || c == '\\') out.push_back('\\');
+        out.push_back(c);
+    }
+    out.push_back('"');
+    return out;
+}
+
+std::string canonical_address(const Mailbox& m) {
+    if (m.null()) return {};
+    std::string out = canonical_local(m.local);
+    if (m.domain.empty()) return out;
+    out.push_back('@');
+    out += m.domain;
+    return out;
+}
+
+bool split_canonical(std::string_view addr, std::string& local, std::string& domain) {
+    size_t at = addr.rfind('@');
+    if (at == std::string_view::npos || at == 0 || at + 1 == addr.size()) return false;
+    local = unquote_local(addr.substr(0, at));
+    domain.assign(addr.substr(at + 1));
+    return !local.empty();
+}
+
 ReplyOr<Mailbox> parse_path(std::string_view s, PathKind kind, size_t& consumed) {
     Scan sc{s};
     if (!sc.at('<')) return syntax_error(kind, "missing <");
@@ -260,6 +298,7 @@ ReplyOr<Mailbox> parse_path(std::string_view s, PathKind kind, size_t& consumed)
     mb.local.assign(s.substr(lstart, sc.pos - lstart));
     if (mb.local.size() > kMaxLocalPart) return syntax_error(kind, "local part too long");
     if (sc.at('>') && kind == PathKind::forward && !routed && iequals(mb.local, "postmaster")) {
+        mb.original = mb.local;
         consumed = sc.pos + 1;
         return mb;
     }
@@ -276,6 +315,7 @@ ReplyOr<Mailbox> parse_path(std::string_view s, PathKind kind, size_t& consumed)
         return syntax_error(kind, "path too long");
     mb.utf8 = sc.utf8;
     if (mb.utf8 && !valid_utf8(mb.local)) return syntax_error(kind, "malformed UTF-8");
+    mb.original.assign(s.substr(lstart, sc.pos - lstart));
     consumed = sc.pos + 1;
     return mb;
 }

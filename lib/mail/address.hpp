@@ -30,14 +30,27 @@ constexpr size_t kMaxDomain = 255;
 constexpr size_t kMaxPath = 256;  // "<" local "@" domain ">"
 
 struct Mailbox {
-    std::string local;   // empty with an empty domain: the null reverse path <>
-    std::string domain;  // empty for <Postmaster>
+    std::string local;     // empty with an empty domain: the null reverse path <>
+    std::string domain;    // empty for <Postmaster>
+    std::string original;  // the mailbox exactly as the client wrote it (no route, no <>)
     bool utf8 = false;
 
     bool null() const { return local.empty() && domain.empty(); }
     // "local@domain", "Postmaster", or "" for the null path.
     std::string str() const;
 };
+
+// The one canonical form of an address that every process after smtpd compares, stores
+// and splits: the local part unquoted when it needs no quotes ("alice" and "al\ice" are
+// alice), else re-quoted with only '"' and '\' escaped; the domain lower-cased (ASCII
+// letters; an address literal as written). Case of the local part is kept (RFC 5321
+// 2.4: only the receiving host may fold it). Pure.
+std::string canonical_local(std::string_view local);
+std::string canonical_address(const Mailbox& m);
+// Splits a canonical address at its last '@' (a quoted local part may hold '@') and
+// returns the local part as the user meant it (unquoted). False without '@' or with an
+// empty side.
+bool split_canonical(std::string_view addr, std::string& local, std::string& domain);
 
 // Parses a path "<[@route,@route:]local@domain>" at the start of s (source routes are
 // accepted and dropped, RFC 5321 4.1.2 and appendix C). consumed receives the octets

@@ -5,6 +5,8 @@
 
 #include <pwd.h>
 
+#include "lib/mail/address.hpp"
+
 #include <cctype>
 #include <vector>
 
@@ -39,6 +41,12 @@ LocalKind classify_local(std::string_view local_part, const AliasFile* aliases) 
     }
     if (kind < 0) return LocalKind::unknown;
     return kind == 0 ? LocalKind::root_user : LocalKind::user;
+}
+
+bool is_local_domain(const Config& c, std::string_view domain) {
+    for (const auto& d : c.local_domains)
+        if (iequals(d, domain)) return true;
+    return false;
 }
 
 bool split_address(std::string_view addr, std::string& local, std::string& domain) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "lib/conf/config.hpp"
 #include "lib/map/aliases.hpp"
 
 namespace tegami {
@@ -20,6 +21,10 @@ enum class LocalKind { alias, user, root_user, unknown };
 // local_part: the part before the last '@' of a recipient in a local domain.
 // aliases may be null (no aliases file).
 LocalKind classify_local(std::string_view local_part, const AliasFile* aliases);
+
+// Is domain one of local_domains (ASCII case-insensitive, exact: no subdomains)? The one
+// local-domain test of the suite (smtpd at RCPT, local for each request and alias target).
+bool is_local_domain(const Config& c, std::string_view domain);
 
 // Splits "local@domain" at the last '@'; false when there is no '@' or either side is empty.
 bool split_address(std::string_view addr, std::string& local, std::string& domain);

@@ -32,6 +32,7 @@
 
 #include "lib/conf/config.hpp"
 #include "lib/core/c_ptr.hpp"
+#include "lib/core/dir_sync.hpp"
 #include "lib/core/log.hpp"
 #include "lib/priv/priv.hpp"
 #include "smtpd/master/binder.hpp"
@@ -91,8 +92,15 @@ void prepare_dir(const std::string& dir, const Identity& id, bool privileged, mo
         if (::mkdir(dir.substr(0, slash).c_str(), 0755) != 0 && errno != EEXIST)
             log_fatal(Exit::cant_create, "mkdir %s: %s", dir.substr(0, slash).c_str(),
                       std::strerror(errno));
-    if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST)
+    bool made = ::mkdir(dir.c_str(), mode) == 0;
+    if (!made && errno != EEXIST)
         log_fatal(Exit::cant_create, "mkdir %s: %s", dir.c_str(), std::strerror(errno));
+    if (made) {
+        // The new directory's name must survive a power failure before anything in it
+        // is relied on (doc/QUEUE.md, "Names").
+        if (auto r = fsync_parent(dir); !r)
+            log_fatal(r.error().exit, "%s", r.error().message.c_str());
+    }
     struct stat st;
     if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
         log_fatal(Exit::cant_create, "%s is not a directory", dir.c_str());
@@ -100,6 +108,25 @@ void prepare_dir(const std::string& dir, const Identity& id, bool privileged, mo
         ::chown(dir.c_str(), id.uid, id.gid) != 0)
         log_fatal(Exit::no_perm, "chown %s: %s", dir.c_str(), std::strerror(errno));
     if ((st.st_mode & 07777) != mode) ::chmod(dir.c_str(), mode);
+}
+
+// Says at start-up when a directory whose new names the suite relies on cannot be made
+// durable on request (a file system that refuses fsync on a directory): mail there may
+// be lost by a power failure even after a 250, and only moving the directory helps.
+void check_dir_sync(const std::string& key, const std::string& dir) {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) return;  // made later by its daemon (and synced then)
+    auto r = fsync_dir(dir);
+    if (!r) {
+        log_warning("%s %s: %s: new names in it may not survive a power failure", key.c_str(),
+                    dir.c_str(), r.error().message.c_str());
+    } else if (r.value() == DirSync::unsupported) {
+        log_warning(
+            "%s %s: this file system cannot fsync a directory, so new names in it (queue "
+            "log files, mailboxes) may not survive a power failure; put it on a file "
+            "system that can (ext4, XFS)",
+            key.c_str(), dir.c_str());
+    }
 }
 
 void check_programs(const Config& cfg) {
@@ -213,6 +240,9 @@ int main(int argc, char** argv) {
     prepare_dir(cfg->run_dir, privileged ? Identity{"root", 0, 0, {}, "/"} : *self, privileged,
                 privileged ? 0755 : 0700);
     if (!cfg->auth_dir.empty()) prepare_dir(cfg->auth_dir, ids.at("auth"), privileged, 0700);
+    check_dir_sync("queue_dir", cfg->queue_dir);
+    if (cfg->mailbox_format == MailboxFormat::mbox)
+        check_dir_sync("mail_spool_dir", cfg->mail_spool_dir);
 
     auto pid = PidFile::acquire(cfg->pid_file);
     if (!pid) log_fatal(pid.error().exit, "%s", pid.error().message.c_str());

@@ -27,7 +27,7 @@ const std::vector<ChildSpec>& process_table() {
         {"auth", "tegami-auth", CapProfile::none, false, {"auth"}},
         {"local", "tegami-local", CapProfile::setid, true, {"local"}},
         {"queue", "tegami-queue", CapProfile::none, false, {"queue"}},
-        {"smtpd", "tegami-smtpd", CapProfile::none, false, {"mta"}},
+        {"smtpd", "tegami-smtpd", CapProfile::none, false, {"mta"}, "queue"},
     };
     return table;
 }
@@ -38,6 +38,9 @@ struct Supervisor::Child {
     pid_t pid = 0;
     time_t started = 0;
     int backoff = 1;
+    bool ready = false;        // reported `ready` since it was started
+    int startup_failures = 0;  // consecutive exits before `ready`
+    bool given_up = false;     // not restarted again
     std::unique_ptr<ipc::Channel> channel;
     EventPtr restart;
 };
@@ -57,8 +60,37 @@ Supervisor::Supervisor(event_base* base, SupervisorOptions opts, std::shared_ptr
 Supervisor::~Supervisor() = default;
 
 void Supervisor::start_all() {
+    for (auto& c : children_) {
+        if (may_start(*c)) {
+            spawn(*c);
+        } else {
+            log_info("%s starts once %s is ready", c->spec->name, c->spec->after);
+        }
+    }
+}
+
+Supervisor::Child* Supervisor::find(const char* name) {
     for (auto& c : children_)
-        spawn(*c);
+        if (std::strcmp(c->spec->name, name) == 0) return c.get();
+    return nullptr;
+}
+
+bool Supervisor::may_start(const Child& c) const {
+    if (!c.spec->after) return true;
+    for (const auto& o : children_)
+        if (std::strcmp(o->spec->name, c.spec->after) == 0) return o->pid > 0 && o->ready;
+    return true;
+}
+
+void Supervisor::on_ready(Child& c) {
+    c.ready = true;
+    c.startup_failures = 0;
+    log_info("%s (pid %d) ready", c.spec->name, static_cast<int>(c.pid));
+    if (stopping_) return;
+    for (auto& o : children_) {
+        if (!o->spec->after || std::strcmp(o->spec->after, c.spec->name) != 0) continue;
+        if (o->pid == 0 && !o->given_up && !evtimer_pending(o->restart.get(), nullptr)) spawn(*o);
+    }
 }
 
 namespace {
@@ -140,6 +172,7 @@ void Supervisor::spawn(Child& c) {
     theirs.reset();
     c.pid = pid;
     c.started = time(nullptr);
+    c.ready = false;
     for (const auto& s : sockets_) {
         if (std::find(c.spec->roles.begin(), c.spec->roles.end(), s.role) == c.spec->roles.end())
             continue;
@@ -152,8 +185,7 @@ void Supervisor::spawn(Child& c) {
     c.channel = std::make_unique<ipc::Channel>(
         base_, std::move(mine),
         [cp](ipc::MsgType t, std::string_view, std::vector<UniqueFd>&) {
-            if (t == ipc::MsgType::ready)
-                log_info("%s (pid %d) ready", cp->spec->name, static_cast<int>(cp->pid));
+            if (t == ipc::MsgType::ready) cp->owner->on_ready(*cp);
         },
         [](const std::string&) {});
     log_info("started %s (pid %d)", c.spec->name, static_cast<int>(pid));
@@ -171,7 +203,12 @@ void Supervisor::schedule_restart(Child& c) {
 void Supervisor::on_restart_cb(evutil_socket_t, short, void* arg) noexcept {
     auto* c = static_cast<Child*>(arg);
     try {
-        if (!c->owner->stopping_ && c->pid == 0) c->owner->spawn(*c);
+        if (c->owner->stopping_ || c->pid != 0) return;
+        if (c->owner->may_start(*c)) {
+            c->owner->spawn(*c);
+        } else {
+            log_info("%s starts once %s is ready", c->spec->name, c->spec->after);
+        }
     } catch (const std::exception& e) {
         log_error("restart %s: %s", c->spec->name, e.what());
     }
@@ -191,6 +228,18 @@ void Supervisor::reap() {
             else if (WEXITSTATUS(status) != 0 || !stopping_)
                 log_warning("%s (pid %d) exited with status %d", c->spec->name,
                             static_cast<int>(pid), WEXITSTATUS(status));
+            if (stopping_) continue;
+            if (!c->ready && ++c->startup_failures >= kMaxStartupFailures) {
+                c->given_up = true;
+                std::string how = WIFSIGNALED(status)
+                                      ? "killed by signal " + std::to_string(WTERMSIG(status))
+                                      : "exit status " + std::to_string(WEXITSTATUS(status));
+                log_error(
+                    "%s failed at start-up %d times in a row (last: %s): not restarting "
+                    "it; its last fatal log line says why: fix that and restart tegami",
+                    c->spec->name, c->startup_failures, how.c_str());
+                continue;
+            }
             schedule_restart(*c);
         }
     }

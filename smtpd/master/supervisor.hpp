@@ -2,6 +2,12 @@
 // capabilities and listeners; starting them (fork, drop privileges, exec with the
 // listeners sent over a socketpair on fd 3), restarting a child that dies (with
 // backoff), relaying reload, and stopping them all.
+//
+// Start-up order: a child whose spec names `after` starts only once that child has
+// reported `ready` (smtpd after queue: the queue has opened and recovered its store, so
+// no client is greeted while the queue cannot accept; clients that connect earlier wait
+// in the listen backlog for their 220). A child that exits before reporting `ready`
+// kMaxStartupFailures times in a row is not restarted again (logged with the reason).
 #pragma once
 
 #include <sys/types.h>
@@ -26,7 +32,11 @@ struct ChildSpec {
     CapProfile caps;                 // what it keeps after the drop
     bool mail_group;                 // keeps cfg.mail_group as a supplementary group
     std::vector<std::string> roles;  // listener roles it receives
+    const char* after = nullptr;     // started only while this child is ready
 };
+
+// Consecutive exits before `ready` after which master stops restarting a child.
+constexpr int kMaxStartupFailures = 5;
 
 const std::vector<ChildSpec>& process_table();
 
@@ -58,6 +68,10 @@ class Supervisor {
     struct Child;
     void spawn(Child& c);
     void schedule_restart(Child& c);
+    void on_ready(Child& c);
+    // True when c may start now (its `after` child is running and ready).
+    bool may_start(const Child& c) const;
+    Child* find(const char* name);
     static void on_restart_cb(evutil_socket_t, short, void* arg) noexcept;
 
     event_base* base_;

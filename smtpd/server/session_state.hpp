@@ -30,8 +30,9 @@ struct ClientInfo {
 
 struct Transaction {
     std::string queue_id;
-    std::string sender;  // empty for <>
-    std::vector<std::string> recipients;
+    std::string sender;                   // empty for <>
+    std::vector<std::string> recipients;  // canonical (lib/mail/address.hpp)
+    std::vector<std::string> orcpts;      // each as the client wrote it
     bool smtputf8 = false;
     BodyType body = BodyType::none;
     uint64_t size_hint = 0;

@@ -102,12 +102,15 @@ std::optional<Reply> proceed_rcpt(SessionState& st, SessionHost& host, CommandAr
     switch (host.classify_local(unquote_local(mb.local))) {
         case LocalKind::alias:
         case LocalKind::user: {
+            // Parsed once, here: every later process sees the canonical form.
             // <Postmaster> alone is qualified with this host (RFC 5321 4.5.1).
-            std::string rcpt = mb.domain.empty() ? addr + "@" + st.config->hostname : addr;
+            std::string rcpt = canonical_address(mb);
+            if (mb.domain.empty()) rcpt += "@" + st.config->hostname;
             // A recipient named twice (local parts here ignore case) is kept once.
             for (const auto& have : st.tx->recipients)
                 if (iequals(have, rcpt)) return ok_reply("2.1.5", "Ok (duplicate recipient)");
             st.tx->recipients.push_back(std::move(rcpt));
+            st.tx->orcpts.push_back(mb.original);
             return ok_reply("2.1.5", "Ok");
         }
         case LocalKind::root_user:
@@ -170,7 +173,8 @@ std::optional<Reply> proceed_end_of_data(SessionState& st, SessionHost& host, Co
     ipc::SubmitMsg m;
     m.queue_id = tx.queue_id;
     m.sender = tx.sender;
-    m.recipients = tx.recipients;
+    m.recipients = std::move(tx.recipients);
+    m.orcpts = std::move(tx.orcpts);
     m.client_addr = st.client.addr;
     m.client_name = st.client.name;
     m.helo = st.helo;
@@ -272,12 +276,6 @@ Reply submit_reply(uint32_t status, std::string_view text, std::string_view queu
         text.remove_prefix(1);
     if (text.empty()) text = temp ? "Temporary failure, try again later" : "Message refused";
     return make_reply(temp ? 451 : 554, std::move(code), std::string(text));
-}
-
-bool is_local_domain(const Config& c, std::string_view domain) {
-    for (const auto& d : c.local_domains)
-        if (iequals(d, domain)) return true;
-    return false;
 }
 
 }  // namespace tegami::smtpd

@@ -35,7 +35,4 @@ const VerbSpec& end_of_data_spec();
 // The reply to the queue's answer (SubmitResultMsg status and text).
 Reply submit_reply(uint32_t status, std::string_view text, std::string_view queue_id);
 
-// Whether a domain is one of the configuration's local domains (case-insensitive).
-bool is_local_domain(const Config& c, std::string_view domain);
-
 }  // namespace tegami::smtpd

@@ -84,7 +84,7 @@ int fuzz_ipc_messages(const uint8_t* data, size_t size) {
                                         [](const SubmitResultMsg& m) { return encode(m); });
             break;
         case 3:
-            round_trip<DeliverMsg>(payload, MsgType::deliver, 0,
+            round_trip<DeliverMsg>(payload, MsgType::deliver, 1,
                                    [](const DeliverMsg& m) { return encode(m); });
             break;
         default:

@@ -331,3 +331,96 @@ Test(delivery, maildir_delivery) {
     IT_EXPECT(m.find('\r') == std::string::npos, "CR left in the maildir file");
     IT_EXPECT(read_file(s.mbox_path(mail_user())).empty(), "also delivered to the mbox");
 }
+
+// Item 0 of the local-delivery issue: smtpd parses a recipient once and every later
+// process sees its canonical form. Each spelling below is accepted at RCPT and must reach
+// the same mailbox (one message each), never bounce as "user unknown".
+Test(delivery, recipient_spellings_reach_the_user) {
+    Sandbox& s = sandbox();
+    const std::string u = mail_user();
+    s.aliases = "postmaster: " + u + "\njos\xc3\xa9: " + u + "\n";
+    start_with();
+    std::string upper = u;
+    for (char& ch : upper)
+        ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    struct Form {
+        const char* name;
+        std::string rcpt;
+    };
+    const Form forms[] = {
+        {"quoted", "\"" + u + "\"@localhost"},
+        {"escaped", "\"" + u.substr(0, 1) + "\\" + u.substr(1) + "\"@localhost"},
+        {"mixed-case", upper + "@LocalHost"},
+    };
+    SmtpClient c;
+    IT_ASSERT(smtp_hello(c, s.port), "EHLO");
+    for (const Form& f : forms) {
+        Reply r = smtp_send(c, "forms@example.org", {f.rcpt},
+                            std::string("Subject: form\r\n\r\nform-") + f.name + "-end\r\n");
+        IT_EXPECT(!queued_id(r).empty(), "%s <%s> refused: %d %s", f.name, f.rcpt.c_str(), r.code,
+                  r.text().c_str());
+    }
+    // SMTPUTF8: a UTF-8 local part (an alias here) and a UTF-8 header.
+    IT_ASSERT(c.cmd("MAIL FROM:<forms@example.org> SMTPUTF8").code == 250, "MAIL SMTPUTF8");
+    Reply rr = c.cmd("RCPT TO:<jos\xc3\xa9@localhost>");
+    IT_ASSERT(rr.code == 250, "UTF-8 RCPT: %d %s", rr.code, rr.text().c_str());
+    IT_ASSERT(c.cmd("DATA").code == 354, "DATA");
+    c.send("Subject: caf\xc3\xa9\r\n\r\nform-utf8-end\r\n.\r\n");
+    IT_EXPECT(!queued_id(c.reply(30000)).empty(), "UTF-8 message not queued");
+    c.cmd("QUIT");
+    const char* tokens[] = {"form-quoted-end", "form-escaped-end", "form-mixed-case-end",
+                            "form-utf8-end"};
+    bool all = wait_until(
+        [&] {
+            std::string b = s.mbox(u);
+            for (const char* t : tokens)
+                if (b.find(std::string("\n") + t + "\n") == std::string::npos) return false;
+            return true;
+        },
+        20000);
+    std::string box = s.mbox(u);
+    for (const char* t : tokens)
+        IT_EXPECT(count_of(box, std::string("\n") + t + "\n") == 1, "%s delivered %zu times", t,
+                  count_of(box, std::string("\n") + t + "\n"));
+    IT_ASSERT(all, "not every spelling delivered within 20 s");
+    IT_EXPECT(s.log().find("status=bounced") == std::string::npos, "a spelling bounced");
+    // The canonical address is what the queue logs; the quoted one is gone.
+    IT_EXPECT(s.log().find("to=<" + u + "@localhost>") != std::string::npos,
+              "no canonical to=<%s@localhost> in the log", u.c_str());
+    IT_EXPECT(s.log().find("to=<\"") == std::string::npos, "a quoted address reached the log");
+    IT_EXPECT(box.find("Delivered-To: " + u + "@localhost\n") != std::string::npos,
+              "Delivered-To is not canonical:\n%s", box.c_str());
+}
+
+// Several recipients of one message reaching one user (directly, through an alias, and
+// through a list naming both) get one copy, and every recipient is reported sent.
+Test(delivery, one_copy_per_mailbox_for_one_message) {
+    Sandbox& s = sandbox();
+    const std::string u = mail_user();
+    s.aliases = "postmaster: " + u + "\nteam-tg: " + u + "\nall-tg: team-tg, " + u + "\n";
+    start_with();
+    SmtpClient c;
+    IT_ASSERT(smtp_hello(c, s.port), "EHLO");
+    Reply r =
+        smtp_send(c, "a@example.org", {u + "@localhost", "team-tg@localhost", "all-tg@localhost"},
+                  "Subject: overlap\r\n\r\noverlap-body-end\r\n");
+    std::string qid = queued_id(r);
+    IT_ASSERT(!qid.empty(), "not queued: %d %s", r.code, r.text().c_str());
+    c.cmd("QUIT");
+    bool removed =
+        wait_until([&] { return s.log().find(qid + ": removed") != std::string::npos; }, 20000);
+    IT_ASSERT(removed, "message not finished within 20 s");
+    size_t copies = count_of(s.mbox(u), "\noverlap-body-end\n");
+    IT_EXPECT(copies == 1, "%zu copies delivered, want 1", copies);
+    std::string log = s.log();
+    size_t sent = 0;
+    for (size_t p = log.find(qid + ": to="); p != std::string::npos;
+         p = log.find(qid + ": to=", p + 1)) {
+        size_t eol = log.find('\n', p);
+        std::string line = log.substr(p, eol - p);
+        if (line.find("delay=") != std::string::npos &&
+            line.find("status=sent") != std::string::npos)
+            ++sent;
+    }
+    IT_EXPECT(sent == 3, "%zu recipients reported sent by the queue, want 3", sent);
+}

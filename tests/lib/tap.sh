@@ -32,3 +32,21 @@ greets() {
   done
   return 1
 }
+
+# tap_relay NAME - reads a helper program's "ok - ..." / "not ok - ..." lines (and its
+# "# ..." notes) from stdin into this script's results; its own "N passed, N failed"
+# line is dropped, and a last line "exit N" with N != 0 counts as a failure when no
+# result said so (a helper that died or hit its time bound).
+tap_relay() {
+  local name=$1 line
+  while IFS= read -r line; do
+    case $line in
+      "ok - "*) ok "${line#ok - }" ;;
+      "not ok - "*) not_ok "${line#not ok - }" ;;
+      [0-9]*" passed, "*" failed") ;;
+      "exit 0") ;;
+      "exit "*) [ "$failed" = 0 ] && not_ok "$name ended with status ${line#exit } (124: over its time bound)" ;;
+      *) echo "$line" ;;
+    esac
+  done
+}

@@ -133,8 +133,32 @@ Test(envelope, round_trip_odd_bytes) {
 
 Test(envelope, record_is_readable) {
     std::string rec = encode_envelope(sample(1));
-    cr_expect(rec.rfind("1:1\n17:alice@example.org\n", 0) == 0, "record: %s", rec.c_str());
+    cr_expect(rec.rfind("1:2\n17:alice@example.org\n", 0) == 0, "record: %s", rec.c_str());
     cr_expect(rec.find("7:pending\n") != std::string::npos);
+}
+
+// The original recipient, NOTIFY and ENVID survive; a version 1 record (without them)
+// written before the upgrade is still read.
+Test(envelope, version_2_fields_and_version_1_records) {
+    Envelope e = sample(2);
+    e.envid = "abc";
+    e.recipients[1].orcpt = "\"Bob\"@Example.org";
+    e.recipients[1].notify = 6;
+    auto back = decode_envelope("Q", encode_envelope(e));
+    cr_assert(back.ok(), "%s", back.ok() ? "" : back.error().message.c_str());
+    cr_expect_eq(back->envid, "abc");
+    cr_expect_eq(back->recipients[1].orcpt, "\"Bob\"@Example.org");
+    cr_expect_eq(back->recipients[1].notify, 6u);
+    cr_expect_eq(back->recipients[0].orcpt, "");
+    std::string v1 =
+        "1:1\n1:s\n1:5\n0:\n0:\n0:\n4:SMTP\n1:0\n1:1\n"
+        "10:bob@x.test\n8:deferred\n1:2\n2:99\n5:4.2.0\n4:full\n";
+    auto old = decode_envelope("Q", v1);
+    cr_assert(old.ok(), "%s", old.ok() ? "" : old.error().message.c_str());
+    cr_expect_eq(old->recipients[0].address, "bob@x.test");
+    cr_expect_eq(old->recipients[0].attempts, 2u);
+    cr_expect_eq(old->recipients[0].text, "full");
+    cr_expect(!decode_envelope("Q", "1:3\n" + v1.substr(4)).ok(), "version 3 accepted");
 }
 
 Test(envelope, states_and_printable) {

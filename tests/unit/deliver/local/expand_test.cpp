@@ -14,6 +14,8 @@
 
 using namespace tegami::local;
 using tegami::AliasFile;
+using tegami::Config;
+using tegami::default_config;
 
 namespace {
 
@@ -43,7 +45,12 @@ const char* kAliases =
     "bad: @\n"
     "local: nobody@LOCALHOST, bin@mx.example\n";
 
-const std::vector<std::string> kDomains{"localhost", "mx.example"};
+Config domains_config() {
+    Config c = default_config();
+    c.local_domains = {"localhost", "mx.example"};
+    return c;
+}
+const Config kDomains = domains_config();
 
 struct Case {
     const char* rcpt;

@@ -9,10 +9,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "tests/unit/deliver/local/fsync_spy.hpp"
 
 using namespace tegami::local;
 
@@ -101,4 +104,54 @@ Test(maildir, deliver) {
     auto names = list(root + "/new");
     cr_assert(stat((root + "/new/" + names[0]).c_str(), &st) == 0);
     cr_expect_eq(st.st_mode & 0777, 0600u);
+}
+
+// Every directory the first delivery creates is fsync'ed, and so is its parent, before
+// success; a later delivery into the existing tree syncs the file and new/ only.
+Test(maildir, new_directories_are_durable) {
+    char tmpl[] = "/tmp/tegami-maildir-XXXXXX";
+    cr_assert(mkdtemp(tmpl) != nullptr);
+    std::string base = tmpl;
+    std::string root = base + "/users/bob/Maildir";
+    MailMessage m{"a@b", "bob@h", "Subject: t\r\n\r\nbody"};
+    (void)tegami::test::fsync_spy_take();
+    auto r = deliver_maildir(root, "mx.example", m, 1);
+    cr_assert(r.ok(), "%s", r.ok() ? "" : r.error().message.c_str());
+    auto synced = tegami::test::fsync_spy_take();
+    auto has = [&](const std::string& p) {
+        return std::find(synced.begin(), synced.end(), p) != synced.end();
+    };
+    for (const std::string& d : {base, base + "/users", base + "/users/bob", root, root + "/tmp",
+                                 root + "/new", root + "/cur"})
+        cr_expect(has(d), "%s was not fsync'ed", d.c_str());
+    // The directories are durable before the message goes into them: the first fsync
+    // of the message file (in tmp/) comes after every directory fsync but new/'s last.
+    auto file_sync = std::find_if(synced.begin(), synced.end(), [&](const std::string& p) {
+        return p.starts_with(root + "/tmp/");
+    });
+    cr_assert(file_sync != synced.end(), "the message file was not fsync'ed");
+    for (auto it = file_sync; it != synced.end(); ++it)
+        cr_expect(*it == *file_sync || *it == root + "/new", "%s synced after the file",
+                  it->c_str());
+    cr_expect_eq(synced.back(), root + "/new");
+
+    auto again = deliver_maildir(root, "mx.example", m, 2);
+    cr_assert(again.ok());
+    auto second = tegami::test::fsync_spy_take();
+    cr_assert_eq(second.size(), 2u, "existing tree: the file and new/ only");
+    cr_expect(second[0].starts_with(root + "/tmp/"));
+    cr_expect_eq(second[1], root + "/new");
+}
+
+// A Maildir root whose parent exists: only the missing components are created and synced.
+Test(maildir, existing_parent_synced_once) {
+    char tmpl[] = "/tmp/tegami-maildir-XXXXXX";
+    cr_assert(mkdtemp(tmpl) != nullptr);
+    std::string root = std::string(tmpl) + "/Maildir";
+    MailMessage m{"a@b", "bob@h", "x\r\n"};
+    (void)tegami::test::fsync_spy_take();
+    cr_assert(deliver_maildir(root, "h", m, 1).ok());
+    auto synced = tegami::test::fsync_spy_take();
+    cr_expect_eq(std::count(synced.begin(), synced.end(), std::string(tmpl)), 1);
+    cr_expect_eq(std::count(synced.begin(), synced.end(), root), 1);
 }

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "lib/core/unique_fd.hpp"
+#include "tests/unit/deliver/local/fsync_spy.hpp"
 
 using namespace tegami::local;
 using tegami::Exit;
@@ -216,4 +217,22 @@ Test(mbox, dotlock_skipped_when_dir_not_writable) {
     cr_assert(r.ok(), "%s", r.ok() ? "" : r.error().message.c_str());
     cr_expect(r->note.find("dotlock skipped") == 0);
     cr_expect_eq(slurp(s.path + "/bob"), kEntry);
+}
+
+// A new mailbox's name is made durable (fsync of the spool directory, after the
+// mailbox's own fsync) before success; appending to an existing one syncs the file only.
+// The dotlock needs no directory fsync: if its removal is lost to a power failure, the
+// stale lock is broken after stale_lock_sec (stale_dotlock_removed).
+Test(mbox, new_mailbox_name_is_durable) {
+    Spool s = make_spool();
+    (void)tegami::test::fsync_spy_take();
+    cr_assert(deliver(s, "bob", geteuid()).ok());
+    auto synced = tegami::test::fsync_spy_take();
+    cr_assert_eq(synced.size(), 2u);
+    cr_expect_eq(synced[0], s.path + "/bob");
+    cr_expect_eq(synced[1], s.path);
+    cr_assert(deliver(s, "bob", geteuid()).ok());
+    synced = tegami::test::fsync_spy_take();
+    cr_assert_eq(synced.size(), 1u, "existing mailbox: the file only");
+    cr_expect_eq(synced[0], s.path + "/bob");
 }

@@ -6,8 +6,10 @@
 #include "deliver/local/server.hpp"
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -16,6 +18,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "lib/ipc/frame.hpp"
 
@@ -72,20 +75,44 @@ Result<ipc::ReceivedFrame> reply(Fixture& f, int client) {
     return ipc::recv_frame_blocking(client);
 }
 
-ipc::DeliverResultMsg ask(Fixture& f, int client, uint64_t id, const std::string& rcpt) {
+// The body as the queue sends it: a memfd, sealed unless told otherwise.
+UniqueFd body_fd(const std::string& body, bool seal = true) {
+    UniqueFd fd(memfd_create("body", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    cr_assert(fd.valid());
+    cr_assert(write(fd.get(), body.data(), body.size()) == static_cast<ssize_t>(body.size()));
+    if (seal)
+        cr_assert(fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) == 0);
+    return fd;
+}
+
+ipc::DeliverResultMsg ask_many(Fixture& f, int client, uint64_t id,
+                               const std::vector<std::string>& rcpts, bool seal = true,
+                               uint64_t size_delta = 0) {
     ipc::DeliverMsg m;
     m.request_id = id;
     m.queue_id = "Q" + std::to_string(id);
     m.sender = "a@b";
-    m.recipient = rcpt;
-    m.body = "x\r\n";
-    cr_assert(ipc::send_frame_blocking(client, ipc::encode(m)).ok());
+    for (size_t i = 0; i < rcpts.size(); ++i)
+        m.recipients.push_back(ipc::DeliverRcpt{static_cast<uint32_t>(i * 2), rcpts[i], "", 0});
+    std::string body = "x\r\n";
+    m.body_size = body.size() + size_delta;
+    UniqueFd fd = body_fd(body, seal);
+    cr_assert(ipc::send_frame_blocking(client, ipc::encode(m), {fd.get()}).ok());
     auto r = reply(f, client);
-    cr_assert(r.ok(), "%s: no reply", rcpt.c_str());
+    cr_assert(r.ok(), "request %llu: no reply", static_cast<unsigned long long>(id));
     cr_assert(r->type == ipc::MsgType::deliver_result);
     ipc::DeliverResultMsg res;
     cr_assert(ipc::decode(r->payload, res));
+    cr_assert_eq(res.request_id, id);
+    cr_assert_eq(res.results.size(), rcpts.size(), "one result per recipient");
     return res;
+}
+
+ipc::RcptResult ask(Fixture& f, int client, uint64_t id, const std::string& rcpt) {
+    ipc::DeliverResultMsg res = ask_many(f, client, id, {rcpt});
+    cr_expect_eq(res.relay, std::string("local"));
+    cr_expect_eq(res.results[0].index, 0u);
+    return res.results[0];
 }
 
 struct Case {
@@ -119,6 +146,49 @@ Test(server, closes_on_unknown_frame_and_bad_payload) {
     w.u64(7);
     cr_assert(ipc::send_frame_blocking(c2.get(), w.finish()).ok());
     cr_expect(!reply(f, c2.get()).ok(), "closed after a short deliver frame");
+
+    // A well-formed request without its body descriptor.
+    UniqueFd c3 = unix_socket(f.dir + "/s", false);
+    ipc::DeliverMsg m{1, "Q1", "a@b", {{0, "daemon@localhost", "", 0}}, "", "", 0, 1, 3};
+    std::string frame = ipc::encode(m);
+    reinterpret_cast<ipc::FrameHeader*>(frame.data())->nfds = 0;
+    cr_assert(ipc::send_frame_blocking(c3.get(), frame).ok());
+    cr_expect(!reply(f, c3.get()).ok(), "closed after a deliver frame without a body");
+}
+
+// A body that is not sealed, or not of the announced size, defers every recipient.
+Test(server, unsealed_or_short_body_deferred) {
+    Fixture f;
+    start(f);
+    UniqueFd c = unix_socket(f.dir + "/s", false);
+    auto r1 = ask_many(f, c.get(), 1, {"daemon@localhost", "bin@localhost"}, false);
+    for (const auto& r : r1.results) {
+        cr_expect_eq(r.status, 4u);
+        cr_expect_eq(r.dsn, "4.3.0", "%s", r.text.c_str());
+    }
+    auto r2 = ask_many(f, c.get(), 2, {"daemon@localhost"}, true, 10);
+    cr_expect_eq(r2.results[0].status, 4u);
+    cr_expect(r2.results[0].text.find("size") != std::string::npos, "%s",
+              r2.results[0].text.c_str());
+}
+
+// Every refusal at once: one request, one result per recipient, each under its own index.
+Test(server, one_result_per_recipient) {
+    Fixture f;
+    start(f);
+    UniqueFd c = unix_socket(f.dir + "/s", false);
+    std::vector<std::string> rcpts;
+    for (const auto& k : kCases)
+        rcpts.push_back(k.rcpt);
+    auto res = ask_many(f, c.get(), 9, rcpts);
+    for (size_t i = 0; i < rcpts.size(); ++i) {
+        const ipc::RcptResult* r = nullptr;
+        for (const auto& x : res.results)
+            if (x.index == i * 2) r = &x;
+        cr_assert(r != nullptr, "no result for %s", kCases[i].rcpt);
+        cr_expect_eq(r->status, kCases[i].status, "%s", kCases[i].rcpt);
+        cr_expect_eq(r->dsn, std::string(kCases[i].dsn), "%s: %s", kCases[i].rcpt, r->text.c_str());
+    }
 }
 
 Test(server, refusals) {
@@ -127,11 +197,9 @@ Test(server, refusals) {
     UniqueFd c = unix_socket(f.dir + "/s", false);
     uint64_t id = 100;
     for (const auto& k : kCases) {
-        ipc::DeliverResultMsg res = ask(f, c.get(), ++id, k.rcpt);
-        cr_expect_eq(res.request_id, id, "%s", k.rcpt);
+        ipc::RcptResult res = ask(f, c.get(), ++id, k.rcpt);
         cr_expect_eq(res.status, k.status, "%s", k.rcpt);
         cr_expect_eq(res.dsn, std::string(k.dsn), "%s: %s %s", k.rcpt, res.dsn.c_str(),
                      res.text.c_str());
-        cr_expect_eq(res.relay, std::string("local"));
     }
 }

@@ -41,6 +41,8 @@ Test(conf_parser, bad_inputs_name_file_and_line) {
         {" = 5\n", "t.conf:1:", "continuation line"},
         {"= 5\n", "t.conf:1:", "missing key"},
         {"queue_store = tmpfs\n", "t.conf:1:", "queue_store"},
+        {"queue_log_file_size = 100k\n", "t.conf:1:", "queue_log_file_size must be between"},
+        {"queue_log_file_size = 2g\n", "t.conf:1:", "queue_log_file_size must be between"},
         {"hostname = mx.example.org\nsmtpd_banner = other ESMTP\n",
          "t.conf:2:", "start with the hostname"},
         {"smtpd_banner = x\x01y\n", "t.conf:1:", "control character"},
@@ -65,6 +67,7 @@ Test(conf_parser, good_input_sets_values) {
         "message_size_limit = 20m\n"
         "smtpd_timeout = 5m\n"
         "queue_lifetime = 2d\n"
+        "queue_log_file_size = 1m\n"
         "mta_listen = 127.0.0.1:2525, [::1]:2525\n"
         "mailbox_format = maildir\r\n",
         "t.conf");
@@ -76,6 +79,7 @@ Test(conf_parser, good_input_sets_values) {
     cr_expect_eq(c.message_size_limit, 20u * 1024 * 1024);
     cr_expect_eq(c.smtpd_timeout, 300u);
     cr_expect_eq(c.queue_lifetime, 2u * 86400);
+    cr_expect_eq(c.queue_log_file_size, 1024u * 1024);
     cr_expect_eq(c.mta_listen.size(), 2u);
     cr_expect(c.mailbox_format == MailboxFormat::maildir);
     cr_expect_eq(c.smtpd_banner, "mx.example.org ESMTP Tegami",

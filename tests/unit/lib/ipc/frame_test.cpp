@@ -58,19 +58,65 @@ Test(ipc_frame, messages_round_trip) {
     cr_expect_eq(s2.request_id, 42u);
     cr_expect_eq(s2.queue_id, s.queue_id);
     cr_expect_eq(s2.recipients, s.recipients);
+    cr_expect(s2.orcpts.empty());
+    s.orcpts = {"A@LocalHost", "\"b\"@x"};
+    cr_assert(decode(payload_of(encode(s)), s2));
+    cr_expect_eq(s2.orcpts, s.orcpts);
     cr_expect_eq(s2.flags, s.flags);
     cr_expect_eq(s2.body, s.body);
 
-    DeliverResultMsg d{9, kStatusTemp, "4.2.2", "mailbox full", "local"}, d2;
+    DeliverResultMsg d{
+        9, {{0, kStatusTemp, "4.2.2", "mailbox full"}, {3, kStatusOk, "2.0.0", ""}}, "local"},
+        d2;
     cr_assert(decode(payload_of(encode(d)), d2));
-    cr_expect_eq(d2.dsn, "4.2.2");
+    cr_assert_eq(d2.results.size(), 2u);
+    cr_expect_eq(d2.results[0].dsn, "4.2.2");
+    cr_expect_eq(d2.results[1].index, 3u);
+    cr_expect_eq(d2.results[1].status, kStatusOk);
     cr_expect_eq(d2.relay, "local");
     SubmitResultMsg r{3, kStatusOk, "QID", "2.0.0 ok"}, r2;
     cr_assert(decode(payload_of(encode(r)), r2));
     cr_expect_eq(r2.queue_id, "QID");
-    DeliverMsg dm{5, "QID", "s@x", "r@y", 0, 1700000000, "body"}, dm2;
-    cr_assert(decode(payload_of(encode(dm)), dm2));
+    DeliverMsg dm{5,  "QID",   "s@x", {{0, "r@y", "R@Y", kNotifyFailure}, {7, "q@y", "", 0}},
+                  "", "env-1", 0,     1700000000,
+                  4},
+        dm2;
+    std::string frame = encode(dm);
+    cr_expect_eq(reinterpret_cast<const FrameHeader*>(frame.data())->nfds, 1u,
+                 "the body travels as one descriptor");
+    cr_assert(decode(payload_of(frame), dm2));
     cr_expect_eq(dm2.arrival_time, 1700000000u);
+    cr_assert_eq(dm2.recipients.size(), 2u);
+    cr_expect_eq(dm2.recipients[0].orcpt, "R@Y");
+    cr_expect_eq(dm2.recipients[0].notify, kNotifyFailure);
+    cr_expect_eq(dm2.recipients[1].index, 7u);
+    cr_expect_eq(dm2.envid, "env-1");
+    cr_expect_eq(dm2.body_size, 4u);
+}
+
+Test(ipc_frame, deliver_bad_payloads_refused) {
+    DeliverMsg dm{5, "QID", "s@x", {{0, "r@y", "", 0}}, "", "", 0, 1, 0}, out;
+    std::string p = payload_of(encode(dm));
+    for (size_t cut = 0; cut < p.size(); ++cut)
+        cr_expect(!decode(std::string_view(p).substr(0, cut), out), "short payload of %zu", cut);
+    cr_expect(!decode(p + "x", out), "trailing byte accepted");
+    // No recipients, and a count beyond what the payload holds.
+    for (uint32_t n : {0u, 0xffffffffu}) {
+        FrameWriter w(MsgType::deliver);
+        w.u64(1);
+        w.str("Q");
+        w.str("s@x");
+        w.u32(n);
+        cr_expect(!decode(payload_of(w.finish()), out), "recipient count %u accepted", n);
+    }
+    DeliverResultMsg r{1, {{0, 2, "2.0.0", ""}}, "local"}, rout;
+    std::string rp = payload_of(encode(r));
+    for (size_t cut = 0; cut < rp.size(); ++cut)
+        cr_expect(!decode(std::string_view(rp).substr(0, cut), rout), "short result of %zu", cut);
+    FrameWriter w(MsgType::deliver_result);
+    w.u64(1);
+    w.u32(0xffffffffu);
+    cr_expect(!decode(payload_of(w.finish()), rout), "absurd result count accepted");
 }
 
 Test(ipc_frame, header_checks) {

@@ -169,3 +169,52 @@ Test(address, literal_with_nul_or_8bit_is_refused) {
         cr_expect(!r.ok(), "accepted a literal of %zu bytes", in.size());
     }
 }
+
+// One canonical form per address (quoted, escaped, mixed-case and UTF-8 spellings), the
+// original kept as written, and the split that undoes the quoting.
+Test(address, canonical_forms) {
+    struct Case {
+        const char* path;
+        const char* canonical;
+        const char* original;
+    };
+    const Case cases[] = {
+        {"<alice@localhost>", "alice@localhost", "alice@localhost"},
+        {"<\"alice\"@localhost>", "alice@localhost", "\"alice\"@localhost"},
+        {"<\"al\\ice\"@LOCALHOST>", "alice@localhost", "\"al\\ice\"@LOCALHOST"},
+        {"<Alice@Example.ORG>", "Alice@example.org", "Alice@Example.ORG"},
+        {"<\"a.b\"@x.test>", "a.b@x.test", "\"a.b\"@x.test"},
+        {"<\"a..b\"@x.test>", "\"a..b\"@x.test", "\"a..b\"@x.test"},
+        {"<\"john doe\"@x.test>", "\"john doe\"@x.test", "\"john doe\"@x.test"},
+        {"<\"a\\\"b\"@x.test>", "\"a\\\"b\"@x.test", "\"a\\\"b\"@x.test"},
+        {"<\"a@b\"@x.test>", "\"a@b\"@x.test", "\"a@b\"@x.test"},
+        {"<jos\xc3\xa9@X.test>", "jos\xc3\xa9@x.test", "jos\xc3\xa9@X.test"},
+        {"<\"jos\xc3\xa9\"@x.test>", "jos\xc3\xa9@x.test", "\"jos\xc3\xa9\"@x.test"},
+        {"<@route.test:bob@[127.0.0.1]>", "bob@[127.0.0.1]", "bob@[127.0.0.1]"},
+        {"<Postmaster>", "Postmaster", "Postmaster"},
+    };
+    for (const auto& c : cases) {
+        size_t used = 0;
+        auto mb = parse_path(c.path, PathKind::forward, used);
+        cr_assert(mb.ok(), "%s refused", c.path);
+        cr_expect_eq(canonical_address(mb.value()), std::string(c.canonical), "%s -> %s", c.path,
+                     canonical_address(mb.value()).c_str());
+        cr_expect_eq(mb->original, std::string(c.original), "%s original %s", c.path,
+                     mb->original.c_str());
+        // The canonical form parses again to itself.
+        std::string again = "<" + canonical_address(mb.value()) + ">";
+        auto mb2 = parse_path(again, PathKind::forward, used);
+        cr_assert(mb2.ok(), "canonical %s refused", again.c_str());
+        cr_expect_eq(canonical_address(mb2.value()), canonical_address(mb.value()));
+    }
+    std::string local, domain;
+    cr_expect(!split_canonical("", local, domain));
+    cr_expect(!split_canonical("@x", local, domain));
+    cr_expect(!split_canonical("a@", local, domain));
+    cr_expect(!split_canonical("\"\"@x", local, domain), "empty quoted local part");
+    cr_expect(split_canonical("\"a@b\"@x.test", local, domain));
+    cr_expect_eq(local, "a@b");
+    cr_expect_eq(domain, "x.test");
+    cr_expect(split_canonical("\"john doe\"@x.test", local, domain));
+    cr_expect_eq(local, "john doe");
+}

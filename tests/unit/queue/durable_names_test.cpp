@@ -1,0 +1,151 @@
+// durable_names_test.cpp - the Berkeley DB store's handling of names and of an
+// unrecoverable store (queue/store_bdb.cpp, queue/name_sync.cpp): the "past end of log"
+// parser (bad lines first), small log files switching and syncing queue_dir at each
+// switch, and a store whose last log file was lost: opening it fails with EX_DATAERR and
+// the one message that names the file, the LSN and the recovery steps.
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "lib/core/log.hpp"
+#include "queue/name_sync.hpp"
+#include "queue/store.hpp"
+
+using namespace tegami::queue;
+
+namespace {
+
+struct LineCase {
+    const char* line;
+    bool found;
+    const char* file;
+    const char* lsn;
+};
+
+const LineCase kLines[] = {
+    {"", false, "", ""},
+    {"BDB0061 PANIC: Invalid argument", false, "", ""},
+    {"BDB2506 file envelopes.db has LSN 3/294818", false, "", ""},
+    {"past end of log", true, "", ""},
+    {"BDB2506 file envelopes.db has LSN 3/294818, past end of log at 2/28", true, "envelopes.db",
+     "3/294818"},
+    {"BDB2506 file bodies.db has LSN 12/7, past end of log at 11/1024", true, "bodies.db", "12/7"},
+    {"has LSN 1/2, past end of log", true, "", "1/2"},
+};
+
+std::vector<std::string> log_files(const std::string& dir) {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+        std::string n = e.path().filename();
+        if (n.starts_with("log.")) out.push_back(n);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::string temp_dir() {
+    char tmpl[] = "/tmp/tegami-names-test.XXXXXX";
+    char* d = mkdtemp(tmpl);
+    cr_assert(d != nullptr);
+    return d;
+}
+
+Envelope env_of(int i) {
+    Envelope e;
+    char qid[17];
+    std::snprintf(qid, sizeof qid, "%016d", i);
+    e.queue_id = qid;
+    e.sender = "a@example.org";
+    e.arrival = 1700000000;
+    e.protocol = "ESMTP";
+    Recipient r;
+    r.address = "b@example.org";
+    e.recipients.push_back(r);
+    return e;
+}
+
+// Puts n messages of about 4 KiB each and flushes.
+void fill(QueueStore& s, int from, int n) {
+    std::string body(4000, 'b');
+    std::string err;
+    for (int i = from; i < from + n; ++i)
+        cr_assert_eq(s.put(env_of(i), body, err), PutStatus::ok, "%s", err.c_str());
+    cr_assert(s.flush().ok());
+}
+
+}  // namespace
+
+Test(durable_names, parse_unrecoverable_table) {
+    for (const auto& c : kLines) {
+        auto u = parse_unrecoverable(c.line);
+        cr_expect_eq(u.found, c.found, "\"%s\"", c.line);
+        cr_expect_eq(u.file, std::string(c.file), "\"%s\"", c.line);
+        cr_expect_eq(u.lsn, std::string(c.lsn), "\"%s\"", c.line);
+    }
+}
+
+Test(durable_names, message_names_file_lsn_and_steps) {
+    std::string m = unrecoverable_message("/q", UnrecoverableStore{true, "envelopes.db", "3/9"});
+    for (const char* want :
+         {"/q", "envelopes.db", "LSN 3/9", "db_recover -c -h /q", "mv /q /q.broken"})
+        cr_expect(m.find(want) != std::string::npos, "\"%s\" not in: %s", want, m.c_str());
+    m = unrecoverable_message("/q", UnrecoverableStore{true, "", ""});
+    cr_expect(m.find("a database has an LSN") != std::string::npos, "%s", m.c_str());
+}
+
+// With 256 KiB log files, ~1.5 MiB of messages switch log files several times; each
+// new log file costs one directory fsync in the hook, and the store reopens intact.
+Test(durable_names, log_switches_sync_the_directory) {
+    std::string dir = temp_dir() + "/q";
+    uint64_t before = 0;
+    {
+        auto s = open_bdb_store(dir, 1024 * 1024, kMinLogFileSize);
+        cr_assert(s.ok(), "%s", s.ok() ? "" : s.error().message.c_str());
+        before = name_sync_stats().dir_syncs;
+        fill(**s, 0, 400);
+        size_t files = log_files(dir).size();
+        cr_expect_geq(files, 5u, "%zu log files", files);
+        cr_expect_geq(name_sync_stats().dir_syncs - before, files - 1,
+                      "a directory fsync per new log file");
+        cr_expect((*s)->close().ok());
+    }
+    auto s = open_bdb_store(dir, 1024 * 1024, kMinLogFileSize);
+    cr_assert(s.ok());
+    int n = 0;
+    (void)(*s)->scan([&](Envelope&&) { ++n; }, [](const tegami::Error&) { cr_expect(false); });
+    cr_expect_eq(n, 400);
+    s->reset();
+    std::filesystem::remove_all(std::filesystem::path(dir).parent_path());
+}
+
+// The loss the hooks prevent, made by hand: a checkpoint wrote pages that refer to the
+// newest log file, then that file goes away. The store must refuse to open, naming the
+// file, the LSN and the recovery steps, with EX_DATAERR (not 74, not a crash).
+Test(durable_names, lost_log_file_is_unrecoverable) {
+    std::string dir = temp_dir();
+    {
+        auto s = open_bdb_store(dir, 1024 * 1024, kMinLogFileSize);
+        cr_assert(s.ok());
+        fill(**s, 0, 200);
+        cr_assert((*s)->checkpoint().ok());
+        fill(**s, 200, 100);
+        cr_assert((*s)->checkpoint().ok());
+        cr_assert((*s)->close().ok());
+    }
+    auto files = log_files(dir);
+    cr_assert_geq(files.size(), 1u);
+    std::filesystem::remove(dir + "/" + files.back());
+    auto s = open_bdb_store(dir, 1024 * 1024, kMinLogFileSize);
+    cr_assert(!s.ok(), "a store without its last log file opened");
+    const auto& e = s.error();
+    cr_expect_eq(e.exit, tegami::Exit::data_err, "exit %d: %s", static_cast<int>(e.exit),
+                 e.message.c_str());
+    cr_expect(e.message.find("unrecoverable") != std::string::npos, "%s", e.message.c_str());
+    cr_expect(e.message.find("db_recover -c -h " + dir) != std::string::npos, "%s",
+              e.message.c_str());
+    std::filesystem::remove_all(dir);
+}
