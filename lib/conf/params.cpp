@@ -34,6 +34,8 @@ const char* default_config_path() {
     { #key, ParamType::duration, def, doc, nullptr, nullptr, &Config::key }
 #define P_COUNT(key, def, doc) \
     { #key, ParamType::count, def, doc, nullptr, nullptr, &Config::key }
+#define P_BOOL(key, def, doc) \
+    { #key, ParamType::boolean, def, doc, nullptr, nullptr, nullptr, &Config::key }
 #define P_MAILBOX(key, def, doc) \
     { #key, ParamType::mailbox_format, def, doc, nullptr, nullptr, nullptr }
 
@@ -138,6 +140,34 @@ const std::vector<Param>& param_table() {
         P_TIME(auth_penalty_time, "1h",
                "How long a failed authentication is remembered per client address, and how "
                "long an address that reached auth_failure_limit stays refused."),
+        P_BOOL(smtpd_auth_enable, "no",
+               "Whether smtpd offers SMTP AUTH (RFC 4954) on the MTA listener (port 25), so that "
+               "authenticated clients may relay. AUTH is offered only under TLS, unless "
+               "smtpd_auth_allow_plaintext_loopback allows it to loopback clients in clear. "
+               "Credentials are checked by tegami-auth, never by smtpd."),
+        P_BOOL(smtpd_auth_allow_plaintext_loopback, "no",
+               "Offer AUTH without TLS to clients on 127.0.0.0/8 and ::1 (for tests and "
+               "local tools). Never to any other address: elsewhere AUTH without TLS is "
+               "refused with 538 5.7.11."),
+        P_BOOL(smtpd_sender_login_check, "yes",
+               "An authenticated client's MAIL FROM must be an address its login may use: "
+               "the login itself (when it is an address), login@D for D one of local_domains, "
+               "or an address whose entry in smtpd_sender_login_map names the login; else "
+               "553 5.7.1. The null sender is always allowed."),
+        P_STR(smtpd_sender_login_map, "",
+              "A map (lib/map spec, e.g. hash:/etc/tegami/sender_logins) from a sender "
+              "address, or \"@domain\", to the logins (comma or space separated) that may "
+              "use it. Empty: only the built-in rules of smtpd_sender_login_check."),
+        P_BOOL(smtpd_received_login, "no",
+               "Name the authenticated login in the Received header (\"(authenticated as "
+               "LOGIN)\"). Off by default: the protocol (ESMTPA, ESMTPSA, RFC 3848) says that "
+               "the client authenticated without publishing who."),
+        P_LIST(trusted_networks, "",
+               "Client networks that may relay through the MTA listener without "
+               "authenticating, as address/prefix entries (\"192.0.2.0/24, [2001:db8::]/32, "
+               "127.0.0.0/8\"). Empty (the default): only authenticated clients relay. "
+               "Relay tricks (%-hacks, bang paths, source routes, quoted '@') are refused "
+               "for clients outside these networks."),
         P_TIME(queue_retry_min, "300s",
                "The first retry interval after a temporary delivery failure; each further "
                "failure doubles it, up to queue_retry_max."),

@@ -12,6 +12,7 @@
 
 #include "lib/conf/listen.hpp"
 #include "lib/conf/params.hpp"
+#include "lib/net/networks.hpp"
 
 namespace tegami {
 
@@ -98,6 +99,9 @@ std::string apply(const Param& p, const std::string& raw, Config& c) {
             else
                 return "bad mailbox format \"" + v + "\" (want mbox or maildir)";
             return "";
+        case ParamType::boolean:
+            if (!parse_bool(v, c.*(p.flag))) return "bad switch \"" + v + "\" (want yes or no)";
+            return "";
     }
     return "unhandled parameter type";
 }
@@ -121,6 +125,8 @@ std::string current(const Param& p, const Config& c) {
             return std::to_string(c.*(p.num)) + "s";
         case ParamType::mailbox_format:
             return c.mailbox_format == MailboxFormat::mbox ? "mbox" : "maildir";
+        case ParamType::boolean:
+            return c.*(p.flag) ? "yes" : "no";
     }
     return "";
 }
@@ -139,6 +145,9 @@ std::string check(const Config& c) {
     if (c.queue_retry_min < 1 || c.queue_retry_max < c.queue_retry_min)
         return "queue_retry_min must be at least 1s and at most queue_retry_max";
     if (c.local_concurrency < 1) return "local_concurrency must be at least 1";
+    std::string bad_net;
+    if (!parse_networks(c.trusted_networks, bad_net))
+        return "trusted_networks: \"" + bad_net + "\" is not an address or address/prefix";
     if (c.queue_db_cache < 1024 * 1024) return "queue_db_cache must be at least 1m";
     if (c.queue_log_file_size < 256 * 1024 || c.queue_log_file_size > 1024ull * 1024 * 1024)
         return "queue_log_file_size must be between 256k and 1g";

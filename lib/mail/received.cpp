@@ -32,6 +32,11 @@ std::string received_header(const ReceivedInfo& in) {
     append_clean(h, in.protocol);
     h.append(" id ");
     append_clean(h, in.queue_id);
+    if (!in.login.empty()) {
+        h.append("\r\n\t(authenticated as ");
+        append_clean(h, in.login);
+        h.append(")");
+    }
     if (!in.recipient.empty()) {
         h.append("\r\n\tfor <");
         append_clean(h, in.recipient);

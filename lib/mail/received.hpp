@@ -6,6 +6,7 @@
 //
 //   Received: from HELO (NAME [ADDR])
 //   \tby HOSTNAME (Tegami) with ESMTP id QID
+//   \t(authenticated as LOGIN)                          [smtpd_received_login only]
 //   \tfor <rcpt>; Tue, 3 Jun 2025 12:00:00 +0200
 #pragma once
 
@@ -22,6 +23,7 @@ struct ReceivedInfo {
     std::string_view hostname;
     std::string_view protocol;  // "SMTP", "ESMTP", "UTF8SMTP" (RFC 3848, RFC 6531)
     std::string_view queue_id;
+    std::string_view login;      // the AUTH login, only when smtpd_received_login is set
     std::string_view recipient;  // empty unless the message has exactly one
     std::string_view date;       // rfc5322_date()
 };

@@ -28,7 +28,7 @@
 
 namespace tegami {
 
-enum class Verb { helo, ehlo, mail, rcpt, data, rset, noop, quit, help, vrfy, expn, unknown };
+enum class Verb { helo, ehlo, mail, rcpt, data, rset, noop, quit, help, vrfy, expn, auth, unknown };
 
 struct CommandLine {
     Verb verb = Verb::unknown;

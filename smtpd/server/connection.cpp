@@ -22,7 +22,10 @@ constexpr size_t kReadHighWater = 64 * 1024;  // input kept while the session wa
 
 Connection::Connection(Server& server, BuffereventPtr bev, std::shared_ptr<const Config> config,
                        ClientInfo client)
-    : server_(server), bev_(std::move(bev)), session_(*this, std::move(config), std::move(client)) {
+    : server_(server),
+      bev_(std::move(bev)),
+      session_(*this, std::move(config), std::move(client)),
+      auth_(server.auth(), *this) {
     const ClientInfo& ci = session_.state().client;
     log_info("connect from %s[%s]", ci.name.c_str(), ci.addr.c_str());
     bufferevent_setcb(bev_.get(), &Connection::read_cb, &Connection::write_cb,
@@ -162,6 +165,25 @@ void Connection::submit(ipc::SubmitMsg msg) {
 PolicyVerdict Connection::policy(const SessionState& st, const VerbSpec& verb,
                                  const CommandArgs& args) {
     return server_.policy(st, verb, args);
+}
+
+std::vector<std::string> Connection::auth_mechanisms(const SessionState& st) {
+    return auth_.mechanisms(st);
+}
+
+std::optional<Reply> Connection::auth(SessionState& st, std::string_view arg) {
+    return auth_.auth(st, arg);
+}
+
+std::optional<Reply> Connection::auth_line(SessionState& st, std::string_view line) {
+    return auth_.line(st, line);
+}
+
+void Connection::auth_reply(const ipc::AuthReplyMsg& r) noexcept {
+    guarded(this, [this, &r] {
+        auth_.on_reply(session_, r);
+        drive();
+    });
 }
 
 void Connection::submit_result(uint32_t status, std::string_view text) noexcept {

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "lib/core/c_ptr.hpp"
+#include "smtpd/server/auth_session.hpp"
 #include "smtpd/server/queue_client.hpp"
 #include "smtpd/server/session.hpp"
 
@@ -22,7 +23,7 @@ namespace tegami::smtpd {
 
 class Server;
 
-class Connection final : public SessionHost, public SubmitWaiter {
+class Connection final : public SessionHost, public SubmitWaiter, public AuthWaiter {
   public:
     Connection(Server& server, BuffereventPtr bev, std::shared_ptr<const Config> config,
                ClientInfo client);
@@ -44,8 +45,14 @@ class Connection final : public SessionHost, public SubmitWaiter {
     PolicyVerdict policy(const SessionState& st, const VerbSpec& verb,
                          const CommandArgs& args) override;
 
+    std::vector<std::string> auth_mechanisms(const SessionState& st) override;
+    std::optional<Reply> auth(SessionState& st, std::string_view arg) override;
+    std::optional<Reply> auth_line(SessionState& st, std::string_view line) override;
+
     // SubmitWaiter
     void submit_result(uint32_t status, std::string_view text) noexcept override;
+    // AuthWaiter
+    void auth_reply(const ipc::AuthReplyMsg& r) noexcept override;
 
   private:
     static void read_cb(bufferevent* bev, void* arg) noexcept;
@@ -62,6 +69,7 @@ class Connection final : public SessionHost, public SubmitWaiter {
     Server& server_;
     BuffereventPtr bev_;
     Session session_;
+    AuthSession auth_;
     uint64_t request_id_ = 0;
     bool dead_ = false;
     bool data_timeouts_ = false;

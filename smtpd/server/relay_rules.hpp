@@ -1,14 +1,11 @@
 // relay_rules.hpp - the pure parts of relay control and submission policy in smtpd:
-// network lists (trusted_networks, "mynetworks" style), the relay tricks refused at
-// RCPT for clients that may not relay, and the sender-login rule of MAIL FROM for an
-// authenticated session. No I/O; called by the policy checks (relay_policy.cpp) and
-// tested on their own.
+// the relay tricks refused at RCPT for clients that may not relay, and the sender-login rule of
+// MAIL FROM for an authenticated session. No I/O; called by the policy checks (relay_policy.cpp)
+// and tested on their own.
 //
 // Trusts nothing: a network list that does not parse is a configuration error (named
 // by the caller); an address that is not numeric matches nothing.
 #pragma once
-
-#include <netinet/in.h>
 
 #include <cstdint>
 #include <optional>
@@ -18,24 +15,9 @@
 
 #include "lib/mail/address.hpp"
 #include "lib/mail/reply.hpp"
+#include "lib/net/networks.hpp"
 
 namespace tegami::smtpd {
-
-struct Network {
-    bool v6 = false;
-    uint8_t addr[16] = {};
-    unsigned prefix = 0;  // bits
-};
-
-// One entry: "192.0.2.0/24", "192.0.2.1", "[2001:db8::]/32", "2001:db8::1", "[::1]".
-// Host bits beyond the prefix must be zero (a typo otherwise widens nothing silently).
-std::optional<Network> parse_network(std::string_view s);
-// Every entry, or the first bad one in `bad`.
-std::optional<std::vector<Network>> parse_networks(const std::vector<std::string>& list,
-                                                   std::string& bad);
-// addr is a numeric IPv4/IPv6 address as smtpd records clients ("192.0.2.1", "::1",
-// "::ffff:192.0.2.1" matches IPv4 networks).
-bool network_contains(const std::vector<Network>& nets, std::string_view addr);
 
 // For a recipient of a local domain from a client that may not relay: the reply that
 // refuses a relay trick (RFC 5321 3.6: routing through a local part), or nothing.

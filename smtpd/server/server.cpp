@@ -8,7 +8,10 @@
 
 namespace tegami::smtpd {
 
-Server::Server(DaemonContext& ctx) : ctx_(ctx), queue_(ctx.base, [&ctx] { return ctx.config; }) {}
+Server::Server(DaemonContext& ctx)
+    : ctx_(ctx),
+      queue_(ctx.base, [&ctx] { return ctx.config; }),
+      auth_(ctx.base, [&ctx] { return ctx.config; }) {}
 
 Server::~Server() {
     conns_.clear();  // sessions cancel their queue requests while queue_ still exists

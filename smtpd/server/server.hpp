@@ -18,6 +18,7 @@
 #include "lib/core/c_ptr.hpp"
 #include "lib/daemon/daemon.hpp"
 #include "lib/map/aliases.hpp"
+#include "smtpd/server/auth_client.hpp"
 #include "smtpd/server/connection.hpp"
 #include "smtpd/server/queue_client.hpp"
 
@@ -41,6 +42,7 @@ class Server {
     LocalKind classify_local(std::string_view local_part);
     PolicyVerdict policy(const SessionState& st, const VerbSpec& verb, const CommandArgs& args);
     QueueClient& queue() { return queue_; }
+    AuthClient& auth() { return auth_; }
     size_t sessions() const { return conns_.size(); }
 
   private:
@@ -54,6 +56,7 @@ class Server {
 
     DaemonContext& ctx_;
     QueueClient queue_;
+    AuthClient auth_;
     std::vector<EvconnlistenerPtr> listeners_;
     std::unordered_map<Connection*, std::unique_ptr<Connection>> conns_;
     std::unique_ptr<AliasFile> aliases_;

@@ -1,7 +1,10 @@
 // session.cpp - see session.hpp. The line and data loop around the verb table.
 #include "smtpd/server/session.hpp"
 
+#include <openssl/crypto.h>
+
 #include "lib/core/log.hpp"
+#include "smtpd/server/sasl.hpp"
 
 namespace tegami::smtpd {
 
@@ -35,6 +38,8 @@ size_t Session::feed(std::string_view in) {
             used += feed_line(in.substr(used));
         else if (st_.phase == Phase::data)
             used += feed_data(in.substr(used));
+        else if (st_.phase == Phase::sasl)
+            used += feed_sasl(in.substr(used));
         else
             break;
     }
@@ -81,6 +86,52 @@ size_t Session::feed_data(std::string_view in) {
         dispatch(end_of_data_spec(), {});
     }
     return step.done ? step.consumed : in.size();
+}
+
+// A SASL continuation line (RFC 4954 4): at most kMaxSaslLine octets; a longer one is
+// discarded up to its LF and ends the exchange with 500 5.5.6.
+size_t Session::feed_sasl(std::string_view in) {
+    size_t lf = in.find('\n');
+    std::string_view piece = lf == std::string_view::npos ? in : in.substr(0, lf + 1);
+    if (!discarding_ && line_.size() + piece.size() > kMaxSaslLine + 2) {
+        discarding_ = true;
+        release_line();
+    }
+    if (!discarding_) line_.append(piece);
+    if (lf == std::string_view::npos) return in.size();
+    if (discarding_) {
+        discarding_ = false;
+        release_line();
+        (void)host_.auth_line(st_, "*");  // tells the hook to forget the exchange
+        st_.phase = Phase::command;
+        protocol_error(make_reply(500, "5.5.6", "Error: authentication line too long"));
+        return piece.size();
+    }
+    std::string l = std::move(line_);
+    release_line();
+    l.pop_back();
+    if (!l.empty() && l.back() == '\r') l.pop_back();
+    auto r = host_.auth_line(st_, l);
+    OPENSSL_cleanse(l.data(), l.size());
+    if (r) {
+        st_.phase = Phase::command;
+        finish(verb_spec(Verb::auth), *r);
+    }
+    return piece.size();
+}
+
+void Session::auth_challenge(std::string_view challenge) {
+    if (st_.phase != Phase::waiting) return;
+    host_.write(challenge_reply(challenge));
+    st_.phase = Phase::sasl;
+}
+
+void Session::auth_done(const Reply& r, std::string login) {
+    if (st_.phase != Phase::waiting && st_.phase != Phase::sasl) return;
+    st_.phase = Phase::command;
+    if (r.code == 235) st_.auth_login = std::move(login);
+    finish(verb_spec(Verb::auth), r);
+    if (r.code == 421) st_.phase = Phase::closing;
 }
 
 void Session::handle_line(std::string_view line) {
@@ -144,7 +195,11 @@ void Session::finish(const VerbSpec& spec, const Reply& r) {
     send(r);
     if (spec.command) {
         if (r.positive() && r.code != 354) ++st_.counters[static_cast<size_t>(spec.verb)].ok;
-        if (r.code >= 400) ++st_.errors;
+        // 452 for too many recipients is no error: the client sends the rest in a new
+        // transaction (RFC 5321 4.5.3.1.10), and a pipelined batch must not cost it the
+        // transaction whose first recipients were accepted.
+        bool too_many = r.code == 452 && spec.verb == Verb::rcpt;
+        if (r.code >= 400 && !too_many) ++st_.errors;
     } else {
         if (r.positive()) ++st_.counters[static_cast<size_t>(Verb::data)].ok;
         st_.tx.reset();  // the end-of-data reply ends the transaction, whatever it was

@@ -33,6 +33,10 @@ class Session {
     size_t feed(std::string_view in);
 
     void policy_done(const PolicyVerdict& v);
+    // The AUTH hook's later answers: a 334 challenge (the session reads the next SASL
+    // line), or the final reply (login set on 235; a 421 closes the session).
+    void auth_challenge(std::string_view challenge);
+    void auth_done(const Reply& r, std::string login);
     void submit_done(uint32_t status, std::string_view text);
     void timeout();   // 421 4.4.2 and close
     void shutdown();  // 421 4.3.2 and close
@@ -51,6 +55,7 @@ class Session {
   private:
     size_t feed_line(std::string_view in);
     size_t feed_data(std::string_view in);
+    size_t feed_sasl(std::string_view in);
     void handle_line(std::string_view line);
     void dispatch(const VerbSpec& spec, std::string_view arg);
     void proceed(const VerbSpec& spec, CommandArgs& args);

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -30,9 +31,11 @@ struct ClientInfo {
 
 struct Transaction {
     std::string queue_id;
-    std::string sender;                   // empty for <>
-    std::vector<std::string> recipients;  // canonical (lib/mail/address.hpp)
-    std::vector<std::string> orcpts;      // each as the client wrote it
+    std::string sender;  // empty for <>
+    std::vector<std::string> recipients;
+    uint64_t rcpt_commands = 0;  // RCPTs accepted, repeats included (smtpd_recipient_limit)  //
+                                 // canonical (lib/mail/address.hpp)
+    std::vector<std::string> orcpts;  // each as the client wrote it
     bool smtputf8 = false;
     BodyType body = BodyType::none;
     uint64_t size_hint = 0;
@@ -44,6 +47,7 @@ enum class Phase : uint8_t {
     command,  // reading command lines
     data,     // reading message content (after 354)
     waiting,  // suspended: a policy step or the queue will answer later
+    sasl,     // reading SASL continuation lines (RFC 4954), fed to SessionHost::auth_line
     closing,  // the last reply is written; the connection flushes and closes
 };
 
@@ -58,6 +62,8 @@ constexpr size_t kVerbCount = static_cast<size_t>(Verb::unknown) + 1;
 struct SessionState {
     std::shared_ptr<const Config> config;  // taken at connect; a reload does not change it
     ClientInfo client;
+    bool tls = false;        // the session runs under TLS
+    std::string auth_login;  // set by the AUTH hook on success; empty before
     Greeting greeting = Greeting::none;
     std::string helo;
     std::unique_ptr<Transaction> tx;  // between MAIL and the end-of-data reply
@@ -94,6 +100,20 @@ class SessionHost {
     virtual void submit(ipc::SubmitMsg msg) = 0;
     virtual PolicyVerdict policy(const SessionState& st, const VerbSpec& verb,
                                  const CommandArgs& args) = 0;
+    // ---- The AUTH hook (RFC 4954), filled in by the auth process's client.
+    // Mechanisms offered in EHLO to this session now (empty: no AUTH keyword).
+    virtual std::vector<std::string> auth_mechanisms(const SessionState&) { return {}; }
+    // AUTH <mechanism> [initial-response]: a reply, or nothing when the answer comes
+    // later (Session::auth_challenge / Session::auth_done); then sets st.phase = waiting.
+    virtual std::optional<Reply> auth(SessionState&, std::string_view /*arg*/) {
+        return make_reply(503, "5.5.1", "Error: authentication not enabled");
+    }
+    // One SASL continuation line (Phase::sasl), without its CRLF: a final reply (the
+    // hook has set st.phase back to command), or nothing when the answer comes later.
+    virtual std::optional<Reply> auth_line(SessionState& st, std::string_view) {
+        st.phase = Phase::command;
+        return make_reply(501, "5.5.4", "Error: no SASL exchange in progress");
+    }
 };
 
 }  // namespace tegami::smtpd

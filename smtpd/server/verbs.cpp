@@ -5,6 +5,8 @@
 
 #include "lib/core/log.hpp"
 #include "lib/mail/received.hpp"
+#include "lib/net/networks.hpp"
+#include "smtpd/server/relay_rules.hpp"
 
 namespace tegami::smtpd {
 
@@ -42,12 +44,20 @@ std::optional<Reply> proceed_helo(SessionState& st, SessionHost&, CommandArgs& a
     return make_reply(250, "", st.config->hostname);
 }
 
-std::optional<Reply> proceed_ehlo(SessionState& st, SessionHost&, CommandArgs& args) {
+std::optional<Reply> proceed_ehlo(SessionState& st, SessionHost& host, CommandArgs& args) {
     greet(st, args, Greeting::ehlo);
     const Config& c = *st.config;
     std::string text = c.hostname + "\nPIPELINING\nSIZE";
     if (c.message_size_limit) text += " " + std::to_string(c.message_size_limit);
     text += "\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8";
+    if (st.auth_login.empty()) {
+        auto mechs = host.auth_mechanisms(st);
+        if (!mechs.empty()) {
+            text += "\nAUTH";
+            for (const auto& m : mechs)
+                text += " " + m;
+        }
+    }
     return make_reply(250, "", std::move(text));
 }
 
@@ -58,6 +68,13 @@ Check check_mail(const SessionState& st, std::string_view arg, CommandArgs& out)
     if (st.tx) return make_reply(503, "5.5.1", "Error: nested MAIL command");
     auto m = parse_mail(arg);
     if (!m) return m.error();
+    // RFC 6409 6.1: an authenticated submitter may only use addresses its login owns.
+    if (!st.auth_login.empty() && st.config->smtpd_sender_login_check &&
+        !sender_login_ok(st.auth_login, m->sender, st.config->local_domains, ""))
+        return make_reply(553, "5.7.1",
+                          "<" + m->sender.str() +
+                              ">: Sender address rejected: not owned by "
+                              "the authenticated user");
     if (m->params.any && st.greeting != Greeting::ehlo)
         return make_reply(555, "5.5.4", "Error: ESMTP parameters need EHLO");
     uint64_t limit = st.config->message_size_limit;
@@ -82,16 +99,32 @@ std::optional<Reply> proceed_mail(SessionState& st, SessionHost& host, CommandAr
 }
 
 // ---- RCPT
+bool may_relay(const SessionState& st) {
+    if (!st.auth_login.empty()) return true;
+    const Config& c = *st.config;
+    if (c.trusted_networks.empty()) return false;
+    std::string bad;
+    auto nets = parse_networks(c.trusted_networks, bad);  // checked when the file was read
+    return nets && network_contains(*nets, st.client.addr);
+}
+
 Check check_rcpt(const SessionState& st, std::string_view arg, CommandArgs& out) {
     if (!st.tx) return make_reply(503, "5.5.1", "Error: need MAIL command");
     auto r = parse_rcpt(arg, st.tx->smtputf8);
     if (!r) return r.error();
     uint64_t limit = st.config->smtpd_recipient_limit;
-    if (limit && st.tx->recipients.size() >= limit)
+    // Every RCPT counts, repeats included, so that RCPT commands per transaction are
+    // bounded even when they name one recipient over and over.
+    if (limit && st.tx->rcpt_commands >= limit)
         return make_reply(452, "4.5.3", "Error: too many recipients");
     const Mailbox& mb = r->rcpt;
-    if (!mb.domain.empty() && !is_local_domain(*st.config, mb.domain))
-        return make_reply(550, "5.7.1", "<" + mb.str() + ">: Relaying denied");
+    // Relay control: a client may relay when it authenticated or is in trusted_networks;
+    // any other client may only reach local domains, and not through relay tricks.
+    if (!may_relay(st)) {
+        if (!mb.domain.empty() && !is_local_domain(*st.config, mb.domain))
+            return make_reply(550, "5.7.1", "<" + mb.str() + ">: Relaying denied");
+        if (auto trick = relay_trick(mb)) return trick;
+    }
     out = std::move(r).value();
     return std::nullopt;
 }
@@ -99,6 +132,16 @@ Check check_rcpt(const SessionState& st, std::string_view arg, CommandArgs& out)
 std::optional<Reply> proceed_rcpt(SessionState& st, SessionHost& host, CommandArgs& args) {
     const Mailbox& mb = std::get<RcptCommand>(args).rcpt;
     std::string addr = mb.str();
+    if (!mb.domain.empty() && !is_local_domain(*st.config, mb.domain)) {
+        // Only a client that may relay gets here (check_rcpt): queued for the remote agent.
+        std::string rcpt = canonical_address(mb);
+        ++st.tx->rcpt_commands;
+        for (const auto& have : st.tx->recipients)
+            if (have == rcpt) return ok_reply("2.1.5", "Ok (duplicate recipient)");
+        st.tx->recipients.push_back(std::move(rcpt));
+        st.tx->orcpts.push_back(mb.original);
+        return ok_reply("2.1.5", "Ok");
+    }
     switch (host.classify_local(unquote_local(mb.local))) {
         case LocalKind::alias:
         case LocalKind::user: {
@@ -106,7 +149,9 @@ std::optional<Reply> proceed_rcpt(SessionState& st, SessionHost& host, CommandAr
             // <Postmaster> alone is qualified with this host (RFC 5321 4.5.1).
             std::string rcpt = canonical_address(mb);
             if (mb.domain.empty()) rcpt += "@" + st.config->hostname;
-            // A recipient named twice (local parts here ignore case) is kept once.
+            // A recipient named twice (local parts here ignore case) is kept once, but
+            // counted each time.
+            ++st.tx->rcpt_commands;
             for (const auto& have : st.tx->recipients)
                 if (iequals(have, rcpt)) return ok_reply("2.1.5", "Ok (duplicate recipient)");
             st.tx->recipients.push_back(std::move(rcpt));
@@ -133,9 +178,13 @@ Check check_data(const SessionState& st, std::string_view arg, CommandArgs&) {
     return std::nullopt;
 }
 
-const char* protocol_name(const SessionState& st) {
-    if (st.tx && st.tx->smtputf8) return "UTF8SMTP";
-    return st.greeting == Greeting::ehlo ? "ESMTP" : "SMTP";
+// RFC 3848 and RFC 6531 7.7: ESMTP plus S (under TLS) and A (authenticated).
+std::string protocol_name(const SessionState& st) {
+    if (st.greeting != Greeting::ehlo) return "SMTP";
+    std::string p = st.tx && st.tx->smtputf8 ? "UTF8SMTP" : "ESMTP";
+    if (st.tls) p += 'S';
+    if (!st.auth_login.empty()) p += 'A';
+    return p;
 }
 
 std::optional<Reply> proceed_data(SessionState& st, SessionHost& host, CommandArgs&) {
@@ -146,8 +195,10 @@ std::optional<Reply> proceed_data(SessionState& st, SessionHost& host, CommandAr
     ri.client_name = st.client.name;
     ri.client_addr = st.client.addr;
     ri.hostname = st.config->hostname;
-    ri.protocol = protocol_name(st);
+    std::string proto = protocol_name(st);
+    ri.protocol = proto;
     ri.queue_id = tx.queue_id;
+    if (st.config->smtpd_received_login) ri.login = st.auth_login;
     if (tx.recipients.size() == 1) ri.recipient = tx.recipients.front();
     ri.date = date;
     tx.data = received_header(ri);
@@ -185,6 +236,20 @@ std::optional<Reply> proceed_end_of_data(SessionState& st, SessionHost& host, Co
     st.phase = Phase::waiting;
     host.submit(std::move(m));
     return std::nullopt;  // Session::submit_done answers
+}
+
+// ---- AUTH (RFC 4954): the exchange itself is the connection's AUTH hook
+Check check_auth(const SessionState& st, std::string_view arg, CommandArgs& out) {
+    if (st.greeting != Greeting::ehlo) return make_reply(503, "5.5.1", "Error: send EHLO first");
+    if (!st.auth_login.empty()) return make_reply(503, "5.5.1", "Error: already authenticated");
+    if (st.tx) return make_reply(503, "5.5.1", "Error: MAIL transaction in progress");
+    if (arg.empty()) return make_reply(501, "5.5.4", "Syntax: AUTH mechanism");
+    out = std::string(arg);
+    return std::nullopt;
+}
+
+std::optional<Reply> proceed_auth(SessionState& st, SessionHost& host, CommandArgs& args) {
+    return host.auth(st, std::get<std::string>(args));
 }
 
 // ---- the rest
@@ -245,6 +310,7 @@ const VerbSpec kTable[] = {
     {"help", Verb::help, true, check_none, proceed_help},
     {"vrfy", Verb::vrfy, true, check_vrfy, proceed_vrfy},
     {"expn", Verb::expn, true, check_expn, proceed_never},
+    {"auth", Verb::auth, true, check_auth, proceed_auth},
     {"unknown", Verb::unknown, true, check_unknown, proceed_never},
 };
 

@@ -357,3 +357,39 @@ Test(session, other_verbs_and_greeting) {
     cr_expect_eq(used, in.size() - 6);
     cr_expect_eq(s.summary(), std::string("ehlo=1 rset=1 noop=1 quit=1 help=1 vrfy=1 commands=6"));
 }
+
+size_t count(const std::string& hay, const std::string& needle) {
+    size_t n = 0;
+    for (size_t at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + 1))
+        ++n;
+    return n;
+}
+
+// The spine's two recipient-limit defects: a repeated RCPT was collapsed and never
+// counted (RCPTs per transaction unbounded), and each 452 past the limit counted as an
+// error, so a pipelining client lost its transaction to 421.
+Test(session, repeated_recipients_count_toward_the_limit) {
+    Fixture f(config(1000, 3));
+    f.run(kEhlo);
+    std::string got = f.run(
+        "MAIL FROM:<a@b.test>\r\nRCPT TO:<alice@mx.test>\r\nRCPT TO:<alice@mx.test>\r\n"
+        "RCPT TO:<alice@mx.test>\r\nRCPT TO:<alice@mx.test>\r\n");
+    cr_expect_eq(got, std::string("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+                                  "250 2.1.5 Ok (duplicate recipient)\r\n"
+                                  "250 2.1.5 Ok (duplicate recipient)\r\n"
+                                  "452 4.5.3 Error: too many recipients\r\n"));
+    cr_expect_eq(f.s.state().tx->recipients.size(), 1u);
+}
+
+Test(session, too_many_recipients_is_no_error) {
+    Fixture f(config(1000, 3, 5));
+    f.run(kEhlo);
+    std::string batch = "MAIL FROM:<a@b.test>\r\n";
+    for (int i = 0; i < 20; ++i)
+        batch += "RCPT TO:<alice@mx.test>\r\n";
+    std::string got = f.run(batch);
+    cr_expect_eq(count(got, "452 4.5.3"), 17u);
+    cr_expect(got.find("421") == std::string::npos, "%s", got.c_str());
+    cr_expect_not(f.s.closing());
+    cr_expect_eq(f.run("DATA\r\n"), std::string("354 End data with <CR><LF>.<CR><LF>\r\n"));
+}
