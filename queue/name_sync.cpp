@@ -1,8 +1,9 @@
 // name_sync.cpp - see name_sync.hpp. The replacement calls do exactly what the system
-// call does, then the directory fsync; a failed directory fsync (other than "not
-// supported by this file system", logged once) fails the call with its errno, so
-// Berkeley DB treats the name as not made (a failed log write fails the commit: 4.3.0,
-// never a 250).
+// call does, then the directory fsync. When that fsync fails (other than "not supported
+// by this file system", logged once) the call reports the fsync's errno: the name change
+// itself has happened but is not known to be durable, so Berkeley DB fails what it was
+// doing (a log write: the commit fails and smtpd answers 4.3.0, never 250; an open at
+// start-up: the queue does not start) rather than build on it.
 #include "queue/name_sync.hpp"
 
 #include <db.h>

@@ -46,8 +46,10 @@ Error db_error(const std::string& what, int ret) {
     return make_error(Exit::io_err, what + ": " + db_strerror(ret));
 }
 
-// Berkeley DB's messages while the store opens, kept to explain an unrecoverable
-// store in one line (the messages name the file and the LSN; the return code does not).
+// Berkeley DB's messages while the store opens are held back: an unrecoverable store is
+// explained by one fatal line built from them (they name the file and the LSN; the
+// return code does not), not by the twenty lines they make five times over; any other
+// outcome logs them as they were (KeepOpenMessages::release).
 struct OpenMessages {
     std::mutex mu;
     bool keeping = false;
@@ -59,14 +61,22 @@ OpenMessages& open_messages() {
     return m;
 }
 
+constexpr size_t kMaxKeptMessages = 64;
+
 void errcall(const DB_ENV*, const char*, const char* msg) {
-    log_error("queue store: %s", msg);
     OpenMessages& m = open_messages();
-    std::lock_guard lock(m.mu);
-    if (m.keeping && m.lines.size() < 64) m.lines.emplace_back(msg);
+    {
+        std::lock_guard lock(m.mu);
+        if (m.keeping && m.lines.size() < kMaxKeptMessages) {
+            m.lines.emplace_back(msg);
+            return;
+        }
+    }
+    log_error("queue store: %s", msg);
 }
 
-// Keeps Berkeley DB's messages for as long as it lives (the opening of one store).
+// Keeps Berkeley DB's messages from construction to release() (or destruction, which
+// logs them as errors).
 class KeepOpenMessages {
   public:
     KeepOpenMessages() {
@@ -75,18 +85,32 @@ class KeepOpenMessages {
         m.keeping = true;
         m.lines.clear();
     }
-    ~KeepOpenMessages() {
-        OpenMessages& m = open_messages();
-        std::lock_guard lock(m.mu);
-        m.keeping = false;
-        m.lines.clear();
-    }
+    ~KeepOpenMessages() { release(false); }
     KeepOpenMessages(const KeepOpenMessages&) = delete;
     KeepOpenMessages& operator=(const KeepOpenMessages&) = delete;
     std::vector<std::string> lines() {
         OpenMessages& m = open_messages();
         std::lock_guard lock(m.mu);
         return m.lines;
+    }
+    // Stops keeping; logs what was kept as errors, or at debug level when quiet (the
+    // caller's own message says it all).
+    void release(bool quiet) {
+        std::vector<std::string> kept;
+        {
+            OpenMessages& m = open_messages();
+            std::lock_guard lock(m.mu);
+            if (!m.keeping) return;
+            m.keeping = false;
+            kept.swap(m.lines);
+        }
+        for (const std::string& l : kept) {
+            if (quiet) {
+                log_debug("queue store: %s", l.c_str());
+            } else {
+                log_error("queue store: %s", l.c_str());
+            }
+        }
     }
 };
 
@@ -398,7 +422,11 @@ Result<std::unique_ptr<QueueStore>> open_bdb_store(const std::string& dir, uint6
         if (auto r = fsync_parent(dir); !r) return r.error();
     }
     KeepOpenMessages messages;
-    auto failed = [&](const Error& e) { return open_error(dir, e, messages.lines()); };
+    auto failed = [&](const Error& e) {
+        Error out = open_error(dir, e, messages.lines());
+        messages.release(out.exit == Exit::data_err);
+        return out;
+    };
     auto env = open_env(dir, cache_bytes, log_file_bytes);
     if (!env) return failed(env.error());
     auto envelopes = open_db(env->get(), "envelopes.db");

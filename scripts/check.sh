@@ -1,7 +1,8 @@
 #!/bin/bash
 # check.sh - runs every test suite (called by `make check` after the build and lint):
 #   unit tests (Criterion, one binary per area), integration tests (Criterion, start the
-#   real suite), interop scripts (real third-party clients), the crash test, root-only
+#   real suite), interop scripts (real third-party clients), the crash test, the
+#   durability tests (syscall ordering under strace, start-up order), root-only
 #   tests (skipped visibly when not root), then the sanitizer pass (ASan+UBSan build,
 #   unit and integration tests again). Prints one line per suite and, last,
 #   "N passed, N failed" over the suites; exits non-zero if any failed.
@@ -58,7 +59,7 @@ suite "unit" run_unit "$BUILD"
 if [ -x "$BUILD/tests/integration-tests" ]; then
   suite "integration" env TEGAMI_BIN="$BIN_DIR" "$BUILD/tests/integration-tests" --jobs 1
 fi
-for t in tests/interop/*.sh tests/crash/*.sh; do
+for t in tests/interop/*.sh tests/crash/*.sh tests/durability/*.sh; do
   [ -f "$t" ] || continue
   suite "$t" env TEGAMI_BIN="$BIN_DIR" bash "$t"
 done

@@ -2,7 +2,7 @@
 # mkconf.sh DIR PORT [BINDIR] [EXTRA_KEY=VALUE...]
 # Writes DIR/tegami.conf: a self-contained sandbox (queue, sockets, mailboxes and pid
 # file under DIR; MTA on 127.0.0.1:PORT; local domains localhost and the host name)
-# and creates DIR/mail. Used by `make run`, the integration tests and the benchmark.
+# and creates DIR/mail. msa_listen and smtps_listen are empty unless given. Used by `make run`, the integration tests and the benchmark.
 # Extra arguments are written as "key = value" lines after the defaults.
 set -eu
 dir=$1; port=$2; bindir=${3:-$(cd "$(dirname "$0")/.." && pwd)/build/bin}
@@ -32,6 +32,11 @@ fi
   echo "auth_db = $dir/passwd.db"
   echo "auth_dir = $dir/auth"
   echo "mta_listen = 127.0.0.1:$port"
+  # The submission listeners stay off (their defaults bind 587/465 on every address)
+  # unless an extra argument sets them.
+  for k in msa_listen smtps_listen; do
+    case " $* " in *" $k="*) ;; *) echo "$k =" ;; esac
+  done
   for kv in "$@"; do echo "$kv" | sed 's/=/ = /'; done
 } > "$dir/tegami.conf"
 [ -f "$dir/aliases" ] || printf '# aliases for the sandbox\npostmaster: %s\n' "$(id -un)" > "$dir/aliases"

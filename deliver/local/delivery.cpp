@@ -6,12 +6,14 @@
 #include "deliver/local/delivery.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 
 #include "deliver/local/maildir.hpp"
@@ -50,13 +52,170 @@ void report_line(int fd, const MessageReport& r) {
     (void)w;  // a missing line reads as a temporary failure in the parent
 }
 
+long now_ms() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+// Runs one |program with the message on its standard input, as the current user, in a
+// clean environment, with a deadline. Returns the report: the program's exit status (a
+// sysexits code) and the first line of its output as the reason.
+MessageReport run_program(const ChildSpec& spec, const MailMessage& m) {
+    const Config& cfg = *spec.config;
+    auto argv = program_argv(spec.target, cfg.smrsh_dir);
+    if (!argv) return {EX_UNAVAILABLE, argv.error().message};
+    int in[2], out[2];
+    if (::pipe2(in, O_CLOEXEC) != 0) return {EX_OSERR, sys_error("pipe", errno).message};
+    UniqueFd in_r(in[0]), in_w(in[1]);
+    if (::pipe2(out, O_CLOEXEC) != 0) return {EX_OSERR, sys_error("pipe", errno).message};
+    UniqueFd out_r(out[0]), out_w(out[1]);
+    std::string home = spec.user.home.empty() ? "/" : spec.user.home;
+    std::vector<std::string> env = {"PATH=/usr/bin:/bin",
+                                    "SHELL=/bin/sh",
+                                    "HOME=" + home,
+                                    "USER=" + spec.user.name,
+                                    "LOGNAME=" + spec.user.name,
+                                    "SENDER=" + std::string(m.sender),
+                                    "RECIPIENT=" + std::string(m.recipient)};
+    std::vector<char*> cargv, cenv;
+    for (auto& a : *argv)
+        cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    for (auto& e : env)
+        cenv.push_back(e.data());
+    cenv.push_back(nullptr);
+    pid_t pid = ::fork();
+    if (pid < 0) return {EX_OSERR, sys_error("fork", errno).message};
+    if (pid == 0) {
+        ::setpgid(0, 0);
+        ::dup2(in_r.get(), 0);
+        ::dup2(out_w.get(), 1);
+        ::dup2(out_w.get(), 2);
+        if (::chdir(home.c_str()) != 0 && ::chdir("/") != 0) _exit(EX_OSERR);
+        signal(SIGPIPE, SIG_DFL);
+        for (int sig : {SIGTERM, SIGINT, SIGHUP})
+            signal(sig, SIG_DFL);
+        ::execve(cargv[0], cargv.data(), cenv.data());
+        _exit(errno == ENOENT ? EX_UNAVAILABLE : EX_OSERR);
+    }
+    in_r.reset();
+    out_w.reset();
+    std::string input = maildir_file(m);
+    fcntl(in_w.get(), F_SETFL, O_NONBLOCK);
+    fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
+    long deadline =
+        now_ms() + static_cast<long>(cfg.program_timeout ? cfg.program_timeout : 60) * 1000;
+    size_t off = 0;
+    std::string output;
+    bool timed_out = false;
+    int st = 0;
+    signal(SIGPIPE, SIG_IGN);
+    for (;;) {
+        pid_t w = ::waitpid(pid, &st, WNOHANG);
+        if (w == pid) break;
+        long left = deadline - now_ms();
+        if (left <= 0) {
+            timed_out = true;
+            ::kill(-pid, SIGKILL);
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, &st, 0);
+            break;
+        }
+        pollfd p[2] = {{in_w.valid() ? in_w.get() : -1, POLLOUT, 0}, {out_r.get(), POLLIN, 0}};
+        ::poll(p, 2, static_cast<int>(left < 50 ? left : 50));
+        if (in_w.valid() && (p[0].revents & (POLLOUT | POLLERR | POLLHUP))) {
+            ssize_t n = ::write(in_w.get(), input.data() + off, input.size() - off);
+            if (n > 0) off += static_cast<size_t>(n);
+            if ((n < 0 && errno != EAGAIN && errno != EINTR) || off == input.size()) in_w.reset();
+        }
+        if (p[1].revents & (POLLIN | POLLHUP)) {
+            char buf[512];
+            ssize_t n = ::read(out_r.get(), buf, sizeof buf);
+            if (n > 0 && output.size() < 2048) output.append(buf, static_cast<size_t>(n));
+        }
+    }
+    ::kill(-pid, SIGKILL);                        // anything it left running in its group
+    for (char buf[512]; output.size() < 2048;) {  // what it wrote before it exited
+        ssize_t n = ::read(out_r.get(), buf, sizeof buf);
+        if (n <= 0) break;
+        output.append(buf, static_cast<size_t>(n));
+    }
+    if (timed_out)
+        return {EX_TEMPFAIL, "program " + (*argv)[0] + " timed out after " +
+                                 std::to_string(cfg.program_timeout) + "s"};
+    std::string first = output.substr(0, output.find('\n'));
+    if (WIFSIGNALED(st))
+        return {EX_TEMPFAIL,
+                "program " + (*argv)[0] + " killed by signal " + std::to_string(WTERMSIG(st))};
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : EX_SOFTWARE;
+    if (code == 0) return {0, "program " + (*argv)[0]};
+    return {code, "program " + (*argv)[0] + " exited " + std::to_string(code) +
+                      (first.empty() ? "" : ": " + first)};
+}
+
+// A /file target: appended to as an mbox (locks, From_ line, cut back on failure), owned
+// by the user it runs as.
+MessageReport deliver_file(const ChildSpec& spec, uid_t owner) {
+    const std::string& path = spec.target;
+    size_t slash = path.rfind('/');
+    std::string dir = slash == 0 ? "/" : path.substr(0, slash);
+    std::string base = path.substr(slash + 1);
+    UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dfd) return {EX_CANTCREAT, sys_error("open " + dir, errno).message};
+    auto r = deliver_mbox_batch(dfd.get(), dir, base, owner, spec.msgs, time(nullptr));
+    if (!r) return {code(r.error().exit), r.error().message};
+    return {0, r->path};
+}
+
 }  // namespace
+
+Result<std::vector<std::string>> program_argv(std::string_view command,
+                                              const std::string& smrsh_dir) {
+    if (command.find_first_of(";&|<>`$(){}[]*?!~\\\"'\n\r") != std::string_view::npos)
+        return make_error(Exit::unavailable, "shell metacharacters in program target");
+    std::vector<std::string> argv;
+    size_t i = 0;
+    while (i < command.size()) {
+        while (i < command.size() && (command[i] == ' ' || command[i] == '\t'))
+            ++i;
+        size_t start = i;
+        while (i < command.size() && command[i] != ' ' && command[i] != '\t')
+            ++i;
+        if (i > start) argv.emplace_back(command.substr(start, i - start));
+    }
+    if (argv.empty()) return make_error(Exit::unavailable, "empty program target");
+    if (smrsh_dir.empty()) {
+        if (argv[0].front() != '/')
+            return make_error(Exit::unavailable, "program " + argv[0] + " is not an absolute path");
+        return argv;
+    }
+    std::string base = argv[0].substr(argv[0].rfind('/') + 1);
+    if (base.empty() || base == "." || base == "..")
+        return make_error(Exit::unavailable, "bad program name " + argv[0]);
+    std::string allowed = smrsh_dir + "/" + base;
+    struct stat st {};
+    if (::lstat(allowed.c_str(), &st) != 0)
+        return make_error(Exit::unavailable,
+                          "program " + base + " is not in the restricted directory " + smrsh_dir);
+    argv[0] = allowed;
+    return argv;
+}
 
 std::vector<MessageReport> deliver_as_current_user(const ChildSpec& spec, uid_t owner) {
     const Config& cfg = *spec.config;
     umask(077);
     std::vector<MessageReport> out;
     out.reserve(spec.msgs.size());
+    if (spec.kind == TargetKind::program) {
+        for (const MailMessage& m : spec.msgs)
+            out.push_back(run_program(spec, m));
+        return out;
+    }
+    if (spec.kind == TargetKind::file) {
+        out.assign(spec.msgs.size(), deliver_file(spec, owner));
+        return out;
+    }
     if (cfg.mailbox_format == MailboxFormat::maildir) {
         std::string root = expand_maildir_path(cfg.maildir, spec.user.name, spec.user.home);
         unsigned long seq = spec.seq;
@@ -85,7 +244,11 @@ void run_delivery_child(const ChildSpec& spec, int report_fd) noexcept {
     reset_process(report_fd);
     uid_t owner = geteuid();
     if (spec.switch_user) {
-        auto id = lookup_identity(spec.user.name, spec.config->mail_group);
+        // The mail group only for mailboxes (dotlocks in the spool); a program or file
+        // runs with the user's own groups.
+        auto id = lookup_identity(spec.user.name, spec.kind == TargetKind::mailbox
+                                                      ? spec.config->mail_group
+                                                      : std::string());
         Result<void> became =
             id ? become_user(id->uid, id->gid, id->groups) : Result<void>(id.error());
         if (!became) {
@@ -124,16 +287,42 @@ std::vector<MessageReport> parse_reports(const std::string& text) {
     return out;
 }
 
-Outcome outcome_from_wait(int wait_status, const std::string& reason, bool maildir) {
+Outcome outcome_from_wait(int wait_status, const std::string& reason, bool maildir,
+                          TargetKind kind) {
     if (WIFSIGNALED(wait_status))
         return {4, "4.3.0",
                 "delivery process killed by signal " + std::to_string(WTERMSIG(wait_status))};
     if (!WIFEXITED(wait_status)) return {4, "4.3.0", "delivery process ended oddly"};
-    return outcome_from_code(WEXITSTATUS(wait_status), reason, maildir);
+    return outcome_from_code(WEXITSTATUS(wait_status), reason, maildir, kind);
 }
 
-Outcome outcome_from_code(int st, const std::string& reason, bool maildir) {
+Outcome outcome_from_code(int st, const std::string& reason, bool maildir, TargetKind kind) {
     std::string why = reason.empty() ? "delivery failed (exit " + std::to_string(st) + ")" : reason;
+    if (kind == TargetKind::program) {
+        switch (st) {
+            case EX_OK:
+                return {2, "2.0.0", "delivered to program"};
+            case EX_TEMPFAIL:
+            case EX_OSERR:
+            case EX_OSFILE:
+            case EX_IOERR:
+            case EX_CANTCREAT:
+                return {4, "4.3.0", why};
+            case EX_NOUSER:
+                return {5, "5.1.1", why};
+            case EX_NOHOST:
+                return {5, "5.1.2", why};
+            case EX_DATAERR:
+                return {5, "5.6.0", why};
+            case EX_NOPERM:
+                return {5, "5.7.1", why};
+            case EX_CONFIG:
+                return {5, "5.3.5", why};
+            default:
+                return {5, "5.3.0", why};
+        }
+    }
+    if (kind == TargetKind::file && st == EX_OK) return {2, "2.0.0", "delivered to file"};
     switch (st) {
         case EX_OK:
             return {2, "2.0.0", maildir ? "delivered to maildir" : "delivered to mailbox"};

@@ -13,6 +13,7 @@
 #include "deliver/local/expand.hpp"
 #include "deliver/local/message_format.hpp"
 #include "lib/conf/config.hpp"
+#include "lib/core/result.hpp"
 
 namespace tegami::local {
 
@@ -22,6 +23,8 @@ struct ChildSpec {
     std::vector<MailMessage> msgs;  // at least one; all for this user
     bool switch_user = false;  // become user (needs CAP_SETUID/CAP_SETGID); else stay as we are
     unsigned long seq = 0;     // for unique Maildir names (seq, seq+1, ... per message)
+    TargetKind kind = TargetKind::mailbox;
+    std::string target;  // program command line or file path (kind != mailbox)
 };
 
 // The most messages one child takes, and the report line limit that keeps a batch's
@@ -53,8 +56,20 @@ struct Outcome {
 
 // wait_status as from waitpid; reason: the child's report line. maildir picks the text of
 // a success ("delivered to maildir" rather than "delivered to mailbox").
-Outcome outcome_from_wait(int wait_status, const std::string& reason, bool maildir);
-// The same for one message's sysexits code from the child's report.
-Outcome outcome_from_code(int code, const std::string& reason, bool maildir);
+Outcome outcome_from_wait(int wait_status, const std::string& reason, bool maildir,
+                          TargetKind kind = TargetKind::mailbox);
+// The same for one message's sysexits code from the child's report. For a program, its
+// exit status maps as sendmail's does: 0 delivered; EX_TEMPFAIL, EX_OSERR, EX_OSFILE,
+// EX_IOERR, EX_CANTCREAT defer; EX_NOUSER 5.1.1, EX_NOHOST 5.1.2, EX_DATAERR 5.6.0,
+// EX_NOPERM 5.7.1, EX_CONFIG 5.3.5, anything else (EX_UNAVAILABLE, 1, ...) 5.3.0.
+Outcome outcome_from_code(int code, const std::string& reason, bool maildir,
+                          TargetKind kind = TargetKind::mailbox);
+
+// The command line of a |program target as it will run: argv split at white space;
+// argv[0] replaced by smrsh_dir/basename when smrsh_dir is set (which must exist).
+// Refuses shell metacharacters, a relative program without smrsh_dir, and a program not
+// in smrsh_dir. Pure apart from one lstat.
+Result<std::vector<std::string>> program_argv(std::string_view command,
+                                              const std::string& smrsh_dir);
 
 }  // namespace tegami::local

@@ -1,16 +1,24 @@
 // expand.cpp - see expand.hpp. Called by the local server (deliver/local/server.cpp).
-// Trusts the aliases table as parsed; trusts nothing in the recipient. A target is never
-// used as a path or command here: the forms that would need one are refused.
-// Invariants: expansion terminates (depth bound and the alias path), every user appears
-// once, and no user with uid 0 is ever returned.
+// Trusts the aliases table as parsed and :include: files that pass the safe-file checks;
+// trusts nothing in the recipient. A program or file target is only ever recorded here,
+// never run or opened: the delivery child does that as the user recorded with it.
+// Invariants: expansion terminates (depth bound and the alias path), every delivery
+// appears once, no mailbox of uid 0 and no program or file as uid 0 is ever returned.
 #include "deliver/local/expand.hpp"
 
+#include <fcntl.h>
 #include <pwd.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <set>
 
+#include "lib/core/log.hpp"
+#include "lib/core/unique_fd.hpp"
 #include "lib/map/recipients.hpp"
 
 namespace tegami::local {
@@ -35,107 +43,403 @@ bool getpw(const std::string& name, LocalUser& out) {
     return true;
 }
 
+bool getpw_uid(uid_t uid, LocalUser& out) {
+    passwd pw{};
+    passwd* res = nullptr;
+    std::vector<char> buf(16384);
+    if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &res) != 0 || res == nullptr) return false;
+    out = LocalUser{pw.pw_name, pw.pw_uid, pw.pw_gid, pw.pw_dir ? pw.pw_dir : ""};
+    return true;
+}
+
+bool starts_with_nocase(std::string_view s, std::string_view prefix) {
+    return s.size() >= prefix.size() && strncasecmp(s.data(), prefix.data(), prefix.size()) == 0;
+}
+
+// sendmail's safe-file rule for a file others' mail depends on: every directory from
+// the root down is writable only by its owner (or sticky), owned by root or by the
+// file's owner; the file itself is regular and not writable by group or others.
+Result<void> check_safe_path(const std::string& path, const struct stat& file) {
+    if (!S_ISREG(file.st_mode)) return make_error(Exit::no_perm, "not a regular file");
+    if ((file.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+        return make_error(Exit::no_perm, "writable by group or others");
+    for (size_t slash = path.rfind('/'); slash != std::string::npos && slash > 0;
+         slash = path.rfind('/', slash - 1)) {
+        std::string dir = path.substr(0, slash);
+        struct stat st {};
+        if (::lstat(dir.c_str(), &st) != 0) return sys_error("lstat " + dir, errno);
+        if (S_ISLNK(st.st_mode) && ::stat(dir.c_str(), &st) != 0)
+            return sys_error("stat " + dir, errno);
+        bool sticky = (st.st_mode & S_ISVTX) != 0;
+        if (!sticky && (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+            return make_error(Exit::no_perm, dir + " is writable by group or others");
+        if (st.st_uid != 0 && st.st_uid != file.st_uid)
+            return make_error(Exit::no_perm, dir + " is owned by another user");
+    }
+    return {};
+}
+
+Result<std::vector<std::string>> parse_target_lines(std::string_view text, const std::string& name);
+
+struct Included {
+    std::vector<std::string> targets;
+    uid_t owner = 0;
+};
+
+// Reads an :include: file's targets: one or more per line, comma-separated, "#" comment
+// lines, the same quoting as the aliases file.
+Result<Included> read_include(const std::string& path) {
+    if (path.empty() || path.front() != '/')
+        return make_error(Exit::data_err, "include path is not absolute");
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+    if (!fd) return sys_error("cannot open " + path, errno, Exit::temp_fail);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return sys_error("fstat " + path, errno, Exit::temp_fail);
+    if (auto safe = check_safe_path(path, st); !safe)
+        return make_error(Exit::no_perm, path + ": unsafe: " + safe.error().message);
+    if (static_cast<size_t>(st.st_size) > kMaxIncludeFile)
+        return make_error(Exit::data_err, path + ": larger than 1 MiB");
+    std::string text(static_cast<size_t>(st.st_size), '\0');
+    size_t got = 0;
+    while (got < text.size()) {
+        ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += static_cast<size_t>(n);
+    }
+    text.resize(got);
+    auto targets = parse_target_lines(text, path);
+    if (!targets) return targets.error();
+    Included inc;
+    inc.owner = st.st_uid;
+    inc.targets = std::move(targets.value());
+    return inc;
+}
+
+Result<std::vector<std::string>> parse_target_lines(std::string_view text,
+                                                    const std::string& name) {
+    std::string rhs;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        std::string_view line(text.data() + pos,
+                              (nl == std::string::npos ? text.size() : nl) - pos);
+        pos = nl == std::string::npos ? text.size() : nl + 1;
+        size_t first = line.find_first_not_of(" \t\r");
+        if (first == std::string_view::npos || line[first] == '#') continue;
+        if (!rhs.empty()) rhs += ", ";
+        rhs.append(line.substr(first));
+    }
+    if (rhs.empty()) return std::vector<std::string>();
+    auto t = parse_aliases("include: " + rhs, name);
+    if (!t) return t.error();
+    return std::move(t->entries.begin()->second);
+}
+
 class Expander {
   public:
-    Expander(const AliasFile* aliases, const Config& config) : aliases_(aliases), cfg_(config) {}
-    void name(std::string_view local, bool no_alias, int depth);
+    Expander(const AliasFile* aliases, const Config& config, const ForwardReader* forward)
+        : aliases_(aliases), cfg_(config), forward_(forward) {}
+    void top(std::string_view local);
     Expansion take() { return std::move(out_); }
 
   private:
-    void target(std::string_view t, int depth);
-    void alias(const std::string& key, std::string_view local, int depth);
-    void user(std::string_view local);
-    void fail(std::string_view target, const char* dsn, std::string text) {
-        out_.failures.push_back(TargetFailure{std::string(target), dsn, std::move(text)});
+    // Who |program and /file targets run as, in the current context.
+    struct Context {
+        bool from_include = false;
+        uid_t include_owner = 0;
+        std::string sender;  // owner-LIST of the innermost list with an owner
+    };
+    void target(std::string_view t, int depth, const Context& ctx);
+    void name(std::string_view local, bool no_alias, int depth, const Context& ctx);
+    void alias(const std::string& key, std::string_view local, int depth, const Context& ctx);
+    void user(std::string_view local, const Context& ctx, bool no_forward);
+    bool forwarded(const LocalUser& u, int depth, const Context& ctx);
+    void special(TargetKind kind, std::string_view t, const Context& ctx);
+    void include(std::string_view t, int depth, const Context& ctx);
+    bool has_alias(const std::string& key) const {
+        return aliases_ != nullptr && aliases_->find(key) != nullptr;
+    }
+    void fail(std::string_view target, uint32_t status, const char* dsn, std::string text) {
+        out_.failures.push_back(TargetFailure{std::string(target), status, dsn, std::move(text)});
+    }
+    void add(Delivery d) {
+        if (keys_.insert(d.key()).second) out_.deliveries.push_back(std::move(d));
     }
 
     const AliasFile* aliases_;
     const Config& cfg_;
+    const ForwardReader* forward_;
     Expansion out_;
-    std::set<std::string> expanded_;  // alias names already expanded (lower-cased)
-    std::set<std::string> users_;     // passwd names already listed
-    std::vector<std::string> path_;   // the aliases being expanded, outermost first
+    std::set<std::string> forwarded_;  // users whose .forward was expanded
+    std::set<std::string> expanded_;   // alias names already expanded (lower-cased)
+    std::set<std::string> keys_;       // deliveries already listed
+    std::vector<std::string> path_;    // the aliases being expanded, outermost first
 };
 
-void Expander::target(std::string_view t, int depth) {
+void Expander::top(std::string_view local) {
+    Context ctx;
+    name(local, false, 0, ctx);
+}
+
+void Expander::target(std::string_view t, int depth, const Context& ctx) {
     if (t.empty()) return;
-    if (t.front() == '|' || t.front() == '/' ||
-        (t.size() >= 9 && strncasecmp(t.data(), ":include:", 9) == 0)) {
-        fail(t, "5.3.0", "alias target form not supported yet: " + std::string(t));
+    if (t.front() == '|') return special(TargetKind::program, t.substr(1), ctx);
+    if (t.front() == '/') return special(TargetKind::file, t, ctx);
+    if (starts_with_nocase(t, ":include:")) return include(t.substr(9), depth, ctx);
+    if (starts_with_nocase(t, "error:")) {
+        TargetFailure f = parse_error_target(t.substr(6));
+        f.target.assign(t);
+        out_.failures.push_back(std::move(f));
         return;
     }
     bool no_alias = t.front() == '\\';
     std::string_view rest = no_alias ? t.substr(1) : t;
     if (rest.find('@') == std::string_view::npos) {
-        name(rest, no_alias, depth);
+        name(rest, no_alias, depth, ctx);
         return;
     }
     std::string local, domain;
     if (!split_address(rest, local, domain)) {
-        fail(t, "5.1.3", "bad address in alias: " + std::string(t));
+        fail(t, 5, "5.1.3", "bad address in alias: " + std::string(t));
         return;
     }
     if (!is_local_domain(cfg_, domain)) {
-        fail(t, "5.3.0", "alias target form not supported yet: " + std::string(t));
+        // Forwarding to another host needs the remote agent, which local does not have.
+        fail(t, 4, "4.3.0",
+             "alias to a remote address, no remote delivery here: " + std::string(t));
         return;
     }
-    name(local, no_alias, depth);
+    name(local, no_alias, depth, ctx);
 }
 
-void Expander::name(std::string_view local, bool no_alias, int depth) {
-    const AliasFile* aliases = no_alias ? nullptr : aliases_;
+void Expander::name(std::string_view local, bool no_alias, int depth, const Context& ctx) {
     std::string key = lower(local);
     bool self = !path_.empty() && path_.back() == key;
-    if (!self && classify_local(local, aliases) == LocalKind::alias) {
-        alias(key, local, depth);
-        return;
+    if (!no_alias && !self) {
+        if (has_alias(key)) return alias(key, local, depth, ctx);
+        // LIST-request without its own alias goes to owner-LIST.
+        constexpr std::string_view kReq = "-request";
+        if (key.size() > kReq.size() && key.ends_with(kReq)) {
+            std::string owner = "owner-" + key.substr(0, key.size() - kReq.size());
+            if (has_alias(owner)) return alias(owner, owner, depth, ctx);
+        }
+        // user+detail: the alias or mailbox of user, the address kept for Delivered-To.
+        const std::string& delim = cfg_.recipient_delimiter;
+        size_t cut = delim.empty() ? std::string::npos : local.find(delim);
+        if (cut != std::string::npos && cut > 0) {
+            std::string_view base = local.substr(0, cut);
+            std::string bkey = lower(base);
+            if (has_alias(bkey)) return alias(bkey, base, depth, ctx);
+            return user(base, ctx, false);
+        }
     }
-    user(local);
+    user(local, ctx, no_alias);
 }
 
-void Expander::alias(const std::string& key, std::string_view local, int depth) {
+void Expander::alias(const std::string& key, std::string_view local, int depth,
+                     const Context& ctx) {
     for (const auto& p : path_) {
         if (p != key) continue;
         std::string chain;
         for (const auto& q : path_)
             chain += q + " -> ";
-        fail(local, "5.4.6", "alias loop: " + (chain + key));
+        fail(local, 5, "5.4.6", "alias loop: " + (chain + key));
         return;
     }
     if (depth >= kMaxAliasDepth) {
-        fail(local, "5.4.6",
+        fail(local, 5, "5.4.6",
              "alias expansion too deep (" + std::to_string(kMaxAliasDepth) + " levels): " + key);
         return;
     }
     if (!expanded_.insert(key).second) return;  // listed before: a duplicate
     const std::vector<std::string>* targets = aliases_->find(key);
     if (targets == nullptr) return;
+    Context inner = ctx;
+    if (!key.starts_with("owner-") && has_alias("owner-" + key))
+        inner.sender = "owner-" + key + "@" + cfg_.hostname;
     path_.push_back(key);
     for (const auto& t : *targets)
-        target(t, depth + 1);
+        target(t, depth + 1, inner);
     path_.pop_back();
 }
 
-void Expander::user(std::string_view local) {
+void Expander::user(std::string_view local, const Context& ctx, bool no_forward) {
     LocalUser u;
     std::string name(local);
     if (!getpw(name, u) && !getpw(lower(name), u)) {
-        fail(local, "5.1.1", "user unknown: " + name);
+        fail(local, 5, "5.1.1", "user unknown: " + name);
         return;
     }
     if (u.uid == 0) {
-        fail(local, "5.1.1", "no delivery to uid 0 user " + name + " (alias it to a person)");
+        fail(local, 5, "5.1.1", "no delivery to uid 0 user " + name + " (alias it to a person)");
         return;
     }
-    if (users_.insert(u.name).second) out_.users.push_back(std::move(u));
+    if (!no_forward && forwarded(u, static_cast<int>(path_.size()), ctx)) return;
+    Delivery d;
+    d.user = std::move(u);
+    d.sender = ctx.sender;
+    // Reached without an alias: Delivered-To names the recipient itself (user+detail).
+    d.direct = path_.empty();
+    add(std::move(d));
+}
+
+// A |program or /file target: runs as the :include: file's owner, else default_user;
+// never as uid 0.
+void Expander::special(TargetKind kind, std::string_view t, const Context& ctx) {
+    std::string what(t);
+    while (!what.empty() && (what.front() == ' ' || what.front() == '\t'))
+        what.erase(0, 1);
+    if (what.empty()) {
+        fail(t, 5, "5.3.0", "empty program or file target");
+        return;
+    }
+    LocalUser as;
+    bool found = ctx.from_include && ctx.include_owner != 0 ? getpw_uid(ctx.include_owner, as)
+                                                            : getpw(cfg_.default_user, as);
+    if (!found || as.uid == 0) {
+        fail(t, 5, "5.3.0",
+             "no safe user to run " + what + " as (default_user " + cfg_.default_user +
+                 (found ? " has uid 0)" : " unknown)"));
+        return;
+    }
+    if (kind == TargetKind::file && what.find("/../") != std::string::npos) {
+        fail(t, 5, "5.3.0", "file target with \"..\": " + what);
+        return;
+    }
+    Delivery d;
+    d.kind = kind;
+    d.user = std::move(as);
+    d.target = std::move(what);
+    d.sender = ctx.sender;
+    add(std::move(d));
+}
+
+// Expands u's .forward in place of the mailbox; false when there is none to use. A
+// target naming u again (with or without "\\") is u's mailbox; so is a user whose
+// .forward is being expanded already (a cycle of forwards ends in the mailboxes).
+bool Expander::forwarded(const LocalUser& u, int depth, const Context& ctx) {
+    if (forward_ == nullptr || forwarded_.count(u.name) != 0) return false;
+    auto text = (*forward_)(u);
+    if (!text) {
+        fail(u.name, 4, "4.3.0", text.error().message);
+        return true;
+    }
+    if (!text.value()) return false;
+    auto targets = parse_target_lines(**text, u.home + "/.forward");
+    if (!targets) {
+        log_warning("local: ignoring the .forward of %s: %s", u.name.c_str(),
+                    targets.error().message.c_str());
+        return false;
+    }
+    if (targets->empty()) return false;
+    if (depth >= kMaxAliasDepth) {
+        fail(u.name, 5, "5.4.6", "forwarding too deep at " + u.name);
+        return true;
+    }
+    forwarded_.insert(u.name);
+    Context inner = ctx;
+    inner.from_include = true;  // programs and files run as the .forward's user
+    inner.include_owner = u.uid;
+    path_.push_back("~" + u.name);
+    for (const auto& t : *targets) {
+        std::string_view name = t;
+        if (!name.empty() && name.front() == '\\') name.remove_prefix(1);
+        if (lower(name) == lower(u.name)) {
+            Delivery d;
+            d.user = u;
+            d.sender = ctx.sender;
+            add(std::move(d));
+            continue;
+        }
+        target(t, depth + 1, inner);
+    }
+    path_.pop_back();
+    return true;
+}
+
+void Expander::include(std::string_view t, int depth, const Context& ctx) {
+    std::string path(t);
+    while (!path.empty() && (path.front() == ' ' || path.front() == '\t'))
+        path.erase(0, 1);
+    std::string key = ":include:" + path;
+    for (const auto& p : path_)
+        if (p == key) {
+            fail(t, 5, "5.4.6", "include loop: " + path);
+            return;
+        }
+    if (depth >= kMaxAliasDepth) {
+        fail(t, 5, "5.4.6", "alias expansion too deep at :include:" + path);
+        return;
+    }
+    if (!expanded_.insert(key).second) return;
+    auto inc = read_include(path);
+    if (!inc) {
+        log_warning("local: :include:%s ignored: %s", path.c_str(), inc.error().message.c_str());
+        fail(t, 4, "4.3.0", "cannot use :include:" + path + ": " + inc.error().message);
+        return;
+    }
+    Context inner = ctx;
+    inner.from_include = true;
+    inner.include_owner = inc->owner;
+    path_.push_back(key);
+    for (const auto& x : inc->targets)
+        target(x, depth + 1, inner);
+    path_.pop_back();
 }
 
 }  // namespace
 
-Expansion expand_local(std::string_view local_part, const AliasFile* aliases,
-                       const Config& config) {
-    Expander e(aliases, config);
-    e.name(local_part, false, 0);
+std::string Delivery::key() const {
+    switch (kind) {
+        case TargetKind::program:
+            return "|" + user.name + "|" + target;
+        case TargetKind::file:
+            return "/" + user.name + "|" + target;
+        case TargetKind::mailbox:
+            break;
+    }
+    return "m" + user.name;
+}
+
+TargetFailure parse_error_target(std::string_view spec) {
+    TargetFailure f;
+    while (!spec.empty() && spec.front() == ' ')
+        spec.remove_prefix(1);
+    auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    // An enhanced code "D.D.D" (each part 1-3 digits) followed by ':' or a space.
+    size_t i = 0, dots = 0;
+    while (i < spec.size() && (digit(spec[i]) || spec[i] == '.')) {
+        if (spec[i] == '.') ++dots;
+        ++i;
+    }
+    std::string dsn;
+    if (dots == 2 && i >= 5 && (spec[0] == '4' || spec[0] == '5')) {
+        dsn.assign(spec.substr(0, i));
+        spec.remove_prefix(i);
+        if (!spec.empty() && (spec.front() == ':' || spec.front() == ' ')) spec.remove_prefix(1);
+    }
+    std::string code;
+    if (spec.size() >= 3 && digit(spec[0]) && digit(spec[1]) && digit(spec[2]) &&
+        (spec.size() == 3 || spec[3] == ' ' || spec[3] == '-')) {
+        code.assign(spec.substr(0, 3));
+        spec.remove_prefix(spec.size() > 3 ? 4 : 3);
+    }
+    char cls = !code.empty() ? code[0] : !dsn.empty() ? dsn[0] : '5';
+    f.status = cls == '4' ? 4 : 5;
+    if (dsn.empty() || dsn[0] != (f.status == 4 ? '4' : '5'))
+        dsn = f.status == 4 ? "4.0.0" : "5.0.0";
+    f.dsn = dsn;
+    while (!spec.empty() && spec.front() == ' ')
+        spec.remove_prefix(1);
+    f.text = spec.empty() ? "refused by an error: alias" : std::string(spec);
+    return f;
+}
+
+Expansion expand_local(std::string_view local_part, const AliasFile* aliases, const Config& config,
+                       const ForwardReader* forward) {
+    Expander e(aliases, config, forward);
+    e.top(local_part);
     return e.take();
 }
 

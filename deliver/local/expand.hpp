@@ -1,14 +1,32 @@
-// expand.hpp - resolves one local recipient to the local users that receive a copy:
-// recursive aliases(5) expansion with duplicate suppression, self-reference ("bob: bob,
-// ...") delivering to the user, "\user" stopping further aliasing, user@<local domain>
-// treated as user, a loop or more than kMaxAliasDepth levels failing with 5.4.6.
-// |command, /file, :include: and non-local addresses are not delivered by this version:
-// each fails permanently with 5.3.0. Called by the local server for every request;
-// pure apart from reading the passwd database.
+// expand.hpp - alias expansion for local delivery (sendmail aliases(5) semantics): a
+// local part becomes the set of final deliveries (mailboxes of passwd users, |program
+// and /file targets with the user each runs as) and the targets that failed. Called by
+// the local server for every recipient of a request; pure apart from reading the passwd
+// database and :include: files.
+//
+// Rules, as sendmail 8.17's:
+//   name         an alias (matched without case) is replaced by its targets; a passwd
+//                user is a mailbox; "\user" is the user's mailbox, never aliased again
+//   user+detail  with recipient_delimiter "+": an alias for user+detail wins, else user's
+//                alias or mailbox (Delivered-To keeps user+detail)
+//   |program     run as default_user (aliases) or the :include: file's owner
+//   /path/file   appended to, mbox style, as the same user
+//   :include:F   F's lines are more targets; F must be a regular file, not writable by
+//                group or others, in directories writable only by their owner (sticky
+//                directories excepted), else it is ignored with a log line (4.3.0)
+//   error:C T    fails with C ("5.1.1:550", "550", "4.2.2") and text T
+//   owner-LIST   if it exists, the envelope sender of everything LIST expands to
+//   LIST-request without an alias of its own goes to owner-LIST
+//   ~/.forward   of a user reached (not as \user): its targets instead of the mailbox
+// A loop (an alias reached from itself) or more than kMaxAliasDepth levels fails with
+// 5.4.6. Every delivery appears once, whatever paths reach it.
 #pragma once
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +37,7 @@
 namespace tegami::local {
 
 constexpr int kMaxAliasDepth = 10;
+constexpr size_t kMaxIncludeFile = 1u << 20;
 
 struct LocalUser {
     std::string name;  // the passwd name
@@ -27,20 +46,46 @@ struct LocalUser {
     std::string home;
 };
 
-// One target that cannot be delivered (always a permanent failure here).
+enum class TargetKind { mailbox, program, file };
+
+// One final delivery.
+struct Delivery {
+    TargetKind kind = TargetKind::mailbox;
+    LocalUser user;       // the mailbox's owner, or the user a program or file runs as
+    std::string target;   // the command line or the file path; empty for a mailbox
+    std::string sender;   // envelope sender to use (owner-LIST), "" for the message's own
+    bool direct = false;  // the recipient itself, no alias between (Delivered-To names it)
+    // Deliveries with the same key are the same delivery.
+    std::string key() const;
+};
+
+// One target that cannot be delivered.
 struct TargetFailure {
     std::string target;
-    std::string dsn;   // "5.1.1", "5.3.0", "5.4.6", ...
-    std::string text;  // "user unknown: bob"
+    uint32_t status = 5;  // 4: try again later, 5: permanent
+    std::string dsn;      // "5.1.1", "5.3.0", "5.4.6", "4.3.0", ...
+    std::string text;     // "user unknown: bob"
 };
 
 struct Expansion {
-    std::vector<LocalUser> users;  // each passwd user at most once, uid never 0
+    std::vector<Delivery> deliveries;  // each once; no uid 0 user, no program as root
     std::vector<TargetFailure> failures;
 };
 
+// Reads a user's .forward (deliver/local/forward.hpp): its text, nullopt for none (or
+// unsafe, ignored), an error for "try again later".
+using ForwardReader = std::function<Result<std::optional<std::string>>(const LocalUser&)>;
+
 // local_part: the recipient's part before the last '@', unquoted. aliases may be null.
-// config: its local domains decide which targets written user@domain are local.
-Expansion expand_local(std::string_view local_part, const AliasFile* aliases, const Config& config);
+// forward may be null (no .forward files are read); a user's .forward, when it has
+// targets, replaces the mailbox ("\user" in it keeps a copy; naming the user again
+// means the mailbox too); its programs and files run as the user.
+// config: local domains (targets written user@domain), recipient_delimiter,
+// default_user, hostname (owner-LIST senders).
+Expansion expand_local(std::string_view local_part, const AliasFile* aliases, const Config& config,
+                       const ForwardReader* forward = nullptr);
+
+// "error:" target text (after the prefix) -> status, dsn and text. Pure.
+TargetFailure parse_error_target(std::string_view spec);
 
 }  // namespace tegami::local

@@ -7,7 +7,9 @@
 // SECURITY. Started by master, already running as the tegami user with CAP_SETUID and
 // CAP_SETGID only (daemon_main verifies that and refuses to run with more). What it
 // inherits and how each is neutralised:
-//   environment  not read (paths come from the configuration; no getenv, no exec)
+//   environment  not read (paths come from the configuration; no getenv); a |program
+//                target is exec'ed with a fixed environment built from the passwd
+//                entry and the envelope, never the inherited one
 //   argv         parsed by daemon_main: -c config, -P, -f, -d, -L only
 //   fds 0-2      used for logging in the foreground only; delivery children close every
 //                other descriptor before they switch user

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "deliver/local/forward.hpp"
 #include "lib/core/log.hpp"
 #include "lib/mail/address.hpp"
 #include "lib/map/recipients.hpp"
@@ -215,6 +216,7 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
     // Every recipient expanded first; each user then gets one job carrying every
     // recipient that reached it (one copy per mailbox and message).
     std::vector<Job> jobs;
+    ForwardReader forward = [this](const LocalUser& u) { return read_forward(u, switch_users_); };
     for (size_t i = 0; i < req->rcpts.size(); ++i) {
         Rcpt& rc = req->rcpts[i];
         const std::string& addr = req->msg.recipients[i].address;
@@ -228,24 +230,24 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
             settle(*req, i, Outcome{5, "5.1.2", "not a local domain: " + rc.domain});
             continue;
         }
-        Expansion ex = expand_local(rc.local, aliases_.get(), cfg());
-        std::vector<Outcome> fails;
+        Expansion ex = expand_local(rc.local, aliases_.get(), cfg(), &forward);
         for (const auto& f : ex.failures) {
-            log_info("%s: to=<%s>, relay=local, dsn=%s, status=bounced (%s)", qid.c_str(),
-                     addr.c_str(), f.dsn.c_str(), f.text.c_str());
-            rc.perm.push_back(Outcome{5, f.dsn, f.text});
+            log_info("%s: to=<%s>, relay=local, dsn=%s, status=%s (%s)", qid.c_str(), addr.c_str(),
+                     f.dsn.c_str(), f.status == 4 ? "deferred" : "bounced", f.text.c_str());
+            (f.status == 4 ? rc.temp : rc.perm).push_back(Outcome{f.status, f.dsn, f.text});
         }
-        if (ex.users.empty()) {
-            Outcome o = rc.perm.empty()
+        if (ex.deliveries.empty()) {
+            const std::vector<Outcome>& fails = !rc.temp.empty() ? rc.temp : rc.perm;
+            Outcome o = fails.empty()
                             ? Outcome{5, "5.1.1", "no local recipient left after aliasing"}
-                            : rc.perm.front();
-            rc.perm.clear();
+                            : fails.front();
             settle(*req, i, o);
             continue;
         }
-        for (auto& u : ex.users) {
+        for (auto& u : ex.deliveries) {
+            std::string key = u.key();
             auto same = std::find_if(jobs.begin(), jobs.end(),
-                                     [&](const Job& j) { return j.user.name == u.name; });
+                                     [&](const Job& j) { return j.d.key() == key; });
             if (same != jobs.end()) {
                 if (same->rcpts.back() != i) {
                     same->rcpts.push_back(i);
@@ -262,9 +264,9 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
     start_jobs();
 }
 
-bool LocalServer::user_busy(const std::string& name) const {
+bool LocalServer::busy(const std::string& key) const {
     for (const auto& [pid, c] : children_)
-        if (!c.jobs.empty() && c.jobs.front().user.name == name) return true;
+        if (!c.jobs.empty() && c.jobs.front().d.key() == key) return true;
     return false;
 }
 
@@ -276,14 +278,14 @@ void LocalServer::start_jobs() {
     size_t limit = cfg().local_concurrency > 0 ? cfg().local_concurrency : 1;
     for (auto it = queue_.begin();
          it != queue_.end() && children_.size() < limit && !ctx_->stopping;) {
-        if (user_busy(it->user.name)) {
+        std::string key = it->d.key();
+        if (busy(key)) {
             ++it;
             continue;
         }
-        std::string name = it->user.name;
         std::vector<Job> batch;
         for (auto j = it; j != queue_.end() && batch.size() < kMaxBatch;) {
-            if (j->user.name == name) {
+            if (j->d.key() == key) {
                 batch.push_back(std::move(*j));
                 j = queue_.erase(j);
             } else {
@@ -295,12 +297,11 @@ void LocalServer::start_jobs() {
     }
 }
 
-// The address this copy is for: the first recipient that names the user itself, else
-// the user at this host (reached through an alias).
+// The address this copy is for: the first recipient that reached the user without an
+// alias (user or user+detail, as canonical), else the user at this host.
 std::string LocalServer::delivered_to(const Job& j) const {
-    for (size_t i : j.rcpts)
-        if (j.req->rcpts[i].local == j.user.name) return j.req->msg.recipients[i].address;
-    return j.user.name + "@" + cfg().hostname;
+    if (j.d.direct && !j.rcpts.empty()) return j.req->msg.recipients[j.rcpts.front()].address;
+    return j.d.user.name + "@" + cfg().hostname;
 }
 
 void LocalServer::start_child(std::vector<Job> jobs) {
@@ -316,10 +317,15 @@ void LocalServer::start_child(std::vector<Job> jobs) {
     to.reserve(jobs.size());
     for (const auto& j : jobs)
         to.push_back(delivered_to(j));
-    ChildSpec spec{&cfg(), jobs.front().user, {}, switch_users_, seq_ + 1};
+    const Delivery& d = jobs.front().d;
+    ChildSpec spec{&cfg(), d.user, {}, switch_users_, seq_ + 1, d.kind, d.target};
     spec.msgs.reserve(jobs.size());
-    for (size_t i = 0; i < jobs.size(); ++i)
-        spec.msgs.push_back(MailMessage{jobs[i].req->msg.sender, to[i], jobs[i].req->body.view()});
+    for (size_t i = 0; i < jobs.size(); ++i) {
+        const Job& j = jobs[i];
+        std::string_view from =
+            j.d.sender.empty() ? std::string_view(j.req->msg.sender) : std::string_view(j.d.sender);
+        spec.msgs.push_back(MailMessage{from, to[i], j.req->body.view()});
+    }
     seq_ += jobs.size();
     // Signals stay blocked across fork so that no libevent handler runs in the child
     // before it has restored the default dispositions.
@@ -337,7 +343,7 @@ void LocalServer::start_child(std::vector<Job> jobs) {
         return;
     }
     log_debug("%s: delivery of %zu message(s) to %s in process %ld",
-              jobs.front().req->msg.queue_id.c_str(), jobs.size(), spec.user.name.c_str(),
+              jobs.front().req->msg.queue_id.c_str(), jobs.size(), d.key().c_str(),
               static_cast<long>(pid));
     children_[pid] = Child{std::move(jobs), std::move(rd)};
 }
@@ -362,11 +368,11 @@ void LocalServer::reap() {
             Outcome o;
             if (i < reports.size())
                 o = outcome_from_code(reports[i].code, reports[i].code == 0 ? "" : reports[i].text,
-                                      j.req->maildir);
+                                      j.req->maildir, j.d.kind);
             else
                 o = outcome_from_wait(
                     WIFEXITED(st) && WEXITSTATUS(st) == 0 ? (EX_TEMPFAIL << 8) : st,
-                    "no report from the delivery process", j.req->maildir);
+                    "no report from the delivery process", j.req->maildir, j.d.kind);
             finish(j, o, o.status == ipc::kStatusOk ? reports[i].text : std::string());
         }
     }
@@ -376,7 +382,9 @@ void LocalServer::reap() {
 
 void LocalServer::finish(const Job& j, const Outcome& o, const std::string& detail) {
     Request& r = *j.req;
-    std::string to = delivered_to(j);
+    std::string to = j.d.kind == TargetKind::mailbox   ? delivered_to(j)
+                     : j.d.kind == TargetKind::program ? "|" + j.d.target
+                                                       : j.d.target;
     for (size_t i : j.rcpts) {
         const std::string& rcpt = r.msg.recipients[i].address;
         std::string orig = to != rcpt ? ", orig_to=<" + rcpt + ">" : "";

@@ -61,8 +61,8 @@ class LocalServer {
     };
     struct Job {
         std::shared_ptr<Request> req;
-        LocalUser user;
-        std::vector<size_t> rcpts;  // the request's recipients that reach this user
+        Delivery d;                 // a mailbox, program or file, and who it runs as
+        std::vector<size_t> rcpts;  // the request's recipients that reach it
     };
     struct Child {
         std::vector<Job> jobs;  // one user's batch, in report order
@@ -83,7 +83,7 @@ class LocalServer {
     void refresh_aliases();
     void start_jobs();
     void start_child(std::vector<Job> jobs);
-    bool user_busy(const std::string& name) const;
+    bool busy(const std::string& key) const;
     void reap();
     std::string delivered_to(const Job& j) const;
     void finish(const Job& j, const Outcome& o, const std::string& detail);

@@ -44,9 +44,12 @@ struct Config {
     std::string mail_spool_dir;
     std::string maildir;
     std::string syslog_name;
+    std::string log_file;  // empty: syslog
 
     // listeners
     std::vector<std::string> mta_listen;
+    std::vector<std::string> msa_listen;
+    std::vector<std::string> smtps_listen;
 
     // smtpd
     std::string smtpd_banner;
@@ -69,6 +72,23 @@ struct Config {
     std::string smtpd_sender_login_map;
     bool smtpd_received_login = false;
     std::vector<std::string> trusted_networks;
+    std::string smtpd_access_map;
+
+    // TLS
+    std::vector<std::string> tls_cert_file;
+    std::vector<std::string> tls_key_file;
+    uint64_t tls_handshake_timeout = 0;  // seconds
+    uint64_t tls_ticket_rotation = 0;    // seconds
+
+    // Per-listener settings ("msa.smtpd_timeout = 600"), as Postfix's master.cf -o:
+    // applied over the file's values for sessions of that role (config_for_role).
+    struct ListenerOverride {
+        std::string role;  // mta, msa, smtps
+        std::string key;
+        std::string value;
+        int line = 0;
+    };
+    std::vector<ListenerOverride> listener_overrides;
 
     // queue
     uint64_t queue_retry_min = 0;      // seconds
@@ -81,6 +101,11 @@ struct Config {
     // local delivery
     MailboxFormat mailbox_format = MailboxFormat::mbox;
     uint64_t local_concurrency = 0;
+    std::string recipient_delimiter;  // "+": user+detail reaches user ("" = off)
+    std::string default_user;         // runs |program and /file targets of aliases
+    std::string smrsh_dir;            // programs allowed as |program targets
+    uint64_t program_timeout = 0;     // seconds
+    uint64_t max_hop_count = 0;       // Received headers before a loop is declared
 };
 
 // Loads and checks a configuration file. A missing file is an error unless
@@ -90,6 +115,14 @@ Result<Config> load_config(const std::string& path, bool allow_missing = false);
 Result<Config> parse_config(const std::string& text, const std::string& name);
 // The configuration with every default in place (hostname resolved).
 Config default_config();
+
+// The SMTP listener roles and their listen keys.
+bool is_listener_role(const std::string& role);
+// Whether KEY may be set per listener ("ROLE.KEY"): the smtpd_*, tls_* keys and
+// message_size_limit.
+bool is_listener_key(const std::string& key);
+// c with its overrides for `role` applied (the overrides were checked when parsed).
+Config config_for_role(const Config& c, const std::string& role);
 
 // "key = value" for every key (or only those differing from the default).
 std::string dump_config(const Config& c, bool non_default_only);

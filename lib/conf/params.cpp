@@ -96,9 +96,26 @@ const std::vector<Param>& param_table() {
               "directory and \"%u\" the user name; a relative path is relative to the home."),
         P_STR(syslog_name, "tegami",
               "The program name prefix in syslog lines (\"tegami/smtpd\", \"tegami/queue\", ...)."),
+        P_STR(log_file, "",
+              "When set (an absolute path), every daemon appends its log lines to this file "
+              "instead of sending them to syslog, as Postfix's maillog_file does: for machines "
+              "and containers without a syslog daemon (\"/dev/stdout\" works for a container "
+              "run in the foreground). Master opens it (created 0640 if missing) and hands it "
+              "to each daemon as standard error; lines keep syslog's layout, one write per "
+              "line. Rotate it with copytruncate, or restart master; a reload keeps the open "
+              "file. Empty (the default): syslog."),
         P_LISTEN(mta_listen, "0.0.0.0:25, [::]:25",
                  "Addresses and ports of the MTA listener (server-to-server SMTP, no relaying), "
                  "as host:port or [ipv6]:port. Master binds them; an empty list disables the MTA."),
+        P_LISTEN(msa_listen, "0.0.0.0:587, [::]:587",
+                 "Addresses of the message submission listener (RFC 6409, role msa): mail "
+                 "clients submit here after STARTTLS and AUTH. Before AUTH only EHLO, HELO, "
+                 "STARTTLS, AUTH, NOOP, RSET, QUIT and HELP are answered; every other command "
+                 "gets 530 5.7.0. An empty list disables it."),
+        P_LISTEN(smtps_listen, "0.0.0.0:465, [::]:465",
+                 "Addresses of the submission listener with implicit TLS (RFC 8314, role "
+                 "smtps): the TLS handshake starts at connect, then the session is as on "
+                 "msa_listen. Needs tls_cert_file; an empty list disables it."),
         P_STR(smtpd_banner, "$hostname ESMTP Tegami",
               "The text after \"220 \" in the SMTP greeting. It must start with the hostname "
               "(RFC 5321 4.3.1)."),
@@ -162,12 +179,37 @@ const std::vector<Param>& param_table() {
                "Name the authenticated login in the Received header (\"(authenticated as "
                "LOGIN)\"). Off by default: the protocol (ESMTPA, ESMTPSA, RFC 3848) says that "
                "the client authenticated without publishing who."),
+        P_STR(smtpd_access_map, "",
+              "sendmail's access map (a lib/map spec such as hash:/etc/mail/access, compiled "
+              "by makemap), consulted at connect (Connect:client), MAIL (From:address) and "
+              "RCPT (To:address) with sendmail's fallbacks: the address, its domain and each "
+              "parent domain, \"user@\"; a client's address and its shorter network "
+              "prefixes; tagged keys first, then bare ones. Values: OK, RELAY (the recipient, "
+              "or everything from that client, may be relayed), REJECT, DISCARD (taken as OK "
+              "for now), ERROR:\"550 5.7.1 text\", SKIP. Empty: no access map."),
         P_LIST(trusted_networks, "",
                "Client networks that may relay through the MTA listener without "
                "authenticating, as address/prefix entries (\"192.0.2.0/24, [2001:db8::]/32, "
                "127.0.0.0/8\"). Empty (the default): only authenticated clients relay. "
                "Relay tricks (%-hacks, bang paths, source routes, quoted '@') are refused "
                "for clients outside these networks."),
+        P_LIST(tls_cert_file, "",
+               "PEM files, each a certificate followed by its chain, for TLS on every listener. "
+               "Several may be given (one RSA and one ECDSA, say): the handshake picks the one "
+               "the client's offer suits. Each pairs with the tls_key_file at the same "
+               "position. Empty: no TLS (STARTTLS is not offered; smtps_listen is refused). "
+               "Read again on SIGHUP; sessions already under TLS keep theirs."),
+        P_LIST(tls_key_file, "",
+               "PEM private keys, one per tls_cert_file in the same order. smtpd reads them "
+               "at start and on SIGHUP as smtpd_user, so they must be readable by it "
+               "(mode 0640, group of that user) and by no one else."),
+        P_TIME(tls_handshake_timeout, "60s",
+               "How long a TLS handshake (after STARTTLS, or at connect on smtps_listen) may "
+               "take; on expiry the session is closed and logged."),
+        P_TIME(tls_ticket_rotation, "1h",
+               "How often the TLS session-ticket key is replaced (the previous key still "
+               "decrypts tickets for one more period), so clients resume without a full "
+               "handshake while a stolen key opens little."),
         P_TIME(queue_retry_min, "300s",
                "The first retry interval after a temporary delivery failure; each further "
                "failure doubles it, up to queue_retry_max."),
@@ -191,6 +233,27 @@ const std::vector<Param>& param_table() {
                   "(fcntl lock and dotlock, From_ line, >From quoting); \"maildir\" writes one "
                   "file per message under maildir (tmp, fsync, rename to new)."),
         P_COUNT(local_concurrency, "10", "Deliveries local runs at once (one child process each)."),
+        P_STR(recipient_delimiter, "+",
+              "The character that separates a user name from a detail: user+detail@domain is "
+              "accepted and delivered to user (with Delivered-To naming user+detail) unless an "
+              "alias for user+detail exists, which wins. Empty turns details off."),
+        P_STR(default_user, "nobody",
+              "The account |program and /file targets of the aliases file (and of :include: "
+              "files owned by root) run as. Never root: a name with uid 0 is refused and such "
+              "targets fail with 5.3.0. Targets from a .forward or an :include: file owned by "
+              "a user run as that user."),
+        P_PATH(smrsh_dir, TEGAMI_SYSCONFDIR "/tegami/smrsh",
+               "The restricted program directory (sendmail's smrsh): a |program target runs "
+               "only if its program's base name is an entry (usually a symbolic link) in this "
+               "directory, and runs that entry, without a shell; arguments are split at white "
+               "space and shell metacharacters are refused. An empty value allows any absolute "
+               "program path (not recommended)."),
+        P_TIME(program_timeout, "60s",
+               "How long a |program delivery may run. On expiry it is killed and the delivery "
+               "is deferred (4.3.0), its process group killed."),
+        P_COUNT(max_hop_count, "100",
+                "More Received headers than this mark a mail loop: the message is bounced with "
+                "5.4.6 instead of delivered (sendmail's MaxHopCount)."),
     };
     return table;
 }

@@ -233,7 +233,7 @@ Result<Config> parse_config(const std::string& text, const std::string& name) {
         int line;
     };
     std::map<std::string, Item> items;
-    std::vector<std::string> order;
+    std::vector<std::string> order, overrides;
     std::istringstream in(text);
     std::string line, key;
     int lineno = 0;
@@ -259,6 +259,21 @@ Result<Config> parse_config(const std::string& text, const std::string& name) {
         if (eq == std::string::npos) return err(lineno, "expected \"key = value\"");
         key = trim(t.substr(0, eq));
         if (key.empty()) return err(lineno, "missing key before \"=\"");
+        if (size_t dot = key.find('.'); dot != std::string::npos) {
+            std::string role = key.substr(0, dot), sub = key.substr(dot + 1);
+            if (!is_listener_role(role))
+                return err(lineno,
+                           "unknown listener role \"" + role + "\" (want mta, msa or smtps)");
+            if (!known.count(sub)) return err(lineno, "unknown key \"" + sub + "\"");
+            if (!is_listener_key(sub))
+                return err(lineno, "\"" + sub + "\" cannot be set per listener");
+            if (items.count(key))
+                return err(lineno, "\"" + key + "\" set twice (first on line " +
+                                       std::to_string(items[key].line) + ")");
+            items[key] = Item{trim(t.substr(eq + 1)), lineno};
+            overrides.push_back(key);
+            continue;
+        }
         if (!known.count(key)) return err(lineno, "unknown key \"" + key + "\"");
         if (items.count(key))
             return err(lineno, "\"" + key + "\" set twice (first on line " +
@@ -285,7 +300,38 @@ Result<Config> parse_config(const std::string& text, const std::string& name) {
     }
     std::string e = check(c);
     if (!e.empty()) return err(lineno, e);
+    for (const auto& k : overrides) {
+        size_t dot = k.find('.');
+        c.listener_overrides.push_back(
+            {k.substr(0, dot), k.substr(dot + 1), items[k].value, items[k].line});
+    }
+    for (const auto& o : c.listener_overrides) {
+        Config r = c;
+        for (const Param& p : param_table())
+            if (o.key == p.name) e = apply(p, o.value, r);
+        if (e.empty()) e = check(r);
+        if (!e.empty()) return err(o.line, o.role + "." + o.key + ": " + e);
+    }
     return c;
+}
+
+bool is_listener_role(const std::string& role) {
+    return role == "mta" || role == "msa" || role == "smtps";
+}
+
+bool is_listener_key(const std::string& key) {
+    return (key.rfind("smtpd_", 0) == 0 && key != "smtpd_user") || key.rfind("tls_", 0) == 0 ||
+           key == "message_size_limit";
+}
+
+Config config_for_role(const Config& c, const std::string& role) {
+    Config r = c;
+    for (const auto& o : c.listener_overrides) {
+        if (o.role != role) continue;
+        for (const Param& p : param_table())
+            if (o.key == p.name) (void)apply(p, o.value, r);
+    }
+    return r;
 }
 
 Result<Config> load_config(const std::string& path, bool allow_missing) {
@@ -316,6 +362,8 @@ std::string dump_config(const Config& c, bool non_default_only) {
         if (non_default_only && v == current(p, d)) continue;
         out += std::string(p.name) + " = " + v + "\n";
     }
+    for (const auto& o : c.listener_overrides)
+        out += o.role + "." + o.key + " = " + o.value + "\n";
     return out;
 }
 
@@ -339,6 +387,9 @@ std::string config_man_page() {
         "seconds with an optional s, m, h, d or w suffix. \\(dq$hostname\\(dq in a value stands\n"
         "for the hostname key. An unknown key, a key set twice or a bad value is an error that\n"
         "names file:line; every program then exits with status 78 (EX_CONFIG).\n"
+        ".PP\nA key of the form\n.IR role . key\n(role mta, msa or smtps) sets an smtpd_*,\n"
+        "tls_* or message_size_limit value for the sessions of that listener only, as\n"
+        "Postfix's master.cf -o does; for example \\(dqmsa.smtpd_timeout = 600\\(dq.\n"
         ".PP\n.B tegami-config\nprints the effective configuration;\n.B tegami-config -n\n"
         "only what differs from the defaults; both check the file first.\n"
         ".SH PARAMETERS\n";

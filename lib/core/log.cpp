@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 
 #include "lib/core/result.hpp"
 
@@ -23,6 +24,7 @@ struct LogState {
     LogTarget target = LogTarget::stderr_only;
     bool debug = false;
     int pid = 0;  // set by log_open; a process that forks and logs calls log_open again
+    char host[64] = "localhost";  // for LogTarget::file lines
     FatalHook fatal_hook;
 };
 
@@ -39,6 +41,26 @@ void vlog(int prio, const char* level, const char* fmt, va_list ap) {
     errno = saved;
     if (n < 0) return;
     size_t len = static_cast<size_t>(n) < sizeof(buf) ? static_cast<size_t>(n) : sizeof(buf) - 1;
+    if (s.target == LogTarget::file) {
+        char stamp[32];
+        time_t now = time(nullptr);
+        struct tm tm {};
+        localtime_r(&now, &tm);
+        size_t sl = std::strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
+        char line[4352];
+        int m =
+            std::snprintf(line, sizeof(line), "%.*s %s %s[%d]: %s%s%.*s\n", static_cast<int>(sl),
+                          stamp, s.host, s.ident, s.pid ? s.pid : static_cast<int>(getpid()), level,
+                          *level ? ": " : "", static_cast<int>(len), buf);
+        if (m > 0) {
+            size_t mlen =
+                static_cast<size_t>(m) < sizeof(line) ? static_cast<size_t>(m) : sizeof(line) - 1;
+            if (mlen == sizeof(line) - 1) line[mlen - 1] = '\n';
+            ssize_t w = ::write(STDERR_FILENO, line, mlen);
+            (void)w;
+        }
+        return;
+    }
     if (s.target != LogTarget::stderr_only)
         syslog(LOG_MAIL | prio, "%s%s%.*s", level, *level ? ": " : "", static_cast<int>(len), buf);
     if (s.target != LogTarget::syslog) {
@@ -66,6 +88,14 @@ void log_open(const char* ident, LogTarget target) {
     std::snprintf(s.ident, sizeof(s.ident), "%s", ident);
     s.target = target;
     s.pid = static_cast<int>(getpid());
+    if (target == LogTarget::file) {
+        if (::gethostname(s.host, sizeof(s.host) - 1) != 0)
+            std::snprintf(s.host, sizeof(s.host), "localhost");
+        s.host[sizeof(s.host) - 1] = '\0';
+        char* dot = std::strchr(s.host, '.');
+        if (dot) *dot = '\0';
+        return;
+    }
     if (target != LogTarget::stderr_only) openlog(s.ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 

@@ -14,7 +14,11 @@
 
 namespace tegami {
 
-enum class LogTarget { syslog, stderr_only, both };
+// file: log_file (tegami.conf) is set: master opened that file with O_APPEND and made it
+// standard error of itself and of every daemon it starts; lines are written to fd 2
+// in syslog's layout ("Dec  1 21:50:03 host tegami/smtpd[123]: ..."), one write(2)
+// per line, so lines from different processes never interleave.
+enum class LogTarget { syslog, stderr_only, both, file };
 
 // ident: program name as it appears in the log ("tegami/smtpd").
 void log_open(const char* ident, LogTarget target);

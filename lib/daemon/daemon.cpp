@@ -143,7 +143,10 @@ int daemon_main(int argc, char** argv, const char* name, CapProfile caps, Daemon
         return code(cfg.error().exit);
     }
     std::string ident = cfg->syslog_name + "/" + name;
-    log_open(ident.c_str(), args.foreground ? LogTarget::stderr_only : LogTarget::syslog);
+    // With log_file, master made standard error that file (smtpd/master/main.cpp).
+    log_open(ident.c_str(), !cfg->log_file.empty() ? LogTarget::file
+                            : args.foreground      ? LogTarget::stderr_only
+                                                   : LogTarget::syslog);
     log_set_debug(args.debug);
     if (auto r = verify_privileges(caps, args.privileged); !r)
         log_fatal(r.error().exit, "refusing to run: %s", r.error().message.c_str());

@@ -32,6 +32,16 @@ std::string received_header(const ReceivedInfo& in) {
     append_clean(h, in.protocol);
     h.append(" id ");
     append_clean(h, in.queue_id);
+    if (!in.tls.empty()) {
+        size_t sp = in.tls.find(' ');
+        h.append("\r\n\t(using ");
+        append_clean(h, in.tls.substr(0, sp));
+        if (sp != std::string_view::npos) {
+            h.append(" with cipher ");
+            append_clean(h, in.tls.substr(sp + 1));
+        }
+        h.append(")");
+    }
     if (!in.login.empty()) {
         h.append("\r\n\t(authenticated as ");
         append_clean(h, in.login);

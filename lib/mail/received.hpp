@@ -6,6 +6,7 @@
 //
 //   Received: from HELO (NAME [ADDR])
 //   \tby HOSTNAME (Tegami) with ESMTP id QID
+//   \t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384)     [under TLS only]
 //   \t(authenticated as LOGIN)                          [smtpd_received_login only]
 //   \tfor <rcpt>; Tue, 3 Jun 2025 12:00:00 +0200
 #pragma once
@@ -21,7 +22,9 @@ struct ReceivedInfo {
     std::string_view client_name;  // "localhost" / "unknown"
     std::string_view client_addr;  // "127.0.0.1", "::1"
     std::string_view hostname;
-    std::string_view protocol;  // "SMTP", "ESMTP", "UTF8SMTP" (RFC 3848, RFC 6531)
+    std::string_view protocol;  // "SMTP", "ESMTP", "ESMTPS", "ESMTPSA", "UTF8SMTPS" ...
+                                // (RFC 3848, RFC 6531)
+    std::string_view tls;       // "TLSv1.3 TLS_AES_256_GCM_SHA384", or empty
     std::string_view queue_id;
     std::string_view login;      // the AUTH login, only when smtpd_received_login is set
     std::string_view recipient;  // empty unless the message has exactly one

@@ -15,7 +15,8 @@ struct VerbName {
 constexpr VerbName kVerbs[] = {
     {"helo", Verb::helo}, {"ehlo", Verb::ehlo}, {"mail", Verb::mail}, {"rcpt", Verb::rcpt},
     {"data", Verb::data}, {"rset", Verb::rset}, {"noop", Verb::noop}, {"quit", Verb::quit},
-    {"help", Verb::help}, {"vrfy", Verb::vrfy}, {"expn", Verb::expn}, {"auth", Verb::auth},
+    {"help", Verb::help}, {"vrfy", Verb::vrfy}, {"expn", Verb::expn}, {"starttls", Verb::starttls},
+    {"auth", Verb::auth},
 };
 
 Reply param_syntax(const char* what) {

@@ -28,7 +28,22 @@
 
 namespace tegami {
 
-enum class Verb { helo, ehlo, mail, rcpt, data, rset, noop, quit, help, vrfy, expn, auth, unknown };
+enum class Verb {
+    helo,
+    ehlo,
+    mail,
+    rcpt,
+    data,
+    rset,
+    noop,
+    quit,
+    help,
+    vrfy,
+    expn,
+    starttls,
+    auth,
+    unknown
+};
 
 struct CommandLine {
     Verb verb = Verb::unknown;

@@ -19,7 +19,9 @@
 #include <cctype>
 #include <cerrno>
 
+#include "lib/core/log.hpp"
 #include "lib/core/unique_fd.hpp"
+#include "lib/map/map.hpp"
 
 namespace tegami {
 
@@ -162,6 +164,83 @@ Result<AliasTable> parse_aliases(std::string_view text, const std::string& name)
 }
 
 Result<void> AliasFile::refresh() {
+    std::string db = path_ + ".db";
+    struct stat st {};
+    if (::stat(db.c_str(), &st) == 0) return refresh_db(db, st);
+    if (errno != ENOENT) return sys_error(db, errno, Exit::temp_fail);
+    if (from_db_) {  // the map was removed: read the text from scratch
+        from_db_ = false;
+        mtime_ = -1;
+        warned_text_ = false;
+    }
+    auto r = refresh_text();
+    if (r && size_ >= 0 && !warned_text_) {
+        warned_text_ = true;
+        log_warning("%s: no compiled aliases map %s, reading the text file (run newaliases)",
+                    path_.c_str(), db.c_str());
+    }
+    return r;
+}
+
+// Loads the whole compiled map when it changed (aliases maps are small; the table
+// keeps find() a const, allocation-free lookup). A record that does not parse is
+// skipped with a warning; a map without sendmail's "@" sentinel is still being built
+// in place (sendmail's own newaliases does that) and is not used yet.
+Result<void> AliasFile::refresh_db(const std::string& db, const struct stat& st) {
+    auto check_stale = [&]() {
+        struct stat text {};
+        if (warned_stale_ || ::stat(path_.c_str(), &text) != 0) return;
+        if (text.st_mtim.tv_sec > st.st_mtim.tv_sec ||
+            (text.st_mtim.tv_sec == st.st_mtim.tv_sec &&
+             text.st_mtim.tv_nsec > st.st_mtim.tv_nsec)) {
+            warned_stale_ = true;
+            log_warning("%s is newer than %s: using the compiled map (run newaliases)",
+                        path_.c_str(), db.c_str());
+        }
+    };
+    if (from_db_ && st.st_ino == db_ino_ && st.st_mtim.tv_sec == mtime_ &&
+        st.st_mtim.tv_nsec == mtime_nsec_ && st.st_size == size_) {
+        check_stale();
+        return {};
+    }
+    AliasTable table;
+    bool sentinel = false;
+    std::string entry;
+    auto r = map::for_each_record("hash:" + db, [&](std::string_view key, std::string_view value) {
+        if (!key.empty() && key.back() == '\0') key.remove_suffix(1);
+        if (!value.empty() && value.back() == '\0') value.remove_suffix(1);
+        if (key == "@") {
+            sentinel = true;
+            return true;
+        }
+        entry.assign(key).append(": ").append(value).push_back('\n');
+        auto one = parse_aliases(entry, db);
+        if (!one || one.value().entries.size() != 1) {
+            log_warning("%s: skipping unreadable entry \"%.*s\"", db.c_str(),
+                        static_cast<int>(key.size() > 200 ? 200 : key.size()), key.data());
+            return true;
+        }
+        table.entries.insert(one.value().entries.begin(), one.value().entries.end());
+        return true;
+    });
+    if (!r) return r.error();
+    if (!sentinel)
+        return make_error(
+            Exit::temp_fail,
+            db + ": no \"@\" entry (map still being built?); aliases read before kept");
+    table_ = std::move(table);
+    from_db_ = true;
+    warned_text_ = false;
+    db_ino_ = st.st_ino;
+    mtime_ = st.st_mtim.tv_sec;
+    mtime_nsec_ = st.st_mtim.tv_nsec;
+    size_ = st.st_size;
+    warned_stale_ = false;
+    check_stale();
+    return {};
+}
+
+Result<void> AliasFile::refresh_text() {
     UniqueFd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
     if (!fd) {
         if (errno == ENOENT) {

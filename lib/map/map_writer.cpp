@@ -70,7 +70,9 @@ Result<std::unique_ptr<MapWriter>> MapWriter::create(MapType type, std::string f
     if (ret != 0) return bdb_error(w->file_ + ": configure", ret, Exit::usage);
     ret = db->open(db.get(), nullptr, tmp.c_str(), nullptr,
                    type == MapType::btree ? DB_BTREE : DB_HASH, DB_CREATE | DB_EXCL, 0600);
-    if (ret != 0) return bdb_error("create " + tmp, ret, Exit::cant_create);
+    if (ret != 0)
+        return bdb_error("create " + tmp, ret,
+                         ret == EACCES || ret == EPERM ? Exit::no_perm : Exit::cant_create);
     w->db_ = std::move(db);
 
     struct stat old {};

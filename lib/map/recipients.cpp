@@ -27,10 +27,16 @@ int passwd_kind(const std::string& name) {
 
 }  // namespace
 
-LocalKind classify_local(std::string_view local_part, const AliasFile* aliases) {
+LocalKind classify_local(std::string_view local_part, const AliasFile* aliases,
+                         std::string_view delimiter) {
     if (local_part.empty() || local_part.find('\0') != std::string_view::npos)
         return LocalKind::unknown;
     if (aliases != nullptr && aliases->find(local_part) != nullptr) return LocalKind::alias;
+    size_t cut = delimiter.empty() ? std::string_view::npos : local_part.find(delimiter);
+    if (cut != std::string_view::npos && cut > 0) {
+        LocalKind base = classify_local(local_part.substr(0, cut), aliases);
+        if (base != LocalKind::unknown) return base;
+    }
     std::string name(local_part);
     int kind = passwd_kind(name);
     if (kind < 0) {

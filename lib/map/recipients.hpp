@@ -19,8 +19,10 @@ namespace tegami {
 enum class LocalKind { alias, user, root_user, unknown };
 
 // local_part: the part before the last '@' of a recipient in a local domain.
-// aliases may be null (no aliases file).
-LocalKind classify_local(std::string_view local_part, const AliasFile* aliases);
+// aliases may be null (no aliases file). With a delimiter ("+"), user+detail not known
+// itself is classified as user (an alias for user+detail wins).
+LocalKind classify_local(std::string_view local_part, const AliasFile* aliases,
+                         std::string_view delimiter = "");
 
 // Is domain one of local_domains (ASCII case-insensitive, exact: no subdomains)? The one
 // local-domain test of the suite (smtpd at RCPT, local for each request and alias target).

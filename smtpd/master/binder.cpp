@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "lib/conf/listen.hpp"
+#include "lib/core/log.hpp"
 #include "lib/daemon/daemon.hpp"
 
 namespace tegami::master {
@@ -49,10 +50,21 @@ Result<UniqueFd> bind_tcp(const std::string& address) {
 Result<std::vector<BoundSocket>> bind_all(const Config& cfg,
                                           const std::map<std::string, SocketOwner>& owners) {
     std::vector<BoundSocket> out;
-    for (const auto& a : cfg.mta_listen) {
-        auto fd = bind_tcp(a);
-        if (!fd) return fd.error();
-        out.push_back(BoundSocket{"mta", a, std::move(fd.value())});
+    for (const auto& [role, list] :
+         {std::pair<const char*, const std::vector<std::string>*>{"mta", &cfg.mta_listen},
+          {"msa", &cfg.msa_listen},
+          {"smtps", &cfg.smtps_listen}}) {
+        // Implicit TLS needs a certificate: without one the smtps listeners stay unbound
+        // (the default lists them, and a plaintext 465 would be worse than none).
+        if (list == &cfg.smtps_listen && !list->empty() && cfg.tls_cert_file.empty()) {
+            log_warning("smtps_listen ignored: no tls_cert_file is configured");
+            continue;
+        }
+        for (const auto& a : *list) {
+            auto fd = bind_tcp(a);
+            if (!fd) return fd.error();
+            out.push_back(BoundSocket{role, a, std::move(fd.value())});
+        }
     }
     for (const auto& [role, path] :
          {std::pair<std::string, std::string>{"queue", queue_socket_path(cfg)},

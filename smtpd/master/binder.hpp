@@ -1,6 +1,7 @@
 // binder.hpp - master's listening sockets: TCP listeners from the configuration
-// (mta_listen) and the internal Unix sockets (queue, local) in run_dir. Bound by
-// master (root when installed), handed to the daemons with SCM_RIGHTS.
+// (mta_listen, msa_listen, smtps_listen: roles mta, msa, smtps) and the internal Unix sockets
+// (queue, local) in run_dir. Bound by master (root when installed), handed to the daemons with
+// SCM_RIGHTS.
 #pragma once
 
 #include <sys/types.h>
@@ -16,7 +17,7 @@
 namespace tegami::master {
 
 struct BoundSocket {
-    std::string role;  // "mta", "queue", "local"
+    std::string role;  // "mta", "msa", "smtps", "queue", "local"
     std::string name;  // "127.0.0.1:25" or a path
     UniqueFd fd;
 };

@@ -34,6 +34,7 @@
 #include "lib/core/c_ptr.hpp"
 #include "lib/core/dir_sync.hpp"
 #include "lib/core/log.hpp"
+#include "lib/core/unique_fd.hpp"
 #include "lib/priv/priv.hpp"
 #include "smtpd/master/binder.hpp"
 #include "smtpd/master/pidfile.hpp"
@@ -152,6 +153,26 @@ void daemonize() {
     }
 }
 
+// log_file (tegami.conf): opened here, as root, so the unprivileged daemons need no
+// access to its directory; it becomes standard error of master and, inherited, of
+// every daemon (supervisor.cpp keeps fd 2 for them). Empty: syslog, no file.
+UniqueFd open_log_file(const Config& cfg) {
+    if (cfg.log_file.empty()) return UniqueFd();
+    if (cfg.log_file[0] != '/')
+        log_fatal(Exit::config, "log_file = %s is not an absolute path", cfg.log_file.c_str());
+    UniqueFd fd(
+        ::open(cfg.log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640));
+    if (!fd)
+        log_fatal(Exit::cant_create, "log_file %s: %s", cfg.log_file.c_str(), std::strerror(errno));
+    return fd;
+}
+
+void use_log_file(const UniqueFd& fd, const std::string& ident) {
+    if (::dup2(fd.get(), STDERR_FILENO) != STDERR_FILENO)
+        log_fatal(Exit::os_err, "dup2 log_file: %s", std::strerror(errno));
+    log_open(ident.c_str(), LogTarget::file);
+}
+
 struct Loop {
     Options opts;
     event_base* base;
@@ -206,7 +227,10 @@ int main(int argc, char** argv) {
     }
     auto cfg = std::make_shared<const Config>(std::move(loaded.value()));
     std::string ident = cfg->syslog_name + "/master";
-    log_open(ident.c_str(), opts.foreground ? LogTarget::stderr_only : LogTarget::both);
+    UniqueFd log_fd = open_log_file(*cfg);
+    // Until the pid file is held and the sockets bound, errors go to the terminal;
+    // log_file takes over from there (use_log_file below).
+    log_open(ident.c_str(), opts.foreground || log_fd ? LogTarget::stderr_only : LogTarget::both);
     log_set_debug(opts.debug);
 
     bool privileged = running_as_root();
@@ -257,8 +281,11 @@ int main(int argc, char** argv) {
     if (!sockets) log_fatal(sockets.error().exit, "%s", sockets.error().message.c_str());
     if (!opts.foreground) {
         daemonize();
-        log_open(ident.c_str(), LogTarget::syslog);
+        if (log_fd) use_log_file(log_fd, ident);
+        log_open(ident.c_str(), log_fd ? LogTarget::file : LogTarget::syslog);
         pid->update();
+    } else if (log_fd) {
+        use_log_file(log_fd, ident);
     }
 
     EventBasePtr base(event_base_new());

@@ -27,7 +27,7 @@ const std::vector<ChildSpec>& process_table() {
         {"auth", "tegami-auth", CapProfile::none, false, {"auth"}},
         {"local", "tegami-local", CapProfile::setid, true, {"local"}},
         {"queue", "tegami-queue", CapProfile::none, false, {"queue"}},
-        {"smtpd", "tegami-smtpd", CapProfile::none, false, {"mta"}, "queue"},
+        {"smtpd", "tegami-smtpd", CapProfile::none, false, {"mta", "msa", "smtps"}, "queue"},
     };
     return table;
 }
@@ -105,7 +105,7 @@ namespace {
         ::dup2(devnull, 0);
         if (!opts.foreground) {
             ::dup2(devnull, 1);
-            ::dup2(devnull, 2);
+            if (cfg.log_file.empty()) ::dup2(devnull, 2);  // else fd 2 is the log file
         }
         if (devnull > 3) ::close(devnull);
     }
@@ -238,9 +238,24 @@ void Supervisor::reap() {
                     "%s failed at start-up %d times in a row (last: %s): not restarting "
                     "it; its last fatal log line says why: fix that and restart tegami",
                     c->spec->name, c->startup_failures, how.c_str());
+                stop_dependents(*c);
                 continue;
             }
             schedule_restart(*c);
+        }
+    }
+}
+
+// The children that run only while c is ready (smtpd after queue) stop with it for good:
+// a smtpd whose queue is gone would greet clients only to keep their mail waiting.
+void Supervisor::stop_dependents(Child& c) {
+    for (auto& o : children_) {
+        if (!o->spec->after || std::strcmp(o->spec->after, c.spec->name) != 0) continue;
+        evtimer_del(o->restart.get());
+        if (o->pid > 0) {
+            log_warning("stopping %s (pid %d): %s is not running", o->spec->name,
+                        static_cast<int>(o->pid), c.spec->name);
+            ::kill(o->pid, SIGTERM);
         }
     }
 }

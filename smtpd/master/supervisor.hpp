@@ -7,7 +7,8 @@
 // reported `ready` (smtpd after queue: the queue has opened and recovered its store, so
 // no client is greeted while the queue cannot accept; clients that connect earlier wait
 // in the listen backlog for their 220). A child that exits before reporting `ready`
-// kMaxStartupFailures times in a row is not restarted again (logged with the reason).
+// kMaxStartupFailures times in a row is not restarted again (logged with the reason), and
+// the children started after it are stopped (a running smtpd whose queue is gone).
 #pragma once
 
 #include <sys/types.h>
@@ -69,6 +70,7 @@ class Supervisor {
     void spawn(Child& c);
     void schedule_restart(Child& c);
     void on_ready(Child& c);
+    void stop_dependents(Child& c);
     // True when c may start now (its `after` child is running and ready).
     bool may_start(const Child& c) const;
     Child* find(const char* name);

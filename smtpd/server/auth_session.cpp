@@ -12,8 +12,11 @@ namespace tegami::smtpd {
 
 namespace {
 
+// Always on the submission listeners (msa, smtps: RFC 6409 wants AUTH there); on the MTA
+// listener only when smtpd_auth_enable says so; never on the MSP's local socket.
 bool enabled(const SessionState& st) {
-    return st.config->smtpd_auth_enable;
+    if (st.role == Role::local) return false;
+    return st.role != Role::mta || st.config->smtpd_auth_enable;
 }
 
 bool allowed(const SessionState& st) {
@@ -51,6 +54,7 @@ std::optional<Reply> AuthSession::auth(SessionState& st, std::string_view arg) {
     m.client_addr = st.client.addr;
     if (st.tls) m.flags |= ipc::kAuthTls;
     mechanism_ = cmd->mechanism;
+    if (id_) client_.cancel(id_);
     id_ = client_.start(std::move(m), &waiter_);
     st.phase = Phase::waiting;
     return std::nullopt;

@@ -4,7 +4,6 @@
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
-#include <event2/buffer.h>
 #include <netinet/in.h>
 
 #include <cstring>
@@ -16,23 +15,16 @@
 
 namespace tegami::smtpd {
 
-namespace {
-constexpr size_t kReadHighWater = 64 * 1024;  // input kept while the session waits
-}
-
-Connection::Connection(Server& server, BuffereventPtr bev, std::shared_ptr<const Config> config,
-                       ClientInfo client)
+Connection::Connection(Server& server, std::unique_ptr<Transport> transport,
+                       std::shared_ptr<const Config> config, ClientInfo client, Role role)
     : server_(server),
-      bev_(std::move(bev)),
-      session_(*this, std::move(config), std::move(client)),
-      auth_(server.auth(), *this) {
+      session_(*this, std::move(config), std::move(client), role),
+      auth_(server.auth(), *this),
+      stream_(server.base(), std::move(transport), *this) {
     const ClientInfo& ci = session_.state().client;
-    log_info("connect from %s[%s]", ci.name.c_str(), ci.addr.c_str());
-    bufferevent_setcb(bev_.get(), &Connection::read_cb, &Connection::write_cb,
-                      &Connection::event_cb, this);
-    bufferevent_setwatermark(bev_.get(), EV_READ, 0, kReadHighWater);
+    log_info("connect from %s[%s] (%s)", ci.name.c_str(), ci.addr.c_str(), role_name(role));
+    session_.set_tls_available(false);  // no TLS transport yet
     set_timeouts(false);
-    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
 }
 
 Connection::~Connection() {
@@ -43,17 +35,18 @@ Connection::~Connection() {
 }
 
 template <typename F>
-void Connection::guarded(Connection* c, F&& f) noexcept {
+void Connection::guarded(F&& f) noexcept {
     try {
         f();
+        after_session();
     } catch (const std::exception& e) {
-        log_error("session %s: %s", c->session_.state().client.addr.c_str(), e.what());
-        c->dead_ = true;
+        log_error("session %s: %s", session_.state().client.addr.c_str(), e.what());
+        dead_ = true;
     } catch (...) {
-        log_error("session %s: unknown exception", c->session_.state().client.addr.c_str());
-        c->dead_ = true;
+        log_error("session %s: unknown exception", session_.state().client.addr.c_str());
+        dead_ = true;
     }
-    c->server_.reap(c);  // may delete c
+    server_.reap(this);  // may delete this
 }
 
 void Connection::start() {
@@ -63,64 +56,41 @@ void Connection::start() {
 
 void Connection::set_timeouts(bool data) {
     const Config& c = *session_.state().config;
-    timeval rd{static_cast<time_t>(data ? c.smtpd_data_timeout : c.smtpd_timeout), 0};
-    timeval wr{static_cast<time_t>(c.smtpd_timeout), 0};
-    bufferevent_set_timeouts(bev_.get(), rd.tv_sec ? &rd : nullptr, wr.tv_sec ? &wr : nullptr);
+    stream_.set_timeouts(data ? c.smtpd_data_timeout : c.smtpd_timeout, c.smtpd_timeout);
     data_timeouts_ = data;
 }
 
-// Feeds buffered input to the session until it is used up or the session waits.
-void Connection::drive() {
-    evbuffer* in = bufferevent_get_input(bev_.get());
-    while (!dead_ && !session_.waiting() && !session_.closing()) {
-        evbuffer_iovec v;
-        if (evbuffer_peek(in, -1, nullptr, &v, 1) < 1 || v.iov_len == 0) break;
-        size_t used = session_.feed({static_cast<const char*>(v.iov_base), v.iov_len});
-        evbuffer_drain(in, used);
-        if (used == 0) break;
-    }
-    after_session();
+size_t Connection::stream_input(std::string_view in) {
+    size_t used = session_.feed(in);
+    if (session_.waiting()) stream_.pause(true);
+    if (session_.closing()) stream_.stop_reading();
+    return used;
+}
+
+void Connection::stream_timeout() {
+    session_.timeout();
+}
+
+void Connection::stream_ready(short what) noexcept {
+    guarded([this, what] { stream_.handle(what); });
 }
 
 void Connection::after_session() {
     if (dead_) return;
+    if (stream_.dead()) {
+        const ClientInfo& ci = session_.state().client;
+        if (stream_.end() != StreamEnd::peer_closed && !session_.closing())
+            log_info("lost connection from %s[%s]: %s", ci.name.c_str(), ci.addr.c_str(),
+                     stream_.end_reason().c_str());
+        dead_ = true;  // EOF, error, or a client that does not read its replies
+        return;
+    }
     if (session_.closing()) {
-        bufferevent_disable(bev_.get(), EV_READ);
-        if (evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) dead_ = true;
+        stream_.stop_reading();
+        if (stream_.output_empty()) dead_ = true;
         return;
     }
     if (session_.in_data() != data_timeouts_) set_timeouts(session_.in_data());
-}
-
-void Connection::read_cb(bufferevent*, void* arg) noexcept {
-    auto* c = static_cast<Connection*>(arg);
-    guarded(c, [c] { c->drive(); });
-}
-
-void Connection::write_cb(bufferevent*, void* arg) noexcept {
-    auto* c = static_cast<Connection*>(arg);
-    guarded(c, [c] {
-        if (c->session_.closing()) c->dead_ = true;
-    });
-}
-
-void Connection::event_cb(bufferevent*, short events, void* arg) noexcept {
-    auto* c = static_cast<Connection*>(arg);
-    guarded(c, [c, events] { c->on_event(events); });
-}
-
-void Connection::on_event(short events) {
-    if ((events & BEV_EVENT_TIMEOUT) && (events & BEV_EVENT_READING) && !session_.closing()) {
-        session_.timeout();
-        after_session();
-        return;
-    }
-    if ((events & BEV_EVENT_ERROR) && !session_.closing()) {
-        const ClientInfo& ci = session_.state().client;
-        log_info("lost connection from %s[%s]: %s", ci.name.c_str(), ci.addr.c_str(),
-                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-    }
-    dead_ = true;  // EOF, error, or a client that does not read its replies
 }
 
 void Connection::drain() {
@@ -134,17 +104,9 @@ void Connection::shutdown_now() {
 }
 
 // A reply goes straight to the socket when nothing is queued before it (the usual case:
-// the client waits for it), which spares arming and disarming the write event for every
-// reply; whatever the socket does not take at once is queued in the bufferevent, which
-// also reports errors. Plaintext sockets only: a TLS bufferevent must see every byte.
+// the client waits for it); the stream keeps only what the socket did not take.
 void Connection::write(std::string_view bytes) {
-    evbuffer* out = bufferevent_get_output(bev_.get());
-    if (evbuffer_get_length(out) == 0) {
-        ssize_t n = ::send(bufferevent_getfd(bev_.get()), bytes.data(), bytes.size(),
-                           MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (n > 0) bytes.remove_prefix(static_cast<size_t>(n));
-    }
-    if (!bytes.empty()) bufferevent_write(bev_.get(), bytes.data(), bytes.size());
+    stream_.write(bytes);
 }
 
 LocalKind Connection::classify_local(std::string_view local_part) {
@@ -180,17 +142,17 @@ std::optional<Reply> Connection::auth_line(SessionState& st, std::string_view li
 }
 
 void Connection::auth_reply(const ipc::AuthReplyMsg& r) noexcept {
-    guarded(this, [this, &r] {
+    guarded([this, &r] {
         auth_.on_reply(session_, r);
-        drive();
+        if (!session_.waiting()) stream_.resume();
     });
 }
 
 void Connection::submit_result(uint32_t status, std::string_view text) noexcept {
-    guarded(this, [this, status, text] {
+    guarded([this, status, text] {
         request_id_ = 0;
         session_.submit_done(status, text);
-        drive();
+        if (!session_.waiting()) stream_.resume();
     });
 }
 

@@ -1,20 +1,21 @@
-// connection.hpp - the socket side of one SMTP session: a bufferevent (plain TCP now;
-// a bufferevent_openssl filter plugs in here for STARTTLS and port 465) feeding a
-// Session and carrying its replies, with the RFC 5321 4.5.3.2 timeouts.
+// connection.hpp - the socket side of one SMTP session: a Stream (lib/event/stream.hpp:
+// direct nonblocking reads and writes over a plain or TLS transport, one event re-armed
+// as the transport asks) feeding a Session and carrying its replies, with the RFC 5321
+// 4.5.3.2 timeouts.
 //
 // Owned by the Server; created per accepted connection. Every libevent callback is a
 // noexcept trampoline that catches, logs and closes this one session, then lets the
-// server reap it (delete it once dead). Invariants: input is read from the
-// bufferevent's own buffer, so nothing is copied or kept while idle (libevent frees
-// drained chains); while the session waits for the queue, input stays buffered (up to
-// the read high-water mark) and is fed once the answer came.
+// server reap it (delete it once dead). Invariants: the stream holds buffers only while
+// bytes wait in them, so an idle session is this object and its Session; while the
+// session waits for the queue, input stays buffered (up to Stream::kInputCapacity) and
+// is fed once the answer came.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <string_view>
 
-#include "lib/core/c_ptr.hpp"
+#include "lib/event/stream.hpp"
 #include "smtpd/server/auth_session.hpp"
 #include "smtpd/server/queue_client.hpp"
 #include "smtpd/server/session.hpp"
@@ -23,10 +24,13 @@ namespace tegami::smtpd {
 
 class Server;
 
-class Connection final : public SessionHost, public SubmitWaiter, public AuthWaiter {
+class Connection final : public SessionHost,
+                         public SubmitWaiter,
+                         public AuthWaiter,
+                         public StreamOwner {
   public:
-    Connection(Server& server, BuffereventPtr bev, std::shared_ptr<const Config> config,
-               ClientInfo client);
+    Connection(Server& server, std::unique_ptr<Transport> transport,
+               std::shared_ptr<const Config> config, ClientInfo client, Role role);
     ~Connection() override;
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
@@ -54,22 +58,21 @@ class Connection final : public SessionHost, public SubmitWaiter, public AuthWai
     // AuthWaiter
     void auth_reply(const ipc::AuthReplyMsg& r) noexcept override;
 
-  private:
-    static void read_cb(bufferevent* bev, void* arg) noexcept;
-    static void write_cb(bufferevent* bev, void* arg) noexcept;
-    static void event_cb(bufferevent* bev, short events, void* arg) noexcept;
-    template <typename F>
-    static void guarded(Connection* c, F&& f) noexcept;
+    // StreamOwner
+    void stream_ready(short what) noexcept override;
+    size_t stream_input(std::string_view in) override;
+    void stream_timeout() override;
 
-    void drive();
+  private:
+    template <typename F>
+    void guarded(F&& f) noexcept;
     void after_session();
     void set_timeouts(bool data);
-    void on_event(short events);
 
     Server& server_;
-    BuffereventPtr bev_;
     Session session_;
     AuthSession auth_;
+    Stream stream_;
     uint64_t request_id_ = 0;
     bool dead_ = false;
     bool data_timeouts_ = false;

@@ -1,6 +1,8 @@
 // server.cpp - see server.hpp.
 #include "smtpd/server/server.hpp"
 
+#include "smtpd/server/relay_policy.hpp"
+
 #include <sys/socket.h>
 
 #include "lib/core/log.hpp"
@@ -11,40 +13,53 @@ namespace tegami::smtpd {
 Server::Server(DaemonContext& ctx)
     : ctx_(ctx),
       queue_(ctx.base, [&ctx] { return ctx.config; }),
-      auth_(ctx.base, [&ctx] { return ctx.config; }) {}
+      auth_(ctx.base, [&ctx] { return ctx.config; }) {
+    policy_.add(std::make_unique<RelayPolicy>());
+}
 
 Server::~Server() {
     conns_.clear();  // sessions cancel their queue requests while queue_ still exists
 }
 
 void Server::start() {
+    make_role_configs();
     for (auto& l : ctx_.listeners) {
-        if (l.role != "mta" || !l.fd.valid()) continue;
+        Role role;
+        if (!parse_role(l.role, role) || role == Role::local || !l.fd.valid()) continue;
         evutil_make_socket_nonblocking(l.fd.get());
-        EvconnlistenerPtr el(evconnlistener_new(ctx_.base, &Server::accept_cb, this,
-                                                LEV_OPT_CLOSE_ON_FREE, 0, l.fd.get()));
-        if (!el) {
+        auto ls = std::make_unique<ListenerSlot>(ListenerSlot{this, role, l.name, {}});
+        ls->listener.reset(evconnlistener_new(ctx_.base, &Server::accept_cb, ls.get(),
+                                              LEV_OPT_CLOSE_ON_FREE, 0, l.fd.get()));
+        if (!ls->listener) {
             log_error("cannot listen on %s", l.name.c_str());
             continue;
         }
         l.fd.release();  // the listener closes it now
-        evconnlistener_set_error_cb(el.get(), &Server::accept_error_cb);
-        log_info("listening on %s (mta)", l.name.c_str());
-        listeners_.push_back(std::move(el));
+        evconnlistener_set_error_cb(ls->listener.get(), &Server::accept_error_cb);
+        log_info("listening on %s (%s)", l.name.c_str(), role_name(role));
+        listeners_.push_back(std::move(ls));
     }
-    if (listeners_.empty()) log_warning("no mta listener: nothing to serve");
+    if (listeners_.empty()) log_warning("no SMTP listener: nothing to serve");
+}
+
+// Each role's snapshot: the file's values with that listener's overrides applied.
+void Server::make_role_configs() {
+    for (Role r : {Role::mta, Role::msa, Role::smtps})
+        role_config_[static_cast<size_t>(r)] =
+            std::make_shared<const Config>(config_for_role(*ctx_.config, role_name(r)));
 }
 
 void Server::reload() {
+    make_role_configs();
     log_info("new sessions use the reloaded configuration; %zu sessions keep theirs",
              conns_.size());
 }
 
 void Server::accept_cb(evconnlistener*, evutil_socket_t fd, sockaddr* sa, int len,
                        void* arg) noexcept {
-    auto* s = static_cast<Server*>(arg);
+    auto* ls = static_cast<ListenerSlot*>(arg);
     try {
-        s->on_accept(fd, sa, len);
+        ls->server->on_accept(*ls, fd, sa, len);
     } catch (const std::exception& e) {
         log_error("accept: %s", e.what());
     } catch (...) {
@@ -57,11 +72,12 @@ void Server::accept_error_cb(evconnlistener*, void*) noexcept {
     log_warning("accept: %s", evutil_socket_error_to_string(err));
 }
 
-void Server::on_accept(evutil_socket_t fd, const sockaddr* sa, int len) {
+void Server::on_accept(const ListenerSlot& ls, evutil_socket_t fd, const sockaddr* sa, int len) {
     UniqueFd owner(fd);
     evutil_make_socket_nonblocking(fd);
     ClientInfo ci = client_info(sa, len);
-    const Config& cfg = *ctx_.config;
+    const auto& role_cfg = role_config_[static_cast<size_t>(ls.role)];
+    const Config& cfg = *role_cfg;
     if (stop_stage_ != 0 || (cfg.smtpd_client_limit && conns_.size() >= cfg.smtpd_client_limit)) {
         log_warning("too many connections: refusing %s[%s]", ci.name.c_str(), ci.addr.c_str());
         std::string msg = "421 4.7.0 " + cfg.hostname + " Error: too many connections\r\n";
@@ -69,13 +85,9 @@ void Server::on_accept(evutil_socket_t fd, const sockaddr* sa, int len) {
         (void)n;
         return;
     }
-    BuffereventPtr bev(bufferevent_socket_new(ctx_.base, fd, BEV_OPT_CLOSE_ON_FREE));
-    if (!bev) {
-        log_error("bufferevent_socket_new failed for %s", ci.addr.c_str());
-        return;
-    }
-    owner.release();
-    auto conn = std::make_unique<Connection>(*this, std::move(bev), ctx_.config, std::move(ci));
+    auto transport = std::make_unique<PlainTransport>(std::move(owner));
+    auto conn =
+        std::make_unique<Connection>(*this, std::move(transport), role_cfg, std::move(ci), ls.role);
     Connection* c = conn.get();
     conns_.emplace(c, std::move(conn));
     c->start();
@@ -141,7 +153,8 @@ void Server::on_stop_timer() {
 
 LocalKind Server::classify_local(std::string_view local_part) {
     const Config& cfg = *ctx_.config;
-    if (cfg.aliases.empty()) return tegami::classify_local(local_part, nullptr);
+    if (cfg.aliases.empty())
+        return tegami::classify_local(local_part, nullptr, cfg.recipient_delimiter);
     if (!aliases_ || aliases_->path() != cfg.aliases) {
         aliases_ = std::make_unique<AliasFile>(cfg.aliases);
         aliases_checked_ = 0;
@@ -152,11 +165,12 @@ LocalKind Server::classify_local(std::string_view local_part) {
         if (auto r = aliases_->refresh(); !r)
             log_error("aliases: %s (keeping the previous table)", r.error().message.c_str());
     }
-    return tegami::classify_local(local_part, aliases_.get());
+    return tegami::classify_local(local_part, aliases_.get(), cfg.recipient_delimiter);
 }
 
-PolicyVerdict Server::policy(const SessionState&, const VerbSpec&, const CommandArgs&) {
-    return PolicyVerdict{};  // no policies yet: every step continues
+PolicyVerdict Server::policy(const SessionState& st, const VerbSpec& verb,
+                             const CommandArgs& args) {
+    return policy_.run(st, verb, args);
 }
 
 }  // namespace tegami::smtpd

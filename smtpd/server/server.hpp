@@ -1,4 +1,5 @@
-// server.hpp - the smtpd daemon's one event loop: accepts on every "mta" listener,
+// server.hpp - the smtpd daemon's one event loop: accepts on every mta, msa and smtps
+// listener (each session knows its role and gets that role's configuration snapshot),
 // owns the sessions (Connection), the queue channel (QueueClient) and the aliases
 // table used for recipient checks. Called by main.cpp's daemon hooks.
 //
@@ -20,6 +21,7 @@
 #include "lib/map/aliases.hpp"
 #include "smtpd/server/auth_client.hpp"
 #include "smtpd/server/connection.hpp"
+#include "smtpd/server/policy.hpp"
 #include "smtpd/server/queue_client.hpp"
 
 namespace tegami::smtpd {
@@ -33,7 +35,7 @@ class Server {
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
-    void start();   // hooks.init: listen on the "mta" listeners
+    void start();   // hooks.init: listen on the mta, msa and smtps listeners
     void reload();  // hooks.reload
     bool stop();    // hooks.stop: true when the loop may end now
 
@@ -43,22 +45,32 @@ class Server {
     PolicyVerdict policy(const SessionState& st, const VerbSpec& verb, const CommandArgs& args);
     QueueClient& queue() { return queue_; }
     AuthClient& auth() { return auth_; }
+    event_base* base() { return ctx_.base; }
     size_t sessions() const { return conns_.size(); }
 
   private:
+    struct ListenerSlot {
+        Server* server;
+        Role role;
+        std::string name;
+        EvconnlistenerPtr listener;
+    };
     static void accept_cb(evconnlistener* l, evutil_socket_t fd, sockaddr* sa, int len,
                           void* arg) noexcept;
     static void accept_error_cb(evconnlistener* l, void* arg) noexcept;
     static void stop_timer_cb(evutil_socket_t, short, void* arg) noexcept;
-    void on_accept(evutil_socket_t fd, const sockaddr* sa, int len);
+    void on_accept(const ListenerSlot& ls, evutil_socket_t fd, const sockaddr* sa, int len);
+    void make_role_configs();
     void on_stop_timer();
     std::vector<Connection*> all();
 
     DaemonContext& ctx_;
     QueueClient queue_;
     AuthClient auth_;
-    std::vector<EvconnlistenerPtr> listeners_;
+    std::vector<std::unique_ptr<ListenerSlot>> listeners_;
+    std::shared_ptr<const Config> role_config_[3];  // mta, msa, smtps
     std::unordered_map<Connection*, std::unique_ptr<Connection>> conns_;
+    PolicyChain policy_;
     std::unique_ptr<AliasFile> aliases_;
     time_t aliases_checked_ = 0;
     EventPtr stop_timer_;

@@ -8,14 +8,67 @@
 
 namespace tegami::smtpd {
 
-Session::Session(SessionHost& host, std::shared_ptr<const Config> config, ClientInfo client)
+Session::Session(SessionHost& host, std::shared_ptr<const Config> config, ClientInfo client,
+                 Role role)
     : host_(host) {
     st_.config = std::move(config);
     st_.client = std::move(client);
+    st_.role = role;
+    st_.tls_available = !st_.config->tls_cert_file.empty();
 }
 
+// The connect stage decides the greeting: 220, or 554 and close (RFC 5321 3.1).
 void Session::start() {
+    const VerbSpec& spec = connect_spec();
+    PolicyVerdict v = host_.policy(st_, spec, {});
+    if (v.step == PolicyStep::suspend) {
+        pending_ = &spec;
+        st_.phase = Phase::waiting;
+        return;
+    }
+    greet(v);
+}
+
+void Session::greet(const PolicyVerdict& v) {
+    if (v.step == PolicyStep::reject) {
+        send(v.reply.code ? v.reply : make_reply(554, "5.7.1", "Access denied"));
+        st_.phase = Phase::closing;
+        return;
+    }
     host_.write(format_reply(make_reply(220, "", st_.config->smtpd_banner)));
+}
+
+void Session::set_tls(std::string info) {
+    st_.tls = true;
+    st_.tls_info = std::move(info);
+}
+
+void Session::tls_started(std::string info) {
+    if (st_.phase != Phase::starttls) return;
+    set_tls(std::move(info));
+    st_.greeting = Greeting::none;  // RFC 3207 4.2: back to the state after the greeting
+    st_.helo.clear();
+    st_.tx.reset();
+    st_.auth_login.clear();
+    st_.may_relay = false;
+    st_.phase = Phase::command;
+}
+
+void Session::auth_challenge(std::string_view challenge) {
+    if (st_.phase != Phase::waiting) return;
+    host_.write(challenge_reply(challenge));
+    st_.phase = Phase::sasl;
+}
+
+void Session::auth_done(const Reply& r, std::string login) {
+    if (st_.phase != Phase::waiting && st_.phase != Phase::sasl) return;
+    st_.phase = Phase::command;
+    if (r.code == 235) {
+        st_.auth_login = std::move(login);
+        st_.may_relay = true;  // an authenticated client may send to any domain
+    }
+    finish(verb_spec(Verb::auth), r);
+    if (r.code == 421) st_.phase = Phase::closing;  // the penalty box: this session ends
 }
 
 void Session::send(const Reply& r) {
@@ -88,9 +141,11 @@ size_t Session::feed_data(std::string_view in) {
     return step.done ? step.consumed : in.size();
 }
 
-// A SASL continuation line (RFC 4954 4): at most kMaxSaslLine octets; a longer one is
-// discarded up to its LF and ends the exchange with 500 5.5.6.
+// A SASL continuation line (RFC 4954 4): at most kMaxCommandLine here too; the hook
+// answers (334 for the next step, or the final reply that ends Phase::sasl).
 size_t Session::feed_sasl(std::string_view in) {
+    // RFC 4954 4: a server must take SASL lines of 12288 octets; a longer one is read to
+    // its LF without being kept, ends the exchange (the hook forgets it) and gets 500.
     size_t lf = in.find('\n');
     std::string_view piece = lf == std::string_view::npos ? in : in.substr(0, lf + 1);
     if (!discarding_ && line_.size() + piece.size() > kMaxSaslLine + 2) {
@@ -102,7 +157,7 @@ size_t Session::feed_sasl(std::string_view in) {
     if (discarding_) {
         discarding_ = false;
         release_line();
-        (void)host_.auth_line(st_, "*");  // tells the hook to forget the exchange
+        (void)host_.auth_line(st_, "*");
         st_.phase = Phase::command;
         protocol_error(make_reply(500, "5.5.6", "Error: authentication line too long"));
         return piece.size();
@@ -114,24 +169,12 @@ size_t Session::feed_sasl(std::string_view in) {
     auto r = host_.auth_line(st_, l);
     OPENSSL_cleanse(l.data(), l.size());
     if (r) {
-        st_.phase = Phase::command;
-        finish(verb_spec(Verb::auth), *r);
+        if (st_.phase != Phase::sasl)
+            finish(verb_spec(Verb::auth), *r);
+        else
+            send(*r);
     }
     return piece.size();
-}
-
-void Session::auth_challenge(std::string_view challenge) {
-    if (st_.phase != Phase::waiting) return;
-    host_.write(challenge_reply(challenge));
-    st_.phase = Phase::sasl;
-}
-
-void Session::auth_done(const Reply& r, std::string login) {
-    if (st_.phase != Phase::waiting && st_.phase != Phase::sasl) return;
-    st_.phase = Phase::command;
-    if (r.code == 235) st_.auth_login = std::move(login);
-    finish(verb_spec(Verb::auth), r);
-    if (r.code == 421) st_.phase = Phase::closing;
 }
 
 void Session::handle_line(std::string_view line) {
@@ -148,9 +191,19 @@ void Session::handle_line(std::string_view line) {
 
 void Session::dispatch(const VerbSpec& spec, std::string_view arg) {
     if (spec.command) ++st_.counters[static_cast<size_t>(spec.verb)].total;
+    if (spec.command) {
+        if (auto refusal = gate(st_, spec.verb)) {
+            finish(spec, *refusal);
+            return;
+        }
+    }
     CommandArgs args;
     if (auto refusal = spec.check(st_, arg, args)) {
         finish(spec, *refusal);
+        return;
+    }
+    if (spec.stage == PolicyStage::none) {
+        proceed(spec, args);
         return;
     }
     PolicyVerdict v = host_.policy(st_, spec, args);
@@ -164,7 +217,17 @@ void Session::dispatch(const VerbSpec& spec, std::string_view arg) {
         finish(spec, v.reply);
         return;
     }
+    add_headers(spec, v);
     proceed(spec, args);
+}
+
+// End of data: a policy's headers go right after the Received header.
+void Session::add_headers(const VerbSpec& spec, const PolicyVerdict& v) {
+    if (spec.stage != PolicyStage::end_of_data || v.headers.empty() || !st_.tx) return;
+    std::string extra;
+    for (const auto& h : v.headers)
+        extra += h + "\r\n";
+    st_.tx->data.insert(st_.tx->received_len, extra);
 }
 
 void Session::proceed(const VerbSpec& spec, CommandArgs& args) {
@@ -178,10 +241,16 @@ void Session::policy_done(const PolicyVerdict& v) {
     pending_ = nullptr;
     pending_args_ = std::monostate{};
     st_.phase = Phase::command;
-    if (v.step == PolicyStep::reject)
+    if (&spec == &connect_spec()) {
+        greet(v);
+        return;
+    }
+    if (v.step == PolicyStep::reject) {
         finish(spec, v.reply);
-    else
+    } else {
+        add_headers(spec, v);
         proceed(spec, args);
+    }
 }
 
 void Session::submit_done(uint32_t status, std::string_view text) {

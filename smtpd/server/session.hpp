@@ -9,6 +9,10 @@
 //  - a line ending in a bare LF or holding a bare CR is answered 500 5.5.2;
 //  - feed() consumes nothing while the session waits (policy or queue), so pipelined
 //    input stays with the caller until submit_done()/policy_done();
+//  - the per-verb gate (verbs.hpp) runs before each verb's check: 530 5.7.0 before AUTH on
+//    the submission listeners;
+//  - after STARTTLS nothing more is consumed until tls_started(): whatever the client
+//    pipelined in plaintext is the connection's to discard (CVE-2011-0411);
 //  - every 4xx/5xx reply to a command counts as an error; at smtpd_error_limit the
 //    session answers 421 4.7.0 and closes.
 #pragma once
@@ -25,7 +29,8 @@ constexpr size_t kMaxCommandLine = 1024;  // 512 + 512 for ESMTP parameters (RFC
 
 class Session {
   public:
-    Session(SessionHost& host, std::shared_ptr<const Config> config, ClientInfo client);
+    Session(SessionHost& host, std::shared_ptr<const Config> config, ClientInfo client,
+            Role role = Role::mta);
 
     void start();  // the 220 greeting
     // Consumes client input; returns the octets used. Stops early (returning less) when
@@ -33,10 +38,15 @@ class Session {
     size_t feed(std::string_view in);
 
     void policy_done(const PolicyVerdict& v);
-    // The AUTH hook's later answers: a 334 challenge (the session reads the next SASL
-    // line), or the final reply (login set on 235; a 421 closes the session).
-    void auth_challenge(std::string_view challenge);
+    // The TLS handshake after STARTTLS completed: the state resets to before EHLO (RFC
+    // 3207 4.2) and reading resumes. info: "TLSv1.3 TLS_AES_256_GCM_SHA384".
+    void tls_started(std::string info);
+    // Implicit TLS (smtps): the session starts under TLS.
+    void set_tls(std::string info);
+    // The AUTH hook's later answer (after it returned nothing). login: set on success.
     void auth_done(const Reply& r, std::string login);
+    // The AUTH hook's 334 challenge: the session then reads the next SASL line.
+    void auth_challenge(std::string_view challenge);
     void submit_done(uint32_t status, std::string_view text);
     void timeout();   // 421 4.4.2 and close
     void shutdown();  // 421 4.3.2 and close
@@ -48,6 +58,9 @@ class Session {
     bool waiting() const { return st_.phase == Phase::waiting; }
     bool closing() const { return st_.phase == Phase::closing; }
     bool in_data() const { return st_.phase == Phase::data; }
+    bool wants_tls() const { return st_.phase == Phase::starttls; }
+    // Whether STARTTLS can be offered (the connection has a TLS context).
+    void set_tls_available(bool on) { st_.tls_available = on; }
     const SessionState& state() const { return st_; }
     // "ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4", as in the disconnect log line.
     std::string summary() const;
@@ -56,9 +69,11 @@ class Session {
     size_t feed_line(std::string_view in);
     size_t feed_data(std::string_view in);
     size_t feed_sasl(std::string_view in);
+    void greet(const PolicyVerdict& v);
     void handle_line(std::string_view line);
     void dispatch(const VerbSpec& spec, std::string_view arg);
     void proceed(const VerbSpec& spec, CommandArgs& args);
+    void add_headers(const VerbSpec& spec, const PolicyVerdict& v);
     void finish(const VerbSpec& spec, const Reply& r);
     void send(const Reply& r);
     void protocol_error(const Reply& r);

@@ -24,6 +24,13 @@
 
 namespace tegami::smtpd {
 
+// The listener a session came in on (ListenerMsg.role): mta (port 25, no relaying for
+// strangers), msa (587, RFC 6409: AUTH before mail), smtps (465, RFC 8314: implicit TLS,
+// then as msa), local (the MSP's Unix socket; the submitter's uid from SO_PEERCRED).
+enum class Role : uint8_t { mta, msa, smtps, local };
+const char* role_name(Role r);
+bool parse_role(std::string_view name, Role& out);
+
 struct ClientInfo {
     std::string addr;  // "127.0.0.1", "::1"
     std::string name;  // "localhost" for loopback, else "unknown" (no DNS yet)
@@ -31,24 +38,25 @@ struct ClientInfo {
 
 struct Transaction {
     std::string queue_id;
-    std::string sender;  // empty for <>
-    std::vector<std::string> recipients;
-    uint64_t rcpt_commands = 0;  // RCPTs accepted, repeats included (smtpd_recipient_limit)  //
-                                 // canonical (lib/mail/address.hpp)
-    std::vector<std::string> orcpts;  // each as the client wrote it
+    std::string sender;                   // empty for <>
+    std::vector<std::string> recipients;  // canonical (lib/mail/address.hpp)
+    uint64_t rcpt_commands = 0;           // RCPTs accepted, repeats included
+    std::vector<std::string> orcpts;      // each as the client wrote it
     bool smtputf8 = false;
     BodyType body = BodyType::none;
     uint64_t size_hint = 0;
-    std::string data;  // Received header, then the unstuffed content
+    std::string data;         // Received header, then the unstuffed content
+    size_t received_len = 0;  // where the Received header ends in data
     DataReader reader;
 };
 
 enum class Phase : uint8_t {
-    command,  // reading command lines
-    data,     // reading message content (after 354)
-    waiting,  // suspended: a policy step or the queue will answer later
-    sasl,     // reading SASL continuation lines (RFC 4954), fed to SessionHost::auth_line
-    closing,  // the last reply is written; the connection flushes and closes
+    command,   // reading command lines
+    data,      // reading message content (after 354)
+    waiting,   // suspended: a policy step or the queue will answer later
+    starttls,  // 220 to STARTTLS sent: the connection drops buffered input, handshakes
+    sasl,      // reading SASL continuation lines (RFC 4954), fed to SessionHost::auth_line
+    closing,   // the last reply is written; the connection flushes and closes
 };
 
 enum class Greeting : uint8_t { none, helo, ehlo };
@@ -62,8 +70,12 @@ constexpr size_t kVerbCount = static_cast<size_t>(Verb::unknown) + 1;
 struct SessionState {
     std::shared_ptr<const Config> config;  // taken at connect; a reload does not change it
     ClientInfo client;
-    bool tls = false;        // the session runs under TLS
-    std::string auth_login;  // set by the AUTH hook on success; empty before
+    Role role = Role::mta;
+    bool tls_available = false;  // a certificate is configured (STARTTLS may be offered)
+    bool tls = false;            // the session runs under TLS
+    std::string tls_info;        // "TLSv1.3 TLS_AES_256_GCM_SHA384" once under TLS
+    std::string auth_login;      // set by the AUTH hook on success; empty before
+    bool may_relay = false;      // a policy (trusted network, AUTH) allows any recipient domain
     Greeting greeting = Greeting::none;
     std::string helo;
     std::unique_ptr<Transaction> tx;  // between MAIL and the end-of-data reply
@@ -78,13 +90,23 @@ using CommandArgs = std::variant<std::monostate, MailCommand, RcptCommand, std::
 
 struct VerbSpec;
 
-// The policy phase between check and proceed. proceed: go on; reject: send `reply`
-// instead of proceeding; suspend: the session stops reading and waits until
-// Session::policy_done() brings the verdict (DNS, milters, ... answer later).
+// The policy stages (smtpd/server/policy.hpp runs them): at connect (before the
+// greeting), HELO/EHLO, MAIL, RCPT, DATA and the end of data, each between the verb's
+// check and its proceed step.
+enum class PolicyStage : uint8_t { none, connect, helo, mail, rcpt, data, end_of_data };
+
+// A stage's verdict. proceed: go on; reject: send `reply` instead of proceeding;
+// suspend: the session stops reading and waits until Session::policy_done() brings the
+// verdict (DNS, milters, ... answer later). relay (RCPT): this recipient may be of any
+// domain. headers (end of data): lines, without CRLF, added after the Received header.
 enum class PolicyStep : uint8_t { proceed, reject, suspend };
 struct PolicyVerdict {
+    PolicyVerdict() = default;
+    PolicyVerdict(PolicyStep s, Reply r = {}) : step(s), reply(std::move(r)) {}
     PolicyStep step = PolicyStep::proceed;
     Reply reply;
+    bool relay = false;
+    std::vector<std::string> headers;
 };
 
 class SessionHost {
@@ -98,18 +120,21 @@ class SessionHost {
     // Hands a complete message to the queue; the answer comes back later through
     // Session::submit_done (never from inside this call).
     virtual void submit(ipc::SubmitMsg msg) = 0;
+    // The policy stage of `verb` (verb.stage; never called for PolicyStage::none).
     virtual PolicyVerdict policy(const SessionState& st, const VerbSpec& verb,
                                  const CommandArgs& args) = 0;
+    // After the 220 to STARTTLS: the connection swaps in TLS, then calls
+    // Session::tls_started (or closes the session when the handshake fails).
+    virtual void start_tls() {}
     // ---- The AUTH hook (RFC 4954), filled in by the auth process's client.
     // Mechanisms offered in EHLO to this session now (empty: no AUTH keyword).
     virtual std::vector<std::string> auth_mechanisms(const SessionState&) { return {}; }
     // AUTH <mechanism> [initial-response]: a reply, or nothing when the answer comes
-    // later (Session::auth_challenge / Session::auth_done); then sets st.phase = waiting.
+    // later (Session::auth_done). May set st.phase = Phase::sasl for continuation lines.
     virtual std::optional<Reply> auth(SessionState&, std::string_view /*arg*/) {
         return make_reply(503, "5.5.1", "Error: authentication not enabled");
     }
-    // One SASL continuation line (Phase::sasl), without its CRLF: a final reply (the
-    // hook has set st.phase back to command), or nothing when the answer comes later.
+    // One SASL continuation line (Phase::sasl), without its CRLF.
     virtual std::optional<Reply> auth_line(SessionState& st, std::string_view) {
         st.phase = Phase::command;
         return make_reply(501, "5.5.4", "Error: no SASL exchange in progress");

@@ -5,8 +5,6 @@
 
 #include "lib/core/log.hpp"
 #include "lib/mail/received.hpp"
-#include "lib/net/networks.hpp"
-#include "smtpd/server/relay_rules.hpp"
 
 namespace tegami::smtpd {
 
@@ -46,20 +44,47 @@ std::optional<Reply> proceed_helo(SessionState& st, SessionHost&, CommandArgs& a
 
 std::optional<Reply> proceed_ehlo(SessionState& st, SessionHost& host, CommandArgs& args) {
     greet(st, args, Greeting::ehlo);
-    const Config& c = *st.config;
-    std::string text = c.hostname + "\nPIPELINING\nSIZE";
-    if (c.message_size_limit) text += " " + std::to_string(c.message_size_limit);
-    text += "\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8";
-    if (st.auth_login.empty()) {
-        auto mechs = host.auth_mechanisms(st);
-        if (!mechs.empty()) {
-            text += "\nAUTH";
-            for (const auto& m : mechs)
-                text += " " + m;
-        }
-    }
-    return make_reply(250, "", std::move(text));
+    return make_reply(250, "", st.config->hostname + ehlo_keywords(st, host));
 }
+
+// ---- the EHLO keyword table
+struct EhloKeyword {
+    const char* name;
+    // The keyword line, or nothing when not offered to this session now.
+    std::optional<std::string> (*line)(const SessionState& st, SessionHost& host);
+};
+
+std::optional<std::string> always(const char* kw) {
+    return std::string(kw);
+}
+
+const EhloKeyword kEhloKeywords[] = {
+    {"PIPELINING", [](const SessionState&, SessionHost&) { return always("PIPELINING"); }},
+    {"SIZE",
+     [](const SessionState& st, SessionHost&) -> std::optional<std::string> {
+         uint64_t n = st.config->message_size_limit;
+         return n ? "SIZE " + std::to_string(n) : std::string("SIZE");
+     }},
+    {"8BITMIME", [](const SessionState&, SessionHost&) { return always("8BITMIME"); }},
+    {"ENHANCEDSTATUSCODES",
+     [](const SessionState&, SessionHost&) { return always("ENHANCEDSTATUSCODES"); }},
+    {"SMTPUTF8", [](const SessionState&, SessionHost&) { return always("SMTPUTF8"); }},
+    {"STARTTLS",
+     [](const SessionState& st, SessionHost&) -> std::optional<std::string> {
+         if (!st.tls_available || st.tls) return std::nullopt;
+         return std::string("STARTTLS");
+     }},
+    {"AUTH",
+     [](const SessionState& st, SessionHost& host) -> std::optional<std::string> {
+         if (!st.auth_login.empty()) return std::nullopt;
+         auto mechs = host.auth_mechanisms(st);
+         if (mechs.empty()) return std::nullopt;
+         std::string l = "AUTH";
+         for (const auto& m : mechs)
+             l += " " + m;
+         return l;
+     }},
+};
 
 // ---- MAIL
 Check check_mail(const SessionState& st, std::string_view arg, CommandArgs& out) {
@@ -68,13 +93,6 @@ Check check_mail(const SessionState& st, std::string_view arg, CommandArgs& out)
     if (st.tx) return make_reply(503, "5.5.1", "Error: nested MAIL command");
     auto m = parse_mail(arg);
     if (!m) return m.error();
-    // RFC 6409 6.1: an authenticated submitter may only use addresses its login owns.
-    if (!st.auth_login.empty() && st.config->smtpd_sender_login_check &&
-        !sender_login_ok(st.auth_login, m->sender, st.config->local_domains, ""))
-        return make_reply(553, "5.7.1",
-                          "<" + m->sender.str() +
-                              ">: Sender address rejected: not owned by "
-                              "the authenticated user");
     if (m->params.any && st.greeting != Greeting::ehlo)
         return make_reply(555, "5.5.4", "Error: ESMTP parameters need EHLO");
     uint64_t limit = st.config->message_size_limit;
@@ -99,32 +117,17 @@ std::optional<Reply> proceed_mail(SessionState& st, SessionHost& host, CommandAr
 }
 
 // ---- RCPT
-bool may_relay(const SessionState& st) {
-    if (!st.auth_login.empty()) return true;
-    const Config& c = *st.config;
-    if (c.trusted_networks.empty()) return false;
-    std::string bad;
-    auto nets = parse_networks(c.trusted_networks, bad);  // checked when the file was read
-    return nets && network_contains(*nets, st.client.addr);
-}
-
 Check check_rcpt(const SessionState& st, std::string_view arg, CommandArgs& out) {
     if (!st.tx) return make_reply(503, "5.5.1", "Error: need MAIL command");
     auto r = parse_rcpt(arg, st.tx->smtputf8);
     if (!r) return r.error();
     uint64_t limit = st.config->smtpd_recipient_limit;
-    // Every RCPT counts, repeats included, so that RCPT commands per transaction are
-    // bounded even when they name one recipient over and over.
+    // Every accepted RCPT counts, repeats included, so that RCPT commands per transaction
+    // are bounded even when they name one recipient over and over.
     if (limit && st.tx->rcpt_commands >= limit)
         return make_reply(452, "4.5.3", "Error: too many recipients");
-    const Mailbox& mb = r->rcpt;
-    // Relay control: a client may relay when it authenticated or is in trusted_networks;
-    // any other client may only reach local domains, and not through relay tricks.
-    if (!may_relay(st)) {
-        if (!mb.domain.empty() && !is_local_domain(*st.config, mb.domain))
-            return make_reply(550, "5.7.1", "<" + mb.str() + ">: Relaying denied");
-        if (auto trick = relay_trick(mb)) return trick;
-    }
+    // Whether a recipient of another domain may be relayed is the RCPT policy stage's
+    // decision (smtpd/server/policy.cpp), not this pure check's.
     out = std::move(r).value();
     return std::nullopt;
 }
@@ -133,7 +136,7 @@ std::optional<Reply> proceed_rcpt(SessionState& st, SessionHost& host, CommandAr
     const Mailbox& mb = std::get<RcptCommand>(args).rcpt;
     std::string addr = mb.str();
     if (!mb.domain.empty() && !is_local_domain(*st.config, mb.domain)) {
-        // Only a client that may relay gets here (check_rcpt): queued for the remote agent.
+        // Only reached when the RCPT policy stage allowed relaying to this recipient.
         std::string rcpt = canonical_address(mb);
         ++st.tx->rcpt_commands;
         for (const auto& have : st.tx->recipients)
@@ -149,9 +152,8 @@ std::optional<Reply> proceed_rcpt(SessionState& st, SessionHost& host, CommandAr
             // <Postmaster> alone is qualified with this host (RFC 5321 4.5.1).
             std::string rcpt = canonical_address(mb);
             if (mb.domain.empty()) rcpt += "@" + st.config->hostname;
-            // A recipient named twice (local parts here ignore case) is kept once, but
-            // counted each time.
-            ++st.tx->rcpt_commands;
+            // A recipient named twice (local parts here ignore case) is kept once.
+            ++st.tx->rcpt_commands;  // counted even when it is kept only once
             for (const auto& have : st.tx->recipients)
                 if (iequals(have, rcpt)) return ok_reply("2.1.5", "Ok (duplicate recipient)");
             st.tx->recipients.push_back(std::move(rcpt));
@@ -180,8 +182,9 @@ Check check_data(const SessionState& st, std::string_view arg, CommandArgs&) {
 
 // RFC 3848 and RFC 6531 7.7: ESMTP plus S (under TLS) and A (authenticated).
 std::string protocol_name(const SessionState& st) {
-    if (st.greeting != Greeting::ehlo) return "SMTP";
-    std::string p = st.tx && st.tx->smtputf8 ? "UTF8SMTP" : "ESMTP";
+    std::string p = st.tx && st.tx->smtputf8        ? "UTF8SMTP"
+                    : st.greeting == Greeting::ehlo ? "ESMTP"
+                                                    : "SMTP";
     if (st.tls) p += 'S';
     if (!st.auth_login.empty()) p += 'A';
     return p;
@@ -195,13 +198,15 @@ std::optional<Reply> proceed_data(SessionState& st, SessionHost& host, CommandAr
     ri.client_name = st.client.name;
     ri.client_addr = st.client.addr;
     ri.hostname = st.config->hostname;
-    std::string proto = protocol_name(st);
-    ri.protocol = proto;
+    std::string protocol = protocol_name(st);
+    ri.protocol = protocol;
+    ri.tls = st.tls_info;
     ri.queue_id = tx.queue_id;
     if (st.config->smtpd_received_login) ri.login = st.auth_login;
     if (tx.recipients.size() == 1) ri.recipient = tx.recipients.front();
     ri.date = date;
     tx.data = received_header(ri);
+    tx.received_len = tx.data.size();
     uint64_t limit = st.config->message_size_limit;
     uint64_t hint = limit && tx.size_hint > limit ? limit : tx.size_hint;
     if (hint > 0 && hint <= (64u << 20)) tx.data.reserve(tx.data.size() + hint);
@@ -238,20 +243,6 @@ std::optional<Reply> proceed_end_of_data(SessionState& st, SessionHost& host, Co
     return std::nullopt;  // Session::submit_done answers
 }
 
-// ---- AUTH (RFC 4954): the exchange itself is the connection's AUTH hook
-Check check_auth(const SessionState& st, std::string_view arg, CommandArgs& out) {
-    if (st.greeting != Greeting::ehlo) return make_reply(503, "5.5.1", "Error: send EHLO first");
-    if (!st.auth_login.empty()) return make_reply(503, "5.5.1", "Error: already authenticated");
-    if (st.tx) return make_reply(503, "5.5.1", "Error: MAIL transaction in progress");
-    if (arg.empty()) return make_reply(501, "5.5.4", "Syntax: AUTH mechanism");
-    out = std::string(arg);
-    return std::nullopt;
-}
-
-std::optional<Reply> proceed_auth(SessionState& st, SessionHost& host, CommandArgs& args) {
-    return host.auth(st, std::get<std::string>(args));
-}
-
 // ---- the rest
 Check check_none(const SessionState&, std::string_view, CommandArgs&) {
     return std::nullopt;
@@ -284,6 +275,35 @@ std::optional<Reply> proceed_quit(SessionState& st, SessionHost&, CommandArgs&) 
     return make_reply(221, "2.0.0", "Bye");
 }
 
+// ---- STARTTLS (RFC 3207) and AUTH (RFC 4954, the hook in SessionHost)
+Check check_starttls(const SessionState& st, std::string_view arg, CommandArgs&) {
+    if (!arg.empty()) return make_reply(501, "5.5.4", "Syntax: STARTTLS");
+    if (st.tls) return make_reply(503, "5.5.1", "Error: TLS already active");
+    if (!st.tls_available)
+        return make_reply(454, "4.7.0", "TLS not available due to local problem");
+    if (st.tx) return make_reply(503, "5.5.1", "Error: MAIL transaction in progress");
+    return std::nullopt;
+}
+
+std::optional<Reply> proceed_starttls(SessionState& st, SessionHost& host, CommandArgs&) {
+    st.phase = Phase::starttls;  // nothing more is read in plaintext
+    host.start_tls();
+    return make_reply(220, "2.0.0", "Ready to start TLS");
+}
+
+Check check_auth(const SessionState& st, std::string_view arg, CommandArgs& out) {
+    if (st.greeting != Greeting::ehlo) return make_reply(503, "5.5.1", "Error: send EHLO first");
+    if (!st.auth_login.empty()) return make_reply(503, "5.5.1", "Error: already authenticated");
+    if (st.tx) return make_reply(503, "5.5.1", "Error: MAIL transaction in progress");
+    if (arg.empty()) return make_reply(501, "5.5.4", "Syntax: AUTH mechanism");
+    out = std::string(arg);
+    return std::nullopt;
+}
+
+std::optional<Reply> proceed_auth(SessionState& st, SessionHost& host, CommandArgs& args) {
+    return host.auth(st, std::get<std::string>(args));
+}
+
 std::optional<Reply> proceed_help(SessionState&, SessionHost&, CommandArgs&) {
     return make_reply(214, "2.0.0",
                       "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY\n"
@@ -298,23 +318,32 @@ std::optional<Reply> proceed_never(SessionState&, SessionHost&, CommandArgs&) {
     return make_reply(500, "5.5.2", "Error: command not recognized");
 }
 
+using PS = PolicyStage;
 const VerbSpec kTable[] = {
-    {"helo", Verb::helo, true, check_helo, proceed_helo},
-    {"ehlo", Verb::ehlo, true, check_ehlo, proceed_ehlo},
-    {"mail", Verb::mail, true, check_mail, proceed_mail},
-    {"rcpt", Verb::rcpt, true, check_rcpt, proceed_rcpt},
-    {"data", Verb::data, true, check_data, proceed_data},
-    {"rset", Verb::rset, true, check_none, proceed_rset},
-    {"noop", Verb::noop, true, check_none, proceed_noop},
-    {"quit", Verb::quit, true, check_none, proceed_quit},
-    {"help", Verb::help, true, check_none, proceed_help},
-    {"vrfy", Verb::vrfy, true, check_vrfy, proceed_vrfy},
-    {"expn", Verb::expn, true, check_expn, proceed_never},
-    {"auth", Verb::auth, true, check_auth, proceed_auth},
-    {"unknown", Verb::unknown, true, check_unknown, proceed_never},
+    {"helo", Verb::helo, true, PS::helo, check_helo, proceed_helo},
+    {"ehlo", Verb::ehlo, true, PS::helo, check_ehlo, proceed_ehlo},
+    {"mail", Verb::mail, true, PS::mail, check_mail, proceed_mail},
+    {"rcpt", Verb::rcpt, true, PS::rcpt, check_rcpt, proceed_rcpt},
+    {"data", Verb::data, true, PS::data, check_data, proceed_data},
+    {"rset", Verb::rset, true, PS::none, check_none, proceed_rset},
+    {"noop", Verb::noop, true, PS::none, check_none, proceed_noop},
+    {"quit", Verb::quit, true, PS::none, check_none, proceed_quit},
+    {"help", Verb::help, true, PS::none, check_none, proceed_help},
+    {"vrfy", Verb::vrfy, true, PS::none, check_vrfy, proceed_vrfy},
+    {"expn", Verb::expn, true, PS::none, check_expn, proceed_never},
+    {"starttls", Verb::starttls, true, PS::none, check_starttls, proceed_starttls},
+    {"auth", Verb::auth, true, PS::none, check_auth, proceed_auth},
+    {"unknown", Verb::unknown, true, PS::none, check_unknown, proceed_never},
 };
 
-const VerbSpec kEndOfData = {".", Verb::unknown, false, check_end_of_data, proceed_end_of_data};
+const VerbSpec kEndOfData = {
+    ".", Verb::unknown, false, PS::end_of_data, check_end_of_data, proceed_end_of_data};
+const VerbSpec kConnect = {"connect", Verb::unknown, false, PS::connect, check_none, nullptr};
+
+// Verbs answered before AUTH on the submission listeners (RFC 6409 4.3 leaves the rest
+// to need authentication).
+constexpr Verb kBeforeAuth[] = {Verb::ehlo, Verb::helo, Verb::starttls, Verb::auth,
+                                Verb::noop, Verb::rset, Verb::quit,     Verb::help};
 
 }  // namespace
 
@@ -326,6 +355,45 @@ const VerbSpec& verb_spec(Verb v) {
 
 const VerbSpec& end_of_data_spec() {
     return kEndOfData;
+}
+
+const VerbSpec& connect_spec() {
+    return kConnect;
+}
+
+std::optional<Reply> gate(const SessionState& st, Verb v) {
+    if (st.role != Role::msa && st.role != Role::smtps) return std::nullopt;
+    if (!st.auth_login.empty() || v == Verb::unknown) return std::nullopt;
+    for (Verb ok : kBeforeAuth)
+        if (v == ok) return std::nullopt;
+    return make_reply(530, "5.7.0", "Authentication required");
+}
+
+std::string ehlo_keywords(const SessionState& st, SessionHost& host) {
+    std::string out;
+    for (const auto& k : kEhloKeywords)
+        if (auto l = k.line(st, host)) out += "\n" + *l;
+    return out;
+}
+
+const char* role_name(Role r) {
+    switch (r) {
+        case Role::mta:
+            return "mta";
+        case Role::msa:
+            return "msa";
+        case Role::smtps:
+            return "smtps";
+        case Role::local:
+            return "local";
+    }
+    return "mta";
+}
+
+bool parse_role(std::string_view name, Role& out) {
+    for (Role r : {Role::mta, Role::msa, Role::smtps, Role::local})
+        if (name == role_name(r)) return out = r, true;
+    return false;
 }
 
 Reply submit_reply(uint32_t status, std::string_view text, std::string_view queue_id) {

@@ -5,6 +5,7 @@
 //   policy  : SessionHost::policy, between the two; may suspend the session;
 //   proceed : the side effects (state changes, recipient lookup, queue hand-off); its
 //             reply, or nothing when the answer comes later (the queue).
+// STARTTLS (RFC 3207) and AUTH (RFC 4954, through SessionHost's hook) are rows too.
 // The end of data is one more row ("."), so its checks and its policy step (DKIM,
 // milters later) look like any command's. Called by session.cpp only.
 //
@@ -22,15 +23,26 @@
 namespace tegami::smtpd {
 
 struct VerbSpec {
-    const char* name;  // "mail", or "." for the end of data
-    Verb verb;         // Verb::unknown for unknown commands and the end of data
-    bool command;      // counted as a command (false for the end of data)
+    const char* name;   // "mail", or "." for the end of data, "connect" before the greeting
+    Verb verb;          // Verb::unknown for unknown commands and the end of data
+    bool command;       // counted as a command (false for the end of data)
+    PolicyStage stage;  // the policy stage between check and proceed (none: no policy)
     std::optional<Reply> (*check)(const SessionState& st, std::string_view arg, CommandArgs& out);
     std::optional<Reply> (*proceed)(SessionState& st, SessionHost& host, CommandArgs& args);
 };
 
 const VerbSpec& verb_spec(Verb v);
 const VerbSpec& end_of_data_spec();
+const VerbSpec& connect_spec();  // the connect stage: policy only, before the greeting
+
+// The per-verb gate by role and state, before a verb's check: on msa and smtps only
+// EHLO, HELO, STARTTLS, AUTH, NOOP, RSET, QUIT and HELP before AUTH (530 5.7.0).
+std::optional<Reply> gate(const SessionState& st, Verb v);
+
+// The EHLO reply's keyword lines, from the table of what the listener and the session's
+// state offer (STARTTLS only with a certificate and not yet under TLS; AUTH only when
+// the auth hook names mechanisms).
+std::string ehlo_keywords(const SessionState& st, SessionHost& host);
 
 // The reply to the queue's answer (SubmitResultMsg status and text).
 Reply submit_reply(uint32_t status, std::string_view text, std::string_view queue_id);

@@ -122,7 +122,7 @@ def run(fmt):
     trace = os.path.join(box.dir, "strace.out")
     log = open(box.log_path, "ab")
     proc = subprocess.Popen(
-        ["strace", "-f", "-q", "-y", "-x", "-s", "64", "-e", "signal=none",
+        ["strace", "-f", "-q", "-y", "-x", "-s", "256", "-e", "signal=none",
          "-e", "trace=" + trace_check.TRACED, "-o", trace,
          os.path.join(box.bin, "tegami-master"), "-c", box.conf, "-f"],
         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)

@@ -7,6 +7,8 @@ sandbox on 127.0.0.1:
      gives up after 5 start-up failures in a row, says so, and starts nothing more;
      smtpd never greets meanwhile (a client that connects waits: no 220, no 421, no 451).
   3. The documented way out (move the environment aside) gives a working suite.
+  4. (root) A queue that was ready and then cannot start again is given up after 5 tries
+     and master stops smtpd with it (no greeting for mail that could not be queued).
 
 Run by tests/durability/startup.sh. Env: TEGAMI_BIN, TEGAMI_SRC. Prints "ok - ..." /
 "not ok - ..." lines; exit 1 on a failure. Every wait is bounded.
@@ -120,9 +122,16 @@ def main():
         report(greeting_within(box.port, 1) == b"", "still no greeting after master gave up")
         report(box.stop(), "master still stops cleanly", box.tail())
 
-        # 3. the way out: move the environment aside
+        # 3. the way out: move the environment aside. A client that connects as soon as
+        # master has bound the port (before smtpd runs) gets its 220 once the queue is up.
         os.rename(spool, spool + ".broken")
-        ok = box.start(20)
+        offset = len(box.log())
+        start_master(box)
+        ts.wait_for(lambda: "started queue" in log_since(box, offset), 10, 0.02)
+        early = greeting_within(box.port, 15)
+        report(early.startswith(b"220"), "a client connecting before smtpd runs is greeted with "
+               "220 once the queue is ready", "got %r" % early)
+        ok = box.wait_greeting(20)
         sent = False
         if ok:
             try:
@@ -132,6 +141,23 @@ def main():
                 print("# %s" % e)
         report(ok and sent, "with the environment moved aside the suite starts and accepts mail",
                box.tail())
+
+        # 4. a queue that was ready, then cannot start again (here: queue_dir unreadable
+        # to its user, root only): after 5 failures master gives up and stops smtpd too.
+        if os.geteuid() == 0 and ok:
+            offset = len(box.log())
+            os.chmod(spool, 0)
+            os.kill(box.children()["queue"], signal.SIGKILL)
+            gave_up = ts.wait_for(lambda: "failed at start-up" in log_since(box, offset), 45, 0.5)
+            stopped = ts.wait_for(lambda: "smtpd" not in box.children(), 15, 0.2)
+            text = log_since(box, offset)
+            report(gave_up and stopped and "stopping smtpd" in text,
+                   "a queue that cannot start again is given up and smtpd is stopped with it",
+                   text[-2000:])
+            time.sleep(2)
+            report(greeting_within(box.port, 1) == b"" and "smtpd" not in box.children(),
+                   "no greeting once the queue is given up", box.tail())
+            os.chmod(spool, 0o700)
     finally:
         box.stop()
     if results["failed"] == 0:

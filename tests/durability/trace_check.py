@@ -1,7 +1,7 @@
 """trace_check.py - checks, from strace output, that every directory entry the queue and
 local delivery rely on was made durable first, independent of the file system.
 
-Input: one `strace -f -y -x -s 64 -o FILE` trace of tegami-master and everything it starts
+Input: one `strace -f -y -x -s 256 -o FILE` trace of tegami-master and everything it starts
 (syscalls: see TRACED). Strace serialises the events of all traced tasks into one file,
 and a task is stopped at every syscall entry and exit until strace has written it, so
 the line order is a real-time order of entries and exits consistent with causality.
@@ -160,13 +160,37 @@ def ok_ret(ret):
     return ret is not None and not ret.strip().startswith("-1") and not ret.strip().startswith("?")
 
 
-def frames(data):
-    """(type, status) of the frame at the start of a written buffer, if it is one of ours."""
-    if len(data) >= 28 and data[:4] == MAGIC:
-        typ = int.from_bytes(data[6:8], "little")
-        status = int.from_bytes(data[24:28], "little")
-        return [(typ, status)]
-    return []
+def u32(data, pos):
+    return int.from_bytes(data[pos:pos + 4], "little") if pos + 4 <= len(data) else None
+
+
+def statuses(data):
+    """(type, [status...]) of the frame at the start of a written buffer, if it is one of
+    ours, with every status visible in the (possibly truncated) buffer: SubmitResultMsg
+    is request_id u64, status u32, ...; DeliverResultMsg is request_id u64, n u32, then n
+    times index u32, status u32, dsn str, text str (str = u32 length + bytes)."""
+    if len(data) < 16 or data[:4] != MAGIC:
+        return None, []
+    typ = int.from_bytes(data[6:8], "little")
+    if typ == SUBMIT_RESULT:
+        st = u32(data, 24)
+        return typ, [] if st is None else [st]
+    if typ == DELIVER_RESULT:
+        out, n, pos = [], u32(data, 24) or 0, 28
+        for _ in range(min(n, 100000)):
+            st = u32(data, pos + 4)
+            if st is None:
+                break
+            out.append(st)
+            dsn = u32(data, pos + 8)
+            if dsn is None:
+                break
+            text = u32(data, pos + 12 + dsn)
+            if text is None:
+                break
+            pos += 16 + dsn + text
+        return typ, out
+    return typ, []
 
 
 class Checker:
@@ -342,15 +366,15 @@ class Checker:
             return
         data = b"".join(strings_in(",".join(args[1:])))
         role = self.short(pid)
-        for typ, status in frames(data):
-            if status != STATUS_OK:
-                continue
-            if typ == SUBMIT_RESULT and role == "queue":
-                self.stats["reliance_queue"] += 1
-                self.rely(pid, pos, "a submit_result 2 (the 250)", pos)
-            elif typ == DELIVER_RESULT and role == "local":
-                self.stats["reliance_local"] += 1
-                self.rely(pid, pos, "a deliver_result 2 (delivered)", pos)
+        typ, sts = statuses(data)
+        if STATUS_OK not in sts:
+            return
+        if typ == SUBMIT_RESULT and role == "queue":
+            self.stats["reliance_queue"] += 1
+            self.rely(pid, pos, "a submit_result 2 (the 250)", pos)
+        elif typ == DELIVER_RESULT and role == "local":
+            self.stats["reliance_local"] += 1
+            self.rely(pid, pos, "a deliver_result with a recipient delivered", pos)
 
     def exit(self, pid, name, text, entry, pos):
         args, ret = split_args(text)
@@ -432,10 +456,20 @@ def check_file(root, path):
 
 # ---- self-test: synthetic traces, each with the answer it must give
 
-def _frame(typ, status):
+def _frame(typ, status, first=None):
+    """A frame as the suite writes it. For deliver_result: two recipients, the first
+    with status `first` (default: status) and the second with `status`."""
+    if typ == DELIVER_RESULT:
+        def rcpt(i, st):
+            dsn, text = b"2.0.0", b"delivered"
+            return (i.to_bytes(4, "little") + st.to_bytes(4, "little") +
+                    len(dsn).to_bytes(4, "little") + dsn + len(text).to_bytes(4, "little") + text)
+        body = (7).to_bytes(8, "little") + (2).to_bytes(4, "little") + \
+            rcpt(0, status if first is None else first) + rcpt(1, status)
+    else:
+        body = (7).to_bytes(8, "little") + status.to_bytes(4, "little") + b"\0" * 8
     head = MAGIC + (1).to_bytes(2, "little") + typ.to_bytes(2, "little") + \
-        (20).to_bytes(4, "little") + (0).to_bytes(4, "little")
-    body = (7).to_bytes(8, "little") + status.to_bytes(4, "little") + b"\0" * 8
+        len(body).to_bytes(4, "little") + (0).to_bytes(4, "little")
     return "".join("\\x%02x" % b for b in head + body)
 
 
@@ -460,6 +494,8 @@ NEWLOG = '100 openat(AT_FDCWD</>, "/r/q/log.0000000002", O_RDWR|O_CREAT|O_CLOEXE
     '7</r/q/log.0000000002>\n'
 QSYNC = '100 fsync(8</r/q>) = 0\n'
 DEL_DONE = '201 +++ exited with 0 +++\n' + DEL_OK  # the delivering child was reaped
+DEL_TEMP = DEL_OK.replace(_frame(DELIVER_RESULT, STATUS_OK), _frame(DELIVER_RESULT, 4))
+DEL_SECOND = DEL_OK.replace(_frame(DELIVER_RESULT, STATUS_OK), _frame(DELIVER_RESULT, 2, 4))
 CASES = [
     # (name, trace body, violations expected)
     ("new log file, no directory fsync, then a 250", NEWLOG + SUB_OK, 1),
@@ -504,6 +540,10 @@ CASES = [
     ("new mbox without fsync of the spool directory",
      '201 openat(3</r/mail>, "bob", O_WRONLY|O_CREAT|O_EXCL|O_APPEND, 0600) = 4</r/mail/bob>\n'
      '201 fsync(4</r/mail/bob>) = 0\n' + DEL_DONE, 1),
+    ("a deliver_result with only 4xx recipients relies on nothing",
+     '201 mkdir("/r/m/bob", 0700) = 0\n201 +++ exited with 0 +++\n' + DEL_TEMP, 0),
+    ("a deliver_result whose second recipient was delivered relies on the names",
+     '201 mkdir("/r/m/bob", 0700) = 0\n201 +++ exited with 0 +++\n' + DEL_SECOND, 1),
     ("dotlock created and removed: nothing to sync",
      '201 openat(3</r/mail>, "bob.lock", O_WRONLY|O_CREAT|O_EXCL, 0600) = 4</r/mail/bob.lock>\n'
      '201 unlinkat(3</r/mail>, "bob.lock", 0) = 0\n' + DEL_DONE, 0),

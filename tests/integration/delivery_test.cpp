@@ -424,3 +424,159 @@ Test(delivery, one_copy_per_mailbox_for_one_message) {
     }
     IT_EXPECT(sent == 3, "%zu recipients reported sent by the queue, want 3", sent);
 }
+
+namespace {
+
+// A world-readable directory for the restricted program directory and the outputs of
+// program and file targets (they run as default_user, not as the test).
+struct ProgDir {
+    std::string dir;
+    ProgDir() {
+        char tmpl[] = "/tmp/tegami-prog-XXXXXX";
+        if (mkdtemp(tmpl) == nullptr) return;
+        dir = tmpl;
+        chmod(dir.c_str(), 0755);
+        mkdir((dir + "/smrsh").c_str(), 0755);
+        mkdir((dir + "/out").c_str(), 01777);
+        chmod((dir + "/out").c_str(), 01777);
+        // tg-record OUT: writes its uid, its environment and its input to OUT.
+        write_file(dir + "/record.sh",
+                   "#!/bin/sh\n{ echo \"uid=$(id -u)\"; env | sort; echo ---; cat; } > \"$1\"\n");
+        write_file(dir + "/hang.sh", "#!/bin/sh\nsleep 60\n");
+        write_file(dir + "/tempfail.sh", "#!/bin/sh\necho 'try me later'\nexit 75\n");
+        write_file(dir + "/nouser.sh", "#!/bin/sh\necho 'no such mailbox here'\nexit 67\n");
+        for (const char* s : {"record", "hang", "tempfail", "nouser"}) {
+            std::string script = dir + "/" + s + ".sh";
+            chmod(script.c_str(), 0755);
+            symlink(script.c_str(), (dir + "/smrsh/tg-" + s).c_str());
+        }
+    }
+    ~ProgDir() {
+        if (!dir.empty() && getenv("TEGAMI_KEEP") == nullptr)
+            run_command({"/bin/rm", "-rf", dir}, 10);
+    }
+};
+
+// The queue's final log line for a queue ID and an address: "status=... (...)".
+std::string final_line(const std::string& log, const std::string& qid, const std::string& to) {
+    std::string found;
+    std::string key = qid + ": to=<" + to + ">";
+    for (size_t p = log.find(key); p != std::string::npos; p = log.find(key, p + 1)) {
+        std::string line = log.substr(p, log.find('\n', p) - p);
+        if (line.find("delay=") != std::string::npos) found = line;
+    }
+    return found;
+}
+
+}  // namespace
+
+// Item 1 of the issue: every target kind of the aliases file, end to end.
+Test(delivery, alias_programs_files_errors_lists_and_details, .timeout = 120) {
+    Sandbox& s = sandbox();
+    ProgDir p;
+    IT_ASSERT(!p.dir.empty(), "mkdtemp");
+    const std::string u = mail_user();
+    const std::string out = p.dir + "/out";
+    s.aliases = "postmaster: " + u + "\n" + "prog-tg: \"|tg-record " + out + "/prog.txt\"\n" +
+                "shell-tg: \"|/bin/sh -c date\"\n" + "notlisted-tg: \"|/bin/true\"\n" +
+                "hang-tg: \"|tg-hang\"\n" + "tempfail-tg: \"|tg-tempfail\"\n" +
+                "nouser-tg: \"|tg-nouser\"\n" + "file-tg: " + out + "/file.mbox\n" +
+                "err-tg: error:5.2.2:552 over quota\n" + "list-tg: " + u + ",\n  postmaster\n" +
+                "owner-list-tg: " + u + "\n" + "special+tg: " + u + "\n";
+    start_with({"smrsh_dir = " + p.dir + "/smrsh", "program_timeout = 2s"});
+    struct Send {
+        std::string rcpt;
+        std::string token;
+    };
+    const Send sends[] = {
+        {"prog-tg@localhost", "prog"},           {"shell-tg@localhost", "shell"},
+        {"notlisted-tg@localhost", "notlisted"}, {"hang-tg@localhost", "hang"},
+        {"tempfail-tg@localhost", "tempfail"},   {"nouser-tg@localhost", "nouser"},
+        {"file-tg@localhost", "file"},           {"err-tg@localhost", "err"},
+        {"list-tg@localhost", "list"},           {u + "+box@localhost", "detail"},
+    };
+    SmtpClient c;
+    IT_ASSERT(smtp_hello(c, s.port), "EHLO");
+    std::vector<std::string> qids;
+    for (const Send& x : sends) {
+        Reply r = smtp_send(c, "tg-sender@example.org", {x.rcpt},
+                            "Subject: " + x.token + "\r\n\r\nbody-" + x.token + "-end\r\n");
+        qids.push_back(queued_id(r));
+        IT_EXPECT(!qids.back().empty(), "%s refused: %d %s", x.rcpt.c_str(), r.code,
+                  r.text().c_str());
+    }
+    c.cmd("QUIT");
+    // Every one reaches a final status or (hang, tempfail) a deferral.
+    bool done = wait_until(
+        [&] {
+            std::string log = s.log();
+            for (size_t i = 0; i < qids.size(); ++i)
+                if (final_line(log, qids[i], sends[i].rcpt).empty()) return false;
+            return true;
+        },
+        40000);
+    std::string log = s.log();
+    auto line = [&](size_t i) { return final_line(log, qids[i], sends[i].rcpt); };
+    IT_ASSERT(done, "not every message reached a result within 40 s");
+    IT_EXPECT(line(0).find("status=sent") != std::string::npos, "prog: %s", line(0).c_str());
+    std::string rec = read_file(out + "/prog.txt");
+    IT_EXPECT(rec.find("\nbody-prog-end\n") != std::string::npos, "program input:\n%s",
+              rec.c_str());
+    IT_EXPECT(rec.find("Return-Path: <tg-sender@example.org>") != std::string::npos,
+              "program input lacks Return-Path:\n%s", rec.c_str());
+    IT_EXPECT(rec.find("\nPATH=/usr/bin:/bin\n") != std::string::npos, "PATH not clean:\n%s",
+              rec.c_str());
+    IT_EXPECT(rec.find("TEGAMI") == std::string::npos && rec.find("CRITERION") == std::string::npos,
+              "environment leaked into the program:\n%s", rec.c_str());
+    IT_EXPECT(rec.find("SENDER=tg-sender@example.org") != std::string::npos, "no SENDER:\n%s",
+              rec.c_str());
+    if (geteuid() == 0) {
+        passwd* nobody = getpwnam("nobody");
+        IT_ASSERT(nobody != nullptr, "no user nobody");
+        IT_EXPECT(rec.rfind("uid=" + std::to_string(nobody->pw_uid) + "\n", 0) == 0,
+                  "program did not run as default_user nobody:\n%s", rec.c_str());
+    }
+    IT_EXPECT(line(1).find("dsn=5.3.0") != std::string::npos &&
+                  line(1).find("status=bounced") != std::string::npos,
+              "shell metacharacters: %s", line(1).c_str());
+    IT_EXPECT(line(2).find("dsn=5.3.0") != std::string::npos &&
+                  line(2).find("restricted directory") != std::string::npos,
+              "program outside smrsh_dir: %s", line(2).c_str());
+    IT_EXPECT(line(3).find("status=deferred") != std::string::npos &&
+                  line(3).find("timed out") != std::string::npos,
+              "hanging program: %s", line(3).c_str());
+    IT_EXPECT(line(4).find("status=deferred") != std::string::npos &&
+                  line(4).find("try me later") != std::string::npos,
+              "EX_TEMPFAIL: %s", line(4).c_str());
+    IT_EXPECT(line(5).find("dsn=5.1.1") != std::string::npos &&
+                  line(5).find("status=bounced") != std::string::npos,
+              "EX_NOUSER: %s", line(5).c_str());
+    IT_EXPECT(line(6).find("status=sent") != std::string::npos, "file: %s", line(6).c_str());
+    std::string fbox = read_file(out + "/file.mbox");
+    IT_EXPECT(fbox.rfind("From tg-sender@example.org ", 0) == 0 &&
+                  fbox.find("\nbody-file-end\n") != std::string::npos,
+              "file target content:\n%s", fbox.c_str());
+    IT_EXPECT(line(7).find("dsn=5.2.2") != std::string::npos &&
+                  line(7).find("over quota") != std::string::npos,
+              "error: target: %s", line(7).c_str());
+    IT_EXPECT(line(8).find("status=sent") != std::string::npos, "list: %s", line(8).c_str());
+    IT_EXPECT(line(9).find("status=sent") != std::string::npos, "detail: %s", line(9).c_str());
+    std::string box = s.mbox(u);
+    std::vector<std::string> msgs = mbox_messages(box);
+    bool list_seen = false, detail_seen = false;
+    for (const std::string& m : msgs) {
+        if (m.find("\nbody-list-end\n") != std::string::npos) {
+            IT_EXPECT(!list_seen, "list mail delivered twice to %s", u.c_str());
+            list_seen = true;
+            IT_EXPECT(m.rfind("From owner-list-tg@", 0) == 0 &&
+                          m.find("Return-Path: <owner-list-tg@") != std::string::npos,
+                      "list mail not sent as owner-list-tg:\n%s", m.c_str());
+        }
+        if (m.find("\nbody-detail-end\n") != std::string::npos) {
+            detail_seen = true;
+            IT_EXPECT(m.find("Delivered-To: " + u + "+box@localhost\n") != std::string::npos,
+                      "Delivered-To lacks the detail:\n%s", m.c_str());
+        }
+    }
+    IT_EXPECT(list_seen && detail_seen, "list %d detail %d in the mailbox", list_seen, detail_seen);
+}

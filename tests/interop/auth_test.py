@@ -54,8 +54,9 @@ def case(fn, box):
 class Raw:
     """A line-level SMTP client for what smtplib will not send."""
 
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=15)
+    def __init__(self, port, source="127.0.0.1"):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=15,
+                                          source_address=(source, 0))
         self.f = self.s.makefile("rb")
         self.greeting = self.reply()
 
@@ -353,6 +354,83 @@ def no_plaintext_auth_without_the_switch(bin_extra):
         box.remove()
 
 
+# ---- relay control on the MTA listener (its own sandbox: an access map, trusted networks)
+
+ACCESS = """# test access map (sendmail format)
+Connect:127.0.0.2       REJECT
+Connect:127.0.0.4       RELAY
+From:spammer@example.com    REJECT
+To:example.net          RELAY
+To:blocked@localhost    ERROR:"550 5.7.1 this mailbox takes no mail"
+"""
+
+
+def relay_control(_extra):
+    box = ts.Sandbox(prefix="tegami-relay", extra=[
+        "trusted_networks=127.0.0.3/32", "smtpd_access_map=hash:%s/access" % "@DIR@"])
+    try:
+        # The sandbox directory exists now; point the map at it.
+        conf = open(box.conf).read().replace("@DIR@", box.dir)
+        open(box.conf, "w").write(conf)
+        with open(os.path.join(box.dir, "access"), "w") as f:
+            f.write(ACCESS)
+        with open(os.path.join(box.dir, "access")) as f:
+            mk = subprocess.run([os.path.join(box.bin, "makemap"), "hash",
+                                 os.path.join(box.dir, "access")], stdin=f, capture_output=True,
+                                timeout=30)
+        report(mk.returncode == 0, "makemap hash access", mk.stderr)
+        os.chmod(os.path.join(box.dir, "access.db"), 0o644)  # smtpd reads it as its own user
+        if not box.start():
+            report(False, "relay sandbox starts", box.tail())
+            return
+        tricks = ["<user%example.org@localhost>", "<example.org!user@localhost>",
+                  "<@localhost:user@example.org>", "<@a.example,@localhost:user@localhost>",
+                  '<"user@example.org"@localhost>', "<user@example.org>",
+                  "<user@[192.0.2.1]>"]
+        c = Raw(box.port)
+        c.cmd("EHLO client.example")
+        c.cmd("MAIL FROM:<a@example.org>")
+        for t in tricks:
+            r = c.cmd("RCPT TO:" + t)
+            report(r[0] == 550 and "5.7.1" in r[1], "relay trick %s: 550 5.7.1" % t, r)
+        r = c.cmd("RCPT TO:<someone@example.net>")
+        report(r[0] == 250, "access map To:example.net RELAY allows relaying there", r)
+        r = c.cmd("RCPT TO:<someone@sub.example.net>")
+        report(r[0] == 250, "... and to its subdomains", r)
+        r = c.cmd("RCPT TO:<blocked@localhost>")
+        report(r[0] == 550 and "takes no mail" in r[1], "ERROR:\"550 5.7.1 text\" is sent", r)
+        c.cmd("RSET")
+        r = c.cmd("MAIL FROM:<spammer@example.com>")
+        report(r[0] == 550 and "5.7.1" in r[1], "From: REJECT refuses the sender", r)
+        c.close()
+        c = Raw(box.port, source="127.0.0.2")
+        report(c.greeting[0] == 554 and c.closed(), "Connect: REJECT: 554 and close",
+               c.greeting)
+        c.close()
+        for src, why in (("127.0.0.3", "trusted_networks"), ("127.0.0.4", "Connect: RELAY")):
+            c = Raw(box.port, source=src)
+            c.cmd("EHLO client.example")
+            c.cmd("MAIL FROM:<a@example.org>")
+            r1 = c.cmd("RCPT TO:<user@example.org>")
+            r2 = c.cmd("RCPT TO:<user%example.org@localhost>")
+            c.close()
+            report(r1[0] == 250, "a client in %s may relay" % why, r1)
+            report(r2[0] != 550 or "5.7.1" not in r2[1],
+                   "a client in %s is not refused a %%-address as a relay trick" % why, r2)
+        nmap = shutil.which("nmap")
+        if nmap:
+            p = subprocess.run([nmap, "-Pn", "-p", str(box.port), "--script", "smtp-open-relay",
+                                "127.0.0.1"], capture_output=True, timeout=120)
+            out = p.stdout.decode("utf-8", "replace")
+            report("Server is an open relay" not in out and "smtp-open-relay" in out,
+                   "nmap smtp-open-relay finds no open relay on the MTA listener", out)
+        else:
+            print("# nmap not installed: smtp-open-relay not run")
+    finally:
+        box.stop()
+        box.remove()
+
+
 def main():
     extra = ["smtpd_auth_enable=yes", "smtpd_auth_allow_plaintext_loopback=yes",
              "auth_failure_delay=0"]
@@ -379,7 +457,7 @@ def main():
     finally:
         box.stop()
         box.remove()
-    for fn in (throttle, no_plaintext_auth_without_the_switch):
+    for fn in (throttle, no_plaintext_auth_without_the_switch, relay_control):
         try:
             fn(extra[:2])
         except Exception:  # noqa: BLE001

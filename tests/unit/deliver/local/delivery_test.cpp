@@ -91,7 +91,9 @@ Test(delivery, mbox_and_maildir_as_current_user) {
                    LocalUser{"bob", 1000, 1000, "/home/bob"},
                    {MailMessage{"a@b", "bob@mx.example", "x\r\n"}},
                    false,
-                   1};
+                   1,
+                   TargetKind::mailbox,
+                   ""};
     auto reports = deliver_as_current_user(spec, geteuid());
     cr_assert_eq(reports.size(), 1u);
     cr_expect_eq(reports[0].code, EX_TEMPFAIL);

@@ -6,9 +6,12 @@
 
 #include <criterion/criterion.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,7 +46,13 @@ const char* kAliases =
     "stop: \\root\n"
     "ghost: no-such-user-tegami\n"
     "bad: @\n"
-    "local: nobody@LOCALHOST, bin@mx.example\n";
+    "local: nobody@LOCALHOST, bin@mx.example\n"
+    "err: error:5.2.2:552 mailbox full\n"
+    "err4: error:450 try later\n"
+    "errbare: error:go away\n"
+    "mylist: bin, daemon\n"
+    "owner-mylist: nobody\n"
+    "daemon+special: bin\n";
 
 Config domains_config() {
     Config c = default_config();
@@ -58,14 +67,24 @@ struct Case {
     std::vector<std::string> dsns;  // failure codes, in order
 };
 
+// Deliveries as "user" (mailbox), "|command" (program) or "/path" (file).
 const Case kCases[] = {
     {"loop1", {}, {"5.4.6"}},
     {"deep0", {}, {"5.4.6"}},
-    {"prog", {}, {"5.3.0"}},
-    {"file", {}, {"5.3.0"}},
-    {"incl", {}, {"5.3.0"}},
-    {"remote", {}, {"5.3.0"}},
-    {"mixed", {"daemon", "nobody"}, {"5.3.0"}},
+    {"prog", {"|/usr/bin/vacation x"}, {}},
+    {"file", {"/tmp/mail.copy"}, {}},
+    {"incl", {}, {"4.3.0"}},    // the include file does not exist: try again later
+    {"remote", {}, {"4.3.0"}},  // no remote agent in local
+    {"mixed", {"daemon", "nobody", "|cmd"}, {}},
+    {"err", {}, {"5.2.2"}},
+    {"err4", {}, {"4.0.0"}},
+    {"errbare", {}, {"5.0.0"}},
+    {"mylist", {"bin", "daemon", "nobody"}, {}},
+    {"mylist-request", {"nobody"}, {}},
+    {"bin+tag", {"bin"}, {}},
+    {"daemon+special", {"bin"}, {}},  // the alias for user+detail wins
+    {"daemon+other", {"daemon", "nobody"}, {}},
+    {"no-such-user-tegami+x", {}, {"5.1.1"}},
     {"no-such-user-tegami", {}, {"5.1.1"}},
     {"ghost", {}, {"5.1.1"}},
     {"stop", {}, {"5.1.1"}},
@@ -96,9 +115,11 @@ Test(expand, table) {
     for (const auto& c : kCases) {
         Expansion ex = expand_local(c.rcpt, &aliases, kDomains);
         std::vector<std::string> users, dsns;
-        for (const auto& u : ex.users) {
-            users.push_back(u.name);
-            cr_expect_neq(u.uid, 0u, "%s: uid 0 returned", c.rcpt);
+        for (const auto& d : ex.deliveries) {
+            users.push_back(d.kind == TargetKind::mailbox   ? d.user.name
+                            : d.kind == TargetKind::program ? "|" + d.target
+                                                            : d.target);
+            cr_expect_neq(d.user.uid, 0u, "%s: uid 0 returned", c.rcpt);
         }
         for (const auto& f : ex.failures)
             dsns.push_back(f.dsn);
@@ -121,11 +142,134 @@ Test(expand, messages) {
     cr_assert_eq(ex.failures.size(), 1u);
     cr_expect_eq(ex.failures[0].text, std::string("alias loop: loop1 -> loop2 -> loop3 -> loop1"));
     ex = expand_local("prog", &aliases, kDomains);
+    cr_assert_eq(ex.deliveries.size(), 1u);
+    cr_expect_eq(ex.deliveries[0].user.name, "nobody", "aliases' programs run as default_user");
+    ex = expand_local("err", &aliases, kDomains);
     cr_assert_eq(ex.failures.size(), 1u);
-    cr_expect_eq(ex.failures[0].text,
-                 std::string("alias target form not supported yet: |/usr/bin/vacation x"));
+    cr_expect_eq(ex.failures[0].text, "mailbox full");
+    cr_expect_eq(ex.failures[0].status, 5u);
+    ex = expand_local("mylist", &aliases, kDomains);
+    for (const auto& d : ex.deliveries)
+        cr_expect_eq(d.sender, "owner-mylist@" + kDomains.hostname,
+                     "list mail is sent as owner-LIST: %s", d.sender.c_str());
+    ex = expand_local("bin+tag", &aliases, kDomains);
+    cr_assert_eq(ex.deliveries.size(), 1u);
+    cr_expect(ex.deliveries[0].direct, "user+detail is the recipient itself");
     ex = expand_local("root", nullptr, kDomains);
     cr_assert_eq(ex.failures.size(), 1u);
     cr_expect_eq(ex.failures[0].dsn, std::string("5.1.1"));
-    cr_expect(ex.users.empty());
+    cr_expect(ex.deliveries.empty());
+    // No default user to run programs as: refused, never root.
+    Config root_default = kDomains;
+    root_default.default_user = "root";
+    ex = expand_local("prog", &aliases, root_default);
+    cr_expect(ex.deliveries.empty());
+    cr_assert_eq(ex.failures.size(), 1u);
+    cr_expect_eq(ex.failures[0].dsn, "5.3.0");
+}
+
+// :include: files: read when safe (the targets, programs as the owner or default_user),
+// ignored with 4.3.0 when writable by others, missing, or naming themselves.
+Test(expand, include_files) {
+    char tmpl[] = "/tmp/tegami-expand-XXXXXX";
+    cr_assert(mkdtemp(tmpl) != nullptr);
+    std::string dir = tmpl;
+    std::string list = dir + "/list", self = dir + "/self";
+    std::ofstream(list) << "# members\nbin\n  daemon, \"|/bin/true x\"\n\nnobody\n";
+    std::ofstream(self) << ":include:" << self << "\nbin\n";
+    chmod(list.c_str(), 0644);
+    chmod(self.c_str(), 0644);
+    std::ofstream(dir + "/aliases") << "l: :include:" << list << "\ns: :include:" << self
+                                    << "\nm: :include:" << dir << "/missing\n";
+    AliasFile aliases(dir + "/aliases");
+    cr_assert(aliases.refresh().ok());
+    Expansion ex = expand_local("l", &aliases, kDomains);
+    std::vector<std::string> got;
+    for (const auto& d : ex.deliveries)
+        got.push_back(d.kind == TargetKind::program ? "|" + d.target : d.user.name);
+    cr_expect(got == (std::vector<std::string>{"bin", "daemon", "|/bin/true x", "nobody"}),
+              "%zu deliveries from the include file", got.size());
+    cr_expect(ex.failures.empty(), "%s", ex.failures.empty() ? "" : ex.failures[0].text.c_str());
+    ex = expand_local("s", &aliases, kDomains);
+    cr_assert_eq(ex.failures.size(), 1u);
+    cr_expect_eq(ex.failures[0].dsn, "5.4.6");
+    cr_expect_eq(ex.deliveries.size(), 1u, "bin once, the loop refused");
+    ex = expand_local("m", &aliases, kDomains);
+    cr_assert_eq(ex.failures.size(), 1u);
+    cr_expect_eq(ex.failures[0].status, 4u);
+    chmod(list.c_str(), 0666);
+    ex = expand_local("l", &aliases, kDomains);
+    cr_expect(ex.deliveries.empty(), "a world-writable include file is not read");
+    cr_assert_eq(ex.failures.size(), 1u);
+    cr_expect(ex.failures[0].text.find("writable") != std::string::npos, "%s",
+              ex.failures[0].text.c_str());
+    for (const char* f : {"/list", "/self", "/aliases"})
+        unlink((dir + f).c_str());
+    rmdir(tmpl);
+}
+
+Test(expand, error_targets) {
+    struct E {
+        const char* spec;
+        uint32_t status;
+        const char* dsn;
+        const char* text;
+    };
+    const E cases[] = {
+        {"5.1.1:550 gone", 5, "5.1.1", "gone"},         {"550 gone", 5, "5.0.0", "gone"},
+        {"4.2.2:450 full", 4, "4.2.2", "full"},         {"4.2.2:550 mixed", 5, "5.0.0", "mixed"},
+        {"", 5, "5.0.0", "refused by an error: alias"}, {"just text", 5, "5.0.0", "just text"},
+        {"9.9.9 odd", 5, "5.0.0", "9.9.9 odd"},
+    };
+    for (const auto& c : cases) {
+        TargetFailure f = parse_error_target(c.spec);
+        cr_expect_eq(f.status, c.status, "%s", c.spec);
+        cr_expect_eq(f.dsn, std::string(c.dsn), "%s: %s", c.spec, f.dsn.c_str());
+        cr_expect_eq(f.text, std::string(c.text), "%s: %s", c.spec, f.text.c_str());
+    }
+}
+
+// .forward through a reader standing in for the file system: its targets replace the
+// mailbox, "\user" and the user's own name keep the mailbox, programs run as the user,
+// "\user" at the top skips the .forward, a cycle of forwards ends in the mailboxes, a
+// reader error defers.
+Test(expand, forward_files) {
+    std::map<std::string, std::string> files = {
+        {"daemon", "\\daemon, \"|/usr/bin/procmail -a x\"\n"},
+        {"bin", "# comment\nbin\n"},  // the .forward names its user: the mailbox
+        {"sys", "nobody\n"},
+        {"nobody", "sys\n"},  // a cycle sys -> nobody -> sys
+    };
+    bool fail_reads = false;
+    ForwardReader reader = [&](const LocalUser& u) -> tegami::Result<std::optional<std::string>> {
+        if (fail_reads) return tegami::make_error(tegami::Exit::temp_fail, "reader timed out");
+        auto it = files.find(u.name);
+        if (it == files.end()) return std::optional<std::string>();
+        return std::optional<std::string>(it->second);
+    };
+    auto names = [](const Expansion& ex) {
+        std::vector<std::string> out;
+        for (const auto& d : ex.deliveries)
+            out.push_back(d.kind == TargetKind::program ? "|" + d.target + " as " + d.user.name
+                                                        : d.user.name);
+        return out;
+    };
+    Expansion ex = expand_local("daemon", nullptr, kDomains, &reader);
+    cr_expect(
+        names(ex) == (std::vector<std::string>{"daemon", "|/usr/bin/procmail -a x as daemon"}),
+        "daemon: %zu deliveries", ex.deliveries.size());
+    ex = expand_local("bin", nullptr, kDomains, &reader);
+    cr_expect(names(ex) == std::vector<std::string>{"bin"});
+    ex = expand_local("sys", nullptr, kDomains, &reader);
+    cr_expect(names(ex) == (std::vector<std::string>{"sys"}), "cycle: %zu deliveries",
+              ex.deliveries.size());
+    cr_expect(ex.failures.empty());
+    ex = expand_local("\\daemon", nullptr, kDomains, &reader);
+    ex = expand_local("daemon", nullptr, kDomains, nullptr);
+    cr_expect(names(ex) == std::vector<std::string>{"daemon"}, "no reader: the mailbox");
+    fail_reads = true;
+    ex = expand_local("daemon", nullptr, kDomains, &reader);
+    cr_expect(ex.deliveries.empty());
+    cr_assert_eq(ex.failures.size(), 1u);
+    cr_expect_eq(ex.failures[0].status, 4u);
 }

@@ -46,6 +46,13 @@ Test(conf_parser, bad_inputs_name_file_and_line) {
         {"hostname = mx.example.org\nsmtpd_banner = other ESMTP\n",
          "t.conf:2:", "start with the hostname"},
         {"smtpd_banner = x\x01y\n", "t.conf:1:", "control character"},
+        {"lmtp.smtpd_timeout = 5\n", "t.conf:1:", "unknown listener role \"lmtp\""},
+        {"msa.frobnicate = 5\n", "t.conf:1:", "unknown key \"frobnicate\""},
+        {"msa.queue_dir = /x\n", "t.conf:1:", "\"queue_dir\" cannot be set per listener"},
+        {"\n\nmsa.smtpd_timeout = soon\n", "t.conf:3:", "msa.smtpd_timeout: bad duration"},
+        {"smtps.smtpd_error_limit = 0\n", "t.conf:1:", "smtpd_error_limit must be at least 1"},
+        {"msa.smtpd_timeout = 5\nmsa.smtpd_timeout = 6\n", "t.conf:2:", "set twice"},
+        {"msa_listen = 127.0.0.1\n", "t.conf:1:", "bad listen address"},
     };
     for (const auto& c : cases) {
         auto r = parse_config(c.text, "t.conf");
@@ -163,4 +170,31 @@ Test(conf_doc, man_page_documents_every_key) {
     std::string gen = config_man_page();
     for (const auto& k : config_keys())
         cr_expect(gen.find(".BR " + k + " ") != std::string::npos);
+}
+
+Test(conf_parser, per_listener_overrides_apply_to_their_role_only) {
+    auto r = parse_config(
+        "smtpd_timeout = 100\nmsa.smtpd_timeout = 600\nsmtps.message_size_limit = 2m\n"
+        "msa_listen = 127.0.0.1:2587\nsmtps_listen =\n",
+        "t.conf");
+    cr_assert(r.ok(), "%s", r.ok() ? "" : r.error().message.c_str());
+    const Config& c = r.value();
+    cr_expect_eq(c.smtpd_timeout, 100u);
+    cr_expect_eq(config_for_role(c, "mta").smtpd_timeout, 100u);
+    cr_expect_eq(config_for_role(c, "msa").smtpd_timeout, 600u);
+    cr_expect_eq(config_for_role(c, "smtps").smtpd_timeout, 100u);
+    cr_expect_eq(config_for_role(c, "smtps").message_size_limit, 2u * 1024 * 1024);
+    cr_expect_eq(config_for_role(c, "msa").message_size_limit, c.message_size_limit);
+    cr_expect_eq(c.msa_listen.size(), 1u);
+    cr_expect(c.smtps_listen.empty());
+    std::string d = dump_config(c, true);
+    cr_expect(d.find("msa.smtpd_timeout = 600\n") != std::string::npos, "%s", d.c_str());
+}
+
+Test(conf_parser, submission_listener_defaults) {
+    Config c = default_config();
+    cr_expect_eq(c.msa_listen, (std::vector<std::string>{"0.0.0.0:587", "[::]:587"}));
+    cr_expect_eq(c.smtps_listen, (std::vector<std::string>{"0.0.0.0:465", "[::]:465"}));
+    cr_expect(c.tls_cert_file.empty());
+    cr_expect_eq(c.tls_handshake_timeout, 60u);
 }

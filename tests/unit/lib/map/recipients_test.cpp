@@ -99,3 +99,20 @@ Test(recipients, classify_local) {
     unlink(path.c_str());
     rmdir(tmpl);
 }
+
+// user+detail with a delimiter: the user's kind, unless user+detail is known itself;
+// without a delimiter, or with the delimiter first, unknown.
+Test(recipients, detail_and_local_domains) {
+    cr_expect_eq(classify_local("daemon+box", nullptr, "+"), LocalKind::user);
+    cr_expect_eq(classify_local("daemon+box", nullptr, ""), LocalKind::unknown);
+    cr_expect_eq(classify_local("+box", nullptr, "+"), LocalKind::unknown);
+    cr_expect_eq(classify_local("no-such-user-tegami+box", nullptr, "+"), LocalKind::unknown);
+    cr_expect_eq(classify_local("root+x", nullptr, "+"), LocalKind::root_user);
+    cr_expect_eq(classify_local("daemon-box", nullptr, "-"), LocalKind::user);
+    tegami::Config c = tegami::default_config();
+    c.local_domains = {"example.org", "localhost"};
+    cr_expect(!is_local_domain(c, ""));
+    cr_expect(!is_local_domain(c, "example.org.evil"));
+    cr_expect(!is_local_domain(c, "sub.example.org"));
+    cr_expect(is_local_domain(c, "EXAMPLE.org"));
+}

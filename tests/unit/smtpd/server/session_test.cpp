@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "smtpd/server/policy.hpp"
 #include "smtpd/server/session.hpp"
 
 using namespace tegami;
@@ -31,10 +32,27 @@ struct FakeHost : SessionHost {
     std::string new_queue_id() override { return "QID" + std::to_string(++ids); }
     std::string date() override { return "Thu, 1 Jan 1970 00:00:00 +0000"; }
     void submit(ipc::SubmitMsg m) override { submitted.push_back(std::move(m)); }
-    PolicyVerdict policy(const SessionState&, const VerbSpec& v, const CommandArgs&) override {
+    PolicyChain chain;  // the real stages, relay control included
+    std::vector<std::string> mechs;
+    int tls_requests = 0;
+    std::vector<std::string> stages;
+    bool reject_connect = false;
+    std::vector<std::string> eod_headers;
+    void start_tls() override { ++tls_requests; }
+    std::vector<std::string> auth_mechanisms(const SessionState&) override { return mechs; }
+    PolicyVerdict policy(const SessionState& st, const VerbSpec& v, const CommandArgs& a) override {
+        stages.push_back(v.name);
         if (suspend_at == v.name) return PolicyVerdict{PolicyStep::suspend, {}};
-        if (reject_policy) return PolicyVerdict{PolicyStep::reject, make_reply(554, "5.7.1", "No")};
-        return PolicyVerdict{};
+        if (reject_connect && v.stage == PolicyStage::connect)
+            return PolicyVerdict{PolicyStep::reject, make_reply(554, "5.7.1", "Go away")};
+        if (v.stage == PolicyStage::end_of_data && !eod_headers.empty()) {
+            PolicyVerdict pv;
+            pv.headers = eod_headers;
+            return pv;
+        }
+        if (reject_policy && v.stage != PolicyStage::connect)
+            return PolicyVerdict{PolicyStep::reject, make_reply(554, "5.7.1", "No")};
+        return chain.run(st, v, a);
     }
     std::string take() { return std::exchange(out, std::string()); }
 };
@@ -54,8 +72,8 @@ std::shared_ptr<const Config> config(uint64_t size_limit = 1000, uint64_t rcpt_l
 struct Fixture {
     FakeHost host;
     Session s;
-    explicit Fixture(std::shared_ptr<const Config> c = config())
-        : s(host, std::move(c), ClientInfo{"127.0.0.1", "localhost"}) {
+    explicit Fixture(std::shared_ptr<const Config> c = config(), Role role = Role::mta)
+        : s(host, std::move(c), ClientInfo{"127.0.0.1", "localhost"}, role) {
         s.start();
         host.take();
     }
@@ -358,12 +376,190 @@ Test(session, other_verbs_and_greeting) {
     cr_expect_eq(s.summary(), std::string("ehlo=1 rset=1 noop=1 quit=1 help=1 vrfy=1 commands=6"));
 }
 
-size_t count(const std::string& hay, const std::string& needle) {
+// ---- roles, the per-verb gate, EHLO keywords, STARTTLS, policy stages
+
+std::shared_ptr<const Config> tls_config() {
+    Config c = *config();
+    c.tls_cert_file = {"/nonexistent/cert.pem"};
+    c.tls_key_file = {"/nonexistent/key.pem"};
+    return std::make_shared<const Config>(c);
+}
+
+Test(session_roles, msa_refuses_mail_commands_before_auth) {
+    for (Role role : {Role::msa, Role::smtps}) {
+        Fixture f(config(), role);
+        script(f, {
+                      {"MAIL FROM:<a@b.test>\r\n", "530 5.7.0 Authentication required\r\n"},
+                      {"RCPT TO:<alice@mx.test>\r\n", "530 5.7.0 Authentication required\r\n"},
+                      {"DATA\r\n", "530 5.7.0 Authentication required\r\n"},
+                      {"VRFY alice\r\n", "530 5.7.0 Authentication required\r\n"},
+                      {"EXPN staff\r\n", "530 5.7.0 Authentication required\r\n"},
+                      {"BDAT 10\r\n", "500 5.5.2 Error: command not recognized\r\n"},
+                      {"EHLO c.test\r\n", kEhloReply},
+                      {"MAIL FROM:<a@b.test>\r\n", "530 5.7.0 Authentication required\r\n"},
+                      {"NOOP\r\n", "250 2.0.0 Ok\r\n"},
+                      {"RSET\r\n", "250 2.0.0 Ok\r\n"},
+                      {"STARTTLS\r\n", "454 4.7.0 TLS not available due to local problem\r\n"},
+                      {"AUTH PLAIN\r\n", "503 5.5.1 Error: authentication not enabled\r\n"},
+                  });
+        cr_expect(f.run("HELP\r\n").rfind("214", 0) == 0);
+        cr_expect_eq(f.run("QUIT\r\n"), std::string("221 2.0.0 Bye\r\n"));
+    }
+}
+
+Test(session_roles, mta_has_no_auth_gate) {
+    Fixture f(config(), Role::mta);
+    script(f, {{kEhlo, kEhloReply}, {"MAIL FROM:<a@b.test>\r\n", "250 2.1.0 Ok\r\n"}});
+}
+
+Test(session_roles, ehlo_keywords_follow_listener_and_state) {
+    Fixture plain(tls_config());
+    std::string with_tls = std::string(kEhloReply);
+    with_tls.replace(with_tls.find("250 SMTPUTF8"), 12, "250-SMTPUTF8\r\n250 STARTTLS");
+    cr_expect_eq(plain.run(kEhlo), with_tls);
+
+    Fixture authy(tls_config(), Role::msa);
+    authy.host.mechs = {"PLAIN", "LOGIN"};
+    std::string both = with_tls;
+    both.replace(both.find("250 STARTTLS"), 12, "250-STARTTLS\r\n250 AUTH PLAIN LOGIN");
+    cr_expect_eq(authy.run(kEhlo), both);
+
+    // Under TLS: no STARTTLS any more.
+    authy.s.set_tls("TLSv1.3 TLS_AES_128_GCM_SHA256");
+    std::string under = std::string(kEhloReply);
+    under.replace(under.find("250 SMTPUTF8"), 12, "250-SMTPUTF8\r\n250 AUTH PLAIN LOGIN");
+    cr_expect_eq(authy.run(kEhlo), under);
+}
+
+Test(session_roles, starttls_discards_pipelined_plaintext_and_resets_state) {
+    Fixture f(tls_config());
+    cr_expect(f.run(kEhlo).find("STARTTLS") != std::string::npos);
+    std::string inj = "STARTTLS\r\nMAIL FROM:<evil@b.test>\r\n";
+    cr_expect_eq(f.run(inj), std::string("220 2.0.0 Ready to start TLS\r\n"));
+    cr_expect_eq(f.last_used, 10u, "nothing after STARTTLS is consumed in plaintext");
+    cr_expect(f.s.wants_tls());
+    cr_expect_eq(f.host.tls_requests, 1);
+    cr_expect_eq(f.run("MAIL FROM:<evil@b.test>\r\n"), "", "nothing is read before the handshake");
+    f.s.tls_started("TLSv1.3 TLS_AES_256_GCM_SHA384");
+    script(f, {
+                  {"MAIL FROM:<a@b.test>\r\n", "503 5.5.1 Error: send HELO/EHLO first\r\n"},
+                  {"STARTTLS\r\n", "503 5.5.1 Error: TLS already active\r\n"},
+                  {kEhlo, kEhloReply},
+                  {"MAIL FROM:<a@b.test>\r\n", "250 2.1.0 Ok\r\n"},
+                  {"RCPT TO:<alice@mx.test>\r\n", "250 2.1.5 Ok\r\n"},
+                  {"DATA\r\n", "354 End data with <CR><LF>.<CR><LF>\r\n"},
+                  {"x\r\n.\r\n", ""},
+              });
+    cr_assert_eq(f.host.submitted.size(), 1u);
+    const auto& m = f.host.submitted[0];
+    cr_expect_eq(m.protocol, std::string("ESMTPS"));
+    cr_expect(m.body.find("with ESMTPS id QID1\r\n\t(using TLSv1.3 with cipher "
+                          "TLS_AES_256_GCM_SHA384)\r\n") != std::string::npos,
+              "%s", m.body.c_str());
+}
+
+Test(session_roles, starttls_bad_uses) {
+    Fixture f(tls_config());
+    std::string ehlo_tls = std::string(kEhloReply);
+    ehlo_tls.replace(ehlo_tls.find("250 SMTPUTF8"), 12, "250-SMTPUTF8\r\n250 STARTTLS");
+    script(f, {
+                  {"STARTTLS now\r\n", "501 5.5.4 Syntax: STARTTLS\r\n"},
+                  {kEhlo, ehlo_tls.c_str()},
+                  {"MAIL FROM:<a@b.test>\r\n", "250 2.1.0 Ok\r\n"},
+                  {"STARTTLS\r\n", "503 5.5.1 Error: MAIL transaction in progress\r\n"},
+              });
+}
+
+Test(session_stages, connect_stage_can_refuse_or_suspend_the_greeting) {
+    FakeHost h;
+    h.reject_connect = true;
+    Session s(h, config(), ClientInfo{"192.0.2.1", "unknown"});
+    s.start();
+    cr_expect_eq(h.take(), std::string("554 5.7.1 Go away\r\n"));
+    cr_expect(s.closing());
+
+    FakeHost h2;
+    h2.suspend_at = "connect";
+    Session s2(h2, config(), ClientInfo{"192.0.2.1", "unknown"});
+    s2.start();
+    cr_expect_eq(h2.take(), "", "no greeting while the connect stage works");
+    cr_expect(s2.waiting());
+    cr_expect_eq(s2.feed("EHLO x\r\n"), 0u);
+    s2.policy_done(PolicyVerdict{});
+    cr_expect_eq(h2.take(), std::string("220 mx.test ESMTP Tegami\r\n"));
+}
+
+Test(session_stages, each_stage_runs_in_order) {
+    Fixture f;
+    f.host.stages.clear();
+    f.run(
+        "EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<alice@mx.test>\r\nNOOP\r\n"
+        "DATA\r\nx\r\n.\r\n");
+    cr_expect_eq(f.host.stages, (std::vector<std::string>{"ehlo", "mail", "rcpt", "data", "."}));
+}
+
+Test(session_stages, end_of_data_may_add_headers) {
+    Fixture f;
+    f.host.eod_headers = {"X-Spam: no", "Authentication-Results: mx.test; none"};
+    f.run(
+        "EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<alice@mx.test>\r\nDATA\r\n"
+        "Subject: s\r\n\r\nbody\r\n.\r\n");
+    cr_assert_eq(f.host.submitted.size(), 1u);
+    const std::string& b = f.host.submitted[0].body;
+    size_t eoh = b.find("+0000\r\n") + 7;
+    cr_expect_eq(b.substr(eoh), std::string("X-Spam: no\r\nAuthentication-Results: mx.test; "
+                                            "none\r\nSubject: s\r\n\r\nbody\r\n"));
+}
+
+namespace {
+struct RelayFor : PolicyCheck {
+    const char* name() const override { return "test-relay"; }
+    PolicyVerdict check(PolicyStage stage, const SessionState&, const CommandArgs& a) override {
+        PolicyVerdict v;
+        if (stage == PolicyStage::rcpt && std::get<RcptCommand>(a).rcpt.domain == "ok.test")
+            v.relay = true;
+        return v;
+    }
+};
+}  // namespace
+
+Test(session_stages, relay_is_decided_in_the_rcpt_stage) {
+    Fixture f;
+    f.host.chain.add(std::make_unique<RelayFor>());
+    script(f, {
+                  {kEhlo, kEhloReply},
+                  {"MAIL FROM:<a@b.test>\r\n", "250 2.1.0 Ok\r\n"},
+                  {"RCPT TO:<x@other.test>\r\n", "550 5.7.1 <x@other.test>: Relaying denied\r\n"},
+                  {"RCPT TO:<x@ok.test>\r\n", "250 2.1.5 Ok\r\n"},
+              });
+}
+
+Test(session_stages, a_session_that_may_relay_reaches_any_domain) {
+    FakeHost h;
+    SessionState st;
+    Config c = *config();
+    st.config = std::make_shared<const Config>(c);
+    RcptCommand rc;
+    rc.rcpt.local = "x";
+    rc.rcpt.domain = "far.test";
+    CommandArgs a = rc;
+    cr_expect(relay_refusal(st, a, false).has_value());
+    cr_expect_not(relay_refusal(st, a, true).has_value());
+    st.may_relay = true;
+    cr_expect_not(relay_refusal(st, a, false).has_value());
+    rc.rcpt.domain = "MX.test";
+    st.may_relay = false;
+    cr_expect_not(relay_refusal(st, CommandArgs(rc), false).has_value());
+}
+
+namespace {
+size_t occurrences(const std::string& hay, const std::string& needle) {
     size_t n = 0;
     for (size_t at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + 1))
         ++n;
     return n;
 }
+}  // namespace
 
 // The spine's two recipient-limit defects: a repeated RCPT was collapsed and never
 // counted (RCPTs per transaction unbounded), and each 452 past the limit counted as an
@@ -388,7 +584,7 @@ Test(session, too_many_recipients_is_no_error) {
     for (int i = 0; i < 20; ++i)
         batch += "RCPT TO:<alice@mx.test>\r\n";
     std::string got = f.run(batch);
-    cr_expect_eq(count(got, "452 4.5.3"), 17u);
+    cr_expect_eq(occurrences(got, "452 4.5.3"), 17u);
     cr_expect(got.find("421") == std::string::npos, "%s", got.c_str());
     cr_expect_not(f.s.closing());
     cr_expect_eq(f.run("DATA\r\n"), std::string("354 End data with <CR><LF>.<CR><LF>\r\n"));

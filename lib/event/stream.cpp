@@ -1,0 +1,255 @@
+// stream.cpp - see stream.hpp.
+#include "lib/event/stream.hpp"
+
+#include <cstring>
+
+namespace tegami {
+
+namespace {
+constexpr int kMaxPendingReads = 8;  // TLS records already decrypted, drained per wake-up
+}
+
+Stream::Stream(event_base* base, std::unique_ptr<Transport> t, StreamOwner& owner)
+    : base_(base), transport_(std::move(t)), owner_(owner) {
+    if (base_) ev_.reset(event_new(base_, transport_->fd(), EV_READ | EV_PERSIST, &event_cb, this));
+}
+
+Stream::~Stream() = default;
+
+void Stream::event_cb(evutil_socket_t, short what, void* arg) noexcept {
+    auto* s = static_cast<Stream*>(arg);
+    s->owner_.stream_ready(what);
+}
+
+void Stream::set_timeouts(uint64_t read_seconds, uint64_t write_seconds) {
+    read_timeout_ = read_seconds;
+    write_timeout_ = write_seconds;
+    arm();
+}
+
+// Registers the event for what the transport and the buffers need now. Changes the
+// registration only when the mask or the timeout changed: the usual request/reply turn
+// keeps EV_READ armed and costs no epoll_ctl.
+void Stream::arm() {
+    short want = 0;
+    uint64_t secs = 0;
+    if (!dead()) {
+        if (handshaking_) {
+            want = handshake_wait_;
+            secs = handshake_timeout_ ? handshake_timeout_ : read_timeout_;
+        } else {
+            bool out_waiting = !output_empty();
+            if (out_waiting) want |= write_wait_;
+            bool room = in_len_ - in_off_ < kInputCapacity;
+            bool backlog = out_.size() - out_off_ > kOutputHighWater;
+            if (reading_ && room && !backlog) want |= read_wait_;
+            secs = out_waiting ? write_timeout_ : read_timeout_;
+        }
+    }
+    if (want == armed_ && secs == armed_secs_) return;
+    if (ev_) {
+        if (want != armed_ && armed_) event_del(ev_.get());
+        if (want) {
+            if (want != armed_)
+                event_assign(ev_.get(), base_, transport_->fd(), want | EV_PERSIST, &event_cb,
+                             this);
+            timeval tv{static_cast<time_t>(secs), 0};
+            event_add(ev_.get(), secs ? &tv : nullptr);
+        }
+    }
+    armed_ = want;
+    armed_secs_ = secs;
+}
+
+void Stream::fail(StreamEnd why, const IoResult& r) {
+    if (dead()) return;
+    end_ = why;
+    reason_ = why == StreamEnd::write_timeout ? "timeout writing to client" : transport_->reason(r);
+    in_.reset();
+    in_off_ = in_len_ = 0;
+    std::string().swap(out_);
+    out_off_ = 0;
+    arm();
+}
+
+void Stream::handle(short what) {
+    if (dead()) return;
+    if (what & EV_TIMEOUT) {
+        if (handshaking_) {
+            IoResult r{IoState::error, 0, ETIMEDOUT};
+            fail(StreamEnd::handshake_failed, r);
+        } else if (!output_empty()) {
+            fail(StreamEnd::write_timeout, IoResult{IoState::error, 0, ETIMEDOUT});
+        } else {
+            owner_.stream_timeout();
+        }
+        arm();
+        return;
+    }
+    bool secured_now = false;
+    if (handshaking_) {
+        step_handshake();
+        if (handshaking_ || dead()) {
+            arm();
+            return;
+        }
+        secured_now = true;
+    }
+    if (!output_empty() && (secured_now || (what & write_wait_))) flush();
+    if (!dead() && (secured_now || (what & read_wait_))) read_some();
+    if (!dead()) feed();
+    arm();
+}
+
+void Stream::step_handshake() {
+    IoResult r = transport_->handshake();
+    switch (r.state) {
+        case IoState::done:
+            handshaking_ = false;
+            read_wait_ = EV_READ;
+            write_wait_ = EV_WRITE;
+            owner_.stream_secured();
+            return;
+        case IoState::need_read:
+            handshake_wait_ = EV_READ;
+            return;
+        case IoState::need_write:
+            handshake_wait_ = EV_WRITE;
+            return;
+        case IoState::closed:
+        case IoState::error:
+            fail(StreamEnd::handshake_failed, r);
+            return;
+    }
+}
+
+void Stream::write(std::string_view bytes) {
+    if (dead() || bytes.empty()) return;
+    if (output_empty() && !handshaking_) {
+        IoResult r = transport_->write(bytes.data(), bytes.size());
+        switch (r.state) {
+            case IoState::done:
+                bytes.remove_prefix(r.bytes);
+                break;
+            case IoState::need_read:
+                write_wait_ = EV_READ;
+                break;
+            case IoState::need_write:
+                write_wait_ = EV_WRITE;
+                break;
+            case IoState::closed:
+            case IoState::error:
+                fail(StreamEnd::error, r);
+                return;
+        }
+    }
+    if (!bytes.empty()) {
+        if (output_empty()) {
+            out_.clear();
+            out_off_ = 0;
+        }
+        out_.append(bytes);
+    }
+    arm();
+}
+
+void Stream::flush() {
+    while (!output_empty()) {
+        IoResult r = transport_->write(out_.data() + out_off_, out_.size() - out_off_);
+        if (r.state == IoState::done) {
+            if (r.bytes == 0) break;
+            out_off_ += r.bytes;
+            write_wait_ = EV_WRITE;
+            continue;
+        }
+        if (r.state == IoState::need_read || r.state == IoState::need_write) {
+            write_wait_ = r.state == IoState::need_read ? EV_READ : EV_WRITE;
+            return;
+        }
+        fail(StreamEnd::error, r);
+        return;
+    }
+    std::string().swap(out_);  // the socket took everything: give the buffer back
+    out_off_ = 0;
+}
+
+void Stream::read_some() {
+    for (int i = 0; i < kMaxPendingReads; ++i) {
+        if (!reading_ || out_.size() - out_off_ > kOutputHighWater) return;
+        if (!in_) {
+            in_.reset(new char[kInputCapacity]);
+            in_off_ = in_len_ = 0;
+        }
+        if (in_off_ == in_len_) {
+            in_off_ = in_len_ = 0;
+        } else if (in_len_ == kInputCapacity && in_off_ > 0) {
+            std::memmove(in_.get(), in_.get() + in_off_, in_len_ - in_off_);
+            in_len_ -= in_off_;
+            in_off_ = 0;
+        }
+        if (in_len_ == kInputCapacity) return;  // full: the owner must use some first
+        IoResult r = transport_->read(in_.get() + in_len_, kInputCapacity - in_len_);
+        switch (r.state) {
+            case IoState::done:
+                in_len_ += r.bytes;
+                read_wait_ = EV_READ;
+                break;
+            case IoState::need_read:
+            case IoState::need_write:
+                read_wait_ = r.state == IoState::need_read ? EV_READ : EV_WRITE;
+                if (in_off_ == in_len_) in_.reset();
+                return;
+            case IoState::closed:
+            case IoState::error:
+                feed();  // what came before the end is still answered
+                fail(r.state == IoState::closed ? StreamEnd::peer_closed : StreamEnd::error, r);
+                return;
+        }
+        feed();
+        if (dead() || !transport_->has_pending_input()) break;
+    }
+    if (in_ && in_off_ == in_len_) in_.reset();
+}
+
+void Stream::feed() {
+    if (feeding_ || paused_ || !in_) return;
+    feeding_ = true;
+    while (in_off_ < in_len_ && !paused_ && reading_ && !dead() &&
+           out_.size() - out_off_ <= kOutputHighWater) {
+        size_t used = owner_.stream_input({in_.get() + in_off_, in_len_ - in_off_});
+        if (!in_) break;  // the owner stopped reading, or the stream failed
+        in_off_ += used;
+        if (used == 0 || dead()) break;
+    }
+    feeding_ = false;
+    if (in_ && in_off_ == in_len_) {
+        in_.reset();
+        in_off_ = in_len_ = 0;
+    }
+}
+
+void Stream::pause(bool on) {
+    paused_ = on;
+    arm();
+}
+
+void Stream::resume() {
+    paused_ = false;
+    feed();
+    // Records the TLS layer decrypted while the owner waited are invisible to epoll.
+    if (!dead() && reading_ && transport_->has_pending_input() && !handshaking_) read_some();
+    arm();
+}
+
+void Stream::stop_reading() {
+    reading_ = false;
+    discard_input();
+    arm();
+}
+
+void Stream::discard_input() {
+    in_.reset();
+    in_off_ = in_len_ = 0;
+}
+
+}  // namespace tegami

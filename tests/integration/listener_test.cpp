@@ -1,0 +1,89 @@
+// listener_test.cpp - listener roles on the real suite: the MSA listener (msa_listen)
+// beside the MTA, its per-verb gate before AUTH, per-listener settings ("msa.KEY"), and
+// relay control staying on the MTA. Bad inputs first.
+#include <criterion/criterion.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/integration/harness.hpp"
+
+using namespace tegami_it;
+
+namespace {
+
+int start_with_msa(std::vector<std::string> extra = {}) {
+    int msa = free_port();
+    extra.push_back("msa_listen=127.0.0.1:" + std::to_string(msa));
+    Sandbox& s = sandbox();
+    bool ok = s.start(extra);
+    if (!ok) s.dump_log();
+    cr_assert(ok, "sandbox did not start: %s", s.error.c_str());
+    return msa;
+}
+
+void expect_reply(const Reply& r, int code, const char* enhanced, const char* what) {
+    IT_EXPECT(r.code == code && r.enhanced() == enhanced, "%s: want %d %s, got %d \"%s\"", what,
+              code, enhanced, r.code, r.text().c_str());
+}
+
+}  // namespace
+
+TestSuite(listener, .fini = stop_sandbox, .timeout = 60);
+
+Test(listener, msa_answers_530_before_auth) {
+    int msa = start_with_msa();
+    SmtpClient c;
+    Reply ehlo;
+    IT_ASSERT(smtp_hello(c, msa, &ehlo), "greeting/EHLO on the MSA:\n%s", c.transcript.c_str());
+    for (const auto& l : ehlo.lines)
+        IT_EXPECT(l != "STARTTLS" && l.rfind("AUTH", 0) != 0, "offered without TLS/AUTH: %s",
+                  l.c_str());
+    expect_reply(c.cmd("MAIL FROM:<a@example.org>"), 530, "5.7.0", "MAIL before AUTH");
+    expect_reply(c.cmd("RCPT TO:<" + mail_user() + "@localhost>"), 530, "5.7.0", "RCPT");
+    expect_reply(c.cmd("DATA"), 530, "5.7.0", "DATA");
+    expect_reply(c.cmd("VRFY root"), 530, "5.7.0", "VRFY");
+    expect_reply(c.cmd("STARTTLS"), 454, "4.7.0", "STARTTLS without a certificate");
+    // AUTH is the MSA's, but only under TLS (RFC 4954 4: 538 5.7.11 in clear).
+    expect_reply(c.cmd("AUTH PLAIN"), 538, "5.7.11", "AUTH without TLS");
+    expect_reply(c.cmd("NOOP"), 250, "2.0.0", "NOOP");
+    expect_reply(c.cmd("RSET"), 250, "2.0.0", "RSET");
+    expect_reply(c.cmd("QUIT"), 221, "2.0.0", "QUIT");
+    IT_EXPECT(sandbox().log().find("(msa)") != std::string::npos, "role not logged");
+}
+
+Test(listener, per_listener_setting_applies_to_that_listener_only) {
+    int msa = start_with_msa({"msa.smtpd_error_limit=2"});
+    SmtpClient m;
+    IT_ASSERT(smtp_hello(m, msa), "EHLO on the MSA");
+    expect_reply(m.cmd("MAIL FROM:<a@example.org>"), 530, "5.7.0", "first error");
+    expect_reply(m.cmd("MAIL FROM:<a@example.org>"), 530, "5.7.0", "second error");
+    expect_reply(m.reply(), 421, "4.7.0", "msa.smtpd_error_limit=2 closes after 2");
+    IT_EXPECT(m.closed_by_peer(), "MSA session still open");
+
+    SmtpClient t;
+    IT_ASSERT(smtp_hello(t, sandbox().port), "EHLO on the MTA");
+    for (int i = 0; i < 3; ++i)
+        expect_reply(t.cmd("RCPT TO:<x@localhost>"), 503, "5.5.1", "MTA error");
+    expect_reply(t.cmd("NOOP"), 250, "2.0.0", "the MTA keeps the default limit");
+}
+
+Test(listener, mta_still_refuses_relay_in_the_rcpt_stage) {
+    start_with_msa();
+    SmtpClient c;
+    IT_ASSERT(smtp_hello(c, sandbox().port), "EHLO");
+    expect_reply(c.cmd("MAIL FROM:<a@example.org>"), 250, "2.1.0", "MAIL");
+    expect_reply(c.cmd("RCPT TO:<victim@example.net>"), 550, "5.7.1", "relay attempt");
+    expect_reply(c.cmd("RCPT TO:<" + mail_user() + "@localhost>"), 250, "2.1.5", "local rcpt");
+}
+
+Test(listener, smtps_without_a_certificate_is_not_bound) {
+    int p465 = free_port();
+    Sandbox& s = sandbox();
+    bool ok = s.start({"smtps_listen=127.0.0.1:" + std::to_string(p465)});
+    cr_assert(ok, "sandbox did not start: %s", s.error.c_str());
+    SmtpClient c;
+    IT_EXPECT(!c.connect(p465, 1000), "a plaintext smtps listener was bound");
+    IT_EXPECT(s.log().find("smtps_listen ignored: no tls_cert_file") != std::string::npos,
+              "no warning in the log");
+}
