@@ -5,7 +5,7 @@
 set -eu
 BUILD="g++ make autoconf pkgconf libevent-dev libssl-dev libdb5.3-dev libcap-dev libcrypt-dev libcriterion-dev"
 RUN="$BUILD swaks"
-TEST="$BUILD swaks python3 clang-format clang-tidy procps libcap2-bin passwd strace"
+TEST="$BUILD swaks python3 clang-format clang-tidy procps libcap2-bin passwd strace msmtp nmap"
 case "${1:-build}" in
   build) want=$BUILD ;;
   run) want=$RUN ;;
