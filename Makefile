@@ -37,6 +37,7 @@ endif
 
 CXXFLAGS_ALL = -std=c++20 $(OPTFLAGS) $(SANFLAGS) -Wall -Wextra -Werror -pipe -I. -MMD -MP \
 	-DTEGAMI_SYSCONFDIR='"$(SYSCONFDIR)"' -DTEGAMI_LIBEXECDIR='"$(LIBEXECDIR)"' \
+	-DTEGAMI_SBINDIR='"$(SBINDIR)"' \
 	$(PKG_CFLAGS) $(CXXFLAGS)
 # Full RELRO and immediate binding: hardening, and delivery children (forked per batch)
 # do not pay the dynamic linker for symbols the parent never called.
@@ -44,7 +45,7 @@ LDFLAGS_ALL = $(SANFLAGS) -Wl,-z,relro,-z,now $(LDFLAGS)
 
 # program name : source folder
 PROGRAMS := tegami-master:smtpd/master tegami-smtpd:smtpd/server tegami-queue:queue \
-	tegami-local:deliver/local sendmail:msp/sendmail tegami-config:msp/config \
+	tegami-local:deliver/local tegami-remote:deliver/remote sendmail:msp/sendmail tegami-config:msp/config \
 	tegami-auth:smtpd/auth tegami-passwd:msp/passwd
 PROGRAMS += makemap:msp/makemap newaliases:msp/newaliases praliases:msp/praliases tegami:msp/tegami
 
@@ -93,7 +94,7 @@ $(BUILD)/obj/%.o: %.cpp
 
 # The installation paths are compiled into the configuration defaults: rebuild that
 # object when PREFIX, SYSCONFDIR or LIBEXECDIR change between two make runs.
-PATHS_STAMP := $(BUILD)/paths-$(shell echo '$(SYSCONFDIR) $(LIBEXECDIR)' | cksum | cut -d' ' -f1).stamp
+PATHS_STAMP := $(BUILD)/paths-$(shell echo '$(SYSCONFDIR) $(LIBEXECDIR) $(SBINDIR)' | cksum | cut -d' ' -f1).stamp
 $(PATHS_STAMP):
 	@mkdir -p $(dir $@) && rm -f $(BUILD)/paths-*.stamp && touch $@
 $(BUILD)/obj/lib/conf/params.o: $(PATHS_STAMP)

@@ -4,6 +4,8 @@
 
 #include <ctime>
 
+#include "lib/ipc/messages.hpp"
+
 namespace tegami::queue {
 
 namespace {
@@ -17,44 +19,115 @@ std::string rfc5322_date(uint64_t t) {
     return buf;
 }
 
-std::string status_of(const Recipient& r) {
-    if (r.dsn.size() >= 5 && (r.dsn[0] == '4' || r.dsn[0] == '5')) return r.dsn;
-    return "5.0.0";
+std::string status_of(const Recipient& r, DsnKind kind) {
+    char want = kind == DsnKind::delay ? '4' : '5';
+    if (r.dsn.size() >= 5 && (r.dsn[0] == '4' || r.dsn[0] == '5')) {
+        if (r.dsn[0] == want || kind == DsnKind::failure) return r.dsn;
+        return std::string(1, want) + r.dsn.substr(1);
+    }
+    return std::string(1, want) + ".0.0";
 }
 
-void add_text_part(std::string& b, const Envelope& orig, const std::string& host) {
+bool covered(const Recipient& r, DsnKind kind) {
+    switch (kind) {
+        case DsnKind::failure:
+            return r.state == RcptState::failed && notify_wants(r.notify, ipc::kNotifyFailure);
+        case DsnKind::delay:
+            return r.state == RcptState::deferred && notify_wants(r.notify, ipc::kNotifyDelay);
+        case DsnKind::double_bounce:
+            return r.state == RcptState::failed;
+    }
+    return false;
+}
+
+// "mx.example.org[192.0.2.1]:25 said: 550 5.1.1 no (in reply to RCPT TO command)" ->
+// remote host "mx.example.org" and reply "550 5.1.1 no".
+bool split_remote(const std::string& text, std::string& host, std::string& reply) {
+    size_t said = text.find(" said: ");
+    size_t br = text.find('[');
+    if (said == std::string::npos || br == std::string::npos || br > said) return false;
+    host = text.substr(0, br);
+    reply = text.substr(said + 7);
+    size_t in = reply.rfind(" (in reply to ");
+    if (in != std::string::npos) reply.resize(in);
+    return !host.empty() && host.find(' ') == std::string::npos;
+}
+
+void add_text_part(std::string& b, const Envelope& orig, const std::string& host, DsnKind kind) {
     b += "Content-Description: Notification\r\n";
     b += "Content-Type: text/plain; charset=us-ascii\r\n\r\n";
     b += "This is the mail system at host " + host + ".\r\n\r\n";
-    b += "Your message could not be delivered to one or more recipients.\r\n";
-    b += "The report below says why; the headers of your message follow it.\r\n\r\n";
+    switch (kind) {
+        case DsnKind::failure:
+            b += "Your message could not be delivered to one or more recipients.\r\n";
+            break;
+        case DsnKind::delay:
+            b += "Your message could not be delivered yet to one or more recipients.\r\n";
+            b += "It is still in the queue and will be tried again; you need not resend it.\r\n";
+            break;
+        case DsnKind::double_bounce:
+            b += "A delivery status notification could not be delivered to <" + orig.sender +
+                 ">.\r\n";
+            break;
+    }
+    b += "The report below says why; the headers of the message follow it.\r\n\r\n";
     for (const auto& r : orig.recipients)
-        if (r.state == RcptState::failed) b += "<" + r.address + ">: " + r.text + "\r\n";
+        if (covered(r, kind)) b += "<" + r.address + ">: " + r.text + "\r\n";
     b += "\r\n";
 }
 
-void add_status_part(std::string& b, const Envelope& orig, const std::string& host) {
+void add_status_part(std::string& b, const Envelope& orig, const std::string& host, DsnKind kind) {
     b += "Content-Description: Delivery report\r\n";
     b += "Content-Type: message/delivery-status\r\n\r\n";
     b += "Reporting-MTA: dns; " + host + "\r\n";
+    if (!orig.envid.empty()) b += "Original-Envelope-Id: " + orig.envid + "\r\n";
     b += "X-Tegami-Queue-ID: " + orig.queue_id + "\r\n";
     b += "Arrival-Date: " + rfc5322_date(orig.arrival) + "\r\n";
     for (const auto& r : orig.recipients) {
-        if (r.state != RcptState::failed) continue;
-        b += "\r\nFinal-Recipient: rfc822; " + r.address + "\r\n";
-        b += "Action: failed\r\n";
-        b += "Status: " + status_of(r) + "\r\n";
-        b += "Diagnostic-Code: X-Tegami; " + r.text + "\r\n";
+        if (!covered(r, kind)) continue;
+        b += "\r\n";
+        if (!r.orcpt.empty()) b += "Original-Recipient: rfc822; " + r.orcpt + "\r\n";
+        b += "Final-Recipient: rfc822; " + r.address + "\r\n";
+        b += kind == DsnKind::delay ? "Action: delayed\r\n" : "Action: failed\r\n";
+        b += "Status: " + status_of(r, kind) + "\r\n";
+        std::string rhost, reply;
+        if (split_remote(r.text, rhost, reply)) {
+            b += "Remote-MTA: dns; " + rhost + "\r\n";
+            b += "Diagnostic-Code: smtp; " + reply + "\r\n";
+        } else {
+            b += "Diagnostic-Code: X-Tegami; " + r.text + "\r\n";
+        }
     }
     b += "\r\n";
 }
 
 }  // namespace
 
+bool notify_wants(uint32_t notify, uint32_t event_bit) {
+    if (notify & ipc::kNotifyNever) return false;
+    if (notify == 0) return event_bit != ipc::kNotifySuccess;  // none given: failure, delay
+    return (notify & event_bit) != 0;
+}
+
 bool needs_bounce(const Envelope& env) {
     if (env.sender.empty()) return false;
     for (const auto& r : env.recipients)
+        if (covered(r, DsnKind::failure)) return true;
+    return false;
+}
+
+bool needs_double_bounce(const Envelope& env) {
+    if (!env.sender.empty() || env.protocol == kProtocolDoubleBounce) return false;
+    for (const auto& r : env.recipients)
         if (r.state == RcptState::failed) return true;
+    return false;
+}
+
+bool needs_delay_warning(const Envelope& env, uint64_t now, uint64_t warn_after) {
+    if (env.sender.empty() || warn_after == 0 || (env.flags & kFlagDelayWarned)) return false;
+    if (now < env.arrival + warn_after) return false;
+    for (const auto& r : env.recipients)
+        if (covered(r, DsnKind::delay)) return true;
     return false;
 }
 
@@ -66,8 +139,9 @@ std::string_view header_section(std::string_view body) {
     return body;
 }
 
-Bounce make_bounce(const Envelope& orig, std::string_view orig_body, const std::string& hostname,
-                   const std::string& new_qid, uint64_t now) {
+Bounce make_dsn(DsnKind kind, const Envelope& orig, std::string_view orig_body,
+                const std::string& hostname, const std::string& new_qid, uint64_t now,
+                const std::string& postmaster) {
     Bounce out;
     Envelope& e = out.envelope;
     e.queue_id = new_qid;
@@ -75,16 +149,26 @@ Bounce make_bounce(const Envelope& orig, std::string_view orig_body, const std::
     e.client_addr = "127.0.0.1";
     e.client_name = "localhost";
     e.helo = hostname;
-    e.protocol = "DSN";
+    e.protocol = kind == DsnKind::double_bounce ? kProtocolDoubleBounce : kProtocolDsn;
     Recipient to;
-    to.address = orig.sender;
+    to.address = kind == DsnKind::double_bounce ? postmaster : orig.sender;
     e.recipients.push_back(to);
 
     const std::string boundary = orig.queue_id + "/" + hostname;
     std::string& b = out.body;
     b += "From: MAILER-DAEMON@" + hostname + " (Mail Delivery System)\r\n";
-    b += "To: <" + orig.sender + ">\r\n";
-    b += "Subject: Undelivered Mail Returned to Sender\r\n";
+    b += "To: <" + to.address + ">\r\n";
+    switch (kind) {
+        case DsnKind::failure:
+            b += "Subject: Undelivered Mail Returned to Sender\r\n";
+            break;
+        case DsnKind::delay:
+            b += "Subject: Delayed Mail (still being retried)\r\n";
+            break;
+        case DsnKind::double_bounce:
+            b += "Subject: Undelivered Mail Returned to Sender (double bounce)\r\n";
+            break;
+    }
     b += "Date: " + rfc5322_date(now) + "\r\n";
     b += "Message-ID: <" + new_qid + "@" + hostname + ">\r\n";
     b += "Auto-Submitted: auto-replied\r\n";
@@ -93,9 +177,9 @@ Bounce make_bounce(const Envelope& orig, std::string_view orig_body, const std::
     b += "\tboundary=\"" + boundary + "\"\r\n\r\n";
     b += "This is a MIME-encapsulated message.\r\n\r\n";
     b += "--" + boundary + "\r\n";
-    add_text_part(b, orig, hostname);
+    add_text_part(b, orig, hostname, kind);
     b += "--" + boundary + "\r\n";
-    add_status_part(b, orig, hostname);
+    add_status_part(b, orig, hostname, kind);
     b += "--" + boundary + "\r\n";
     b += "Content-Description: Undelivered Message Headers\r\n";
     b += "Content-Type: text/rfc822-headers\r\n\r\n";

@@ -52,6 +52,10 @@ struct Envelope {
     bool all_final() const;
 };
 
+// Envelope flag (beside the ipc kFlag* bits): held by an administrator (sendmail -Q);
+// the runner dispatches none of its recipients until released. Never sent to agents.
+constexpr uint32_t kEnvelopeHeld = 1u << 31;
+
 constexpr uint32_t kEnvelopeVersion = 2;
 constexpr size_t kMaxRecipients = 100000;
 

@@ -7,7 +7,10 @@
 #include <memory>
 
 #include "lib/core/log.hpp"
+#include "lib/mail/address.hpp"
+#include "lib/map/map.hpp"
 #include "queue/committer.hpp"
+#include "queue/control.hpp"
 #include "queue/intake.hpp"
 #include "queue/runner.hpp"
 #include "queue/store.hpp"
@@ -24,7 +27,28 @@ RunnerSettings settings_from(const Config& c) {
     s.retry = RetryPolicy{c.queue_retry_min, c.queue_retry_max, c.queue_lifetime};
     s.max_in_flight = std::max<size_t>(1, 2 * c.local_concurrency);
     s.local_socket = local_socket_path(c);
+    s.remote_socket = remote_socket_path(c);
     s.hostname = c.hostname;
+    for (const auto& d : c.local_domains)
+        s.routing.local_domains.push_back(lower_ascii(d));
+    s.routing.smarthost = c.smarthost;
+    if (!c.mailertable.empty()) {
+        // A fresh reader per settings snapshot (SIGHUP); it reopens the file when it changes.
+        auto ref = std::make_shared<map::MapRef>(c.mailertable);
+        s.routing.mailertable = [ref](const std::string& key,
+                                      std::string& err) -> std::optional<std::string> {
+            auto r = ref->lookup(key);
+            if (!r) {
+                err = r.error().message;
+                return std::nullopt;
+            }
+            return std::move(r.value());
+        };
+    }
+    s.routing.smtp_port = static_cast<uint16_t>(c.smtp_port);
+    s.remote_max_in_flight = c.smtp_concurrency_limit;
+    s.destination_limit = c.smtp_destination_concurrency_limit;
+    s.delay_warning = c.delay_warning_time;
     return s;
 }
 
@@ -64,6 +88,7 @@ class QueueDaemon {
     std::unique_ptr<Committer> committer_;
     std::unique_ptr<Intake> intake_;
     std::unique_ptr<Runner> runner_;
+    std::unique_ptr<ControlServer> control_;  // after runner_: destroyed before it
     EventPtr checkpoint_ev_;
     EventPtr grace_ev_;
     bool closed_ = false;
@@ -89,6 +114,14 @@ void QueueDaemon::init(DaemonContext& ctx) {
     if (it == ctx.listeners.end()) log_fatal(Exit::config, "no \"queue\" listener was handed over");
     if (auto r = intake_->listen(std::move(it->fd)); !r)
         log_fatal(r.error().exit, "%s", r.error().message.c_str());
+    auto ctl = std::find_if(ctx.listeners.begin(), ctx.listeners.end(),
+                            [](const Listener& l) { return l.role == "control"; });
+    if (ctl != ctx.listeners.end()) {
+        DaemonContext* cp = &ctx;
+        control_ = std::make_unique<ControlServer>(ctx.base, *runner_, [cp] { return cp->config; });
+        if (auto r = control_->listen(std::move(ctl->fd)); !r)
+            log_fatal(r.error().exit, "%s", r.error().message.c_str());
+    }
     checkpoint_ev_.reset(event_new(ctx.base, -1, EV_PERSIST, on_checkpoint_cb, this));
     timeval tv{kCheckpointSeconds, 0};
     event_add(checkpoint_ev_.get(), &tv);
@@ -100,6 +133,7 @@ void QueueDaemon::init(DaemonContext& ctx) {
 bool QueueDaemon::stop(DaemonContext&) {
     if (!intake_) return true;
     intake_->stop_accepting();
+    if (control_) control_->stop();
     runner_->stop();
     checkpoint_ev_.reset();
     if (drained()) {

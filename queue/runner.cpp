@@ -31,9 +31,10 @@ uint64_t now_s() {
 }
 
 // SO_PEERCRED on a connected socket names whoever last called listen(); the daemon
-// skeleton re-listens on every internal socket it receives, so local shows its own uid.
-bool trusted_peer(long uid) {
-    return uid >= 0 && uid == daemon_uid("local");
+// skeleton re-listens on every internal socket it receives, so an agent shows its own
+// uid: local's or remote's account (lib/daemon daemon_uid).
+bool trusted_peer(long uid, const char* agent) {
+    return uid >= 0 && uid == daemon_uid(agent);
 }
 
 // The body of one attempt as a sealed memfd: written once, then neither the queue nor
@@ -65,9 +66,19 @@ double now_precise() {
 Runner::Runner(event_base* base, QueueStore& store, Committer& committer, RunnerSettings s)
     : base_(base), store_(store), committer_(committer), settings_(std::move(s)) {
     timer_.reset(event_new(base_, -1, 0, on_timer_cb, this));
+    local_.name = "local delivery";
+    remote_.name = "remote delivery";
+    set_settings_only();
 }
 
 Runner::~Runner() = default;
+
+void Runner::set_settings_only() {
+    local_.socket = settings_.local_socket;
+    local_.limit = std::max<size_t>(1, settings_.max_in_flight);
+    remote_.socket = settings_.remote_socket;
+    remote_.limit = std::max<size_t>(1, settings_.remote_max_in_flight);
+}
 
 Result<void> Runner::load() {
     std::vector<std::string> finished;
@@ -110,6 +121,7 @@ void Runner::add(Envelope&& env) {
 
 void Runner::set_settings(RunnerSettings s) {
     settings_ = std::move(s);
+    set_settings_only();
     pump();
 }
 
@@ -121,98 +133,121 @@ void Runner::stop() {
 void Runner::on_timer_cb(evutil_socket_t, short, void* arg) noexcept {
     auto* self = static_cast<Runner*>(arg);
     try {
-        self->dead_local_.reset();
+        self->local_.dead.reset();
+        self->remote_.dead.reset();
         self->pump();
     } catch (const std::exception& e) {
         log_error("queue runner: %s", e.what());
     }
 }
 
-// Hands due recipients to local while there is room, then sets the timer.
+// Connects agents that have work, starts what fits, parks the rest, then sets the timer.
 void Runner::pump() {
     if (stopped_) return;
     uint64_t now = now_s();
     bool due = !schedule_.empty() && schedule_.next_time() <= now;
-    if (due && !local_ && now >= reconnect_at_) connect_local();
+    for (Agent* a : {&local_, &remote_})
+        if (!a->chan && (due || waiting_count_ > 0) && now >= a->reconnect_at && !a->socket.empty())
+            connect_agent(*a);
+    drain_waiting(now);
     Due d;
-    while (local_ && flights_.size() < settings_.max_in_flight && schedule_.pop_due(now, d))
+    while (schedule_.pop_due(now, d))
         dispatch(d);
     arm();
 }
 
 void Runner::arm() {
-    if (stopped_ || !timer_ || schedule_.empty()) return;
-    if (local_ && flights_.size() >= settings_.max_in_flight) return;  // a result will pump
+    if (stopped_ || !timer_) return;
     uint64_t now = now_s();
-    uint64_t at = schedule_.next_time();
-    if (!local_) at = std::max(at, reconnect_at_);
+    uint64_t at = UINT64_MAX;
+    if (!schedule_.empty()) at = schedule_.next_time();
+    if (waiting_count_ > 0)
+        for (const Agent* a : {&local_, &remote_})
+            if (!a->chan) at = std::min(at, std::max(a->reconnect_at, now + 1));
+    if (at == UINT64_MAX) return;
     timeval tv{static_cast<time_t>(at > now ? at - now : 0), at > now ? 0 : 1000};
     event_add(timer_.get(), &tv);
 }
 
-bool Runner::connect_local() {
-    auto fd = connect_unix(settings_.local_socket);
+bool Runner::connect_agent(Agent& a) {
+    auto fd = connect_unix(a.socket);
     const char* why = nullptr;
     std::string err;
     if (!fd) {
         err = fd.error().message;
         why = err.c_str();
-    } else if (!trusted_peer(peer_uid(fd->get()))) {
+    } else if (!trusted_peer(peer_uid(fd->get()), &a == &remote_ ? "remote" : "local")) {
         why = "peer runs as another user";
     }
     if (why) {
-        reconnect_delay_ =
-            std::min(reconnect_delay_ ? reconnect_delay_ * 2 : 1, kMaxReconnectDelay);
-        reconnect_at_ = now_s() + reconnect_delay_;
-        log_warning("local delivery unavailable (%s): retrying in %llus", why,
-                    static_cast<unsigned long long>(reconnect_delay_));
+        a.reconnect_delay =
+            std::min(a.reconnect_delay ? a.reconnect_delay * 2 : 1, kMaxReconnectDelay);
+        a.reconnect_at = now_s() + a.reconnect_delay;
+        log_warning("%s unavailable (%s): retrying in %llus", a.name, why,
+                    static_cast<unsigned long long>(a.reconnect_delay));
         return false;
     }
-    local_ = std::make_unique<ipc::Channel>(
+    Agent* ap = &a;
+    a.chan = std::make_unique<ipc::Channel>(
         base_, std::move(fd.value()),
-        [this](ipc::MsgType t, std::string_view p, std::vector<UniqueFd>&) { on_frame(t, p); },
-        [this](const std::string& w) { on_local_closed(w); });
-    reconnect_delay_ = 0;
-    log_debug("connected to local delivery at %s", settings_.local_socket.c_str());
+        [this, ap](ipc::MsgType t, std::string_view p, std::vector<UniqueFd>&) {
+            on_frame(*ap, t, p);
+        },
+        [this, ap](const std::string& w) { on_agent_closed(*ap, w); });
+    a.reconnect_delay = 0;
+    log_debug("connected to %s at %s", a.name, a.socket.c_str());
     return true;
 }
 
-// Every delivery in flight goes back to the schedule unchanged (no result, no state change).
-void Runner::on_local_closed(const std::string& why) {
+// Every request in flight to the agent goes back to the schedule unchanged (no result,
+// no state change).
+void Runner::on_agent_closed(Agent& a, const std::string& why) {
     uint64_t now = now_s();
-    log_warning("local delivery connection closed (%s): %zu deliver%s rescheduled", why.c_str(),
-                flights_.size(), flights_.size() == 1 ? "y" : "ies");
-    for (auto& [req, f] : flights_) {
-        auto it = messages_.find(f.queue_id);
-        if (it == messages_.end()) continue;
-        --it->second.in_flight;
-        for (uint32_t i : f.rcpts) {
-            it->second.busy[i] = false;
-            schedule_.add({now, f.queue_id, i});
+    size_t n = 0;
+    for (auto it = flights_.begin(); it != flights_.end();) {
+        Flight& f = it->second;
+        if (f.agent != &a) {
+            ++it;
+            continue;
         }
+        auto m = messages_.find(f.queue_id);
+        if (m != messages_.end()) {
+            --m->second.in_flight;
+            for (uint32_t i : f.rcpts) {
+                m->second.busy[i] = false;
+                schedule_.add({now, f.queue_id, i});
+            }
+        }
+        auto d = dests_.find(f.dest);
+        if (d != dests_.end() && d->second.in_flight > 0) --d->second.in_flight;
+        ++n;
+        it = flights_.erase(it);
     }
-    flights_.clear();
-    dead_local_ = std::move(local_);
-    reconnect_at_ = now + 1;
-    if (stopped_ && on_drained_) on_drained_();
+    log_warning("%s connection closed (%s): %zu request%s rescheduled", a.name, why.c_str(), n,
+                n == 1 ? "" : "s");
+    a.in_flight = 0;
+    a.dead = std::move(a.chan);
+    a.reconnect_at = now + 1;
+    if (stopped_ && flights_.empty() && on_drained_) on_drained_();
     arm();
 }
 
-void Runner::on_frame(ipc::MsgType type, std::string_view payload) {
+void Runner::on_frame(Agent& a, ipc::MsgType type, std::string_view payload) {
     ipc::DeliverResultMsg r;
     if (type != ipc::MsgType::deliver_result || !ipc::decode(payload, r)) {
-        log_error("local delivery sent a bad %s frame: closing", ipc::msg_type_name(type));
-        local_->close();
-        on_local_closed("protocol error");
+        log_error("%s sent a bad %s frame: closing", a.name, ipc::msg_type_name(type));
+        a.chan->close();
+        on_agent_closed(a, "protocol error");
         return;
     }
-    on_result(r);
+    on_result(a, r);
     pump();
 }
 
-// A due entry starts one request for its message, taking every other recipient of the
-// message that is due as well (their own entries, popped later, find them busy or no
-// longer due and are dropped).
+// A due entry starts the requests for its message: every recipient of the message that
+// is due is routed, and each group of one agent and next hop becomes one request (or
+// waits in its destination's queue). Other entries of the same message, popped later,
+// find their recipients busy or no longer due and are dropped.
 bool Runner::dispatch(const Due& d) {
     auto it = messages_.find(d.queue_id);
     if (it == messages_.end()) return false;
@@ -222,47 +257,141 @@ bool Runner::dispatch(const Due& d) {
         const Recipient& rc = m.env.recipients[i];
         return !rcpt_state_final(rc.state) && !m.busy[i] && rc.next_try <= now;
     };
+    if (m.env.flags & kEnvelopeHeld) return false;  // released: make_due schedules it again
     if (d.rcpt >= m.env.recipients.size() || !due(d.rcpt)) return false;
-    std::vector<uint32_t> rcpts;
-    for (uint32_t i = 0; i < m.env.recipients.size(); ++i)
-        if (due(i)) rcpts.push_back(i);
-    auto body = store_.load_body(d.queue_id);
+    // Group by (transport, next hop, rewrite) in first-seen order.
+    std::vector<std::pair<Route, std::vector<uint32_t>>> groups;
+    for (uint32_t i = 0; i < m.env.recipients.size(); ++i) {
+        if (!due(i)) continue;
+        Route r = route_recipient(m.env.recipients[i].address, settings_.routing);
+        auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& x) {
+            return x.first.transport == r.transport && x.first.next_hop == r.next_hop &&
+                   x.first.rewrite == r.rewrite && x.first.text == r.text;
+        });
+        if (g == groups.end())
+            groups.emplace_back(std::move(r), std::vector<uint32_t>{i});
+        else
+            g->second.push_back(i);
+    }
+    bool answered = false;
+    for (auto& [route, rcpts] : groups) {
+        if (route.transport == Transport::error) {
+            ipc::RcptResult rr;
+            rr.status = route.status == 5 ? ipc::kStatusPerm : ipc::kStatusTemp;
+            rr.dsn = route.dsn;
+            rr.text = route.text;
+            for (uint32_t i : rcpts) {
+                rr.index = i;
+                apply_result(m, i, rr, "error", now);
+            }
+            answered = true;
+            continue;
+        }
+        route_group(m, route, std::move(rcpts), now);
+    }
+    if (answered) settle(m);  // may remove m
+    return true;
+}
+
+// Sends one group now when its destination and agent have room, else queues it there.
+void Runner::route_group(Message& m, const Route& route, std::vector<uint32_t> rcpts,
+                         uint64_t now) {
+    Agent& a = agent_for(route);
+    std::string dest = route.transport == Transport::smtp   ? "smtp:" + route.next_hop
+                       : route.transport == Transport::lmtp ? "lmtp:" + route.next_hop
+                                                            : "local";
+    Destination& d = dests_[dest];
+    if (a.chan && d.waiting.empty() && d.in_flight < dest_limit(a) && a.in_flight < a.limit) {
+        send_request(m, a, dest, route, std::move(rcpts), now);
+        return;
+    }
+    for (uint32_t i : rcpts)
+        m.busy[i] = true;
+    d.waiting.push_back(Waiting{m.env.queue_id, std::move(rcpts), route});
+    ++waiting_count_;
+}
+
+// Starts waiting groups wherever a destination and its agent have room.
+void Runner::drain_waiting(uint64_t now) {
+    if (waiting_count_ == 0) return;
+    for (auto it = dests_.begin(); it != dests_.end();) {
+        Destination& d = it->second;
+        while (!d.waiting.empty()) {
+            Waiting& w = d.waiting.front();
+            Agent& a = agent_for(w.route);
+            if (!a.chan || d.in_flight >= dest_limit(a) || a.in_flight >= a.limit) break;
+            Waiting taken = std::move(w);
+            d.waiting.pop_front();
+            --waiting_count_;
+            auto m = messages_.find(taken.queue_id);
+            if (m == messages_.end()) continue;
+            std::vector<uint32_t> open;
+            for (uint32_t i : taken.rcpts) {
+                m->second.busy[i] = false;
+                if (!rcpt_state_final(m->second.env.recipients[i].state)) open.push_back(i);
+            }
+            if (!open.empty())
+                send_request(m->second, a, it->first, taken.route, std::move(open), now);
+        }
+        if (d.waiting.empty() && d.in_flight == 0)
+            it = dests_.erase(it);
+        else
+            ++it;
+    }
+}
+
+bool Runner::send_request(Message& m, Agent& a, const std::string& dest, const Route& route,
+                          std::vector<uint32_t> rcpts, uint64_t now) {
+    const std::string& qid = m.env.queue_id;
+    auto body = store_.load_body(qid);
     Result<UniqueFd> fd = body ? body_memfd(*body) : Result<UniqueFd>(body.error());
     if (!fd) {
-        log_error("%s: %s; retrying later", d.queue_id.c_str(), fd.error().message.c_str());
+        log_error("%s: %s; retrying later", qid.c_str(), fd.error().message.c_str());
         for (uint32_t i : rcpts)
-            schedule_.add({now + retry_delay(settings_.retry, 1), d.queue_id, i});
+            schedule_.add({now + retry_delay(settings_.retry, 1), qid, i});
         return false;
     }
     ipc::DeliverMsg dm;
     dm.request_id = next_request_++;
-    dm.queue_id = d.queue_id;
+    dm.queue_id = qid;
     dm.sender = m.env.sender;
     dm.recipients.reserve(rcpts.size());
     for (uint32_t i : rcpts) {
         const Recipient& rc = m.env.recipients[i];
-        dm.recipients.push_back(ipc::DeliverRcpt{i, rc.address, rc.orcpt, rc.notify});
+        std::string addr = rc.address;
+        if (!route.rewrite.empty()) {
+            addr = route.rewrite;
+            if (addr.find('@') == std::string::npos && !settings_.routing.local_domains.empty())
+                addr += "@" + settings_.routing.local_domains.front();
+        }
+        dm.recipients.push_back(ipc::DeliverRcpt{i, addr, rc.orcpt, rc.notify});
         m.busy[i] = true;
     }
+    dm.next_hop = route.next_hop;
     dm.envid = m.env.envid;
-    dm.flags = m.env.flags;
+    dm.flags = m.env.flags & ~kEnvelopeHeld;
     dm.arrival_time = m.env.arrival;
     dm.body_size = body->size();
-    flights_[dm.request_id] = Flight{d.queue_id, std::move(rcpts)};
+    flights_[dm.request_id] = Flight{qid, std::move(rcpts), &a, dest};
     ++m.in_flight;
-    local_->send(ipc::encode(dm), {fd->get()});  // a failed write reschedules via on_local_closed
+    ++a.in_flight;
+    ++dests_[dest].in_flight;
+    a.chan->send(ipc::encode(dm), {fd->get()});  // a failed write reschedules via on_agent_closed
     return true;
 }
 
-void Runner::on_result(const ipc::DeliverResultMsg& r) {
+void Runner::on_result(Agent& a, const ipc::DeliverResultMsg& r) {
     auto f = flights_.find(r.request_id);
-    if (f == flights_.end()) {
-        log_warning("local delivery reported unknown request %llu",
+    if (f == flights_.end() || f->second.agent != &a) {
+        log_warning("%s reported unknown request %llu", a.name,
                     static_cast<unsigned long long>(r.request_id));
         return;
     }
     Flight fl = std::move(f->second);
     flights_.erase(f);
+    if (a.in_flight > 0) --a.in_flight;
+    auto d = dests_.find(fl.dest);
+    if (d != dests_.end() && d->second.in_flight > 0) --d->second.in_flight;
     auto it = messages_.find(fl.queue_id);
     if (it != messages_.end()) {
         Message& m = it->second;
@@ -285,15 +414,19 @@ void Runner::on_result(const ipc::DeliverResultMsg& r) {
             if (std::find(fl.rcpts.begin(), fl.rcpts.end(), rr.index) == fl.rcpts.end())
                 log_warning("%s: result for recipient %u, not in the request: ignored",
                             m.env.queue_id.c_str(), rr.index);
-        // When this result makes every recipient final, the removal (or bounce) is the
-        // state change: one transaction instead of a rewrite followed by a delete.
-        if (m.in_flight == 0 && m.env.all_final()) {
-            if (!finish(m)) persist(m);  // m is gone when finish succeeded
-        } else {
-            persist(m);
-        }
+        settle(m);  // may remove m
     }
     if (stopped_ && flights_.empty() && on_drained_) on_drained_();
+}
+
+// When a result makes every recipient final, the removal (or bounce) is the state change:
+// one transaction instead of a rewrite followed by a delete.
+void Runner::settle(Message& m) {
+    if (m.in_flight == 0 && m.env.all_final()) {
+        if (!finish(m)) persist(m);  // m is gone when finish succeeded
+    } else {
+        persist(m);
+    }
 }
 
 void Runner::apply_result(Message& m, uint32_t idx, const ipc::RcptResult& r,
@@ -319,6 +452,7 @@ void Runner::apply_result(Message& m, uint32_t idx, const ipc::RcptResult& r,
             rc.state = RcptState::deferred;
             rc.next_try = d.next_try;
             schedule_.add({d.next_try, m.env.queue_id, idx});
+            maybe_warn(m, now);
         }
     }
     if (rc.dsn.empty()) rc.dsn = r.status == ipc::kStatusOk ? "2.0.0" : "4.0.0";
@@ -326,6 +460,30 @@ void Runner::apply_result(Message& m, uint32_t idx, const ipc::RcptResult& r,
     double delay = std::max(0.0, now_precise() - m.arrived);
     log_info("%s: to=<%s>, relay=%s, delay=%.2f, dsn=%s, status=%s (%s)", m.env.queue_id.c_str(),
              rc.address.c_str(), relay.c_str(), delay, rc.dsn.c_str(), status, rc.text.c_str());
+}
+
+// The delay warning, once per message: stored as a new message (the original's flag is
+// persisted with its next state change; a crash in between may repeat the warning).
+void Runner::maybe_warn(Message& m, uint64_t now) {
+    if (!needs_delay_warning(m.env, now, settings_.delay_warning)) return;
+    auto body = store_.load_body(m.env.queue_id);
+    Bounce b = make_dsn(DsnKind::delay, m.env, body ? std::string_view(*body) : std::string_view(),
+                        settings_.hostname, new_queue_id(), now);
+    std::string err;
+    if (store_.put(b.envelope, b.body, err) != PutStatus::ok) {
+        log_error("%s: cannot queue the delay warning (%s)", m.env.queue_id.c_str(), err.c_str());
+        return;
+    }
+    committer_.note_commit();
+    m.env.flags |= kFlagDelayWarned;
+    log_info("%s: sender delay notification: %s", m.env.queue_id.c_str(),
+             b.envelope.queue_id.c_str());
+    Envelope& e = b.envelope;
+    schedule_.add({0, e.queue_id, 0});  // dispatched by the next pump, not inside this result
+    std::string qid = e.queue_id;
+    double arrived = static_cast<double>(e.arrival);
+    std::vector<bool> busy(e.recipients.size(), false);
+    messages_.emplace(qid, Message{std::move(e), 0, arrived, std::move(busy)});
 }
 
 // One transaction per state change; the committer flushes it with the next batch.
@@ -341,18 +499,24 @@ void Runner::persist(Message& m) {
 // False (message kept, nothing changed in the store) when the store refused.
 bool Runner::finish(Message& m) {
     std::string qid = m.env.queue_id;
-    if (needs_bounce(m.env)) {
+    bool dbl = needs_double_bounce(m.env);
+    if (needs_bounce(m.env) || dbl) {
         auto body = store_.load_body(qid);
-        Bounce b = make_bounce(m.env, body ? std::string_view(*body) : std::string_view(),
-                               settings_.hostname, new_queue_id(), now_s());
+        Bounce b = make_dsn(dbl ? DsnKind::double_bounce : DsnKind::failure, m.env,
+                            body ? std::string_view(*body) : std::string_view(), settings_.hostname,
+                            new_queue_id(), now_s(), "postmaster@" + settings_.hostname);
         std::string err;
         if (store_.remove_and_put(qid, b.envelope, b.body, err) != PutStatus::ok) {
             log_error("%s: cannot queue the bounce (%s): message kept", qid.c_str(), err.c_str());
             return false;
         }
         committer_.note_commit();
-        log_info("%s: sender non-delivery notification: %s", qid.c_str(),
-                 b.envelope.queue_id.c_str());
+        if (dbl)
+            log_info("%s: undeliverable notification: postmaster notified: %s", qid.c_str(),
+                     b.envelope.queue_id.c_str());
+        else
+            log_info("%s: sender non-delivery notification: %s", qid.c_str(),
+                     b.envelope.queue_id.c_str());
         log_info("%s: removed", qid.c_str());
         messages_.erase(qid);
         add(std::move(b.envelope));
@@ -360,8 +524,11 @@ bool Runner::finish(Message& m) {
     }
     for (const auto& rc : m.env.recipients)
         if (rc.state == RcptState::failed) {
-            log_info("%s: sender is <>: no bounce for failed recipients (never bounce a bounce)",
-                     qid.c_str());
+            if (m.env.protocol == kProtocolDoubleBounce)
+                log_warning("%s: undeliverable double bounce to <%s>: dropped (logged only)",
+                            qid.c_str(), rc.address.c_str());
+            else
+                log_info("%s: no notification for failed recipients (NOTIFY)", qid.c_str());
             break;
         }
     auto r = store_.remove(qid);
@@ -373,6 +540,96 @@ bool Runner::finish(Message& m) {
     log_info("%s: removed", qid.c_str());
     messages_.erase(qid);
     return true;
+}
+
+// ---- control requests
+
+void Runner::for_each(const std::function<void(const Envelope&, bool active, uint64_t size)>& f) {
+    for (auto& [qid, m] : messages_) {
+        if (m.size == 0)
+            if (auto b = store_.load_body(qid)) m.size = b->size();
+        f(m.env, m.in_flight > 0, m.size);
+    }
+}
+
+void Runner::make_due(Message& m, uint64_t now) {
+    for (uint32_t i = 0; i < m.env.recipients.size(); ++i) {
+        Recipient& rc = m.env.recipients[i];
+        if (rcpt_state_final(rc.state) || m.busy[i]) continue;
+        rc.next_try = now;
+        schedule_.add({now, m.env.queue_id, i});  // an older entry, popped later, is dropped
+    }
+}
+
+size_t Runner::run_now(const std::vector<std::string>& ids) {
+    uint64_t now = now_s();
+    size_t n = 0;
+    auto one = [&](Message& m) {
+        if (m.env.flags & kEnvelopeHeld) return;
+        make_due(m, now);
+        ++n;
+    };
+    if (ids.empty()) {
+        for (auto& [qid, m] : messages_)
+            one(m);
+    } else {
+        for (const auto& id : ids)
+            if (auto it = messages_.find(id); it != messages_.end()) one(it->second);
+    }
+    if (n) log_info("queue run requested: %zu message%s due now", n, n == 1 ? "" : "s");
+    pump();
+    return n;
+}
+
+size_t Runner::hold(const std::vector<std::string>& ids) {
+    size_t n = 0;
+    for (const auto& id : ids) {
+        auto it = messages_.find(id);
+        if (it == messages_.end() || (it->second.env.flags & kEnvelopeHeld)) continue;
+        it->second.env.flags |= kEnvelopeHeld;
+        persist(it->second);
+        log_info("%s: held", id.c_str());
+        ++n;
+    }
+    return n;
+}
+
+size_t Runner::release(const std::vector<std::string>& ids) {
+    uint64_t now = now_s();
+    size_t n = 0;
+    for (const auto& id : ids) {
+        auto it = messages_.find(id);
+        if (it == messages_.end() || !(it->second.env.flags & kEnvelopeHeld)) continue;
+        it->second.env.flags &= ~kEnvelopeHeld;
+        persist(it->second);
+        make_due(it->second, now);
+        log_info("%s: released", id.c_str());
+        ++n;
+    }
+    pump();
+    return n;
+}
+
+size_t Runner::remove(const std::vector<std::string>& ids, std::vector<std::string>& busy) {
+    size_t n = 0;
+    for (const auto& id : ids) {
+        auto it = messages_.find(id);
+        if (it == messages_.end()) continue;
+        if (it->second.in_flight > 0) {
+            busy.push_back(id);
+            continue;
+        }
+        if (auto r = store_.remove(id); !r) {
+            log_error("%s: cannot delete: %s", id.c_str(), r.error().message.c_str());
+            busy.push_back(id);
+            continue;
+        }
+        committer_.note_commit();
+        messages_.erase(it);  // its schedule entries find no message and are dropped
+        log_info("%s: deleted by the administrator", id.c_str());
+        ++n;
+    }
+    return n;
 }
 
 }  // namespace tegami::queue

@@ -1,11 +1,15 @@
 // runner.hpp - the queue runner: an in-memory schedule of due recipients (rebuilt from
-// the store on start), handed to the local delivery agent over its Unix socket as one
-// DeliverMsg per message carrying every recipient of it that is due (the body loaded
-// from the store once per attempt into a sealed memfd that travels with the frame), with
-// at most max_in_flight requests outstanding. Each DeliverResultMsg applies one result
-// per recipient and becomes one state change (one transaction); a message whose
-// recipients are all final is removed, with its bounce stored in the same transaction
-// when one is due.
+// the store on start); each due recipient is routed (queue/route.hpp) to a transport and
+// next hop, and the due recipients of one message for one agent and next hop go out as
+// one DeliverMsg (the body loaded from the store once per attempt into a sealed memfd
+// that travels with the frame): local and lmtp to the local agent, smtp to the remote
+// agent, an error route answered at once. Per-destination queues, as Postfix's qmgr:
+// each next hop has at most smtp_destination_concurrency_limit requests in flight (and
+// the remote agent smtp_concurrency_limit, local max_in_flight); what does not fit waits
+// in its destination's queue, so a slow or dead destination holds up only its own mail. Each
+// DeliverResultMsg applies one result per recipient and becomes one state change (one transaction);
+// a message whose recipients are all final is removed, with its bounce stored in the same
+// transaction when one is due.
 //
 // Called by the queue daemon on the loop thread: add() for each newly durable message,
 // the channel callbacks for results. Trusts local for outcomes (peer uid checked), not
@@ -16,15 +20,20 @@
 #include <event2/event.h>
 
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "lib/core/c_ptr.hpp"
 #include "lib/ipc/channel.hpp"
 #include "lib/ipc/messages.hpp"
 #include "queue/backoff.hpp"
 #include "queue/committer.hpp"
+#include "queue/route.hpp"
 #include "queue/schedule.hpp"
 #include "queue/store.hpp"
 
@@ -32,9 +41,14 @@ namespace tegami::queue {
 
 struct RunnerSettings {
     RetryPolicy retry;
-    size_t max_in_flight = 20;
+    size_t max_in_flight = 20;  // local agent
     std::string local_socket;
+    std::string remote_socket;
     std::string hostname;
+    RoutingTables routing;
+    size_t remote_max_in_flight = 100;
+    size_t destination_limit = 20;
+    uint64_t delay_warning = 0;  // seconds; 0: never
 };
 
 class Runner {
@@ -55,30 +69,78 @@ class Runner {
     // Called when the last delivery in flight has reported (for a clean stop).
     void set_on_drained(std::function<void()> f) { on_drained_ = std::move(f); }
 
+    // Control requests (queue/control.cpp), by exact queue ID. for_each lists every
+    // message (size read from the store once, then cached). run_now makes every waiting
+    // recipient due now (no IDs: every message); hold sets kEnvelopeHeld (persisted),
+    // release clears it and makes the message due; remove deletes a message that has no
+    // delivery in flight (those are named in `busy`). Each returns the messages changed.
+    void for_each(const std::function<void(const Envelope&, bool active, uint64_t size)>& f);
+    size_t run_now(const std::vector<std::string>& ids);
+    size_t hold(const std::vector<std::string>& ids);
+    size_t release(const std::vector<std::string>& ids);
+    size_t remove(const std::vector<std::string>& ids, std::vector<std::string>& busy);
+
   private:
     struct Message {
         Envelope env;
         uint32_t in_flight = 0;  // requests outstanding for this message
         double arrived = 0;      // sub-second arrival for delay= (the record keeps whole seconds)
-        std::vector<bool> busy;  // per recipient: in a request now
+        std::vector<bool> busy;  // per recipient: in a request now, or waiting for a slot
+        uint64_t size = 0;       // body octets, for listings (0: not read yet)
+    };
+    // One agent connection (local or remote) and its reconnect state.
+    struct Agent {
+        const char* name = "";
+        std::string socket;
+        std::unique_ptr<ipc::Channel> chan;
+        std::unique_ptr<ipc::Channel> dead;  // freed on the next timer, not in its callback
+        uint64_t reconnect_at = 0;           // seconds; down until then
+        uint64_t reconnect_delay = 0;
+        size_t in_flight = 0;
+        size_t limit = 0;
     };
     struct Flight {
         std::string queue_id;
         std::vector<uint32_t> rcpts;  // the recipients of this request
+        Agent* agent = nullptr;
+        std::string dest;  // per-destination queue key
+    };
+    // Recipients of one message routed to one destination, waiting for a free slot.
+    struct Waiting {
+        std::string queue_id;
+        std::vector<uint32_t> rcpts;
+        Route route;
+    };
+    struct Destination {
+        size_t in_flight = 0;
+        std::deque<Waiting> waiting;
     };
 
     static void on_timer_cb(evutil_socket_t, short, void* arg) noexcept;
+    void set_settings_only();
     void pump();
     void arm();
-    bool connect_local();
-    void on_local_closed(const std::string& why);
-    void on_frame(ipc::MsgType type, std::string_view payload);
+    bool connect_agent(Agent& a);
+    void on_agent_closed(Agent& a, const std::string& why);
+    void on_frame(Agent& a, ipc::MsgType type, std::string_view payload);
     bool dispatch(const Due& d);
-    void on_result(const ipc::DeliverResultMsg& r);
+    void route_group(Message& m, const Route& route, std::vector<uint32_t> rcpts, uint64_t now);
+    bool send_request(Message& m, Agent& a, const std::string& dest, const Route& route,
+                      std::vector<uint32_t> rcpts, uint64_t now);
+    void drain_waiting(uint64_t now);
+    void on_result(Agent& a, const ipc::DeliverResultMsg& r);
     void apply_result(Message& m, uint32_t idx, const ipc::RcptResult& r, const std::string& relay,
                       uint64_t now);
+    void settle(Message& m);
+    void maybe_warn(Message& m, uint64_t now);
     void persist(Message& m);
+    void make_due(Message& m, uint64_t now);
     bool finish(Message& m);
+    Agent& agent_for(const Route& r) { return r.transport == Transport::smtp ? remote_ : local_; }
+    size_t dest_limit(const Agent& a) const {
+        return &a == &remote_ ? settings_.destination_limit : settings_.max_in_flight;
+    }
+    size_t in_flight_total() const { return flights_.size(); }
 
     event_base* base_;
     QueueStore& store_;
@@ -87,12 +149,11 @@ class Runner {
     Schedule schedule_;
     std::unordered_map<std::string, Message> messages_;
     std::unordered_map<uint64_t, Flight> flights_;
-    std::unique_ptr<ipc::Channel> local_;
-    std::unique_ptr<ipc::Channel> dead_local_;  // freed on the next timer, not in its callback
+    Agent local_, remote_;
+    std::map<std::string, Destination> dests_;
+    size_t waiting_count_ = 0;
     EventPtr timer_;
     uint64_t next_request_ = 1;
-    uint64_t reconnect_at_ = 0;  // seconds; local is down until then
-    uint64_t reconnect_delay_ = 0;
     bool stopped_ = false;
     std::function<void()> on_drained_;
 };

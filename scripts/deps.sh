@@ -3,9 +3,9 @@
 # that are missing (idempotent). As root it runs apt-get itself; otherwise through
 # `sudo -n` when that works; else it prints the exact apt-get line and fails.
 set -eu
-BUILD="g++ make autoconf pkgconf libevent-dev libssl-dev libdb5.3-dev libcap-dev libcrypt-dev libcriterion-dev"
+BUILD="g++ make autoconf pkgconf libevent-dev libssl-dev libdb5.3-dev libcap-dev libcrypt-dev libunbound-dev libcriterion-dev"
 RUN="$BUILD swaks"
-TEST="$BUILD swaks python3 clang-format clang-tidy procps libcap2-bin passwd strace msmtp nmap"
+TEST="$BUILD swaks python3 clang-format clang-tidy procps dnsmasq-base libcap2-bin passwd strace msmtp nmap"
 case "${1:-build}" in
   build) want=$BUILD ;;
   run) want=$RUN ;;

@@ -37,6 +37,10 @@ fi
   for k in msa_listen smtps_listen; do
     case " $* " in *" $k="*) ;; *) echo "$k =" ;; esac
   done
+  echo "client_queue_dir = $dir/clientmqueue"
+  echo "msp_socket = $dir/msp/submit"
+  echo "queue_control_socket = $dir/msp/control"
+  echo "sendmail_path = $bindir/sendmail"
   for kv in "$@"; do echo "$kv" | sed 's/=/ = /'; done
 } > "$dir/tegami.conf"
 [ -f "$dir/aliases" ] || printf '# aliases for the sandbox\npostmaster: %s\n' "$(id -un)" > "$dir/aliases"

@@ -38,8 +38,19 @@ Send a first message from another terminal:
   swaks --server 127.0.0.1:$port --to $rcpt@localhost --from you@example.org
 or:
   python3 -c "import smtplib; smtplib.SMTP('127.0.0.1', $port).sendmail('you@example.org', ['$rcpt@localhost'], 'Subject: hello\r\n\r\nfirst message\r\n')"
+or through the sendmail command (the MSP: client queue $dir/clientmqueue, then smtpd's
+local socket $dir/msp/submit):
+  printf 'Subject: hello\n\nfirst message\n' | $top/build/bin/sendmail -C $conf -i $rcpt
 
 It lands in: $dir/mail/$rcpt   (mbox; set mailbox_format = maildir in $conf for $dir/maildirs/$rcpt/)
+
+Mail for other domains goes to their MX hosts. Behind a port-25 block, send it through
+a smarthost instead: add to $conf
+  smarthost = [smtp.example.net]:587       (STARTTLS; [host]:465 for TLS from the start)
+  authinfo = text:$dir/authinfo
+and write $dir/authinfo (makemap hash $dir/authinfo < file for a hash map):
+  AuthInfo:smtp.example.net "U:you@example.net" "P:your-password" "M:PLAIN LOGIN"
+then reload with: kill -HUP \$(cat $dir/master.pid)
 Logs follow below. Press Ctrl-C to stop.
 
 MSG

@@ -48,7 +48,7 @@ void guarded(const char* what, F&& f) noexcept {
 void LocalServer::init(DaemonContext& ctx) {
     ctx_ = &ctx;
     for (auto& l : ctx.listeners)
-        if (l.role == "local") listen_fd_ = l.fd.get();
+        if (l.role == "deliver") listen_fd_ = l.fd.get();
     if (listen_fd_ < 0) log_fatal(Exit::config, "local: no \"local\" listener was handed over");
     switch_users_ = can_switch_users();
     if (!switch_users_)

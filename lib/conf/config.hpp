@@ -46,6 +46,14 @@ struct Config {
     std::string syslog_name;
     std::string log_file;  // empty: syslog
 
+    // the MSP (sendmail command, client queue, local submission socket)
+    std::string msp_group;
+    std::string client_queue_dir;
+    std::string msp_socket;
+    std::string queue_control_socket;
+    uint64_t client_queue_interval = 0;  // seconds
+    std::string sendmail_path;
+
     // listeners
     std::vector<std::string> mta_listen;
     std::vector<std::string> msa_listen;
@@ -97,6 +105,7 @@ struct Config {
     uint64_t queue_db_cache = 0;       // bytes
     uint64_t queue_log_file_size = 0;  // bytes
     std::string queue_store;           // "bdb" or "memory"
+    uint64_t delay_warning_time = 0;   // seconds; 0 = never
 
     // local delivery
     MailboxFormat mailbox_format = MailboxFormat::mbox;
@@ -106,6 +115,18 @@ struct Config {
     std::string smrsh_dir;            // programs allowed as |program targets
     uint64_t program_timeout = 0;     // seconds
     uint64_t max_hop_count = 0;       // Received headers before a loop is declared
+
+    // routing and remote delivery
+    std::string smarthost;
+    std::string mailertable;
+    std::string authinfo;
+    std::vector<std::string> dns_resolver;
+    std::string smtp_tls_security;  // "none", "may", "encrypt", "verify"
+    uint64_t smtp_port = 0;
+    uint64_t smtp_connect_timeout = 0;        // seconds
+    uint64_t smtp_connection_reuse_time = 0;  // seconds
+    uint64_t smtp_destination_concurrency_limit = 0;
+    uint64_t smtp_concurrency_limit = 0;
 };
 
 // Loads and checks a configuration file. A missing file is an error unless

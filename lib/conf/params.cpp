@@ -15,6 +15,9 @@ namespace tegami {
 #ifndef TEGAMI_LIBEXECDIR
 #define TEGAMI_LIBEXECDIR "/usr/libexec"
 #endif
+#ifndef TEGAMI_SBINDIR
+#define TEGAMI_SBINDIR "/usr/sbin"
+#endif
 
 const char* default_config_path() {
     return TEGAMI_SYSCONFDIR "/tegami/tegami.conf";
@@ -82,6 +85,32 @@ const std::vector<Param>& param_table() {
                "Directory for the internal Unix sockets between the daemons (created by master, "
                "owned by user, mode 0700)."),
         P_PATH(pid_file, "/run/tegami/master.pid", "Where master writes its process ID."),
+        P_STR(msp_group, "smmsp",
+              "The group the sendmail command is installed set-group-ID to (the MSP group, as "
+              "sendmail's smmsp). Only this group may write into client_queue_dir and reach "
+              "msp_socket and queue_control_socket. When master runs as root and the group does "
+              "not exist, the MSP socket is not offered (logged at start-up)."),
+        P_PATH(client_queue_dir, "/var/spool/clientmqueue",
+               "The client queue: where sendmail writes each message submitted on the command "
+               "line before handing it to smtpd (one file per message, mode 0660, group "
+               "msp_group; the directory root:msp_group 0770, created by master and make "
+               "install). A file stays when smtpd cannot take the message; the client-queue "
+               "runner (sendmail -Ac -q) delivers it later."),
+        P_PATH(msp_socket, "/run/tegami-msp/submit",
+               "The Unix socket on which smtpd takes local submissions from sendmail (the "
+               "\"local\" listener: SMTP, the submitter's uid read with SO_PEERCRED, no relay "
+               "restriction). Bound by master with group msp_group, mode 0660, in a directory "
+               "root:msp_group 0750."),
+        P_PATH(queue_control_socket, "/run/tegami-msp/control",
+               "The Unix socket of the queue's control service (mailq, sendmail -q, hold, "
+               "release, delete). Bound by master next to msp_socket with the same owner and "
+               "mode; the queue checks each caller's uid with SO_PEERCRED."),
+        P_TIME(client_queue_interval, "20m",
+               "How often master runs the client-queue runner (sendmail -Ac -q, as user with "
+               "group msp_group) to deliver what is left in client_queue_dir; it also runs once "
+               "at start-up, picking up what a crash left. 0 disables it (run it from cron)."),
+        P_PATH(sendmail_path, TEGAMI_SBINDIR "/sendmail",
+               "The sendmail program master runs as the client-queue runner."),
         P_PATH(libexec_dir, TEGAMI_LIBEXECDIR "/tegami",
                "Directory holding the daemon programs tegami-smtpd, tegami-queue and tegami-local, "
                "which master starts."),
@@ -216,6 +245,10 @@ const std::vector<Param>& param_table() {
         P_TIME(queue_retry_max, "4000s", "The longest interval between delivery attempts."),
         P_TIME(queue_lifetime, "5d",
                "How long a recipient may stay deferred before it is given up as failed."),
+        P_TIME(delay_warning_time, "4h",
+               "When a recipient is still deferred this long after the message arrived, the "
+               "sender gets one delay warning (an RFC 3464 report, Action: delayed) unless "
+               "its NOTIFY excludes DELAY. 0: never."),
         P_SIZE(queue_db_cache, "16m", "The Berkeley DB cache of the queue environment, in bytes."),
         P_SIZE(queue_log_file_size, "64m",
                "The size of each Berkeley DB log file in queue_dir (at least 256k, at most 1g). "
@@ -254,6 +287,45 @@ const std::vector<Param>& param_table() {
         P_COUNT(max_hop_count, "100",
                 "More Received headers than this mark a mail loop: the message is bounced with "
                 "5.4.6 instead of delivered (sendmail's MaxHopCount)."),
+        P_STR(smarthost, "",
+              "Where mail for every domain outside local_domains goes (sendmail's SMART_HOST), "
+              "unless mailertable routes the domain elsewhere. \"[host]:587\" is that host on "
+              "the submission port with STARTTLS; \"[host]:465\" that host with TLS from the "
+              "first byte; a name without brackets is looked up by MX. Empty: deliver to each "
+              "domain's own MX hosts. Credentials for the smarthost come from authinfo. Read "
+              "again on SIGHUP."),
+        P_STR(mailertable, "",
+              "A map (lib/map spec: \"hash:/etc/mail/mailertable\", \"text:PATH\") routing "
+              "single domains, in sendmail's format: the key is a domain, or \".example.org\" "
+              "for its subdomains; the value \"smtp:[host]:port\" (or \"esmtp:\", "
+              "\"relay:\"), \"local:user\" (to a local user) or \"error:code text\" "
+              "(refuse, e.g. \"error:5.7.1 we do not deliver there\"). Empty: none."),
+        P_STR(authinfo, "",
+              "A map with the credentials the SMTP client uses, in sendmail's format: the key "
+              "\"AuthInfo:host\" (the next hop's host name, or \"AuthInfo:\" for every "
+              "host), the value \"U:user\" \"P:password\" \"M:PLAIN LOGIN\". AUTH is only "
+              "sent once TLS is active. Empty: no AUTH."),
+        P_LIST(dns_resolver, "",
+               "The DNS servers the remote agent asks, as \"address\" or \"address@port\" "
+               "(it forwards its queries to them). Empty: the servers in /etc/resolv.conf."),
+        P_STR(smtp_tls_security, "may",
+              "TLS for outgoing SMTP: \"may\" sends STARTTLS whenever the server offers it "
+              "and goes on in the clear otherwise (opportunistic, RFC 3207, no certificate "
+              "check); \"encrypt\" requires TLS (else the mail is deferred, 4.7.4); "
+              "\"verify\" requires TLS with a certificate valid for the host name; \"none\" "
+              "never starts TLS."),
+        P_COUNT(smtp_port, "25",
+                "The TCP port the SMTP client connects to when the next hop names none (MX "
+                "hosts, address literals), as Postfix's smtp_tcp_port. Change it only for tests."),
+        P_TIME(smtp_connect_timeout, "30s", "How long the SMTP client waits for a TCP connection."),
+        P_TIME(smtp_connection_reuse_time, "5s",
+               "How long a connection that delivered a message stays open for the next message to "
+               "the same next hop (then QUIT). 0: one message per connection."),
+        P_COUNT(smtp_destination_concurrency_limit, "20",
+                "Deliveries to one next hop (a domain, or the smarthost) the queue runs at once, "
+                "so that one slow or dead destination never holds up the others."),
+        P_COUNT(smtp_concurrency_limit, "100",
+                "Remote deliveries the queue runs at once, over all destinations."),
     };
     return table;
 }

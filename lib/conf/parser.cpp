@@ -12,6 +12,7 @@
 
 #include "lib/conf/listen.hpp"
 #include "lib/conf/params.hpp"
+#include "lib/mail/next_hop.hpp"
 #include "lib/net/networks.hpp"
 
 namespace tegami {
@@ -142,6 +143,15 @@ std::string check(const Config& c) {
     if (c.smtpd_client_limit < 1) return "smtpd_client_limit must be at least 1";
     if (c.smtpd_timeout < 1 || c.smtpd_data_timeout < 1)
         return "smtpd timeouts must be at least 1s";
+    if (c.smtp_tls_security != "none" && c.smtp_tls_security != "may" &&
+        c.smtp_tls_security != "encrypt" && c.smtp_tls_security != "verify")
+        return "smtp_tls_security must be none, may, encrypt or verify";
+    NextHop hop;
+    if (!c.smarthost.empty() && !parse_next_hop(c.smarthost, hop))
+        return "bad smarthost \"" + c.smarthost + "\" (want [host]:port, host:port or host)";
+    if (c.smtp_port < 1 || c.smtp_port > 65535) return "smtp_port must be 1 to 65535";
+    if (c.smtp_destination_concurrency_limit < 1 || c.smtp_concurrency_limit < 1)
+        return "smtp concurrency limits must be at least 1";
     if (c.queue_retry_min < 1 || c.queue_retry_max < c.queue_retry_min)
         return "queue_retry_min must be at least 1s and at most queue_retry_max";
     if (c.local_concurrency < 1) return "local_concurrency must be at least 1";

@@ -13,6 +13,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <sys/capability.h>
+#include <unbound.h>
 
 #include <cstdio>
 #include <memory>
@@ -38,6 +39,8 @@ TEGAMI_C_DELETER(DirClose, DIR, closedir(p));
 TEGAMI_C_DELETER(DbEnvClose, DB_ENV, p->close(p, 0));
 TEGAMI_C_DELETER(DbClose, DB, p->close(p, 0));
 TEGAMI_C_DELETER(DbcClose, DBC, p->close(p));
+TEGAMI_C_DELETER(UbCtxDelete, ub_ctx, ub_ctx_delete(p));
+TEGAMI_C_DELETER(UbResultFree, ub_result, ub_resolve_free(p));
 struct CapFree {
     void operator()(struct _cap_struct* p) const noexcept { cap_free(p); }
 };
@@ -59,6 +62,8 @@ using CapPtr = std::unique_ptr<struct _cap_struct, CapFree>;
 using DbEnvPtr = std::unique_ptr<DB_ENV, DbEnvClose>;
 using DbPtr = std::unique_ptr<DB, DbClose>;
 using DbcPtr = std::unique_ptr<DBC, DbcClose>;
+using UbCtxPtr = std::unique_ptr<ub_ctx, UbCtxDelete>;
+using UbResultPtr = std::unique_ptr<ub_result, UbResultFree>;
 
 // A Berkeley DB transaction that aborts unless commit() succeeded.
 class DbTxn {

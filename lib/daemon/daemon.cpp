@@ -284,5 +284,8 @@ std::string local_socket_path(const Config& c) {
 std::string auth_socket_path(const Config& c) {
     return c.run_dir + "/auth.sock";
 }
+std::string remote_socket_path(const Config& c) {
+    return c.run_dir + "/remote.sock";
+}
 
 }  // namespace tegami

@@ -32,7 +32,7 @@
 namespace tegami {
 
 struct Listener {
-    std::string role;  // "mta", "queue", "local"
+    std::string role;  // "mta", "local", "queue", "deliver", "control"
     std::string name;  // "127.0.0.1:2525" or a socket path
     UniqueFd fd;       // bound and listening, nonblocking
 };
@@ -80,5 +80,6 @@ void init_daemon_uids(const Config& c, bool privileged);
 std::string queue_socket_path(const Config& c);
 std::string local_socket_path(const Config& c);
 std::string auth_socket_path(const Config& c);
+std::string remote_socket_path(const Config& c);
 
 }  // namespace tegami

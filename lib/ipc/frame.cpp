@@ -34,6 +34,12 @@ const char* msg_type_name(MsgType t) {
             return "auth_reply";
         case MsgType::auth_check:
             return "auth_check";
+        case MsgType::control_request:
+            return "control_request";
+        case MsgType::control_list:
+            return "control_list";
+        case MsgType::control_result:
+            return "control_result";
     }
     return "unknown";
 }

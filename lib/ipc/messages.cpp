@@ -231,4 +231,92 @@ std::string encode_empty(MsgType type) {
     return FrameWriter(type).finish();
 }
 
+std::string encode(const ControlRequestMsg& m) {
+    FrameWriter w(MsgType::control_request);
+    w.u32(static_cast<uint32_t>(m.op));
+    w.strs(m.ids);
+    w.str(m.reason);
+    return w.finish();
+}
+
+bool decode(std::string_view payload, ControlRequestMsg& m) {
+    FrameReader r(payload);
+    uint32_t op = 0, n = 0;
+    r.u32(op);
+    if (op < 1 || op > 5) return false;
+    m.op = static_cast<ControlOp>(op);
+    if (!r.u32(n) || n > payload.size() / 4) return false;
+    m.ids.resize(n);
+    for (auto& id : m.ids)
+        r.str(id);
+    r.str(m.reason);
+    return r.finish();
+}
+
+std::string encode(const ControlListMsg& m) {
+    FrameWriter w(MsgType::control_list);
+    w.u32(static_cast<uint32_t>(m.entries.size()));
+    for (const auto& e : m.entries) {
+        w.str(e.queue_id);
+        w.u32(e.flags);
+        w.u64(e.size);
+        w.u64(e.arrival);
+        w.str(e.sender);
+        w.str(e.reason);
+        w.u32(static_cast<uint32_t>(e.recipients.size()));
+        for (const auto& rc : e.recipients) {
+            w.str(rc.address);
+            w.str(rc.state);
+            w.str(rc.dsn);
+            w.str(rc.text);
+            w.u64(rc.next_try);
+        }
+    }
+    return w.finish();
+}
+
+bool decode(std::string_view payload, ControlListMsg& m) {
+    FrameReader r(payload);
+    uint32_t n = 0;
+    // An entry takes at least 40 bytes, a recipient 24: bound counts before allocating.
+    if (!r.u32(n) || n > payload.size() / 40) return false;
+    m.entries.resize(n);
+    for (auto& e : m.entries) {
+        uint32_t k = 0;
+        r.str(e.queue_id);
+        r.u32(e.flags);
+        r.u64(e.size);
+        r.u64(e.arrival);
+        r.str(e.sender);
+        r.str(e.reason);
+        if (!r.u32(k) || k > payload.size() / 24) return false;
+        e.recipients.resize(k);
+        for (auto& rc : e.recipients) {
+            r.str(rc.address);
+            r.str(rc.state);
+            r.str(rc.dsn);
+            r.str(rc.text);
+            r.u64(rc.next_try);
+        }
+        if (!r.ok()) return false;
+    }
+    return r.finish();
+}
+
+std::string encode(const ControlResultMsg& m) {
+    FrameWriter w(MsgType::control_result);
+    w.u32(m.status);
+    w.u32(m.count);
+    w.str(m.text);
+    return w.finish();
+}
+
+bool decode(std::string_view payload, ControlResultMsg& m) {
+    FrameReader r(payload);
+    r.u32(m.status);
+    r.u32(m.count);
+    r.str(m.text);
+    return r.finish();
+}
+
 }  // namespace tegami::ipc

@@ -14,7 +14,8 @@ namespace tegami::ipc {
 
 // master -> daemon, with one descriptor: a bound listening socket.
 struct ListenerMsg {
-    std::string role;  // "mta" (later "msa", "smtps"), or "queue"/"local" for Unix sockets
+    std::string role;  // "mta" (later "msa", "smtps"), "local" (the MSP socket), or
+                       // "queue"/"deliver"/"control" for internal Unix sockets
     std::string name;  // printable address, "127.0.0.1:2525" or a socket path
 };
 
@@ -104,6 +105,45 @@ struct DeliverResultMsg {
     std::string relay;  // "local", "mbox", "maildir", "lmtp:...": for the relay= log field
 };
 
+// sendmail -> queue on the control socket. ids: exact queue IDs (for run: none means
+// every message). Only root and the suite's own user may run, hold, release or delete.
+enum class ControlOp : uint32_t { list = 1, run = 2, hold = 3, release = 4, remove = 5 };
+struct ControlRequestMsg {
+    ControlOp op = ControlOp::list;
+    std::vector<std::string> ids;
+    std::string reason;  // hold: why (shown by mailq)
+};
+
+// queue -> sendmail: the queue as the caller may see it.
+struct ControlRecipient {
+    std::string address;
+    std::string state;  // "pending", "deferred", "sent", "failed"
+    std::string dsn;
+    std::string text;
+    uint64_t next_try = 0;
+};
+struct ControlEntry {
+    std::string queue_id;
+    uint32_t flags = 0;  // kControlActive, kControlHeld, kControlHidden
+    uint64_t size = 0;
+    uint64_t arrival = 0;
+    std::string sender;
+    std::string reason;  // hold reason
+    std::vector<ControlRecipient> recipients;
+};
+constexpr uint32_t kControlActive = 1u << 0;  // a delivery is in flight
+constexpr uint32_t kControlHeld = 1u << 1;    // held by an administrator
+constexpr uint32_t kControlHidden = 1u << 2;  // another user's: no sender, no recipients
+struct ControlListMsg {
+    std::vector<ControlEntry> entries;
+};
+// status: kStatusOk, or kStatusPerm with text "Permission denied" / "No such message".
+struct ControlResultMsg {
+    uint32_t status = kStatusOk;
+    uint32_t count = 0;  // messages affected
+    std::string text;
+};
+
 // ---- smtpd <-> auth. SASL payloads travel decoded (smtpd checks the base64 and
 // answers 501 itself); they are credentials: neither side ever logs them.
 constexpr uint32_t kAuthTls = 1u << 0;  // AuthStartMsg.flags: the session is under TLS
@@ -167,11 +207,18 @@ std::string encode(const AuthCheckMsg& m);
 std::string encode(const AuthReplyMsg& m);
 std::string encode_empty(MsgType type);
 
+std::string encode(const ControlRequestMsg& m);
+std::string encode(const ControlListMsg& m);
+std::string encode(const ControlResultMsg& m);
+bool decode(std::string_view payload, ControlRequestMsg& m);
+bool decode(std::string_view payload, ControlListMsg& m);
+bool decode(std::string_view payload, ControlResultMsg& m);
 bool decode(std::string_view payload, ListenerMsg& m);
 bool decode(std::string_view payload, SubmitMsg& m);
 bool decode(std::string_view payload, SubmitResultMsg& m);
 bool decode(std::string_view payload, DeliverMsg& m);
 bool decode(std::string_view payload, DeliverResultMsg& m);
+
 bool decode(std::string_view payload, AuthStartMsg& m);
 bool decode(std::string_view payload, AuthStepMsg& m);
 bool decode(std::string_view payload, AuthCancelMsg& m);

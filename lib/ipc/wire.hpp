@@ -52,6 +52,10 @@ enum class MsgType : uint16_t {
     auth_cancel = 62,  // smtpd -> auth: AuthCancelMsg, "*" or the session went away
     auth_reply = 63,   // auth -> smtpd: AuthReplyMsg, the answer to start/step/check
     auth_check = 64,   // smtpd -> auth: AuthCheckMsg, is this client address refused?
+    // sendmail (mailq, -q, -Q) <-> queue, on queue_control_socket (peer uid checked)
+    control_request = 70,  // sendmail -> queue: ControlRequestMsg
+    control_list = 71,     // queue -> sendmail: ControlListMsg (answer to a list request)
+    control_result = 72,   // queue -> sendmail: ControlResultMsg (answer to the others)
 };
 
 const char* msg_type_name(MsgType t);

@@ -58,6 +58,27 @@ std::string received_header(const ReceivedInfo& in) {
     return h;
 }
 
+std::string received_local_header(const ReceivedInfo& in, std::string_view submitter) {
+    std::string h;
+    h.reserve(120 + in.recipient.size());
+    h.append("Received: (from ");
+    append_clean(h, submitter);
+    if (submitter.find(' ') == std::string_view::npos) h.append("@localhost");
+    h.append(")\r\n\tby ");
+    append_clean(h, in.hostname);
+    h.append(" (Tegami) id ");
+    append_clean(h, in.queue_id);
+    if (!in.recipient.empty()) {
+        h.append("\r\n\tfor <");
+        append_clean(h, in.recipient);
+        h.append(">");
+    }
+    h.append("; ");
+    append_clean(h, in.date);
+    h.append("\r\n");
+    return h;
+}
+
 std::string rfc5322_date(const std::tm& tm, long gmtoff) {
     static const char* const kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static const char* const kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",

@@ -32,6 +32,13 @@ struct ReceivedInfo {
 };
 
 std::string received_header(const ReceivedInfo& info);
+// For a message submitted on this host through the sendmail command (smtpd's local
+// listener), as sendmail's MSP writes it; submitter is the user name from the peer's
+// uid ("alice", or "uid 1234" when it has no passwd entry), never the client's words:
+//   Received: (from alice@localhost)
+//   \tby HOSTNAME (Tegami) id QID
+//   \tfor <rcpt>; DATE
+std::string received_local_header(const ReceivedInfo& info, std::string_view submitter);
 
 // "Tue, 3 Jun 2025 12:00:00 +0200" for a broken-down local time and its offset east
 // of UTC in seconds.

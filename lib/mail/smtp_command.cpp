@@ -16,7 +16,7 @@ constexpr VerbName kVerbs[] = {
     {"helo", Verb::helo}, {"ehlo", Verb::ehlo}, {"mail", Verb::mail}, {"rcpt", Verb::rcpt},
     {"data", Verb::data}, {"rset", Verb::rset}, {"noop", Verb::noop}, {"quit", Verb::quit},
     {"help", Verb::help}, {"vrfy", Verb::vrfy}, {"expn", Verb::expn}, {"starttls", Verb::starttls},
-    {"auth", Verb::auth},
+    {"auth", Verb::auth}, {"xuid", Verb::xuid},
 };
 
 Reply param_syntax(const char* what) {

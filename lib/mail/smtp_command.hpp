@@ -28,6 +28,8 @@
 
 namespace tegami {
 
+// xuid: Tegami's own, on the local (MSP) listener only: "XUID <uid>" from a trusted peer
+// (the client-queue runner) names the submitter whose message it resends.
 enum class Verb {
     helo,
     ehlo,
@@ -42,6 +44,7 @@ enum class Verb {
     expn,
     starttls,
     auth,
+    xuid,
     unknown
 };
 

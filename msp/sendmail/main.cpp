@@ -1,43 +1,83 @@
-// sendmail - the sendmail-compatible command line. This step implements the daemon and
-// administration modes; message submission (-bm, -t, -bs: the MSP writing into the
-// client queue) is the next step and is refused with EX_UNAVAILABLE until then.
+// sendmail - the sendmail-compatible command line (the MSP): submission from standard
+// input (-bm default, -t), SMTP on standard input (-bs), address verification (-bv),
+// the client-queue runner (-Ac -q), queue listing (-bp, mailq), queue runs and admin
+// (-q, -qI/-qR/-qS, -Q), the daemon (-bd/-bD), configuration check (-bC), -d0.1. Also
+// answers as mailq, newaliases, hoststat, purgestat and smtpd. See sendmail(8).
 //
-//   sendmail -bd [-C config] [-L tag]   start tegami-master in the background (root: the
-//                                       daemon as installed; others: a sandbox)
-//   sendmail -bD ...                    the same in the foreground
-//   sendmail -bC [-C config]            check the configuration (exit 0 or 78)
-//   sendmail -d0.1                      print the version
-//   sendmail -q...                      accepted: the queue runner is always on
-//
-// SECURITY. Installed without set-id bits in this step; when the MSP makes it setgid,
-// -C (another configuration) must drop the group as sendmail does (see SENDMAIL-COMPAT).
-// It execs only tegami-master from the configured libexec_dir, with a fixed environment.
+// SECURITY. Installed set-group-ID to msp_group (never setuid). The group is needed
+// for exactly: creating a file in client_queue_dir, connecting to msp_socket and
+// queue_control_socket, reading the client queue (runner, mailq -Ac). Everything else
+// runs after drop_msp_group() (caller.cpp), in particular all RFC 5322 parsing (the
+// submission child, submit.cpp). What it inherits from its untrusted caller and how
+// each is neutralised:
+//   environment   - cleared; PATH fixed; only TZ kept (glibc ignores file TZ paths in
+//                   secure mode). No variable is read.
+//   argv          - parsed by options.cpp (pure); -C, -oQ, -oA, -d.. and options Tegami
+//                   does not implement give the group up before anything else; -X is
+//                   refused unless root; -C from root is honoured as root's choice.
+//   fds 0-2       - opened on /dev/null when closed (so no file we open becomes one of
+//                   them); every fd >= 3 is closed at start.
+//   umask         - 077; the client-queue file gets 0660 explicitly (fchmod).
+//   cwd           - "/" once the configuration is read.
+//   signals       - every disposition reset, mask cleared, SIGPIPE ignored.
+//   rlimits       - RLIMIT_CORE 0 (no core with the group's data); the rest inherited:
+//                   a write that fails for RLIMIT_FSIZE fails the submission cleanly.
+//   clock         - only for Date: and IDs.
+// The client-queue file is created O_EXCL|O_NOFOLLOW in the directory we opened, and
+// locked while its submitter works on it; the runner reads the submitter's uid from
+// the file's owner, never from its contents.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "lib/conf/config.hpp"
+#include "lib/core/log.hpp"
 #include "lib/core/sysexits.hpp"
+#include "msp/sendmail/caller.hpp"
+#include "msp/sendmail/mailq.hpp"
+#include "msp/sendmail/options.hpp"
+#include "msp/sendmail/submit.hpp"
 
 using namespace tegami;
+using namespace tegami::msp;
 
 namespace {
 
-int usage(const char* msg) {
-    std::fprintf(stderr, "sendmail: %s\n", msg);
-    return code(Exit::usage);
+void sanitize_inheritance() {
+    for (int fd = 0; fd < 3; ++fd) {
+        if (::fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+        int n = ::open("/dev/null", O_RDWR);
+        if (n < 0) _exit(EX_OSERR);
+        if (n != fd) _exit(EX_OSERR);  // lower fds are open, so open() returns fd itself
+    }
+    ::close_range(3, ~0U, 0);
+    ::umask(077);
+    std::string tz;
+    if (const char* t = std::getenv("TZ")) tz = t;
+    ::clearenv();
+    ::setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1);
+    if (!tz.empty() && tz.size() < 256) ::setenv("TZ", tz.c_str(), 1);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int s = 1; s < NSIG; ++s)
+        if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN);
+    rlimit core{0, 0};
+    ::setrlimit(RLIMIT_CORE, &core);
 }
 
-int exec_master(const std::string& config, bool foreground) {
-    auto cfg = load_config(config);
-    if (!cfg) {
-        std::fprintf(stderr, "sendmail: %s\n", cfg.error().message.c_str());
-        return code(cfg.error().exit);
-    }
-    std::string path = cfg->libexec_dir + "/tegami-master";
+int exec_master(const Config& cfg, const std::string& config, bool foreground) {
+    std::string path = cfg.libexec_dir + "/tegami-master";
     std::vector<std::string> args = {path, "-c", config};
     if (foreground) args.emplace_back("-f");
     std::vector<char*> argv;
@@ -49,81 +89,124 @@ int exec_master(const std::string& config, bool foreground) {
     char* envp[] = {env_path, nullptr};
     ::execve(path.c_str(), argv.data(), envp);
     std::fprintf(stderr, "sendmail: cannot execute %s: %s\n", path.c_str(), std::strerror(errno));
-    return code(Exit::os_file);
+    return EX_OSFILE;
+}
+
+// newaliases / -bi: the aliases compiler is its own program beside sendmail.
+int exec_newaliases(const Config& cfg, const Options& o) {
+    std::string dir = cfg.sendmail_path.substr(0, cfg.sendmail_path.rfind('/'));
+    std::string path = dir + "/newaliases";
+    struct stat self, other;
+    if (::stat("/proc/self/exe", &self) != 0 || ::stat(path.c_str(), &other) != 0 ||
+        (self.st_dev == other.st_dev && self.st_ino == other.st_ino)) {
+        std::fprintf(stderr, "newaliases: %s is not installed (the aliases compiler)\n",
+                     path.c_str());
+        return EX_UNAVAILABLE;
+    }
+    std::vector<std::string> args = {path};
+    if (o.has_config) {
+        args.emplace_back("-C");
+        args.push_back(o.config);
+    }
+    std::vector<char*> argv;
+    for (auto& a : args)
+        argv.push_back(a.data());
+    argv.push_back(nullptr);
+    char env_path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+    char* envp[] = {env_path, nullptr};
+    ::execve(path.c_str(), argv.data(), envp);
+    std::fprintf(stderr, "newaliases: cannot execute %s: %s\n", path.c_str(), std::strerror(errno));
+    return EX_OSFILE;
+}
+
+int queue_mode(const Options& o, const Config& cfg, Caller& caller) {
+    if (o.queue_select == 'c') {
+        if (o.queue_interval == 0) return run_client_queue(o, cfg, caller);
+        // -Ac -q30m: the periodic client-queue runner (sm-msp-queue), in the background.
+        if (!o.queue_foreground) {
+            pid_t pid = ::fork();
+            if (pid < 0) return EX_OSERR;
+            if (pid > 0) return 0;
+            ::setsid();
+        }
+        for (;;) {
+            Caller copy = caller;
+            (void)run_client_queue(o, cfg, copy);
+            ::sleep(static_cast<unsigned>(o.queue_interval));
+        }
+    }
+    return queue_control(o, cfg, caller);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string config = default_config_path();
-    std::string mode = "m";
-    const char* prog = std::strrchr(argv[0], '/') ? std::strrchr(argv[0], '/') + 1 : argv[0];
-    if (std::strcmp(prog, "mailq") == 0) mode = "p";
-    if (std::strcmp(prog, "newaliases") == 0) mode = "i";
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "--") break;
-        if (a.size() < 2 || a[0] != '-') continue;  // a recipient
-        auto value = [&](size_t skip) -> std::string {
-            if (a.size() > skip) return a.substr(skip);
-            if (i + 1 < argc) return argv[++i];
-            return "";
-        };
-        switch (a[1]) {
-            case 'b':
-                mode = a.substr(2);
-                break;
-            case 'C':
-                config = value(2);
-                break;
-            case 'L':
-                (void)value(2);
-                break;
-            case 'q':
-                break;
-            case 'd':
-                if (a == "-d0.1") {
-                    std::printf("Version 0.1.0 (Tegami)\n");
-                    return 0;
-                }
-                break;
-            case 'A':
-            case 'O':
-            case 'o':
-            case 'i':
-            case 't':
-            case 'f':
-            case 'r':
-            case 'F':
-            case 'N':
-            case 'R':
-            case 'V':
-            case 'B':
-            case 'v':
-            case 'm':
-            case 'U':
-                break;
-            default:
-                std::fprintf(stderr, "sendmail: illegal option -- %c\n", a[1]);
-                return code(Exit::usage);
-        }
+    sanitize_inheritance();
+    Caller caller = identify_caller();
+    std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + (argc > 0 ? argc : 0));
+    auto parsed = parse_options(args, argc > 0 ? argv[0] : "sendmail");
+    if (!parsed) {
+        if (caller.borrowed_group()) drop_msp_group(caller);
+        std::fprintf(stderr, "sendmail: %s\n", parsed.error().message.c_str());
+        return code(parsed.error().exit);
     }
-    if (mode == "d") return exec_master(config, false);
-    if (mode == "D") return exec_master(config, true);
-    if (mode == "C") {
-        auto cfg = load_config(config);
-        if (!cfg) {
-            std::fprintf(stderr, "sendmail: %s\n", cfg.error().message.c_str());
-            return code(cfg.error().exit);
-        }
+    Options& o = parsed.value();
+    if (o.dangerous && caller.borrowed_group() && !caller.root()) drop_msp_group(caller);
+    for (const auto& w : o.warnings)
+        std::fprintf(stderr, "sendmail: Warning: %s\n", w.c_str());
+    if (o.version) {
+        std::printf("Version 0.1.0 (Tegami)\n");
+        return 0;
+    }
+    if (!o.xlog.empty() && !caller.root()) {
+        if (caller.borrowed_group()) drop_msp_group(caller);
+        std::fprintf(stderr, "sendmail: -X %s: Permission denied (only root may log traffic)\n",
+                     o.xlog.c_str());
+        return EX_NOPERM;
+    }
+    std::string config = o.has_config ? o.config : default_config_path();
+    auto loaded = load_config(config, !o.has_config);
+    if (!loaded) {
+        std::fprintf(stderr, "sendmail: %s\n", loaded.error().message.c_str());
+        return code(loaded.error().exit);
+    }
+    const Config& cfg = loaded.value();
+    log_open(o.log_tag.empty() ? "sendmail" : o.log_tag.c_str(),
+             o.queue_run && o.queue_select == 'c' ? LogTarget::both : LogTarget::stderr_only);
+    if (::chdir("/") != 0) return EX_OSERR;
+
+    const std::string& m = o.mode;
+    if (m == "d" || m == "D") {
+        if (caller.borrowed_group()) drop_msp_group(caller);
+        return exec_master(cfg, config, m == "D");
+    }
+    if (o.queue_run && (m == "m" || m == "p") && !o.mode_given) return queue_mode(o, cfg, caller);
+    if (m == "m" || m == "s" || m == "v" || m == "p") {
+        if (m == "m") return submit_message(o, cfg, caller);
+        if (m == "s") return smtp_on_stdio(o, cfg, caller);
+        if (m == "v") return verify_addresses(o, cfg, caller);
+        return list_queue(o, cfg, caller);
+    }
+    if (caller.borrowed_group()) drop_msp_group(caller);
+    if (m == "C") {
         std::printf("%s: configuration ok\n", config.c_str());
         return 0;
     }
-    if (mode == "a" || mode == "z") return usage("this mode is not supported");
-    std::fprintf(stderr,
-                 "sendmail: mode -b%s is not available yet: submission from the command line "
-                 "(the MSP), mailq and newaliases come with the next release; submit by SMTP "
-                 "to the MTA meanwhile\n",
-                 mode.c_str());
-    return code(Exit::unavailable);
+    if (m == "i") return exec_newaliases(cfg, o);
+    if (m == "h") {
+        std::printf(
+            "Tegami keeps no host status files: the queue holds each destination's "
+            "retry state (mailq shows it per message)\n");
+        return 0;
+    }
+    if (m == "H") return 0;  // nothing to purge
+    if (m == "P") {
+        std::printf("Data unavailable: shared memory not available\n");
+        return 0;
+    }
+    if (m == "a" || m == "z" || m == "t")
+        return std::fprintf(stderr, "sendmail: -b%s: this mode is not supported\n", m.c_str()),
+               EX_USAGE;
+    std::fprintf(stderr, "sendmail: Invalid operation mode %s\n", m.c_str());
+    return EX_USAGE;
 }

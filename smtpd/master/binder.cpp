@@ -47,8 +47,33 @@ Result<UniqueFd> bind_tcp(const std::string& address) {
     return fd;
 }
 
+namespace {
+
+// The directory of an MSP-facing socket: root (or the sandbox user) owns it, the MSP
+// group may traverse it.
+Result<void> prepare_msp_dir(const std::string& socket_path, bool privileged, gid_t msp_gid) {
+    std::string dir = socket_path.substr(0, socket_path.rfind('/'));
+    if (dir.empty()) return {};
+    if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) return sys_error("mkdir " + dir, errno);
+    struct stat st;
+    if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        return make_error(Exit::cant_create, dir + " is not a directory");
+    if (privileged) {
+        gid_t g = msp_gid == static_cast<gid_t>(-1) ? 0 : msp_gid;
+        if ((st.st_uid != 0 || st.st_gid != g) && ::chown(dir.c_str(), 0, g) != 0)
+            return sys_error("chown " + dir, errno);
+        if ((st.st_mode & 07777) != 0750) ::chmod(dir.c_str(), 0750);
+    } else if ((st.st_mode & 07777) != 0700) {
+        ::chmod(dir.c_str(), 0700);
+    }
+    return {};
+}
+
+}  // namespace
+
 Result<std::vector<BoundSocket>> bind_all(const Config& cfg,
-                                          const std::map<std::string, SocketOwner>& owners) {
+                                          const std::map<std::string, SocketOwner>& owners,
+                                          gid_t msp_gid) {
     std::vector<BoundSocket> out;
     for (const auto& [role, list] :
          {std::pair<const char*, const std::vector<std::string>*>{"mta", &cfg.mta_listen},
@@ -66,9 +91,13 @@ Result<std::vector<BoundSocket>> bind_all(const Config& cfg,
             out.push_back(BoundSocket{role, a, std::move(fd.value())});
         }
     }
+    bool privileged = !owners.empty();
+    // Each internal socket: owned by the daemon that listens, grouped to the one daemon
+    // that connects, 0660 (a sandbox: 0600, everything is one user).
     for (const auto& [role, path] :
          {std::pair<std::string, std::string>{"queue", queue_socket_path(cfg)},
-          std::pair<std::string, std::string>{"local", local_socket_path(cfg)},
+          std::pair<std::string, std::string>{"deliver", local_socket_path(cfg)},
+          std::pair<std::string, std::string>{"remote", remote_socket_path(cfg)},
           std::pair<std::string, std::string>{"auth", auth_socket_path(cfg)}}) {
         auto fd = listen_unix(path, 256);
         if (!fd) return fd.error();
@@ -77,6 +106,26 @@ Result<std::vector<BoundSocket>> bind_all(const Config& cfg,
             if (::chown(path.c_str(), own->second.uid, own->second.gid) != 0)
                 return sys_error("chown " + path, errno);
             ::chmod(path.c_str(), 0660);
+        } else {
+            ::chmod(path.c_str(), 0600);
+        }
+        out.push_back(BoundSocket{role, path, std::move(fd.value())});
+    }
+    // The sockets sendmail reaches: group msp_group (the setgid command), mode 0660.
+    bool have_msp = !privileged || msp_gid != static_cast<gid_t>(-1);
+    for (const auto& [role, path] :
+         {std::pair<std::string, std::string>{"local", cfg.msp_socket},
+          std::pair<std::string, std::string>{"control", cfg.queue_control_socket}}) {
+        if (role == "local" && !have_msp) continue;
+        if (auto r = prepare_msp_dir(path, privileged, msp_gid); !r) return r.error();
+        auto fd = listen_unix(path, 256);
+        if (!fd) return fd.error();
+        auto own = owners.find(role);
+        if (privileged && own != owners.end()) {
+            gid_t g = have_msp ? msp_gid : 0;
+            if (::chown(path.c_str(), own->second.uid, g) != 0)
+                return sys_error("chown " + path, errno);
+            ::chmod(path.c_str(), have_msp ? 0660 : 0600);
         } else {
             ::chmod(path.c_str(), 0600);
         }

@@ -1,7 +1,8 @@
 // tegami-master - the root binder and supervisor: binds every listener, starts smtpd,
 // queue and local already dropped to their user (local keeping CAP_SETUID/CAP_SETGID
 // only), hands them their sockets over a socketpair (SCM_RIGHTS), restarts a child that
-// dies, reloads on SIGHUP, stops everything on SIGTERM/SIGINT, keeps a pid file.
+// dies, reloads on SIGHUP, stops everything on SIGTERM/SIGINT, keeps a pid file; runs
+// the client-queue runner (sendmail -Ac -q) every client_queue_interval.
 //
 //   tegami-master [-c config] [-f] [-d]     (-f: foreground, log to stderr; -d: debug)
 //
@@ -20,6 +21,7 @@
 //   rlimits/clock - inherited as set by the administrator; nothing depends on them.
 // Started by a non-root user it runs every process as that user (a sandbox) and says so.
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -111,6 +113,16 @@ void prepare_dir(const std::string& dir, const Identity& id, bool privileged, mo
     if ((st.st_mode & 07777) != mode) ::chmod(dir.c_str(), mode);
 }
 
+// The client queue: root:msp_group 0770 on an install (the setgid sendmail writes into
+// it), the sandbox user's own directory otherwise.
+void prepare_client_queue(const std::string& dir, bool privileged, gid_t msp_gid) {
+    if (privileged && msp_gid == static_cast<gid_t>(-1)) return;
+    Identity owner;
+    owner.uid = privileged ? 0 : getuid();
+    owner.gid = privileged ? msp_gid : getgid();
+    prepare_dir(dir, owner, privileged, 0770);
+}
+
 // Says at start-up when a directory whose new names the suite relies on cannot be made
 // durable on request (a file system that refuses fsync on a directory): mail there may
 // be lost by a power failure even after a 250, and only moving the directory helps.
@@ -179,7 +191,21 @@ struct Loop {
     Supervisor* sup;
     EventPtr kill_timer;
     bool stopping = false;
+    EventPtr client_queue_timer;
+    uint64_t client_queue_interval = 0;
 };
+
+void on_client_queue_timer(evutil_socket_t, short, void* arg) noexcept {
+    auto& l = *static_cast<Loop*>(arg);
+    try {
+        if (l.stopping) return;
+        l.sup->run_client_queue();
+        timeval tv{static_cast<time_t>(l.client_queue_interval), 0};
+        evtimer_add(l.client_queue_timer.get(), &tv);
+    } catch (const std::exception& e) {
+        log_error("client-queue runner: %s", e.what());
+    }
+}
 
 void on_signal(evutil_socket_t sig, short, void* arg) noexcept {
     auto& l = *static_cast<Loop*>(arg);
@@ -270,14 +296,28 @@ int main(int argc, char** argv) {
 
     auto pid = PidFile::acquire(cfg->pid_file);
     if (!pid) log_fatal(pid.error().exit, "%s", pid.error().message.c_str());
+    gid_t msp_gid = static_cast<gid_t>(-1);
+    if (privileged) {
+        if (const group* gr = getgrnam(cfg->msp_group.c_str()))
+            msp_gid = gr->gr_gid;
+        else
+            log_warning(
+                "msp_group %s does not exist: no local submission socket and no client "
+                "queue (create it: groupadd --system %s)",
+                cfg->msp_group.c_str(), cfg->msp_group.c_str());
+    }
+    prepare_client_queue(cfg->client_queue_dir, privileged, msp_gid);
     std::map<std::string, SocketOwner> owners;
     if (privileged) {
-        // listener -> the one daemon allowed to connect
+        // listener -> {the daemon that serves it, the primary group of the one that connects}
         owners["queue"] = {ids.at("queue").uid, ids.at("smtpd").gid};
-        owners["local"] = {ids.at("local").uid, ids.at("queue").gid};
+        owners["deliver"] = {ids.at("local").uid, ids.at("queue").gid};
+        owners["remote"] = {ids.at("remote").uid, ids.at("queue").gid};
         owners["auth"] = {ids.at("auth").uid, ids.at("smtpd").gid};
+        owners["local"] = {ids.at("smtpd").uid, 0};    // sendmail -> smtpd (msp_gid)
+        owners["control"] = {ids.at("queue").uid, 0};  // sendmail -> queue (msp_gid)
     }
-    auto sockets = bind_all(*cfg, owners);
+    auto sockets = bind_all(*cfg, owners, msp_gid);
     if (!sockets) log_fatal(sockets.error().exit, "%s", sockets.error().message.c_str());
     if (!opts.foreground) {
         daemonize();
@@ -292,8 +332,9 @@ int main(int argc, char** argv) {
     if (!base) log_fatal(Exit::os_err, "event_base_new failed");
     SupervisorOptions so{opts.config, privileged, opts.foreground, opts.debug, *self, ids};
     Supervisor sup(base.get(), so, cfg, std::move(sockets.value()));
-    Loop loop{opts, base.get(), &sup, EventPtr(), false};
+    Loop loop{opts, base.get(), &sup, EventPtr(), false, EventPtr(), cfg->client_queue_interval};
     loop.kill_timer.reset(evtimer_new(base.get(), on_kill_timer, &loop));
+    loop.client_queue_timer.reset(evtimer_new(base.get(), on_client_queue_timer, &loop));
     std::vector<EventPtr> sigs;
     for (int s : {SIGCHLD, SIGHUP, SIGTERM, SIGINT}) {
         sigs.emplace_back(evsignal_new(base.get(), s, on_signal, &loop));
@@ -302,6 +343,10 @@ int main(int argc, char** argv) {
     log_info("started (pid %d, config %s%s)", static_cast<int>(getpid()), opts.config.c_str(),
              privileged ? "" : ", unprivileged");
     sup.start_all();
+    if (loop.client_queue_interval > 0) {
+        timeval first{2, 0};  // once smtpd serves: what a crash or an outage left
+        evtimer_add(loop.client_queue_timer.get(), &first);
+    }
     event_base_dispatch(base.get());
     pid->remove();
     log_info("stopped");

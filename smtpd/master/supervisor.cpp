@@ -25,9 +25,15 @@ namespace tegami::master {
 const std::vector<ChildSpec>& process_table() {
     static const std::vector<ChildSpec> table = {
         {"auth", "tegami-auth", CapProfile::none, false, {"auth"}},
-        {"local", "tegami-local", CapProfile::setid, true, {"local"}},
-        {"queue", "tegami-queue", CapProfile::none, false, {"queue"}},
-        {"smtpd", "tegami-smtpd", CapProfile::none, false, {"mta", "msa", "smtps"}, "queue"},
+        {"local", "tegami-local", CapProfile::setid, true, {"deliver"}},
+        {"queue", "tegami-queue", CapProfile::none, false, {"queue", "control"}},
+        {"remote", "tegami-remote", CapProfile::none, false, {"remote"}},
+        {"smtpd",
+         "tegami-smtpd",
+         CapProfile::none,
+         false,
+         {"mta", "msa", "smtps", "local"},
+         "queue"},
     };
     return table;
 }
@@ -214,10 +220,83 @@ void Supervisor::on_restart_cb(evutil_socket_t, short, void* arg) noexcept {
     }
 }
 
+namespace {
+
+// In the child: the client-queue runner, as the daemons' user with the MSP group as its
+// real and only group (so the setgid bit is not needed and -C cannot cost it the group).
+[[noreturn]] void exec_client_queue_runner(const SupervisorOptions& opts, const Config& cfg,
+                                           gid_t msp_gid) {
+    ::close_range(3, ~0U, 0);
+    int devnull = ::open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+        ::dup2(devnull, 0);
+        if (!opts.foreground) {
+            ::dup2(devnull, 1);
+            ::dup2(devnull, 2);
+        }
+        if (devnull > 2) ::close(devnull);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int s : {SIGPIPE, SIGHUP, SIGTERM, SIGINT, SIGCHLD})
+        signal(s, SIG_DFL);
+    if (opts.privileged) {
+        Identity id = opts.identity;
+        id.gid = msp_gid;
+        id.groups = {msp_gid};
+        if (auto r = drop_privileges(id, CapProfile::none); !r) {
+            log_error("client-queue runner: cannot drop privileges: %s", r.error().message.c_str());
+            _exit(EX_NOPERM);
+        }
+    }
+    std::vector<std::string> args = {
+        cfg.sendmail_path, "-L", cfg.syslog_name + "/msp-queue", "-Ac", "-q", "-C",
+        opts.config_path};
+    std::vector<char*> argv;
+    for (auto& a : args)
+        argv.push_back(a.data());
+    argv.push_back(nullptr);
+    char env_path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+    char* envp[] = {env_path, nullptr};
+    ::execve(cfg.sendmail_path.c_str(), argv.data(), envp);
+    log_error("client-queue runner: cannot execute %s: %s", cfg.sendmail_path.c_str(),
+              std::strerror(errno));
+    _exit(EX_OSERR);
+}
+
+}  // namespace
+
+void Supervisor::run_client_queue() {
+    if (stopping_ || runner_pid_ > 0) return;
+    gid_t msp_gid = static_cast<gid_t>(-1);
+    if (opts_.privileged) {
+        const group* gr = getgrnam(cfg_->msp_group.c_str());
+        if (!gr) return;  // no MSP group: no client queue (logged at start-up)
+        msp_gid = gr->gr_gid;
+    }
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        log_error("fork: %s", std::strerror(errno));
+        return;
+    }
+    if (pid == 0) exec_client_queue_runner(opts_, *cfg_, msp_gid);
+    runner_pid_ = pid;
+    log_debug("client-queue runner started (pid %d)", static_cast<int>(pid));
+}
+
 void Supervisor::reap() {
     int status;
     pid_t pid;
     while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == runner_pid_) {
+            runner_pid_ = 0;
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                log_warning("client-queue runner (pid %d) ended with status %d",
+                            static_cast<int>(pid),
+                            WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+            continue;
+        }
         for (auto& c : children_) {
             if (c->pid != pid) continue;
             c->pid = 0;
@@ -268,6 +347,7 @@ void Supervisor::reload(std::shared_ptr<const Config> cfg) {
 
 bool Supervisor::stop_all() {
     stopping_ = true;
+    if (runner_pid_ > 0) ::kill(runner_pid_, SIGTERM);
     for (auto& c : children_) {
         evtimer_del(c->restart.get());
         if (c->pid > 0) ::kill(c->pid, SIGTERM);
@@ -276,6 +356,7 @@ bool Supervisor::stop_all() {
 }
 
 void Supervisor::kill_all() {
+    if (runner_pid_ > 0) ::kill(runner_pid_, SIGKILL);
     for (auto& c : children_)
         if (c->pid > 0) {
             log_warning("%s (pid %d) did not stop: killing it", c->spec->name,
@@ -285,8 +366,8 @@ void Supervisor::kill_all() {
 }
 
 bool Supervisor::all_stopped() const {
-    return std::none_of(children_.begin(), children_.end(),
-                        [](const auto& c) { return c->pid > 0; });
+    return runner_pid_ <= 0 && std::none_of(children_.begin(), children_.end(),
+                                            [](const auto& c) { return c->pid > 0; });
 }
 
 }  // namespace tegami::master

@@ -1,7 +1,8 @@
 // supervisor.hpp - master's process table: which daemons run, as whom, with which
 // capabilities and listeners; starting them (fork, drop privileges, exec with the
 // listeners sent over a socketpair on fd 3), restarting a child that dies (with
-// backoff), relaying reload, and stopping them all.
+// backoff), relaying reload, and stopping them all; and the periodic client-queue
+// runner (sendmail -Ac -q), which is not restarted but run again on its timer.
 //
 // Start-up order: a child whose spec names `after` starts only once that child has
 // reported `ready` (smtpd after queue: the queue has opened and recovered its store, so
@@ -64,6 +65,9 @@ class Supervisor {
     // Reaps exited children (called on SIGCHLD); schedules restarts unless stopping.
     void reap();
     bool all_stopped() const;
+    // Starts the client-queue runner (sendmail -Ac -q) unless one still runs: as the
+    // daemons' user with msp_group as its group when privileged.
+    void run_client_queue();
 
   private:
     struct Child;
@@ -82,6 +86,7 @@ class Supervisor {
     std::vector<BoundSocket> sockets_;
     std::vector<std::unique_ptr<Child>> children_;
     bool stopping_ = false;
+    pid_t runner_pid_ = 0;
 };
 
 }  // namespace tegami::master

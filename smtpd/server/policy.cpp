@@ -10,7 +10,9 @@ PolicyChain::PolicyChain() = default;
 
 std::optional<Reply> relay_refusal(const SessionState& st, const CommandArgs& args, bool relay_ok) {
     const auto* rc = std::get_if<RcptCommand>(&args);
-    if (!rc || relay_ok || st.may_relay) return std::nullopt;
+    // A local submitter (the sendmail command, uid from SO_PEERCRED) may send to any
+    // domain, as sendmail's MSP relays through the local MTA.
+    if (!rc || relay_ok || st.may_relay || st.client.local) return std::nullopt;
     const Mailbox& mb = rc->rcpt;
     if (mb.domain.empty() || is_local_domain(*st.config, mb.domain)) return std::nullopt;
     return make_reply(550, "5.7.1", "<" + mb.str() + ">: Relaying denied");

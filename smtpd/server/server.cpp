@@ -4,6 +4,7 @@
 #include "smtpd/server/relay_policy.hpp"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "lib/core/log.hpp"
 #include "lib/core/unique_fd.hpp"
@@ -25,7 +26,7 @@ void Server::start() {
     make_role_configs();
     for (auto& l : ctx_.listeners) {
         Role role;
-        if (!parse_role(l.role, role) || role == Role::local || !l.fd.valid()) continue;
+        if (!parse_role(l.role, role) || !l.fd.valid()) continue;
         evutil_make_socket_nonblocking(l.fd.get());
         auto ls = std::make_unique<ListenerSlot>(ListenerSlot{this, role, l.name, {}});
         ls->listener.reset(evconnlistener_new(ctx_.base, &Server::accept_cb, ls.get(),
@@ -44,7 +45,7 @@ void Server::start() {
 
 // Each role's snapshot: the file's values with that listener's overrides applied.
 void Server::make_role_configs() {
-    for (Role r : {Role::mta, Role::msa, Role::smtps})
+    for (Role r : {Role::mta, Role::msa, Role::smtps, Role::local})
         role_config_[static_cast<size_t>(r)] =
             std::make_shared<const Config>(config_for_role(*ctx_.config, role_name(r)));
 }
@@ -76,6 +77,13 @@ void Server::on_accept(const ListenerSlot& ls, evutil_socket_t fd, const sockadd
     UniqueFd owner(fd);
     evutil_make_socket_nonblocking(fd);
     ClientInfo ci = client_info(sa, len);
+    if (sa->sa_family == AF_UNIX) {  // the local (MSP) listener: who is it, by the kernel
+        ci.local = true;
+        ci.uid = peer_uid(fd);
+        ci.trusted = ci.uid == 0 || ci.uid == static_cast<long>(::geteuid());
+        ci.addr = "local";
+        ci.name = "localhost";
+    }
     const auto& role_cfg = role_config_[static_cast<size_t>(ls.role)];
     const Config& cfg = *role_cfg;
     if (stop_stage_ != 0 || (cfg.smtpd_client_limit && conns_.size() >= cfg.smtpd_client_limit)) {

@@ -1,5 +1,6 @@
 // server.hpp - the smtpd daemon's one event loop: accepts on every mta, msa and smtps
-// listener (each session knows its role and gets that role's configuration snapshot),
+// listener (each session knows its role and gets that role's configuration snapshot)
+// and on the "local" one (the MSP's Unix socket: peer uid from SO_PEERCRED, no relay limit),
 // owns the sessions (Connection), the queue channel (QueueClient) and the aliases
 // table used for recipient checks. Called by main.cpp's daemon hooks.
 //
@@ -68,7 +69,7 @@ class Server {
     QueueClient queue_;
     AuthClient auth_;
     std::vector<std::unique_ptr<ListenerSlot>> listeners_;
-    std::shared_ptr<const Config> role_config_[3];  // mta, msa, smtps
+    std::shared_ptr<const Config> role_config_[4];  // mta, msa, smtps, local
     std::unordered_map<Connection*, std::unique_ptr<Connection>> conns_;
     PolicyChain policy_;
     std::unique_ptr<AliasFile> aliases_;

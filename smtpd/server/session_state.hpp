@@ -32,8 +32,14 @@ const char* role_name(Role r);
 bool parse_role(std::string_view name, Role& out);
 
 struct ClientInfo {
-    std::string addr;  // "127.0.0.1", "::1"
+    std::string addr;  // "127.0.0.1", "::1"; "local" on the MSP socket
     std::string name;  // "localhost" for loopback, else "unknown" (no DNS yet)
+    // The local (MSP) listener: the submitter's uid from SO_PEERCRED (never from the
+    // client's words); trusted when that peer is root or this daemon's own user (the
+    // client-queue runner), which alone may name another submitter with XUID.
+    bool local = false;
+    long uid = -1;
+    bool trusted = false;
 };
 
 struct Transaction {

@@ -3,6 +3,8 @@
 // session's own state.
 #include "smtpd/server/verbs.hpp"
 
+#include <pwd.h>
+
 #include "lib/core/log.hpp"
 #include "lib/mail/received.hpp"
 
@@ -14,6 +16,17 @@ using Check = std::optional<Reply>;
 
 Reply ok_reply(const char* enhanced, const char* text) {
     return make_reply(250, enhanced, text);
+}
+
+// "alice" for a uid in the passwd database, else "uid 1234" (sendmail's "Unknown UID").
+std::string submitter_name(long uid) {
+    if (uid < 0) return "uid unknown";
+    passwd pw{};
+    passwd* res = nullptr;
+    char buf[4096];
+    if (getpwuid_r(static_cast<uid_t>(uid), &pw, buf, sizeof buf, &res) == 0 && res)
+        return pw.pw_name;
+    return "uid " + std::to_string(uid);
 }
 
 // ---- HELO / EHLO
@@ -110,8 +123,11 @@ std::optional<Reply> proceed_mail(SessionState& st, SessionHost& host, CommandAr
     tx->smtputf8 = m.params.smtputf8;
     tx->body = m.params.body;
     tx->size_hint = m.params.has_size ? m.params.size : 0;
-    log_info("%s: client=%s[%s]", tx->queue_id.c_str(), st.client.name.c_str(),
-             st.client.addr.c_str());
+    if (st.client.local)
+        log_info("%s: client=local uid=%ld", tx->queue_id.c_str(), st.client.uid);
+    else
+        log_info("%s: client=%s[%s]", tx->queue_id.c_str(), st.client.name.c_str(),
+                 st.client.addr.c_str());
     st.tx = std::move(tx);
     return ok_reply("2.1.0", "Ok");
 }
@@ -205,7 +221,8 @@ std::optional<Reply> proceed_data(SessionState& st, SessionHost& host, CommandAr
     if (st.config->smtpd_received_login) ri.login = st.auth_login;
     if (tx.recipients.size() == 1) ri.recipient = tx.recipients.front();
     ri.date = date;
-    tx.data = received_header(ri);
+    tx.data = st.client.local ? received_local_header(ri, submitter_name(st.client.uid))
+                              : received_header(ri);
     tx.received_len = tx.data.size();
     uint64_t limit = st.config->message_size_limit;
     uint64_t hint = limit && tx.size_hint > limit ? limit : tx.size_hint;
@@ -255,6 +272,23 @@ Check check_vrfy(const SessionState&, std::string_view arg, CommandArgs&) {
 
 Check check_expn(const SessionState&, std::string_view, CommandArgs&) {
     return make_reply(502, "5.5.1", "Error: EXPN is disabled");
+}
+
+// XUID <uid>: only on the local listener, only from a trusted peer, between
+// transactions.
+Check check_xuid(const SessionState& st, std::string_view arg, CommandArgs& out) {
+    if (!st.client.local) return make_reply(500, "5.5.2", "Error: command not recognized");
+    if (!st.client.trusted) return make_reply(550, "5.7.1", "Error: XUID is for the queue runner");
+    if (st.tx) return make_reply(503, "5.5.1", "Error: XUID inside a transaction");
+    if (arg.empty() || arg.size() > 10 || arg.find_first_not_of("0123456789") != arg.npos)
+        return make_reply(501, "5.5.4", "Syntax: XUID uid");
+    out = std::string(arg);
+    return std::nullopt;
+}
+
+std::optional<Reply> proceed_xuid(SessionState& st, SessionHost&, CommandArgs& args) {
+    st.client.uid = std::stol(std::get<std::string>(args));
+    return ok_reply("2.0.0", "Ok");
 }
 
 Check check_unknown(const SessionState&, std::string_view, CommandArgs&) {
@@ -333,6 +367,7 @@ const VerbSpec kTable[] = {
     {"expn", Verb::expn, true, PS::none, check_expn, proceed_never},
     {"starttls", Verb::starttls, true, PS::none, check_starttls, proceed_starttls},
     {"auth", Verb::auth, true, PS::none, check_auth, proceed_auth},
+    {"xuid", Verb::xuid, true, PS::none, check_xuid, proceed_xuid},
     {"unknown", Verb::unknown, true, PS::none, check_unknown, proceed_never},
 };
 

@@ -1,5 +1,6 @@
 """startup.py - start-up order and the unrecoverable store, against the real suite in a
 sandbox on 127.0.0.1:
+  0. Master warns at start-up about a directory whose names cannot be made durable.
   1. smtpd starts only after the queue reported ready (master's log says so, in order).
   2. A store whose newest log file was lost after a checkpoint (what a power failure did
      to a log-file switch before names were made durable): the queue logs one fatal line
@@ -73,7 +74,26 @@ def greeting_within(port, seconds):
         return ("connect failed: %s" % e).encode()
 
 
+def unsafe_directory_is_reported():
+    """0. master says at start-up when a directory mail relies on cannot be fsync'ed (here
+    mail_spool_dir on /proc, which answers EINVAL)."""
+    box = ts.Sandbox(prefix="tegami-startup-fs")
+    with open(box.conf) as f:
+        conf = [("mail_spool_dir = /proc/sys" if line.startswith("mail_spool_dir = ") else line)
+                for line in f.read().splitlines()]
+    with open(box.conf, "w") as f:
+        f.write("\n".join(conf) + "\n")
+    try:
+        box.start(20)
+        report("mail_spool_dir /proc/sys: this file system cannot fsync a directory" in box.log(),
+               "master says at start-up that a directory cannot be made durable", box.tail())
+    finally:
+        box.stop()
+    box.remove()
+
+
 def main():
+    unsafe_directory_is_reported()
     box = ts.Sandbox(prefix="tegami-startup", extra=["queue_log_file_size=262144"])
     spool = os.path.join(box.dir, "spool")
     try:

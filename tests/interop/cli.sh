@@ -39,7 +39,7 @@ printf 'hostname = h.example\nmessage_size_limit = 12q\n' > "$DIR/badvalue.conf"
 expect_rc "sendmail: unknown flag is EX_USAGE" 64 "illegal option -- Z" "$BIN/sendmail" -Z
 expect_rc "sendmail -bC: unknown key is EX_CONFIG with file:line" 78 "$DIR/bad.conf:2:" "$BIN/sendmail" -bC -C "$DIR/bad.conf"
 expect_rc "sendmail -bd: bad config refused before starting" 78 "bad size" "$BIN/sendmail" -bd -C "$DIR/badvalue.conf"
-expect_rc "sendmail -t: submission not available yet is EX_UNAVAILABLE" 69 "not available yet" "$BIN/sendmail" -t -i
+expect_rc "sendmail without recipients is EX_USAGE" 64 "Recipient names must be specified" "$BIN/sendmail" -C "$CONF" -i
 expect_rc "sendmail -ba: refused as unsupported" 64 "not supported" "$BIN/sendmail" -ba
 expect_rc "tegami-config: unknown key is EX_CONFIG" 78 "unknown key \"bogus_key\"" "$BIN/tegami-config" -c "$DIR/bad.conf"
 expect_rc "tegami-config: missing file is EX_CONFIG" 78 "No such file" "$BIN/tegami-config" -c "$DIR/none.conf"

@@ -51,7 +51,7 @@ printf 'root-test-secret\n' | "$BIN/tegami-passwd" -c "$DIR/tegami.conf" add roo
   not_ok "tegami-passwd add as root"
 
 # ---- the daemons refuse to run as root on their own
-for d in smtpd queue local auth; do
+for d in smtpd queue remote local auth; do
   out=$(timeout 10 "$BIN/tegami-$d" -c "$DIR/tegami.conf" -f 2>&1 </dev/null)
   rc=$?
   check "tegami-$d started as root on its own refuses to run (exit $rc)" "$out" \
@@ -100,7 +100,7 @@ declare -A PID
 for p in $(pgrep -P "$MASTER"); do
   PID[$(cat "/proc/$p/comm")]=$p
 done
-for d in smtpd queue local auth; do
+for d in smtpd queue remote local auth; do
   p=${PID[tegami-$d]:-}
   TG_UID=$(id -u "tegami-$d")
   TG_GID=$(id -g "tegami-$d")

@@ -61,7 +61,7 @@ void start(Fixture& f) {
     f.ctx.name = "local";
     f.ctx.base = f.base.get();
     f.ctx.config = std::make_shared<const Config>(cfg);
-    f.ctx.listeners.push_back(Listener{"local", f.dir + "/s", unix_socket(f.dir + "/s", true)});
+    f.ctx.listeners.push_back(Listener{"deliver", f.dir + "/s", unix_socket(f.dir + "/s", true)});
     f.server.init(f.ctx);
 }
 

@@ -1,0 +1,130 @@
+// server.hpp - the remote agent's event-driven part: accepts the queue's connections on
+// the "remote" Unix socket (peer uid must be our own), takes DeliverMsg requests (all due
+// recipients of one message for one next hop, the body as a sealed memfd it maps
+// read-only), finds the hosts (MX or the bracketed host, deliver/remote/dns.hpp and
+// mx.hpp), tries each host and address in turn within one attempt (deliver/remote/
+// session.hpp), and answers each request with one DeliverResultMsg holding an outcome per
+// recipient. A session that finished a message waits up to smtp_connection_reuse_time
+// for the next message to the same next hop. Called from main.cpp through the daemon hooks.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "deliver/remote/authinfo.hpp"
+#include "deliver/remote/dns.hpp"
+#include "deliver/remote/mx.hpp"
+#include "deliver/remote/session.hpp"
+#include "lib/core/c_ptr.hpp"
+#include "lib/daemon/daemon.hpp"
+#include "lib/ipc/channel.hpp"
+#include "lib/ipc/messages.hpp"
+#include "lib/mail/next_hop.hpp"
+#include "lib/map/map.hpp"
+
+namespace tegami::remote {
+
+// A read-only mapping of a request's body descriptor.
+class MappedBody {
+  public:
+    MappedBody() = default;
+    MappedBody(const MappedBody&) = delete;
+    MappedBody& operator=(const MappedBody&) = delete;
+    ~MappedBody();
+    bool map(int fd, uint64_t size, std::string& why);
+    std::string_view view() const { return {static_cast<const char*>(p_), n_}; }
+
+  private:
+    void* p_ = nullptr;
+    size_t n_ = 0;
+};
+
+class RemoteServer {
+  public:
+    // The credentials for a host (sendmail authinfo), or none.
+    using AuthLookup = std::function<std::optional<AuthInfo>(const std::string& host)>;
+
+    RemoteServer() = default;
+    RemoteServer(const RemoteServer&) = delete;
+    RemoteServer& operator=(const RemoteServer&) = delete;
+    ~RemoteServer();
+
+    void init(DaemonContext& ctx);
+    void reload(DaemonContext& ctx);
+    bool stop(DaemonContext& ctx);
+    void set_auth_lookup(AuthLookup f) { auth_lookup_ = std::move(f); }
+    // The authinfo map's entry for host ("AuthInfo:host", then "AuthInfo:"), parsed.
+    std::optional<AuthInfo> authinfo_for(const std::string& host);
+
+  private:
+    struct Job {
+        uint64_t conn_id = 0;
+        ipc::DeliverMsg msg;
+        MappedBody body;
+        NextHop hop;
+        std::vector<std::optional<Outcome>> results;  // by position in msg.recipients
+        std::vector<std::string> hosts;               // still to try
+        std::vector<std::string> addrs;               // of the current host, still to try
+        std::string host;                             // the current host
+        Outcome last{4, "4.4.1", "no host was tried"};
+        std::string relay;
+        uint64_t dns_a = 0, dns_aaaa = 0, dns_mx = 0;
+        int dns_waiting = 0;
+        std::vector<std::string> v4, v6;
+        bool perm_dns = false;
+    };
+
+    static void on_accept_cb(evutil_socket_t, short, void* arg) noexcept;
+    static void on_cleanup_cb(evutil_socket_t, short, void* arg) noexcept;
+    static void on_idle_cb(evutil_socket_t, short, void* arg) noexcept;
+    void accept_all();
+    void on_frame(uint64_t conn_id, ipc::MsgType t, std::string_view payload,
+                  std::vector<UniqueFd>& fds);
+    void drop_conn(uint64_t id, const std::string& why);
+    void start_job(std::shared_ptr<Job> job);
+    void on_mx(const std::shared_ptr<Job>& job, DnsAnswer a);
+    void next_host(const std::shared_ptr<Job>& job);
+    void on_addrs(const std::shared_ptr<Job>& job, int rrtype, DnsAnswer a);
+    void next_address(const std::shared_ptr<Job>& job);
+    MessageSpec spec_for(const Job& job) const;
+    void on_session_done(Session& s, std::vector<Outcome> results);
+    void on_session_closed(Session& s, const Outcome& o, std::vector<Outcome> partial);
+    void apply(Job& job, const std::vector<Outcome>& outcomes, const Outcome* session_failure);
+    void finish_all(const std::shared_ptr<Job>& job, const Outcome& o);
+    void answer(const std::shared_ptr<Job>& job);
+    bool try_reuse(const std::shared_ptr<Job>& job);
+    void park(Session& s);
+    void schedule_cleanup();
+
+    DaemonContext* ctx_ = nullptr;
+    const Config& cfg() const { return *ctx_->config; }
+    int listen_fd_ = -1;
+    EventPtr accept_ev_, cleanup_ev_;
+    std::unique_ptr<Resolver> resolver_;
+    SslCtxPtr tls_;
+    AuthLookup auth_lookup_;
+    std::unique_ptr<map::MapRef> authinfo_;
+    std::mt19937 rng_{std::random_device{}()};
+    std::map<uint64_t, std::unique_ptr<ipc::Channel>> conns_;
+    std::vector<std::unique_ptr<ipc::Channel>> dead_conns_;
+    uint64_t next_conn_ = 1;
+    struct Active {
+        std::unique_ptr<Session> session;
+        std::shared_ptr<Job> job;  // null while idle
+        std::string hop_key;
+        EventPtr idle_timer;
+        RemoteServer* owner = nullptr;
+    };
+    std::map<Session*, std::unique_ptr<Active>> sessions_;
+    std::vector<std::unique_ptr<Active>> dead_sessions_;
+    size_t jobs_ = 0;
+    bool stopping_ = false;
+};
+
+}  // namespace tegami::remote

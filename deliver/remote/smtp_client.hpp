@@ -1,0 +1,178 @@
+// smtp_client.hpp - the SMTP client protocol as a state machine with no I/O (RFC 5321,
+// 3207 STARTTLS, 2920 PIPELINING, 1870 SIZE, 6152 8BITMIME, 6531 SMTPUTF8, 3461 DSN,
+// 4954 AUTH). The connection driver (deliver/remote/session.cpp) feeds it the bytes it
+// reads and writes out what output() holds; the client says through event() when the
+// driver must act: start TLS, a message is done (results ready, the connection can take
+// the next one), or the session is over. Scripted-I/O unit tests drive it the same way.
+//
+// Trusts nothing from the server: a malformed or overlong reply line, a reply with no
+// command waiting for it, or a reply code out of place ends the session as a temporary
+// failure. Invariants: every command written ends in CRLF and holds no CR or LF of its
+// own (addresses and parameters are checked before use); the body goes out through
+// append_dot_stuffed (never a bare LF); each recipient of a message gets exactly one
+// outcome; AUTH is sent only when TLS is active.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tegami::remote {
+
+// DSN NOTIFY bits (RFC 3461 4.1), the values of lib/ipc/messages.hpp's DeliverRcpt.
+constexpr uint32_t kNotifyNever = 1u << 0;
+constexpr uint32_t kNotifySuccess = 1u << 1;
+constexpr uint32_t kNotifyFailure = 1u << 2;
+constexpr uint32_t kNotifyDelay = 1u << 3;
+
+struct RcptSpec {
+    std::string address;
+    std::string orcpt;    // "rfc822;user@example.org" or empty
+    uint32_t notify = 0;  // 0: not given
+};
+
+struct MessageSpec {
+    std::string sender;  // empty for <>
+    std::vector<RcptSpec> rcpts;
+    bool eight_bit = false;  // BODY=8BITMIME
+    bool smtputf8 = false;
+    std::string envid;      // DSN ENVID, empty when not given
+    std::string ret;        // "FULL", "HDRS" or empty
+    std::string_view body;  // the stored body (CRLF lines); must outlive the transaction
+};
+
+// The result for one recipient, or for a whole session: class 2 (sent), 4 (try again
+// later) or 5 (failed), the enhanced status code and a text for logs and bounces.
+struct Outcome {
+    int status = 4;
+    std::string dsn;
+    std::string text;
+};
+
+struct ClientSettings {
+    std::string helo_name;      // our name in EHLO/HELO
+    std::string peer;           // "mx.example.org[192.0.2.1]:25", for texts
+    bool tls_possible = false;  // a client TLS context exists: send STARTTLS when offered
+    bool tls_required = false;  // no TLS: a temporary failure (4.7.4/4.7.5)
+    bool tls_active = false;    // implicit TLS (port 465): already encrypted
+    std::string auth_user, auth_password;
+    std::vector<std::string> auth_mechanisms;  // ours, in preference order ("PLAIN", "LOGIN")
+};
+
+// What the server announced in its EHLO reply.
+struct Extensions {
+    bool esmtp = false;
+    bool pipelining = false;
+    bool starttls = false;
+    bool eight_bit = false;
+    bool smtputf8 = false;
+    bool dsn = false;
+    bool size = false;
+    uint64_t size_limit = 0;  // 0: no limit announced
+    std::vector<std::string> auth;
+};
+
+// Pure helpers, exposed for tests.
+// One reply line "ddd[ -]text": false when malformed.
+bool parse_reply_line(std::string_view line, int& code, bool& last, std::string_view& text);
+// RFC 3461 4 xtext.
+std::string xtext_encode(std::string_view s);
+// The EHLO keywords this client uses, from the reply lines after the first.
+Extensions parse_ehlo(const std::vector<std::string>& lines);
+// False when s is unfit for a command line (CR, LF, NUL, other controls, or over 512).
+bool safe_for_command(std::string_view s);
+
+class SmtpClient {
+  public:
+    enum class Event {
+        none,          // keep reading (and writing output())
+        start_tls,     // write output(), then handshake, then call tls_done()
+        message_done,  // take_results(); then send_message() or quit()
+        idle,          // ready for send_message() or quit()
+        closed,        // session over: session_outcome() says why (status 2 after QUIT)
+    };
+
+    explicit SmtpClient(ClientSettings s);
+
+    // The first message, sent as soon as the session is ready (call before feeding).
+    void send_message(MessageSpec m);
+    void quit();
+    // Bytes read from the server.
+    void feed(std::string_view data);
+    void tls_done(bool ok, std::string_view why = {});
+    // The connection closed or timed out: the session fails with the step's context.
+    void connection_lost(std::string_view why);
+
+    Event event() const { return event_; }
+    std::string& output() { return out_; }
+    std::vector<Outcome> take_results();
+    const Outcome& session_outcome() const { return session_; }
+    const Extensions& extensions() const { return ext_; }
+    bool tls_active() const { return s_.tls_active; }
+    // Seconds to wait for the next reply (RFC 5321 4.5.3.2), 0 when no reply is due.
+    unsigned timeout() const;
+    // True when a reused connection may take another message.
+    bool reusable() const { return event_ == Event::idle || event_ == Event::message_done; }
+
+  private:
+    enum class Cmd {
+        greeting,
+        ehlo,
+        helo,
+        starttls,
+        auth,
+        auth_user,
+        auth_pass,
+        mail,
+        rcpt,
+        data,
+        dot,
+        rset,
+        quit
+    };
+    struct Pending {
+        Cmd cmd;
+        size_t rcpt = 0;
+    };
+
+    void on_reply(int code, const std::vector<std::string>& lines);
+    void after_hello();
+    void session_ready();
+    void begin_message();
+    void send_rcpt(size_t i);
+    void send_data_or_finish();
+    void finish_message();
+    void write(std::string_view line);
+    void expect(Cmd c, size_t rcpt = 0) { pending_.push_back(Pending{c, rcpt}); }
+    void fail(int status, std::string dsn, std::string text);
+    void fail_reply(int code, const std::vector<std::string>& lines, const char* context);
+    void set_all(const Outcome& o, bool only_accepted);
+    Outcome reply_outcome(int code, const std::vector<std::string>& lines,
+                          const char* context) const;
+    std::string mail_command() const;
+    std::string rcpt_command(const RcptSpec& r) const;
+    bool start_auth();
+
+    ClientSettings s_;
+    Extensions ext_;
+    Event event_ = Event::none;
+    std::string in_;
+    std::string out_;
+    std::deque<Pending> pending_;
+    std::vector<std::string> reply_lines_;
+    int reply_code_ = 0;
+    bool ready_ = false;  // greeted, EHLO/TLS/AUTH done
+    bool quitting_ = false;
+    bool tls_refused_ = false;  // STARTTLS answered with an error: go on in the clear
+    bool have_message_ = false;
+    MessageSpec msg_;
+    std::vector<Outcome> results_;
+    std::vector<bool> accepted_;
+    bool mail_ok_ = false;
+    bool data_sent_ = false;
+    Outcome session_;
+};
+
+}  // namespace tegami::remote

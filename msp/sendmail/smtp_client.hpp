@@ -1,0 +1,69 @@
+// smtp_client.hpp - the small blocking SMTP client sendmail speaks to smtpd over the
+// local (MSP) Unix socket: one message per transaction, dot-stuffing on the way out,
+// each reply read with a timeout. Used by the submission path, the client-queue runner
+// and -bv. A short-lived command: blocking I/O with poll() timeouts is all it needs.
+//
+// Trusts smtpd's replies only as far as their syntax: a malformed or oversized reply
+// is a temporary failure (the client-queue file stays).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/core/result.hpp"
+#include "msp/sendmail/queue_file.hpp"
+
+namespace tegami::msp {
+
+struct SmtpReply {
+    int code = 0;      // 0: no reply (connection lost, timeout, garbage)
+    std::string text;  // lines joined with "\n", codes removed
+    bool positive() const { return code >= 200 && code < 400; }
+    bool permanent() const { return code >= 500; }
+};
+
+class SmtpClient {
+  public:
+    // fd: a connected stream socket (not owned). verbose: echo the dialogue to stdout
+    // as sendmail -v does (">>> " for what we send).
+    SmtpClient(int fd, bool verbose, int timeout_seconds = 300)
+        : fd_(fd), verbose_(verbose), timeout_(timeout_seconds) {}
+
+    SmtpReply read_reply();
+    bool send_line(std::string_view line);  // adds CRLF
+    // Sends a normalized message dot-stuffed, then ".".
+    bool send_data(std::string_view message);
+    SmtpReply command(std::string_view line);
+    const std::vector<std::string>& ehlo_keywords() const { return ehlo_; }
+    bool has_extension(std::string_view kw) const;
+    // Greeting + EHLO; false (with the reply in r) when the server is not usable.
+    bool open(std::string_view helo, SmtpReply& r);
+
+  private:
+    bool write_all(std::string_view s);
+    int fd_;
+    bool verbose_;
+    int timeout_;
+    std::string in_;
+    std::vector<std::string> ehlo_;
+};
+
+// The outcome of one message sent through an open client.
+struct SendOutcome {
+    bool accepted = false;   // 250 after the data: durably queued by smtpd
+    bool temporary = false;  // keep the client-queue file, retry later
+    // Recipients refused for good, with smtpd's reply ("550 5.1.1 <x>: ...").
+    std::vector<std::pair<std::string, SmtpReply>> refused;
+    SmtpReply failure;  // the reply that ended the transaction, when not accepted
+};
+
+// MAIL, RCPT for each recipient, DATA and the message; RSET after a failure.
+// DSN parameters are sent only when smtpd announces DSN.
+SendOutcome send_message(SmtpClient& c, const QueuedMessage& m);
+
+// sysexits code for a refusal (sendmail's mapping): 5.1.1/5.1.6/5.1.0 -> EX_NOUSER,
+// 5.1.2 -> EX_NOHOST, 5.1.3 -> EX_USAGE? no: EX_DATAERR, other 5xx -> EX_UNAVAILABLE.
+int exit_for_reply(const SmtpReply& r);
+
+}  // namespace tegami::msp

@@ -1,0 +1,450 @@
+// smtp_client_test.cpp - scripted-I/O tests for deliver/remote/smtp_client.cpp: each case
+// is a list of steps (server bytes to feed, the exact client bytes expected, TLS done),
+// then the per-recipient outcomes. Bad servers first: malformed and unexpected replies,
+// plaintext after STARTTLS, dropped connections; then refusals at every stage, missing
+// extensions, and the normal sessions with and without PIPELINING, TLS and AUTH.
+#include "deliver/remote/smtp_client.hpp"
+
+#include <criterion/criterion.h>
+
+#include <string>
+#include <vector>
+
+using namespace tegami::remote;
+using Ev = SmtpClient::Event;
+
+namespace {
+
+struct Step {
+    enum Kind { server, client, tls_ok, tls_fail, lost } kind;
+    std::string data;
+};
+
+Step S(std::string d) {
+    return {Step::server, std::move(d)};
+}
+Step C(std::string d) {
+    return {Step::client, std::move(d)};
+}
+
+ClientSettings settings() {
+    ClientSettings s;
+    s.helo_name = "me.example";
+    s.peer = "mx.test[127.0.0.1]:25";
+    return s;
+}
+
+MessageSpec message(std::vector<std::string> rcpts,
+                    std::string_view body = "Subject: x\r\n\r\nhi\r\n") {
+    MessageSpec m;
+    m.sender = "a@me.example";
+    for (auto& r : rcpts)
+        m.rcpts.push_back(RcptSpec{r, "", 0});
+    m.body = body;
+    return m;
+}
+
+// Runs the script; returns the session's client. Every client write must be expected.
+void run(SmtpClient& c, const std::vector<Step>& steps) {
+    for (size_t i = 0; i < steps.size(); ++i) {
+        const Step& st = steps[i];
+        switch (st.kind) {
+            case Step::server:
+                c.feed(st.data);
+                break;
+            case Step::client:
+                cr_assert_eq(c.output(), st.data, "step %zu: client wrote [%s], expected [%s]", i,
+                             c.output().c_str(), st.data.c_str());
+                c.output().clear();
+                break;
+            case Step::tls_ok:
+                cr_assert_eq(c.event(), Ev::start_tls, "step %zu", i);
+                c.tls_done(true);
+                break;
+            case Step::tls_fail:
+                c.tls_done(false, "handshake failure");
+                break;
+            case Step::lost:
+                c.connection_lost("lost connection");
+                break;
+        }
+    }
+    cr_assert(c.output().empty(), "unexpected client output [%s]", c.output().c_str());
+}
+
+const char* kEhloPlain = "250-mx.test\r\n250 SIZE 1000\r\n";
+const char* kEhloPipe = "250-mx.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-DSN\r\n250 SIZE\r\n";
+
+}  // namespace
+
+Test(smtp_client, bad_reply_lines_are_refused) {
+    const char* bad[] = {"", "25", "abc ok", "250x", "600 no", "199 no", "2500 x"};
+    for (const char* b : bad) {
+        int code = 0;
+        bool last = false;
+        std::string_view t;
+        cr_expect_not(parse_reply_line(b, code, last, t), "%s", b);
+    }
+    int code = 0;
+    bool last = false;
+    std::string_view t;
+    cr_expect(parse_reply_line("250-PIPELINING", code, last, t));
+    cr_expect_eq(code, 250);
+    cr_expect_not(last);
+    cr_expect(parse_reply_line("220", code, last, t));
+    cr_expect(last);
+}
+
+Test(smtp_client, malformed_greeting_fails_the_session_temporarily) {
+    SmtpClient c(settings());
+    c.send_message(message({"b@x.test"}));
+    run(c, {S("hello there\r\n")});
+    cr_assert_eq(c.event(), Ev::closed);
+    cr_expect_eq(c.session_outcome().status, 4);
+    auto r = c.take_results();
+    cr_assert_eq(r.size(), 1u);
+    cr_expect_eq(r[0].status, 4);
+    cr_expect_eq(r[0].dsn, "4.5.0");
+}
+
+Test(smtp_client, mixed_codes_in_one_reply_are_malformed) {
+    SmtpClient c(settings());
+    run(c, {S("220-hi\r\n554 no\r\n")});
+    cr_assert_eq(c.event(), Ev::closed);
+    cr_expect_eq(c.session_outcome().dsn, "4.5.0");
+}
+
+Test(smtp_client, unsolicited_reply_fails) {
+    SmtpClient c(settings());
+    run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"), S("250 mx.test\r\n250 again\r\n")});
+    cr_assert_eq(c.event(), Ev::closed);
+    cr_expect_eq(c.session_outcome().dsn, "4.5.0");
+}
+
+Test(smtp_client, plaintext_after_starttls_reply_is_refused) {
+    auto s = settings();
+    s.tls_possible = true;
+    SmtpClient c(s);
+    run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"), S("250-mx.test\r\n250 STARTTLS\r\n"),
+            C("STARTTLS\r\n"), S("220 go ahead\r\n250 injected\r\n")});
+    cr_assert_eq(c.event(), Ev::closed);
+    cr_expect_eq(c.session_outcome().dsn, "4.7.0");
+}
+
+Test(smtp_client, lost_connection_after_data_is_a_deferral) {
+    SmtpClient c(settings());
+    c.send_message(message({"b@x.test"}));
+    run(c, {S("220 mx.test\r\n"),
+            C("EHLO me.example\r\n"),
+            S(kEhloPlain),
+            C("MAIL FROM:<a@me.example> SIZE=18\r\n"),
+            S("250 ok\r\n"),
+            C("RCPT TO:<b@x.test>\r\n"),
+            S("250 ok\r\n"),
+            C("DATA\r\n"),
+            S("354 go\r\n"),
+            C("Subject: x\r\n\r\nhi\r\n.\r\n"),
+            {Step::lost, ""}});
+    cr_assert_eq(c.event(), Ev::closed);
+    auto r = c.take_results();
+    cr_expect_eq(r[0].status, 4);
+    cr_expect_eq(r[0].dsn, "4.4.2");
+    cr_expect(r[0].text.find("end of data") != std::string::npos, "%s", r[0].text.c_str());
+}
+
+Test(smtp_client, greeting_554_fails_with_its_class) {
+    SmtpClient c(settings());
+    c.send_message(message({"b@x.test"}));
+    run(c, {S("554 5.7.1 go away\r\n")});
+    cr_assert_eq(c.event(), Ev::closed);
+    auto r = c.take_results();
+    cr_expect_eq(r[0].status, 5);
+    cr_expect_eq(r[0].dsn, "5.7.1");
+    cr_expect_eq(r[0].text,
+                 "mx.test[127.0.0.1]:25 said: 554 5.7.1 go away (in reply to initial greeting "
+                 "command)");
+}
+
+Test(smtp_client, ehlo_refused_falls_back_to_helo_without_extensions) {
+    SmtpClient c(settings());
+    c.send_message(message({"b@x.test"}));
+    run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"), S("502 no\r\n"),
+            C("HELO me.example\r\n"), S("250 mx.test\r\n"), C("MAIL FROM:<a@me.example>\r\n"),
+            S("250 ok\r\n"), C("RCPT TO:<b@x.test>\r\n"), S("250 ok\r\n"), C("DATA\r\n"),
+            S("354 go\r\n"), C("Subject: x\r\n\r\nhi\r\n.\r\n"), S("250 2.0.0 queued as X\r\n")});
+    cr_assert_eq(c.event(), Ev::message_done);
+    auto r = c.take_results();
+    cr_expect_eq(r[0].status, 2);
+    cr_expect_eq(r[0].dsn, "2.0.0");
+    cr_expect_eq(c.event(), Ev::idle);
+    c.quit();
+    run(c, {C("QUIT\r\n"), S("221 bye\r\n")});
+    cr_expect_eq(c.event(), Ev::closed);
+    cr_expect_eq(c.session_outcome().status, 2);
+}
+
+Test(smtp_client, rcpt_refusals_are_per_recipient_lock_step) {
+    SmtpClient c(settings());
+    c.send_message(message({"b@x.test", "c@x.test", "d@x.test"}));
+    run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"), S(kEhloPlain),
+            C("MAIL FROM:<a@me.example> SIZE=18\r\n"), S("250 ok\r\n"), C("RCPT TO:<b@x.test>\r\n"),
+            S("550 5.1.1 no such user\r\n"), C("RCPT TO:<c@x.test>\r\n"), S("452 4.2.2 full\r\n"),
+            C("RCPT TO:<d@x.test>\r\n"), S("250 ok\r\n"), C("DATA\r\n"), S("354 go\r\n"),
+            C("Subject: x\r\n\r\nhi\r\n.\r\n"), S("250 ok\r\n")});
+    auto r = c.take_results();
+    cr_assert_eq(r.size(), 3u);
+    cr_expect_eq(r[0].status, 5);
+    cr_expect_eq(r[0].dsn, "5.1.1");
+    cr_expect(r[0].text.find("(in reply to RCPT TO command)") != std::string::npos);
+    cr_expect_eq(r[1].status, 4);
+    cr_expect_eq(r[1].dsn, "4.2.2");
+    cr_expect_eq(r[2].status, 2);
+}
+
+Test(smtp_client, all_rcpts_refused_resets_without_data) {
+    SmtpClient c(settings());
+    c.send_message(message({"b@x.test"}));
+    run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"), S("250 mx.test\r\n"),
+            C("MAIL FROM:<a@me.example>\r\n"), S("250 ok\r\n"), C("RCPT TO:<b@x.test>\r\n"),
+            S("550 no\r\n"), C("RSET\r\n"), S("250 ok\r\n")});
+    cr_assert_eq(c.event(), Ev::message_done);
+    auto r = c.take_results();
+    cr_expect_eq(r[0].status, 5);
+    cr_expect_eq(r[0].dsn, "5.0.0");  // no enhanced code given: the class's
+}
+
+Test(smtp_client, mail_refused_applies_to_every_recipient) {
+    SmtpClient c(settings());
+    c.send_message(message({"b@x.test", "c@x.test"}));
+    run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"), S("250 mx.test\r\n"),
+            C("MAIL FROM:<a@me.example>\r\n"), S("451 4.3.0 try later\r\n"), C("RSET\r\n"),
+            S("250 ok\r\n")});
+    auto r = c.take_results();
+    cr_expect_eq(r[0].dsn, "4.3.0");
+    cr_expect_eq(r[1].dsn, "4.3.0");
+    cr_expect(r[1].text.find("MAIL FROM") != std::string::npos);
+}
+
+Test(smtp_client, data_refusals_and_final_refusals) {
+    for (const char* stage : {"data", "dot"}) {
+        SmtpClient c(settings());
+        c.send_message(message({"b@x.test"}));
+        std::vector<Step> st = {S("220 mx.test\r\n"), C("EHLO me.example\r\n"),
+                                S("250 mx.test\r\n"), C("MAIL FROM:<a@me.example>\r\n"),
+                                S("250 ok\r\n"),      C("RCPT TO:<b@x.test>\r\n"),
+                                S("250 ok\r\n"),      C("DATA\r\n")};
+        if (std::string(stage) == "data") {
+            st.push_back(S("554 5.6.0 no data\r\n"));
+            st.push_back(C("RSET\r\n"));
+            st.push_back(S("250 ok\r\n"));
+        } else {
+            st.push_back(S("354 go\r\n"));
+            st.push_back(C("Subject: x\r\n\r\nhi\r\n.\r\n"));
+            st.push_back(S("452 4.3.1 no space\r\n"));
+        }
+        run(c, st);
+        auto r = c.take_results();
+        cr_expect_eq(r[0].status, std::string(stage) == "data" ? 5 : 4, "%s", stage);
+    }
+}
+
+Test(smtp_client, pipelining_sends_mail_rcpts_and_data_at_once_with_dsn) {
+    SmtpClient c(settings());
+    MessageSpec m = message({"b@x.test", "c@x.test"});
+    m.rcpts[0].notify = kNotifyFailure | kNotifyDelay;
+    m.rcpts[0].orcpt = "rfc822;B+1@x.test";
+    m.rcpts[1].notify = kNotifyNever;
+    m.envid = "id=1";
+    m.ret = "HDRS";
+    m.eight_bit = true;
+    c.send_message(m);
+    run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"), S(kEhloPipe),
+            C("MAIL FROM:<a@me.example> SIZE=18 BODY=8BITMIME RET=HDRS ENVID=id+3D1\r\n"
+              "RCPT TO:<b@x.test> NOTIFY=FAILURE,DELAY ORCPT=rfc822;B+2B1@x.test\r\n"
+              "RCPT TO:<c@x.test> NOTIFY=NEVER\r\n"
+              "DATA\r\n"),
+            S("250 ok\r\n250 ok\r\n550 5.1.1 no\r\n354 go\r\n"), C("Subject: x\r\n\r\nhi\r\n.\r\n"),
+            S("250 2.0.0 ok\r\n")});
+    auto r = c.take_results();
+    cr_expect_eq(r[0].status, 2);
+    cr_expect_eq(r[1].status, 5);
+}
+
+Test(smtp_client, pipelined_no_valid_rcpt_but_354_sends_a_lone_dot) {
+    SmtpClient c(settings());
+    c.send_message(message({"b@x.test"}));
+    run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"), S("250-mx.test\r\n250 PIPELINING\r\n"),
+            C("MAIL FROM:<a@me.example>\r\nRCPT TO:<b@x.test>\r\nDATA\r\n"),
+            S("250 ok\r\n550 no\r\n354 go\r\n"), C(".\r\n"), S("554 no valid recipients\r\n")});
+    cr_assert_eq(c.event(), Ev::message_done);
+    auto r = c.take_results();
+    cr_expect_eq(r[0].status, 5);
+    cr_expect(r[0].text.find("RCPT TO") != std::string::npos);
+}
+
+Test(smtp_client, missing_extensions_bounce_before_mail) {
+    struct Case {
+        const char* ehlo;
+        bool eight_bit, utf8;
+        const char* body;
+        const char* dsn;
+    } cases[] = {
+        {"250-mx.test\r\n250 SIZE 10\r\n", false, false, "0123456789ABCDEF\r\n", "5.3.4"},
+        {"250-mx.test\r\n250 8BITMIME\r\n", false, true, "x\r\n", "5.6.7"},
+        {"250 mx.test\r\n", true, false, "caf\xc3\xa9\r\n", "5.6.3"},
+    };
+    for (const auto& k : cases) {
+        SmtpClient c(settings());
+        MessageSpec m = message({"b@x.test"}, k.body);
+        m.eight_bit = k.eight_bit;
+        m.smtputf8 = k.utf8;
+        c.send_message(m);
+        run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"), S(k.ehlo)});
+        cr_assert_eq(c.event(), Ev::message_done, "%s", k.dsn);
+        auto r = c.take_results();
+        cr_expect_eq(r[0].status, 5, "%s", k.dsn);
+        cr_expect_eq(r[0].dsn, k.dsn);
+    }
+}
+
+Test(smtp_client, eight_bit_flag_with_7bit_body_goes_out_without_body_param) {
+    SmtpClient c(settings());
+    MessageSpec m = message({"b@x.test"});
+    m.eight_bit = true;
+    c.send_message(m);
+    run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"), S("250 mx.test\r\n"),
+            C("MAIL FROM:<a@me.example>\r\n")});
+}
+
+Test(smtp_client, command_injection_in_an_address_is_refused) {
+    SmtpClient c(settings());
+    c.send_message(message({"b@x.test>\r\nRCPT TO:<evil@x.test"}));
+    run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"), S("250 mx.test\r\n")});
+    auto r = c.take_results();
+    cr_expect_eq(r[0].status, 5);
+    cr_expect_eq(r[0].dsn, "5.5.2");
+}
+
+Test(smtp_client, starttls_when_offered_then_ehlo_again_and_auth) {
+    auto s = settings();
+    s.tls_possible = true;
+    s.auth_user = "u";
+    s.auth_password = "p";
+    s.auth_mechanisms = {"PLAIN", "LOGIN"};
+    SmtpClient c(s);
+    c.send_message(message({"b@x.test"}));
+    run(c, {S("220 mx.test\r\n"),
+            C("EHLO me.example\r\n"),
+            S("250-mx.test\r\n250-AUTH PLAIN LOGIN\r\n250 STARTTLS\r\n"),
+            C("STARTTLS\r\n"),
+            S("220 go ahead\r\n"),
+            {Step::tls_ok, ""},
+            C("EHLO me.example\r\n"),
+            S("250-mx.test\r\n250 AUTH LOGIN PLAIN\r\n"),
+            C("AUTH PLAIN AHUAcA==\r\n"),
+            S("235 2.7.0 ok\r\n"),
+            C("MAIL FROM:<a@me.example>\r\n")});
+    cr_expect(c.tls_active());
+}
+
+Test(smtp_client, auth_login_and_refused_credentials_defer) {
+    auto s = settings();
+    s.tls_active = true;  // implicit TLS
+    s.auth_user = "u";
+    s.auth_password = "p";
+    s.auth_mechanisms = {"PLAIN", "LOGIN"};
+    SmtpClient c(s);
+    c.send_message(message({"b@x.test"}));
+    run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"), S("250-mx.test\r\n250 AUTH LOGIN\r\n"),
+            C("AUTH LOGIN\r\n"), S("334 VXNlcm5hbWU6\r\n"), C("dQ==\r\n"),
+            S("334 UGFzc3dvcmQ6\r\n"), C("cA==\r\n"), S("535 5.7.8 bad credentials\r\n")});
+    cr_assert_eq(c.event(), Ev::closed);
+    auto r = c.take_results();
+    cr_expect_eq(r[0].status, 4);
+    cr_expect_eq(r[0].dsn, "4.7.8");
+}
+
+Test(smtp_client, no_auth_in_the_clear) {
+    auto s = settings();
+    s.auth_user = "u";
+    s.auth_password = "p";
+    s.auth_mechanisms = {"PLAIN"};
+    SmtpClient c(s);
+    c.send_message(message({"b@x.test"}));
+    run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"), S("250-mx.test\r\n250 AUTH PLAIN\r\n"),
+            C("MAIL FROM:<a@me.example>\r\n")});
+}
+
+Test(smtp_client, required_tls_missing_or_failing_defers) {
+    {
+        auto s = settings();
+        s.tls_possible = true;
+        s.tls_required = true;
+        SmtpClient c(s);
+        c.send_message(message({"b@x.test"}));
+        run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"), S("250 mx.test\r\n")});
+        auto r = c.take_results();
+        cr_expect_eq(r[0].status, 4);
+        cr_expect_eq(r[0].dsn, "4.7.4");
+    }
+    {
+        auto s = settings();
+        s.tls_possible = true;
+        SmtpClient c(s);
+        c.send_message(message({"b@x.test"}));
+        run(c, {S("220 mx.test\r\n"),
+                C("EHLO me.example\r\n"),
+                S("250-mx.test\r\n250 STARTTLS\r\n"),
+                C("STARTTLS\r\n"),
+                S("220 go\r\n"),
+                {Step::tls_fail, ""}});
+        auto r = c.take_results();
+        cr_expect_eq(r[0].dsn, "4.7.5");
+    }
+}
+
+Test(smtp_client, starttls_refused_goes_on_in_the_clear_when_opportunistic) {
+    auto s = settings();
+    s.tls_possible = true;
+    SmtpClient c(s);
+    c.send_message(message({"b@x.test"}));
+    run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"), S("250-mx.test\r\n250 STARTTLS\r\n"),
+            C("STARTTLS\r\n"), S("454 4.7.0 not now\r\n"), C("MAIL FROM:<a@me.example>\r\n")});
+}
+
+Test(smtp_client, connection_reuse_takes_a_second_message) {
+    SmtpClient c(settings());
+    c.send_message(message({"b@x.test"}));
+    run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"), S("250 mx.test\r\n"),
+            C("MAIL FROM:<a@me.example>\r\n"), S("250 ok\r\n"), C("RCPT TO:<b@x.test>\r\n"),
+            S("250 ok\r\n"), C("DATA\r\n"), S("354 go\r\n"), C("Subject: x\r\n\r\nhi\r\n.\r\n"),
+            S("250 ok\r\n")});
+    cr_expect(c.reusable());
+    c.take_results();
+    c.send_message(message({"c@x.test"}, "x\n.y\n"));
+    run(c,
+        {C("MAIL FROM:<a@me.example>\r\n"), S("250 ok\r\n"), C("RCPT TO:<c@x.test>\r\n"),
+         S("250 ok\r\n"), C("DATA\r\n"), S("354 go\r\n"), C("x\r\n..y\r\n.\r\n"), S("250 ok\r\n")});
+    cr_expect_eq(c.take_results()[0].status, 2);
+}
+
+Test(smtp_client, timeouts_follow_rfc5321) {
+    SmtpClient c(settings());
+    cr_expect_eq(c.timeout(), 300u);  // greeting
+    c.send_message(message({"b@x.test"}));
+    run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"), S("250 mx.test\r\n"),
+            C("MAIL FROM:<a@me.example>\r\n"), S("250 ok\r\n"), C("RCPT TO:<b@x.test>\r\n"),
+            S("250 ok\r\n"), C("DATA\r\n")});
+    cr_expect_eq(c.timeout(), 120u);
+    run(c, {S("354 go\r\n"), C("Subject: x\r\n\r\nhi\r\n.\r\n")});
+    cr_expect_eq(c.timeout(), 600u);
+}
+
+Test(smtp_client, partial_lines_are_buffered) {
+    SmtpClient c(settings());
+    run(c, {S("22"), S("0 mx"), S(".test\r"), S("\n"), C("EHLO me.example\r\n")});
+}
+
+Test(smtp_client, xtext) {
+    cr_expect_eq(xtext_encode("a+b=c d"), "a+2Bb+3Dc+20d");
+}

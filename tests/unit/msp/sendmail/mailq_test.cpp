@@ -1,0 +1,53 @@
+// mailq_test.cpp - tests for msp/sendmail/mailq.cpp's formatting: sendmail 8.17's mailq
+// layout (SENDMAIL-COMPAT.md 2.4) and the JSON form, control characters neutralised.
+#include <criterion/criterion.h>
+
+#include <string>
+
+#include "msp/sendmail/mailq.hpp"
+
+using namespace tegami::msp;
+
+Test(mailq, hostile_text_stays_on_its_line) {
+    ListedMessage m;
+    m.id = "1K1K61XGH9YRD400";
+    m.size = 5;
+    m.arrival = 0;
+    m.sender = "<a@b>\n\t\tTotal requests: 99";
+    m.recipients.push_back({"<x@y>\r\nfake", ""});
+    std::string out = format_listing("/q", {m});
+    cr_expect_eq(out.find("\n\t\tTotal requests: 99"), std::string::npos);
+    cr_expect_eq(out.find("\r"), std::string::npos);
+    std::string json = format_json("/q", {m});
+    cr_expect_eq(json.find('\n'), json.size() - 1);
+    cr_expect_neq(json.find("\\u000a"), std::string::npos);
+}
+
+Test(mailq, sendmail_layout) {
+    cr_expect_eq(format_listing("/var/spool/mqueue", {}),
+                 "/var/spool/mqueue is empty\n\t\tTotal requests: 0\n");
+    ListedMessage m;
+    m.id = "1K1K61XGH9YRD400";
+    m.size = 1012;
+    m.arrival = 1700000000;
+    m.mark = '*';
+    m.sender = "<lat@client.example>";
+    m.reason = "Deferred: 4.2.0 mailbox full";
+    m.recipients.push_back({"<lat2@dest.example>", "deferred"});
+    ListedMessage h;
+    h.id = "1K1K61XJN38RD401";
+    h.hidden = true;
+    std::string out = format_listing("/var/spool/mqueue", {m, h});
+    std::string head =
+        "\t\t/var/spool/mqueue (2 requests)\n"
+        "-----Q-ID----- --Size-- -----Q-Time----- ------------Sender/Recipient-----------\n"
+        "1K1K61XGH9YRD400*    1012 ";
+    cr_expect_eq(out.substr(0, head.size()), head);
+    cr_expect_neq(out.find(" <lat@client.example>\n                 (Deferred: 4.2.0 mailbox "
+                           "full)\n\t\t\t\t\t <lat2@dest.example>\n"),
+                  std::string::npos);
+    cr_expect_neq(out.find("1K1K61XJN38RD401 (permission denied)\n"), std::string::npos);
+    cr_expect_eq(out.substr(out.size() - 20), "\t\tTotal requests: 2\n");
+    std::string one = format_listing("/q", {m});
+    cr_expect_neq(one.find("(1 request)"), std::string::npos);
+}

@@ -1,0 +1,114 @@
+// route_test.cpp - tests for queue/route.cpp: each recipient's transport and next hop
+// from local_domains, the mailertable and the smarthost. Bad mailertable values first.
+#include "queue/route.hpp"
+
+#include <criterion/criterion.h>
+
+#include <map>
+#include <string>
+
+using namespace tegami::queue;
+
+namespace {
+
+RoutingTables tables(std::map<std::string, std::string> mt, std::string smarthost = "") {
+    RoutingTables t;
+    t.local_domains = {"me.test", "localhost"};
+    t.smarthost = std::move(smarthost);
+    t.mailertable = [mt](const std::string& k, std::string&) -> std::optional<std::string> {
+        auto it = mt.find(k);
+        if (it == mt.end()) return std::nullopt;
+        return it->second;
+    };
+    return t;
+}
+
+}  // namespace
+
+Test(route, bad_mailertable_values_defer_with_4_3_5) {
+    const char* bad[] = {"smtp",
+                         "nosuchmailer:x",
+                         "smtp:[host",
+                         "smtp:host:0",
+                         "error:",
+                         "error:hello",
+                         "error:5.1.1:450 mixed classes",
+                         "lmtp:",
+                         "local:a b"};
+    for (const char* b : bad) {
+        Route r = route_recipient("u@far.test", tables({{"far.test", b}}));
+        cr_expect_eq(r.transport, Transport::error, "%s", b);
+        cr_expect_eq(r.status, 4u, "%s", b);
+        cr_expect_eq(r.dsn, "4.3.5", "%s", b);
+    }
+}
+
+Test(route, map_failure_defers) {
+    RoutingTables t = tables({});
+    t.mailertable = [](const std::string&, std::string& err) -> std::optional<std::string> {
+        err = "cannot open hash:/nowhere";
+        return std::nullopt;
+    };
+    Route r = route_recipient("u@far.test", t);
+    cr_expect_eq(r.transport, Transport::error);
+    cr_expect_eq(r.status, 4u);
+}
+
+Test(route, local_domains_and_no_domain_are_local) {
+    for (const char* a : {"u@me.test", "u@ME.Test", "Postmaster", "x@localhost"}) {
+        Route r =
+            route_recipient(a, tables({{"me.test", "smtp:[elsewhere.test]"}}, "[relay.test]:587"));
+        cr_expect_eq(r.transport, Transport::local, "%s", a);
+        cr_expect(r.next_hop.empty(), "%s", a);
+    }
+}
+
+Test(route, mailertable_forms) {
+    auto t = tables({{"a.test", "smtp:[mx.a.test]:2525"},
+                     {".b.test", "esmtp:b-relay.test"},
+                     {"c.test", "local:postmaster"},
+                     {"d.test", "error:5.7.1:550 we do not deliver there"},
+                     {"e.test", "error:450 try later"},
+                     {"f.test", "smtp:"},
+                     {"g.test", "lmtp:unix:/run/lmtp"}},
+                    "[relay.test]:587");
+    struct Case {
+        const char* addr;
+        Transport tr;
+        const char* hop;
+    } cases[] = {
+        {"u@a.test", Transport::smtp, "[mx.a.test]:2525"},
+        {"u@x.b.test", Transport::smtp, "b-relay.test:25"},
+        {"u@y.x.b.test", Transport::smtp, "b-relay.test:25"},
+        {"u@b.test", Transport::smtp, "[relay.test]:587"},  // ".b.test" is subdomains only
+        {"u@c.test", Transport::local, ""},
+        {"u@f.test", Transport::smtp, "f.test:25"},
+        {"u@g.test", Transport::lmtp, "unix:/run/lmtp"},
+        {"u@other.test", Transport::smtp, "[relay.test]:587"},
+    };
+    for (const auto& c : cases) {
+        Route r = route_recipient(c.addr, t);
+        cr_expect_eq(r.transport, c.tr, "%s: %s", c.addr, transport_name(r.transport));
+        cr_expect_eq(r.next_hop, std::string(c.hop), "%s: %s", c.addr, r.next_hop.c_str());
+    }
+    Route r = route_recipient("u@c.test", t);
+    cr_expect_eq(r.rewrite, "postmaster");
+    r = route_recipient("u@d.test", t);
+    cr_expect_eq(r.transport, Transport::error);
+    cr_expect_eq(r.status, 5u);
+    cr_expect_eq(r.dsn, "5.7.1");
+    cr_expect_eq(r.text, "we do not deliver there");
+    r = route_recipient("u@e.test", t);
+    cr_expect_eq(r.status, 4u);
+    cr_expect_eq(r.dsn, "4.0.0");
+}
+
+Test(route, catch_all_dot_and_no_smarthost_goes_to_mx) {
+    Route r = route_recipient("u@far.test", tables({}));
+    cr_expect_eq(r.transport, Transport::smtp);
+    cr_expect_eq(r.next_hop, "far.test:25");
+    r = route_recipient("u@far.test", tables({{".", "smtp:[hub.test]"}}));
+    cr_expect_eq(r.next_hop, "[hub.test]:25");
+    r = route_recipient("u@[127.0.0.2]", tables({}));
+    cr_expect_eq(r.next_hop, "[127.0.0.2]:25");
+}
