@@ -81,6 +81,7 @@ struct Config {
     bool smtpd_received_login = false;
     std::vector<std::string> trusted_networks;
     std::string smtpd_access_map;
+    uint64_t smtpd_junk_command_limit = 0;
 
     // TLS
     std::vector<std::string> tls_cert_file;

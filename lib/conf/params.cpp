@@ -216,6 +216,9 @@ const std::vector<Param>& param_table() {
               "prefixes; tagged keys first, then bare ones. Values: OK, RELAY (the recipient, "
               "or everything from that client, may be relayed), REJECT, DISCARD (taken as OK "
               "for now), ERROR:\"550 5.7.1 text\", SKIP. Empty: no access map."),
+        P_COUNT(smtpd_junk_command_limit, "100",
+                "NOOP, RSET, VRFY and HELP commands a session may send (together); the next "
+                "one is answered 421 4.7.0 and the session closed. 0: no limit."),
         P_LIST(trusted_networks, "",
                "Client networks that may relay through the MTA listener without "
                "authenticating, as address/prefix entries (\"192.0.2.0/24, [2001:db8::]/32, "

@@ -191,6 +191,17 @@ void Session::handle_line(std::string_view line) {
 
 void Session::dispatch(const VerbSpec& spec, std::string_view arg) {
     if (spec.command) ++st_.counters[static_cast<size_t>(spec.verb)].total;
+    // Junk commands (NOOP, RSET, VRFY, HELP) past smtpd_junk_command_limit end the
+    // session: they cost the server work and move no mail.
+    uint64_t junk_limit = st_.config->smtpd_junk_command_limit;
+    if (junk_limit &&
+        (spec.verb == Verb::noop || spec.verb == Verb::rset || spec.verb == Verb::vrfy ||
+         spec.verb == Verb::help) &&
+        spec.command && ++st_.junk_commands > junk_limit) {
+        send(make_reply(421, "4.7.0", st_.config->hostname + " Error: too many junk commands"));
+        st_.phase = Phase::closing;
+        return;
+    }
     if (spec.command) {
         if (auto refusal = gate(st_, spec.verb)) {
             finish(spec, *refusal);

@@ -87,7 +87,8 @@ struct SessionState {
     std::unique_ptr<Transaction> tx;  // between MAIL and the end-of-data reply
     Phase phase = Phase::command;
     uint32_t errors = 0;
-    bool draining = false;  // the daemon is stopping: close after this transaction
+    uint64_t junk_commands = 0;  // NOOP, RSET, VRFY, HELP (smtpd_junk_command_limit)
+    bool draining = false;       // the daemon is stopping: close after this transaction
     VerbCounter counters[kVerbCount];
 };
 

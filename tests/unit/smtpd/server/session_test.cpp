@@ -589,3 +589,16 @@ Test(session, too_many_recipients_is_no_error) {
     cr_expect_not(f.s.closing());
     cr_expect_eq(f.run("DATA\r\n"), std::string("354 End data with <CR><LF>.<CR><LF>\r\n"));
 }
+
+Test(session, junk_commands_past_the_limit_close_with_421) {
+    Config c = *config();
+    c.smtpd_junk_command_limit = 3;
+    Fixture f(std::make_shared<const Config>(c));
+    f.run(kEhlo);
+    std::string got = f.run("NOOP\r\nRSET\r\nHELP\r\nNOOP\r\nQUIT\r\n");
+    cr_expect_eq(occurrences(got, "250 2.0.0 Ok"), 2u, "%s", got.c_str());
+    cr_expect(got.find("421 4.7.0 mx.test Error: too many junk commands") != std::string::npos,
+              "%s", got.c_str());
+    cr_expect(got.find("221") == std::string::npos, "QUIT is never read: %s", got.c_str());
+    cr_expect(f.s.closing());
+}
