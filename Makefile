@@ -67,7 +67,8 @@ area_prog_objs = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter $(1)/%,$(PROG_NONMAI
 # unit-fuzz runs the saved fuzz corpora (tests/fuzz/corpus/<target>/) through the fuzz
 # targets themselves; the envelope decoder they cover lives in queue/.
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/*_fuzz.cpp))
-area_prog_objs_fuzz = $(call area_prog_objs,queue) $(FUZZ_SRCS:%.cpp=$(BUILD)/obj/%.o)
+area_prog_objs_fuzz = $(call area_prog_objs,queue) $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter msp/sendmail/%,$(PROG_NONMAIN_SRCS))) \
+	$(FUZZ_SRCS:%.cpp=$(BUILD)/obj/%.o)
 UNIT_BINS := $(foreach a,$(UNIT_AREAS),$(if $(call area_srcs,$(a)),$(BUILD)/tests/unit-$(a)))
 INTEG_SRCS := $(sort $(wildcard tests/integration/*.cpp))
 INTEG_OBJS := $(INTEG_SRCS:%.cpp=$(BUILD)/obj/%.o)
@@ -166,7 +167,7 @@ FUZZ_SECONDS ?= 30
 FUZZ_CXX ?= clang++
 FUZZ_WORK ?= $(BUILD)/fuzz/work
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_OBJS := $(patsubst %.cpp,$(BUILD)/fuzz/obj/%.o,$(LIB_SRCS) $(filter queue/%,$(PROG_NONMAIN_SRCS)))
+FUZZ_OBJS := $(patsubst %.cpp,$(BUILD)/fuzz/obj/%.o,$(LIB_SRCS) $(filter queue/% msp/sendmail/%,$(PROG_NONMAIN_SRCS)))
 FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/%_fuzz.cpp=%)
 
 $(BUILD)/fuzz/obj/%.o: %.cpp

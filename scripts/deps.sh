@@ -4,8 +4,8 @@
 # `sudo -n` when that works; else it prints the exact apt-get line and fails.
 set -eu
 BUILD="g++ make autoconf pkgconf libevent-dev libssl-dev libdb5.3-dev libcap-dev libcrypt-dev libunbound-dev libcriterion-dev"
-RUN="$BUILD swaks"
-TEST="$BUILD swaks python3 clang-format clang-tidy procps dnsmasq-base libcap2-bin passwd strace msmtp nmap"
+RUN="$BUILD swaks openssl"
+TEST="$BUILD swaks python3 clang-format clang-tidy procps dnsmasq-base sasl2-bin libsasl2-modules libcap2-bin passwd strace openssl libnet-ssleay-perl libio-socket-ssl-perl s-nail mutt php-cli git git-email libmailtools-perl msmtp nmap"
 case "${1:-build}" in
   build) want=$BUILD ;;
   run) want=$RUN ;;

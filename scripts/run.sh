@@ -1,14 +1,28 @@
 #!/bin/bash
 # run.sh - `make run`: starts the suite in the foreground under ./run on 127.0.0.1
-# (MTA on port 2525, or $TEGAMI_PORT), prints how to send a first message and where it
+# (MTA on port 2525, or $TEGAMI_PORT; MSA on 2587 and implicit TLS on 2465, or
+# $TEGAMI_MSA_PORT / $TEGAMI_SMTPS_PORT, with a self-signed certificate kept in
+# run/tls), prints how to send a first message and where it
 # lands, and stops cleanly on Ctrl-C. Needs no root; as root the daemons run as the
 # `tegami` user (created here if missing) and deliver as the recipient.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 port=${TEGAMI_PORT:-2525}
+msa_port=${TEGAMI_MSA_PORT:-2587}
+smtps_port=${TEGAMI_SMTPS_PORT:-2465}
 dir=$top/run
-conf=$(scripts/mkconf.sh "$dir" "$port" "$top/build/bin")
+# A self-signed certificate for the sandbox, made once and kept across runs.
+tls=$dir/tls
+mkdir -p "$tls"
+if [ ! -s "$tls/cert.pem" ] || [ ! -s "$tls/key.pem" ]; then
+  echo "run: making a self-signed certificate for localhost in $tls"
+  openssl req -x509 -nodes -days 3650 -subj /CN=localhost -newkey rsa:2048 \
+    -keyout "$tls/key.pem" -out "$tls/cert.pem" 2>/dev/null
+fi
+chmod 600 "$tls/key.pem"
+conf=$(scripts/mkconf.sh "$dir" "$port" "$top/build/bin" "msa_listen=127.0.0.1:$msa_port" \
+  "smtps_listen=127.0.0.1:$smtps_port" "tls_cert_file=$tls/cert.pem" "tls_key_file=$tls/key.pem")
 
 if [ "$(id -u)" = 0 ]; then
   sh "$top/scripts/accounts.sh"
@@ -19,6 +33,7 @@ if [ "$(id -u)" = 0 ]; then
     exit 77
   fi
   rcpt=nobody
+  chgrp tegami-smtpd "$tls/key.pem" && chmod 640 "$tls/key.pem"  # smtpd reads it as tegami-smtpd
   note="(as root each daemon runs as its own tegami-* user and local delivery becomes the recipient; mail for root needs an alias)"
 else
   rcpt=$(id -un)
@@ -32,10 +47,14 @@ fi
 cat <<MSG
 
 Tegami is starting under $dir $note
-  MTA (SMTP, no relaying): 127.0.0.1:$port      configuration: $conf
+  MTA (SMTP, STARTTLS, no relaying): 127.0.0.1:$port      configuration: $conf
+  MSA (submission, STARTTLS, AUTH):  127.0.0.1:$msa_port
+  SMTPS (submission, implicit TLS):  127.0.0.1:$smtps_port   certificate: $tls/cert.pem (self-signed)
 
 Send a first message from another terminal:
   swaks --server 127.0.0.1:$port --to $rcpt@localhost --from you@example.org
+or over TLS:
+  swaks --server 127.0.0.1:$port --tls --to $rcpt@localhost --from you@example.org
 or:
   python3 -c "import smtplib; smtplib.SMTP('127.0.0.1', $port).sendmail('you@example.org', ['$rcpt@localhost'], 'Subject: hello\r\n\r\nfirst message\r\n')"
 or through the sendmail command (the MSP: client queue $dir/clientmqueue, then smtpd's

@@ -298,6 +298,11 @@ Outcome outcome_from_wait(int wait_status, const std::string& reason, bool maild
 
 Outcome outcome_from_code(int st, const std::string& reason, bool maildir, TargetKind kind) {
     std::string why = reason.empty() ? "delivery failed (exit " + std::to_string(st) + ")" : reason;
+    // A reason that starts with its own enhanced code (a full disk, a quota) keeps it.
+    if (st == EX_TEMPFAIL && why.size() > 6 && why[0] == '4' && why[1] == '.' &&
+        why.find(' ') != std::string::npos && why.find(' ') <= 7 &&
+        why.find_first_not_of("0123456789.") == why.find(' '))
+        return {4, why.substr(0, why.find(' ')), why.substr(why.find(' ') + 1)};
     if (kind == TargetKind::program) {
         switch (st) {
             case EX_OK:

@@ -61,9 +61,9 @@ Result<UniqueFd> open_dir(int at, const std::string& name, const std::string& sh
 Result<void> write_tmp(int tmpfd, const std::string& name, const std::string& data) {
     UniqueFd fd(
         ::openat(tmpfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!fd) return sys_error("create tmp/" + name, errno, Exit::temp_fail);
+    if (!fd) return storage_error("create tmp/" + name, errno);
     Result<void> r = write_all(fd.get(), data, "maildir file");
-    if (r && ::fsync(fd.get()) != 0) r = sys_error("fsync tmp/" + name, errno, Exit::temp_fail);
+    if (r && ::fsync(fd.get()) != 0) r = storage_error("fsync tmp/" + name, errno);
     if (!r) ::unlinkat(tmpfd, name.c_str(), 0);
     return r;
 }

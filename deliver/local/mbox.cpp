@@ -6,12 +6,14 @@
 #include "deliver/local/mbox.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <ctime>
 
+#include "deliver/local/mbox_journal.hpp"
 #include "deliver/local/write_all.hpp"
 #include "lib/core/unique_fd.hpp"
 
@@ -49,6 +51,24 @@ class DotLock {
     bool held_ = false;
 };
 
+// A dotlock whose writer (its pid, written in it) no longer exists was left by a
+// delivery process that was killed: stale at once, not only after stale_lock_sec. So is
+// an empty one older than two seconds (killed between creating it and writing the pid).
+bool holder_gone(int dirfd, const std::string& name, time_t mtime) {
+    UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+    if (!fd) return false;
+    char buf[32];
+    ssize_t n = ::read(fd.get(), buf, sizeof buf - 1);
+    if (n == 0) return time(nullptr) - mtime > 2;
+    if (n <= 1 || buf[n - 1] != '\n') return false;  // being written, or not ours
+    long pid = 0;
+    for (ssize_t i = 0; i + 1 < n; ++i) {
+        if (buf[i] < '0' || buf[i] > '9') return false;
+        pid = pid * 10 + (buf[i] - '0');
+    }
+    return pid > 0 && pid != getpid() && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
 Result<bool> DotLock::acquire(int dirfd, std::string name, const MboxOptions& opt) {
     long deadline = now_ms() + opt.lock_wait_ms;
     for (;;) {
@@ -67,7 +87,8 @@ Result<bool> DotLock::acquire(int dirfd, std::string name, const MboxOptions& op
         if (errno != EEXIST) return sys_error("dotlock " + name, errno, Exit::temp_fail);
         struct stat st {};
         if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-            time(nullptr) - st.st_mtime > opt.stale_lock_sec) {
+            (time(nullptr) - st.st_mtime > opt.stale_lock_sec ||
+             holder_gone(dirfd, name, st.st_mtime))) {
             ::unlinkat(dirfd, name.c_str(), 0);
             continue;
         }
@@ -115,6 +136,10 @@ Result<UniqueFd> open_mailbox(int dirfd, const std::string& user, uid_t owner, b
     return fd;
 }
 
+void add_note(std::string& note, const std::string& more) {
+    note += (note.empty() ? "" : "; ") + more;
+}
+
 bool valid_mailbox_name(const std::string& user) {
     return !user.empty() && user != "." && user != ".." && user.find('/') == std::string::npos &&
            user.find('\0') == std::string::npos;
@@ -145,21 +170,70 @@ Result<MboxDelivered> deliver_mbox_batch(int spool_dirfd, const std::string& dir
     if (auto r = lock_fcntl(fd->get(), opt); !r) return r.error();
     struct stat st {};
     if (::fstat(fd->get(), &st) != 0) return sys_error("fstat mailbox", errno, Exit::temp_fail);
-    const off_t old_size = st.st_size;
+    // The journal first: an append cut by a crash is removed before anything else is
+    // written, and messages it lists as delivered are not appended again.
+    MboxJournal journal;
+    UniqueFd jfd;
+    if (auto jf = open_journal(spool_dirfd, user); jf) {
+        jfd.reset(*jf);
+        auto jr = read_journal(jfd.get());
+        if (!jr) return jr.error();
+        journal = std::move(jr.value());
+    } else {
+        add_note(out.note, "no journal: " + jf.error().message);
+    }
+    uint64_t size = static_cast<uint64_t>(st.st_size);
+    if (jfd) {
+        auto rec = recover_mbox(journal, fd->get(), static_cast<uint64_t>(st.st_ino), size);
+        if (!rec) return rec.error();
+        if (*rec == Recovery::cut_back) add_note(out.note, "cut back a partial entry");
+        if (*rec == Recovery::foreign) add_note(out.note, "journal reset");
+    }
+    const off_t old_size = static_cast<off_t>(size);
     // Every message of the batch in one append and one fsync: all of them or none.
     std::string entries;
-    for (const MailMessage& m : msgs)
+    MboxJournal::Pending pending;
+    size_t again = 0;
+    for (const MailMessage& m : msgs) {
+        if (jfd && !m.queue_id.empty() && journal.delivered(m.queue_id)) {
+            ++again;
+            continue;
+        }
         entries += mbox_entry(m, when);
+        if (!m.queue_id.empty()) pending.qids.emplace_back(m.queue_id);
+    }
+    if (again > 0) add_note(out.note, std::to_string(again) + " already delivered");
+    if (entries.empty()) {
+        if (jfd) (void)write_journal(jfd.get(), journal, false);
+        return out;
+    }
+    if (jfd) {
+        pending.old_size = size;
+        pending.new_size = size + entries.size();
+        journal.pending = pending;
+        if (auto w = write_journal(jfd.get(), journal, true); !w) return w.error();
+    }
     Result<void> wrote = write_all(fd->get(), entries, "mailbox");
-    if (wrote && ::fsync(fd->get()) != 0)
-        wrote = sys_error("fsync mailbox", errno, Exit::temp_fail);
+    if (wrote && ::fsync(fd->get()) != 0) wrote = storage_error("fsync mailbox", errno);
     if (wrote && created && ::fsync(spool_dirfd) != 0)
         wrote = sys_error("fsync " + dir_path, errno, Exit::temp_fail);
     if (!wrote) {
         if (::ftruncate(fd->get(), old_size) != 0 || ::fsync(fd->get()) != 0)
             return make_error(Exit::temp_fail,
                               wrote.error().message + "; could not restore the mailbox size");
+        if (jfd) {
+            journal.pending.reset();
+            (void)write_journal(jfd.get(), journal, false);
+        }
         return wrote.error();
+    }
+    if (jfd) {
+        // Not synced: should this be lost, recovery finds the mailbox at the pending
+        // line's new size and completes it the same way.
+        for (auto& q : pending.qids)
+            journal.done.push_back({std::move(q), pending.new_size});
+        journal.pending.reset();
+        (void)write_journal(jfd.get(), journal, false);
     }
     // The fsync above made the messages durable in the mailbox: from here they are delivered.
     return out;

@@ -1,6 +1,8 @@
 // mbox.hpp - appends one message to a user's mbox file (mail_spool_dir/USER), the way
 // mail.local does: dotlock USER.lock and an fcntl write lock, From_ line and mboxrd
-// quoting, fsync, and on any failure the file cut back to its old size. Called in the
+// quoting, fsync, and on any failure the file cut back to its old size; the journal
+// .USER.tegami beside it (deliver/local/mbox_journal.hpp) lets the next delivery cut back
+// an append a crash interrupted and skip messages already appended. Called in the
 // delivery child, already running as the recipient (or as the daemon's own user in an
 // unprivileged sandbox); takes an open directory so tests need no fork or privilege.
 #pragma once

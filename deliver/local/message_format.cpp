@@ -73,4 +73,64 @@ std::string maildir_file(const MailMessage& m) {
     return out;
 }
 
+HeaderFacts scan_headers(std::string_view m) {
+    HeaderFacts f;
+    auto lower = [](std::string_view s) {
+        std::string out(s);
+        for (char& c : out)
+            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        return out;
+    };
+    auto trim = [](std::string& s) {
+        size_t a = s.find_first_not_of(" \t");
+        size_t b = s.find_last_not_of(" \t");
+        s = a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
+    };
+    std::string* open = nullptr;  // the Delivered-To value a continuation line extends
+    size_t pos = 0;
+    while (pos < m.size()) {
+        size_t nl = m.find('\n', pos);
+        size_t end = nl == std::string_view::npos ? m.size() : nl;
+        std::string_view line = m.substr(pos, end - pos);
+        pos = end + 1;
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (line.empty()) break;  // end of the header
+        if (line.front() == ' ' || line.front() == '\t') {
+            if (open) {
+                *open += ' ';
+                *open += lower(line);
+                trim(*open);
+            }
+            continue;
+        }
+        open = nullptr;
+        size_t colon = line.find(':');
+        if (colon == std::string_view::npos) continue;
+        std::string name = lower(line.substr(0, colon));
+        trim(name);
+        if (name == "received") {
+            ++f.received;
+        } else if (name == "delivered-to") {
+            f.delivered_to.push_back(lower(line.substr(colon + 1)));
+            trim(f.delivered_to.back());
+            open = &f.delivered_to.back();
+        }
+    }
+    return f;
+}
+
+bool HeaderFacts::delivered_to_has(std::string_view addr) const {
+    for (const auto& d : delivered_to) {
+        if (d.size() != addr.size()) continue;
+        bool same = true;
+        for (size_t i = 0; i < d.size() && same; ++i) {
+            char c = addr[i];
+            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+            same = d[i] == c;
+        }
+        if (same) return true;
+    }
+    return false;
+}
+
 }  // namespace tegami::local

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tegami::local {
 
@@ -15,6 +16,7 @@ struct MailMessage {
     std::string_view sender;     // envelope sender; empty for the null reverse path
     std::string_view recipient;  // for Delivered-To: the address this copy is for
     std::string_view body;       // as queued: header and body, CRLF lines
+    std::string_view queue_id;   // for the mailbox journal; may be empty
 };
 
 // "From <sender or MAILER-DAEMON> <asctime-style local date>\n" (white space and control
@@ -27,6 +29,16 @@ std::string delivery_headers(std::string_view sender, std::string_view recipient
 // Appends body with CRLF turned into LF; with mboxrd, every line matching ^>*"From "
 // gets one more '>'. A non-empty body that does not end in a newline gets one.
 void append_body(std::string& out, std::string_view body, bool mboxrd);
+
+// What loop detection needs from the message header (the lines before the first empty
+// line): the number of Received fields and every Delivered-To value (lower-cased,
+// trimmed, continuation lines joined). Pure; header names without regard to case.
+struct HeaderFacts {
+    size_t received = 0;
+    std::vector<std::string> delivered_to;
+    bool delivered_to_has(std::string_view addr) const;
+};
+HeaderFacts scan_headers(std::string_view message);
 
 // A whole mbox entry: From_ line, headers, quoted body, one blank line.
 std::string mbox_entry(const MailMessage& m, time_t when);

@@ -24,6 +24,7 @@
 #include "lib/core/log.hpp"
 #include "lib/mail/address.hpp"
 #include "lib/map/recipients.hpp"
+#include "lib/map/virtual.hpp"
 #include "lib/priv/priv.hpp"
 
 namespace tegami::local {
@@ -155,6 +156,30 @@ void LocalServer::on_frame(uint64_t conn_id, ipc::MsgType type, std::string_view
     handle_deliver(conn_id, std::move(m), std::move(fds.front()));
 }
 
+// A recipient of a virtual domain through virtual_map: rc.local becomes the local name
+// the entry names (a user or alias here); else the outcome to report.
+std::optional<Outcome> LocalServer::map_virtual(Rcpt& rc) {
+    if (!virtual_ || virtual_->spec() != cfg().virtual_map)
+        virtual_ = std::make_unique<map::MapRef>(cfg().virtual_map);
+    if (!virtual_->configured())
+        return Outcome{5, "5.1.1", "no virtual user table for " + rc.domain};
+    auto t = virtual_lookup(*virtual_, rc.local, rc.domain, cfg().recipient_delimiter);
+    if (!t) return Outcome{4, "4.3.0", "virtual user table: " + t.error().message};
+    if (t->kind == VirtualTarget::Kind::none)
+        return Outcome{5, "5.1.1", "user unknown in the virtual user table"};
+    if (t->kind == VirtualTarget::Kind::error) return Outcome{t->status, t->dsn, t->text};
+    std::string local, domain;
+    if (t->target.find('@') == std::string::npos) {
+        local = t->target;
+    } else if (!split_canonical(t->target, local, domain) || !is_local_domain(cfg(), domain)) {
+        return Outcome{4, "4.3.0",
+                       "virtual user table entry " + t->target +
+                           " is not local and there is no remote delivery here"};
+    }
+    rc.local = local;
+    return std::nullopt;
+}
+
 void LocalServer::refresh_aliases() {
     time_t now = time(nullptr);
     if (now == aliases_checked_) return;
@@ -212,6 +237,17 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
     if (!req->body.map(body.get(), req->msg.body_size))
         return fail_all(Outcome{4, "4.3.0", sys_error("mmap body", errno).message});
     body.reset();
+    // Loops (sendmail's MaxHopCount and Delivered-To rules): too many Received fields
+    // bounce every recipient; a mailbox named in a Delivered-To field is not delivered
+    // to again (below).
+    HeaderFacts facts = scan_headers(req->body.view());
+    if (cfg().max_hop_count > 0 && facts.received > cfg().max_hop_count) {
+        std::string why = "mail loop: too many hops (" + std::to_string(facts.received) +
+                          " Received headers, max_hop_count " +
+                          std::to_string(cfg().max_hop_count) + ")";
+        log_info("%s: %s", qid.c_str(), why.c_str());
+        return fail_all(Outcome{5, "5.4.6", why});
+    }
     refresh_aliases();
     // Every recipient expanded first; each user then gets one job carrying every
     // recipient that reached it (one copy per mailbox and message).
@@ -227,8 +263,17 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
             }
             rc.local = unquote_local(addr);
         } else if (!is_local_domain(cfg(), rc.domain)) {
-            settle(*req, i, Outcome{5, "5.1.2", "not a local domain: " + rc.domain});
-            continue;
+            if (!is_virtual_domain(cfg(), rc.domain)) {
+                settle(*req, i, Outcome{5, "5.1.2", "not a local domain: " + rc.domain});
+                continue;
+            }
+            if (auto refusal = map_virtual(rc)) {
+                log_info("%s: to=<%s>, relay=local, dsn=%s, status=%s (%s)", qid.c_str(),
+                         addr.c_str(), refusal->dsn.c_str(),
+                         refusal->status == 4 ? "deferred" : "bounced", refusal->text.c_str());
+                settle(*req, i, *refusal);
+                continue;
+            }
         }
         Expansion ex = expand_local(rc.local, aliases_.get(), cfg(), &forward);
         for (const auto& f : ex.failures) {
@@ -259,8 +304,14 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
             ++rc.pending;
         }
     }
-    for (auto& j : jobs)
+    for (auto& j : jobs) {
+        std::string to = delivered_to(j);
+        if (j.d.kind == TargetKind::mailbox && facts.delivered_to_has(to)) {
+            finish(j, Outcome{5, "5.4.6", "mail loop: already delivered to " + to}, "");
+            continue;
+        }
         queue_.push_back(std::move(j));
+    }
     start_jobs();
 }
 
@@ -324,7 +375,7 @@ void LocalServer::start_child(std::vector<Job> jobs) {
         const Job& j = jobs[i];
         std::string_view from =
             j.d.sender.empty() ? std::string_view(j.req->msg.sender) : std::string_view(j.d.sender);
-        spec.msgs.push_back(MailMessage{from, to[i], j.req->body.view()});
+        spec.msgs.push_back(MailMessage{from, to[i], j.req->body.view(), j.req->msg.queue_id});
     }
     seq_ += jobs.size();
     // Signals stay blocked across fork so that no libevent handler runs in the child

@@ -27,6 +27,7 @@
 #include "lib/ipc/channel.hpp"
 #include "lib/ipc/messages.hpp"
 #include "lib/map/aliases.hpp"
+#include "lib/map/map.hpp"
 
 namespace tegami::local {
 
@@ -81,6 +82,7 @@ class LocalServer {
                   std::vector<UniqueFd>& fds);
     void handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd body);
     void refresh_aliases();
+    std::optional<Outcome> map_virtual(Rcpt& rc);
     void start_jobs();
     void start_child(std::vector<Job> jobs);
     bool busy(const std::string& key) const;
@@ -95,6 +97,7 @@ class LocalServer {
     int listen_fd_ = -1;
     bool switch_users_ = false;
     std::unique_ptr<AliasFile> aliases_;
+    std::unique_ptr<map::MapRef> virtual_;  // virtual_map, opened on first use
     time_t aliases_checked_ = 0;
     std::string aliases_error_;
     EventPtr accept_ev_, sigchld_ev_, cleanup_ev_, stop_timer_;

@@ -80,6 +80,8 @@ void RemoteServer::init(DaemonContext& ctx) {
     else
         tls_ = std::move(t.value());
     if (!cfg().authinfo.empty()) authinfo_ = std::make_unique<map::MapRef>(cfg().authinfo);
+    if (!cfg().smtp_tls_policy.empty())
+        tls_policy_ = std::make_unique<map::MapRef>(cfg().smtp_tls_policy);
     if (!auth_lookup_) auth_lookup_ = [this](const std::string& h) { return authinfo_for(h); };
     accept_ev_.reset(event_new(ctx.base, listen_fd_, EV_READ | EV_PERSIST, on_accept_cb, this));
     cleanup_ev_.reset(event_new(ctx.base, -1, 0, on_cleanup_cb, this));
@@ -91,6 +93,9 @@ void RemoteServer::reload(DaemonContext& ctx) {
     ctx_ = &ctx;
     authinfo_.reset();
     if (!cfg().authinfo.empty()) authinfo_ = std::make_unique<map::MapRef>(cfg().authinfo);
+    tls_policy_.reset();
+    if (!cfg().smtp_tls_policy.empty())
+        tls_policy_ = std::make_unique<map::MapRef>(cfg().smtp_tls_policy);
     auto r = Resolver::create(ctx.base, cfg().dns_resolver);
     if (!r) {
         log_error("remote: %s: keeping the old resolver", r.error().message.c_str());
@@ -121,6 +126,28 @@ std::optional<AuthInfo> RemoteServer::authinfo_for(const std::string& host) {
         return a;
     }
     return std::nullopt;
+}
+
+std::string RemoteServer::tls_level(const std::string& host) {
+    if (tls_policy_) {
+        auto v = tls_policy_->lookup(host);
+        if (!v) {
+            // The policy cannot be read: assume the strictest level rather than less.
+            log_warning("remote: smtp_tls_policy %s: %s: requiring a verified certificate",
+                        cfg().smtp_tls_policy.c_str(), v.error().message.c_str());
+            return "verify";
+        }
+        if (*v) {
+            const std::string& l = **v;
+            if (l == "none" || l == "may" || l == "encrypt" || l == "verify") return l;
+            log_warning(
+                "remote: smtp_tls_policy %s, key %s: bad level \"%s\": requiring a "
+                "verified certificate",
+                cfg().smtp_tls_policy.c_str(), host.c_str(), l.c_str());
+            return "verify";
+        }
+    }
+    return cfg().smtp_tls_security;
 }
 
 bool RemoteServer::stop(DaemonContext&) {
@@ -325,9 +352,10 @@ void RemoteServer::next_address(const std::shared_ptr<Job>& job) {
     t.implicit_tls = job->hop.implicit_tls;
     ClientSettings cs;
     cs.helo_name = cfg().hostname;
-    cs.tls_possible = cfg().smtp_tls_security != "none";
-    cs.tls_required = cfg().smtp_tls_security == "encrypt" || cfg().smtp_tls_security == "verify";
-    t.verify_tls = cfg().smtp_tls_security == "verify";
+    std::string level = tls_level(job->hop.host);
+    cs.tls_possible = level != "none";
+    cs.tls_required = level == "encrypt" || level == "verify";
+    t.verify_tls = level == "verify";
     if (auth_lookup_) {
         if (auto ai = auth_lookup_(job->hop.host)) {
             cs.auth_user = ai->authid;
@@ -337,7 +365,7 @@ void RemoteServer::next_address(const std::shared_ptr<Job>& job) {
     }
     auto a = std::make_unique<Active>();
     a->job = job;
-    a->hop_key = next_hop_string(job->hop);
+    a->hop_key = reuse_key(job->hop, level, cs.auth_user, cs.auth_password);
     a->owner = this;
     a->session = std::make_unique<Session>(
         ctx_->base, tls_.get(), std::move(t), std::move(cs),
@@ -364,8 +392,22 @@ void RemoteServer::apply(Job& job, const std::vector<Outcome>& outcomes,
     }
 }
 
+// A connection serves the next message only under the same next hop, TLS level and
+// credentials it was opened with (a stricter policy or new credentials need a new one).
+std::string RemoteServer::reuse_key(const NextHop& hop, const std::string& level,
+                                    const std::string& user, const std::string& password) {
+    return next_hop_string(hop) + "|" + level + "|" + user + "|" +
+           std::to_string(std::hash<std::string>{}(password));
+}
+
 bool RemoteServer::try_reuse(const std::shared_ptr<Job>& job) {
-    std::string key = next_hop_string(job->hop);
+    std::string user, password;
+    if (auth_lookup_)
+        if (auto ai = auth_lookup_(job->hop.host)) {
+            user = ai->authid;
+            password = ai->password;
+        }
+    std::string key = reuse_key(job->hop, tls_level(job->hop.host), user, password);
     for (auto& [s, a] : sessions_) {
         if (a->job || a->hop_key != key || !s->idle()) continue;
         a->job = job;

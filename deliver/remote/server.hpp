@@ -99,6 +99,8 @@ class RemoteServer {
     void finish_all(const std::shared_ptr<Job>& job, const Outcome& o);
     void answer(const std::shared_ptr<Job>& job);
     bool try_reuse(const std::shared_ptr<Job>& job);
+    static std::string reuse_key(const NextHop& hop, const std::string& level,
+                                 const std::string& user, const std::string& password);
     void park(Session& s);
     void schedule_cleanup();
 
@@ -110,6 +112,9 @@ class RemoteServer {
     SslCtxPtr tls_;
     AuthLookup auth_lookup_;
     std::unique_ptr<map::MapRef> authinfo_;
+    std::unique_ptr<map::MapRef> tls_policy_;
+    // The TLS level for a next hop: the policy map's entry, else smtp_tls_security.
+    std::string tls_level(const std::string& host);
     std::mt19937 rng_{std::random_device{}()};
     std::map<uint64_t, std::unique_ptr<ipc::Channel>> conns_;
     std::vector<std::unique_ptr<ipc::Channel>> dead_conns_;

@@ -111,11 +111,13 @@ struct Config {
     // local delivery
     MailboxFormat mailbox_format = MailboxFormat::mbox;
     uint64_t local_concurrency = 0;
-    std::string recipient_delimiter;  // "+": user+detail reaches user ("" = off)
-    std::string default_user;         // runs |program and /file targets of aliases
-    std::string smrsh_dir;            // programs allowed as |program targets
-    uint64_t program_timeout = 0;     // seconds
-    uint64_t max_hop_count = 0;       // Received headers before a loop is declared
+    std::string recipient_delimiter;           // "+": user+detail reaches user ("" = off)
+    std::string default_user;                  // runs |program and /file targets of aliases
+    std::vector<std::string> virtual_domains;  // domains mapped by virtual_map
+    std::string virtual_map;                   // sendmail's virtusertable, a lib/map spec
+    std::string smrsh_dir;                     // programs allowed as |program targets
+    uint64_t program_timeout = 0;              // seconds
+    uint64_t max_hop_count = 0;                // Received headers before a loop is declared
 
     // routing and remote delivery
     std::string smarthost;
@@ -123,6 +125,7 @@ struct Config {
     std::string authinfo;
     std::vector<std::string> dns_resolver;
     std::string smtp_tls_security;  // "none", "may", "encrypt", "verify"
+    std::string smtp_tls_policy;    // map spec: domain -> one of those
     uint64_t smtp_port = 0;
     uint64_t smtp_connect_timeout = 0;        // seconds
     uint64_t smtp_connection_reuse_time = 0;  // seconds

@@ -158,9 +158,11 @@ const std::vector<Param>& param_table() {
         P_COUNT(smtpd_error_limit, "20",
                 "Errors (4xx/5xx replies to commands) a session may cause before it is closed "
                 "with 421 4.7.0."),
-        P_COUNT(smtpd_client_limit, "2000",
-                "Concurrent SMTP sessions served; further connections get 421 4.7.0 and are "
-                "closed."),
+        P_COUNT(smtpd_client_limit, "10000",
+                "Concurrent SMTP sessions served (all listeners together); further connections "
+                "get 421 4.7.0 and are closed. Master raises its RLIMIT_NOFILE (inherited by "
+                "smtpd) to this plus 256 when it can, and logs what it did; an idle plaintext "
+                "session costs under 2 KiB."),
         P_TIME(smtpd_timeout, "300s",
                "How long smtpd waits for the next command, and for the client to read a reply "
                "(RFC 5321 4.5.3.2: at least 5 minutes). On expiry: 421 4.4.2 and close."),
@@ -273,6 +275,17 @@ const std::vector<Param>& param_table() {
               "The character that separates a user name from a detail: user+detail@domain is "
               "accepted and delivered to user (with Delivered-To naming user+detail) unless an "
               "alias for user+detail exists, which wins. Empty turns details off."),
+        P_LIST(virtual_domains, "",
+               "Domains whose recipients are mapped by virtual_map (sendmail's virtual hosts). "
+               "A recipient in one of them is accepted at RCPT only if the map has an entry "
+               "for it (else 550 5.1.1) and is delivered to the entry's target."),
+        P_STR(virtual_map, "",
+              "sendmail's virtusertable as a map (\"hash:/etc/mail/virtusertable\", "
+              "\"text:PATH\"). Keys are user+detail@domain, user+*@domain, user@domain and "
+              "@domain, tried in that order; a value is a local user or alias, "
+              "user@local-domain, an address elsewhere (deferred with 4.3.0 until remote "
+              "delivery exists) or error:code text. In a value, %1 is the user, %2 the detail "
+              "and %3 \"+detail\"."),
         P_STR(default_user, "nobody",
               "The account |program and /file targets of the aliases file (and of :include: "
               "files owned by root) run as. Never root: a name with uid 0 is refused and such "
@@ -320,6 +333,12 @@ const std::vector<Param>& param_table() {
         P_COUNT(smtp_port, "25",
                 "The TCP port the SMTP client connects to when the next hop names none (MX "
                 "hosts, address literals), as Postfix's smtp_tcp_port. Change it only for tests."),
+        P_STR(smtp_tls_policy, "",
+              "A map (lib/map spec) of TLS levels per destination: the key is the next hop's "
+              "domain or host (as in the mailertable, without brackets or port), the value "
+              "one of the smtp_tls_security levels, which then applies instead (e.g. "
+              "\"example.org verify\" requires a certificate valid for each of its MX hosts). "
+              "A failure a required level causes defers the mail. Empty: none."),
         P_TIME(smtp_connect_timeout, "30s", "How long the SMTP client waits for a TCP connection."),
         P_TIME(smtp_connection_reuse_time, "5s",
                "How long a connection that delivered a message stays open for the next message to "

@@ -84,6 +84,12 @@ class Stream {
         return true;
     }
 
+    // The transport's handshake runs before any I/O (implicit TLS, at connect).
+    void start_handshake() {
+        handshaking_ = true;
+        arm();
+    }
+
     // The event fired (or a test says it did): do the I/O, feed the owner, re-arm.
     void handle(short what);
 

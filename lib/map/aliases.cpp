@@ -21,6 +21,7 @@
 
 #include "lib/core/log.hpp"
 #include "lib/core/unique_fd.hpp"
+#include "lib/map/aliases_compile.hpp"
 #include "lib/map/map.hpp"
 
 namespace tegami {
@@ -205,7 +206,7 @@ Result<void> AliasFile::refresh_db(const std::string& db, const struct stat& st)
     }
     AliasTable table;
     bool sentinel = false;
-    std::string entry;
+    std::vector<std::pair<std::string, std::string>> recs;
     auto r = map::for_each_record("hash:" + db, [&](std::string_view key, std::string_view value) {
         if (!key.empty() && key.back() == '\0') key.remove_suffix(1);
         if (!value.empty() && value.back() == '\0') value.remove_suffix(1);
@@ -213,17 +214,41 @@ Result<void> AliasFile::refresh_db(const std::string& db, const struct stat& st)
             sentinel = true;
             return true;
         }
-        entry.assign(key).append(": ").append(value).push_back('\n');
-        auto one = parse_aliases(entry, db);
-        if (!one || one.value().entries.size() != 1) {
-            log_warning("%s: skipping unreadable entry \"%.*s\"", db.c_str(),
+        bool bad_key = key.empty();
+        for (char c : key)
+            if (static_cast<unsigned char>(c) <= 0x20 || c == ':' || c == '"' || c == 0x7f)
+                bad_key = true;
+        if (bad_key) {
+            log_warning("%s: skipping entry with an unusable name \"%.*s\"", db.c_str(),
                         static_cast<int>(key.size() > 200 ? 200 : key.size()), key.data());
             return true;
         }
-        table.entries.insert(one.value().entries.begin(), one.value().entries.end());
+        std::string v(value);
+        for (char& c : v)
+            if (c == '\n' || c == '\r') c = ' ';  // continuation lines, as stored by some writers
+        recs.emplace_back(std::string(key), std::move(v));
         return true;
     });
     if (!r) return r.error();
+    // Fast path: every record parsed at once; if any is unreadable, one by one, skipping
+    // (and naming) the bad ones.
+    std::string all;
+    for (const auto& [k, v] : recs)
+        all += alias_entry_text(k, v);
+    auto whole = parse_aliases(all, db);
+    if (whole && whole.value().entries.size() == recs.size()) {
+        table = std::move(whole.value());
+    } else {
+        for (const auto& [k, v] : recs) {
+            auto one = parse_aliases(alias_entry_text(k, v), db);
+            if (!one || one.value().entries.size() != 1) {
+                log_warning("%s: skipping unreadable entry \"%.*s\"", db.c_str(),
+                            static_cast<int>(k.size() > 200 ? 200 : k.size()), k.data());
+                continue;
+            }
+            table.entries.insert(one.value().entries.begin(), one.value().entries.end());
+        }
+    }
     if (!sentinel)
         return make_error(
             Exit::temp_fail,

@@ -17,10 +17,16 @@ namespace {
 
 constexpr size_t kMaxAliasesFile = 64u * 1024u * 1024u;
 
+// A target goes back in double quotes when it held a comma, white space or a CR (a program
+// or file with arguments: aliases(5) and sendmail want those quoted), unless that would
+// change how it reads back: a target with a quote of its own is a piece of the source
+// that parse_aliases split outside quotes, so it reads back the same as it stands; one
+// ending in a backslash would escape the closing quote, and without a comma it needs
+// none. (tests/fuzz/map_text_fuzz.cpp checks the round trip.)
 bool needs_quotes(const std::string& t) {
-    if (t.find('"') != std::string::npos) return false;  // written as the source had it
+    if (t.empty() || t.find('"') != std::string::npos || t.back() == '\\') return false;
     for (char c : t)
-        if (c == ',' || c == ' ' || c == '\t') return true;
+        if (c == ',' || c == ' ' || c == '\t' || c == '\r') return true;
     return false;
 }
 
@@ -47,6 +53,13 @@ std::string encode_alias_targets(const std::vector<std::string>& targets) {
     return out;
 }
 
+std::string alias_entry_text(std::string_view name, std::string_view stored) {
+    std::string out;
+    out.reserve(name.size() + stored.size() + 4);
+    out.append(name).append(": ").append(stored).append(",\n");
+    return out;
+}
+
 std::string aliases_summary_line(const std::string& path, const AliasesSummary& s) {
     return path + ": " + std::to_string(s.aliases) + " aliases, longest " +
            std::to_string(s.longest) + " bytes, " + std::to_string(s.bytes) + " bytes total";
@@ -70,7 +83,10 @@ Result<AliasesSummary> compile_aliases(const std::string& path) {
     // file when there is no map, must be able to read the map too.
     map::WriteOptions opt;
     struct stat src {};
-    if (::stat(path.c_str(), &src) == 0) opt.new_mode = src.st_mode & 0666;
+    if (::stat(path.c_str(), &src) == 0) {
+        opt.new_mode = src.st_mode & 0666;
+        opt.new_gid = src.st_gid;
+    }
     auto w = map::MapWriter::create(map::MapType::hash, db, opt);
     if (!w) return w.error();
     AliasesSummary sum;

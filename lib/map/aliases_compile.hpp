@@ -7,7 +7,7 @@
 // Called by msp/newaliases and by the sendmail command's -bi (the msp helper's
 // msp/sendmail) with the configured `aliases` path. Trusts the path; the file's text
 // is untrusted and parsed by parse_aliases (errors "FILE:LINE: message").
-// Mode: a new PATH.db gets the text file's permission bits (readable by the same
+// Mode: a new PATH.db gets the text file's permission bits and group (readable by the same
 // daemons); a replaced one keeps its own.
 // Invariant: a file with any error leaves the old PATH.db untouched (MapWriter builds a
 // new file and renames it over only when the whole table parsed).
@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lib/core/result.hpp"
@@ -39,6 +40,11 @@ std::string aliases_summary_line(const std::string& path, const AliasesSummary& 
 // The stored right-hand side of an alias: targets joined with ", ", a target holding a
 // comma or white space in double quotes. parse_aliases reads it back to the same list.
 std::string encode_alias_targets(const std::vector<std::string>& targets);
+
+// One stored record as aliases(5) text for parse_aliases ("name: stored,\n"): the
+// trailing comma keeps a value that ends in a backslash from reading as a continued
+// line (an empty last item is skipped). Used by AliasFile to read aliases.db.
+std::string alias_entry_text(std::string_view name, std::string_view stored);
 
 // The whole of `newaliases` (and `sendmail -bi`): loads the configuration file
 // config_path, compiles its `aliases` file with signals that would interrupt the build

@@ -15,6 +15,9 @@ namespace {
 
 thread_local std::string g_last_bdb_message;
 
+constexpr uint64_t kDefaultCache = 256u * 1024u;
+constexpr uint64_t kMaxCache = 64u * 1024u * 1024u;
+
 void quiet_errcall(const DB_ENV*, const char*, const char* msg) noexcept {
     try {
         g_last_bdb_message = msg ? msg : "";
@@ -33,15 +36,52 @@ std::string_view view(const DBT& d) {
     return {static_cast<const char*>(d.data), d.size};
 }
 
+// Which key forms a map holds, learnt by one pass over its keys at open, so that a
+// lookup asks BDB only for forms that exist (a miss in a usual map is one get).
+struct KeyShape {
+    bool plain = false;  // keys without a trailing NUL (makemap)
+    bool nul = false;    // keys with one (makemap -N, aliases.db)
+    bool upper = false;  // keys with upper-case letters (makemap -f)
+};
+
+Result<KeyShape> key_shape(DB* db, const std::string& file) {
+    KeyShape shape;
+    DBC* raw = nullptr;
+    int ret = db->cursor(db, nullptr, &raw, 0);
+    if (ret != 0) return bdb_error(file + ": cursor", ret, Exit::config);
+    DbcPtr cur(raw);
+    for (;;) {
+        DBT k{};
+        DBT d{};
+        d.flags = DB_DBT_PARTIAL;  // keys only: no value is copied
+        ret = cur->get(cur.get(), &k, &d, DB_NEXT);
+        if (ret == DB_NOTFOUND) return shape;
+        if (ret != 0) return bdb_error(file + ": read", ret, Exit::config);
+        std::string_view key = view(k);
+        if (!key.empty() && key.back() == '\0')
+            shape.nul = true;
+        else
+            shape.plain = true;
+        if (!shape.upper)
+            for (char c : key)
+                if (c >= 'A' && c <= 'Z') {
+                    shape.upper = true;
+                    break;
+                }
+        if (shape.plain && shape.nul && shape.upper) return shape;
+    }
+}
+
 class BdbMap final : public Map {
   public:
-    BdbMap(std::string name, DbPtr db) : name_(std::move(name)), db_(std::move(db)) {}
+    BdbMap(std::string name, DbPtr db, KeyShape shape)
+        : name_(std::move(name)), db_(std::move(db)), shape_(shape) {}
 
     Result<std::optional<std::string>> lookup(std::string_view key) override {
         if (key.empty() || key.size() > kMaxKey) return std::optional<std::string>{};
         std::string folded = fold_key(key);
         auto hit = get_either(folded);
-        if (!hit || hit.value() || std::string_view(folded) == key) return hit;
+        if (!hit || hit.value() || !shape_.upper || std::string_view(folded) == key) return hit;
         return get_either(std::string(key));  // a map made with makemap -f
     }
     const std::string& name() const override { return name_; }
@@ -49,17 +89,13 @@ class BdbMap final : public Map {
   private:
     static constexpr size_t kMaxKey = 64u * 1024u;
 
-    // The key without and with its trailing NUL; the form that last matched goes first.
+    // The key in each form the map holds: without, then with its trailing NUL.
     Result<std::optional<std::string>> get_either(const std::string& key) {
-        for (int n = 0; n < 2; ++n) {
-            bool with_nul = (n == 0) == nul_first_;
-            auto hit = get(key, with_nul);
-            if (!hit) return hit.error();
-            if (hit.value()) {
-                nul_first_ = with_nul;
-                return hit;
-            }
+        if (shape_.plain) {
+            auto hit = get(key, false);
+            if (!hit || hit.value()) return hit;
         }
+        if (shape_.nul) return get(key, true);
         return std::optional<std::string>{};
     }
 
@@ -79,7 +115,7 @@ class BdbMap final : public Map {
     std::string name_;
     DbPtr db_;
     std::string buf_;
-    bool nul_first_ = false;
+    KeyShape shape_;
 };
 
 }  // namespace
@@ -105,6 +141,13 @@ Result<DbPtr> open_bdb_readonly(const std::string& file, MapType type) {
     if (ret != 0) return bdb_error("db_create", ret, Exit::os_err);
     DbPtr db(raw);
     db->set_errcall(db.get(), quiet_errcall);
+    // A cache that holds the whole map (up to kMaxCache): BDB's default without an
+    // environment is 256 KB, and a larger map would then read pages from the file on
+    // most lookups.
+    uint64_t cache = static_cast<uint64_t>(st.st_size) + static_cast<uint64_t>(st.st_size) / 4;
+    if (cache > kMaxCache) cache = kMaxCache;
+    if (cache > kDefaultCache)
+        (void)db->set_cachesize(db.get(), 0, static_cast<u_int32_t>(cache), 1);
     g_last_bdb_message.clear();
     ret = db->open(db.get(), nullptr, file.c_str(), nullptr, DB_UNKNOWN, DB_RDONLY, 0);
     if (ret == ENOENT) return sys_error(file, ret, Exit::no_input);
@@ -125,7 +168,10 @@ Result<DbPtr> open_bdb_readonly(const std::string& file, MapType type) {
 Result<std::unique_ptr<Map>> open_bdb_map(const MapSpec& spec) {
     auto db = open_bdb_readonly(spec.file, spec.type);
     if (!db) return db.error();
-    return std::unique_ptr<Map>(std::make_unique<BdbMap>(spec.name, std::move(db.value())));
+    auto shape = key_shape(db.value().get(), spec.file);
+    if (!shape) return shape.error();
+    return std::unique_ptr<Map>(
+        std::make_unique<BdbMap>(spec.name, std::move(db.value()), shape.value()));
 }
 
 Result<void> for_each_bdb_record(const MapSpec& spec, const RecordFn& fn) {

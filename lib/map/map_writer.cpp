@@ -19,6 +19,8 @@ namespace {
 
 std::atomic<unsigned> g_tmp_counter{0};
 
+constexpr size_t kBuildCache = 32u * 1024u * 1024u;
+
 std::string dir_of(const std::string& path) {
     size_t slash = path.rfind('/');
     if (slash == std::string::npos) return ".";
@@ -63,9 +65,11 @@ Result<std::unique_ptr<MapWriter>> MapWriter::create(MapType type, std::string f
     int ret = db_create(&raw, nullptr, 0);
     if (ret != 0) return bdb_error("db_create", ret, Exit::os_err);
     DbPtr db(raw);
-    if (opt.cache_size > 0)
-        ret = db->set_cachesize(db.get(), static_cast<u_int32_t>(opt.cache_size >> 30),
-                                static_cast<u_int32_t>(opt.cache_size & ((1u << 30) - 1)), 1);
+    // Without -c, a cache large enough that building a big map does not write and
+    // re-read pages for every record (BDB's own default is 256 KB).
+    size_t cache = opt.cache_size > 0 ? opt.cache_size : kBuildCache;
+    ret = db->set_cachesize(db.get(), static_cast<u_int32_t>(cache >> 30),
+                            static_cast<u_int32_t>(cache & ((1u << 30) - 1)), 1);
     if (ret == 0 && opt.allow_dups) ret = db->set_flags(db.get(), DB_DUP);
     if (ret != 0) return bdb_error(w->file_ + ": configure", ret, Exit::usage);
     ret = db->open(db.get(), nullptr, tmp.c_str(), nullptr,
@@ -82,6 +86,9 @@ Result<std::unique_ptr<MapWriter>> MapWriter::create(MapType type, std::string f
     if (had_old && (old.st_uid != ::geteuid() || old.st_gid != ::getegid()) &&
         ::chown(tmp.c_str(), old.st_uid, old.st_gid) != 0 && errno != EPERM)
         return sys_error("chown " + tmp, errno, Exit::cant_create);
+    if (!had_old && opt.new_gid != static_cast<gid_t>(-1) && opt.new_gid != ::getegid() &&
+        ::chown(tmp.c_str(), static_cast<uid_t>(-1), opt.new_gid) != 0 && errno != EPERM)
+        return sys_error("chgrp " + tmp, errno, Exit::cant_create);
 
     if (opt.append && had_old) {
         MapSpec spec;

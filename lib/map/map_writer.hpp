@@ -7,7 +7,8 @@
 // or the new one, whole; a writer that dies leaves the old map untouched (and the
 // destructor removes an uncommitted temporary file).
 // Mode: a replaced map keeps the old file's mode, owner and group (chown only where
-// permitted); a new one is 0640, as sendmail's makemap creates them.
+// permitted); a new one gets new_mode and new_gid (makemap and newaliases pass the
+// source file's, so the daemons that could read the text can read the map).
 #pragma once
 
 #include <sys/types.h>
@@ -23,10 +24,11 @@
 namespace tegami::map {
 
 struct WriteOptions {
-    size_t cache_size = 0;    // makemap -c: BDB cache in bytes (0: BDB's default)
-    bool allow_dups = false;  // makemap -d: several values per key
-    bool append = false;      // makemap -o: start from the existing map's records
-    mode_t new_mode = 0640;   // mode of a map that did not exist before
+    size_t cache_size = 0;                   // makemap -c: BDB cache in bytes (0: BDB's default)
+    bool allow_dups = false;                 // makemap -d: several values per key
+    bool append = false;                     // makemap -o: start from the existing map's records
+    mode_t new_mode = 0640;                  // mode of a map that did not exist before
+    gid_t new_gid = static_cast<gid_t>(-1);  // and its group (-1: the creator's)
 };
 
 class MapWriter {

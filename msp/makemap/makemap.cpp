@@ -4,6 +4,8 @@
 // (lib/map/map_writer.hpp).
 #include "msp/makemap/makemap.hpp"
 
+#include <sys/stat.h>
+
 #include "lib/map/map_text.hpp"
 #include "lib/map/map_writer.hpp"
 
@@ -67,6 +69,14 @@ int run(const Options& opt, std::FILE* in, std::FILE* out, std::FILE* err) {
     wopt.cache_size = opt.cache_size;
     wopt.allow_dups = opt.allow_dups;
     wopt.append = opt.append;
+    // A new map is as readable as the text it is made from (stdin redirected from the
+    // source file, as admins run it), so the daemons that read e.g. /etc/mail/access
+    // can read access.db; from a pipe it is 0640, as sendmail makes it.
+    struct stat src {};
+    if (::fstat(fileno(in), &src) == 0 && S_ISREG(src.st_mode)) {
+        wopt.new_mode = src.st_mode & 0666;
+        wopt.new_gid = src.st_gid;
+    }
     auto writer = map::MapWriter::create(opt.type, spec->file, wopt);
     if (!writer) {
         std::fprintf(err, "makemap: error opening type %s map %s: %s\n",

@@ -109,6 +109,7 @@ int exec_newaliases(const Config& cfg, const Options& o) {
         args.push_back(o.config);
     }
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& a : args)
         argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -180,7 +181,8 @@ int main(int argc, char** argv) {
         if (caller.borrowed_group()) drop_msp_group(caller);
         return exec_master(cfg, config, m == "D");
     }
-    if (o.queue_run && (m == "m" || m == "p") && !o.mode_given) return queue_mode(o, cfg, caller);
+    bool queue_request = o.queue_run || o.quarantine || o.delete_ids;
+    if (queue_request && (m == "m" || m == "p") && !o.mode_given) return queue_mode(o, cfg, caller);
     if (m == "m" || m == "s" || m == "v" || m == "p") {
         if (m == "m") return submit_message(o, cfg, caller);
         if (m == "s") return smtp_on_stdio(o, cfg, caller);

@@ -237,13 +237,8 @@ std::vector<std::string> parse_address_list(std::string_view v) {
                 else
                     cur.clear();  // "group name:" starts a group
                 break;
-            case ';':
-                if (in_angle)
-                    angle.push_back(c);
-                else
-                    flush();
-                break;
-            case ',':
+            case ';':  // a group's end, or
+            case ',':  // the next address
                 if (in_angle)
                     angle.push_back(c);
                 else

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <strings.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 
@@ -133,7 +134,10 @@ bool SmtpClient::send_data(std::string_view msg) {
     return write_all(buf);
 }
 
-SendOutcome send_message(SmtpClient& c, const QueuedMessage& m) {
+namespace {
+
+// One transaction for recipients [first, last) of m.
+SendOutcome send_chunk(SmtpClient& c, const QueuedMessage& m, size_t first, size_t last) {
     SendOutcome out;
     bool dsn = c.has_extension("DSN");
     std::string mail = "MAIL FROM:<" + m.sender + ">";
@@ -151,7 +155,8 @@ SendOutcome send_message(SmtpClient& c, const QueuedMessage& m) {
     SmtpReply r = c.command(mail);
     if (r.code != 250) return fail(r);
     size_t accepted = 0;
-    for (const auto& rcpt : m.recipients) {
+    for (size_t i = first; i < last; ++i) {
+        const std::string& rcpt = m.recipients[i];
         std::string line = "RCPT TO:<" + rcpt + ">";
         if (dsn && !m.notify.empty()) line += " NOTIFY=" + upper(m.notify);
         r = c.command(line);
@@ -171,6 +176,29 @@ SendOutcome send_message(SmtpClient& c, const QueuedMessage& m) {
     if (r.code != 250) return fail(r);
     out.accepted = true;
     return out;
+}
+
+}  // namespace
+
+SendOutcome send_message(SmtpClient& c, const QueuedMessage& m) {
+    SendOutcome all;
+    for (size_t first = 0; first < m.recipients.size(); first += kRecipientsPerTransaction) {
+        size_t last = std::min(m.recipients.size(), first + kRecipientsPerTransaction);
+        SendOutcome part = send_chunk(c, m, first, last);
+        for (auto& r : part.refused)
+            all.refused.push_back(std::move(r));
+        if (part.temporary) {  // the whole message waits (earlier parts may come twice)
+            all.accepted = false;
+            all.temporary = true;
+            all.failure = std::move(part.failure);
+            return all;
+        }
+        if (part.accepted)
+            all.accepted = true;
+        else
+            all.failure = std::move(part.failure);
+    }
+    return all;
 }
 
 int exit_for_reply(const SmtpReply& r) {

@@ -58,12 +58,20 @@ struct SendOutcome {
     SmtpReply failure;  // the reply that ended the transaction, when not accepted
 };
 
-// MAIL, RCPT for each recipient, DATA and the message; RSET after a failure.
-// DSN parameters are sent only when smtpd announces DSN.
+// RFC 5321 4.5.3.1.8: a server takes at least 100 recipients per transaction; more go
+// in further transactions.
+constexpr size_t kRecipientsPerTransaction = 100;
+
+// MAIL, RCPT for each recipient, DATA and the message; RSET after a failure; one
+// transaction per kRecipientsPerTransaction recipients. DSN parameters are sent only
+// when smtpd announces DSN. A temporary failure of any transaction makes the whole
+// outcome temporary (the file stays; transactions already accepted are sent again on
+// the retry: at-least-once).
 SendOutcome send_message(SmtpClient& c, const QueuedMessage& m);
 
-// sysexits code for a refusal (sendmail's mapping): 5.1.1/5.1.6/5.1.0 -> EX_NOUSER,
-// 5.1.2 -> EX_NOHOST, 5.1.3 -> EX_USAGE? no: EX_DATAERR, other 5xx -> EX_UNAVAILABLE.
+// sysexits code for a refusal (sendmail's mapping): 5.1.0/5.1.1/5.1.6 -> EX_NOUSER,
+// 5.1.2 -> EX_NOHOST, 5.1.3/5.1.7/5.6.0 -> EX_DATAERR, other 5xx -> EX_UNAVAILABLE;
+// a 4xx or no reply -> EX_TEMPFAIL.
 int exit_for_reply(const SmtpReply& r);
 
 }  // namespace tegami::msp

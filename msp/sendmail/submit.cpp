@@ -481,6 +481,20 @@ int run_client_queue(const Options& o, const Config& cfg, Caller& caller) {
 }
 
 int smtp_on_stdio(const Options&, const Config& cfg, Caller& caller) {
+    // From inetd (sendmail -Am -bs) standard input is a network socket: its client is
+    // not a local user, and the local listener (no relay limit) must never serve it.
+    sockaddr_storage peer{};
+    socklen_t plen = sizeof peer;
+    if (::getpeername(0, reinterpret_cast<sockaddr*>(&peer), &plen) == 0 &&
+        (peer.ss_family == AF_INET || peer.ss_family == AF_INET6)) {
+        drop_msp_group(caller);
+        std::printf(
+            "421 4.3.0 %s sendmail -bs does not serve network clients; they are "
+            "served on mta_listen\r\n",
+            cfg.hostname.c_str());
+        std::fflush(stdout);
+        return EX_UNAVAILABLE;
+    }
     UniqueFd sock = connect_msp(cfg);
     drop_msp_group(caller);
     if (!sock) {

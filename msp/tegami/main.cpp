@@ -12,8 +12,8 @@
 // Exit codes follow LSB init scripts where they have one: status 0 running, 1 master
 // dead but its pid file left, 3 not running; start/stop 0 also when already in the
 // wanted state, 1 when it could not be reached in time; reload 7 when not running;
-// 64 usage, 77 not permitted to signal master, 78 configuration error. flush: 69 while
-// the queue has no control socket to ask (see below).
+// 64 usage, 77 not permitted to signal master, 78 configuration error. flush is
+// `sendmail -q` and exits as it does (69 where that cannot reach the queue).
 //
 // Runs as its caller; start and stop need root for a root-run suite. Signals go only to
 // the pid in pid_file and only when /proc says it is tegami-master.
@@ -228,10 +228,34 @@ int do_check(const Ctx&) {
     return 0;  // the configuration was loaded and checked before any verb runs
 }
 
-int do_flush(const Ctx&) {
-    std::fprintf(stderr,
-                 "tegami: flush: the queue has no control socket in this build, so an "
-                 "immediate run cannot be requested; the queue retries on its own schedule\n");
+// flush is `sendmail -q`: the sendmail command beside this program asks the queue over
+// its control socket (queue_control_socket) for an immediate run, so there is one
+// client of that socket. A build whose sendmail cannot do it yet answers 69.
+int do_flush(const Ctx& c) {
+    char self[4096];
+    ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    std::string dir = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string();
+    dir = dir.substr(0, dir.rfind('/') == std::string::npos ? 0 : dir.rfind('/'));
+    std::string prog = dir + "/sendmail";
+    if (dir.empty() || ::access(prog.c_str(), X_OK) != 0) {
+        std::fprintf(stderr, "tegami: flush: no sendmail command beside tegami (%s)\n",
+                     prog.c_str());
+        return code(Exit::unavailable);
+    }
+    // -C only for another configuration: sendmail gives up its group for -C.
+    std::vector<std::string> args = {"sendmail"};
+    if (c.config_path != default_config_path()) args.insert(args.end(), {"-C", c.config_path});
+    args.emplace_back("-q");
+    std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
+    for (auto& a : args)
+        argv.push_back(a.data());
+    argv.push_back(nullptr);
+    char env_path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+    char* envp[] = {env_path, nullptr};
+    ::execve(prog.c_str(), argv.data(), envp);
+    std::fprintf(stderr, "tegami: flush: cannot execute %s: %s\n", prog.c_str(),
+                 std::strerror(errno));
     return code(Exit::unavailable);
 }
 

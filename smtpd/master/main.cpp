@@ -18,14 +18,17 @@
 //   umask         - set to 022 (sockets and directories get explicit modes).
 //   cwd           - changed to "/".
 //   signals       - dispositions reset; SIGPIPE ignored; mask cleared.
-//   rlimits/clock - inherited as set by the administrator; nothing depends on them.
+//   rlimits/clock - inherited as set by the administrator, except RLIMIT_NOFILE, which
+//                   is raised (and logged) so smtpd can hold smtpd_client_limit sessions.
 // Started by a non-root user it runs every process as that user (a sandbox) and says so.
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -240,6 +243,43 @@ void on_kill_timer(evutil_socket_t, short, void* arg) noexcept {
     static_cast<Loop*>(arg)->sup->kill_all();
 }
 
+// One descriptor per session plus the daemons' own (queue channel, logs, listeners,
+// the BDB environment's files): the children inherit the limit set here.
+void raise_nofile(const Config& cfg) {
+    constexpr rlim_t kReserve = 256;
+    rlim_t want = static_cast<rlim_t>(cfg.smtpd_client_limit) + kReserve;
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want) return;
+    rlimit next = rl;
+    next.rlim_cur = want;
+    if (next.rlim_max != RLIM_INFINITY && next.rlim_max < want) next.rlim_max = want;
+    if (setrlimit(RLIMIT_NOFILE, &next) != 0) {
+        // Not root: as far as the hard limit allows.
+        next = rl;
+        next.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : std::min(want, rl.rlim_max);
+        if (next.rlim_cur <= rl.rlim_cur || setrlimit(RLIMIT_NOFILE, &next) != 0) {
+            log_warning("RLIMIT_NOFILE is %llu (hard %llu): smtpd_client_limit = %llu needs %llu",
+                        static_cast<unsigned long long>(rl.rlim_cur),
+                        static_cast<unsigned long long>(rl.rlim_max),
+                        static_cast<unsigned long long>(cfg.smtpd_client_limit),
+                        static_cast<unsigned long long>(want));
+            return;
+        }
+        log_warning(
+            "RLIMIT_NOFILE raised from %llu only to the hard limit %llu (smtpd_client_limit "
+            "= %llu needs %llu)",
+            static_cast<unsigned long long>(rl.rlim_cur),
+            static_cast<unsigned long long>(next.rlim_cur),
+            static_cast<unsigned long long>(cfg.smtpd_client_limit),
+            static_cast<unsigned long long>(want));
+        return;
+    }
+    log_info("RLIMIT_NOFILE raised from %llu to %llu for smtpd_client_limit = %llu",
+             static_cast<unsigned long long>(rl.rlim_cur),
+             static_cast<unsigned long long>(next.rlim_cur),
+             static_cast<unsigned long long>(cfg.smtpd_client_limit));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -294,6 +334,7 @@ int main(int argc, char** argv) {
     if (cfg->mailbox_format == MailboxFormat::mbox)
         check_dir_sync("mail_spool_dir", cfg->mail_spool_dir);
 
+    raise_nofile(*cfg);
     auto pid = PidFile::acquire(cfg->pid_file);
     if (!pid) log_fatal(pid.error().exit, "%s", pid.error().message.c_str());
     gid_t msp_gid = static_cast<gid_t>(-1);

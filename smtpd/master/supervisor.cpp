@@ -254,6 +254,7 @@ namespace {
         cfg.sendmail_path, "-L", cfg.syslog_name + "/msp-queue", "-Ac", "-q", "-C",
         opts.config_path};
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& a : args)
         argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -11,6 +11,7 @@
 #include "lib/core/log.hpp"
 #include "lib/core/queue_id.hpp"
 #include "lib/mail/received.hpp"
+#include "lib/tls/transport.hpp"
 #include "smtpd/server/server.hpp"
 
 namespace tegami::smtpd {
@@ -23,8 +24,9 @@ Connection::Connection(Server& server, std::unique_ptr<Transport> transport,
       stream_(server.base(), std::move(transport), *this) {
     const ClientInfo& ci = session_.state().client;
     log_info("connect from %s[%s] (%s)", ci.name.c_str(), ci.addr.c_str(), role_name(role));
-    session_.set_tls_available(false);  // no TLS transport yet
+    session_.set_tls_available(server_.tls() != nullptr);
     set_timeouts(false);
+    stream_.set_handshake_timeout(session_.state().config->tls_handshake_timeout);
 }
 
 Connection::~Connection() {
@@ -50,8 +52,31 @@ void Connection::guarded(F&& f) noexcept {
 }
 
 void Connection::start() {
-    session_.start();
+    if (session_.state().role == Role::smtps) {
+        stream_.start_handshake();  // implicit TLS: the greeting comes after the handshake
+    } else {
+        greeted_ = true;
+        session_.start();
+    }
     after_session();
+}
+
+void Connection::start_tls() {
+    stream_.pause(true);  // the rest of the plaintext is never fed (CVE-2011-0411)
+}
+
+void Connection::stream_secured() {
+    const ClientInfo& ci = session_.state().client;
+    std::string info = stream_.transport().security();
+    log_info("TLS from %s[%s]: %s", ci.name.c_str(), ci.addr.c_str(), info.c_str());
+    if (!greeted_) {
+        greeted_ = true;
+        session_.set_tls(std::move(info));
+        session_.start();
+    } else {
+        session_.tls_started(std::move(info));
+    }
+    stream_.pause(false);
 }
 
 void Connection::set_timeouts(bool data) {
@@ -79,7 +104,10 @@ void Connection::after_session() {
     if (dead_) return;
     if (stream_.dead()) {
         const ClientInfo& ci = session_.state().client;
-        if (stream_.end() != StreamEnd::peer_closed && !session_.closing())
+        if (stream_.end() == StreamEnd::handshake_failed)
+            log_info("TLS handshake failed from %s[%s]: %s", ci.name.c_str(), ci.addr.c_str(),
+                     stream_.end_reason().c_str());
+        else if (stream_.end() != StreamEnd::peer_closed && !session_.closing())
             log_info("lost connection from %s[%s]: %s", ci.name.c_str(), ci.addr.c_str(),
                      stream_.end_reason().c_str());
         dead_ = true;  // EOF, error, or a client that does not read its replies
@@ -89,6 +117,19 @@ void Connection::after_session() {
         stream_.stop_reading();
         if (stream_.output_empty()) dead_ = true;
         return;
+    }
+    // STARTTLS: once the 220 is on the wire, the socket is wrapped in TLS and whatever
+    // plaintext came after the command is dropped unread.
+    if (session_.wants_tls() && !stream_.handshaking() && stream_.output_empty()) {
+        auto ctx = server_.tls();
+        bool ok = ctx && stream_.swap_transport([&ctx](UniqueFd fd) -> std::unique_ptr<Transport> {
+            return tls::TlsTransport::accept(ctx, std::move(fd));
+        });
+        if (!ok) {
+            log_error("STARTTLS: cannot start TLS for %s", session_.state().client.addr.c_str());
+            dead_ = true;
+            return;
+        }
     }
     if (session_.in_data() != data_timeouts_) set_timeouts(session_.in_data());
 }
@@ -111,6 +152,10 @@ void Connection::write(std::string_view bytes) {
 
 LocalKind Connection::classify_local(std::string_view local_part) {
     return server_.classify_local(local_part);
+}
+
+std::optional<Reply> Connection::check_virtual(const Mailbox& mb) {
+    return server_.check_virtual(mb);
 }
 
 std::string Connection::new_queue_id() {
@@ -144,6 +189,20 @@ std::optional<Reply> Connection::auth_line(SessionState& st, std::string_view li
 void Connection::auth_reply(const ipc::AuthReplyMsg& r) noexcept {
     guarded([this, &r] {
         auth_.on_reply(session_, r);
+        if (!session_.waiting()) stream_.resume();
+    });
+}
+
+void Connection::policy_done(const PolicyVerdict& v) noexcept {
+    guarded([this, &v] {
+        session_.policy_done(v);
+        if (!session_.waiting()) stream_.resume();
+    });
+}
+
+void Connection::auth_done(const Reply& r, std::string login) noexcept {
+    guarded([this, &r, &login] {
+        session_.auth_done(r, std::move(login));
         if (!session_.waiting()) stream_.resume();
     });
 }

@@ -39,10 +39,16 @@ class Connection final : public SessionHost,
     void drain();         // stopping: close after the current transaction
     void shutdown_now();  // 421 4.3.2, then close
     bool dead() const { return dead_; }
+    void set_id(uint64_t id) { session_.set_id(id); }
+    uint64_t id() const { return session_.state().id; }
+    // A suspended policy stage's verdict / the AUTH hook's later answer (through Server).
+    void policy_done(const PolicyVerdict& v) noexcept;
+    void auth_done(const Reply& r, std::string login) noexcept;
 
     // SessionHost
     void write(std::string_view bytes) override;
     LocalKind classify_local(std::string_view local_part) override;
+    std::optional<Reply> check_virtual(const Mailbox& mb) override;
     std::string new_queue_id() override;
     std::string date() override;
     void submit(ipc::SubmitMsg msg) override;
@@ -62,6 +68,8 @@ class Connection final : public SessionHost,
     void stream_ready(short what) noexcept override;
     size_t stream_input(std::string_view in) override;
     void stream_timeout() override;
+    void stream_secured() override;
+    void start_tls() override;
 
   private:
     template <typename F>
@@ -76,6 +84,7 @@ class Connection final : public SessionHost,
     uint64_t request_id_ = 0;
     bool dead_ = false;
     bool data_timeouts_ = false;
+    bool greeted_ = false;  // smtps: the greeting waits for the handshake
 };
 
 // Printable address and name ("localhost" for loopback, else "unknown") of a peer.

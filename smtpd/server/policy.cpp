@@ -3,6 +3,7 @@
 
 #include "lib/core/log.hpp"
 #include "lib/map/recipients.hpp"
+#include "lib/map/virtual.hpp"
 
 namespace tegami::smtpd {
 
@@ -14,7 +15,9 @@ std::optional<Reply> relay_refusal(const SessionState& st, const CommandArgs& ar
     // domain, as sendmail's MSP relays through the local MTA.
     if (!rc || relay_ok || st.may_relay || st.client.local) return std::nullopt;
     const Mailbox& mb = rc->rcpt;
-    if (mb.domain.empty() || is_local_domain(*st.config, mb.domain)) return std::nullopt;
+    if (mb.domain.empty() || is_local_domain(*st.config, mb.domain) ||
+        is_virtual_domain(*st.config, mb.domain))
+        return std::nullopt;
     return make_reply(550, "5.7.1", "<" + mb.str() + ">: Relaying denied");
 }
 

@@ -8,7 +8,8 @@
 //
 // Called by Server::policy for every session. Trusts the session state and the parsed
 // arguments only. Checks that need slow work (DNS, the auth process, milters) return
-// suspend and later call Connection::policy_done with the stage's final verdict.
+// suspend, keep st.id, and later call Server::policy_done(id, verdict) with the stage's
+// final verdict (a session that closed meanwhile is simply gone).
 #pragma once
 
 #include <memory>

@@ -4,10 +4,13 @@
 #include "smtpd/server/relay_policy.hpp"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/core/log.hpp"
 #include "lib/core/unique_fd.hpp"
+#include "lib/map/virtual.hpp"
+#include "lib/tls/transport.hpp"
 
 namespace tegami::smtpd {
 
@@ -24,9 +27,15 @@ Server::~Server() {
 
 void Server::start() {
     make_role_configs();
+    load_tls(false);
     for (auto& l : ctx_.listeners) {
         Role role;
         if (!parse_role(l.role, role) || !l.fd.valid()) continue;
+        if (role == Role::smtps && !tls_) {
+            log_error("not listening on %s (smtps): no usable TLS certificate", l.name.c_str());
+            l.fd.reset();
+            continue;
+        }
         evutil_make_socket_nonblocking(l.fd.get());
         auto ls = std::make_unique<ListenerSlot>(ListenerSlot{this, role, l.name, {}});
         ls->listener.reset(evconnlistener_new(ctx_.base, &Server::accept_cb, ls.get(),
@@ -50,8 +59,39 @@ void Server::make_role_configs() {
             std::make_shared<const Config>(config_for_role(*ctx_.config, role_name(r)));
 }
 
+// The certificates, read again on SIGHUP; a bad new set keeps the old context. Sessions
+// keep the context they started TLS with.
+void Server::load_tls(bool reload) {
+    const Config& c = *ctx_.config;
+    if (c.tls_cert_file.empty()) {
+        if (tls_) log_info("tls: no tls_cert_file any more; new sessions are offered no TLS");
+        tls_.reset();
+        ticket_timer_.reset();
+        return;
+    }
+    auto t = tls::Context::load(c);
+    if (!t) {
+        log_error("tls: %s%s", t.error().message.c_str(),
+                  reload && tls_ ? " (keeping the previous certificates)" : " (TLS disabled)");
+        return;
+    }
+    if (tls_) t.value()->adopt_ticket_keys(*tls_);
+    tls_ = std::move(t.value());
+    log_info("tls: %zu certificate(s) loaded", c.tls_cert_file.size());
+    if (!ticket_timer_)
+        ticket_timer_.reset(event_new(ctx_.base, -1, EV_PERSIST, &Server::ticket_timer_cb, this));
+    timeval tv{static_cast<time_t>(c.tls_ticket_rotation ? c.tls_ticket_rotation : 3600), 0};
+    event_add(ticket_timer_.get(), &tv);
+}
+
+void Server::ticket_timer_cb(evutil_socket_t, short, void* arg) noexcept {
+    auto* s = static_cast<Server*>(arg);
+    if (s->tls_) s->tls_->rotate_ticket_keys();
+}
+
 void Server::reload() {
     make_role_configs();
+    load_tls(true);
     log_info("new sessions use the reloaded configuration; %zu sessions keep theirs",
              conns_.size());
 }
@@ -74,8 +114,7 @@ void Server::accept_error_cb(evconnlistener*, void*) noexcept {
 }
 
 void Server::on_accept(const ListenerSlot& ls, evutil_socket_t fd, const sockaddr* sa, int len) {
-    UniqueFd owner(fd);
-    evutil_make_socket_nonblocking(fd);
+    UniqueFd owner(fd);  // nonblocking already: the listener accepts with SOCK_NONBLOCK
     ClientInfo ci = client_info(sa, len);
     if (sa->sa_family == AF_UNIX) {  // the local (MSP) listener: who is it, by the kernel
         ci.local = true;
@@ -93,10 +132,22 @@ void Server::on_accept(const ListenerSlot& ls, evutil_socket_t fd, const sockadd
         (void)n;
         return;
     }
-    auto transport = std::make_unique<PlainTransport>(std::move(owner));
+    std::unique_ptr<Transport> transport;
+    if (ls.role == Role::smtps) {
+        if (!tls_) return;  // certificates gone after a reload: close
+        transport = tls::TlsTransport::accept(tls_, std::move(owner));
+        if (!transport) {
+            log_error("tls: cannot make a session for %s[%s]", ci.name.c_str(), ci.addr.c_str());
+            return;
+        }
+    } else {
+        transport = std::make_unique<PlainTransport>(std::move(owner));
+    }
     auto conn =
         std::make_unique<Connection>(*this, std::move(transport), role_cfg, std::move(ci), ls.role);
     Connection* c = conn.get();
+    c->set_id(++next_id_);
+    by_id_.emplace(next_id_, c);
     conns_.emplace(c, std::move(conn));
     c->start();
     reap(c);
@@ -104,6 +155,7 @@ void Server::on_accept(const ListenerSlot& ls, evutil_socket_t fd, const sockadd
 
 void Server::reap(Connection* c) {
     if (!c->dead()) return;
+    by_id_.erase(c->id());
     conns_.erase(c);
     if (stop_stage_ != 0 && conns_.empty()) {
         stop_timer_.reset();
@@ -159,21 +211,91 @@ void Server::on_stop_timer() {
     daemon_exit_loop(ctx_);
 }
 
+// sendmail's virtusertable at RCPT: an entry (or a catch-all) accepts, an error: entry
+// refuses with its code, no entry refuses with 550 5.1.1; an unreadable map defers.
+std::optional<Reply> Server::check_virtual(const Mailbox& mb) {
+    const Config& cfg = *ctx_.config;
+    if (!virtual_ || virtual_->spec() != cfg.virtual_map)
+        virtual_ = std::make_unique<map::MapRef>(cfg.virtual_map);
+    std::string addr = mb.str();
+    if (!virtual_->configured())
+        return make_reply(550, "5.1.1", "<" + addr + ">: no virtual user table configured");
+    auto t = virtual_lookup(*virtual_, unquote_local(mb.local), mb.domain, cfg.recipient_delimiter);
+    if (!t) {
+        log_error("virtual_map: %s", t.error().message.c_str());
+        return make_reply(451, "4.3.0", "<" + addr + ">: virtual user table unavailable");
+    }
+    switch (t->kind) {
+        case VirtualTarget::Kind::address:
+            return std::nullopt;
+        case VirtualTarget::Kind::error:
+            return make_reply(t->status == 4 ? 450 : 550, t->dsn, "<" + addr + ">: " + t->text);
+        case VirtualTarget::Kind::none:
+            break;
+    }
+    return make_reply(550, "5.1.1",
+                      "<" + addr +
+                          ">: Recipient address rejected: User unknown in virtual "
+                          "user table");
+}
+
+namespace {
+// "ino:size:mtime" of a file, or "-" when absent: enough to see that it changed.
+std::string file_signature(const std::string& path) {
+    struct stat st {};
+    if (path.empty() || ::stat(path.c_str(), &st) != 0) return "-";
+    return std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+           std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+}
+constexpr size_t kLocalCacheMax = 4096;  // names remembered (harvesting cannot grow it)
+constexpr time_t kLocalCacheTtl = 60;    // NSS sources other than files change unseen
+}  // namespace
+
+// RCPT's recipient check, with the answers remembered: a passwd lookup costs six system
+// calls per recipient. The cache is emptied when /etc/passwd or the aliases file
+// changes (checked at most once a second, with the aliases refresh), after
+// kLocalCacheTtl, or when it is full.
 LocalKind Server::classify_local(std::string_view local_part) {
     const Config& cfg = *ctx_.config;
-    if (cfg.aliases.empty())
-        return tegami::classify_local(local_part, nullptr, cfg.recipient_delimiter);
-    if (!aliases_ || aliases_->path() != cfg.aliases) {
+    if (!cfg.aliases.empty() && (!aliases_ || aliases_->path() != cfg.aliases)) {
         aliases_ = std::make_unique<AliasFile>(cfg.aliases);
         aliases_checked_ = 0;
     }
     time_t now = std::time(nullptr);
     if (now != aliases_checked_) {
         aliases_checked_ = now;
-        if (auto r = aliases_->refresh(); !r)
-            log_error("aliases: %s (keeping the previous table)", r.error().message.c_str());
+        if (aliases_ && !cfg.aliases.empty())
+            if (auto r = aliases_->refresh(); !r)
+                log_error("aliases: %s (keeping the previous table)", r.error().message.c_str());
+        std::string sig = file_signature("/etc/passwd") + " " + file_signature(cfg.aliases) + " " +
+                          file_signature(cfg.aliases.empty() ? "" : cfg.aliases + ".db");
+        if (sig != local_sig_ || now - local_cache_born_ >= kLocalCacheTtl) {
+            local_cache_.clear();
+            local_sig_ = std::move(sig);
+            local_cache_born_ = now;
+        }
     }
-    return tegami::classify_local(local_part, aliases_.get(), cfg.recipient_delimiter);
+    std::string key(local_part);
+    if (auto it = local_cache_.find(key); it != local_cache_.end()) return it->second;
+    const AliasFile* table = cfg.aliases.empty() ? nullptr : aliases_.get();
+    LocalKind kind = tegami::classify_local(local_part, table, cfg.recipient_delimiter);
+    if (local_cache_.size() >= kLocalCacheMax) local_cache_.clear();
+    local_cache_.emplace(std::move(key), kind);
+    return kind;
+}
+
+bool Server::policy_done(uint64_t id, const PolicyVerdict& v) {
+    auto it = by_id_.find(id);
+    if (it == by_id_.end()) return false;
+    it->second->policy_done(v);  // may reap (delete) the connection
+    return true;
+}
+
+bool Server::auth_done(uint64_t id, const Reply& r, std::string login) {
+    auto it = by_id_.find(id);
+    if (it == by_id_.end()) return false;
+    it->second->auth_done(r, std::move(login));
+    return true;
 }
 
 PolicyVerdict Server::policy(const SessionState& st, const VerbSpec& verb,

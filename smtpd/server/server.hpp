@@ -11,6 +11,8 @@
 // sessions finish their transaction for up to kDrainSeconds, then get 421 4.3.2.
 #pragma once
 
+#include "lib/map/map.hpp"
+
 #include <ctime>
 #include <memory>
 #include <string_view>
@@ -20,6 +22,7 @@
 #include "lib/core/c_ptr.hpp"
 #include "lib/daemon/daemon.hpp"
 #include "lib/map/aliases.hpp"
+#include "lib/tls/context.hpp"
 #include "smtpd/server/auth_client.hpp"
 #include "smtpd/server/connection.hpp"
 #include "smtpd/server/policy.hpp"
@@ -43,10 +46,17 @@ class Server {
     // Deletes c if it is dead (called at the end of each of its callbacks).
     void reap(Connection* c);
     LocalKind classify_local(std::string_view local_part);
+    std::optional<Reply> check_virtual(const Mailbox& mb);
+    // The later answer of a suspended policy stage, or of the AUTH hook, for session id
+    // (SessionState::id); false when that session is gone.
+    bool policy_done(uint64_t id, const PolicyVerdict& v);
+    bool auth_done(uint64_t id, const Reply& r, std::string login);
     PolicyVerdict policy(const SessionState& st, const VerbSpec& verb, const CommandArgs& args);
     QueueClient& queue() { return queue_; }
     AuthClient& auth() { return auth_; }
     event_base* base() { return ctx_.base; }
+    // The TLS context for new sessions, or null without a usable certificate.
+    std::shared_ptr<tls::Context> tls() const { return tls_; }
     size_t sessions() const { return conns_.size(); }
 
   private:
@@ -62,18 +72,28 @@ class Server {
     static void stop_timer_cb(evutil_socket_t, short, void* arg) noexcept;
     void on_accept(const ListenerSlot& ls, evutil_socket_t fd, const sockaddr* sa, int len);
     void make_role_configs();
+    void load_tls(bool reload);
+    static void ticket_timer_cb(evutil_socket_t, short, void* arg) noexcept;
     void on_stop_timer();
     std::vector<Connection*> all();
 
     DaemonContext& ctx_;
+    std::unique_ptr<map::MapRef> virtual_;  // virtual_map, opened on first use
     QueueClient queue_;
     AuthClient auth_;
     std::vector<std::unique_ptr<ListenerSlot>> listeners_;
     std::shared_ptr<const Config> role_config_[4];  // mta, msa, smtps, local
     std::unordered_map<Connection*, std::unique_ptr<Connection>> conns_;
+    std::unordered_map<uint64_t, Connection*> by_id_;
+    uint64_t next_id_ = 0;
     PolicyChain policy_;
+    std::shared_ptr<tls::Context> tls_;
+    EventPtr ticket_timer_;
     std::unique_ptr<AliasFile> aliases_;
     time_t aliases_checked_ = 0;
+    std::unordered_map<std::string, LocalKind> local_cache_;  // local part -> answer
+    std::string local_sig_;                                   // passwd and aliases files
+    time_t local_cache_born_ = 0;
     EventPtr stop_timer_;
     int stop_stage_ = 0;  // 0 running, 1 draining, 2 told to close
 };

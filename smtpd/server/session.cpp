@@ -277,9 +277,12 @@ void Session::finish(const VerbSpec& spec, const Reply& r) {
         if (r.positive() && r.code != 354) ++st_.counters[static_cast<size_t>(spec.verb)].ok;
         // 452 for too many recipients is no error: the client sends the rest in a new
         // transaction (RFC 5321 4.5.3.1.10), and a pipelined batch must not cost it the
-        // transaction whose first recipients were accepted.
+        // transaction whose first recipients were accepted. A local submitter's refused
+        // recipients are its user's typos, not abuse: the sendmail command offers every
+        // address it was given (-t lists can be long).
         bool too_many = r.code == 452 && spec.verb == Verb::rcpt;
-        if (r.code >= 400 && !too_many) ++st_.errors;
+        bool local_rcpt = st_.client.local && spec.verb == Verb::rcpt;
+        if (r.code >= 400 && !too_many && !local_rcpt) ++st_.errors;
     } else {
         if (r.positive()) ++st_.counters[static_cast<size_t>(Verb::data)].ok;
         st_.tx.reset();  // the end-of-data reply ends the transaction, whatever it was

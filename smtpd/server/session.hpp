@@ -61,6 +61,7 @@ class Session {
     bool wants_tls() const { return st_.phase == Phase::starttls; }
     // Whether STARTTLS can be offered (the connection has a TLS context).
     void set_tls_available(bool on) { st_.tls_available = on; }
+    void set_id(uint64_t id) { st_.id = id; }
     const SessionState& state() const { return st_; }
     // "ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4", as in the disconnect log line.
     std::string summary() const;

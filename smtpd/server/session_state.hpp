@@ -76,6 +76,7 @@ constexpr size_t kVerbCount = static_cast<size_t>(Verb::unknown) + 1;
 struct SessionState {
     std::shared_ptr<const Config> config;  // taken at connect; a reload does not change it
     ClientInfo client;
+    uint64_t id = 0;  // unique in this smtpd: how a suspended stage finds its session again
     Role role = Role::mta;
     bool tls_available = false;  // a certificate is configured (STARTTLS may be offered)
     bool tls = false;            // the session runs under TLS
@@ -122,6 +123,11 @@ class SessionHost {
     // Appends reply bytes to the output (sent when the event loop returns).
     virtual void write(std::string_view bytes) = 0;
     virtual LocalKind classify_local(std::string_view local_part) = 0;
+    // A recipient of a virtual domain (lib/map/virtual.hpp): nullopt when the virtual
+    // user table has an entry for it, else the refusal to send.
+    virtual std::optional<Reply> check_virtual(const Mailbox& mb) {
+        return make_reply(550, "5.1.1", "<" + mb.str() + ">: no virtual user table");
+    }
     virtual std::string new_queue_id() = 0;
     virtual std::string date() = 0;  // RFC 5322, now
     // Hands a complete message to the queue; the answer comes back later through
@@ -136,8 +142,9 @@ class SessionHost {
     // ---- The AUTH hook (RFC 4954), filled in by the auth process's client.
     // Mechanisms offered in EHLO to this session now (empty: no AUTH keyword).
     virtual std::vector<std::string> auth_mechanisms(const SessionState&) { return {}; }
-    // AUTH <mechanism> [initial-response]: a reply, or nothing when the answer comes
-    // later (Session::auth_done). May set st.phase = Phase::sasl for continuation lines.
+    // AUTH <mechanism> [initial-response]: a reply (a 334 challenge with st.phase set to
+    // Phase::sasl for the client's next line), or nothing after setting st.phase to
+    // Phase::waiting when the answer comes later (Server::auth_done(st.id, ...)).
     virtual std::optional<Reply> auth(SessionState&, std::string_view /*arg*/) {
         return make_reply(503, "5.5.1", "Error: authentication not enabled");
     }

@@ -7,6 +7,7 @@
 
 #include "lib/core/log.hpp"
 #include "lib/mail/received.hpp"
+#include "lib/map/virtual.hpp"
 
 namespace tegami::smtpd {
 
@@ -151,6 +152,17 @@ Check check_rcpt(const SessionState& st, std::string_view arg, CommandArgs& out)
 std::optional<Reply> proceed_rcpt(SessionState& st, SessionHost& host, CommandArgs& args) {
     const Mailbox& mb = std::get<RcptCommand>(args).rcpt;
     std::string addr = mb.str();
+    if (!mb.domain.empty() && is_virtual_domain(*st.config, mb.domain) &&
+        !is_local_domain(*st.config, mb.domain)) {
+        if (auto refusal = host.check_virtual(mb)) return refusal;
+        std::string rcpt = canonical_address(mb);
+        ++st.tx->rcpt_commands;
+        for (const auto& have : st.tx->recipients)
+            if (iequals(have, rcpt)) return ok_reply("2.1.5", "Ok (duplicate recipient)");
+        st.tx->recipients.push_back(std::move(rcpt));
+        st.tx->orcpts.push_back(mb.original);
+        return ok_reply("2.1.5", "Ok");
+    }
     if (!mb.domain.empty() && !is_local_domain(*st.config, mb.domain)) {
         // Only reached when the RCPT policy stage allowed relaying to this recipient.
         std::string rcpt = canonical_address(mb);

@@ -580,3 +580,130 @@ Test(delivery, alias_programs_files_errors_lists_and_details, .timeout = 120) {
     }
     IT_EXPECT(list_seen && detail_seen, "list %d detail %d in the mailbox", list_seen, detail_seen);
 }
+
+// Item 6: a message already delivered to this mailbox (its Delivered-To) or with more
+// Received fields than max_hop_count bounces with 5.4.6; the bounce reaches the sender.
+Test(delivery, loops_bounce_with_5_4_6) {
+    Sandbox& s = sandbox();
+    const std::string u = mail_user();
+    s.aliases = "postmaster: " + u + "\n";
+    start_with({"max_hop_count = 5"});
+    SmtpClient c;
+    IT_ASSERT(smtp_hello(c, s.port), "EHLO");
+    Reply r1 =
+        smtp_send(c, "loop@example.org", {u + "@localhost"},
+                  "Delivered-To: " + u + "@LOCALHOST\r\nSubject: looped\r\n\r\nloop-one\r\n");
+    std::string hops;
+    for (int i = 0; i < 5; ++i)
+        hops += "Received: from hop" + std::to_string(i) + ".example.org by x; date\r\n";
+    // smtpd adds its own Received: six in all, one more than allowed.
+    Reply r2 = smtp_send(c, "loop@example.org", {u + "@localhost"},
+                         hops + "Subject: hops\r\n\r\nloop-two\r\n");
+    // Four besides smtpd's own: five in all, allowed.
+    Reply r3 =
+        smtp_send(c, "loop@example.org", {u + "@localhost"},
+                  hops.substr(hops.find("Received", 1)) + "Subject: ok\r\n\r\nloop-three\r\n");
+    c.cmd("QUIT");
+    std::string q1 = queued_id(r1), q2 = queued_id(r2), q3 = queued_id(r3);
+    IT_ASSERT(!q1.empty() && !q2.empty() && !q3.empty(), "not queued");
+    bool done = wait_until(
+        [&] {
+            std::string l = s.log();
+            return l.find(q1 + ": removed") != std::string::npos &&
+                   l.find(q2 + ": removed") != std::string::npos &&
+                   l.find(q3 + ": removed") != std::string::npos;
+        },
+        20000);
+    IT_ASSERT(done, "messages not finished within 20 s");
+    std::string log = s.log();
+    std::string l1 = final_line(log, q1, u + "@localhost");
+    std::string l2 = final_line(log, q2, u + "@localhost");
+    std::string l3 = final_line(log, q3, u + "@localhost");
+    IT_EXPECT(l1.find("dsn=5.4.6") != std::string::npos &&
+                  l1.find("already delivered to") != std::string::npos,
+              "Delivered-To loop: %s", l1.c_str());
+    IT_EXPECT(
+        l2.find("dsn=5.4.6") != std::string::npos && l2.find("too many hops") != std::string::npos,
+        "hop count: %s", l2.c_str());
+    IT_EXPECT(l3.find("status=sent") != std::string::npos, "five hops: %s", l3.c_str());
+    std::string box = s.mbox(u);
+    IT_EXPECT(box.find("\nloop-one\n") == std::string::npos, "looped message delivered");
+    IT_EXPECT(box.find("\nloop-two\n") == std::string::npos,
+              "message over the hop limit delivered");
+    IT_EXPECT(box.find("\nloop-three\n") != std::string::npos, "message within the hop limit lost");
+    IT_EXPECT(log.find(q1 + ": sender non-delivery notification") != std::string::npos,
+              "no bounce for the loop");
+}
+
+// Item 3: virtual domains through a virtusertable (a text map here): user@domain,
+// user+*@domain, the @domain catch-all with %1, error: entries refused at RCPT, and a
+// remote target deferred (local has no remote delivery).
+Test(delivery, virtusertable_maps_virtual_domains) {
+    Sandbox& s = sandbox();
+    const std::string u = mail_user();
+    s.aliases = "postmaster: " + u + "\n";
+    char tmpl[] = "/tmp/tegami-virt-XXXXXX";
+    IT_ASSERT(mkdtemp(tmpl) != nullptr, "mkdtemp");
+    std::string vmap = std::string(tmpl) + "/virtusertable";
+    chmod(tmpl, 0755);
+    write_file(vmap,
+               "# virtual users\n"
+               "info@virt.test " +
+                   u +
+                   "\n"
+                   "sales+*@virt.test " +
+                   u +
+                   "\n"
+                   "gone@virt.test error:5.2.1:550 account disabled\n"
+                   "ext@virt.test someone@remote.example\n"
+                   "@virt.test error:5.1.1:550 no such user here\n"
+                   "@other.test %1\n");
+    chmod(vmap.c_str(), 0644);
+    start_with({"virtual_domains = virt.test, other.test", "virtual_map = text:" + vmap});
+    SmtpClient c;
+    IT_ASSERT(smtp_hello(c, s.port), "EHLO");
+    IT_ASSERT(c.cmd("MAIL FROM:<v@example.org>").code == 250, "MAIL");
+    struct R {
+        std::string rcpt;
+        int code;
+        const char* enhanced;
+    };
+    const R rcpts[] = {
+        {"info@VIRT.test", 250, "2.1.5"},        {"sales+q3@virt.test", 250, "2.1.5"},
+        {u + "@other.test", 250, "2.1.5"},       {"ext@virt.test", 250, "2.1.5"},
+        {"nobody-here@virt.test", 550, "5.1.1"}, {"gone@virt.test", 550, "5.2.1"},
+        {"x@notvirtual.test", 550, "5.7.1"},
+    };
+    for (const R& r : rcpts) {
+        Reply rr = c.cmd("RCPT TO:<" + r.rcpt + ">");
+        IT_EXPECT(rr.code == r.code && rr.enhanced() == r.enhanced, "RCPT %s: %d %s",
+                  r.rcpt.c_str(), rr.code, rr.text().c_str());
+    }
+    IT_ASSERT(c.cmd("DATA").code == 354, "DATA");
+    c.send("Subject: virtual\r\n\r\nvirtual-body-end\r\n.\r\n");
+    std::string qid = queued_id(c.reply(30000));
+    IT_ASSERT(!qid.empty(), "not queued");
+    c.cmd("QUIT");
+    bool done = wait_until(
+        [&] {
+            std::string l = s.log();
+            return !final_line(l, qid, "info@virt.test").empty() &&
+                   !final_line(l, qid, "sales+q3@virt.test").empty() &&
+                   !final_line(l, qid, u + "@other.test").empty() &&
+                   !final_line(l, qid, "ext@virt.test").empty();
+        },
+        20000);
+    std::string log = s.log();
+    IT_ASSERT(done, "not every virtual recipient reached a result");
+    for (const std::string& a :
+         {std::string("info@virt.test"), std::string("sales+q3@virt.test"), u + "@other.test"})
+        IT_EXPECT(final_line(log, qid, a).find("status=sent") != std::string::npos, "%s: %s",
+                  a.c_str(), final_line(log, qid, a).c_str());
+    std::string ext = final_line(log, qid, "ext@virt.test");
+    IT_EXPECT(ext.find("status=deferred") != std::string::npos &&
+                  ext.find("no remote delivery") != std::string::npos,
+              "remote virtual target: %s", ext.c_str());
+    size_t copies = count_of(s.mbox(u), "\nvirtual-body-end\n");
+    IT_EXPECT(copies == 1, "%zu copies for three virtual addresses of one user", copies);
+    run_command({"/bin/rm", "-rf", tmpl}, 10);
+}

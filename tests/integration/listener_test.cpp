@@ -1,7 +1,13 @@
 // listener_test.cpp - listener roles on the real suite: the MSA listener (msa_listen)
 // beside the MTA, its per-verb gate before AUTH, per-listener settings ("msa.KEY"), and
-// relay control staying on the MTA. Bad inputs first.
+// relay control staying on the MTA, and a client that never reads its replies. Bad
+// inputs first.
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -86,4 +92,52 @@ Test(listener, smtps_without_a_certificate_is_not_bound) {
     IT_EXPECT(!c.connect(p465, 1000), "a plaintext smtps listener was bound");
     IT_EXPECT(s.log().find("smtps_listen ignored: no tls_cert_file") != std::string::npos,
               "no warning in the log");
+}
+
+// A client that pipelines commands and never reads a reply: smtpd stops reading once its
+// output backlog is full, and the write timeout (smtpd_timeout) ends the session.
+Test(listener, client_that_never_reads_is_closed_by_the_write_timeout) {
+    Sandbox& s = sandbox();
+    bool ok = s.start({"smtpd_timeout=2"});
+    cr_assert(ok, "sandbox did not start: %s", s.error.c_str());
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert(fd >= 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(s.port));
+    cr_assert_eq(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    std::string burst;
+    for (int i = 0; i < 4096; ++i)
+        burst += "NOOP\r\n";
+    // Send until the server stops taking input (its backlog is full) or 20 MB went out.
+    size_t sent = 0;
+    int stalled_ms = 0;
+    while (sent < (20u << 20) && stalled_ms < 1000) {
+        pollfd p{fd, POLLOUT, 0};
+        if (poll(&p, 1, 100) != 1) {
+            stalled_ms += 100;
+            continue;
+        }
+        ssize_t n = ::send(fd, burst.data(), burst.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n <= 0) break;
+        sent += static_cast<size_t>(n);
+    }
+    IT_EXPECT(stalled_ms >= 1000, "smtpd kept reading %zu bytes from a client that never reads",
+              sent);
+    bool logged = wait_until(
+        [&] { return s.log().find("timeout writing to client") != std::string::npos; }, 10000);
+    IT_EXPECT(logged, "no write timeout in the log after %zu bytes", sent);
+    // Closed: draining what is left ends in EOF (or a reset).
+    char buf[65536];
+    ssize_t n = 1;
+    for (int i = 0; i < 10000 && n > 0; ++i) {
+        pollfd p{fd, POLLIN, 0};
+        if (poll(&p, 1, 5000) != 1) break;
+        n = ::recv(fd, buf, sizeof buf, 0);
+    }
+    IT_EXPECT(n <= 0, "the session is still open");
+    ::close(fd);
 }

@@ -266,6 +266,7 @@ def main():
         "host-record=mx.reject.example,127.0.0.4",
         "mx-host=soft.example,mx.soft.example,10",
         "host-record=mx.soft.example,127.0.0.5",
+        "mx-host=secure.example,mx1.good.example,10",
         "mx-host=old.example,mx.old.example,10",
         "host-record=mx.old.example,127.0.0.6",
         "",
@@ -284,10 +285,15 @@ def main():
         f.write("# test routes\nrouted.example smtp:[127.0.0.3]\n"
                 ".sub.example esmtp:[127.0.0.2]:%d\n"
                 "refused.example error:5.7.1:550 no mail for refused.example\n" % sink_port)
+    tls_policy = os.path.join(work, "tls_policy")
+    with open(tls_policy, "w") as f:
+        f.write("secure.example encrypt\n")
     os.chmod(work, 0o755)
     os.chmod(mailertable, 0o644)
+    os.chmod(tls_policy, 0o644)
     box = ts.Sandbox(prefix="tegami-remote", extra=[
         "mailertable=text:" + mailertable,
+        "smtp_tls_policy=text:" + tls_policy,
         "dns_resolver=127.0.0.1@%d" % dns.port,
         "smtp_port=%d" % sink_port,
         "queue_retry_min=1s", "queue_retry_max=1s", "queue_lifetime=4s",
@@ -418,6 +424,13 @@ def main():
         f8 = status_fields(d8[0]) if d8 else []
         ok(len(f8) == 1 and f8[0][2] == "5.7.1" and "refused.example" in f8[0][0],
            "mailertable error: bounces with its code", f8)
+
+        # 8b. a TLS policy requiring encryption, to a server without STARTTLS: deferred
+        send(["t@secure.example"], "T8tls")
+        ok(ts.wait_for(lambda: "to=<t@secure.example>" in box.log() and
+                       "dsn=4.7.4, status=deferred" in box.log(), 10),
+           "smtp_tls_policy encrypt without STARTTLS defers with 4.7.4", box.tail())
+        ok(not delivered(sinks["good"], "T8tls", 1), "nothing is sent in the clear")
 
         # 9. smarthost, set in the file and read again on SIGHUP
         with open(box.conf, "a") as f:

@@ -24,7 +24,9 @@ int fuzz_config(const uint8_t* data, size_t size);
 int fuzz_data_reader(const uint8_t* data, size_t size);
 int fuzz_envelope(const uint8_t* data, size_t size);
 int fuzz_ipc_messages(const uint8_t* data, size_t size);
+int fuzz_map_text(const uint8_t* data, size_t size);
 int fuzz_smtp_command(const uint8_t* data, size_t size);
+int fuzz_msp_input(const uint8_t* data, size_t size);
 
 namespace {
 
@@ -103,4 +105,12 @@ Test(fuzz_corpus, ipc_messages) {
 
 Test(fuzz_corpus, envelope) {
     expect_corpus("envelope", fuzz_envelope, 5);
+}
+
+Test(fuzz_corpus, map_text) {
+    expect_corpus("map_text", fuzz_map_text, 5);
+}
+
+Test(fuzz_corpus, msp_input) {
+    expect_corpus("msp_input", fuzz_msp_input, 5);
 }

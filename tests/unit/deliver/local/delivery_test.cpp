@@ -15,6 +15,8 @@
 
 #include <string>
 
+#include "deliver/local/write_all.hpp"
+
 using namespace tegami::local;
 
 namespace {
@@ -89,7 +91,7 @@ Test(delivery, mbox_and_maildir_as_current_user) {
     cfg.hostname = "mx.example";
     ChildSpec spec{&cfg,
                    LocalUser{"bob", 1000, 1000, "/home/bob"},
-                   {MailMessage{"a@b", "bob@mx.example", "x\r\n"}},
+                   {MailMessage{"a@b", "bob@mx.example", "x\r\n", ""}},
                    false,
                    1,
                    TargetKind::mailbox,
@@ -107,8 +109,8 @@ Test(delivery, mbox_and_maildir_as_current_user) {
     cr_expect_eq(deliver_as_current_user(spec, geteuid() + 1)[0].code, EX_CANTCREAT);
 
     // A batch: three messages, one append; every message reported.
-    spec.msgs.push_back(MailMessage{"c@d", "bob@mx.example", "y\r\n"});
-    spec.msgs.push_back(MailMessage{"", "bob@mx.example", "z\r\n"});
+    spec.msgs.push_back(MailMessage{"c@d", "bob@mx.example", "y\r\n", ""});
+    spec.msgs.push_back(MailMessage{"", "bob@mx.example", "z\r\n", ""});
     reports = deliver_as_current_user(spec, geteuid());
     cr_assert_eq(reports.size(), 3u);
     for (const auto& r : reports)
@@ -125,4 +127,38 @@ Test(delivery, mbox_and_maildir_as_current_user) {
     cr_expect_eq(reports[0].code, 0, "%s", reports[0].text.c_str());
     std::string report = reports[0].text;
     cr_expect(report.starts_with(dir + "/md/bob/new/"), "%s", report.c_str());
+}
+
+// A full file system and an exhausted quota keep their own codes; a reason that only
+// looks like one does not; program exit statuses map as sendmail's.
+Test(delivery, storage_codes_and_program_statuses) {
+    Outcome o =
+        outcome_from_code(EX_TEMPFAIL, storage_error("write mailbox", ENOSPC).message, false);
+    cr_expect_eq(o.status, 4u);
+    cr_expect_eq(o.dsn, "4.3.1", "%s", o.dsn.c_str());
+    cr_expect(o.text.find("mail system full") == 0, "%s", o.text.c_str());
+    o = outcome_from_code(EX_TEMPFAIL, storage_error("fsync mailbox", EDQUOT).message, false);
+    cr_expect_eq(o.dsn, "4.2.2");
+    o = outcome_from_code(EX_TEMPFAIL, storage_error("write mailbox", EIO).message, false);
+    cr_expect_eq(o.dsn, "4.2.0");
+    o = outcome_from_code(EX_TEMPFAIL, "4.x.1 odd text", false);
+    cr_expect_eq(o.dsn, "4.2.0");
+    o = outcome_from_code(EX_NOUSER, "5.9.9 not used for permanent codes", false);
+    cr_expect_eq(o.dsn, "5.1.1");
+    struct P {
+        int code;
+        uint32_t status;
+        const char* dsn;
+    };
+    const P progs[] = {{0, 2, "2.0.0"},          {EX_TEMPFAIL, 4, "4.3.0"},
+                       {EX_OSERR, 4, "4.3.0"},   {EX_IOERR, 4, "4.3.0"},
+                       {EX_NOUSER, 5, "5.1.1"},  {EX_NOHOST, 5, "5.1.2"},
+                       {EX_DATAERR, 5, "5.6.0"}, {EX_NOPERM, 5, "5.7.1"},
+                       {EX_CONFIG, 5, "5.3.5"},  {EX_UNAVAILABLE, 5, "5.3.0"},
+                       {1, 5, "5.3.0"}};
+    for (const auto& p : progs) {
+        o = outcome_from_code(p.code, "why", false, TargetKind::program);
+        cr_expect_eq(o.status, p.status, "exit %d", p.code);
+        cr_expect_eq(o.dsn, std::string(p.dsn), "exit %d: %s", p.code, o.dsn.c_str());
+    }
 }

@@ -77,7 +77,7 @@ Test(maildir, uncreatable_root) {
     cr_assert(mkdtemp(tmpl) != nullptr);
     std::string file = std::string(tmpl) + "/file";
     std::ofstream(file) << "x";
-    MailMessage m{"a@b", "bob@h", "x\r\n"};
+    MailMessage m{"a@b", "bob@h", "x\r\n", ""};
     auto r = deliver_maildir(file + "/Maildir", "h", m, 1);
     cr_assert(!r.ok());
     cr_expect(r.error().exit == tegami::Exit::cant_create);
@@ -87,7 +87,7 @@ Test(maildir, deliver) {
     char tmpl[] = "/tmp/tegami-maildir-XXXXXX";
     cr_assert(mkdtemp(tmpl) != nullptr);
     std::string root = std::string(tmpl) + "/users/bob/Maildir";
-    MailMessage m{"a@b", "bob@h", "Subject: t\r\n\r\nFrom x\r\nbody"};
+    MailMessage m{"a@b", "bob@h", "Subject: t\r\n\r\nFrom x\r\nbody", ""};
     for (unsigned long seq = 1; seq <= 2; ++seq) {
         auto r = deliver_maildir(root, "mx.example", m, seq);
         cr_assert(r.ok(), "%s", r.ok() ? "" : r.error().message.c_str());
@@ -113,7 +113,7 @@ Test(maildir, new_directories_are_durable) {
     cr_assert(mkdtemp(tmpl) != nullptr);
     std::string base = tmpl;
     std::string root = base + "/users/bob/Maildir";
-    MailMessage m{"a@b", "bob@h", "Subject: t\r\n\r\nbody"};
+    MailMessage m{"a@b", "bob@h", "Subject: t\r\n\r\nbody", ""};
     (void)tegami::test::fsync_spy_take();
     auto r = deliver_maildir(root, "mx.example", m, 1);
     cr_assert(r.ok(), "%s", r.ok() ? "" : r.error().message.c_str());
@@ -148,7 +148,7 @@ Test(maildir, existing_parent_synced_once) {
     char tmpl[] = "/tmp/tegami-maildir-XXXXXX";
     cr_assert(mkdtemp(tmpl) != nullptr);
     std::string root = std::string(tmpl) + "/Maildir";
-    MailMessage m{"a@b", "bob@h", "x\r\n"};
+    MailMessage m{"a@b", "bob@h", "x\r\n", ""};
     (void)tegami::test::fsync_spy_take();
     cr_assert(deliver_maildir(root, "h", m, 1).ok());
     auto synced = tegami::test::fsync_spy_take();

@@ -47,7 +47,7 @@ std::string slurp(const std::string& path) {
     return ss.str();
 }
 
-const MailMessage kMsg{"alice@example.org", "bob@h", "Subject: hi\r\n\r\nFrom here\r\n>From x"};
+const MailMessage kMsg{"alice@example.org", "bob@h", "Subject: hi\r\n\r\nFrom here\r\n>From x", ""};
 const std::string kEntry =
     "From alice@example.org Thu Jan  1 00:00:00 1970\n"
     "Return-Path: <alice@example.org>\nDelivered-To: bob@h\n"
@@ -182,7 +182,7 @@ Test(mbox, create_and_append) {
 Test(mbox, null_sender_and_existing_content) {
     Spool s = make_spool();
     std::ofstream(s.path + "/bob") << "old\n\n";
-    MailMessage m{"", "bob@h", "x"};
+    MailMessage m{"", "bob@h", "x", ""};
     auto r = deliver_mbox(s.fd.get(), s.path, "bob", geteuid(), m, 0, quick());
     cr_assert(r.ok());
     cr_expect_eq(slurp(s.path + "/bob"),
@@ -199,7 +199,7 @@ Test(mbox, write_failure_truncates) {
     rlimit rl{1100, 1100};
     cr_assert(setrlimit(RLIMIT_FSIZE, &rl) == 0);
     std::string big(4000, 'b');
-    MailMessage m{"a@b", "bob@h", big};
+    MailMessage m{"a@b", "bob@h", big, ""};
     auto r = deliver_mbox(s.fd.get(), s.path, "bob", geteuid(), m, 0, quick());
     cr_assert(!r.ok());
     cr_expect(r.error().exit == Exit::temp_fail);

@@ -68,10 +68,40 @@ Test(message_format, headers) {
 Test(message_format, whole_entries) {
     setenv("TZ", "UTC", 1);
     tzset();
-    MailMessage m{"a@b", "bob@h", "Subject: x\r\n\r\nFrom me\r\nhi"};
+    MailMessage m{"a@b", "bob@h", "Subject: x\r\n\r\nFrom me\r\nhi", ""};
     cr_expect_eq(mbox_entry(m, 0), std::string("From a@b Thu Jan  1 00:00:00 1970\n"
                                                "Return-Path: <a@b>\nDelivered-To: bob@h\n"
                                                "Subject: x\n\n>From me\nhi\n\n"));
     cr_expect_eq(maildir_file(m), std::string("Return-Path: <a@b>\nDelivered-To: bob@h\n"
                                               "Subject: x\n\nFrom me\nhi\n"));
+}
+
+// Loop detection's view of the header: Received fields counted, Delivered-To values
+// collected (case, white space and continuation lines), nothing from the body.
+Test(message_format, scan_headers) {
+    struct Case {
+        const char* msg;
+        size_t received;
+        std::vector<std::string> delivered;
+    };
+    const Case cases[] = {
+        {"", 0, {}},
+        {"\r\nReceived: x\r\nDelivered-To: a@b\r\n", 0, {}},  // all body
+        {"Subject: x\r\n\r\nReceived: y\r\n", 0, {}},
+        {"Received: a\r\n b\r\nRECEIVED: c\r\nreceived :d\r\n\r\n", 3, {}},
+        {"Delivered-To: Bob@Example.ORG \r\ndelivered-to:\r\n  al@x\r\n\r\n",
+         0,
+         {"bob@example.org", "al@x"}},
+        {"X-Delivered-To: a@b\r\nNo colon here\r\n\r\n", 0, {}},
+        {"Received: a\nDelivered-To: c@d\n\nbody\n", 1, {"c@d"}},  // LF only
+    };
+    for (const auto& c : cases) {
+        HeaderFacts f = scan_headers(c.msg);
+        cr_expect_eq(f.received, c.received, "%s: %zu Received", c.msg, f.received);
+        cr_expect(f.delivered_to == c.delivered, "%s: %zu Delivered-To", c.msg,
+                  f.delivered_to.size());
+    }
+    HeaderFacts f = scan_headers("Delivered-To: bob@example.org\r\n\r\n");
+    cr_expect(f.delivered_to_has("Bob@Example.org"));
+    cr_expect(!f.delivered_to_has("bob@example.or"));
 }

@@ -8,6 +8,7 @@
 
 #include "lib/conf/config.hpp"
 #include "lib/conf/listen.hpp"
+#include "lib/conf/params.hpp"
 
 using namespace tegami;
 
@@ -164,12 +165,21 @@ Test(conf_doc, man_page_documents_every_key) {
     std::stringstream ss;
     ss << f.rdbuf();
     std::string man = ss.str();
-    for (const auto& k : config_keys())
-        cr_expect(man.find(".BR " + k + " ") != std::string::npos,
-                  "key %s is not in doc/tegami.conf.5", k.c_str());
+    // Each key with its default exactly as the parameter table declares it.
+    for (const Param& p : param_table()) {
+        std::string def = *p.default_value ? p.default_value : "empty";
+        std::string entry = ".BR " + std::string(p.name) + " \" (default: " + def + ")\"\n";
+        cr_expect(man.find(".BR " + std::string(p.name) + " ") != std::string::npos,
+                  "key %s is not in doc/tegami.conf.5", p.name);
+        cr_expect(man.find(entry) != std::string::npos,
+                  "doc/tegami.conf.5 does not give %s the default \"%s\" (regenerate it with "
+                  "tegami-config -m)",
+                  p.name, def.c_str());
+    }
     std::string gen = config_man_page();
     for (const auto& k : config_keys())
         cr_expect(gen.find(".BR " + k + " ") != std::string::npos);
+    cr_expect_eq(gen, man, "doc/tegami.conf.5 differs from tegami-config -m");
 }
 
 Test(conf_parser, per_listener_overrides_apply_to_their_role_only) {

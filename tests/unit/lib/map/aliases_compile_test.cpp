@@ -210,3 +210,51 @@ Test(alias_map, reads_sendmail_written_aliases_db) {
     cr_expect_eq((*f.find("postmaster"))[0], "root");
     rm_rf(dir);
 }
+
+Test(alias_map, reads_aliases_db_written_by_sendmail_newaliases) {
+    std::string dir = temp_dir();
+    std::string a = dir + "/aliases";
+    std::string cmd = "cp '" + fixture("sendmail-newaliases.db") + "' '" + a + ".db'";
+    cr_assert_eq(system(cmd.c_str()), 0);
+    AliasFile f(a);
+    auto r = f.refresh();
+    cr_assert(r.ok(), "%s", r.ok() ? "" : r.error().message.c_str());
+    cr_expect(f.from_map());
+    cr_expect_eq(f.table().entries.size(), 3u);
+    const auto* staff = f.find("STAFF");
+    cr_assert(staff != nullptr);
+    cr_assert_eq(staff->size(), 3u);
+    cr_expect_eq((*staff)[0], "alice");
+    cr_expect_eq((*staff)[1], "bob");
+    cr_expect_eq((*staff)[2], "|/usr/bin/vacation -a x, y");
+    cr_expect_eq((*f.find("mailer-daemon"))[0], "postmaster");
+    rm_rf(dir);
+}
+
+Test(alias_map, unreadable_records_are_skipped_others_kept) {
+    std::string dir = temp_dir();
+    std::string a = dir + "/aliases";
+    auto w = map::MapWriter::create(map::MapType::hash, a + ".db", map::WriteOptions{});
+    cr_assert(w.ok());
+    auto put = [&](const std::string& k, const std::string& v) {
+        cr_assert(w.value()->put(k + std::string(1, '\0'), v + std::string(1, '\0'), false).ok());
+    };
+    put("good", "alice");
+    put("bad key", "bob");
+    put("colon:key", "bob");
+    put("quote", "\"|unterminated");
+    put("empty", "");
+    put("multi", "carol,\n\tdave");
+    put("@", "@");
+    cr_assert(w.value()->commit().ok());
+    AliasFile f(a);
+    cr_assert(f.refresh().ok());
+    cr_expect_eq(f.table().entries.size(), 2u);
+    cr_expect_eq((*f.find("good"))[0], "alice");
+    cr_assert(f.find("multi") != nullptr);
+    cr_expect_eq(f.find("multi")->size(), 2u);
+    cr_expect(f.find("quote") == nullptr);
+    cr_expect(f.find("empty") == nullptr);
+    cr_expect(f.find("colon") == nullptr);
+    rm_rf(dir);
+}

@@ -188,6 +188,7 @@ Test(map, wrong_kind_of_database) {
 Test(map, corrupt_file_is_an_error_not_a_crash) {
     std::string dir = temp_dir();
     std::vector<Rec> recs;
+    recs.reserve(2000);
     for (int i = 0; i < 2000; ++i)
         recs.push_back({"key" + std::to_string(i), std::string(100, 'v')});
     make_db(MapType::hash, dir + "/m.db", recs);

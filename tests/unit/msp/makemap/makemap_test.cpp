@@ -34,7 +34,7 @@ struct Run {
     std::string err;
 };
 
-Run run(makemap::Options opt, const std::string& input) {
+Run run(const makemap::Options& opt, const std::string& input) {
     std::string in_copy = input;
     std::FILE* in = in_copy.empty() ? std::fopen("/dev/null", "r")
                                     : fmemopen(in_copy.data(), in_copy.size(), "r");

@@ -39,6 +39,23 @@ struct FakeHost : SessionHost {
     bool reject_connect = false;
     std::vector<std::string> eod_headers;
     void start_tls() override { ++tls_requests; }
+    bool auth_hook = false;
+    std::optional<Reply> auth(SessionState& st, std::string_view arg) override {
+        if (!auth_hook) return SessionHost::auth(st, arg);
+        if (arg == "LATER") {
+            st.phase = Phase::waiting;
+            return std::nullopt;
+        }
+        st.phase = Phase::sasl;
+        return make_reply(334, "", "");
+    }
+    std::optional<Reply> auth_line(SessionState& st, std::string_view line) override {
+        st.phase = Phase::command;
+        if (line != "c2VjcmV0") return make_reply(535, "5.7.8", "Authentication failed");
+        st.auth_login = "bob";
+        st.may_relay = true;
+        return make_reply(235, "2.7.0", "Authentication successful");
+    }
     std::vector<std::string> auth_mechanisms(const SessionState&) override { return mechs; }
     PolicyVerdict policy(const SessionState& st, const VerbSpec& v, const CommandArgs& a) override {
         stages.push_back(v.name);
@@ -550,6 +567,40 @@ Test(session_stages, a_session_that_may_relay_reaches_any_domain) {
     rc.rcpt.domain = "MX.test";
     st.may_relay = false;
     cr_expect_not(relay_refusal(st, CommandArgs(rc), false).has_value());
+}
+
+Test(session_roles, the_auth_hook_opens_the_gate) {
+    Fixture f(config(), Role::msa);
+    f.host.auth_hook = true;
+    // RFC 4954 4: SASL lines of 12288 octets must be taken; a longer one is refused.
+    std::string too_long = std::string(13000, 'A') + "\r\n";
+    script(f, {
+                  {"AUTH PLAIN\r\n", "503 5.5.1 Error: send EHLO first\r\n"},
+                  {kEhlo, kEhloReply},
+                  {"AUTH\r\n", "501 5.5.4 Syntax: AUTH mechanism\r\n"},
+                  {"AUTH PLAIN\r\n", "334 \r\n"},
+                  {too_long.c_str(), "500 5.5.6 Error: authentication line too long\r\n"},
+                  {"AUTH PLAIN\r\n", "334 \r\n"},
+                  {"d3Jvbmc=\r\n", "535 5.7.8 Authentication failed\r\n"},
+                  {"MAIL FROM:<bob@b.test>\r\n", "530 5.7.0 Authentication required\r\n"},
+                  {"AUTH PLAIN\r\n", "334 \r\n"},
+                  {"c2VjcmV0\r\n", "235 2.7.0 Authentication successful\r\n"},
+                  {"AUTH PLAIN\r\n", "503 5.5.1 Error: already authenticated\r\n"},
+                  {"MAIL FROM:<bob@b.test>\r\n", "250 2.1.0 Ok\r\n"},
+                  {"RCPT TO:<x@far.test>\r\n", "250 2.1.5 Ok\r\n"},
+              });
+}
+
+Test(session_roles, the_auth_hook_may_answer_later) {
+    Fixture f(config(), Role::smtps);
+    f.host.auth_hook = true;
+    f.run(kEhlo);
+    cr_expect_eq(f.run("AUTH LATER\r\nMAIL FROM:<bob@b.test>\r\n"), "");
+    cr_expect(f.s.waiting());
+    f.s.auth_done(make_reply(235, "2.7.0", "Authentication successful"), "bob");
+    cr_expect_eq(f.host.take(), std::string("235 2.7.0 Authentication successful\r\n"));
+    cr_expect_eq(f.s.state().auth_login, std::string("bob"));
+    cr_expect_eq(f.run("MAIL FROM:<bob@b.test>\r\n"), std::string("250 2.1.0 Ok\r\n"));
 }
 
 namespace {
