@@ -45,7 +45,8 @@ LDFLAGS_ALL = $(SANFLAGS) -Wl,-z,relro,-z,now $(LDFLAGS)
 
 # program name : source folder
 PROGRAMS := tegami-master:smtpd/master tegami-smtpd:smtpd/server tegami-queue:queue \
-	tegami-local:deliver/local tegami-remote:deliver/remote sendmail:msp/sendmail tegami-config:msp/config
+	tegami-local:deliver/local tegami-remote:deliver/remote sendmail:msp/sendmail tegami-config:msp/config \
+	tegami-auth:smtpd/auth tegami-passwd:msp/passwd
 PROGRAMS += makemap:msp/makemap newaliases:msp/newaliases praliases:msp/praliases tegami:msp/tegami
 
 LIB_SRCS := $(sort $(wildcard lib/*/*.cpp))

@@ -42,7 +42,7 @@ void Intake::on_accept_cb(evconnlistener*, evutil_socket_t fd, sockaddr*, int, v
 
 void Intake::on_accept(UniqueFd fd) {
     long uid = peer_uid(fd.get());
-    if (uid != static_cast<long>(getuid())) {
+    if (uid < 0 || uid != daemon_uid("smtpd")) {
         log_warning("queue socket: refusing a peer with uid %ld", uid);
         return;  // fd closes here
     }

@@ -31,9 +31,10 @@ uint64_t now_s() {
 }
 
 // SO_PEERCRED on a connected socket names whoever last called listen(); the daemon
-// skeleton re-listens on every internal socket it receives, so local shows its own uid.
-bool trusted_peer(long uid) {
-    return uid == static_cast<long>(getuid());
+// skeleton re-listens on every internal socket it receives, so an agent shows its own
+// uid: local's or remote's account (lib/daemon daemon_uid).
+bool trusted_peer(long uid, const char* agent) {
+    return uid >= 0 && uid == daemon_uid(agent);
 }
 
 // The body of one attempt as a sealed memfd: written once, then neither the queue nor
@@ -175,7 +176,7 @@ bool Runner::connect_agent(Agent& a) {
     if (!fd) {
         err = fd.error().message;
         why = err.c_str();
-    } else if (!trusted_peer(peer_uid(fd->get()))) {
+    } else if (!trusted_peer(peer_uid(fd->get()), &a == &remote_ ? "remote" : "local")) {
         why = "peer runs as another user";
     }
     if (why) {

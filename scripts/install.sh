@@ -7,6 +7,8 @@ DESTDIR=$1 PREFIX=$2 SBINDIR=$3 LIBEXECDIR=$4 SYSCONFDIR=$5 MANDIR=$6 BUILD=$7
 : "$PREFIX"
 cd "$(dirname "$0")/.."
 root=0; [ "$(id -u)" = 0 ] && root=1
+# The daemons' accounts first, so that the manifest's owners exist (root only).
+[ $root = 1 ] && [ -z "$DESTDIR" ] && sh scripts/accounts.sh
 if [ $root = 1 ] && ! getent group smmsp >/dev/null; then
   echo "install: creating the MSP group smmsp (msp_group; sendmail is setgid to it)"
   groupadd --system smmsp
@@ -28,6 +30,6 @@ grep -v '^#' doc/tegami-files.txt | while read -r type path owner group mode src
     chmod "$mode" "$dest"  # chown clears a set-group-ID bit: set the mode again
   fi
 done
-if ! getent passwd tegami >/dev/null; then
-  echo "install: create the daemons' account before starting: useradd --system --no-create-home --shell /usr/sbin/nologin tegami"
+if ! getent passwd tegami-smtpd >/dev/null; then
+  echo "install: create the daemons' accounts before starting: sh scripts/accounts.sh (as root)"
 fi

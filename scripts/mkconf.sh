@@ -29,6 +29,8 @@ fi
   echo "aliases = $dir/aliases"
   echo "mail_spool_dir = $dir/mail"
   echo "maildir = $dir/maildirs/%u/"
+  echo "auth_db = $dir/passwd.db"
+  echo "auth_dir = $dir/auth"
   echo "mta_listen = 127.0.0.1:$port"
   # The submission listeners stay off (their defaults bind 587/465 on every address)
   # unless an extra argument sets them.

@@ -25,19 +25,16 @@ conf=$(scripts/mkconf.sh "$dir" "$port" "$top/build/bin" "msa_listen=127.0.0.1:$
   "smtps_listen=127.0.0.1:$smtps_port" "tls_cert_file=$tls/cert.pem" "tls_key_file=$tls/key.pem")
 
 if [ "$(id -u)" = 0 ]; then
-  if ! getent passwd tegami >/dev/null; then
-    echo "run: creating the system user tegami (the daemons' account)"
-    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin tegami
-  fi
-  if ! runuser -u tegami -- test -x "$top/build/bin/tegami-smtpd" || ! runuser -u tegami -- test -x "$dir"; then
-    echo "run: the tegami user cannot reach $top (a parent directory is not searchable," >&2
+  sh "$top/scripts/accounts.sh"
+  if ! runuser -u tegami-smtpd -- test -x "$top/build/bin/tegami-smtpd" || ! runuser -u tegami-smtpd -- test -x "$dir"; then
+    echo "run: the daemons' users cannot reach $top (a parent directory is not searchable," >&2
     echo "     e.g. /root is 0700). Clone into a world-searchable directory, or run as" >&2
     echo "     an ordinary user: the sandbox needs no root." >&2
     exit 77
   fi
   rcpt=nobody
-  chgrp tegami "$tls/key.pem" && chmod 640 "$tls/key.pem"  # smtpd reads it as tegami
-  note="(as root the daemons run as tegami and local delivery becomes the recipient; mail for root needs an alias)"
+  chgrp tegami-smtpd "$tls/key.pem" && chmod 640 "$tls/key.pem"  # smtpd reads it as tegami-smtpd
+  note="(as root each daemon runs as its own tegami-* user and local delivery becomes the recipient; mail for root needs an alias)"
 else
   rcpt=$(id -un)
   note="(not root: every process runs as $rcpt)"

@@ -110,7 +110,7 @@ void LocalServer::accept_all() {
             return;
         }
         long uid = peer_uid(fd.get());
-        if (uid != static_cast<long>(getuid())) {
+        if (uid < 0 || uid != daemon_uid("queue")) {
             log_warning("local: refusing a connection from uid %ld", uid);
             continue;
         }

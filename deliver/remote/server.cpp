@@ -187,7 +187,7 @@ void RemoteServer::accept_all() {
             return;
         }
         long uid = peer_uid(fd.get());
-        if (uid != static_cast<long>(getuid())) {
+        if (uid < 0 || uid != daemon_uid("queue")) {
             log_warning("remote: refusing a connection from uid %ld", uid);
             continue;
         }

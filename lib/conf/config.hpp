@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lib/core/result.hpp"
@@ -27,6 +28,11 @@ struct Config {
     std::string hostname;
     std::vector<std::string> local_domains;
     std::string user;
+    std::string smtpd_user;  // "" means user + "-smtpd" (see daemon_user())
+    std::string queue_user;
+    std::string local_user;
+    std::string auth_user;
+    std::string remote_user;
     std::string mail_group;
 
     // paths
@@ -61,6 +67,21 @@ struct Config {
     uint64_t smtpd_client_limit = 0;
     uint64_t smtpd_timeout = 0;       // seconds
     uint64_t smtpd_data_timeout = 0;  // seconds
+
+    // authentication (tegami-auth)
+    std::string auth_db;
+    std::string auth_dir;
+    uint64_t auth_failure_delay = 0;  // seconds
+    uint64_t auth_failure_limit = 0;
+    uint64_t auth_penalty_time = 0;  // seconds
+    bool smtpd_auth_enable = false;
+    bool smtpd_auth_allow_plaintext_loopback = false;
+    bool smtpd_sender_login_check = true;
+    std::string smtpd_sender_login_map;
+    bool smtpd_received_login = false;
+    std::vector<std::string> trusted_networks;
+    std::string smtpd_access_map;
+    uint64_t smtpd_junk_command_limit = 0;
 
     // TLS
     std::vector<std::string> tls_cert_file;
@@ -134,6 +155,10 @@ std::string dump_config(const Config& c, bool non_default_only);
 std::string config_man_page();
 // Names of all keys, in table order.
 std::vector<std::string> config_keys();
+
+// The account a daemon ("smtpd", "queue", "local", "auth", "remote") runs as when
+// master is root: its own key, else user + "-" + daemon.
+std::string daemon_user(const Config& c, std::string_view daemon);
 
 // Default configuration file path (set at build time: $(SYSCONFDIR)/tegami/tegami.conf).
 const char* default_config_path();

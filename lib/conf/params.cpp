@@ -37,6 +37,8 @@ const char* default_config_path() {
     { #key, ParamType::duration, def, doc, nullptr, nullptr, &Config::key }
 #define P_COUNT(key, def, doc) \
     { #key, ParamType::count, def, doc, nullptr, nullptr, &Config::key }
+#define P_BOOL(key, def, doc) \
+    { #key, ParamType::boolean, def, doc, nullptr, nullptr, nullptr, &Config::key }
 #define P_MAILBOX(key, def, doc) \
     { #key, ParamType::mailbox_format, def, doc, nullptr, nullptr, nullptr }
 
@@ -51,9 +53,28 @@ const std::vector<Param>& param_table() {
                "with 550 5.1.1. Mail for any other domain is refused with 550 5.7.1 (no relaying). "
                "Matching ignores case."),
         P_STR(user, "tegami",
-              "The unprivileged account smtpd, queue and local run as when master is started as "
-              "root. When master is started by another user, every process runs as that user "
-              "and this key is ignored (logged at start-up)."),
+              "The base name of the daemons' unprivileged accounts when master is started as "
+              "root: each daemon runs as its own account (smtpd_user, queue_user, local_user, "
+              "auth_user, remote_user), by default this name followed by \"-smtpd\", "
+              "\"-queue\", \"-local\", \"-auth\" and \"-remote\". When master is started "
+              "by another user, every process runs as that user and these keys are ignored "
+              "(logged at start-up)."),
+        P_STR(smtpd_user, "",
+              "The account smtpd runs as when master is started as root. Empty means "
+              "user-smtpd (\"tegami-smtpd\" by default). smtpd can neither open the queue's "
+              "files (queue_user) nor read the credentials (auth_user)."),
+        P_STR(queue_user, "",
+              "The account the queue runs as when master is root; it owns queue_dir. Empty "
+              "means user-queue."),
+        P_STR(local_user, "",
+              "The account local delivery runs as (with CAP_SETUID and CAP_SETGID only) when "
+              "master is root. Empty means user-local."),
+        P_STR(auth_user, "",
+              "The account tegami-auth runs as when master is root; it alone reads auth_db "
+              "and owns auth_dir. Empty means user-auth."),
+        P_STR(remote_user, "",
+              "The account the remote delivery agent runs as when master is root. Empty "
+              "means user-remote."),
         P_STR(mail_group, "mail",
               "The group local delivery keeps while it delivers as a recipient, so that it can "
               "create mailboxes and dotlocks in mail_spool_dir (root:mail, mode 2775 on Debian)."),
@@ -148,6 +169,64 @@ const std::vector<Param>& param_table() {
         P_TIME(smtpd_data_timeout, "180s",
                "How long smtpd waits for the next block of message data during DATA (RFC 5321 "
                "4.5.3.2.5: at least 3 minutes)."),
+        P_PATH(auth_db, TEGAMI_SYSCONFDIR "/tegami/passwd.db",
+               "The built-in credential store: a Berkeley DB hash file of login -> yescrypt hash "
+               "and SCRAM-SHA-256 keys, managed with tegami-passwd(8) while the daemons run. "
+               "Readable by auth_user only (root:auth_user, mode 0640); smtpd never opens it."),
+        P_PATH(auth_dir, "/var/lib/tegami/auth",
+               "tegami-auth's own state: the penalty box of client addresses that failed to "
+               "authenticate (penalty.db), kept across restarts. Created by master, owned by "
+               "auth_user, mode 0700."),
+        P_TIME(auth_failure_delay, "1s",
+               "How long the answer to a failed authentication is held back; each further "
+               "failure from the same client address within auth_penalty_time doubles it, up "
+               "to 30 seconds. 0 answers at once."),
+        P_COUNT(auth_failure_limit, "10",
+                "Failed authentications from one client address within auth_penalty_time after "
+                "which the session is closed with 421 4.7.0 and the address is refused "
+                "authentication for auth_penalty_time. 0 disables the penalty box."),
+        P_TIME(auth_penalty_time, "1h",
+               "How long a failed authentication is remembered per client address, and how "
+               "long an address that reached auth_failure_limit stays refused."),
+        P_BOOL(smtpd_auth_enable, "no",
+               "Whether smtpd offers SMTP AUTH (RFC 4954) on the MTA listener (port 25), so that "
+               "authenticated clients may relay. AUTH is offered only under TLS, unless "
+               "smtpd_auth_allow_plaintext_loopback allows it to loopback clients in clear. "
+               "Credentials are checked by tegami-auth, never by smtpd."),
+        P_BOOL(smtpd_auth_allow_plaintext_loopback, "no",
+               "Offer AUTH without TLS to clients on 127.0.0.0/8 and ::1 (for tests and "
+               "local tools). Never to any other address: elsewhere AUTH without TLS is "
+               "refused with 538 5.7.11."),
+        P_BOOL(smtpd_sender_login_check, "yes",
+               "An authenticated client's MAIL FROM must be an address its login may use: "
+               "the login itself (when it is an address), login@D for D one of local_domains, "
+               "or an address whose entry in smtpd_sender_login_map names the login; else "
+               "553 5.7.1. The null sender is always allowed."),
+        P_STR(smtpd_sender_login_map, "",
+              "A map (lib/map spec, e.g. hash:/etc/tegami/sender_logins) from a sender "
+              "address, or \"@domain\", to the logins (comma or space separated) that may "
+              "use it. Empty: only the built-in rules of smtpd_sender_login_check."),
+        P_BOOL(smtpd_received_login, "no",
+               "Name the authenticated login in the Received header (\"(authenticated as "
+               "LOGIN)\"). Off by default: the protocol (ESMTPA, ESMTPSA, RFC 3848) says that "
+               "the client authenticated without publishing who."),
+        P_STR(smtpd_access_map, "",
+              "sendmail's access map (a lib/map spec such as hash:/etc/mail/access, compiled "
+              "by makemap), consulted at connect (Connect:client), MAIL (From:address) and "
+              "RCPT (To:address) with sendmail's fallbacks: the address, its domain and each "
+              "parent domain, \"user@\"; a client's address and its shorter network "
+              "prefixes; tagged keys first, then bare ones. Values: OK, RELAY (the recipient, "
+              "or everything from that client, may be relayed), REJECT, DISCARD (taken as OK "
+              "for now), ERROR:\"550 5.7.1 text\", SKIP. Empty: no access map."),
+        P_COUNT(smtpd_junk_command_limit, "100",
+                "NOOP, RSET, VRFY and HELP commands a session may send (together); the next "
+                "one is answered 421 4.7.0 and the session closed. 0: no limit."),
+        P_LIST(trusted_networks, "",
+               "Client networks that may relay through the MTA listener without "
+               "authenticating, as address/prefix entries (\"192.0.2.0/24, [2001:db8::]/32, "
+               "127.0.0.0/8\"). Empty (the default): only authenticated clients relay. "
+               "Relay tricks (%-hacks, bang paths, source routes, quoted '@') are refused "
+               "for clients outside these networks."),
         P_LIST(tls_cert_file, "",
                "PEM files, each a certificate followed by its chain, for TLS on every listener. "
                "Several may be given (one RSA and one ECDSA, say): the handshake picks the one "
@@ -156,7 +235,7 @@ const std::vector<Param>& param_table() {
                "Read again on SIGHUP; sessions already under TLS keep theirs."),
         P_LIST(tls_key_file, "",
                "PEM private keys, one per tls_cert_file in the same order. smtpd reads them "
-               "at start and on SIGHUP as the user key names, so they must be readable by it "
+               "at start and on SIGHUP as smtpd_user, so they must be readable by it "
                "(mode 0640, group of that user) and by no one else."),
         P_TIME(tls_handshake_timeout, "60s",
                "How long a TLS handshake (after STARTTLS, or at connect on smtps_listen) may "

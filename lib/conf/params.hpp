@@ -8,7 +8,7 @@
 
 namespace tegami {
 
-enum class ParamType { string, path, list, listen, size, duration, count, mailbox_format };
+enum class ParamType { string, path, list, listen, size, duration, count, mailbox_format, boolean };
 
 struct Param {
     const char* name;
@@ -18,6 +18,7 @@ struct Param {
     std::string Config::*str;
     std::vector<std::string> Config::*list;
     uint64_t Config::*num;
+    bool Config::*flag = nullptr;  // ParamType::boolean
 };
 
 const std::vector<Param>& param_table();

@@ -13,6 +13,7 @@
 #include "lib/conf/listen.hpp"
 #include "lib/conf/params.hpp"
 #include "lib/mail/next_hop.hpp"
+#include "lib/net/networks.hpp"
 
 namespace tegami {
 
@@ -99,6 +100,9 @@ std::string apply(const Param& p, const std::string& raw, Config& c) {
             else
                 return "bad mailbox format \"" + v + "\" (want mbox or maildir)";
             return "";
+        case ParamType::boolean:
+            if (!parse_bool(v, c.*(p.flag))) return "bad switch \"" + v + "\" (want yes or no)";
+            return "";
     }
     return "unhandled parameter type";
 }
@@ -122,6 +126,8 @@ std::string current(const Param& p, const Config& c) {
             return std::to_string(c.*(p.num)) + "s";
         case ParamType::mailbox_format:
             return c.mailbox_format == MailboxFormat::mbox ? "mbox" : "maildir";
+        case ParamType::boolean:
+            return c.*(p.flag) ? "yes" : "no";
     }
     return "";
 }
@@ -149,6 +155,9 @@ std::string check(const Config& c) {
     if (c.queue_retry_min < 1 || c.queue_retry_max < c.queue_retry_min)
         return "queue_retry_min must be at least 1s and at most queue_retry_max";
     if (c.local_concurrency < 1) return "local_concurrency must be at least 1";
+    std::string bad_net;
+    if (!parse_networks(c.trusted_networks, bad_net))
+        return "trusted_networks: \"" + bad_net + "\" is not an address or address/prefix";
     if (c.queue_db_cache < 1024 * 1024) return "queue_db_cache must be at least 1m";
     if (c.queue_log_file_size < 256 * 1024 || c.queue_log_file_size > 1024ull * 1024 * 1024)
         return "queue_log_file_size must be between 256k and 1g";
@@ -321,7 +330,8 @@ bool is_listener_role(const std::string& role) {
 }
 
 bool is_listener_key(const std::string& key) {
-    return key.rfind("smtpd_", 0) == 0 || key.rfind("tls_", 0) == 0 || key == "message_size_limit";
+    return (key.rfind("smtpd_", 0) == 0 && key != "smtpd_user") || key.rfind("tls_", 0) == 0 ||
+           key == "message_size_limit";
 }
 
 Config config_for_role(const Config& c, const std::string& role) {
@@ -401,6 +411,21 @@ std::string config_man_page() {
     m += ".SH FILES\n" + std::string(default_config_path()) +
          "\n.SH SEE ALSO\n.BR tegami-config (8),\n.BR tegami (8)\n";
     return m;
+}
+
+}  // namespace tegami
+
+namespace tegami {
+
+std::string daemon_user(const Config& c, std::string_view daemon) {
+    const std::string* own = nullptr;
+    if (daemon == "smtpd") own = &c.smtpd_user;
+    if (daemon == "queue") own = &c.queue_user;
+    if (daemon == "local") own = &c.local_user;
+    if (daemon == "auth") own = &c.auth_user;
+    if (daemon == "remote") own = &c.remote_user;
+    if (own && !own->empty()) return *own;
+    return c.user + "-" + std::string(daemon);
 }
 
 }  // namespace tegami

@@ -187,6 +187,7 @@ int daemon_main(int argc, char** argv, const char* name, CapProfile caps, Daemon
         event_add(ev.get(), nullptr);
         rt->signals.push_back(std::move(ev));
     }
+    init_daemon_uids(*rt->ctx.config, args.privileged);
     if (rt->hooks.init) rt->hooks.init(rt->ctx);
     if (rt->master) rt->master->send(ipc::encode_empty(ipc::MsgType::ready));
     log_info("started (%zu listener%s%s)", rt->ctx.listeners.size(),
@@ -234,6 +235,39 @@ Result<UniqueFd> connect_unix(const std::string& path) {
     return fd;
 }
 
+namespace {
+struct DaemonUids {
+    bool set = false;
+    std::vector<std::pair<std::string, long>> uids;
+};
+DaemonUids& daemon_uids() {
+    static DaemonUids t;
+    return t;
+}
+}  // namespace
+
+void init_daemon_uids(const Config& c, bool privileged) {
+    DaemonUids& t = daemon_uids();
+    t.uids.clear();
+    for (const char* d : {"smtpd", "queue", "local", "auth", "remote"}) {
+        long uid = static_cast<long>(getuid());
+        if (privileged) {
+            auto id = lookup_identity(daemon_user(c, d));
+            uid = id ? static_cast<long>(id->uid) : -1;
+        }
+        t.uids.emplace_back(d, uid);
+    }
+    t.set = true;
+}
+
+long daemon_uid(std::string_view daemon) {
+    const DaemonUids& t = daemon_uids();
+    if (!t.set) return static_cast<long>(getuid());
+    for (const auto& [name, uid] : t.uids)
+        if (name == daemon) return uid;
+    return -1;
+}
+
 long peer_uid(int fd) {
     ucred cred{};
     socklen_t len = sizeof(cred);
@@ -246,6 +280,9 @@ std::string queue_socket_path(const Config& c) {
 }
 std::string local_socket_path(const Config& c) {
     return c.run_dir + "/local.sock";
+}
+std::string auth_socket_path(const Config& c) {
+    return c.run_dir + "/auth.sock";
 }
 std::string remote_socket_path(const Config& c) {
     return c.run_dir + "/remote.sock";

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lib/conf/config.hpp"
@@ -67,10 +68,18 @@ Result<UniqueFd> connect_unix(const std::string& path);
 Result<UniqueFd> listen_unix(const std::string& path, int backlog = 128);
 // uid of the peer of a connected Unix socket (SO_PEERCRED), or -1.
 long peer_uid(int fd);
+// The uid another daemon of the suite runs as ("smtpd", "queue", "local", "auth",
+// "remote"): its account (daemon_user()) when master started us as root, else our own
+// uid (an unprivileged sandbox runs everything as one user). -1 for an unknown account.
+// The table is filled once by daemon_main before hooks.init and never changes (new
+// accounts need a restart); the SO_PEERCRED checks of every internal socket use it.
+long daemon_uid(std::string_view daemon);
+void init_daemon_uids(const Config& c, bool privileged);
 
 // Paths of the internal sockets, from the configuration.
 std::string queue_socket_path(const Config& c);
 std::string local_socket_path(const Config& c);
+std::string auth_socket_path(const Config& c);
 std::string remote_socket_path(const Config& c);
 
 }  // namespace tegami

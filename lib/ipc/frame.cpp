@@ -24,6 +24,16 @@ const char* msg_type_name(MsgType t) {
             return "deliver";
         case MsgType::deliver_result:
             return "deliver_result";
+        case MsgType::auth_start:
+            return "auth_start";
+        case MsgType::auth_step:
+            return "auth_step";
+        case MsgType::auth_cancel:
+            return "auth_cancel";
+        case MsgType::auth_reply:
+            return "auth_reply";
+        case MsgType::auth_check:
+            return "auth_check";
         case MsgType::control_request:
             return "control_request";
         case MsgType::control_list:

@@ -143,6 +143,90 @@ bool decode(std::string_view payload, DeliverResultMsg& m) {
     return r.finish();
 }
 
+std::string encode(const AuthStartMsg& m) {
+    FrameWriter w(MsgType::auth_start);
+    w.u64(m.request_id);
+    w.str(m.mechanism);
+    w.u32(m.has_initial);
+    w.str(m.initial);
+    w.str(m.client_addr);
+    w.str(m.channel_binding);
+    w.u32(m.flags);
+    return w.finish();
+}
+
+bool decode(std::string_view payload, AuthStartMsg& m) {
+    FrameReader r(payload);
+    r.u64(m.request_id);
+    r.str(m.mechanism);
+    r.u32(m.has_initial);
+    r.str(m.initial);
+    r.str(m.client_addr);
+    r.str(m.channel_binding);
+    r.u32(m.flags);
+    return r.finish() && m.has_initial <= 1;
+}
+
+std::string encode(const AuthStepMsg& m) {
+    FrameWriter w(MsgType::auth_step);
+    w.u64(m.request_id);
+    w.str(m.response);
+    return w.finish();
+}
+
+bool decode(std::string_view payload, AuthStepMsg& m) {
+    FrameReader r(payload);
+    r.u64(m.request_id);
+    r.str(m.response);
+    return r.finish();
+}
+
+std::string encode(const AuthCancelMsg& m) {
+    FrameWriter w(MsgType::auth_cancel);
+    w.u64(m.request_id);
+    return w.finish();
+}
+
+bool decode(std::string_view payload, AuthCancelMsg& m) {
+    FrameReader r(payload);
+    r.u64(m.request_id);
+    return r.finish();
+}
+
+std::string encode(const AuthCheckMsg& m) {
+    FrameWriter w(MsgType::auth_check);
+    w.u64(m.request_id);
+    w.str(m.client_addr);
+    return w.finish();
+}
+
+bool decode(std::string_view payload, AuthCheckMsg& m) {
+    FrameReader r(payload);
+    r.u64(m.request_id);
+    r.str(m.client_addr);
+    return r.finish();
+}
+
+std::string encode(const AuthReplyMsg& m) {
+    FrameWriter w(MsgType::auth_reply);
+    w.u64(m.request_id);
+    w.u32(m.status);
+    w.str(m.challenge);
+    w.str(m.login);
+    w.str(m.text);
+    return w.finish();
+}
+
+bool decode(std::string_view payload, AuthReplyMsg& m) {
+    FrameReader r(payload);
+    r.u64(m.request_id);
+    r.u32(m.status);
+    r.str(m.challenge);
+    r.str(m.login);
+    r.str(m.text);
+    return r.finish() && m.status >= kAuthContinue && m.status <= kAuthNoMech;
+}
+
 std::string encode_empty(MsgType type) {
     return FrameWriter(type).finish();
 }

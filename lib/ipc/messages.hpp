@@ -144,11 +144,67 @@ struct ControlResultMsg {
     std::string text;
 };
 
+// ---- smtpd <-> auth. SASL payloads travel decoded (smtpd checks the base64 and
+// answers 501 itself); they are credentials: neither side ever logs them.
+constexpr uint32_t kAuthTls = 1u << 0;  // AuthStartMsg.flags: the session is under TLS
+
+// smtpd -> auth: AUTH mechanism [initial-response].
+struct AuthStartMsg {
+    uint64_t request_id = 0;   // names the conversation in every later step and reply
+    std::string mechanism;     // upper case, as the client sent it
+    uint32_t has_initial = 0;  // 1: an initial response was given ("=" is an empty one)
+    std::string initial;
+    std::string client_addr;      // "192.0.2.1": the failure counters and penalty box key
+    std::string channel_binding;  // RFC 9266 tls-exporter bytes; empty without TLS
+    uint32_t flags = 0;
+};
+
+// smtpd -> auth: the client's response to the last challenge.
+struct AuthStepMsg {
+    uint64_t request_id = 0;
+    std::string response;
+};
+
+// smtpd -> auth: forget a conversation (the client sent "*", or the session ended).
+struct AuthCancelMsg {
+    uint64_t request_id = 0;
+};
+
+// smtpd -> auth: is this client address in the penalty box? (answered with auth_reply,
+// status kAuthOk or kAuthBlocked)
+struct AuthCheckMsg {
+    uint64_t request_id = 0;
+    std::string client_addr;
+};
+
+// AuthReplyMsg.status
+constexpr uint32_t kAuthContinue = 1;   // 334 challenge
+constexpr uint32_t kAuthOk = 2;         // 235 2.7.0; login is set
+constexpr uint32_t kAuthTemp = 4;       // 454 4.7.0: the backend cannot answer now
+constexpr uint32_t kAuthFail = 5;       // 535 5.7.8
+constexpr uint32_t kAuthMalformed = 6;  // 501 5.5.2: the SASL message breaks its syntax
+constexpr uint32_t kAuthBlocked = 7;    // 421 4.7.0 and close: too many failures
+constexpr uint32_t kAuthNoMech = 8;     // 504 5.5.4: mechanism not offered
+
+// auth -> smtpd. A failure reply comes only after the delay the penalty box imposes.
+struct AuthReplyMsg {
+    uint64_t request_id = 0;
+    uint32_t status = kAuthTemp;
+    std::string challenge;  // raw bytes (smtpd base64-encodes them) for kAuthContinue
+    std::string login;      // the authenticated login, for kAuthOk
+    std::string text;       // words for the reply and the log (never credentials)
+};
+
 std::string encode(const ListenerMsg& m, uint32_t nfds);
 std::string encode(const SubmitMsg& m);
 std::string encode(const SubmitResultMsg& m);
 std::string encode(const DeliverMsg& m);
 std::string encode(const DeliverResultMsg& m);
+std::string encode(const AuthStartMsg& m);
+std::string encode(const AuthStepMsg& m);
+std::string encode(const AuthCancelMsg& m);
+std::string encode(const AuthCheckMsg& m);
+std::string encode(const AuthReplyMsg& m);
 std::string encode_empty(MsgType type);
 
 std::string encode(const ControlRequestMsg& m);
@@ -162,5 +218,11 @@ bool decode(std::string_view payload, SubmitMsg& m);
 bool decode(std::string_view payload, SubmitResultMsg& m);
 bool decode(std::string_view payload, DeliverMsg& m);
 bool decode(std::string_view payload, DeliverResultMsg& m);
+
+bool decode(std::string_view payload, AuthStartMsg& m);
+bool decode(std::string_view payload, AuthStepMsg& m);
+bool decode(std::string_view payload, AuthCancelMsg& m);
+bool decode(std::string_view payload, AuthCheckMsg& m);
+bool decode(std::string_view payload, AuthReplyMsg& m);
 
 }  // namespace tegami::ipc

@@ -46,6 +46,12 @@ enum class MsgType : uint16_t {
     deliver = 20,         // queue -> local: DeliverMsg + one fd (the body, a sealed memfd)
     deliver_result = 21,  // local -> queue: DeliverResultMsg, one result per recipient
 
+    // smtpd <-> auth (smtpd connects to tegami-auth's Unix socket; peers checked by uid)
+    auth_start = 60,   // smtpd -> auth: AuthStartMsg, a client's AUTH command
+    auth_step = 61,    // smtpd -> auth: AuthStepMsg, the client's next SASL response
+    auth_cancel = 62,  // smtpd -> auth: AuthCancelMsg, "*" or the session went away
+    auth_reply = 63,   // auth -> smtpd: AuthReplyMsg, the answer to start/step/check
+    auth_check = 64,   // smtpd -> auth: AuthCheckMsg, is this client address refused?
     // sendmail (mailq, -q, -Q) <-> queue, on queue_control_socket (peer uid checked)
     control_request = 70,  // sendmail -> queue: ControlRequestMsg
     control_list = 71,     // queue -> sendmail: ControlListMsg (answer to a list request)

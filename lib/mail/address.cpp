@@ -295,6 +295,7 @@ ReplyOr<Mailbox> parse_path(std::string_view s, PathKind kind, size_t& consumed)
     bool ok = sc.at('"') ? scan_quoted_string(sc) : scan_dot_string(sc);
     if (!ok || sc.pos == lstart) return syntax_error(kind, "bad local part");
     Mailbox mb;
+    mb.routed = routed;
     mb.local.assign(s.substr(lstart, sc.pos - lstart));
     if (mb.local.size() > kMaxLocalPart) return syntax_error(kind, "local part too long");
     if (sc.at('>') && kind == PathKind::forward && !routed && iequals(mb.local, "postmaster")) {

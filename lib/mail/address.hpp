@@ -34,6 +34,7 @@ struct Mailbox {
     std::string domain;    // empty for <Postmaster>
     std::string original;  // the mailbox exactly as the client wrote it (no route, no <>)
     bool utf8 = false;
+    bool routed = false;  // a source route ("<@a,@b:x@y>") was given and dropped
 
     bool null() const { return local.empty() && domain.empty(); }
     // "local@domain", "Postmaster", or "" for the null path.

@@ -42,6 +42,11 @@ std::string received_header(const ReceivedInfo& in) {
         }
         h.append(")");
     }
+    if (!in.login.empty()) {
+        h.append("\r\n\t(authenticated as ");
+        append_clean(h, in.login);
+        h.append(")");
+    }
     if (!in.recipient.empty()) {
         h.append("\r\n\tfor <");
         append_clean(h, in.recipient);

@@ -7,6 +7,7 @@
 //   Received: from HELO (NAME [ADDR])
 //   \tby HOSTNAME (Tegami) with ESMTP id QID
 //   \t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384)     [under TLS only]
+//   \t(authenticated as LOGIN)                          [smtpd_received_login only]
 //   \tfor <rcpt>; Tue, 3 Jun 2025 12:00:00 +0200
 #pragma once
 
@@ -25,6 +26,7 @@ struct ReceivedInfo {
                                 // (RFC 3848, RFC 6531)
     std::string_view tls;       // "TLSv1.3 TLS_AES_256_GCM_SHA384", or empty
     std::string_view queue_id;
+    std::string_view login;      // the AUTH login, only when smtpd_received_login is set
     std::string_view recipient;  // empty unless the message has exactly one
     std::string_view date;       // rfc5322_date()
 };

@@ -71,7 +71,8 @@ Result<void> prepare_msp_dir(const std::string& socket_path, bool privileged, gi
 
 }  // namespace
 
-Result<std::vector<BoundSocket>> bind_all(const Config& cfg, uid_t owner_uid, gid_t owner_gid,
+Result<std::vector<BoundSocket>> bind_all(const Config& cfg,
+                                          const std::map<std::string, SocketOwner>& owners,
                                           gid_t msp_gid) {
     std::vector<BoundSocket> out;
     for (const auto& [role, list] :
@@ -90,16 +91,24 @@ Result<std::vector<BoundSocket>> bind_all(const Config& cfg, uid_t owner_uid, gi
             out.push_back(BoundSocket{role, a, std::move(fd.value())});
         }
     }
-    bool privileged = owner_uid != static_cast<uid_t>(-1);
+    bool privileged = !owners.empty();
+    // Each internal socket: owned by the daemon that listens, grouped to the one daemon
+    // that connects, 0660 (a sandbox: 0600, everything is one user).
     for (const auto& [role, path] :
          {std::pair<std::string, std::string>{"queue", queue_socket_path(cfg)},
           std::pair<std::string, std::string>{"deliver", local_socket_path(cfg)},
-          std::pair<std::string, std::string>{"remote", remote_socket_path(cfg)}}) {
+          std::pair<std::string, std::string>{"remote", remote_socket_path(cfg)},
+          std::pair<std::string, std::string>{"auth", auth_socket_path(cfg)}}) {
         auto fd = listen_unix(path, 256);
         if (!fd) return fd.error();
-        if (privileged && ::chown(path.c_str(), owner_uid, owner_gid) != 0)
-            return sys_error("chown " + path, errno);
-        ::chmod(path.c_str(), 0600);
+        auto own = owners.find(role);
+        if (own != owners.end()) {
+            if (::chown(path.c_str(), own->second.uid, own->second.gid) != 0)
+                return sys_error("chown " + path, errno);
+            ::chmod(path.c_str(), 0660);
+        } else {
+            ::chmod(path.c_str(), 0600);
+        }
         out.push_back(BoundSocket{role, path, std::move(fd.value())});
     }
     // The sockets sendmail reaches: group msp_group (the setgid command), mode 0660.
@@ -111,9 +120,11 @@ Result<std::vector<BoundSocket>> bind_all(const Config& cfg, uid_t owner_uid, gi
         if (auto r = prepare_msp_dir(path, privileged, msp_gid); !r) return r.error();
         auto fd = listen_unix(path, 256);
         if (!fd) return fd.error();
-        if (privileged) {
+        auto own = owners.find(role);
+        if (privileged && own != owners.end()) {
             gid_t g = have_msp ? msp_gid : 0;
-            if (::chown(path.c_str(), owner_uid, g) != 0) return sys_error("chown " + path, errno);
+            if (::chown(path.c_str(), own->second.uid, g) != 0)
+                return sys_error("chown " + path, errno);
             ::chmod(path.c_str(), have_msp ? 0660 : 0600);
         } else {
             ::chmod(path.c_str(), 0600);

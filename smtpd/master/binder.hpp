@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -24,12 +25,20 @@ struct BoundSocket {
     UniqueFd fd;
 };
 
-// Binds every listener of the configuration. owner_uid/gid: owner of the Unix socket
-// files (the daemons' user), or -1 to leave them as created (an unprivileged sandbox:
-// every socket 0600). msp_gid: the MSP group for the sendmail-facing sockets, or -1
-// when privileged and the group does not exist (then no "local" listener is bound and
-// the control socket is root's only).
-Result<std::vector<BoundSocket>> bind_all(const Config& cfg, uid_t owner_uid, gid_t owner_gid,
+// Who may use an internal Unix socket: its owner is the daemon that listens on it, its
+// group the primary group of the one daemon that connects (mode 0660).
+struct SocketOwner {
+    uid_t uid;
+    gid_t gid;
+};
+
+// Binds every listener of the configuration. owners: by role ("queue", "deliver",
+// "remote", "auth"; "local" and "control", the sendmail-facing sockets, take only the
+// uid and get msp_gid); empty for an unprivileged master (a sandbox: every socket 0600).
+// msp_gid: the MSP group, or -1 when privileged and the group does not exist (then no
+// "local" listener is bound and the control socket is its owner's only).
+Result<std::vector<BoundSocket>> bind_all(const Config& cfg,
+                                          const std::map<std::string, SocketOwner>& owners,
                                           gid_t msp_gid);
 
 // Binds one TCP listener ("127.0.0.1:25", "[::1]:25").

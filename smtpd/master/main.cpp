@@ -32,6 +32,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <string>
 
 #include "lib/conf/config.hpp"
@@ -91,6 +92,12 @@ Options parse_args(int argc, char** argv) {
 
 // Creates dir (one level) if missing and gives it to the daemons' user with mode.
 void prepare_dir(const std::string& dir, const Identity& id, bool privileged, mode_t mode) {
+    // Missing parents (/var/lib/tegami for /var/lib/tegami/auth) are made root-owned 0755.
+    for (size_t slash = dir.find('/', 1); slash != std::string::npos;
+         slash = dir.find('/', slash + 1))
+        if (::mkdir(dir.substr(0, slash).c_str(), 0755) != 0 && errno != EEXIST)
+            log_fatal(Exit::cant_create, "mkdir %s: %s", dir.substr(0, slash).c_str(),
+                      std::strerror(errno));
     bool made = ::mkdir(dir.c_str(), mode) == 0;
     if (!made && errno != EEXIST)
         log_fatal(Exit::cant_create, "mkdir %s: %s", dir.c_str(), std::strerror(errno));
@@ -293,20 +300,36 @@ int main(int argc, char** argv) {
     log_set_debug(opts.debug);
 
     bool privileged = running_as_root();
-    auto id = privileged ? lookup_identity(cfg->user) : current_identity();
-    if (!id)
-        log_fatal(id.error().exit,
-                  "%s (create it: useradd --system --no-create-home --shell /usr/sbin/nologin %s)",
-                  id.error().message.c_str(), cfg->user.c_str());
-    if (privileged && id->uid == 0)
-        log_fatal(Exit::config, "user = %s is uid 0; name an unprivileged account",
-                  cfg->user.c_str());
+    auto self = current_identity();
+    if (!self) log_fatal(self.error().exit, "%s", self.error().message.c_str());
+    // Each daemon's own account (root master), or the caller for all of them.
+    std::map<std::string, Identity> ids;
+    for (const ChildSpec& s : process_table()) {
+        std::string user = daemon_user(*cfg, s.name);
+        auto id = privileged ? lookup_identity(user) : self;
+        if (!id)
+            log_fatal(id.error().exit,
+                      "%s (create it: useradd --system --no-create-home --shell "
+                      "/usr/sbin/nologin %s)",
+                      id.error().message.c_str(), user.c_str());
+        if (privileged && id->uid == 0)
+            log_fatal(Exit::config, "%s_user = %s is uid 0; name an unprivileged account", s.name,
+                      user.c_str());
+        ids.emplace(s.name, id.value());
+    }
     if (!privileged)
-        log_info("not started as root: every process runs as %s (uid %d); user = %s is not used",
-                 id->name.c_str(), static_cast<int>(id->uid), cfg->user.c_str());
+        log_info(
+            "not started as root: every process runs as %s (uid %d); the *_user keys "
+            "are not used",
+            self->name.c_str(), static_cast<int>(self->uid));
     check_programs(*cfg);
-    prepare_dir(cfg->queue_dir, *id, privileged, 0700);
-    prepare_dir(cfg->run_dir, *id, privileged, 0700);
+    const Identity& queue_id = ids.at("queue");
+    prepare_dir(cfg->queue_dir, queue_id, privileged, 0700);
+    // run_dir holds one socket per daemon, each guarded by its own owner and mode; the
+    // directory itself is master's (root, 0755) on an install.
+    prepare_dir(cfg->run_dir, privileged ? Identity{"root", 0, 0, {}, "/"} : *self, privileged,
+                privileged ? 0755 : 0700);
+    if (!cfg->auth_dir.empty()) prepare_dir(cfg->auth_dir, ids.at("auth"), privileged, 0700);
     check_dir_sync("queue_dir", cfg->queue_dir);
     if (cfg->mailbox_format == MailboxFormat::mbox)
         check_dir_sync("mail_spool_dir", cfg->mail_spool_dir);
@@ -325,8 +348,17 @@ int main(int argc, char** argv) {
                 cfg->msp_group.c_str(), cfg->msp_group.c_str());
     }
     prepare_client_queue(cfg->client_queue_dir, privileged, msp_gid);
-    auto sockets = bind_all(*cfg, privileged ? id->uid : static_cast<uid_t>(-1),
-                            privileged ? id->gid : static_cast<gid_t>(-1), msp_gid);
+    std::map<std::string, SocketOwner> owners;
+    if (privileged) {
+        // listener -> {the daemon that serves it, the primary group of the one that connects}
+        owners["queue"] = {ids.at("queue").uid, ids.at("smtpd").gid};
+        owners["deliver"] = {ids.at("local").uid, ids.at("queue").gid};
+        owners["remote"] = {ids.at("remote").uid, ids.at("queue").gid};
+        owners["auth"] = {ids.at("auth").uid, ids.at("smtpd").gid};
+        owners["local"] = {ids.at("smtpd").uid, 0};    // sendmail -> smtpd (msp_gid)
+        owners["control"] = {ids.at("queue").uid, 0};  // sendmail -> queue (msp_gid)
+    }
+    auto sockets = bind_all(*cfg, owners, msp_gid);
     if (!sockets) log_fatal(sockets.error().exit, "%s", sockets.error().message.c_str());
     if (!opts.foreground) {
         daemonize();
@@ -339,7 +371,7 @@ int main(int argc, char** argv) {
 
     EventBasePtr base(event_base_new());
     if (!base) log_fatal(Exit::os_err, "event_base_new failed");
-    SupervisorOptions so{opts.config, privileged, opts.foreground, opts.debug, id.value()};
+    SupervisorOptions so{opts.config, privileged, opts.foreground, opts.debug, *self, ids};
     Supervisor sup(base.get(), so, cfg, std::move(sockets.value()));
     Loop loop{opts, base.get(), &sup, EventPtr(), false, EventPtr(), cfg->client_queue_interval};
     loop.kill_timer.reset(evtimer_new(base.get(), on_kill_timer, &loop));

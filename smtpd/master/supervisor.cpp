@@ -24,6 +24,7 @@ namespace tegami::master {
 
 const std::vector<ChildSpec>& process_table() {
     static const std::vector<ChildSpec> table = {
+        {"auth", "tegami-auth", CapProfile::none, false, {"auth"}},
         {"local", "tegami-local", CapProfile::setid, true, {"deliver"}},
         {"queue", "tegami-queue", CapProfile::none, false, {"queue", "control"}},
         {"remote", "tegami-remote", CapProfile::none, false, {"remote"}},
@@ -120,7 +121,12 @@ namespace {
     for (int s : {SIGPIPE, SIGHUP, SIGTERM, SIGINT, SIGCHLD})
         signal(s, SIG_DFL);
     if (opts.privileged) {
-        Identity id = opts.identity;
+        auto own = opts.identities.find(spec.name);
+        if (own == opts.identities.end()) {
+            log_error("%s: no account to run as", spec.name);
+            _exit(EX_NOUSER);
+        }
+        Identity id = own->second;
         if (spec.mail_group) {
             if (const group* gr = getgrnam(cfg.mail_group.c_str())) id.groups.push_back(gr->gr_gid);
         }

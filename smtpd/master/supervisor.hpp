@@ -14,6 +14,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,7 +47,9 @@ struct SupervisorOptions {
     bool privileged = false;  // master runs as root: drop children to `identity`
     bool foreground = false;
     bool debug = false;
-    Identity identity;  // who the daemons run as
+    Identity identity;  // who the daemons run as when unprivileged (the caller)
+    // When privileged: each daemon's own account, by ChildSpec::name (daemon_user()).
+    std::map<std::string, Identity> identities;
 };
 
 class Supervisor {

@@ -20,6 +20,7 @@ Connection::Connection(Server& server, std::unique_ptr<Transport> transport,
                        std::shared_ptr<const Config> config, ClientInfo client, Role role)
     : server_(server),
       session_(*this, std::move(config), std::move(client), role),
+      auth_(server.auth(), *this),
       stream_(server.base(), std::move(transport), *this) {
     const ClientInfo& ci = session_.state().client;
     log_info("connect from %s[%s] (%s)", ci.name.c_str(), ci.addr.c_str(), role_name(role));
@@ -171,6 +172,25 @@ void Connection::submit(ipc::SubmitMsg msg) {
 PolicyVerdict Connection::policy(const SessionState& st, const VerbSpec& verb,
                                  const CommandArgs& args) {
     return server_.policy(st, verb, args);
+}
+
+std::vector<std::string> Connection::auth_mechanisms(const SessionState& st) {
+    return auth_.mechanisms(st);
+}
+
+std::optional<Reply> Connection::auth(SessionState& st, std::string_view arg) {
+    return auth_.auth(st, arg);
+}
+
+std::optional<Reply> Connection::auth_line(SessionState& st, std::string_view line) {
+    return auth_.line(st, line);
+}
+
+void Connection::auth_reply(const ipc::AuthReplyMsg& r) noexcept {
+    guarded([this, &r] {
+        auth_.on_reply(session_, r);
+        if (!session_.waiting()) stream_.resume();
+    });
 }
 
 void Connection::policy_done(const PolicyVerdict& v) noexcept {

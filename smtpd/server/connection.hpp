@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "lib/event/stream.hpp"
+#include "smtpd/server/auth_session.hpp"
 #include "smtpd/server/queue_client.hpp"
 #include "smtpd/server/session.hpp"
 
@@ -23,7 +24,10 @@ namespace tegami::smtpd {
 
 class Server;
 
-class Connection final : public SessionHost, public SubmitWaiter, public StreamOwner {
+class Connection final : public SessionHost,
+                         public SubmitWaiter,
+                         public AuthWaiter,
+                         public StreamOwner {
   public:
     Connection(Server& server, std::unique_ptr<Transport> transport,
                std::shared_ptr<const Config> config, ClientInfo client, Role role);
@@ -51,8 +55,14 @@ class Connection final : public SessionHost, public SubmitWaiter, public StreamO
     PolicyVerdict policy(const SessionState& st, const VerbSpec& verb,
                          const CommandArgs& args) override;
 
+    std::vector<std::string> auth_mechanisms(const SessionState& st) override;
+    std::optional<Reply> auth(SessionState& st, std::string_view arg) override;
+    std::optional<Reply> auth_line(SessionState& st, std::string_view line) override;
+
     // SubmitWaiter
     void submit_result(uint32_t status, std::string_view text) noexcept override;
+    // AuthWaiter
+    void auth_reply(const ipc::AuthReplyMsg& r) noexcept override;
 
     // StreamOwner
     void stream_ready(short what) noexcept override;
@@ -69,6 +79,7 @@ class Connection final : public SessionHost, public SubmitWaiter, public StreamO
 
     Server& server_;
     Session session_;
+    AuthSession auth_;
     Stream stream_;
     uint64_t request_id_ = 0;
     bool dead_ = false;

@@ -28,8 +28,8 @@ bool QueueClient::ensure_channel() {
     auto cfg = config_();
     std::string path = queue_socket_path(*cfg);
     auto fd = connect_unix(path);
-    if (fd && peer_uid(fd->get()) != static_cast<long>(getuid())) {
-        log_error("queue socket %s: peer is not our uid; refusing it", path.c_str());
+    if (fd && (peer_uid(fd->get()) < 0 || peer_uid(fd->get()) != daemon_uid("queue"))) {
+        log_error("queue socket %s: peer is not the queue's uid; refusing it", path.c_str());
         fd = make_error(Exit::no_perm, "wrong peer");
     }
     if (!fd) {

@@ -1,6 +1,8 @@
 // server.cpp - see server.hpp.
 #include "smtpd/server/server.hpp"
 
+#include "smtpd/server/relay_policy.hpp"
+
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,7 +14,12 @@
 
 namespace tegami::smtpd {
 
-Server::Server(DaemonContext& ctx) : ctx_(ctx), queue_(ctx.base, [&ctx] { return ctx.config; }) {}
+Server::Server(DaemonContext& ctx)
+    : ctx_(ctx),
+      queue_(ctx.base, [&ctx] { return ctx.config; }),
+      auth_(ctx.base, [&ctx] { return ctx.config; }) {
+    policy_.add(std::make_unique<RelayPolicy>());
+}
 
 Server::~Server() {
     conns_.clear();  // sessions cancel their queue requests while queue_ still exists

@@ -23,6 +23,7 @@
 #include "lib/daemon/daemon.hpp"
 #include "lib/map/aliases.hpp"
 #include "lib/tls/context.hpp"
+#include "smtpd/server/auth_client.hpp"
 #include "smtpd/server/connection.hpp"
 #include "smtpd/server/policy.hpp"
 #include "smtpd/server/queue_client.hpp"
@@ -55,6 +56,7 @@ class Server {
     // theirs here at start-up.
     PolicyChain& policy_chain() { return policy_; }
     QueueClient& queue() { return queue_; }
+    AuthClient& auth() { return auth_; }
     event_base* base() { return ctx_.base; }
     // The TLS context for new sessions, or null without a usable certificate.
     std::shared_ptr<tls::Context> tls() const { return tls_; }
@@ -81,6 +83,7 @@ class Server {
     DaemonContext& ctx_;
     std::unique_ptr<map::MapRef> virtual_;  // virtual_map, opened on first use
     QueueClient queue_;
+    AuthClient auth_;
     std::vector<std::unique_ptr<ListenerSlot>> listeners_;
     std::shared_ptr<const Config> role_config_[4];  // mta, msa, smtps, local
     std::unordered_map<Connection*, std::unique_ptr<Connection>> conns_;

@@ -1,7 +1,10 @@
 // session.cpp - see session.hpp. The line and data loop around the verb table.
 #include "smtpd/server/session.hpp"
 
+#include <openssl/crypto.h>
+
 #include "lib/core/log.hpp"
+#include "smtpd/server/sasl.hpp"
 
 namespace tegami::smtpd {
 
@@ -47,14 +50,25 @@ void Session::tls_started(std::string info) {
     st_.helo.clear();
     st_.tx.reset();
     st_.auth_login.clear();
+    st_.may_relay = false;
     st_.phase = Phase::command;
+}
+
+void Session::auth_challenge(std::string_view challenge) {
+    if (st_.phase != Phase::waiting) return;
+    host_.write(challenge_reply(challenge));
+    st_.phase = Phase::sasl;
 }
 
 void Session::auth_done(const Reply& r, std::string login) {
     if (st_.phase != Phase::waiting && st_.phase != Phase::sasl) return;
     st_.phase = Phase::command;
-    if (r.code == 235) st_.auth_login = std::move(login);
+    if (r.code == 235) {
+        st_.auth_login = std::move(login);
+        st_.may_relay = true;  // an authenticated client may send to any domain
+    }
     finish(verb_spec(Verb::auth), r);
+    if (r.code == 421) st_.phase = Phase::closing;  // the penalty box: this session ends
 }
 
 void Session::send(const Reply& r) {
@@ -130,34 +144,37 @@ size_t Session::feed_data(std::string_view in) {
 // A SASL continuation line (RFC 4954 4): at most kMaxCommandLine here too; the hook
 // answers (334 for the next step, or the final reply that ends Phase::sasl).
 size_t Session::feed_sasl(std::string_view in) {
+    // RFC 4954 4: a server must take SASL lines of 12288 octets; a longer one is read to
+    // its LF without being kept, ends the exchange (the hook forgets it) and gets 500.
     size_t lf = in.find('\n');
-    if (lf == std::string_view::npos) {
-        if (line_.size() + in.size() > kMaxCommandLine) {
-            release_line();
-            st_.phase = Phase::command;
-            discarding_ = true;
-            return in.size();
-        }
-        line_.append(in);
-        return in.size();
+    std::string_view piece = lf == std::string_view::npos ? in : in.substr(0, lf + 1);
+    if (!discarding_ && line_.size() + piece.size() > kMaxSaslLine + 2) {
+        discarding_ = true;
+        release_line();
     }
-    line_.append(in.substr(0, lf + 1));
-    std::string l = std::move(line_);
-    release_line();
-    if (l.size() > kMaxCommandLine) {
+    if (!discarding_) line_.append(piece);
+    if (lf == std::string_view::npos) return in.size();
+    if (discarding_) {
+        discarding_ = false;
+        release_line();
+        (void)host_.auth_line(st_, "*");
         st_.phase = Phase::command;
         protocol_error(make_reply(500, "5.5.6", "Error: authentication line too long"));
-        return lf + 1;
+        return piece.size();
     }
+    std::string l = std::move(line_);
+    release_line();
     l.pop_back();
     if (!l.empty() && l.back() == '\r') l.pop_back();
-    if (auto r = host_.auth_line(st_, l)) {
+    auto r = host_.auth_line(st_, l);
+    OPENSSL_cleanse(l.data(), l.size());
+    if (r) {
         if (st_.phase != Phase::sasl)
             finish(verb_spec(Verb::auth), *r);
         else
             send(*r);
     }
-    return lf + 1;
+    return piece.size();
 }
 
 void Session::handle_line(std::string_view line) {
@@ -174,6 +191,17 @@ void Session::handle_line(std::string_view line) {
 
 void Session::dispatch(const VerbSpec& spec, std::string_view arg) {
     if (spec.command) ++st_.counters[static_cast<size_t>(spec.verb)].total;
+    // Junk commands (NOOP, RSET, VRFY, HELP) past smtpd_junk_command_limit end the
+    // session: they cost the server work and move no mail.
+    uint64_t junk_limit = st_.config->smtpd_junk_command_limit;
+    if (junk_limit &&
+        (spec.verb == Verb::noop || spec.verb == Verb::rset || spec.verb == Verb::vrfy ||
+         spec.verb == Verb::help) &&
+        spec.command && ++st_.junk_commands > junk_limit) {
+        send(make_reply(421, "4.7.0", st_.config->hostname + " Error: too many junk commands"));
+        st_.phase = Phase::closing;
+        return;
+    }
     if (spec.command) {
         if (auto refusal = gate(st_, spec.verb)) {
             finish(spec, *refusal);
@@ -247,10 +275,14 @@ void Session::finish(const VerbSpec& spec, const Reply& r) {
     send(r);
     if (spec.command) {
         if (r.positive() && r.code != 354) ++st_.counters[static_cast<size_t>(spec.verb)].ok;
-        // A local submitter's refused recipients are its user's typos, not abuse: the
-        // sendmail command offers every address it was given (-t lists can be long).
+        // 452 for too many recipients is no error: the client sends the rest in a new
+        // transaction (RFC 5321 4.5.3.1.10), and a pipelined batch must not cost it the
+        // transaction whose first recipients were accepted. A local submitter's refused
+        // recipients are its user's typos, not abuse: the sendmail command offers every
+        // address it was given (-t lists can be long).
+        bool too_many = r.code == 452 && spec.verb == Verb::rcpt;
         bool local_rcpt = st_.client.local && spec.verb == Verb::rcpt;
-        if (r.code >= 400 && !local_rcpt) ++st_.errors;
+        if (r.code >= 400 && !too_many && !local_rcpt) ++st_.errors;
     } else {
         if (r.positive()) ++st_.counters[static_cast<size_t>(Verb::data)].ok;
         st_.tx.reset();  // the end-of-data reply ends the transaction, whatever it was

@@ -45,6 +45,8 @@ class Session {
     void set_tls(std::string info);
     // The AUTH hook's later answer (after it returned nothing). login: set on success.
     void auth_done(const Reply& r, std::string login);
+    // The AUTH hook's 334 challenge: the session then reads the next SASL line.
+    void auth_challenge(std::string_view challenge);
     void submit_done(uint32_t status, std::string_view text);
     void timeout();   // 421 4.4.2 and close
     void shutdown();  // 421 4.3.2 and close

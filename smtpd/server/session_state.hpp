@@ -46,6 +46,7 @@ struct Transaction {
     std::string queue_id;
     std::string sender;                   // empty for <>
     std::vector<std::string> recipients;  // canonical (lib/mail/address.hpp)
+    uint64_t rcpt_commands = 0;           // RCPTs accepted, repeats included
     std::vector<std::string> orcpts;      // each as the client wrote it
     bool smtputf8 = false;
     BodyType body = BodyType::none;
@@ -87,7 +88,8 @@ struct SessionState {
     std::unique_ptr<Transaction> tx;  // between MAIL and the end-of-data reply
     Phase phase = Phase::command;
     uint32_t errors = 0;
-    bool draining = false;  // the daemon is stopping: close after this transaction
+    uint64_t junk_commands = 0;  // NOOP, RSET, VRFY, HELP (smtpd_junk_command_limit)
+    bool draining = false;       // the daemon is stopping: close after this transaction
     VerbCounter counters[kVerbCount];
 };
 

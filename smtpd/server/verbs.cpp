@@ -139,7 +139,9 @@ Check check_rcpt(const SessionState& st, std::string_view arg, CommandArgs& out)
     auto r = parse_rcpt(arg, st.tx->smtputf8);
     if (!r) return r.error();
     uint64_t limit = st.config->smtpd_recipient_limit;
-    if (limit && st.tx->recipients.size() >= limit)
+    // Every accepted RCPT counts, repeats included, so that RCPT commands per transaction
+    // are bounded even when they name one recipient over and over.
+    if (limit && st.tx->rcpt_commands >= limit)
         return make_reply(452, "4.5.3", "Error: too many recipients");
     // Whether a recipient of another domain may be relayed is the RCPT policy stage's
     // decision (smtpd/server/policy.cpp), not this pure check's.
@@ -154,6 +156,7 @@ std::optional<Reply> proceed_rcpt(SessionState& st, SessionHost& host, CommandAr
         !is_local_domain(*st.config, mb.domain)) {
         if (auto refusal = host.check_virtual(mb)) return refusal;
         std::string rcpt = canonical_address(mb);
+        ++st.tx->rcpt_commands;
         for (const auto& have : st.tx->recipients)
             if (iequals(have, rcpt)) return ok_reply("2.1.5", "Ok (duplicate recipient)");
         st.tx->recipients.push_back(std::move(rcpt));
@@ -163,6 +166,7 @@ std::optional<Reply> proceed_rcpt(SessionState& st, SessionHost& host, CommandAr
     if (!mb.domain.empty() && !is_local_domain(*st.config, mb.domain)) {
         // Only reached when the RCPT policy stage allowed relaying to this recipient.
         std::string rcpt = canonical_address(mb);
+        ++st.tx->rcpt_commands;
         for (const auto& have : st.tx->recipients)
             if (have == rcpt) return ok_reply("2.1.5", "Ok (duplicate recipient)");
         st.tx->recipients.push_back(std::move(rcpt));
@@ -177,6 +181,7 @@ std::optional<Reply> proceed_rcpt(SessionState& st, SessionHost& host, CommandAr
             std::string rcpt = canonical_address(mb);
             if (mb.domain.empty()) rcpt += "@" + st.config->hostname;
             // A recipient named twice (local parts here ignore case) is kept once.
+            ++st.tx->rcpt_commands;  // counted even when it is kept only once
             for (const auto& have : st.tx->recipients)
                 if (iequals(have, rcpt)) return ok_reply("2.1.5", "Ok (duplicate recipient)");
             st.tx->recipients.push_back(std::move(rcpt));
@@ -225,6 +230,7 @@ std::optional<Reply> proceed_data(SessionState& st, SessionHost& host, CommandAr
     ri.protocol = protocol;
     ri.tls = st.tls_info;
     ri.queue_id = tx.queue_id;
+    if (st.config->smtpd_received_login) ri.login = st.auth_login;
     if (tx.recipients.size() == 1) ri.recipient = tx.recipients.front();
     ri.date = date;
     tx.data = st.client.local ? received_local_header(ri, submitter_name(st.client.uid))

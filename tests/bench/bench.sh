@@ -203,7 +203,8 @@ ensure_accounts() {
   getent group postdrop >/dev/null || groupadd --system postdrop
   getent group mail >/dev/null || groupadd --system mail
   local u
-  for u in postfix tegami tgbench; do
+  sh "$top/scripts/accounts.sh"
+  for u in postfix tgbench; do
     getent passwd "$u" >/dev/null ||
       useradd --system --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin "$u"
   done

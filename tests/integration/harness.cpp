@@ -198,7 +198,7 @@ void stop_sandbox() {
 }
 
 bool Sandbox::start(const std::vector<std::string>& extra) {
-    if (geteuid() == 0) ensure_user("tegami");
+    if (geteuid() == 0) run_command({"/bin/sh", src_dir() + "/scripts/accounts.sh"}, 60);
     char tmpl[] = "/tmp/tegami-it.XXXXXX";
     if (mkdtemp(tmpl) == nullptr) {
         error = std::string("mkdtemp: ") + std::strerror(errno);

@@ -77,7 +77,7 @@ def submit(sock_path, sender, rcpts, body, flags=0):
     if os.geteuid() == 0:
         import json
         import pwd
-        pw = pwd.getpwnam("tegami")
+        pw = pwd.getpwnam("tegami-smtpd")  # the queue admits smtpd's account only
         rfd, wfd = os.pipe()
         pid = os.fork()
         if pid == 0:

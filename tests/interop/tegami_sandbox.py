@@ -106,7 +106,8 @@ class Sandbox:
         self.src = os.environ.get("TEGAMI_SRC") or os.getcwd()
         self.user = mail_user()
         if os.geteuid() == 0:
-            ensure_user("tegami")
+            subprocess.run(["sh", os.path.join(self.src, "scripts/accounts.sh")], check=False,
+                           timeout=60, stdout=subprocess.DEVNULL)
         self.dir = tempfile.mkdtemp(prefix=prefix + ".", dir="/tmp")
         os.chmod(self.dir, 0o755)  # the daemons' user traverses it when run as root
         self.port = free_port()

@@ -1,11 +1,14 @@
 #!/bin/bash
 # privileges.sh - root only: the privilege split of a running suite, read from /proc.
 # Starts the suite as root in a sandbox on a free loopback port and checks: only master
-# has uid 0; smtpd, queue and remote run as the tegami user with no capability at all; local runs
-# as tegami with exactly CAP_SETUID and CAP_SETGID and the mail group; every daemon has
-# NoNewPrivs; the daemons refuse to start as root on their own; the queue and socket
-# directories belong to tegami; a message for an ordinary user is delivered into an mbox
-# owned by that user with mode 0600; mail for root (no alias) is refused with 550 5.1.1.
+# has uid 0; each daemon runs as its own account (tegami-smtpd, tegami-queue,
+# tegami-local, tegami-auth); smtpd, queue and auth hold no capability at all; local
+# holds exactly CAP_SETUID and CAP_SETGID and the mail group; every daemon has
+# NoNewPrivs; the daemons refuse to start as root on their own; queue_dir belongs to
+# tegami-queue and auth_dir to tegami-auth; smtpd's account can neither list the queue
+# nor read the credential store, and can reach only the queue and auth sockets; a
+# message for an ordinary user is delivered into an mbox owned by that user with mode
+# 0600; mail for root (no alias) is refused with 550 5.1.1.
 # Env: TEGAMI_BIN, TEGAMI_SRC. Prints "ok - ..." / "not ok - ..." and, last,
 # "N passed, N failed"; exits non-zero on any failure.
 set -u
@@ -32,12 +35,9 @@ if [ "$(id -u)" != 0 ]; then
   echo "# skipped: needs root"
   finish
 fi
-id tegami >/dev/null 2>&1 ||
-  useradd --system --no-create-home --shell /usr/sbin/nologin tegami
+sh "$SRC/scripts/accounts.sh" >/dev/null
 id tgtest1 >/dev/null 2>&1 ||
   useradd --no-create-home --shell /usr/sbin/nologin tgtest1
-TG_UID=$(id -u tegami)
-TG_GID=$(id -g tegami)
 MAIL_GID=$(getent group mail | cut -d: -f3)
 
 DIR=$(mktemp -d /tmp/tegami-root.XXXXXX) || exit 1
@@ -47,9 +47,11 @@ trap 'exit 1' INT TERM
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 printf 'postmaster: tgtest1\n' >"$DIR/aliases"
 sh "$SRC/scripts/mkconf.sh" "$DIR" "$PORT" "$BIN" >/dev/null || { not_ok "mkconf.sh"; finish; }
+printf 'root-test-secret\n' | "$BIN/tegami-passwd" -c "$DIR/tegami.conf" add rootuser >/dev/null 2>&1 ||
+  not_ok "tegami-passwd add as root"
 
 # ---- the daemons refuse to run as root on their own
-for d in smtpd queue remote local; do
+for d in smtpd queue remote local auth; do
   out=$(timeout 10 "$BIN/tegami-$d" -c "$DIR/tegami.conf" -f 2>&1 </dev/null)
   rc=$?
   check "tegami-$d started as root on its own refuses to run (exit $rc)" "$out" \
@@ -98,17 +100,19 @@ declare -A PID
 for p in $(pgrep -P "$MASTER"); do
   PID[$(cat "/proc/$p/comm")]=$p
 done
-for d in smtpd queue remote local; do
+for d in smtpd queue remote local auth; do
   p=${PID[tegami-$d]:-}
+  TG_UID=$(id -u "tegami-$d")
+  TG_GID=$(id -g "tegami-$d")
   if [ -z "$p" ]; then
     not_ok "tegami-$d is a child of master" "$(ps -o pid,user,comm --ppid "$MASTER")"
     continue
   fi
   uids=$(field "$p" Uid)
   gids=$(field "$p" Gid)
-  check "tegami-$d: every uid is tegami ($TG_UID)" "Uid: $uids" \
+  check "tegami-$d: every uid is tegami-$d ($TG_UID)" "Uid: $uids" \
     [ "$uids" = "$(printf '%s %s %s %s' "$TG_UID" "$TG_UID" "$TG_UID" "$TG_UID")" ]
-  check "tegami-$d: every gid is tegami's group ($TG_GID)" "Gid: $gids" \
+  check "tegami-$d: every gid is tegami-$d's group ($TG_GID)" "Gid: $gids" \
     [ "$gids" = "$(printf '%s %s %s %s' "$TG_GID" "$TG_GID" "$TG_GID" "$TG_GID")" ]
   check "tegami-$d: NoNewPrivs 1" "$(field "$p" NoNewPrivs)" [ "$(field "$p" NoNewPrivs)" = 1 ]
   groups=" $(field "$p" Groups) "
@@ -131,10 +135,36 @@ done
 others=$(ps -eo uid=,pid=,ppid= | awk -v m="$MASTER" '$3 == m && $1 == 0 { print $2 }')
 check "no child of master runs as root" "$others" [ -z "$others" ]
 
+distinct=$(for d in smtpd queue local auth; do echo "${PID[tegami-$d]:+$(field "${PID[tegami-$d]}" Uid | awk '{print $1}')}"; done | sort -u | wc -l)
+check "the four daemons run as four different uids" "$distinct" [ "$distinct" = 4 ]
+
 st=$(stat -c '%U %a' "$DIR/spool" 2>&1)
-check "queue_dir owned by tegami, mode 700" "$st" [ "$st" = "tegami 700" ]
+check "queue_dir owned by tegami-queue, mode 700" "$st" [ "$st" = "tegami-queue 700" ]
+st=$(stat -c '%U %a' "$DIR/auth" 2>&1)
+check "auth_dir owned by tegami-auth, mode 700" "$st" [ "$st" = "tegami-auth 700" ]
 st=$(stat -c '%U %a' "$DIR/sock" 2>&1)
-check "run_dir owned by tegami, mode 700" "$st" [ "$st" = "tegami 700" ]
+check "run_dir owned by root, mode 755" "$st" [ "$st" = "root 755" ]
+st=$(stat -c '%U %G %a' "$DIR/passwd.db" 2>&1)
+check "auth_db is root:tegami-auth, mode 640" "$st" [ "$st" = "root tegami-auth 640" ]
+for s in queue:tegami-queue:tegami-smtpd auth:tegami-auth:tegami-smtpd local:tegami-local:tegami-queue; do
+  IFS=: read -r sock owner group <<<"$s"
+  st=$(stat -c '%U %G %a' "$DIR/sock/$sock.sock" 2>&1)
+  check "$sock.sock is $owner:$group, mode 660" "$st" [ "$st" = "$owner $group 660" ]
+done
+as() { runuser -u "$1" -- "${@:2}" >/dev/null 2>&1; }
+connects() {  # user socket
+  runuser -u "$1" -- python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' "$2" >/dev/null 2>&1
+}
+check "tegami-smtpd cannot list queue_dir" "" eval '! as tegami-smtpd ls "$DIR/spool"'
+check "tegami-smtpd cannot read the credential store" "" eval '! as tegami-smtpd cat "$DIR/passwd.db"'
+check "tegami-smtpd cannot list auth_dir" "" eval '! as tegami-smtpd ls "$DIR/auth"'
+check "tegami-queue cannot read the credential store" "" eval '! as tegami-queue cat "$DIR/passwd.db"'
+check "tegami-auth can read the credential store" "" as tegami-auth cat "$DIR/passwd.db"
+check "tegami-smtpd can connect to queue.sock and auth.sock" "" \
+  eval 'connects tegami-smtpd "$DIR/sock/queue.sock" && connects tegami-smtpd "$DIR/sock/auth.sock"'
+check "tegami-smtpd cannot connect to local.sock" "" eval '! connects tegami-smtpd "$DIR/sock/local.sock"'
+check "tegami-local cannot connect to queue.sock or auth.sock" "" \
+  eval '! connects tegami-local "$DIR/sock/queue.sock" && ! connects tegami-local "$DIR/sock/auth.sock"'
 
 # ---- delivery as the recipient
 out=$(smtp "EHLO root-test.example.org" "MAIL FROM:<a@example.org>" "RCPT TO:<root@localhost>" \
@@ -150,8 +180,8 @@ check "delivered to $MBOX" "$(tail -n 20 "$DIR/master.log")" grep -q root-test-b
 st=$(stat -c '%U %a' "$MBOX" 2>&1)
 check "mbox owned by tgtest1 with mode 600 ($st)" "$st" [ "$st" = "tgtest1 600" ]
 check "no mailbox for root" "$(ls -la "$DIR/mail")" [ ! -e "$DIR/mail/root" ]
-left=$(find "$DIR/spool" "$DIR/sock" ! -user tegami 2>&1)
-check "everything in the queue and socket directories belongs to tegami" "$left" [ -z "$left" ]
+left=$(find "$DIR/spool" ! -user tegami-queue 2>&1)
+check "everything in queue_dir belongs to tegami-queue" "$left" [ -z "$left" ]
 
 # ---- a killed daemon comes back with the same privileges
 old=${PID[tegami-smtpd]:-0}
@@ -164,9 +194,9 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 if [ -n "$new" ]; then
-  check "restarted tegami-smtpd runs as tegami with no capabilities" \
+  check "restarted tegami-smtpd runs as tegami-smtpd with no capabilities" \
     "$(field "$new" Uid) $(field "$new" CapEff) $(field "$new" CapPrm)" \
-    [ "$(field "$new" Uid | awk '{print $1}')$(capset "$new" CapEff)$(capset "$new" CapPrm)" = "${TG_UID}00" ]
+    [ "$(field "$new" Uid | awk '{print $1}')$(capset "$new" CapEff)$(capset "$new" CapPrm)" = "$(id -u tegami-smtpd)00" ]
 else
   not_ok "master restarts a killed tegami-smtpd within 10 s" "$(tail -n 20 "$DIR/master.log")"
 fi

@@ -572,7 +572,8 @@ Test(session_stages, a_session_that_may_relay_reaches_any_domain) {
 Test(session_roles, the_auth_hook_opens_the_gate) {
     Fixture f(config(), Role::msa);
     f.host.auth_hook = true;
-    std::string too_long = std::string(1100, 'A') + "\r\n";
+    // RFC 4954 4: SASL lines of 12288 octets must be taken; a longer one is refused.
+    std::string too_long = std::string(13000, 'A') + "\r\n";
     script(f, {
                   {"AUTH PLAIN\r\n", "503 5.5.1 Error: send EHLO first\r\n"},
                   {kEhlo, kEhloReply},
@@ -600,4 +601,55 @@ Test(session_roles, the_auth_hook_may_answer_later) {
     cr_expect_eq(f.host.take(), std::string("235 2.7.0 Authentication successful\r\n"));
     cr_expect_eq(f.s.state().auth_login, std::string("bob"));
     cr_expect_eq(f.run("MAIL FROM:<bob@b.test>\r\n"), std::string("250 2.1.0 Ok\r\n"));
+}
+
+namespace {
+size_t occurrences(const std::string& hay, const std::string& needle) {
+    size_t n = 0;
+    for (size_t at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + 1))
+        ++n;
+    return n;
+}
+}  // namespace
+
+// The spine's two recipient-limit defects: a repeated RCPT was collapsed and never
+// counted (RCPTs per transaction unbounded), and each 452 past the limit counted as an
+// error, so a pipelining client lost its transaction to 421.
+Test(session, repeated_recipients_count_toward_the_limit) {
+    Fixture f(config(1000, 3));
+    f.run(kEhlo);
+    std::string got = f.run(
+        "MAIL FROM:<a@b.test>\r\nRCPT TO:<alice@mx.test>\r\nRCPT TO:<alice@mx.test>\r\n"
+        "RCPT TO:<alice@mx.test>\r\nRCPT TO:<alice@mx.test>\r\n");
+    cr_expect_eq(got, std::string("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+                                  "250 2.1.5 Ok (duplicate recipient)\r\n"
+                                  "250 2.1.5 Ok (duplicate recipient)\r\n"
+                                  "452 4.5.3 Error: too many recipients\r\n"));
+    cr_expect_eq(f.s.state().tx->recipients.size(), 1u);
+}
+
+Test(session, too_many_recipients_is_no_error) {
+    Fixture f(config(1000, 3, 5));
+    f.run(kEhlo);
+    std::string batch = "MAIL FROM:<a@b.test>\r\n";
+    for (int i = 0; i < 20; ++i)
+        batch += "RCPT TO:<alice@mx.test>\r\n";
+    std::string got = f.run(batch);
+    cr_expect_eq(occurrences(got, "452 4.5.3"), 17u);
+    cr_expect(got.find("421") == std::string::npos, "%s", got.c_str());
+    cr_expect_not(f.s.closing());
+    cr_expect_eq(f.run("DATA\r\n"), std::string("354 End data with <CR><LF>.<CR><LF>\r\n"));
+}
+
+Test(session, junk_commands_past_the_limit_close_with_421) {
+    Config c = *config();
+    c.smtpd_junk_command_limit = 3;
+    Fixture f(std::make_shared<const Config>(c));
+    f.run(kEhlo);
+    std::string got = f.run("NOOP\r\nRSET\r\nHELP\r\nNOOP\r\nQUIT\r\n");
+    cr_expect_eq(occurrences(got, "250 2.0.0 Ok"), 2u, "%s", got.c_str());
+    cr_expect(got.find("421 4.7.0 mx.test Error: too many junk commands") != std::string::npos,
+              "%s", got.c_str());
+    cr_expect(got.find("221") == std::string::npos, "QUIT is never read: %s", got.c_str());
+    cr_expect(f.s.closing());
 }

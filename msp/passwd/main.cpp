@@ -1,0 +1,174 @@
+// tegami-passwd - manages the built-in credential store (auth_db) that tegami-auth
+// reads: one login per entry, a yescrypt hash and SCRAM-SHA-256 keys, never the
+// password itself.
+//
+//   tegami-passwd [-c config] [-f dbfile] add LOGIN      (fails if LOGIN exists)
+//   tegami-passwd [-c config] [-f dbfile] change LOGIN   (fails if LOGIN does not)
+//   tegami-passwd [-c config] [-f dbfile] remove LOGIN
+//   tegami-passwd [-c config] [-f dbfile] list           (the logins, one a line)
+//
+// The password is read from the terminal with echo off (asked twice), or as one line
+// from standard input when that is not a terminal; never from argv. Nothing it prints
+// holds a hash or a password. Safe while the daemons run: the store is replaced whole
+// by an atomic rename (lib/sasl/passwd_db.hpp), and writers are serialised by a lock.
+//
+// SECURITY. Run by the administrator (root on an install; not setuid). Inherits:
+//   environment - not read; argv - options and one login, checked (valid_login);
+//   fds 0-2     - stdin is read for the password only; umask - set to 077;
+//   the store   - written 0640, owner root and group auth_user's group when root.
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include <openssl/crypto.h>
+
+#include "lib/conf/config.hpp"
+#include "lib/core/sysexits.hpp"
+#include "lib/sasl/credential.hpp"
+#include "lib/sasl/passwd_db.hpp"
+
+using namespace tegami;
+
+namespace {
+
+constexpr size_t kMaxPassword = 1024;
+
+[[noreturn]] void die(Exit e, const std::string& msg) {
+    std::fprintf(stderr, "tegami-passwd: %s\n", msg.c_str());
+    std::exit(code(e));
+}
+
+[[noreturn]] void usage() {
+    std::fprintf(stderr,
+                 "usage: tegami-passwd [-c config] [-f dbfile] add|change|remove LOGIN\n"
+                 "       tegami-passwd [-c config] [-f dbfile] list\n");
+    std::exit(code(Exit::usage));
+}
+
+// One line from fd 0, without its line end; false on EOF before any byte or when too long.
+bool read_line(std::string& out) {
+    out.clear();
+    char c;
+    for (;;) {
+        ssize_t n = ::read(0, &c, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return !out.empty();
+        if (c == '\n') break;
+        if (out.size() >= kMaxPassword) return false;
+        out += c;
+    }
+    if (!out.empty() && out.back() == '\r') out.pop_back();
+    return true;
+}
+
+std::string prompt(const char* text) {
+    std::fputs(text, stderr);
+    std::fflush(stderr);
+    termios old{}, quiet{};
+    tcgetattr(0, &old);
+    quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(0, TCSAFLUSH, &quiet);
+    std::string pw;
+    bool ok = read_line(pw);
+    tcsetattr(0, TCSAFLUSH, &old);
+    std::fputs("\n", stderr);
+    if (!ok) die(Exit::data_err, "no password read");
+    return pw;
+}
+
+std::string read_password() {
+    std::string pw;
+    if (::isatty(0)) {
+        pw = prompt("Password: ");
+        std::string again = prompt("Again: ");
+        bool same = pw == again;
+        OPENSSL_cleanse(again.data(), again.size());
+        if (!same) die(Exit::data_err, "the passwords differ; nothing changed");
+    } else if (!read_line(pw)) {
+        die(Exit::data_err, "no password on standard input (one line, at most 1024 bytes)");
+    }
+    if (pw.empty()) die(Exit::data_err, "empty password refused");
+    if (pw.find('\0') != std::string::npos) die(Exit::data_err, "a password cannot hold NUL");
+    return pw;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    ::umask(077);
+    std::string config_path;
+    std::string file;
+    int opt;
+    while ((opt = getopt(argc, argv, "c:f:h")) != -1) {
+        switch (opt) {
+            case 'c':
+                config_path = optarg;
+                break;
+            case 'f':
+                file = optarg;
+                break;
+            default:
+                usage();
+        }
+    }
+    if (optind >= argc) usage();
+    std::string verb = argv[optind++];
+    bool list = verb == "list";
+    if (!list && verb != "add" && verb != "change" && verb != "remove") usage();
+    if (argc - optind != (list ? 0 : 1)) usage();
+    std::string login = list ? "" : argv[optind];
+    if (!list && !sasl::valid_login(login))
+        die(Exit::data_err,
+            "bad login (1-255 bytes, no white space, control characters, "
+            "',' or '=')");
+
+    auto cfg =
+        load_config(config_path.empty() ? default_config_path() : config_path, config_path.empty());
+    if (!cfg) die(cfg.error().exit, cfg.error().message);
+    if (file.empty()) file = cfg->auth_db;
+
+    if (list) {
+        // Reading takes the writers' lock too, so a list never shows a half change.
+        auto w = sasl::PasswdWriter::open(file);
+        if (!w) die(w.error().exit, w.error().message);
+        for (const auto& [k, v] : w->entries())
+            std::printf("%s\n", k.c_str());
+        return 0;
+    }
+    auto w = sasl::PasswdWriter::open(file);
+    if (!w) die(w.error().exit, w.error().message);
+    auto& entries = w->entries();
+    bool exists = entries.count(login) != 0;
+    if (verb == "add" && exists) die(Exit::data_err, login + ": exists (use change)");
+    if (verb != "add" && !exists) die(Exit::no_user, login + ": no such login in " + file);
+    if (verb == "remove") {
+        entries.erase(login);
+    } else {
+        std::string pw = read_password();
+        auto c = sasl::make_credential(pw);
+        OPENSSL_cleanse(pw.data(), pw.size());
+        if (!c) die(c.error().exit, c.error().message);
+        entries[login] = sasl::encode_credential(*c);
+    }
+    uid_t owner = static_cast<uid_t>(-1);
+    gid_t group = static_cast<gid_t>(-1);
+    if (geteuid() == 0) {
+        owner = 0;
+        std::string auth_user = daemon_user(*cfg, "auth");
+        if (const passwd* pw = getpwnam(auth_user.c_str())) group = pw->pw_gid;
+    }
+    if (auto r = w->commit(owner, group); !r) die(r.error().exit, r.error().message);
+    std::fprintf(stderr, "tegami-passwd: %s %s in %s\n", login.c_str(),
+                 verb == "add"      ? "added"
+                 : verb == "change" ? "changed"
+                                    : "removed",
+                 file.c_str());
+    return 0;
+}

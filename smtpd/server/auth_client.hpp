@@ -1,0 +1,76 @@
+// auth_client.hpp - smtpd's one channel to tegami-auth, shared by every session that
+// authenticates. Sends AuthStartMsg/AuthStepMsg/AuthCancelMsg and routes each
+// AuthReplyMsg to the waiter of its request_id. Called by the AUTH hook of a
+// connection.
+//
+// Trusts the peer only when SO_PEERCRED names auth's account (lib/daemon daemon_uid);
+// a malformed or unexpected frame closes the channel. Invariants:
+//  - a waiter is never called from inside start()/step(): failures are answered from a
+//    zero-delay timer, so a session never re-enters itself;
+//  - when the channel is down or closes with requests pending, each gets kAuthTemp
+//    (454 4.7.0); the next request reconnects, no sooner than the backoff allows;
+//  - a waiter that goes away calls cancel(); a late answer is dropped;
+//  - SASL payloads are never logged.
+#pragma once
+
+#include <event2/event.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "lib/conf/config.hpp"
+#include "lib/core/c_ptr.hpp"
+#include "lib/ipc/channel.hpp"
+#include "lib/ipc/messages.hpp"
+
+namespace tegami::smtpd {
+
+class AuthWaiter {
+  public:
+    virtual ~AuthWaiter() = default;
+    // May destroy the waiter.
+    virtual void auth_reply(const ipc::AuthReplyMsg& r) noexcept = 0;
+};
+
+class AuthClient {
+  public:
+    using ConfigSource = std::function<std::shared_ptr<const Config>()>;
+    AuthClient(event_base* base, ConfigSource config);
+    ~AuthClient();
+    AuthClient(const AuthClient&) = delete;
+    AuthClient& operator=(const AuthClient&) = delete;
+
+    // Returns the request id naming the conversation (for step and cancel).
+    uint64_t start(ipc::AuthStartMsg m, AuthWaiter* w);
+    void step(uint64_t id, std::string response, AuthWaiter* w);
+    // Forgets the waiter and tells auth to drop the conversation.
+    void cancel(uint64_t id);
+    size_t pending() const { return pending_.size() + failed_.size(); }
+
+  private:
+    bool ensure_channel();
+    void on_frame(ipc::MsgType type, std::string_view payload);
+    void on_close(const std::string& why);
+    void fail_later(uint64_t id, AuthWaiter* w);
+    static void fail_cb(evutil_socket_t, short, void* arg) noexcept;
+    void answer_failed();
+
+    event_base* base_;
+    ConfigSource config_;
+    std::unique_ptr<ipc::Channel> channel_;
+    std::unique_ptr<ipc::Channel> closed_;
+    std::unordered_map<uint64_t, AuthWaiter*> pending_;
+    std::vector<std::pair<uint64_t, AuthWaiter*>> failed_;
+    std::vector<std::pair<uint64_t, AuthWaiter*>> answering_;
+    EventPtr fail_ev_;
+    uint64_t next_id_ = 1;
+    std::chrono::steady_clock::time_point next_try_{};
+    std::chrono::milliseconds backoff_{100};
+};
+
+}  // namespace tegami::smtpd
