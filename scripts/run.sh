@@ -39,6 +39,16 @@ else
   rcpt=$(id -un)
   note="(not root: every process runs as $rcpt)"
 fi
+# One AUTH user for the submission listeners, its password made once and kept.
+auth_login=demo
+pwfile=$dir/auth-$auth_login.password
+if [ ! -s "$pwfile" ]; then
+  (umask 077; head -c 12 /dev/urandom | base64 | tr -d '/+=' > "$pwfile")
+fi
+auth_pw=$(cat "$pwfile")
+if ! "$top/build/bin/tegami-passwd" -c "$conf" list 2>/dev/null | grep -qw "$auth_login"; then
+  printf '%s\n' "$auth_pw" | "$top/build/bin/tegami-passwd" -c "$conf" add "$auth_login" >/dev/null
+fi
 if [ -f "$dir/master.pid" ] && kill -0 "$(cat "$dir/master.pid")" 2>/dev/null; then
   echo "run: Tegami is already running (pid $(cat "$dir/master.pid")); stop it with: kill $(cat "$dir/master.pid")" >&2
   exit 75
@@ -57,6 +67,10 @@ or over TLS:
   swaks --server 127.0.0.1:$port --tls --to $rcpt@localhost --from you@example.org
 or:
   python3 -c "import smtplib; smtplib.SMTP('127.0.0.1', $port).sendmail('you@example.org', ['$rcpt@localhost'], 'Subject: hello\r\n\r\nfirst message\r\n')"
+or submit on the MSA with STARTTLS and AUTH as the sandbox user $auth_login (password $auth_pw,
+kept in $pwfile), or on $smtps_port with implicit TLS (--tls-on-connect):
+  swaks --server 127.0.0.1:$msa_port --tls --auth PLAIN --auth-user $auth_login --auth-password '$auth_pw' \\
+        --from $auth_login@localhost --to $rcpt@localhost
 or through the sendmail command (the MSP: client queue $dir/clientmqueue, then smtpd's
 local socket $dir/msp/submit):
   printf 'Subject: hello\n\nfirst message\n' | $top/build/bin/sendmail -C $conf -i $rcpt
