@@ -222,7 +222,7 @@ void Supervisor::on_restart_cb(evutil_socket_t, short, void* arg) noexcept {
 
 namespace {
 
-// In the child: the client-queue runner, as the daemons' user with the MSP group as its
+// In the child: the client-queue runner, as smtpd's account with the MSP group as its
 // real and only group (so the setgid bit is not needed and -C cannot cost it the group).
 [[noreturn]] void exec_client_queue_runner(const SupervisorOptions& opts, const Config& cfg,
                                            gid_t msp_gid) {
@@ -242,7 +242,10 @@ namespace {
     for (int s : {SIGPIPE, SIGHUP, SIGTERM, SIGINT, SIGCHLD})
         signal(s, SIG_DFL);
     if (opts.privileged) {
-        Identity id = opts.identity;
+        // smtpd's own account: smtpd trusts XUID (the submitter of a resent file) only from
+        // its own uid or root.
+        auto own = opts.identities.find("smtpd");
+        Identity id = own != opts.identities.end() ? own->second : opts.identity;
         id.gid = msp_gid;
         id.groups = {msp_gid};
         if (auto r = drop_privileges(id, CapProfile::none); !r) {

@@ -66,7 +66,7 @@ class Supervisor {
     void reap();
     bool all_stopped() const;
     // Starts the client-queue runner (sendmail -Ac -q) unless one still runs: as the
-    // daemons' user with msp_group as its group when privileged.
+    // smtpd's account with msp_group as its group when privileged.
     void run_client_queue();
 
   private:
