@@ -105,10 +105,9 @@ std::vector<std::string> addresses_from_rdata(int rrtype, const std::vector<std:
     std::vector<std::string> out;
     for (const auto& d : rdata) {
         char buf[INET6_ADDRSTRLEN];
-        if (rrtype == kRrA && d.size() == 4 && inet_ntop(AF_INET, d.data(), buf, sizeof(buf)))
-            out.emplace_back(buf);
-        else if (rrtype == kRrAaaa && d.size() == 16 &&
-                 inet_ntop(AF_INET6, d.data(), buf, sizeof(buf)))
+        bool v4 = rrtype == kRrA && d.size() == 4;
+        bool v6 = rrtype == kRrAaaa && d.size() == 16;
+        if ((v4 || v6) && inet_ntop(v4 ? AF_INET : AF_INET6, d.data(), buf, sizeof(buf)))
             out.emplace_back(buf);
     }
     return out;

@@ -251,18 +251,18 @@ MessageSpec RemoteServer::spec_for(const Job& job) const {
     return m;
 }
 
-void RemoteServer::start_job(std::shared_ptr<Job> job) {
+void RemoteServer::start_job(const std::shared_ptr<Job>& job) {
     if (try_reuse(job)) return;
     if (!job->hop.mx) {
         job->hosts = {job->hop.host};
         return next_host(job);
     }
-    job->dns_mx = resolver_->query(job->hop.host, kRrMx,
-                                   [this, job](DnsAnswer a) { on_mx(job, std::move(a)); });
+    job->dns_mx =
+        resolver_->query(job->hop.host, kRrMx, [this, job](const DnsAnswer& a) { on_mx(job, a); });
     if (!job->dns_mx) finish_all(job, Outcome{4, "4.4.3", "cannot start a DNS query"});
 }
 
-void RemoteServer::on_mx(const std::shared_ptr<Job>& job, DnsAnswer a) {
+void RemoteServer::on_mx(const std::shared_ptr<Job>& job, const DnsAnswer& a) {
     job->dns_mx = 0;
     const std::string& d = job->hop.host;
     switch (a.kind) {
@@ -308,9 +308,9 @@ void RemoteServer::next_host(const std::shared_ptr<Job>& job) {
     }
     job->dns_waiting = 2;
     job->dns_aaaa = resolver_->query(
-        job->host, kRrAaaa, [this, job](DnsAnswer a) { on_addrs(job, kRrAaaa, std::move(a)); });
+        job->host, kRrAaaa, [this, job](const DnsAnswer& a) { on_addrs(job, kRrAaaa, a); });
     job->dns_a = resolver_->query(job->host, kRrA,
-                                  [this, job](DnsAnswer a) { on_addrs(job, kRrA, std::move(a)); });
+                                  [this, job](const DnsAnswer& a) { on_addrs(job, kRrA, a); });
     if (!job->dns_a || !job->dns_aaaa) {
         resolver_->cancel(job->dns_a);
         resolver_->cancel(job->dns_aaaa);
@@ -318,7 +318,7 @@ void RemoteServer::next_host(const std::shared_ptr<Job>& job) {
     }
 }
 
-void RemoteServer::on_addrs(const std::shared_ptr<Job>& job, int rrtype, DnsAnswer a) {
+void RemoteServer::on_addrs(const std::shared_ptr<Job>& job, int rrtype, const DnsAnswer& a) {
     (rrtype == kRrA ? job->dns_a : job->dns_aaaa) = 0;
     auto& into = rrtype == kRrA ? job->v4 : job->v6;
     if (a.kind == DnsAnswer::Kind::data) into = addresses_from_rdata(rrtype, a.rdata);
@@ -370,9 +370,9 @@ void RemoteServer::next_address(const std::shared_ptr<Job>& job) {
     a->session = std::make_unique<Session>(
         ctx_->base, tls_.get(), std::move(t), std::move(cs),
         static_cast<unsigned>(cfg().smtp_connect_timeout),
-        [this](Session& s, std::vector<Outcome> r) { on_session_done(s, std::move(r)); },
-        [this](Session& s, const Outcome& o, std::vector<Outcome> p) {
-            on_session_closed(s, o, std::move(p));
+        [this](Session& s, const std::vector<Outcome>& r) { on_session_done(s, r); },
+        [this](Session& s, const Outcome& o, const std::vector<Outcome>& p) {
+            on_session_closed(s, o, p);
         });
     Session* key = a->session.get();
     job->relay = key->relay();
@@ -422,7 +422,7 @@ bool RemoteServer::try_reuse(const std::shared_ptr<Job>& job) {
     return false;
 }
 
-void RemoteServer::on_session_done(Session& s, std::vector<Outcome> results) {
+void RemoteServer::on_session_done(Session& s, const std::vector<Outcome>& results) {
     auto it = sessions_.find(&s);
     if (it == sessions_.end()) return;
     std::shared_ptr<Job> job = std::move(it->second->job);
@@ -452,7 +452,8 @@ void RemoteServer::on_idle_cb(evutil_socket_t, short, void* arg) noexcept {
     });
 }
 
-void RemoteServer::on_session_closed(Session& s, const Outcome& o, std::vector<Outcome> partial) {
+void RemoteServer::on_session_closed(Session& s, const Outcome& o,
+                                     const std::vector<Outcome>& partial) {
     auto it = sessions_.find(&s);
     if (it == sessions_.end()) return;
     std::unique_ptr<Active> a = std::move(it->second);
@@ -464,13 +465,9 @@ void RemoteServer::on_session_closed(Session& s, const Outcome& o, std::vector<O
     if (!job) return;
     bool reused = s.delivered_any();
     apply(*job, partial, &o);
-    if (o.status == 5) {
-        // A permanent refusal of the session (5xx greeting): the next MX may differ; when
-        // none is left the refusal stands.
-        job->last = o;
-    } else if (o.status == 4) {
-        job->last = o;
-    }
+    // A refusal of the session: a 5xx greeting (the next MX may differ; when none is left
+    // the refusal stands) or a temporary failure.
+    if (o.status == 5 || o.status == 4) job->last = o;
     bool open = false;
     for (const auto& r : job->results)
         open = open || !r;
@@ -485,7 +482,7 @@ void RemoteServer::on_session_closed(Session& s, const Outcome& o, std::vector<O
             return next_host(job);
         }
         job->dns_mx = resolver_->query(job->hop.host, kRrMx,
-                                       [this, job](DnsAnswer ans) { on_mx(job, std::move(ans)); });
+                                       [this, job](const DnsAnswer& ans) { on_mx(job, ans); });
         if (!job->dns_mx) finish_all(job, Outcome{4, "4.4.3", "cannot start a DNS query"});
         return;
     }

@@ -87,14 +87,14 @@ class RemoteServer {
     void on_frame(uint64_t conn_id, ipc::MsgType t, std::string_view payload,
                   std::vector<UniqueFd>& fds);
     void drop_conn(uint64_t id, const std::string& why);
-    void start_job(std::shared_ptr<Job> job);
-    void on_mx(const std::shared_ptr<Job>& job, DnsAnswer a);
+    void start_job(const std::shared_ptr<Job>& job);
+    void on_mx(const std::shared_ptr<Job>& job, const DnsAnswer& a);
     void next_host(const std::shared_ptr<Job>& job);
-    void on_addrs(const std::shared_ptr<Job>& job, int rrtype, DnsAnswer a);
+    void on_addrs(const std::shared_ptr<Job>& job, int rrtype, const DnsAnswer& a);
     void next_address(const std::shared_ptr<Job>& job);
     MessageSpec spec_for(const Job& job) const;
-    void on_session_done(Session& s, std::vector<Outcome> results);
-    void on_session_closed(Session& s, const Outcome& o, std::vector<Outcome> partial);
+    void on_session_done(Session& s, const std::vector<Outcome>& results);
+    void on_session_closed(Session& s, const Outcome& o, const std::vector<Outcome>& partial);
     void apply(Job& job, const std::vector<Outcome>& outcomes, const Outcome* session_failure);
     void finish_all(const std::shared_ptr<Job>& job, const Outcome& o);
     void answer(const std::shared_ptr<Job>& job);

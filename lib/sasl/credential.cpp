@@ -75,8 +75,9 @@ Result<Credential> make_credential(std::string_view password, uint32_t iteration
     auto entropy = random_bytes(32);
     auto scram_salt = random_bytes(16);
     if (!entropy || !scram_salt) return make_error(Exit::os_err, "no random bytes from OpenSSL");
+    const std::string& seed = entropy.value();
     char setting[CRYPT_GENSALT_OUTPUT_SIZE];
-    if (!crypt_gensalt_rn("$y$", 0, entropy->data(), static_cast<int>(entropy->size()), setting,
+    if (!crypt_gensalt_rn("$y$", 0, seed.data(), static_cast<int>(seed.size()), setting,
                           sizeof setting))
         return make_error(Exit::software,
                           "crypt_gensalt_rn($y$) failed: " + std::string(std::strerror(errno)));

@@ -100,8 +100,8 @@ size_t Session::feed(std::string_view in) {
 }
 
 void Session::release_line() {
-    if (line_.capacity() > 64) std::string().swap(line_);
     line_.clear();
+    if (line_.capacity() > 64) line_.shrink_to_fit();  // an idle session holds no buffer
 }
 
 size_t Session::feed_line(std::string_view in) {

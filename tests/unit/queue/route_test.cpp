@@ -15,7 +15,8 @@ RoutingTables tables(std::map<std::string, std::string> mt, std::string smarthos
     RoutingTables t;
     t.local_domains = {"me.test", "localhost"};
     t.smarthost = std::move(smarthost);
-    t.mailertable = [mt](const std::string& k, std::string&) -> std::optional<std::string> {
+    t.mailertable = [mt = std::move(mt)](const std::string& k,
+                                         std::string&) -> std::optional<std::string> {
         auto it = mt.find(k);
         if (it == mt.end()) return std::nullopt;
         return it->second;

@@ -34,7 +34,7 @@ ClientSettings settings() {
     return s;
 }
 
-MessageSpec message(std::vector<std::string> rcpts,
+MessageSpec message(const std::vector<std::string>& rcpts,
                     std::string_view body = "Subject: x\r\n\r\nhi\r\n") {
     MessageSpec m;
     m.sender = "a@me.example";

@@ -37,7 +37,7 @@ void remove_certs() {
     if (!g_dir.empty()) (void)std::system(("rm -rf " + g_dir).c_str());
 }
 
-Config tls_config(std::vector<std::string> certs, std::vector<std::string> keys) {
+Config tls_config(const std::vector<std::string>& certs, const std::vector<std::string>& keys) {
     Config c = default_config();
     for (auto& f : certs)
         c.tls_cert_file.push_back(g_dir + "/" + f);

@@ -17,7 +17,7 @@ Test(mailq, hostile_text_stays_on_its_line) {
     m.recipients.push_back({"<x@y>\r\nfake", ""});
     std::string out = format_listing("/q", {m});
     cr_expect_eq(out.find("\n\t\tTotal requests: 99"), std::string::npos);
-    cr_expect_eq(out.find("\r"), std::string::npos);
+    cr_expect_eq(out.find('\r'), std::string::npos);
     std::string json = format_json("/q", {m});
     cr_expect_eq(json.find('\n'), json.size() - 1);
     cr_expect_neq(json.find("\\u000a"), std::string::npos);

@@ -12,7 +12,7 @@ using namespace tegami::msp;
 
 namespace {
 
-Result<Options> parse(std::vector<std::string> args, const char* argv0 = "sendmail") {
+Result<Options> parse(const std::vector<std::string>& args, const char* argv0 = "sendmail") {
     return parse_options(args, argv0);
 }
 
