@@ -9,6 +9,19 @@ not_ok() {  # name [detail]
   [ $# -gt 1 ] && printf '%s\n' "$2" | tail -n 25 | sed 's/^/#   /'
   return 0
 }
+# check NAME DETAIL COMMAND... - ok when COMMAND succeeds, else not ok with DETAIL.
+check() {
+  local name=$1 detail=$2; shift 2
+  if "$@"; then ok "$name"; else not_ok "$name" "$detail"; fi
+}
+# stop_master PID - SIGTERM, up to 15 s for a clean stop, then SIGKILL its process group.
+stop_master() {
+  local pid=$1 _
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null
+  for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL -- "-$pid" 2>/dev/null
+}
 finish() {
   echo "$passed passed, $failed failed"
   [ "$failed" = 0 ]

@@ -14,16 +14,8 @@ MASTER=""
 DIR=""
 
 . "$SRC/tests/lib/tap.sh"
-check() {  # name detail condition-command...
-  local name=$1 detail=$2; shift 2
-  if "$@"; then ok "$name"; else not_ok "$name" "$detail"; fi
-}
 cleanup() {
-  if [ -n "$MASTER" ] && kill -0 "$MASTER" 2>/dev/null; then
-    kill -TERM "$MASTER" 2>/dev/null
-    for _ in $(seq 1 150); do kill -0 "$MASTER" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$MASTER" 2>/dev/null
-  fi
+  stop_master "$MASTER"
   [ -n "$DIR" ] && [ -z "${TEGAMI_KEEP:-}" ] && rm -rf "$DIR"
 }
 
