@@ -52,6 +52,7 @@ RunnerSettings settings_from(const Config& c) {
     s.remote_max_in_flight = c.smtp_concurrency_limit;
     s.destination_limit = c.smtp_destination_concurrency_limit;
     s.delay_warning = c.delay_warning_time;
+    s.bounce_size_limit = c.bounce_size_limit;
     return s;
 }
 

@@ -11,6 +11,7 @@
 #include <cstdlib>
 
 #include "lib/mail/dot_stuff.hpp"
+#include "lib/mail/dsn_params.hpp"
 
 namespace tegami::remote {
 
@@ -390,6 +391,8 @@ void SmtpClient::on_reply(int code, const std::vector<std::string>& lines) {
         case Cmd::dot:
             if (data_sent_) {
                 Outcome o = reply_outcome(code, lines, ctx);
+                // RFC 3461 5.2.2: a peer with DSN took NOTIFY and reports success itself.
+                if (o.status == 2) o.peer_dsn = ext_.dsn;
                 set_all(o, true);
                 data_sent_ = false;
             }
@@ -474,14 +477,7 @@ std::string SmtpClient::rcpt_command(const RcptSpec& r) const {
             if (r.notify & kNotifyDelay) n += ",DELAY";
             if (!n.empty()) c += " NOTIFY=" + n.substr(1);
         }
-        if (!r.orcpt.empty()) {
-            size_t semi = r.orcpt.find(';');
-            if (semi == std::string::npos)
-                c += " ORCPT=rfc822;" + xtext_encode(r.orcpt);
-            else
-                c += " ORCPT=" + r.orcpt.substr(0, semi) + ";" +
-                     xtext_encode(std::string_view(r.orcpt).substr(semi + 1));
-        }
+        if (!r.orcpt.empty()) c += " ORCPT=" + orcpt_param_value(r.orcpt);
     }
     return c;
 }

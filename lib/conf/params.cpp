@@ -254,6 +254,12 @@ const std::vector<Param>& param_table() {
                "When a recipient is still deferred this long after the message arrived, the "
                "sender gets one delay warning (an RFC 3464 report, Action: delayed) unless "
                "its NOTIFY excludes DELAY. 0: never."),
+        P_SIZE(bounce_size_limit, "50000",
+               "The largest original message, in bytes, that a delivery status notification "
+               "returns whole (as message/rfc822): a failure report does unless the sender "
+               "asked for RET=HDRS, a success report only for RET=FULL. A larger message, a "
+               "delay warning and a double bounce return only the header section "
+               "(text/rfc822-headers). 0: always only the headers."),
         P_SIZE(queue_db_cache, "16m", "The Berkeley DB cache of the queue environment, in bytes."),
         P_SIZE(queue_log_file_size, "64m",
                "The size of each Berkeley DB log file in queue_dir (at least 256k, at most 1g). "
