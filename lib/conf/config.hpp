@@ -131,6 +131,8 @@ struct Config {
     uint64_t smtp_connection_reuse_time = 0;  // seconds
     uint64_t smtp_destination_concurrency_limit = 0;
     uint64_t smtp_concurrency_limit = 0;
+    uint64_t lmtp_timeout = 0;                // seconds
+    uint64_t lmtp_connection_reuse_time = 0;  // seconds
 };
 
 // Loads and checks a configuration file. A missing file is an error unless
