@@ -82,6 +82,12 @@ struct Config {
     std::vector<std::string> trusted_networks;
     std::string smtpd_access_map;
     uint64_t smtpd_junk_command_limit = 0;
+    // per-user sending limits (smtpd/server/limits_policy.hpp, smtpd/auth/send_limits.hpp)
+    uint64_t sender_limit_hour_messages = 0;
+    uint64_t sender_limit_hour_recipients = 0;
+    uint64_t sender_limit_day_messages = 0;
+    uint64_t sender_limit_day_recipients = 0;
+    std::string sender_limit_map;
 
     // TLS
     std::vector<std::string> tls_cert_file;
