@@ -106,9 +106,11 @@ struct Config {
     std::vector<ListenerOverride> listener_overrides;
 
     // queue
-    uint64_t queue_retry_min = 0;      // seconds
-    uint64_t queue_retry_max = 0;      // seconds
-    uint64_t queue_lifetime = 0;       // seconds
+    uint64_t queue_retry_min = 0;     // seconds
+    uint64_t queue_retry_max = 0;     // seconds
+    uint64_t queue_lifetime = 0;      // seconds
+    uint64_t queue_active_limit = 0;  // messages in memory
+    uint64_t queue_active_recipient_limit = 0;
     uint64_t queue_db_cache = 0;       // bytes
     uint64_t queue_log_file_size = 0;  // bytes
     std::string queue_store;           // "bdb" or "memory"

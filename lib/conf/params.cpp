@@ -284,6 +284,17 @@ const std::vector<Param>& param_table() {
                "When a recipient is still deferred this long after the message arrived, the "
                "sender gets one delay warning (an RFC 3464 report, Action: delayed) unless "
                "its NOTIFY excludes DELAY. 0: never."),
+        P_COUNT(queue_active_limit, "20000",
+                "The most messages the queue holds in memory at once (the active set, as "
+                "Postfix's qmgr_message_active_limit): those being delivered or due. A message "
+                "whose recipients are all deferred to later leaves memory; the rest of the queue "
+                "stays in the store and is read back through its due index, earliest first, as "
+                "room frees. So memory does not grow with the queue and intake never waits for "
+                "delivery. At least 1."),
+        P_COUNT(queue_active_recipient_limit, "20000",
+                "The most recipients of the messages in the active set (as Postfix's "
+                "qmgr_message_recipient_limit); a message with more recipients than this is "
+                "still taken when the set is empty."),
         P_SIZE(queue_db_cache, "16m", "The Berkeley DB cache of the queue environment, in bytes."),
         P_SIZE(queue_log_file_size, "64m",
                "The size of each Berkeley DB log file in queue_dir (at least 256k, at most 1g). "
