@@ -51,7 +51,7 @@ def ok(cond, name, detail=""):
 # --- IPC: one SubmitMsg frame (lib/ipc/wire.hpp, lib/ipc/messages.cpp) ---------------
 
 MAGIC = 0x54474d49
-VERSION = 2
+VERSION = 3  # lib/ipc/wire.hpp kVersion
 T_SUBMIT = 10
 T_SUBMIT_RESULT = 11
 QID_DIGITS = "0123456789ABCDEFGHJKLMNPQRSTVWXY"
@@ -71,7 +71,7 @@ def new_qid():
     return "".join(random.choice(QID_DIGITS) for _ in range(16))
 
 
-def submit(sock_path, sender, rcpts, body, flags=0):
+def submit(sock_path, sender, rcpts, body, flags=0, dsn=None):
     """Queues one message as smtpd would; returns (status, text, queue_id). As root, the
     frame is sent by a child running as the daemons' user (the queue checks SO_PEERCRED)."""
     if os.geteuid() == 0:
@@ -87,7 +87,7 @@ def submit(sock_path, sender, rcpts, body, flags=0):
                 os.setgroups([])
                 os.setgid(pw.pw_gid)
                 os.setuid(pw.pw_uid)
-                res = submit_frame(sock_path, sender, rcpts, body, flags)
+                res = submit_frame(sock_path, sender, rcpts, body, flags, dsn)
                 os.write(wfd, json.dumps(res).encode())
                 code = 0
             finally:
@@ -105,14 +105,18 @@ def submit(sock_path, sender, rcpts, body, flags=0):
             raise RuntimeError("submit child failed")
         st, text, qid = json.loads(data)
         return st, text, qid
-    return submit_frame(sock_path, sender, rcpts, body, flags)
+    return submit_frame(sock_path, sender, rcpts, body, flags, dsn)
 
 
-def submit_frame(sock_path, sender, rcpts, body, flags=0):
+def submit_frame(sock_path, sender, rcpts, body, flags=0, dsn=None):
+    """dsn: None, or (envid, [notify bits per recipient], [ORCPT "type;addr" per recipient])."""
     qid = new_qid()
+    envid, notify, orcpts = dsn if dsn else ("", [], [])
     payload = (struct.pack("=Q", 1) + f_str(qid) + f_str(sender) + f_strs(rcpts) +
                f_strs(rcpts) + f_str("127.0.0.1") + f_str("localhost") +
-               f_str("test.example") + f_str("ESMTP") + struct.pack("=I", flags) + f_str(body))
+               f_str("test.example") + f_str("ESMTP") + struct.pack("=I", flags) +
+               f_str(envid) + struct.pack("=I", len(notify)) +
+               b"".join(struct.pack("=I", n) for n in notify) + f_strs(orcpts) + f_str(body))
     frame = struct.pack("=IHHII", MAGIC, VERSION, T_SUBMIT, len(payload), 0) + payload
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(10)
