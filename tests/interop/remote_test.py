@@ -314,11 +314,11 @@ def main():
         ok(box.start(), "the suite starts with tegami-remote", box.tail())
         ok("remote" in box.children(), "master runs tegami-remote", box.children())
 
-        def send(rcpts, token, extra_body=b"", flags=0):
+        def send(rcpts, token, extra_body=b"", flags=0, dsn=None):
             body = (b"From: <" + sender.encode() + b">\r\nSubject: " + token.encode() +
                     b"\r\nMessage-ID: <" + token.encode() + b"@test>\r\n\r\nbody " +
                     token.encode() + b"\r\n" + extra_body)
-            st, text, qid = submit(qsock, sender, rcpts, body, flags)
+            st, text, qid = submit(qsock, sender, rcpts, body, flags, dsn)
             return st, text, qid, body
 
         def delivered(sink, token, timeout=15):
@@ -456,6 +456,28 @@ def main():
         ok(done == 4 and took >= 5.5,
            "all 4 reach the slow destination, at most 2 at a time (%d in %.1fs)" % (done, took),
            box.tail())
+
+        # 11. DSN passed on: a peer offering DSN gets RET/ENVID on MAIL and NOTIFY/ORCPT on
+        # RCPT and reports success itself (no report from us); a peer without ESMTP gets
+        # none of them, and NOTIFY=SUCCESS makes our report say "relayed" (RFC 3461 5.2.2).
+        notify_sf = 2 | 4  # kNotifySuccess | kNotifyFailure
+        send(["d1@good.example"], "T11dsn", flags=8,  # kFlagRetHdrs
+             dsn=("ENV+T11", [notify_sf], ["rfc822;Orig=D1@Example.org"]))
+        got = delivered(sinks["good"], "T11dsn")
+        ok(len(got) == 1 and b" RET=HDRS ENVID=ENV+2BT11" in got[0] and
+           b"X-Rcpt-Args: <d1@good.example> NOTIFY=SUCCESS,FAILURE "
+           b"ORCPT=rfc822;Orig+3DD1@Example.org" in got[0],
+           "RET, ENVID, NOTIFY and ORCPT reach a DSN peer, xtext-encoded", got[:1])
+        send(["d2@old.example"], "T11relayed", dsn=("ENV-T11R", [notify_sf], [""]))
+        got = delivered(sinks["old"], "T11relayed")
+        ok(len(got) == 1 and b"NOTIFY" not in got[0] and b"ENVID" not in got[0],
+           "a peer without ESMTP gets no DSN parameters", got[:1])
+        rel = []
+        ts.wait_for(lambda: bool(rel.extend(dsns(box, "T11relayed")) or rel), 15)
+        f = status_fields(rel[0]) if rel else []
+        ok(len(rel) == 1 and len(f) == 1 and f[0][1] == "relayed" and f[0][2].startswith("2."),
+           "NOTIFY=SUCCESS to a peer without DSN: a report with Action relayed", f or box.tail())
+        ok(not dsns(box, "T11dsn"), "the DSN peer reports success itself: no report from us")
 
         # 9. smarthost, set in the file and read again on SIGHUP
         with open(box.conf, "a") as f:
