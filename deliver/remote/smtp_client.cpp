@@ -79,18 +79,7 @@ bool parse_reply_line(std::string_view line, int& code, bool& last, std::string_
 }
 
 std::string xtext_encode(std::string_view s) {
-    static const char hex[] = "0123456789ABCDEF";
-    std::string o;
-    for (unsigned char c : s) {
-        if (c >= '!' && c <= '~' && c != '+' && c != '=') {
-            o.push_back(static_cast<char>(c));
-        } else {
-            o.push_back('+');
-            o.push_back(hex[c >> 4]);
-            o.push_back(hex[c & 15]);
-        }
-    }
-    return o;
+    return tegami::xtext_encode(s);  // lib/mail/dsn_params.hpp
 }
 
 bool safe_for_command(std::string_view s) {

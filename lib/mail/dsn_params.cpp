@@ -85,11 +85,8 @@ bool utf8_addr_decode(std::string_view s, bool unitext, std::string& out) {
             if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
             put_utf8(out, cp);
             i = close + 1;
-        } else if (c >= 0x21 && c <= 0x7e && c != '+' && c != '=') {
-            out.push_back(static_cast<char>(c));
-            ++i;
-        } else if (c >= 0x80 && unitext) {
-            out.push_back(static_cast<char>(c));
+        } else if ((c >= 0x21 && c <= 0x7e && c != '+' && c != '=') || (c >= 0x80 && unitext)) {
+            out.push_back(static_cast<char>(c));  // QCHAR, or UTF-8 in utf-8-addr-unitext
             ++i;
         } else {
             return false;
