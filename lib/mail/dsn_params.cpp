@@ -214,7 +214,10 @@ ReplyOr<std::string> parse_orcpt(std::string_view value, bool utf8_allowed) {
             if (static_cast<unsigned char>(c) < 0x21 && c != ' ') return bad("ORCPT control");
     } else {
         if (!xtext_decode(addr, decoded)) return bad("ORCPT is not xtext");
-        if (!printable_ascii(decoded, true)) return bad("ORCPT holds non-ASCII or controls");
+        // Some clients xtext-encode UTF-8 in an rfc822 ORCPT: taken when it is UTF-8.
+        for (char c : decoded)
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return bad("ORCPT control");
+        if (!valid_utf8(decoded)) return bad("ORCPT is not UTF-8");
     }
     return t + ";" + decoded;
 }

@@ -13,7 +13,9 @@
 //    printable US-ASCII (space included); stored and handed on decoded.
 //  - ORCPT is addr-type ";" value, at most 500 characters as sent (RFC 3461 4.2). The
 //    type is an RFC 5322 atom, kept in lower case. For "rfc822" and other types the value
-//    is xtext decoded to printable US-ASCII. For "utf-8" (RFC 6533 3) it is
+//    is xtext decoded, and must be free of control characters and valid UTF-8 (some
+//    clients encode a UTF-8 address in an rfc822 ORCPT; it is kept, and re-encoded as
+//    xtext wherever it is written). For "utf-8" (RFC 6533 3) it is
 //    utf-8-addr-xtext, or utf-8-addr-unitext (raw UTF-8) when the transaction declared
 //    SMTPUTF8, with \x{HEX} escapes; decoded to UTF-8. The result is "type;address"
 //    ("rfc822;alice@example.org"), the form every later process carries.

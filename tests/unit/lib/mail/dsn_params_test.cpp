@@ -83,7 +83,8 @@ Test(dsn_params, bad_orcpt) {
         "rfc 822;a@b.org",       // type not an atom
         "rfc822;a+ZZ@b.org",     // bad xtext
         "rfc822;a+0D+0A@b.org",  // CR LF once decoded
-        "rfc822;a+C3+A9@b.org",  // 8-bit in an rfc822 address: use utf-8
+        "rfc822;a+C3+28@b.org",  // 8-bit that is not UTF-8
+        "rfc822;a+7F@b.org",     // DEL
         too_long,
         "utf-8;a\\x{41}@b.org",    // an ASCII letter need not be escaped
         "utf-8;a\\x{0A}@b.org",    // a control
@@ -110,6 +111,7 @@ Test(dsn_params, good_orcpt) {
         {"RFC822;Alice@Example.org", false, "rfc822;Alice@Example.org"},
         {"rfc822;a+2Bb@example.org", false, "rfc822;a+b@example.org"},
         {"x400;c+3Dus+3Ba+3Datt", false, "x400;c=us;a=att"},
+        {"rfc822;j+C3+B6rg@example.org", false, "rfc822;j\xc3\xb6rg@example.org"},
         {"utf-8;j\\x{F6}rg@example.org", false, "utf-8;j\xc3\xb6rg@example.org"},
         {"utf-8;\xe6\x97\xa5@example.org", true, "utf-8;\xe6\x97\xa5@example.org"},
         {"utf-8;a\\x{2B}b@example.org", false, "utf-8;a+b@example.org"},
@@ -138,7 +140,10 @@ Test(dsn_params, passed_on_forms) {
     cr_expect(xtext_decode("a+2Bb+3D+20c", out));
     cr_expect_eq(out, std::string("a+b= c"));
     // Every parsed ORCPT survives the round trip through the passed-on form.
-    for (const char* s : {"rfc822;a+b@c.org", "utf-8;j\xc3\xb6rg@b.org"}) {
+    cr_expect_eq(orcpt_field_value("rfc822;j\xc3\xb6rg@b.org"),
+                 std::string("rfc822; j+C3+B6rg@b.org"), "the report stays ASCII");
+    for (const char* s :
+         {"rfc822;a+b@c.org", "utf-8;j\xc3\xb6rg@b.org", "rfc822;j\xc3\xb6@b.org"}) {
         std::string v = orcpt_param_value(s);
         auto back = parse_orcpt(v, false);
         cr_assert(back.ok(), "%s", v.c_str());
