@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -19,6 +20,7 @@
 
 #include "lib/core/log.hpp"
 #include "lib/core/unique_fd.hpp"
+#include "lib/mail/address.hpp"
 #include "lib/map/recipients.hpp"
 
 namespace tegami::local {
@@ -205,9 +207,17 @@ void Expander::target(std::string_view t, int depth, const Context& ctx) {
         return;
     }
     if (!is_local_domain(cfg_, domain)) {
-        // Forwarding to another host needs the remote agent, which local does not have.
-        fail(t, 4, "4.3.0",
-             "alias to a remote address, no remote delivery here: " + std::string(t));
+        // Another domain's address (virtual_domains included): the queue routes it.
+        size_t used = 0;
+        std::string path = "<" + std::string(rest) + ">";
+        auto mb = parse_path(path, PathKind::forward, used);
+        if (!mb || used != path.size() || mb->domain.empty()) {
+            fail(t, 5, "5.1.3", "bad address in alias: " + std::string(t));
+            return;
+        }
+        std::string canon = canonical_address(mb.value());
+        if (std::find(out_.remote.begin(), out_.remote.end(), canon) == out_.remote.end())
+            out_.remote.push_back(std::move(canon));
         return;
     }
     name(local, no_alias, depth, ctx);

@@ -18,6 +18,8 @@
 //   owner-LIST   if it exists, the envelope sender of everything LIST expands to
 //   LIST-request without an alias of its own goes to owner-LIST
 //   ~/.forward   of a user reached (not as \user): its targets instead of the mailbox
+//   u@elsewhere  an address in a domain outside local_domains: listed in remote (each
+//                once) for the queue to route (the local server hands them back)
 // A loop (an alias reached from itself) or more than kMaxAliasDepth levels fails with
 // 5.4.6. Every delivery appears once, whatever paths reach it.
 #pragma once
@@ -70,6 +72,7 @@ struct TargetFailure {
 struct Expansion {
     std::vector<Delivery> deliveries;  // each once; no uid 0 user, no program as root
     std::vector<TargetFailure> failures;
+    std::vector<std::string> remote;  // canonical addresses of other domains, each once
 };
 
 // Reads a user's .forward (deliver/local/forward.hpp): its text, nullopt for none (or
