@@ -264,6 +264,9 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
     bool handoff = !cfg().mailbox_transport.empty();
     std::map<std::string, std::string> handoffs;  // mailbox key -> the address handed back
     ForwardReader forward = [this](const LocalUser& u) { return read_forward(u, switch_users_); };
+    IncludeReader include = [this](const std::string& path, uid_t as) {
+        return read_include_as(path, as, switch_users_);
+    };
     for (size_t i = 0; i < req->rcpts.size(); ++i) {
         Rcpt& rc = req->rcpts[i];
         const std::string& addr = req->msg.recipients[i].address;
@@ -287,7 +290,7 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
                 continue;
             }
         }
-        Expansion ex = expand_local(rc.local, aliases_.get(), cfg(), &forward);
+        Expansion ex = expand_local(rc.local, aliases_.get(), cfg(), &forward, &include);
         for (const auto& f : ex.failures) {
             log_info("%s: to=<%s>, relay=local, dsn=%s, status=%s (%s)", qid.c_str(), addr.c_str(),
                      f.dsn.c_str(), f.status == 4 ? "deferred" : "bounced", f.text.c_str());
