@@ -13,10 +13,14 @@ remote agent, which speaks LMTP to
 
 Checks: per-recipient replies become per-recipient statuses (delivered, deferred with the
 server's code, bounced with the server's enhanced code and text in the DSN); one
-connection carries consecutive messages (reuse); a server that is down gives 4.4.1 and the
-mail is delivered once it comes up; a server that stops answering gives 4.4.2 within
-lmtp_timeout; dot-stuffing and CRLF survive; Dovecot stores the message, and refuses an
-unknown user at RCPT while the other recipient of the same transaction is delivered.
+connection carries consecutive messages (reuse) and is closed with QUIT once idle for
+lmtp_connection_reuse_time; a server that is down gives 4.4.1 and the mail is delivered
+once it comes up; a server that stops answering gives 4.4.2 within
+lmtp_timeout; dot-stuffing and CRLF survive; an alias's address in another domain is added
+to the envelope and routed by the queue; Dovecot stores the message, and refuses an
+unknown user at RCPT while the other recipient of the same transaction is delivered; with
+mailbox_transport = lmtp:unix:Dovecot, local users' mail (direct, through an alias, with
++detail) lands in their Dovecot Maildirs and nothing in the mbox.
 Every wait is bounded.
 
 Env: TEGAMI_BIN, TEGAMI_SRC.
@@ -62,6 +66,7 @@ class LmtpServer:
         self.path = path
         self.messages = []  # (sender, [rcpts], data bytes as received, dot-unstuffed)
         self.connections = 0
+        self.quits = 0
         self.lhlo = []
         self.lock = threading.Lock()
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -151,6 +156,8 @@ class LmtpServer:
                     sender, rcpts = None, []
                     say("250 2.0.0 ok")
                 elif up == "QUIT":
+                    with self.lock:
+                        self.quits += 1
                     say("221 2.0.0 bye")
                     return
                 else:
@@ -287,7 +294,7 @@ def main():
         "mailertable=text:" + mailertable,
         "trusted_networks=127.0.0.0/8",
         "queue_retry_min=1s", "queue_retry_max=2s", "queue_lifetime=1h",
-        "lmtp_timeout=3s", "lmtp_connection_reuse_time=20s",
+        "lmtp_timeout=3s", "lmtp_connection_reuse_time=3s",
     ])
     sender = "%s@localhost" % box.user
     try:
@@ -322,6 +329,9 @@ def main():
         ok(ts.wait_for(lambda: py.find("T3reuse"), 15), "second message delivered", box.tail())
         ok(py.connections == 1, "consecutive messages reuse one LMTP connection",
            "connections: %d" % py.connections)
+        ok(py.quits == 0 and ts.wait_for(lambda: py.quits == 1, 8),
+           "an idle connection is closed with QUIT after lmtp_connection_reuse_time",
+           "quits: %d" % py.quits)
 
         # 2. One transaction, four fates: 250, 552 after data, 451 after data, 550 at RCPT.
         # (temp1 is in a transaction of its own with ok5: the queue sends one DSN once a
