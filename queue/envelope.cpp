@@ -96,9 +96,9 @@ bool read_recipient(FieldReader& r, Recipient& rc, uint64_t version) {
     std::string_view state;
     if (!r.text(rc.address)) return false;
     if (version >= 2 && !(r.text(rc.orcpt) && r.number32(rc.notify))) return false;
-    if (version >= 3 && !r.text(rc.dsn_orcpt)) return false;
     return r.field(state) && parse_state(state, rc.state) && r.number32(rc.attempts) &&
-           r.number(rc.next_try) && r.text(rc.dsn) && r.text(rc.text);
+           r.number(rc.next_try) && r.text(rc.dsn) && r.text(rc.text) &&
+           (version < 3 || r.text(rc.route)) && (version < 4 || r.text(rc.dsn_orcpt));
 }
 
 }  // namespace
@@ -142,12 +142,13 @@ std::string encode_envelope(const Envelope& env) {
         put_field(out, r.address);
         put_field(out, r.orcpt);
         put_number(out, r.notify);
-        put_field(out, r.dsn_orcpt);
         put_field(out, rcpt_state_name(r.state));
         put_number(out, r.attempts);
         put_number(out, r.next_try);
         put_field(out, r.dsn);
         put_field(out, r.text);
+        put_field(out, r.route);
+        put_field(out, r.dsn_orcpt);
     }
     return out;
 }
