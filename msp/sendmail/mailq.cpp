@@ -57,7 +57,7 @@ std::string printable(std::string_view s) {
     return o;
 }
 
-std::vector<ListedMessage> read_client_queue(const Config& cfg, int& err) {
+std::vector<ListedMessage> read_client_queue(const Config& cfg, bool lost, int& err) {
     std::vector<ListedMessage> out;
     err = 0;
     UniqueFd dirfd(::open(cfg.client_queue_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -72,7 +72,8 @@ std::vector<ListedMessage> read_client_queue(const Config& cfg, int& err) {
     }
     std::vector<std::string> names;
     while (dirent* de = ::readdir(dir.get()))
-        if (is_queue_file_name(de->d_name)) names.emplace_back(de->d_name);
+        if (lost ? is_lost_queue_file_name(de->d_name) : is_queue_file_name(de->d_name))
+            names.emplace_back(de->d_name);
     std::sort(names.begin(), names.end());
     for (const auto& n : names) {
         ListedMessage m;
@@ -100,7 +101,11 @@ std::vector<ListedMessage> read_client_queue(const Config& cfg, int& err) {
         }
         m.size = q->message.size();
         m.sender = q->sender.empty() ? "<>" : q->sender;
-        if (m.mark != '*') m.reason = "Deferred: waiting for smtpd (client queue)";
+        if (lost)
+            m.reason = n[0] == 'Q' ? "Lost: could not be sent, mailed back or saved in dead.letter"
+                                   : "Lost: set aside by the client-queue runner";
+        else if (m.mark != '*')
+            m.reason = "Deferred: waiting for smtpd (client queue)";
         for (const auto& r : q->recipients)
             m.recipients.push_back(ListedRecipient{r, ""});
         out.push_back(std::move(m));
@@ -208,7 +213,11 @@ ListedMessage from_entry(const ipc::ControlEntry& e) {
     m.mark = (e.flags & ipc::kControlActive) ? '*' : ' ';
     m.hidden = (e.flags & ipc::kControlHidden) != 0;
     m.sender = "<" + e.sender + ">";
-    if (e.flags & ipc::kControlHeld) m.reason = "held: " + e.reason;
+    if (e.flags & ipc::kControlHeld) {
+        m.reason = "held: " + e.reason;
+        m.held = true;
+        m.hold_reason = e.reason;
+    }
     for (const auto& r : e.recipients) {
         if (r.state == "sent" || r.state == "failed") continue;
         // sendmail keeps one status line per message (its last delivery error): the
@@ -248,7 +257,7 @@ int list_queue(const Options& o, const Config& cfg, Caller& caller) {
     std::string name;
     if (o.queue_select == 'c') {
         int err = 0;
-        ms = read_client_queue(cfg, err);
+        ms = read_client_queue(cfg, o.lost_items, err);
         drop_msp_group(caller);
         if (err) {
             std::fprintf(stderr, "mailq: cannot read %s: %s\n", cfg.client_queue_dir.c_str(),
@@ -262,11 +271,13 @@ int list_queue(const Options& o, const Config& cfg, Caller& caller) {
         if (!fd) return unreachable(cfg);
         if (!main_queue(cfg, fd.get(), ms)) return EX_UNAVAILABLE;
         name = cfg.queue_dir;
+        if (o.lost_items) ms.clear();  // the main queue gives nothing up: it has no lost items
     }
     std::vector<ListedMessage> shown;
     for (auto& m : ms)
         if (m.hidden ? o.filters.empty()
-                     : filters_match(o.filters, m.id, m.sender, recipient_list(m)))
+                     : filters_match(o.filters, m.id, m.sender, recipient_list(m), m.held,
+                                     m.hold_reason))
             shown.push_back(std::move(m));
     std::string text = o.json ? format_json(name, shown) : format_listing(name, shown);
     std::fwrite(text.data(), 1, text.size(), stdout);
@@ -292,7 +303,8 @@ int queue_control(const Options& o, const Config& cfg, Caller& caller) {
         std::vector<ListedMessage> ms;
         if (!main_queue(cfg, fd.get(), ms)) return EX_UNAVAILABLE;
         for (const auto& m : ms)
-            if (!m.hidden && filters_match(o.filters, m.id, m.sender, recipient_list(m)))
+            if (!m.hidden &&
+                filters_match(o.filters, m.id, m.sender, recipient_list(m), m.held, m.hold_reason))
                 req.ids.push_back(m.id);
         if (req.ids.empty()) {
             if (o.verbose) std::printf("no message matches\n");

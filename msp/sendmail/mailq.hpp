@@ -28,6 +28,8 @@ struct ListedMessage {
     std::string sender;    // as shown ("<a@b>", or the user for the client queue)
     std::string reason;    // the message-level "(...)" line, or ""
     bool hidden = false;   // not the caller's: shown as "(permission denied)"
+    bool held = false;     // held by an administrator (sendmail's quarantine, -qQ)
+    std::string hold_reason;
     std::vector<ListedRecipient> recipients;
 };
 
