@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -224,7 +225,8 @@ ListedMessage from_entry(const ipc::ControlEntry& e) {
         // first deferred recipient's, shown under the sender line.
         if (r.state == "deferred" && m.reason.empty())
             m.reason = "Deferred: " + r.dsn + (r.text.empty() ? "" : " " + r.text);
-        m.recipients.push_back(ListedRecipient{"<" + r.address + ">", r.state});
+        m.recipients.push_back(ListedRecipient{"<" + r.address + ">", r.state, r.next_try,
+                                               r.dsn + (r.text.empty() ? "" : " " + r.text)});
     }
     return m;
 }
@@ -334,6 +336,90 @@ int queue_control(const Options& o, const Config& cfg, Caller& caller) {
         return EX_TEMPFAIL;
     }
     return 0;
+}
+
+std::vector<HostStatus> host_statuses(const std::vector<ListedMessage>& ms, uint64_t now) {
+    std::vector<HostStatus> out;
+    for (const auto& m : ms) {
+        for (const auto& r : m.recipients) {
+            if (r.status != "deferred") continue;
+            std::string_view a = bare(r.address);
+            size_t at = a.rfind('@');
+            std::string host(at == std::string_view::npos ? "localhost" : a.substr(at + 1));
+            for (char& c : host)
+                c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            auto it = std::find_if(out.begin(), out.end(),
+                                   [&](const HostStatus& h) { return h.host == host; });
+            if (it == out.end()) it = out.insert(out.end(), HostStatus{host, 0, 0, {}});
+            ++it->recipients;
+            uint64_t wait = r.next_try > now ? r.next_try - now : 0;
+            if (it->recipients == 1 || wait < it->next_try_in) it->next_try_in = wait;
+            if (it->result.empty()) it->result = r.result;
+        }
+    }
+    std::sort(out.begin(), out.end(),
+              [](const HostStatus& a, const HostStatus& b) { return a.host < b.host; });
+    return out;
+}
+
+std::string format_host_status(const std::vector<HostStatus>& hs) {
+    if (hs.empty()) return {};
+    std::string o =
+        "-------------- Hostname --------------- Next try in ---------Results---------\n";
+    char buf[512];
+    for (const auto& h : hs) {
+        uint64_t t = h.next_try_in;
+        char when[32];
+        if (t == 0)
+            std::snprintf(when, sizeof when, "now");
+        else
+            std::snprintf(when, sizeof when, "%02llu:%02llu:%02llu",
+                          static_cast<unsigned long long>(t / 3600),
+                          static_cast<unsigned long long>(t / 60 % 60),
+                          static_cast<unsigned long long>(t % 60));
+        std::snprintf(buf, sizeof buf, " %-39s %12s %s (%u recipient%s)\n",
+                      printable(h.host).c_str(), when, printable(h.result).c_str(), h.recipients,
+                      h.recipients == 1 ? "" : "s");
+        o += buf;
+    }
+    return o;
+}
+
+int host_status(const Options& o, const Config& cfg, Caller& caller) {
+    UniqueFd fd = connect_control(cfg);
+    drop_msp_group(caller);
+    if (!fd) return unreachable(cfg);
+    std::vector<ListedMessage> ms;
+    if (!main_queue(cfg, fd.get(), ms)) return EX_UNAVAILABLE;
+    auto hs = host_statuses(ms, static_cast<uint64_t>(std::time(nullptr)));
+    std::string text;
+    if (o.json) {
+        text = "{\"hosts\":[";
+        for (size_t i = 0; i < hs.size(); ++i) {
+            if (i) text += ",";
+            text += "{\"host\":" + json_string(hs[i].host) +
+                    ",\"recipients\":" + std::to_string(hs[i].recipients) +
+                    ",\"next_try_in\":" + std::to_string(hs[i].next_try_in) +
+                    ",\"result\":" + json_string(hs[i].result) + "}";
+        }
+        text += "]}\n";
+    } else {
+        text = format_host_status(hs);
+    }
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return 0;
+}
+
+int purge_host_status(const Options& o, const Config& cfg, Caller& caller) {
+    // Tegami keeps no host status of its own: a destination's state is its deferred
+    // recipients' retry times. Purging it makes them due, so the queue tries every
+    // host again now (what a sendmail queue run does after purgestat).
+    Options run = o;
+    run.queue_run = true;
+    run.quarantine = false;
+    run.delete_ids = false;
+    run.verbose = true;
+    return queue_control(run, cfg, caller);
 }
 
 }  // namespace tegami::msp

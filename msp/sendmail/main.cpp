@@ -234,6 +234,8 @@ int main(int argc, char** argv) {
     // A queue run, hold or delete; mailq (mode "p" from the program name) with -q
     // filters only lists, as sendmail's mailq -qR does.
     if (queue_request && m == "m" && !o.mode_given) return queue_mode(o, cfg, caller);
+    if (m == "h") return host_status(o, cfg, caller);
+    if (m == "H") return purge_host_status(o, cfg, caller);
     if (m == "m" || m == "s" || m == "v" || m == "p") {
         if (m == "m") return submit_message(o, cfg, caller);
         if (m == "s") return smtp_on_stdio(o, cfg, caller);
@@ -246,13 +248,6 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (m == "i") return exec_newaliases(cfg, o);
-    if (m == "h") {
-        std::printf(
-            "Tegami keeps no host status files: the queue holds each destination's "
-            "retry state (mailq shows it per message)\n");
-        return 0;
-    }
-    if (m == "H") return 0;  // nothing to purge
     if (m == "P") {
         std::printf("Data unavailable: shared memory not available\n");
         return 0;
