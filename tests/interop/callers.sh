@@ -146,10 +146,15 @@ out=$(printf 'Subject: x\n\nOEQ-MODE\n' | as_caller "$SM" -oeq -i nosuchuser 2>&
 [ $rc = 67 ] && [ -z "$out" ] && ok "-oeq: EX_NOUSER and not a word" || not_ok "-oeq: EX_NOUSER, silent (exit $rc)" "$out"
 out=$(printf 'Subject: OEE-MODE\n\nbody\n' | as_caller "$SM" -oee -i -f "$USER_TO@$H" nosuchuser 2>&1); rc=$?
 [ $rc = 0 ] && wait_mail OEE-MODE && ok "-oee: mailed back, and exit 0 always" || not_ok "-oee: mailed back, exit 0 (exit $rc)" "$out"
-out=$(printf 'Subject: x\n\nOEP-MIXED\n' | as_caller "$SM" -oep -i "$USER_TO" nosuchuser 2>&1); rc=$?
-[ $rc = 67 ] && grep -q "nosuchuser@$H... User unknown" <<<"$out" && wait_mail OEP-MIXED &&
-  ok "-oep: one good and one unknown recipient: delivered to the good one, EX_NOUSER, the refusal printed" ||
-  not_ok "-oep with a mixed recipient list (exit $rc)" "$out"
+# (As an ordinary user the caller's real home would get the dead.letter: root only.)
+if [ "$ROOT" = 1 ]; then
+  out=$(printf 'Subject: x\n\nOEP-MIXED\n' | as_caller "$SM" -oep -i "$USER_TO" nosuchuser 2>&1); rc=$?
+  if [ $rc = 67 ] && grep -q "nosuchuser@$H... User unknown" <<<"$out" && wait_mail OEP-MIXED; then
+    ok "-oep: one good and one unknown recipient: delivered to the good one, EX_NOUSER, the refusal printed"
+  else
+    not_ok "-oep with a mixed recipient list (exit $rc)" "$out"
+  fi
+fi
 
 # ---- inputs
 caller "an empty message is delivered with the headers sendmail adds" "^From: $CALLER@$H" 0 "$SM" -i "$USER_TO" </dev/null

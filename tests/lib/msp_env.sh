@@ -9,8 +9,8 @@
 # $DIR/home (where sendmail saves dead.letter).
 #
 # Needs SRC, BIN and tests/lib/tap.sh sourced. Sets DIR CONF PORT SM MBOX USER_TO CALLER
-# ROOT MASTER. msp_env_setup [EXTRA_KEY=VALUE...] returns non-zero when the suite did not
-# start. msp_env_cleanup is for the caller's EXIT trap.
+# ROOT MASTER. msp_env_setup [EXTRA_KEY=VALUE...] (@DIR@ in a value is the sandbox
+# directory) returns non-zero when the suite did not start. msp_env_cleanup is for the caller's EXIT trap.
 HELPER="python3 $SRC/tests/interop/tegami_sandbox.py"
 MASTER=""
 DIR=""
@@ -61,6 +61,7 @@ msp_env_setup() {
   PORT=$($HELPER freeport)
   mkdir -p "$DIR/home" "$DIR/bin" "$DIR/etc/tegami"
   printf 'postmaster: %s\nroot: %s\n' "$USER_TO" "$USER_TO" >"$DIR/aliases"
+  set -- "${@//@DIR@/$DIR}"  # extra settings may name files in the sandbox
   CONF=$(sh "$SRC/scripts/mkconf.sh" "$DIR" "$PORT" "$BIN" "client_queue_interval=2s" "$@") ||
     return 1
   MBOX=$DIR/mail/$USER_TO
