@@ -196,10 +196,10 @@ Resolved resolve_address(std::string_view in, const AddressTestContext& ctx, int
         return r;
     }
     if (ctx.lookup) {
-        std::string d = domain;
-        std::vector<std::string> keys = {d};
-        for (size_t dot = d.find('.'); dot != std::string::npos; dot = d.find('.', dot + 1))
-            keys.push_back(d.substr(dot));
+        std::vector<std::string> keys = {domain};
+        for (size_t dot = domain.find('.'); dot != std::string::npos;
+             dot = domain.find('.', dot + 1))
+            keys.push_back(domain.substr(dot));
         keys.emplace_back(".");
         for (const auto& k : keys) {
             auto v = ctx.lookup("mailertable", k);
