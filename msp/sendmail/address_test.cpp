@@ -104,6 +104,16 @@ Resolved from_mailertable(std::string_view v, const std::string& addr) {
     return r;
 }
 
+// A map that cannot be read makes the address wait, as the queue's routing does (4.3.5:
+// the admin fixes the map, the mail waits), never a guess.
+Resolved map_trouble(std::string_view map, const Error& e) {
+    Resolved r;
+    r.mailer = "error";
+    r.host = "4.3.5";
+    r.error = "451 " + std::string(map) + ": " + e.message;
+    return r;
+}
+
 }  // namespace
 
 std::string tokenize(std::string_view addr) {
@@ -179,6 +189,8 @@ Resolved resolve_address(std::string_view in, const AddressTestContext& ctx, int
     if (in_list(ctx.virtual_domains, domain) && ctx.lookup) {
         for (const std::string& key : {lower(user) + "@" + domain, "@" + domain}) {
             auto v = ctx.lookup("virtuser", key);
+            if (!v && v.error().exit != Exit::unavailable)
+                return map_trouble("virtuser", v.error());
             if (!v || !*v) continue;
             std::string target(trim(**v));
             if (target.substr(0, 6) == "error:") return from_mailertable(target, addr);
@@ -203,6 +215,8 @@ Resolved resolve_address(std::string_view in, const AddressTestContext& ctx, int
         keys.emplace_back(".");
         for (const auto& k : keys) {
             auto v = ctx.lookup("mailertable", k);
+            if (!v && v.error().exit != Exit::unavailable)
+                return map_trouble("mailertable", v.error());
             if (v && *v) return from_mailertable(**v, addr);
         }
     }

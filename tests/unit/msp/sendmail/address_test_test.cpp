@@ -119,6 +119,23 @@ Test(address_test, routing_order) {
     cr_expect_eq(l.mailer, "error");
 }
 
+Test(address_test, an_unreadable_map_is_a_temporary_error_not_a_guess) {
+    AddressTestContext c = context();
+    c.lookup = [](std::string_view map, std::string_view) -> Result<std::optional<std::string>> {
+        if (map == "mailertable") return make_error(Exit::no_perm, "Permission denied");
+        return make_error(Exit::unavailable, "map is not configured");
+    };
+    Resolved r = resolve_address("u@far.example", c);
+    cr_expect_eq(r.mailer, "error");
+    cr_expect_eq(r.host, "4.3.5");
+    cr_expect(r.error.find("mailertable: Permission denied") != std::string::npos, "%s",
+              r.error.c_str());
+    AddressTester t(c);
+    std::string out = t.line("/parse u@far.example");
+    cr_expect(out.find("u@far.example... mailertable: Permission denied") != std::string::npos,
+              "%s", out.c_str());
+}
+
 Test(address_test, probes_scripts_use) {
     AddressTester t(context({{"partner.example", "esmtp:[10.0.0.2]"}}));
     std::string out = t.line("3,0 user@partner.example");
