@@ -47,7 +47,8 @@ LDFLAGS_ALL = $(SANFLAGS) -Wl,-z,relro,-z,now $(LDFLAGS)
 PROGRAMS := tegami-master:smtpd/master tegami-smtpd:smtpd/server tegami-queue:queue \
 	tegami-local:deliver/local tegami-remote:deliver/remote sendmail:msp/sendmail tegami-config:msp/config \
 	tegami-auth:smtpd/auth tegami-passwd:msp/passwd
-PROGRAMS += makemap:msp/makemap newaliases:msp/newaliases praliases:msp/praliases tegami:msp/tegami
+PROGRAMS += makemap:msp/makemap newaliases:msp/newaliases praliases:msp/praliases tegami:msp/tegami \
+	editmap:msp/editmap
 
 LIB_SRCS := $(sort $(wildcard lib/*/*.cpp))
 LIB_OBJS := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)

@@ -127,6 +127,16 @@ Result<bool> MapWriter::put(std::string_view key, std::string_view value, bool r
     return true;
 }
 
+Result<bool> MapWriter::remove(std::string_view key) {
+    if (done_ || !db_) return make_error(Exit::software, file_ + ": remove after commit");
+    if (key.size() > UINT32_MAX / 2) return false;
+    DBT k = make_dbt(key);
+    int ret = db_->del(db_.get(), nullptr, &k, 0);
+    if (ret == DB_NOTFOUND) return false;
+    if (ret != 0) return bdb_error(file_ + ": del", ret, Exit::io_err);
+    return true;
+}
+
 Result<void> MapWriter::commit() {
     if (done_ || !db_) return make_error(Exit::software, file_ + ": committed twice");
     int ret = db_->sync(db_.get(), 0);  // writes every dirty page of the new file

@@ -44,6 +44,9 @@ class MapWriter {
     // and stores nothing when the key exists, unless replace (overwrite) or the map
     // allows duplicates.
     Result<bool> put(std::string_view key, std::string_view value, bool replace);
+    // Removes every record of key (exact bytes); false when there was none (editmap -x,
+    // on a writer made with append).
+    Result<bool> remove(std::string_view key);
     // Makes the new map durable and puts it in place; the writer is finished after it.
     Result<void> commit();
     const std::string& file() const { return file_; }

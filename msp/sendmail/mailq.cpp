@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -57,7 +58,7 @@ std::string printable(std::string_view s) {
     return o;
 }
 
-std::vector<ListedMessage> read_client_queue(const Config& cfg, int& err) {
+std::vector<ListedMessage> read_client_queue(const Config& cfg, bool lost, int& err) {
     std::vector<ListedMessage> out;
     err = 0;
     UniqueFd dirfd(::open(cfg.client_queue_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -72,7 +73,8 @@ std::vector<ListedMessage> read_client_queue(const Config& cfg, int& err) {
     }
     std::vector<std::string> names;
     while (dirent* de = ::readdir(dir.get()))
-        if (is_queue_file_name(de->d_name)) names.emplace_back(de->d_name);
+        if (lost ? is_lost_queue_file_name(de->d_name) : is_queue_file_name(de->d_name))
+            names.emplace_back(de->d_name);
     std::sort(names.begin(), names.end());
     for (const auto& n : names) {
         ListedMessage m;
@@ -100,7 +102,11 @@ std::vector<ListedMessage> read_client_queue(const Config& cfg, int& err) {
         }
         m.size = q->message.size();
         m.sender = q->sender.empty() ? "<>" : q->sender;
-        if (m.mark != '*') m.reason = "Deferred: waiting for smtpd (client queue)";
+        if (lost)
+            m.reason = n[0] == 'Q' ? "Lost: could not be sent, mailed back or saved in dead.letter"
+                                   : "Lost: set aside by the client-queue runner";
+        else if (m.mark != '*')
+            m.reason = "Deferred: waiting for smtpd (client queue)";
         for (const auto& r : q->recipients)
             m.recipients.push_back(ListedRecipient{r, ""});
         out.push_back(std::move(m));
@@ -208,14 +214,19 @@ ListedMessage from_entry(const ipc::ControlEntry& e) {
     m.mark = (e.flags & ipc::kControlActive) ? '*' : ' ';
     m.hidden = (e.flags & ipc::kControlHidden) != 0;
     m.sender = "<" + e.sender + ">";
-    if (e.flags & ipc::kControlHeld) m.reason = "held: " + e.reason;
+    if (e.flags & ipc::kControlHeld) {
+        m.reason = "held: " + e.reason;
+        m.held = true;
+        m.hold_reason = e.reason;
+    }
     for (const auto& r : e.recipients) {
         if (r.state == "sent" || r.state == "failed") continue;
         // sendmail keeps one status line per message (its last delivery error): the
         // first deferred recipient's, shown under the sender line.
         if (r.state == "deferred" && m.reason.empty())
             m.reason = "Deferred: " + r.dsn + (r.text.empty() ? "" : " " + r.text);
-        m.recipients.push_back(ListedRecipient{"<" + r.address + ">", r.state});
+        m.recipients.push_back(ListedRecipient{"<" + r.address + ">", r.state, r.next_try,
+                                               r.dsn + (r.text.empty() ? "" : " " + r.text)});
     }
     return m;
 }
@@ -248,7 +259,7 @@ int list_queue(const Options& o, const Config& cfg, Caller& caller) {
     std::string name;
     if (o.queue_select == 'c') {
         int err = 0;
-        ms = read_client_queue(cfg, err);
+        ms = read_client_queue(cfg, o.lost_items, err);
         drop_msp_group(caller);
         if (err) {
             std::fprintf(stderr, "mailq: cannot read %s: %s\n", cfg.client_queue_dir.c_str(),
@@ -262,11 +273,13 @@ int list_queue(const Options& o, const Config& cfg, Caller& caller) {
         if (!fd) return unreachable(cfg);
         if (!main_queue(cfg, fd.get(), ms)) return EX_UNAVAILABLE;
         name = cfg.queue_dir;
+        if (o.lost_items) ms.clear();  // the main queue gives nothing up: it has no lost items
     }
     std::vector<ListedMessage> shown;
     for (auto& m : ms)
         if (m.hidden ? o.filters.empty()
-                     : filters_match(o.filters, m.id, m.sender, recipient_list(m)))
+                     : filters_match(o.filters, m.id, m.sender, recipient_list(m), m.held,
+                                     m.hold_reason))
             shown.push_back(std::move(m));
     std::string text = o.json ? format_json(name, shown) : format_listing(name, shown);
     std::fwrite(text.data(), 1, text.size(), stdout);
@@ -292,7 +305,8 @@ int queue_control(const Options& o, const Config& cfg, Caller& caller) {
         std::vector<ListedMessage> ms;
         if (!main_queue(cfg, fd.get(), ms)) return EX_UNAVAILABLE;
         for (const auto& m : ms)
-            if (!m.hidden && filters_match(o.filters, m.id, m.sender, recipient_list(m)))
+            if (!m.hidden &&
+                filters_match(o.filters, m.id, m.sender, recipient_list(m), m.held, m.hold_reason))
                 req.ids.push_back(m.id);
         if (req.ids.empty()) {
             if (o.verbose) std::printf("no message matches\n");
@@ -322,6 +336,90 @@ int queue_control(const Options& o, const Config& cfg, Caller& caller) {
         return EX_TEMPFAIL;
     }
     return 0;
+}
+
+std::vector<HostStatus> host_statuses(const std::vector<ListedMessage>& ms, uint64_t now) {
+    std::vector<HostStatus> out;
+    for (const auto& m : ms) {
+        for (const auto& r : m.recipients) {
+            if (r.status != "deferred") continue;
+            std::string_view a = bare(r.address);
+            size_t at = a.rfind('@');
+            std::string host(at == std::string_view::npos ? "localhost" : a.substr(at + 1));
+            for (char& c : host)
+                c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            auto it = std::find_if(out.begin(), out.end(),
+                                   [&](const HostStatus& h) { return h.host == host; });
+            if (it == out.end()) it = out.insert(out.end(), HostStatus{host, 0, 0, {}});
+            ++it->recipients;
+            uint64_t wait = r.next_try > now ? r.next_try - now : 0;
+            if (it->recipients == 1 || wait < it->next_try_in) it->next_try_in = wait;
+            if (it->result.empty()) it->result = r.result;
+        }
+    }
+    std::sort(out.begin(), out.end(),
+              [](const HostStatus& a, const HostStatus& b) { return a.host < b.host; });
+    return out;
+}
+
+std::string format_host_status(const std::vector<HostStatus>& hs) {
+    if (hs.empty()) return {};
+    std::string o =
+        "-------------- Hostname --------------- Next try in ---------Results---------\n";
+    char buf[512];
+    for (const auto& h : hs) {
+        uint64_t t = h.next_try_in;
+        char when[32];
+        if (t == 0)
+            std::snprintf(when, sizeof when, "now");
+        else
+            std::snprintf(when, sizeof when, "%02llu:%02llu:%02llu",
+                          static_cast<unsigned long long>(t / 3600),
+                          static_cast<unsigned long long>(t / 60 % 60),
+                          static_cast<unsigned long long>(t % 60));
+        std::snprintf(buf, sizeof buf, " %-39s %12s %s (%u recipient%s)\n",
+                      printable(h.host).c_str(), when, printable(h.result).c_str(), h.recipients,
+                      h.recipients == 1 ? "" : "s");
+        o += buf;
+    }
+    return o;
+}
+
+int host_status(const Options& o, const Config& cfg, Caller& caller) {
+    UniqueFd fd = connect_control(cfg);
+    drop_msp_group(caller);
+    if (!fd) return unreachable(cfg);
+    std::vector<ListedMessage> ms;
+    if (!main_queue(cfg, fd.get(), ms)) return EX_UNAVAILABLE;
+    auto hs = host_statuses(ms, static_cast<uint64_t>(std::time(nullptr)));
+    std::string text;
+    if (o.json) {
+        text = "{\"hosts\":[";
+        for (size_t i = 0; i < hs.size(); ++i) {
+            if (i) text += ",";
+            text += "{\"host\":" + json_string(hs[i].host) +
+                    ",\"recipients\":" + std::to_string(hs[i].recipients) +
+                    ",\"next_try_in\":" + std::to_string(hs[i].next_try_in) +
+                    ",\"result\":" + json_string(hs[i].result) + "}";
+        }
+        text += "]}\n";
+    } else {
+        text = format_host_status(hs);
+    }
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return 0;
+}
+
+int purge_host_status(const Options& o, const Config& cfg, Caller& caller) {
+    // Tegami keeps no host status of its own: a destination's state is its deferred
+    // recipients' retry times. Purging it makes them due, so the queue tries every
+    // host again now (what a sendmail queue run does after purgestat).
+    Options run = o;
+    run.queue_run = true;
+    run.quarantine = false;
+    run.delete_ids = false;
+    run.verbose = true;
+    return queue_control(run, cfg, caller);
 }
 
 }  // namespace tegami::msp

@@ -19,6 +19,8 @@ namespace tegami::msp {
 struct ListedRecipient {
     std::string address;
     std::string status;  // its queue state: "pending", "deferred" ("" in the client queue)
+    uint64_t next_try = 0;
+    std::string result = {};  // the last delivery attempt's "D.S.N text"
 };
 struct ListedMessage {
     std::string id;
@@ -28,6 +30,8 @@ struct ListedMessage {
     std::string sender;    // as shown ("<a@b>", or the user for the client queue)
     std::string reason;    // the message-level "(...)" line, or ""
     bool hidden = false;   // not the caller's: shown as "(permission denied)"
+    bool held = false;     // held by an administrator (sendmail's quarantine, -qQ)
+    std::string hold_reason;
     std::vector<ListedRecipient> recipients;
 };
 
@@ -36,6 +40,21 @@ std::string format_listing(const std::string& queue_name, const std::vector<List
 std::string format_json(const std::string& queue_name, const std::vector<ListedMessage>& m);
 
 int list_queue(const Options& o, const Config& cfg, Caller& caller);
+
+// hoststat (-bh): sendmail shows its HostStatusDirectory; Tegami keeps no host files, so
+// it shows what the queue knows per destination: the domains of deferred recipients,
+// how soon the next try is due, the last result. Nothing deferred: no output (as an
+// empty HostStatusDirectory). purgestat (-bH): makes those retries due now (admin only).
+struct HostStatus {
+    std::string host;
+    uint32_t recipients = 0;
+    uint64_t next_try_in = 0;  // seconds
+    std::string result;
+};
+std::vector<HostStatus> host_statuses(const std::vector<ListedMessage>& m, uint64_t now);
+std::string format_host_status(const std::vector<HostStatus>& hs);
+int host_status(const Options& o, const Config& cfg, Caller& caller);
+int purge_host_status(const Options& o, const Config& cfg, Caller& caller);
 int queue_control(const Options& o, const Config& cfg, Caller& caller);
 
 }  // namespace tegami::msp

@@ -36,12 +36,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "lib/conf/config.hpp"
 #include "lib/core/log.hpp"
 #include "lib/core/sysexits.hpp"
+#include "lib/map/map.hpp"
+#include "msp/sendmail/address_test.hpp"
 #include "msp/sendmail/caller.hpp"
 #include "msp/sendmail/mailq.hpp"
 #include "msp/sendmail/options.hpp"
@@ -120,6 +124,51 @@ int exec_newaliases(const Config& cfg, const Options& o) {
     return EX_OSFILE;
 }
 
+// -bt: address test mode (address_test.hpp) on standard input, without the group.
+int address_test_mode(const Config& cfg) {
+    std::map<std::string, std::unique_ptr<map::MapRef>, std::less<>> maps;
+    auto spec_of = [&](std::string_view name) -> const std::string& {
+        if (name == "mailertable") return cfg.mailertable;
+        if (name == "virtuser") return cfg.virtual_map;
+        return cfg.smtpd_access_map;
+    };
+    AddressTestContext ctx;
+    ctx.hostname = cfg.hostname;
+    ctx.local_domains = cfg.local_domains;
+    ctx.virtual_domains = cfg.virtual_domains;
+    ctx.smarthost = cfg.smarthost;
+    ctx.lookup = [&](std::string_view name,
+                     std::string_view key) -> Result<std::optional<std::string>> {
+        const std::string& spec = spec_of(name);
+        if (spec.empty()) return make_error(Exit::unavailable, "map is not configured");
+        auto it = maps.find(name);
+        if (it == maps.end())
+            it = maps.emplace(std::string(name), std::make_unique<map::MapRef>(spec)).first;
+        return it->second->lookup(key);
+    };
+    AddressTester t(std::move(ctx));
+    bool echo = !::isatty(0);
+    std::fputs(std::string(kAddressTestBanner).c_str(), stdout);
+    char* buf = nullptr;
+    size_t cap = 0;
+    for (;;) {
+        std::fputs("> ", stdout);
+        std::fflush(stdout);
+        ssize_t n = ::getline(&buf, &cap, stdin);
+        if (n < 0) break;
+        std::string_view in(buf, static_cast<size_t>(n));
+        while (!in.empty() && (in.back() == '\n' || in.back() == '\r'))
+            in.remove_suffix(1);
+        if (echo) std::printf("%.*s\n", static_cast<int>(in.size()), in.data());
+        std::string out = t.line(in);
+        std::fwrite(out.data(), 1, out.size(), stdout);
+        if (t.quit()) break;
+    }
+    std::free(buf);
+    std::fputs("\n", stdout);
+    return 0;
+}
+
 int queue_mode(const Options& o, const Config& cfg, Caller& caller) {
     if (o.queue_select == 'c') {
         if (o.queue_interval == 0) return run_client_queue(o, cfg, caller);
@@ -182,7 +231,11 @@ int main(int argc, char** argv) {
         return exec_master(cfg, config, m == "D");
     }
     bool queue_request = o.queue_run || o.quarantine || o.delete_ids;
-    if (queue_request && (m == "m" || m == "p") && !o.mode_given) return queue_mode(o, cfg, caller);
+    // A queue run, hold or delete; mailq (mode "p" from the program name) with -q
+    // filters only lists, as sendmail's mailq -qR does.
+    if (queue_request && m == "m" && !o.mode_given) return queue_mode(o, cfg, caller);
+    if (m == "h") return host_status(o, cfg, caller);
+    if (m == "H") return purge_host_status(o, cfg, caller);
     if (m == "m" || m == "s" || m == "v" || m == "p") {
         if (m == "m") return submit_message(o, cfg, caller);
         if (m == "s") return smtp_on_stdio(o, cfg, caller);
@@ -195,18 +248,12 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (m == "i") return exec_newaliases(cfg, o);
-    if (m == "h") {
-        std::printf(
-            "Tegami keeps no host status files: the queue holds each destination's "
-            "retry state (mailq shows it per message)\n");
-        return 0;
-    }
-    if (m == "H") return 0;  // nothing to purge
     if (m == "P") {
         std::printf("Data unavailable: shared memory not available\n");
         return 0;
     }
-    if (m == "a" || m == "z" || m == "t")
+    if (m == "t") return address_test_mode(cfg);
+    if (m == "a" || m == "z")
         return std::fprintf(stderr, "sendmail: -b%s: this mode is not supported\n", m.c_str()),
                EX_USAGE;
     std::fprintf(stderr, "sendmail: Invalid operation mode %s\n", m.c_str());

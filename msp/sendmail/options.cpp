@@ -3,7 +3,9 @@
 
 #include <strings.h>
 
+#include <algorithm>
 #include <cctype>
+#include <iterator>
 
 #include "lib/mail/dsn_params.hpp"
 
@@ -19,7 +21,13 @@ constexpr std::string_view kWithArg = "ABbCDeFfhLMNOopRrVX";
 // unless sendmail counts them as safe). 'Z' is left out: 8.17 refuses -oZ with EX_CONFIG
 // (observed).
 constexpr std::string_view kKnownShort = "78AaBbCcdEeFfGHhIiJjKkLlMmnOoPpQqRrSsTtUuVvwXxYyz";
-constexpr std::string_view kSafeShort = "78deiLmovpsc";
+constexpr std::string_view kSafeShort = "78deiLmovpscjCB";
+
+// Long names sendmail counts as safe for anyone (no privilege given up) that Tegami has
+// no use for: warned about and ignored.
+constexpr std::string_view kSafeLong[] = {"SevenBitInput",  "EightBitMode",       "OldStyleHeaders",
+                                          "SendMimeErrors", "CheckpointInterval", "BlankSub",
+                                          "HoldExpensive"};
 
 // sendmail 8.17's long option names (-O Name=value), from its option table.
 constexpr std::string_view kKnownLong[] = {
@@ -251,6 +259,9 @@ Result<void> long_option(Options& o, std::string_view v) {
         o.me_too = true;
     } else if (iequal(name, "Verbose")) {
         o.verbose = true;
+    } else if (std::any_of(std::begin(kSafeLong), std::end(kSafeLong),
+                           [&](std::string_view k) { return iequal(k, name); })) {
+        o.warnings.push_back("option " + std::string(name) + " has no effect in Tegami; ignored");
     } else if (!iequal(name, "LogLevel") && !iequal(name, "PrivacyOptions")) {
         o.dangerous = true;
         o.warnings.push_back("option " + std::string(name) +
@@ -274,9 +285,24 @@ Result<void> queue_flag(Options& o, std::string_view v) {
         o.filters.push_back(QueueFilter{r[0], negate, std::string(r.substr(1))});
         return {};
     }
-    if (!r.empty() && (r[0] == 'G' || r[0] == 'Q' || r[0] == 'L')) {
-        o.warnings.push_back(std::string("-q") + r[0] +
-                             ": Tegami has no queue groups or quarantine listing; ignored");
+    if (!r.empty() && r[0] == 'Q') {  // held messages (Tegami's quarantine)
+        o.filters.push_back(QueueFilter{'Q', negate, std::string(r.substr(1))});
+        return {};
+    }
+    if (!r.empty() && r[0] == 'L') {
+        if (negate || r.size() > 1) return usage_error("-qL takes no argument");
+        o.lost_items = true;
+        return {};
+    }
+    if (!r.empty() && r[0] == 'G') {
+        if (negate) return usage_error("-q!G is not allowed");
+        if (r.size() < 2) return usage_error("-qG needs a queue group name");
+        // Tegami has one queue: sendmail's default group "mqueue" names it, any other
+        // group does not exist (sendmail: "Queue group X unknown", EX_USAGE).
+        if (r.substr(1) != kQueueGroup)
+            return usage_error("Queue group " + std::string(r.substr(1)) +
+                               " unknown (Tegami has one queue, mqueue)");
+        o.queue_group = std::string(r.substr(1));
         return {};
     }
     if (negate) return usage_error("-q! needs I, R or S");
@@ -422,8 +448,9 @@ bool contains(std::string_view hay, std::string_view needle, bool fold) {
 }  // namespace
 
 bool filters_match(const std::vector<QueueFilter>& filters, std::string_view id,
-                   std::string_view sender, const std::vector<std::string>& recipients) {
-    for (char kind : {'I', 'R', 'S'}) {
+                   std::string_view sender, const std::vector<std::string>& recipients, bool held,
+                   std::string_view hold_reason) {
+    for (char kind : {'I', 'R', 'S', 'Q'}) {
         bool given = false, matched = false;
         for (const auto& f : filters) {
             if (f.kind != kind) continue;
@@ -431,6 +458,7 @@ bool filters_match(const std::vector<QueueFilter>& filters, std::string_view id,
             bool hit = false;
             if (kind == 'I') hit = contains(id, f.substr, false);
             if (kind == 'S') hit = contains(sender, f.substr, true);
+            if (kind == 'Q') hit = held && contains(hold_reason, f.substr, true);
             if (kind == 'R')
                 for (const auto& r : recipients)
                     hit = hit || contains(r, f.substr, true);

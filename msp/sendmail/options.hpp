@@ -21,8 +21,10 @@ namespace tegami::msp {
 
 // -q[!]I / -q[!]R / -q[!]S substr: limit a queue run or listing (repeatable: a message
 // must match one filter of each kind given).
+// -q[!]Q [substr] selects held ("quarantined") messages whose hold reason holds substr
+// (any reason when empty; with ! the messages not held, or held for another reason).
 struct QueueFilter {
-    char kind = 'I';  // 'I' queue ID, 'R' recipient, 'S' sender
+    char kind = 'I';  // 'I' queue ID, 'R' recipient, 'S' sender, 'Q' hold reason
     bool negate = false;
     std::string substr;
 };
@@ -49,7 +51,9 @@ struct Options {
     bool queue_run = false;            // -q given
     uint64_t queue_interval = 0;       // -q30m: seconds (0: run once)
     bool queue_foreground = false;     // -qf
-    std::vector<QueueFilter> filters;  // -qI/-qR/-qS
+    std::vector<QueueFilter> filters;  // -qI/-qR/-qS/-qQ
+    bool lost_items = false;           // -qL: the items given up on ("lost")
+    std::string queue_group;           // -qG name: only "mqueue", Tegami's one queue
     bool quarantine = false;           // -Q[reason]: hold (reason) or release (empty)
     std::string quarantine_reason;
     bool delete_ids = false;  // --delete with -qI: remove messages (root)
@@ -79,7 +83,11 @@ Result<Options> parse_options(const std::vector<std::string>& args, std::string_
 // that kind matches (a negated one when its substring is absent). Queue IDs compare
 // exactly, addresses ignoring case.
 bool filters_match(const std::vector<QueueFilter>& filters, std::string_view id,
-                   std::string_view sender, const std::vector<std::string>& recipients);
+                   std::string_view sender, const std::vector<std::string>& recipients,
+                   bool held = false, std::string_view hold_reason = {});
+
+// sendmail's only queue group when none is configured, and Tegami's one queue.
+constexpr std::string_view kQueueGroup = "mqueue";
 
 // "30m", "1h30m", "2d", "45" (seconds) -> seconds; false when malformed.
 bool parse_interval(std::string_view s, uint64_t& out);

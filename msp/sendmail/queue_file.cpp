@@ -98,4 +98,13 @@ bool is_queue_file_name(std::string_view name) {
     return name.size() > 2 && name.substr(0, 2) == "qf" && valid_queue_id(name.substr(2));
 }
 
+std::string lost_queue_file_name(std::string_view name) {
+    return "Qf" + std::string(name.substr(2));
+}
+
+bool is_lost_queue_file_name(std::string_view name) {
+    return name.size() > 2 && (name.substr(0, 2) == "Qf" || name.substr(0, 2) == "bf") &&
+           valid_queue_id(name.substr(2));
+}
+
 }  // namespace tegami::msp

@@ -41,5 +41,10 @@ Result<QueuedMessage> decode_queue_file(std::string_view data);
 // Name of a new file: "qf" + a queue ID (unique across processes and time).
 std::string new_queue_file_name();
 bool is_queue_file_name(std::string_view name);
+// "Lost" items, as sendmail calls the queue files it gave up on (mailq -qL): "Qf" + ID,
+// a message that could be neither handed on, mailed back nor saved in dead.letter, and
+// "bf" + ID, a file the runner found malformed. The runner never picks them up.
+std::string lost_queue_file_name(std::string_view qf_name);
+bool is_lost_queue_file_name(std::string_view name);
 
 }  // namespace tegami::msp

@@ -37,6 +37,7 @@
 #include "lib/daemon/daemon.hpp"
 #include "lib/mail/address.hpp"
 #include "lib/mail/received.hpp"
+#include "msp/sendmail/dead_letter.hpp"
 #include "msp/sendmail/message.hpp"
 #include "msp/sendmail/queue_file.hpp"
 #include "msp/sendmail/smtp_client.hpp"
@@ -144,7 +145,8 @@ QueuedMessage bounce_for(const Config& cfg, const QueuedMessage& m,
 
 void print_refusals(const std::vector<std::pair<std::string, SmtpReply>>& refused) {
     for (const auto& [addr, r] : refused)
-        std::fprintf(stderr, "%s... %s\n", addr.c_str(), reply_words(r).c_str());
+        std::fprintf(stderr, "%s... %s\n", addr.c_str(),
+                     r.text.substr(0, 5) == "5.1.1" ? "User unknown" : reply_words(r).c_str());
 }
 
 int worst_exit(const std::vector<std::pair<std::string, SmtpReply>>& refused) {
@@ -156,6 +158,11 @@ int worst_exit(const std::vector<std::pair<std::string, SmtpReply>>& refused) {
     return worst;
 }
 
+struct Child;
+bool dead_letter(const Child& k, const QueuedMessage& m);
+int report_refusals(const Child& k, SmtpClient& c, const QueuedMessage& m,
+                    const std::vector<std::pair<std::string, SmtpReply>>& refused, int status);
+
 struct Child {
     const Options& o;
     const Config& cfg;
@@ -165,6 +172,50 @@ struct Child {
     int sock;
     int report_fd;
 };
+
+// Saves the message in the submitter's dead.letter; when that fails too, asks the
+// parent to keep the client-queue file as a "lost" item (Qf..., listed by mailq -Ac
+// -qL) rather than lose it.
+bool dead_letter(const Child& k, const QueuedMessage& m) {
+    auto saved = save_dead_letter(k.caller.uid, m.sender, m.message);
+    if (saved) {
+        std::printf("%s... Saved message in %s\n", saved->c_str(), saved->c_str());
+        std::fflush(stdout);
+        return true;
+    }
+    std::fprintf(stderr, "sendmail: cannot save the message in dead.letter: %s\n",
+                 saved.error().message.c_str());
+    if (k.qfd >= 0) {
+        report(k.report_fd, 'L');
+        std::fprintf(stderr, "sendmail: the message is kept in %s as lost (mailq -Ac -qL)\n",
+                     k.cfg.client_queue_dir.c_str());
+    }
+    return false;
+}
+
+// Recipients refused for good, as sendmail's ErrorMode says (-oe<x>, observed with
+// 8.17): p (default) print them and save the message in dead.letter; q say nothing;
+// m and w mail the errors back to the sender; e mail them back and exit 0. A message
+// that cannot be mailed back (null sender, or the bounce refused) goes to dead.letter.
+int report_refusals(const Child& k, SmtpClient& c, const QueuedMessage& m,
+                    const std::vector<std::pair<std::string, SmtpReply>>& refused, int status) {
+    if (refused.empty()) return status;
+    char mode = k.o.error_mode;
+    if (mode == 'q') return status;
+    if (mode != 'm' && mode != 'w' && mode != 'e') {
+        print_refusals(refused);
+        (void)dead_letter(k, m);
+        return status;
+    }
+    bool mailed = false;
+    if (!m.sender.empty()) {
+        QueuedMessage b = bounce_for(k.cfg, m, refused);
+        SendOutcome bo = send_message(c, b);
+        mailed = bo.accepted;
+    }
+    if (!mailed) (void)dead_letter(k, m);
+    return mode == 'e' ? 0 : status;
+}
 
 // The unprivileged child of the submission path (the group is already given up).
 int child_submit(const Child& k) {
@@ -250,11 +301,15 @@ int child_submit(const Child& k) {
     bool queued = k.qfd >= 0;
     auto keep = [&](const char* why) {
         if (!queued) {
+            // Neither handed on nor queued (sendmail 8.17 exits EX_OSERR when it
+            // cannot create its queue file, observed): nothing is lost, it is saved
+            // in dead.letter.
             std::fprintf(stderr,
                          "sendmail: cannot submit: %s, and the client queue %s is not "
                          "writable\n",
                          why, cfg.client_queue_dir.c_str());
-            return EX_TEMPFAIL;
+            (void)dead_letter(k, m);
+            return EX_OSERR;
         }
         if (o.verbose) std::printf("queued in %s: %s\n", cfg.client_queue_dir.c_str(), why);
         report(k.report_fd, 'K');
@@ -276,11 +331,7 @@ int child_submit(const Child& k) {
         status = worst_exit(out.refused);
         report(k.report_fd, 'R');
     }
-    print_refusals(out.refused);
-    if (!out.refused.empty() && (o.error_mode == 'm' || o.error_mode == 'w') && !m.sender.empty()) {
-        QueuedMessage b = bounce_for(cfg, m, out.refused);
-        (void)send_message(c, b);
-    }
+    status = report_refusals(k, c, m, out.refused, status);
     (void)c.command("QUIT");
     return status;
 }
@@ -300,7 +351,14 @@ int parent_wait(pid_t pid, int report_fd, int dirfd, const std::string& name) {
     }
     bool durable = got.find('W') != std::string::npos;
     bool gone = got.find('D') != std::string::npos || got.find('R') != std::string::npos;
-    if (dirfd >= 0 && !name.empty() && (gone || !durable)) ::unlinkat(dirfd, name.c_str(), 0);
+    bool lost = durable && got.find('L') != std::string::npos;
+    if (dirfd >= 0 && !name.empty() && lost) {
+        std::string kept = lost_queue_file_name(name);
+        if (::renameat(dirfd, name.c_str(), dirfd, kept.c_str()) != 0)
+            std::fprintf(stderr, "sendmail: keeping %s: %s\n", name.c_str(), std::strerror(errno));
+    } else if (dirfd >= 0 && !name.empty() && (gone || !durable)) {
+        ::unlinkat(dirfd, name.c_str(), 0);
+    }
     if (WIFEXITED(st)) return WEXITSTATUS(st);
     return EX_OSERR;
 }

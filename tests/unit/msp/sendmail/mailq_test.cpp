@@ -51,3 +51,27 @@ Test(mailq, sendmail_layout) {
     std::string one = format_listing("/q", {m});
     cr_expect_neq(one.find("(1 request)"), std::string::npos);
 }
+
+Test(mailq, host_status_per_destination_of_deferred_recipients) {
+    cr_expect_eq(format_host_status({}), "");  // nothing deferred: no output
+    std::vector<ListedMessage> ms(2);
+    ms[0].recipients = {{"<a@Far.Example>", "deferred", 1300, "4.4.1 Connection refused"},
+                        {"<b@near.example>", "pending", 0, ""},
+                        {"<c@far.example>", "deferred", 1100, "4.4.1 timed out"}};
+    ms[1].recipients = {{"<d@near.example>", "deferred", 900, "4.2.0 try later\r\nX"}};
+    auto hs = host_statuses(ms, 1000);
+    cr_assert_eq(hs.size(), 2u);
+    cr_expect_eq(hs[0].host, "far.example");
+    cr_expect_eq(hs[0].recipients, 2u);
+    cr_expect_eq(hs[0].next_try_in, 100u);
+    cr_expect_eq(hs[0].result, "4.4.1 Connection refused");
+    cr_expect_eq(hs[1].host, "near.example");
+    cr_expect_eq(hs[1].next_try_in, 0u);
+    std::string out = format_host_status(hs);
+    cr_expect(out.find("Hostname") != std::string::npos);
+    cr_expect(out.find(" far.example                                 00:01:40 4.4.1 Connection "
+                       "refused (2 recipients)\n") != std::string::npos,
+              "%s", out.c_str());
+    cr_expect(out.find("now 4.2.0 try later??X (1 recipient)\n") != std::string::npos, "%s",
+              out.c_str());
+}

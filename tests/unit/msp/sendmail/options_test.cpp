@@ -174,3 +174,57 @@ Test(options, filters) {
     cr_expect(!filters_match(f, "xxEFxx", "", {}));
     cr_expect(filters_match({}, "any", "", {}));
 }
+
+Test(options, queue_groups_quarantine_and_lost_items) {
+    struct Bad {
+        std::vector<std::string> args;
+        const char* words;
+    } bad[] = {
+        {{"-qGother"}, "Queue group other unknown"},
+        {{"-qG"}, "needs a queue group name"},
+        {{"-q!G"}, "not allowed"},
+        {{"-qLx"}, "-qL takes no argument"},
+        {{"-q!L"}, "-qL takes no argument"},
+    };
+    for (const auto& c : bad) {
+        auto r = parse(c.args);
+        cr_assert(!r, "%s should fail", c.args[0].c_str());
+        cr_expect_eq(r.error().exit, Exit::usage, "%s", c.args[0].c_str());
+        cr_expect(r.error().message.find(c.words) != std::string::npos, "%s: %s", c.args[0].c_str(),
+                  r.error().message.c_str());
+    }
+    auto g = parse({"-qGmqueue"});
+    cr_assert(g);
+    cr_expect_eq(g->queue_group, "mqueue");
+    cr_expect(g->queue_run);
+    auto l = parse({"-bp", "-qL"});
+    cr_assert(l);
+    cr_expect(l->lost_items);
+    auto q = parse({"-qQspam", "-q!Qvirus"});
+    cr_assert(q);
+    cr_assert_eq(q->filters.size(), 2u);
+    cr_expect_eq(q->filters[0].kind, 'Q');
+    cr_expect_eq(q->filters[0].substr, "spam");
+    cr_expect(q->filters[1].negate);
+    // -qQ alone selects every held message; a message not held never matches it.
+    std::vector<QueueFilter> any = {{'Q', false, ""}};
+    cr_expect(filters_match(any, "ID", "a@b", {}, true, "held"));
+    cr_expect(!filters_match(any, "ID", "a@b", {}, false, ""));
+    std::vector<QueueFilter> spam = {{'Q', false, "spam"}};
+    cr_expect(filters_match(spam, "ID", "a@b", {}, true, "looks like SPAM"));
+    cr_expect(!filters_match(spam, "ID", "a@b", {}, true, "virus"));
+    std::vector<QueueFilter> not_spam = {{'Q', true, "spam"}};
+    cr_expect(filters_match(not_spam, "ID", "a@b", {}, false, ""));
+    cr_expect(!filters_match(not_spam, "ID", "a@b", {}, true, "spam"));
+}
+
+Test(options, safe_unused_long_options_warn_without_dropping_the_group) {
+    auto r = parse({"-OSevenBitInput=False", "x"});
+    cr_assert(r);
+    cr_expect(!r->dangerous);
+    cr_assert_eq(r->warnings.size(), 1u);
+    cr_expect(r->warnings[0].find("SevenBitInput") != std::string::npos);
+    auto d = parse({"-OMaxHopCount=30", "x"});
+    cr_assert(d);
+    cr_expect(d->dangerous);
+}
