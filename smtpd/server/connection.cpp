@@ -169,6 +169,21 @@ void Connection::submit(ipc::SubmitMsg msg) {
     request_id_ = server_.queue().submit(std::move(msg), this);
 }
 
+// The error sleep and the harvest tarpit: a timer in the loop, never a sleep.
+void Connection::delay(uint64_t seconds) {
+    if (!delay_ev_) delay_ev_.reset(evtimer_new(server_.base(), &Connection::delay_cb, this));
+    timeval tv{static_cast<time_t>(seconds), 0};
+    evtimer_add(delay_ev_.get(), &tv);
+}
+
+void Connection::delay_cb(evutil_socket_t, short, void* arg) noexcept {
+    auto* c = static_cast<Connection*>(arg);
+    c->guarded([c] {
+        c->session_.delay_done();
+        if (!c->session_.waiting()) c->stream_.resume();
+    });
+}
+
 void Connection::count_sent(const std::string& identity, uint64_t recipients) {
     ipc::LimitCountMsg m;
     m.identity = identity;

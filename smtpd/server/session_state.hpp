@@ -41,6 +41,9 @@ struct ClientInfo {
     bool local = false;
     long uid = -1;
     bool trusted = false;
+    // In trusted_networks or smtpd_client_event_limit_exceptions (or the MSP socket): no
+    // error sleep, no harvest tarpit, no per-address connection limits.
+    bool limits_exempt = false;
 };
 
 struct Transaction {
@@ -94,6 +97,7 @@ struct SessionState {
     Phase phase = Phase::command;
     uint32_t errors = 0;
     uint64_t junk_commands = 0;  // NOOP, RSET, VRFY, HELP (smtpd_junk_command_limit)
+    uint64_t unknown_rcpts = 0;  // RCPTs refused 550 5.1.1 (the harvest tarpit)
     bool draining = false;       // the daemon is stopping: close after this transaction
     VerbCounter counters[kVerbCount];
 };
@@ -145,6 +149,10 @@ class SessionHost {
     // The policy stage of `verb` (verb.stage; never called for PolicyStage::none).
     virtual PolicyVerdict policy(const SessionState& st, const VerbSpec& verb,
                                  const CommandArgs& args) = 0;
+    // Hold the session for `seconds` (error sleep, harvest tarpit): the connection
+    // calls Session::delay_done() when they passed, from an event-loop timer (never a
+    // sleep: other sessions go on meanwhile).
+    virtual void delay(uint64_t /*seconds*/) {}
     // After the 220 to STARTTLS: the connection swaps in TLS, then calls
     // Session::tls_started (or closes the session when the handshake fails).
     virtual void start_tls() {}
