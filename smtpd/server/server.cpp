@@ -3,6 +3,7 @@
 
 #include "smtpd/server/limits_policy.hpp"
 #include "smtpd/server/relay_policy.hpp"
+#include "smtpd/server/submission.hpp"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -20,6 +21,7 @@ Server::Server(DaemonContext& ctx)
       queue_(ctx.base, [&ctx] { return ctx.config; }),
       auth_(ctx.base, [&ctx] { return ctx.config; }) {
     policy_.add(std::make_unique<RelayPolicy>());
+    policy_.add(std::make_unique<SubmissionHeaders>());
     policy_.add(std::make_unique<LimitsPolicy>(*this));  // last: it suspends MAIL
 }
 
