@@ -68,13 +68,16 @@ void Connection::start_tls() {
 void Connection::stream_secured() {
     const ClientInfo& ci = session_.state().client;
     std::string info = stream_.transport().security();
+    std::string cb = stream_.transport().channel_binding();
     log_info("TLS from %s[%s]: %s", ci.name.c_str(), ci.addr.c_str(), info.c_str());
     if (!greeted_) {
         greeted_ = true;
         session_.set_tls(std::move(info));
+        session_.set_channel_binding(std::move(cb));
         session_.start();
     } else {
         session_.tls_started(std::move(info));
+        session_.set_channel_binding(std::move(cb));
     }
     stream_.pause(false);
 }

@@ -53,6 +53,7 @@ void Session::tls_started(std::string info) {
     st_.tx.reset();
     st_.auth_login.clear();
     st_.may_relay = false;
+    st_.channel_binding.clear();
     st_.phase = Phase::command;
 }
 

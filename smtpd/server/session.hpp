@@ -48,6 +48,8 @@ class Session {
     void tls_started(std::string info);
     // Implicit TLS (smtps): the session starts under TLS.
     void set_tls(std::string info);
+    // The session's RFC 9266 tls-exporter bytes (after set_tls / tls_started).
+    void set_channel_binding(std::string cb) { st_.channel_binding = std::move(cb); }
     // The AUTH hook's later answer (after it returned nothing). login: set on success.
     void auth_done(const Reply& r, std::string login);
     // The AUTH hook's 334 challenge: the session then reads the next SASL line.

@@ -86,11 +86,12 @@ struct SessionState {
     ClientInfo client;
     uint64_t id = 0;  // unique in this smtpd: how a suspended stage finds its session again
     Role role = Role::mta;
-    bool tls_available = false;  // a certificate is configured (STARTTLS may be offered)
-    bool tls = false;            // the session runs under TLS
-    std::string tls_info;        // "TLSv1.3 TLS_AES_256_GCM_SHA384" once under TLS
-    std::string auth_login;      // set by the AUTH hook on success; empty before
-    bool may_relay = false;      // a policy (trusted network, AUTH) allows any recipient domain
+    bool tls_available = false;   // a certificate is configured (STARTTLS may be offered)
+    bool tls = false;             // the session runs under TLS
+    std::string tls_info;         // "TLSv1.3 TLS_AES_256_GCM_SHA384" once under TLS
+    std::string channel_binding;  // RFC 9266 tls-exporter bytes (TLS 1.3), for SCRAM-PLUS
+    std::string auth_login;       // set by the AUTH hook on success; empty before
+    bool may_relay = false;       // a policy (trusted network, AUTH) allows any recipient domain
     Greeting greeting = Greeting::none;
     std::string helo;
     std::unique_ptr<Transaction> tx;  // between MAIL and the end-of-data reply
