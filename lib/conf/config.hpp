@@ -115,9 +115,11 @@ struct Config {
     std::vector<ListenerOverride> listener_overrides;
 
     // queue
-    uint64_t queue_retry_min = 0;      // seconds
-    uint64_t queue_retry_max = 0;      // seconds
-    uint64_t queue_lifetime = 0;       // seconds
+    uint64_t queue_retry_min = 0;     // seconds
+    uint64_t queue_retry_max = 0;     // seconds
+    uint64_t queue_lifetime = 0;      // seconds
+    uint64_t queue_active_limit = 0;  // messages in memory
+    uint64_t queue_active_recipient_limit = 0;
     uint64_t queue_db_cache = 0;       // bytes
     uint64_t queue_log_file_size = 0;  // bytes
     std::string queue_store;           // "bdb" or "memory"
@@ -146,6 +148,8 @@ struct Config {
     uint64_t smtp_connection_reuse_time = 0;  // seconds
     uint64_t smtp_destination_concurrency_limit = 0;
     uint64_t smtp_concurrency_limit = 0;
+    uint64_t lmtp_timeout = 0;                // seconds
+    uint64_t lmtp_connection_reuse_time = 0;  // seconds
 };
 
 // Loads and checks a configuration file. A missing file is an error unless

@@ -320,6 +320,17 @@ const std::vector<Param>& param_table() {
                "When a recipient is still deferred this long after the message arrived, the "
                "sender gets one delay warning (an RFC 3464 report, Action: delayed) unless "
                "its NOTIFY excludes DELAY. 0: never."),
+        P_COUNT(queue_active_limit, "20000",
+                "The most messages the queue holds in memory at once (the active set, as "
+                "Postfix's qmgr_message_active_limit): those being delivered or due. A message "
+                "whose recipients are all deferred to later leaves memory; the rest of the queue "
+                "stays in the store and is read back through its due index, earliest first, as "
+                "room frees. So memory does not grow with the queue and intake never waits for "
+                "delivery. At least 1."),
+        P_COUNT(queue_active_recipient_limit, "20000",
+                "The most recipients of the messages in the active set (as Postfix's "
+                "qmgr_message_recipient_limit); a message with more recipients than this is "
+                "still taken when the set is empty."),
         P_SIZE(queue_db_cache, "16m", "The Berkeley DB cache of the queue environment, in bytes."),
         P_SIZE(queue_log_file_size, "64m",
                "The size of each Berkeley DB log file in queue_dir (at least 256k, at most 1g). "
@@ -380,8 +391,11 @@ const std::vector<Param>& param_table() {
               "A map (lib/map spec: \"hash:/etc/mail/mailertable\", \"text:PATH\") routing "
               "single domains, in sendmail's format: the key is a domain, or \".example.org\" "
               "for its subdomains; the value \"smtp:[host]:port\" (or \"esmtp:\", "
-              "\"relay:\"), \"local:user\" (to a local user) or \"error:code text\" "
-              "(refuse, e.g. \"error:5.7.1 we do not deliver there\"). Empty: none."),
+              "\"relay:\"), \"local:user\" (to a local user), \"lmtp:unix:/path\" or "
+              "\"lmtp:inet:host:port\" (an LMTP server such as Dovecot's, for a domain of "
+              "mailboxes that are not Unix accounts; port 24 when none is given) or "
+              "\"error:code text\" (refuse, e.g. \"error:5.7.1 we do not deliver there\"). "
+              "Empty: none."),
         P_STR(authinfo, "",
               "A map with the credentials the SMTP client uses, in sendmail's format: the key "
               "\"AuthInfo:host\" (the next hop's host name, or \"AuthInfo:\" for every "
@@ -414,6 +428,15 @@ const std::vector<Param>& param_table() {
                 "so that one slow or dead destination never holds up the others."),
         P_COUNT(smtp_concurrency_limit, "100",
                 "Remote deliveries the queue runs at once, over all destinations."),
+        P_TIME(lmtp_timeout, "300s",
+               "The longest the LMTP client (in the remote agent) waits for any one reply of an "
+               "LMTP server, including each recipient's reply after the end of data. A server "
+               "that does not answer in time is given up on for this attempt: every recipient "
+               "not yet answered is deferred with 4.4.2 and tried again later."),
+        P_TIME(lmtp_connection_reuse_time, "10s",
+               "How long an LMTP connection that delivered a message stays open for the next "
+               "message to the same LMTP destination (then QUIT). 0: one message per "
+               "connection."),
     };
     return table;
 }
