@@ -74,6 +74,7 @@ struct Config {
     uint64_t auth_failure_delay = 0;  // seconds
     uint64_t auth_failure_limit = 0;
     uint64_t auth_penalty_time = 0;  // seconds
+    uint64_t auth_cache_time = 0;    // seconds
     bool smtpd_auth_enable = false;
     bool smtpd_auth_allow_plaintext_loopback = false;
     bool smtpd_sender_login_check = true;

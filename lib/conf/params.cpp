@@ -188,6 +188,14 @@ const std::vector<Param>& param_table() {
         P_TIME(auth_penalty_time, "1h",
                "How long a failed authentication is remembered per client address, and how "
                "long an address that reached auth_failure_limit stays refused."),
+        P_TIME(auth_cache_time, "5m",
+               "How long tegami-auth remembers that a login's password (PLAIN, LOGIN) was "
+               "right, so that the same login with the same password skips the yescrypt "
+               "check (which costs tens of milliseconds of CPU by design) until then. Only "
+               "a keyed MAC of the stored hash and the password is kept, under a random key "
+               "made at start-up, in tegami-auth's memory: never on disk, gone on restart; "
+               "a changed password misses at once, and a wrong one always costs the full "
+               "check. 0 turns the cache off."),
         P_BOOL(smtpd_auth_enable, "no",
                "Whether smtpd offers SMTP AUTH (RFC 4954) on the MTA listener (port 25), so that "
                "authenticated clients may relay. AUTH is offered only under TLS, unless "
