@@ -4,6 +4,7 @@
 #   make           build everything into build/ (-Wall -Wextra -Werror)
 #   make run       deps + build + start the suite under ./run on 127.0.0.1:2525
 #   make check     deps + build + every test, sanitizer pass included
+#   make check-tls testssl.sh against every TLS listener of a sandbox (slow; not in check)
 #   make bench     Tegami vs Postfix, side by side (see tests/bench/)
 #   make fuzz      fuzz every parser for FUZZ_SECONDS each (needs clang++; tests/fuzz/)
 #   make install   PREFIX=/usr/local DESTDIR=... (see doc/tegami-files.txt)
@@ -76,7 +77,7 @@ INTEG_OBJS := $(INTEG_SRCS:%.cpp=$(BUILD)/obj/%.o)
 INTEG_BIN := $(BUILD)/tests/integration-tests
 
 .PHONY: all deps deps-test run check check-all lint tidy clean distclean install bench help fuzz \
-	test-unit test-integration test-interop test-crash test-root test-san
+	test-unit test-integration test-interop test-crash test-root test-san check-tls
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(BUILD)/tests/.built
@@ -142,9 +143,13 @@ run: deps
 
 check: deps-test
 	@$(MAKE) --no-print-directory check-all
+# testssl.sh (Debian's testssl.sh) on the MTA, MSA and smtps listeners: minutes, so
+# separate from check; fails on any MEDIUM/HIGH/CRITICAL finding.
+check-tls: all
+	@TEGAMI_BIN=$(CURDIR)/$(BUILD)/bin tests/tls/check_tls.sh
 
 help:
-	@sed -n '3,13p' Makefile
+	@sed -n '3,14p' Makefile
 
 # ---- tests
 check-all: all lint

@@ -74,6 +74,7 @@ struct Config {
     uint64_t auth_failure_delay = 0;  // seconds
     uint64_t auth_failure_limit = 0;
     uint64_t auth_penalty_time = 0;  // seconds
+    uint64_t auth_cache_time = 0;    // seconds
     bool smtpd_auth_enable = false;
     bool smtpd_auth_allow_plaintext_loopback = false;
     bool smtpd_sender_login_check = true;
@@ -82,6 +83,15 @@ struct Config {
     std::vector<std::string> trusted_networks;
     std::string smtpd_access_map;
     uint64_t smtpd_junk_command_limit = 0;
+    // abuse defences (smtpd/server/abuse.hpp)
+    uint64_t smtpd_soft_error_limit = 0;
+    uint64_t smtpd_error_sleep_time = 0;  // seconds
+    uint64_t smtpd_unknown_recipient_tarpit = 0;
+    uint64_t smtpd_unknown_recipient_limit = 0;
+    uint64_t smtpd_tarpit_delay = 0;  // seconds
+    uint64_t smtpd_client_connection_count_limit = 0;
+    uint64_t smtpd_client_connection_rate_limit = 0;  // per minute
+    std::vector<std::string> smtpd_client_event_limit_exceptions;
     // per-user sending limits (smtpd/server/limits_policy.hpp, smtpd/auth/send_limits.hpp)
     uint64_t sender_limit_hour_messages = 0;
     uint64_t sender_limit_hour_recipients = 0;

@@ -188,6 +188,14 @@ const std::vector<Param>& param_table() {
         P_TIME(auth_penalty_time, "1h",
                "How long a failed authentication is remembered per client address, and how "
                "long an address that reached auth_failure_limit stays refused."),
+        P_TIME(auth_cache_time, "5m",
+               "How long tegami-auth remembers that a login's password (PLAIN, LOGIN) was "
+               "right, so that the same login with the same password skips the yescrypt "
+               "check (which costs tens of milliseconds of CPU by design) until then. Only "
+               "a keyed MAC of the stored hash and the password is kept, under a random key "
+               "made at start-up, in tegami-auth's memory: never on disk, gone on restart; "
+               "a changed password misses at once, and a wrong one always costs the full "
+               "check. 0 turns the cache off."),
         P_BOOL(smtpd_auth_enable, "no",
                "Whether smtpd offers SMTP AUTH (RFC 4954) on the MTA listener (port 25), so that "
                "authenticated clients may relay. AUTH is offered only under TLS, unless "
@@ -251,6 +259,42 @@ const std::vector<Param>& param_table() {
         P_COUNT(smtpd_junk_command_limit, "100",
                 "NOOP, RSET, VRFY and HELP commands a session may send (together); the next "
                 "one is answered 421 4.7.0 and the session closed. 0: no limit."),
+        P_COUNT(smtpd_soft_error_limit, "10",
+                "Error replies (4xx and 5xx) a session may get before each further error reply "
+                "is held back for smtpd_error_sleep_time, as Postfix's error sleep: a client "
+                "that keeps erring is slowed down before smtpd_error_limit closes it. The "
+                "delay is a timer in the event loop; other sessions are not held up. Clients "
+                "in trusted_networks or smtpd_client_event_limit_exceptions are exempt. 0: no "
+                "delay."),
+        P_TIME(smtpd_error_sleep_time, "1s",
+               "How long each error reply past smtpd_soft_error_limit is held back."),
+        P_COUNT(smtpd_unknown_recipient_tarpit, "5",
+                "The harvest tarpit: after this many RCPTs in one session were refused as "
+                "unknown users (550 5.1.1), every further reply to RCPT is held back for "
+                "smtpd_tarpit_delay, so that guessing addresses is slow. Clients in "
+                "trusted_networks or smtpd_client_event_limit_exceptions are exempt. 0: no "
+                "tarpit."),
+        P_COUNT(smtpd_unknown_recipient_limit, "20",
+                "Unknown recipients (550 5.1.1) after which the session is closed with 421 "
+                "4.7.0 (a directory-harvest attack). Exemptions as for "
+                "smtpd_unknown_recipient_tarpit. 0: no limit."),
+        P_TIME(smtpd_tarpit_delay, "2s",
+               "How long each reply to RCPT is held back once the harvest tarpit is reached."),
+        P_COUNT(smtpd_client_connection_count_limit, "50",
+                "Sessions one client address may hold at once on the SMTP listeners; the next "
+                "connection is answered 421 4.7.0 and closed, so that one address cannot take "
+                "every session slot (smtpd_client_limit). Clients in trusted_networks or "
+                "smtpd_client_event_limit_exceptions are exempt. 0: no limit."),
+        P_COUNT(smtpd_client_connection_rate_limit, "0",
+                "New connections one client address may open per minute (a sliding minute, "
+                "counted in 6 buckets of 10 seconds); past it each is answered 421 4.7.0 and "
+                "closed. Exemptions as for smtpd_client_connection_count_limit. 0: no limit."),
+        P_LIST(smtpd_client_event_limit_exceptions, "127.0.0.0/8, [::1]/128",
+               "Client networks exempt from the per-address connection limits, the error "
+               "sleep and the harvest tarpit, beside trusted_networks (which always are), as "
+               "Postfix's smtpd_client_event_limit_exceptions. The default exempts loopback: "
+               "local software, tests and benchmarks. Set it empty to apply the limits to "
+               "loopback clients too."),
         P_LIST(trusted_networks, "",
                "Client networks that may relay through the MTA listener without "
                "authenticating, as address/prefix entries (\"192.0.2.0/24, [2001:db8::]/32, "

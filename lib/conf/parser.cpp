@@ -165,6 +165,9 @@ std::string check(const Config& c) {
     std::string bad_net;
     if (!parse_networks(c.trusted_networks, bad_net))
         return "trusted_networks: \"" + bad_net + "\" is not an address or address/prefix";
+    if (!parse_networks(c.smtpd_client_event_limit_exceptions, bad_net))
+        return "smtpd_client_event_limit_exceptions: \"" + bad_net +
+               "\" is not an address or address/prefix";
     if (c.queue_db_cache < 1024 * 1024) return "queue_db_cache must be at least 1m";
     if (c.queue_log_file_size < 256 * 1024 || c.queue_log_file_size > 1024ull * 1024 * 1024)
         return "queue_log_file_size must be between 256k and 1g";

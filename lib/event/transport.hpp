@@ -43,6 +43,10 @@ class Transport {
     virtual UniqueFd take_fd() = 0;
     // "TLSv1.3 TLS_AES_256_GCM_SHA384" once secured; empty for plain.
     virtual std::string security() const { return {}; }
+    // RFC 9266 tls-exporter channel binding (32 bytes), or "" when there is none (no
+    // TLS, or TLS older than 1.3, where the exporter is not safe without extended master
+    // secret and RFC 9266 does not define it).
+    virtual std::string channel_binding() const { return {}; }
     // The session is idle: give back whatever memory the transport can.
     virtual void idle() {}
 };

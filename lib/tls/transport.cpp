@@ -85,6 +85,16 @@ std::string TlsTransport::reason(const IoResult& r) const {
     return Transport::reason(r);
 }
 
+std::string TlsTransport::channel_binding() const {
+    if (!established_ || SSL_version(ssl_.get()) != TLS1_3_VERSION) return {};
+    static constexpr char kLabel[] = "EXPORTER-Channel-Binding";
+    unsigned char out[32];
+    if (SSL_export_keying_material(ssl_.get(), out, sizeof out, kLabel, sizeof kLabel - 1, nullptr,
+                                   0, 0) != 1)
+        return {};
+    return std::string(reinterpret_cast<char*>(out), sizeof out);
+}
+
 std::string TlsTransport::security() const {
     if (!established_) return {};
     return std::string(SSL_get_version(ssl_.get())) + " " + SSL_get_cipher_name(ssl_.get());

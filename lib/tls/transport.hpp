@@ -32,6 +32,7 @@ class TlsTransport final : public Transport {
     std::string reason(const IoResult& r) const override;
     UniqueFd take_fd() override { return std::move(fd_); }
     std::string security() const override;
+    std::string channel_binding() const override;
 
   private:
     TlsTransport() = default;

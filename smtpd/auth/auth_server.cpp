@@ -103,6 +103,44 @@ Result<std::optional<sasl::Credential>> AuthServer::lookup(std::string_view logi
     return db_->lookup(login);
 }
 
+namespace {
+std::string verification_mac(const std::string& secret, const sasl::Credential& c,
+                             std::string_view password) {
+    std::string data = c.hash;
+    data += '\0';
+    data.append(password);
+    std::string mac = sasl::hmac_sha256(secret, data);
+    OPENSSL_cleanse(data.data(), data.size());
+    return mac;
+}
+}  // namespace
+
+// The cache holds no password and no hash: a keyed MAC of both, under this process's
+// random secret, in memory only. A new password (a new stored hash) misses at once.
+bool AuthServer::recently_verified(std::string_view login, const sasl::Credential& c,
+                                   std::string_view password) {
+    uint64_t ttl = ctx_.config->auth_cache_time;
+    if (!ttl) return false;
+    auto it = verified_.find(std::string(login));
+    if (it == verified_.end()) return false;
+    if (it->second.until <= std::time(nullptr)) {
+        verified_.erase(it);
+        return false;
+    }
+    std::string mac = verification_mac(secret_, c, password);
+    return mac.size() == it->second.mac.size() &&
+           CRYPTO_memcmp(mac.data(), it->second.mac.data(), mac.size()) == 0;
+}
+
+void AuthServer::verified(std::string_view login, const sasl::Credential& c,
+                          std::string_view password) {
+    uint64_t ttl = ctx_.config->auth_cache_time;
+    if (!ttl) return;
+    if (verified_.size() >= kMaxVerified) verified_.clear();
+    verified_[std::string(login)] = Verified{verification_mac(secret_, c, password),
+                                             std::time(nullptr) + static_cast<time_t>(ttl)};
+}
+
 void AuthServer::on_accept_cb(evconnlistener*, evutil_socket_t fd, sockaddr*, int,
                               void* arg) noexcept {
     UniqueFd owned(fd);

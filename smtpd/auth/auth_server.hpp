@@ -41,6 +41,7 @@ constexpr size_t kMaxConversations = 4096;  // per smtpd channel
 constexpr time_t kConversationIdle = 600;   // seconds before an abandoned one is dropped
 constexpr uint64_t kMaxFailureDelay = 30;   // seconds
 constexpr time_t kLimitFlushSeconds = 10;   // sending counters written at most this late
+constexpr size_t kMaxVerified = 10000;      // logins in the verification cache
 
 class AuthServer : public CredentialSource {
   public:
@@ -53,6 +54,10 @@ class AuthServer : public CredentialSource {
     void reload();
     void stop();  // writes the sending counters
     Result<std::optional<sasl::Credential>> lookup(std::string_view login) override;
+    bool recently_verified(std::string_view login, const sasl::Credential& c,
+                           std::string_view password) override;
+    void verified(std::string_view login, const sasl::Credential& c,
+                  std::string_view password) override;
 
   private:
     struct Conversation {
@@ -101,6 +106,12 @@ class AuthServer : public CredentialSource {
     std::unordered_map<uint64_t, Session> sessions_;
     std::vector<std::unique_ptr<ipc::Channel>> dead_;
     std::list<Delayed> delayed_;
+    // auth_cache_time: login -> HMAC(secret_, stored hash NUL password), valid until.
+    struct Verified {
+        std::string mac;
+        time_t until = 0;
+    };
+    std::unordered_map<std::string, Verified> verified_;
     uint64_t next_sid_ = 1;
 };
 

@@ -48,9 +48,12 @@ StepResult check_password(CredentialSource& creds, const std::string& login,
     } else if (!found->has_value()) {
         (void)sasl::verify_password(dummy_credential(), password);
         r = result(StepStatus::fail, "no such login", login);
+    } else if (creds.recently_verified(login, **found, password)) {
+        r = result(StepStatus::ok, "", login);
     } else if (!sasl::verify_password(**found, password)) {
         r = result(StepStatus::fail, "wrong password", login);
     } else {
+        creds.verified(login, **found, password);
         r = result(StepStatus::ok, "", login);
     }
     OPENSSL_cleanse(password.data(), password.size());

@@ -35,6 +35,15 @@ class CredentialSource {
     virtual ~CredentialSource() = default;
     // nullopt: no such login; an error: the store cannot be read.
     virtual Result<std::optional<sasl::Credential>> lookup(std::string_view login) = 0;
+    // The verification cache (auth_cache_time): whether this login's password was
+    // checked against this very credential moments ago, and the note that it just was.
+    // A miss costs a full yescrypt check; a wrong password always does.
+    virtual bool recently_verified(std::string_view /*login*/, const sasl::Credential&,
+                                   std::string_view /*password*/) {
+        return false;
+    }
+    virtual void verified(std::string_view /*login*/, const sasl::Credential&,
+                          std::string_view /*password*/) {}
 };
 
 struct MechContext {

@@ -31,7 +31,8 @@ AuthSession::~AuthSession() {
 
 std::vector<std::string> AuthSession::mechanisms(const SessionState& st) const {
     if (!enabled(st) || !allowed(st)) return {};
-    return auth_mechanism_names(false);  // -PLUS once TLS exporter data is at hand
+    // SCRAM-SHA-256-PLUS only with tls-exporter bytes (a TLS 1.3 session).
+    return auth_mechanism_names(st.tls && !st.channel_binding.empty());
 }
 
 std::optional<Reply> AuthSession::auth(SessionState& st, std::string_view arg) {
@@ -52,7 +53,10 @@ std::optional<Reply> AuthSession::auth(SessionState& st, std::string_view arg) {
     m.has_initial = cmd->has_initial ? 1 : 0;
     m.initial = std::move(cmd->initial);
     m.client_addr = st.client.addr;
-    if (st.tls) m.flags |= ipc::kAuthTls;
+    if (st.tls) {
+        m.flags |= ipc::kAuthTls;
+        m.channel_binding = st.channel_binding;  // RFC 9266: auth checks SCRAM's c=
+    }
     mechanism_ = cmd->mechanism;
     if (id_) client_.cancel(id_);
     id_ = client_.start(std::move(m), &waiter_);

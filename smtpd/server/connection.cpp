@@ -68,13 +68,16 @@ void Connection::start_tls() {
 void Connection::stream_secured() {
     const ClientInfo& ci = session_.state().client;
     std::string info = stream_.transport().security();
+    std::string cb = stream_.transport().channel_binding();
     log_info("TLS from %s[%s]: %s", ci.name.c_str(), ci.addr.c_str(), info.c_str());
     if (!greeted_) {
         greeted_ = true;
         session_.set_tls(std::move(info));
+        session_.set_channel_binding(std::move(cb));
         session_.start();
     } else {
         session_.tls_started(std::move(info));
+        session_.set_channel_binding(std::move(cb));
     }
     stream_.pause(false);
 }
@@ -167,6 +170,21 @@ std::string Connection::date() {
 
 void Connection::submit(ipc::SubmitMsg msg) {
     request_id_ = server_.queue().submit(std::move(msg), this);
+}
+
+// The error sleep and the harvest tarpit: a timer in the loop, never a sleep.
+void Connection::delay(uint64_t seconds) {
+    if (!delay_ev_) delay_ev_.reset(evtimer_new(server_.base(), &Connection::delay_cb, this));
+    timeval tv{static_cast<time_t>(seconds), 0};
+    evtimer_add(delay_ev_.get(), &tv);
+}
+
+void Connection::delay_cb(evutil_socket_t, short, void* arg) noexcept {
+    auto* c = static_cast<Connection*>(arg);
+    c->guarded([c] {
+        c->session_.delay_done();
+        if (!c->session_.waiting()) c->stream_.resume();
+    });
 }
 
 void Connection::count_sent(const std::string& identity, uint64_t recipients) {

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "lib/core/c_ptr.hpp"
 #include "lib/event/stream.hpp"
 #include "smtpd/server/auth_session.hpp"
 #include "smtpd/server/queue_client.hpp"
@@ -53,6 +54,7 @@ class Connection final : public SessionHost,
     std::string date() override;
     void submit(ipc::SubmitMsg msg) override;
     void count_sent(const std::string& identity, uint64_t recipients) override;
+    void delay(uint64_t seconds) override;
     PolicyVerdict policy(const SessionState& st, const VerbSpec& verb,
                          const CommandArgs& args) override;
 
@@ -75,6 +77,7 @@ class Connection final : public SessionHost,
   private:
     template <typename F>
     void guarded(F&& f) noexcept;
+    static void delay_cb(evutil_socket_t, short, void* arg) noexcept;
     void after_session();
     void set_timeouts(bool data);
 
@@ -83,6 +86,7 @@ class Connection final : public SessionHost,
     AuthSession auth_;
     Stream stream_;
     uint64_t request_id_ = 0;
+    EventPtr delay_ev_;  // the error sleep / tarpit timer
     bool dead_ = false;
     bool data_timeouts_ = false;
     bool greeted_ = false;  // smtps: the greeting waits for the handshake

@@ -3,6 +3,7 @@
 
 #include "smtpd/server/limits_policy.hpp"
 #include "smtpd/server/relay_policy.hpp"
+#include "smtpd/server/submission.hpp"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -20,6 +21,7 @@ Server::Server(DaemonContext& ctx)
       queue_(ctx.base, [&ctx] { return ctx.config; }),
       auth_(ctx.base, [&ctx] { return ctx.config; }) {
     policy_.add(std::make_unique<RelayPolicy>());
+    policy_.add(std::make_unique<SubmissionHeaders>());
     policy_.add(std::make_unique<LimitsPolicy>(*this));  // last: it suspends MAIL
 }
 
@@ -56,9 +58,62 @@ void Server::start() {
 
 // Each role's snapshot: the file's values with that listener's overrides applied.
 void Server::make_role_configs() {
-    for (Role r : {Role::mta, Role::msa, Role::smtps, Role::local})
-        role_config_[static_cast<size_t>(r)] =
-            std::make_shared<const Config>(config_for_role(*ctx_.config, role_name(r)));
+    for (Role r : {Role::mta, Role::msa, Role::smtps, Role::local}) {
+        auto c = std::make_shared<const Config>(config_for_role(*ctx_.config, role_name(r)));
+        std::vector<std::string> list = c->trusted_networks;
+        list.insert(list.end(), c->smtpd_client_event_limit_exceptions.begin(),
+                    c->smtpd_client_event_limit_exceptions.end());
+        std::string bad;  // checked when the file was read
+        auto nets = parse_networks(list, bad);
+        exempt_nets_[static_cast<size_t>(r)] = nets ? std::move(*nets) : std::vector<Network>{};
+        role_config_[static_cast<size_t>(r)] = std::move(c);
+    }
+}
+
+// New connections from addr in the last minute (6 buckets of 10 s), this one included
+// when `count`.
+uint64_t Server::connection_rate(const std::string& addr, time_t now, bool count) {
+    int64_t idx = static_cast<int64_t>(now / kRateBucketSeconds);
+    auto it = rates_.find(addr);
+    if (it == rates_.end()) {
+        if (!count) return 0;
+        if (rates_.size() >= kMaxRateEntries) {
+            // Forget addresses that opened nothing within the minute; if every one did,
+            // start over (forgetting only ever lets a client in, never keeps one out).
+            std::erase_if(rates_, [idx](const auto& kv) {
+                for (size_t i = 0; i < kRateBuckets; ++i)
+                    if (kv.second.count[i] && kv.second.index[i] > idx - int64_t(kRateBuckets))
+                        return false;
+                return true;
+            });
+            if (rates_.size() >= kMaxRateEntries) rates_.clear();
+        }
+        it = rates_.emplace(addr, RateEntry{}).first;
+    }
+    RateEntry& e = it->second;
+    size_t slot = static_cast<size_t>(idx % static_cast<int64_t>(kRateBuckets));
+    if (e.index[slot] != idx) {
+        e.index[slot] = idx;
+        e.count[slot] = 0;
+    }
+    if (count) ++e.count[slot];
+    uint64_t n = 0;
+    for (size_t i = 0; i < kRateBuckets; ++i)
+        if (e.index[i] > idx - static_cast<int64_t>(kRateBuckets)) n += e.count[i];
+    return n;
+}
+
+std::string Server::client_refusal(const Config& cfg, const std::string& addr) {
+    if (cfg.smtpd_client_connection_rate_limit &&
+        connection_rate(addr, std::time(nullptr), true) > cfg.smtpd_client_connection_rate_limit)
+        return "too many connections per minute from " + addr;
+    uint64_t limit = cfg.smtpd_client_connection_count_limit;
+    if (limit) {
+        auto it = per_addr_.find(addr);
+        if (it != per_addr_.end() && it->second >= limit)
+            return "too many connections from " + addr;
+    }
+    return {};
 }
 
 // The certificates, read again on SIGHUP; a bad new set keeps the old context. Sessions
@@ -134,6 +189,19 @@ void Server::on_accept(const ListenerSlot& ls, evutil_socket_t fd, const sockadd
         (void)n;
         return;
     }
+    bool exempt = ci.local || network_contains(exempt_nets_[static_cast<size_t>(ls.role)], ci.addr);
+    ci.limits_exempt = exempt;
+    if (!exempt) {
+        std::string why = client_refusal(cfg, ci.addr);
+        if (!why.empty()) {
+            log_warning("refusing %s[%s]: %s", ci.name.c_str(), ci.addr.c_str(), why.c_str());
+            std::string msg = "421 4.7.0 " + cfg.hostname + " Error: " + why + "\r\n";
+            ssize_t n = ::send(fd, msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)n;
+            return;
+        }
+    }
+    std::string counted_addr = exempt ? std::string() : ci.addr;
     std::unique_ptr<Transport> transport;
     if (ls.role == Role::smtps) {
         if (!tls_) return;  // certificates gone after a reload: close
@@ -151,6 +219,10 @@ void Server::on_accept(const ListenerSlot& ls, evutil_socket_t fd, const sockadd
     c->set_id(++next_id_);
     by_id_.emplace(next_id_, c);
     conns_.emplace(c, std::move(conn));
+    if (!counted_addr.empty()) {
+        ++per_addr_[counted_addr];
+        counted_.emplace(c, std::move(counted_addr));
+    }
     c->start();
     reap(c);
 }
@@ -158,6 +230,11 @@ void Server::on_accept(const ListenerSlot& ls, evutil_socket_t fd, const sockadd
 void Server::reap(Connection* c) {
     if (!c->dead()) return;
     by_id_.erase(c->id());
+    if (auto it = counted_.find(c); it != counted_.end()) {
+        auto pa = per_addr_.find(it->second);
+        if (pa != per_addr_.end() && --pa->second == 0) per_addr_.erase(pa);
+        counted_.erase(it);
+    }
     conns_.erase(c);
     if (stop_stage_ != 0 && conns_.empty()) {
         stop_timer_.reset();

@@ -6,9 +6,13 @@
 //
 // Trusts the listeners master handed over and the configuration snapshot in the
 // DaemonContext. Invariants: at most smtpd_client_limit sessions (extra clients get
-// 421 4.7.0); each session keeps the configuration it connected with; the aliases
-// file is re-checked at most once per second; on stop no new connections are taken,
-// sessions finish their transaction for up to kDrainSeconds, then get 421 4.3.2.
+// 421 4.7.0); at most smtpd_client_connection_count_limit sessions and
+// smtpd_client_connection_rate_limit new connections a minute per client address,
+// unless the address is exempt (trusted_networks, smtpd_client_event_limit_exceptions),
+// with at most kMaxRateEntries addresses remembered; each session keeps the configuration it
+// connected with; the aliases file is re-checked at most once per second; on stop no new
+// connections are taken, sessions finish their transaction for up to kDrainSeconds, then get
+// 421 4.3.2.
 #pragma once
 
 #include "lib/map/map.hpp"
@@ -22,6 +26,7 @@
 #include "lib/core/c_ptr.hpp"
 #include "lib/daemon/daemon.hpp"
 #include "lib/map/aliases.hpp"
+#include "lib/net/networks.hpp"
 #include "lib/tls/context.hpp"
 #include "smtpd/server/auth_client.hpp"
 #include "smtpd/server/connection.hpp"
@@ -31,6 +36,9 @@
 namespace tegami::smtpd {
 
 constexpr int kDrainSeconds = 5;
+constexpr size_t kMaxRateEntries = 20000;
+constexpr time_t kRateBucketSeconds = 10;  // a minute is 6 buckets
+constexpr size_t kRateBuckets = 6;
 
 class Server {
   public:
@@ -74,6 +82,9 @@ class Server {
     static void accept_error_cb(evconnlistener* l, void* arg) noexcept;
     static void stop_timer_cb(evutil_socket_t, short, void* arg) noexcept;
     void on_accept(const ListenerSlot& ls, evutil_socket_t fd, const sockaddr* sa, int len);
+    // The per-address refusal of a new connection ("" to accept it); counts it.
+    std::string client_refusal(const Config& cfg, const std::string& addr);
+    uint64_t connection_rate(const std::string& addr, time_t now, bool count);
     void make_role_configs();
     void load_tls(bool reload);
     static void ticket_timer_cb(evutil_socket_t, short, void* arg) noexcept;
@@ -86,6 +97,14 @@ class Server {
     AuthClient auth_;
     std::vector<std::unique_ptr<ListenerSlot>> listeners_;
     std::shared_ptr<const Config> role_config_[4];  // mta, msa, smtps, local
+    std::vector<Network> exempt_nets_[4];           // trusted_networks + exceptions
+    struct RateEntry {
+        int64_t index[kRateBuckets] = {};  // now / kRateBucketSeconds
+        uint32_t count[kRateBuckets] = {};
+    };
+    std::unordered_map<std::string, uint32_t> per_addr_;    // sessions per client address
+    std::unordered_map<Connection*, std::string> counted_;  // whose session is counted
+    std::unordered_map<std::string, RateEntry> rates_;
     std::unordered_map<Connection*, std::unique_ptr<Connection>> conns_;
     std::unordered_map<uint64_t, Connection*> by_id_;
     uint64_t next_id_ = 0;

@@ -3,6 +3,8 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
+
 #include "lib/core/log.hpp"
 #include "smtpd/server/sasl.hpp"
 
@@ -51,6 +53,7 @@ void Session::tls_started(std::string info) {
     st_.tx.reset();
     st_.auth_login.clear();
     st_.may_relay = false;
+    st_.channel_binding.clear();
     st_.phase = Phase::command;
 }
 
@@ -71,9 +74,16 @@ void Session::auth_done(const Reply& r, std::string login) {
     if (r.code == 421) st_.phase = Phase::closing;  // the penalty box: this session ends
 }
 
+void Session::out(std::string_view bytes) {
+    if (delaying_)
+        held_.append(bytes);
+    else
+        host_.write(bytes);
+}
+
 void Session::send(const Reply& r) {
     if (r.text.find('\n') == std::string::npos) {
-        host_.write(format_reply(r));
+        out(format_reply(r));
         return;
     }
     std::vector<std::string> lines;
@@ -81,7 +91,7 @@ void Session::send(const Reply& r) {
     for (size_t nl; (nl = r.text.find('\n', start)) != std::string::npos; start = nl + 1)
         lines.emplace_back(r.text, start, nl - start);
     lines.emplace_back(r.text, start);
-    host_.write(format_multiline(r.code, r.enhanced, lines));
+    out(format_multiline(r.code, r.enhanced, lines));
 }
 
 size_t Session::feed(std::string_view in) {
@@ -281,29 +291,80 @@ void Session::submit_done(uint32_t status, std::string_view text) {
     finish(end_of_data_spec(), submit_reply(status, text, st_.tx->queue_id));
 }
 
+// How long the reply to `spec` is held back: the error sleep once a session made more
+// than smtpd_soft_error_limit errors, the harvest tarpit once it named more than
+// smtpd_unknown_recipient_tarpit unknown recipients (both counted with this reply).
+uint64_t Session::reply_delay(const VerbSpec& spec, bool error) const {
+    const Config& c = *st_.config;
+    if (st_.client.limits_exempt || st_.client.local) return 0;
+    uint64_t d = 0;
+    if (error && c.smtpd_soft_error_limit && st_.errors > c.smtpd_soft_error_limit)
+        d = c.smtpd_error_sleep_time;
+    if (spec.verb == Verb::rcpt && spec.command && c.smtpd_unknown_recipient_tarpit &&
+        st_.unknown_rcpts > c.smtpd_unknown_recipient_tarpit)
+        d = std::max<uint64_t>(d, c.smtpd_tarpit_delay);
+    return d;
+}
+
+void Session::delay_done() {
+    if (!delaying_) return;
+    delaying_ = false;
+    std::string held = std::move(held_);
+    held_ = std::string();
+    host_.write(held);
+    if (st_.phase != Phase::waiting) return;
+    st_.phase = Phase::command;
+    if (st_.draining && !st_.tx) shutdown();
+}
+
 // Sends the reply to a command (or to the end of data) and does the bookkeeping.
 void Session::finish(const VerbSpec& spec, const Reply& r) {
-    send(r);
+    bool error = false;
     if (spec.command) {
-        if (r.positive() && r.code != 354) ++st_.counters[static_cast<size_t>(spec.verb)].ok;
         // 452 for too many recipients is no error: the client sends the rest in a new
         // transaction (RFC 5321 4.5.3.1.10), and a pipelined batch must not cost it the
-        // transaction whose first recipients were accepted. A local submitter's refused
-        // recipients are its user's typos, not abuse: the sendmail command offers every
-        // address it was given (-t lists can be long).
-        // Likewise a recipient over the sender's limit (451 4.7.1).
+        // transaction whose first recipients were accepted. Likewise a recipient over
+        // the sender's limit (451 4.7.1). A local submitter's refused recipients are its
+        // user's typos, not abuse: the sendmail command offers every address it was
+        // given (-t lists can be long).
         bool too_many =
             (r.code == 452 || (r.code == 451 && r.enhanced == "4.7.1")) && spec.verb == Verb::rcpt;
         bool local_rcpt = st_.client.local && spec.verb == Verb::rcpt;
-        if (r.code >= 400 && !too_many && !local_rcpt) ++st_.errors;
+        error = r.code >= 400 && !too_many && !local_rcpt;
+        if (spec.verb == Verb::rcpt && r.code == 550 && r.enhanced == "5.1.1") ++st_.unknown_rcpts;
+        if (error) ++st_.errors;
+    }
+    // Held back only between commands: a reply that ends a suspension or the session is
+    // never delayed (the session's phase is not this function's to take then).
+    uint64_t delay = st_.phase == Phase::command ? reply_delay(spec, error) : 0;
+    if (delay) delaying_ = true;
+    send(r);
+    if (spec.command) {
+        if (r.positive() && r.code != 354) ++st_.counters[static_cast<size_t>(spec.verb)].ok;
     } else {
         if (r.positive()) ++st_.counters[static_cast<size_t>(Verb::data)].ok;
         st_.tx.reset();  // the end-of-data reply ends the transaction, whatever it was
     }
     uint64_t limit = st_.config->smtpd_error_limit;
+    uint64_t unknown_limit = st_.config->smtpd_unknown_recipient_limit;
     if (st_.phase != Phase::closing && limit && st_.errors >= limit) {
         send(make_reply(421, "4.7.0", st_.config->hostname + " Error: too many errors"));
         st_.phase = Phase::closing;
+    } else if (st_.phase != Phase::closing && unknown_limit && !st_.client.limits_exempt &&
+               !st_.client.local && st_.unknown_rcpts >= unknown_limit) {
+        log_warning("too many unknown recipients from %s[%s]: closing", st_.client.name.c_str(),
+                    st_.client.addr.c_str());
+        send(
+            make_reply(421, "4.7.0", st_.config->hostname + " Error: too many unknown recipients"));
+        st_.phase = Phase::closing;
+    }
+    if (st_.phase == Phase::closing) {
+        if (delaying_) delay_done();  // a closing session is not held: it ends now
+        return;
+    }
+    if (delaying_) {
+        st_.phase = Phase::waiting;
+        host_.delay(delay);
         return;
     }
     if (st_.draining && st_.phase == Phase::command && !st_.tx) shutdown();

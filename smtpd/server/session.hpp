@@ -14,7 +14,12 @@
 //  - after STARTTLS nothing more is consumed until tls_started(): whatever the client
 //    pipelined in plaintext is the connection's to discard (CVE-2011-0411);
 //  - every 4xx/5xx reply to a command counts as an error; at smtpd_error_limit the
-//    session answers 421 4.7.0 and closes.
+//    session answers 421 4.7.0 and closes;
+//  - past smtpd_soft_error_limit errors each error reply, and past
+//    smtpd_unknown_recipient_tarpit unknown recipients each RCPT reply, is held back
+//    (Phase::waiting, nothing read) until SessionHost::delay's timer calls delay_done();
+//    at smtpd_unknown_recipient_limit unknown recipients the session answers 421 4.7.0
+//    and closes. Clients with ClientInfo::limits_exempt get none of this.
 #pragma once
 
 #include <string>
@@ -43,11 +48,15 @@ class Session {
     void tls_started(std::string info);
     // Implicit TLS (smtps): the session starts under TLS.
     void set_tls(std::string info);
+    // The session's RFC 9266 tls-exporter bytes (after set_tls / tls_started).
+    void set_channel_binding(std::string cb) { st_.channel_binding = std::move(cb); }
     // The AUTH hook's later answer (after it returned nothing). login: set on success.
     void auth_done(const Reply& r, std::string login);
     // The AUTH hook's 334 challenge: the session then reads the next SASL line.
     void auth_challenge(std::string_view challenge);
     void submit_done(uint32_t status, std::string_view text);
+    // The delay SessionHost::delay was asked for has passed: the held reply is sent.
+    void delay_done();
     void timeout();   // 421 4.4.2 and close
     void shutdown();  // 421 4.3.2 and close
     // The daemon is stopping: close now if between transactions, else after the
@@ -78,6 +87,8 @@ class Session {
     void keep_quota(const VerbSpec& spec, const PolicyVerdict& v);
     void finish(const VerbSpec& spec, const Reply& r);
     void send(const Reply& r);
+    void out(std::string_view bytes);
+    uint64_t reply_delay(const VerbSpec& spec, bool error) const;
     void protocol_error(const Reply& r);
     void release_line();
 
@@ -85,6 +96,8 @@ class Session {
     SessionState st_;
     std::string line_;  // a command line that arrived in pieces
     bool discarding_ = false;
+    bool delaying_ = false;  // replies go to held_ until delay_done()
+    std::string held_;
     const VerbSpec* pending_ = nullptr;  // suspended in its policy step
     CommandArgs pending_args_;
 };

@@ -41,6 +41,9 @@ struct ClientInfo {
     bool local = false;
     long uid = -1;
     bool trusted = false;
+    // In trusted_networks or smtpd_client_event_limit_exceptions (or the MSP socket): no
+    // error sleep, no harvest tarpit, no per-address connection limits.
+    bool limits_exempt = false;
 };
 
 struct Transaction {
@@ -88,17 +91,19 @@ struct SessionState {
     ClientInfo client;
     uint64_t id = 0;  // unique in this smtpd: how a suspended stage finds its session again
     Role role = Role::mta;
-    bool tls_available = false;  // a certificate is configured (STARTTLS may be offered)
-    bool tls = false;            // the session runs under TLS
-    std::string tls_info;        // "TLSv1.3 TLS_AES_256_GCM_SHA384" once under TLS
-    std::string auth_login;      // set by the AUTH hook on success; empty before
-    bool may_relay = false;      // a policy (trusted network, AUTH) allows any recipient domain
+    bool tls_available = false;   // a certificate is configured (STARTTLS may be offered)
+    bool tls = false;             // the session runs under TLS
+    std::string tls_info;         // "TLSv1.3 TLS_AES_256_GCM_SHA384" once under TLS
+    std::string channel_binding;  // RFC 9266 tls-exporter bytes (TLS 1.3), for SCRAM-PLUS
+    std::string auth_login;       // set by the AUTH hook on success; empty before
+    bool may_relay = false;       // a policy (trusted network, AUTH) allows any recipient domain
     Greeting greeting = Greeting::none;
     std::string helo;
     std::unique_ptr<Transaction> tx;  // between MAIL and the end-of-data reply
     Phase phase = Phase::command;
     uint32_t errors = 0;
     uint64_t junk_commands = 0;  // NOOP, RSET, VRFY, HELP (smtpd_junk_command_limit)
+    uint64_t unknown_rcpts = 0;  // RCPTs refused 550 5.1.1 (the harvest tarpit)
     bool draining = false;       // the daemon is stopping: close after this transaction
     VerbCounter counters[kVerbCount];
 };
@@ -150,6 +155,10 @@ class SessionHost {
     // The policy stage of `verb` (verb.stage; never called for PolicyStage::none).
     virtual PolicyVerdict policy(const SessionState& st, const VerbSpec& verb,
                                  const CommandArgs& args) = 0;
+    // Hold the session for `seconds` (error sleep, harvest tarpit): the connection
+    // calls Session::delay_done() when they passed, from an event-loop timer (never a
+    // sleep: other sessions go on meanwhile).
+    virtual void delay(uint64_t /*seconds*/) {}
     // After the 220 to STARTTLS: the connection swaps in TLS, then calls
     // Session::tls_started (or closes the session when the handshake fails).
     virtual void start_tls() {}

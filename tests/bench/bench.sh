@@ -674,3 +674,5 @@ if [ "${#TG_A[@]}" -gt 0 ] && [ "${#PF_A[@]}" -gt 0 ]; then
 else
   say "accept ratio tegami/postfix: n/a (both servers need a successful run)"
 fi
+# The submission case (STARTTLS + AUTH PLAIN on the MSA vs Postfix with Cyrus sasldb).
+if [ "${BENCH_SUBMISSION:-1}" = 1 ]; then BENCH_WORK=$WORK TEGAMI_BIN=$BINDIR bash "$here/submission.sh" || say "submission case: not measured"; fi

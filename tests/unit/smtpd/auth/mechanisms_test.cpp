@@ -7,6 +7,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "lib/sasl/base64.hpp"
 #include "lib/sasl/crypto.hpp"
@@ -307,4 +308,42 @@ Test(mechanisms, unknown_names) {
     MechContext ctx = context();
     for (const char* n : {"", "plain", "CRAM-MD5", "SCRAM-SHA-1", "GSSAPI", "PLAIN "})
         cr_expect_null(make_mechanism(n, store(), ctx).get(), "%s", n);
+}
+
+// The verification cache hooks: a success is noted, a hit skips the check, a wrong
+// password is never taken from the cache (the source decides; here it answers for one
+// password only) and never noted.
+namespace {
+class CachingStore : public FakeStore {
+  public:
+    bool recently_verified(std::string_view, const sasl::Credential&,
+                           std::string_view password) override {
+        ++asked;
+        return password == hit;
+    }
+    void verified(std::string_view login, const sasl::Credential&, std::string_view) override {
+        noted.emplace_back(login);
+    }
+    std::string hit;
+    int asked = 0;
+    std::vector<std::string> noted;
+};
+}  // namespace
+
+Test(plain, verification_cache_hooks) {
+    CachingStore s;
+    MechContext ctx = context();
+    auto run = [&](const char* pw) {
+        return make_mechanism("PLAIN", s, ctx)->start(nul("", "user", pw)).status;
+    };
+    cr_expect_eq(run("wrong"), StepStatus::fail);
+    cr_expect(s.noted.empty(), "a failure is never noted");
+    cr_expect_eq(run("pencil"), StepStatus::ok);
+    cr_expect_eq(s.noted, std::vector<std::string>{"user"}, "a checked success is noted");
+    s.hit = "pencil";
+    cr_expect_eq(run("pencil"), StepStatus::ok);
+    cr_expect_eq(s.noted.size(), 1u, "a cache hit is not checked (nor noted) again");
+    cr_expect_eq(run("pencil2"), StepStatus::fail, "another password misses and fails");
+    cr_expect_eq(make_mechanism("PLAIN", s, ctx)->start(nul("", "nobody", "pencil")).status,
+                 StepStatus::fail, "an unknown login never reaches the cache");
 }

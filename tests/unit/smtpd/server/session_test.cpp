@@ -72,6 +72,8 @@ struct FakeHost : SessionHost {
         return chain.run(st, v, a);
     }
     std::string take() { return std::exchange(out, std::string()); }
+    std::vector<uint64_t> delays;  // SessionHost::delay requests, in order
+    void delay(uint64_t seconds) override { delays.push_back(seconds); }
 };
 
 std::shared_ptr<const Config> config(uint64_t size_limit = 1000, uint64_t rcpt_limit = 3,
@@ -83,6 +85,10 @@ std::shared_ptr<const Config> config(uint64_t size_limit = 1000, uint64_t rcpt_l
     c.message_size_limit = size_limit;
     c.smtpd_recipient_limit = rcpt_limit;
     c.smtpd_error_limit = error_limit;
+    // No error sleep or tarpit unless a test asks for them (they have tests of their own).
+    c.smtpd_soft_error_limit = 0;
+    c.smtpd_unknown_recipient_tarpit = 0;
+    c.smtpd_unknown_recipient_limit = 0;
     return std::make_shared<const Config>(c);
 }
 
@@ -703,4 +709,76 @@ Test(session, junk_commands_past_the_limit_close_with_421) {
               "%s", got.c_str());
     cr_expect(got.find("221") == std::string::npos, "QUIT is never read: %s", got.c_str());
     cr_expect(f.s.closing());
+}
+
+// ---- the error sleep, the harvest tarpit (issue 13 item 6)
+namespace {
+std::shared_ptr<const Config> abuse_config(uint64_t soft, uint64_t tarpit, uint64_t unknown) {
+    Config c = *config(1000, 100, 50);
+    c.smtpd_soft_error_limit = soft;
+    c.smtpd_error_sleep_time = 3;
+    c.smtpd_unknown_recipient_tarpit = tarpit;
+    c.smtpd_unknown_recipient_limit = unknown;
+    c.smtpd_tarpit_delay = 7;
+    return std::make_shared<const Config>(c);
+}
+}  // namespace
+
+Test(session, error_sleep_holds_the_reply_and_the_input) {
+    Fixture f(abuse_config(2, 0, 0));
+    f.run(kEhlo);
+    // Two errors are answered at once; the third reply is held, and so is what follows.
+    std::string got = f.run("BOGUS1\r\nBOGUS2\r\nBOGUS3\r\nNOOP\r\n");
+    cr_expect_eq(occurrences(got, "500 5.5.2"), 2u, "%s", got.c_str());
+    cr_expect_eq(f.host.delays, std::vector<uint64_t>{3});
+    cr_expect(f.s.waiting(), "nothing is read while the reply is held");
+    cr_expect_eq(f.last_used, std::string("BOGUS1\r\nBOGUS2\r\nBOGUS3\r\n").size());
+    f.s.delay_done();
+    cr_expect_eq(f.host.take(), std::string("500 5.5.2 Error: command not recognized\r\n"));
+    cr_expect_not(f.s.waiting());
+    cr_expect_eq(f.run("NOOP\r\n"), std::string("250 2.0.0 Ok\r\n"), "good replies are not held");
+    f.run("BOGUS4\r\n");
+    cr_expect_eq(f.host.delays.size(), 2u, "each further error is held");
+    f.s.delay_done();
+    f.host.take();
+}
+
+Test(session, exempt_and_local_clients_get_no_error_sleep) {
+    for (bool local : {false, true}) {
+        FakeHost h;
+        ClientInfo ci{"192.0.2.9", "unknown"};
+        ci.limits_exempt = !local;
+        ci.local = local;
+        Session s(h, abuse_config(1, 1, 2), ci);
+        s.start();
+        s.feed(kEhlo);
+        s.feed("BOGUS\r\nBOGUS\r\nBOGUS\r\nRCPT TO:<x@y>\r\n");
+        cr_expect(h.delays.empty(), "local=%d", local);
+        cr_expect_not(s.waiting());
+    }
+}
+
+Test(session, harvest_tarpit_then_421) {
+    Fixture f(abuse_config(0, 2, 4));
+    f.run(kEhlo);
+    f.run("MAIL FROM:<a@b.test>\r\n");
+    std::string got = f.run("RCPT TO:<nobody1@mx.test>\r\nRCPT TO:<nobody2@mx.test>\r\n");
+    cr_expect_eq(occurrences(got, "550 5.1.1"), 2u, "%s", got.c_str());
+    cr_expect(f.host.delays.empty(), "up to the threshold: no delay");
+    got = f.run("RCPT TO:<nobody3@mx.test>\r\n");
+    cr_expect_eq(got, "", "the third unknown recipient's reply is held");
+    cr_expect_eq(f.host.delays, std::vector<uint64_t>{7});
+    f.s.delay_done();
+    cr_expect(f.host.take().rfind("550 5.1.1", 0) == 0);
+    got = f.run("RCPT TO:<alice@mx.test>\r\n");
+    cr_expect_eq(got, "", "past the tarpit every RCPT reply is held, a good one too");
+    f.s.delay_done();
+    cr_expect_eq(f.host.take(), std::string("250 2.1.5 Ok\r\n"));
+    got = f.run("RCPT TO:<nobody4@mx.test>\r\nRCPT TO:<alice@mx.test>\r\n");
+    cr_expect(got.find("550 5.1.1") != std::string::npos, "a closing session is not held: %s",
+              got.c_str());
+    cr_expect(got.find("421 4.7.0 mx.test Error: too many unknown recipients") != std::string::npos,
+              "%s", got.c_str());
+    cr_expect(f.s.closing());
+    cr_expect_eq(occurrences(got, "250"), 0u, "nothing after the 421 is read: %s", got.c_str());
 }

@@ -1,0 +1,107 @@
+"""msa_headers_test.py - RFC 6409 8.2/8.3 end to end: a message submitted by an
+authenticated client (smtplib, AUTH PLAIN in clear on loopback for the test) or on the
+MSP's Unix socket without Message-ID or Date is delivered with both; one that has them
+keeps its own (never a second one); mail relayed by an unauthenticated client on the MTA
+listener is not changed.
+
+Run by tests/interop/msa_headers.sh. Prints "ok - ..." / "not ok - ..." and, last,
+"N passed, N failed"; exits 1 on any failure.
+"""
+
+import os
+import re
+import smtplib
+import subprocess
+import sys
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tegami_sandbox as ts  # noqa: E402
+from limits_test import Raw  # noqa: E402
+
+PASSWORD = "msa-Headers-pw"
+results = {"passed": 0, "failed": 0}
+
+
+def report(ok, name, detail=""):
+    results["passed" if ok else "failed"] += 1
+    print(("ok - " if ok else "not ok - ") + name)
+    if not ok:
+        for line in str(detail).splitlines()[-25:]:
+            print("#   " + line)
+    sys.stdout.flush()
+
+
+def headers_of(box, token):
+    found = [m for m in box.messages() if token.encode() in m]
+    if len(found) != 1:
+        return None
+    return found[0].split(b"\n\n", 1)[0].decode("utf-8", "replace")
+
+
+def count(hdrs, name):
+    return len(re.findall(r"(?im)^%s:" % name, hdrs))
+
+
+def cases(box):
+    rcpt = "%s@localhost" % box.user
+    s = smtplib.SMTP("127.0.0.1", box.port, timeout=20)
+    s.ehlo("client.example")
+    s.login("alice", PASSWORD)
+    s.sendmail("alice@localhost", [rcpt], "Subject: bare-submission\r\n\r\nbody\r\n")
+    s.sendmail("alice@localhost", [rcpt],
+               "Subject: own-headers\r\nDate: Thu, 1 Jan 2026 00:00:00 +0000\r\n"
+               "Message-ID: <own@client.example>\r\n\r\nbody\r\n")
+    s.quit()
+    s = smtplib.SMTP("127.0.0.1", box.port, timeout=20)
+    s.ehlo("relay.example")
+    s.sendmail("someone@example.org", [rcpt], "Subject: relayed-bare\r\n\r\nbody\r\n")
+    s.quit()
+    c = Raw(unix=os.path.join(box.dir, "msp", "submit"))
+    c.cmd("EHLO localhost")
+    c.message("someone@localhost", [rcpt], "local-bare")
+    c.close()
+    ok = ts.wait_for(lambda: all(headers_of(box, t) for t in
+                                 ("bare-submission", "own-headers", "relayed-bare",
+                                  "local-bare")), 20)
+    report(ok, "all four messages delivered", box.tail())
+    bare = headers_of(box, "bare-submission") or ""
+    report(count(bare, "Message-ID") == 1 and count(bare, "Date") == 1 and
+           re.search(r"(?im)^Message-ID: <[0-9A-Za-z]+\.\d+@localhost\.localdomain>$", bare),
+           "an authenticated submission without them gets one Message-ID and one Date", bare)
+    own = headers_of(box, "own-headers") or ""
+    report(count(own, "Message-ID") == 1 and "<own@client.example>" in own and
+           count(own, "Date") == 1 and "Thu, 1 Jan 2026" in own,
+           "a submission's own Message-ID and Date are kept, never doubled", own)
+    relayed = headers_of(box, "relayed-bare") or ""
+    report(count(relayed, "Message-ID") == 0 and count(relayed, "Date") == 0,
+           "mail relayed in by an unauthenticated client is not changed", relayed)
+    local = headers_of(box, "local-bare") or ""
+    report(count(local, "Message-ID") == 1 and count(local, "Date") == 1,
+           "a message on the MSP socket without them gets both", local)
+
+
+def main():
+    box = ts.Sandbox(prefix="tegami-msa", extra=["smtpd_auth_enable=yes",
+                                                 "smtpd_auth_allow_plaintext_loopback=yes"])
+    try:
+        p = subprocess.run([os.path.join(box.bin, "tegami-passwd"), "-c", box.conf, "add",
+                            "alice"], input=(PASSWORD + "\n").encode(), capture_output=True,
+                           timeout=30)
+        report(p.returncode == 0, "tegami-passwd add alice", p.stderr)
+        up = box.start()
+        report(up, "suite greets on 127.0.0.1:%d" % box.port, box.tail())
+        if up:
+            try:
+                cases(box)
+            except Exception:  # noqa: BLE001
+                report(False, "cases", traceback.format_exc() + "\n" + box.tail())
+    finally:
+        box.stop()
+        box.remove()
+    print("%d passed, %d failed" % (results["passed"], results["failed"]))
+    return 1 if results["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

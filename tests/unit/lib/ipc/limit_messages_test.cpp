@@ -1,0 +1,65 @@
+// limit_messages_test.cpp - tests for the sending-limit messages of lib/ipc/messages.cpp
+// (limit_check, limit_reply, limit_count): truncated and over-long payloads are refused
+// first, then every field round-trips.
+#include <criterion/criterion.h>
+
+#include <cstring>
+#include <string>
+
+#include "lib/ipc/frame.hpp"
+#include "lib/ipc/messages.hpp"
+
+using namespace tegami::ipc;
+
+namespace {
+std::string payload(const std::string& frame) {
+    return frame.substr(sizeof(FrameHeader));
+}
+}  // namespace
+
+Test(limit_messages, short_and_long_payloads_are_refused) {
+    LimitReplyMsg r;
+    r.request_id = 7;
+    r.status = kStatusOk;
+    r.day.next_drop = 99;
+    std::string p = payload(encode(r));
+    LimitReplyMsg out;
+    for (size_t n = 0; n < p.size(); ++n)
+        cr_expect_not(decode(std::string_view(p).substr(0, n), out), "a %zu-byte prefix", n);
+    cr_expect_not(decode(p + "x", out), "trailing bytes");
+    LimitCountMsg c{"alice", 1, 3};
+    std::string pc = payload(encode(c));
+    LimitCountMsg cout;
+    cr_expect_not(decode(pc.substr(0, pc.size() - 1), cout));
+    cr_expect_not(decode(pc + '\0', cout));
+    LimitCheckMsg k;
+    cr_expect_not(decode("", k));
+}
+
+Test(limit_messages, round_trip) {
+    LimitCheckMsg k{42, "uid:1000"};
+    LimitCheckMsg k2;
+    cr_assert(decode(payload(encode(k)), k2));
+    cr_expect(k2.request_id == 42 && k2.identity == "uid:1000");
+
+    LimitReplyMsg r;
+    r.request_id = 9;
+    r.status = kStatusTemp;
+    r.hour = LimitWindowMsg{1, 2, 3, 4, 5, 6, 7};
+    r.day = LimitWindowMsg{11, 12, 13, 14, 15, 16, 17};
+    std::string f = encode(r);
+    FrameHeader h{};
+    std::memcpy(&h, f.data(), sizeof h);
+    cr_expect_eq(h.type, static_cast<uint16_t>(MsgType::limit_reply));
+    LimitReplyMsg r2;
+    cr_assert(decode(payload(f), r2));
+    cr_expect(r2.request_id == 9 && r2.status == kStatusTemp);
+    cr_expect(r2.hour.max_messages == 1 && r2.hour.next_drop == 7);
+    cr_expect(r2.day.messages == 13 && r2.day.recipients_free_at == 16);
+
+    LimitCountMsg c{"alice", 1, 250};
+    LimitCountMsg c2;
+    cr_assert(decode(payload(encode(c)), c2));
+    cr_expect(c2.identity == "alice" && c2.messages == 1 && c2.recipients == 250);
+    cr_expect_str_eq(msg_type_name(MsgType::limit_count), "limit_count");
+}
