@@ -52,6 +52,9 @@ class Connection final : public SessionHost,
     std::string new_queue_id() override;
     std::string date() override;
     void submit(ipc::SubmitMsg msg) override;
+    size_t body_chunk_size() const override { return chunk_size_; }
+    void send_chunk(const std::string& queue_id, uint32_t index, std::string data) override;
+    void abort_body(const std::string& queue_id) override;
     PolicyVerdict policy(const SessionState& st, const VerbSpec& verb,
                          const CommandArgs& args) override;
 
@@ -61,6 +64,7 @@ class Connection final : public SessionHost,
 
     // SubmitWaiter
     void submit_result(uint32_t status, std::string_view text) noexcept override;
+    void chunk_result(uint32_t status, std::string_view text) noexcept override;
     // AuthWaiter
     void auth_reply(const ipc::AuthReplyMsg& r) noexcept override;
 
@@ -82,6 +86,7 @@ class Connection final : public SessionHost,
     AuthSession auth_;
     Stream stream_;
     uint64_t request_id_ = 0;
+    size_t chunk_size_ = 0;  // smtpd_data_buffer_size (at least 4 KiB)
     bool dead_ = false;
     bool data_timeouts_ = false;
     bool greeted_ = false;  // smtps: the greeting waits for the handshake
