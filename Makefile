@@ -122,6 +122,11 @@ $(INTEG_BIN): $(INTEG_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(CRITERION_LIBS)
 
+# The bulk loader of tests/bench/deferred.sh (built on demand by that script, not by all).
+$(BUILD)/tests/queue-fill: $(BUILD)/obj/tests/bench/queue_fill.o $(call area_prog_objs,queue) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
 # ---- wrappers: install packages first, then build and act (run in a fresh make so
 # ---- that configure sees the installed packages)
 deps:

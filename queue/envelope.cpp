@@ -2,6 +2,7 @@
 // The decoder bounds every length by the bytes left before it allocates.
 #include "queue/envelope.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace tegami::queue {
@@ -113,6 +114,14 @@ bool Envelope::all_final() const {
     for (const auto& r : recipients)
         if (!rcpt_state_final(r.state)) return false;
     return true;
+}
+
+std::optional<uint64_t> envelope_due(const Envelope& env) {
+    if (env.flags & kEnvelopeHeld) return std::nullopt;
+    uint64_t due = UINT64_MAX;
+    for (const auto& r : env.recipients)
+        if (!rcpt_state_final(r.state)) due = std::min(due, r.next_try);
+    return due == UINT64_MAX ? 0 : due;
 }
 
 std::string encode_envelope(const Envelope& env) {

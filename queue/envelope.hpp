@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +61,12 @@ constexpr uint32_t kEnvelopeDelayWarned = 1u << 30;
 
 constexpr uint32_t kEnvelopeVersion = 2;
 constexpr size_t kMaxRecipients = 100000;
+
+// When the message is next due, the key of the store's due index: the earliest next_try
+// of a recipient not final (pending ones are 0: now), or 0 when every recipient is final
+// (the runner finishes it: crashed before removal); nullopt for a held message (due
+// only once released).
+std::optional<uint64_t> envelope_due(const Envelope& env);
 
 std::string encode_envelope(const Envelope& env);
 // queue_id is taken from the key, not the record.

@@ -1,6 +1,8 @@
-// runner.cpp - see runner.hpp. Invariants: a recipient is either in the schedule, in
-// flight, or final - never two of these; a message is removed from the store only when
-// every recipient is final (and never with a delivery in flight).
+// runner.cpp - see runner.hpp. Invariants: a recipient of an active message is either
+// in the schedule, in flight (or waiting for a slot), or final - never two of these; a
+// message leaves memory only after its state is written (the store and its due index then
+// hold all there is to know); a message is removed from the store only when every
+// recipient is final (and never with a delivery in flight).
 #include "queue/runner.hpp"
 
 #include <fcntl.h>
@@ -81,42 +83,183 @@ void Runner::set_settings_only() {
 }
 
 Result<void> Runner::load() {
-    std::vector<std::string> finished;
-    size_t due = 0;
-    auto r = store_.scan(
-        [&](Envelope&& env) {
-            for (uint32_t i = 0; i < env.recipients.size(); ++i) {
-                if (rcpt_state_final(env.recipients[i].state)) continue;
-                env.recipients[i].next_try = 0;       // recovery: every open recipient is due
-                schedule_.add({0, env.queue_id, i});  // (the stored time is only an intent)
-                ++due;
-            }
-            if (env.all_final()) finished.push_back(env.queue_id);
-            std::string qid = env.queue_id;
-            double arrived = static_cast<double>(env.arrival);
-            std::vector<bool> busy(env.recipients.size(), false);
-            messages_.emplace(qid, Message{std::move(env), 0, arrived, std::move(busy)});
-        },
-        [](const Error& e) { log_error("%s; left in the store", e.message.c_str()); });
+    // Nothing is read now: the first pump walks the due index (stored next_try times are
+    // kept; a recipient that was in flight at a crash has a time in the past: due at once).
+    store_next_ = 0;
+    uint64_t next = 0;
+    auto r = store_.scan_due(
+        0, [](std::string_view, uint64_t) { return false; }, next);
     if (!r) return r;
-    log_info("queue: %zu message%s, %zu recipient%s due", messages_.size(),
-             messages_.size() == 1 ? "" : "s", due, due == 1 ? "" : "s");
-    for (const auto& qid : finished)
-        finish(messages_.at(qid));  // crashed before removal
-    arm();                          // the first dispatch runs once the loop does
+    log_info(
+        "queue: at most %zu messages (%zu recipients) in memory, the rest read from the "
+        "store's due index when due",
+        settings_.active_limit, settings_.active_recipient_limit);
+    arm();  // the first dispatch runs once the loop does
     return {};
 }
 
 void Runner::add(Envelope&& env) {
-    for (uint32_t i = 0; i < env.recipients.size(); ++i)
-        if (!rcpt_state_final(env.recipients[i].state))
-            schedule_.add({env.recipients[i].next_try, env.queue_id, i});
-    std::string qid = env.queue_id;
+    if (!room(env.recipients.size())) {
+        // Durable and indexed already: read back when room frees.
+        if (auto due = envelope_due(env)) store_next_ = std::min(store_next_, *due);
+        arm();
+        return;
+    }
     // Added as soon as it is durable: now is its arrival to within the commit latency.
     double arrived = std::max(static_cast<double>(env.arrival), now_precise() - 0.001);
-    std::vector<bool> busy(env.recipients.size(), false);
-    messages_.emplace(qid, Message{std::move(env), 0, arrived, std::move(busy)});
+    admit(std::move(env), arrived);
     pump();
+}
+
+bool Runner::room(size_t rcpts) const {
+    if (messages_.size() >= std::max<size_t>(1, settings_.active_limit)) return false;
+    return messages_.empty() || active_rcpts_ + rcpts <= settings_.active_recipient_limit;
+}
+
+Runner::Message& Runner::admit(Envelope&& env, double arrived) {
+    if (auto it = messages_.find(env.queue_id); it != messages_.end()) return it->second;
+    std::string qid = env.queue_id;
+    if (!(env.flags & kEnvelopeHeld))
+        for (uint32_t i = 0; i < env.recipients.size(); ++i)
+            if (!rcpt_state_final(env.recipients[i].state))
+                schedule_.add({env.recipients[i].next_try, qid, i});
+    active_rcpts_ += env.recipients.size();
+    std::vector<bool> busy(env.recipients.size(), false);
+    return messages_.emplace(qid, Message{std::move(env), 0, arrived, std::move(busy)})
+        .first->second;
+}
+
+void Runner::drop(const std::string& qid) {
+    auto it = messages_.find(qid);
+    if (it == messages_.end()) return;
+    active_rcpts_ -= std::min(active_rcpts_, it->second.env.recipients.size());
+    messages_.erase(it);
+    refill_blocked_ = false;
+}
+
+// A message with nothing in flight or waiting, whose open recipients are all deferred to
+// later (or that is held), leaves memory; its stored envelope (just written) and the due
+// index bring it back. Every recipient final: finish() handles it, not this.
+bool Runner::maybe_evict(Message& m, uint64_t now) {
+    if (m.in_flight > 0 || m.env.all_final()) return false;
+    bool held = (m.env.flags & kEnvelopeHeld) != 0;
+    for (uint32_t i = 0; i < m.env.recipients.size(); ++i) {
+        const Recipient& rc = m.env.recipients[i];
+        if (m.busy[i]) return false;
+        if (!held && !rcpt_state_final(rc.state) && rc.next_try <= now) return false;
+    }
+    if (auto due = envelope_due(m.env)) store_next_ = std::min(store_next_, *due);
+    drop(m.env.queue_id);
+    return true;
+}
+
+Runner::Message* Runner::find_or_load(const std::string& qid) {
+    if (auto it = messages_.find(qid); it != messages_.end()) return &it->second;
+    auto env = store_.load_envelope(qid);
+    if (!env) return nullptr;
+    double arrived = static_cast<double>(env->arrival);
+    return &admit(std::move(env.value()), arrived);  // an administrator's request: no limit
+}
+
+bool Runner::want_refill(uint64_t now) const {
+    if (stopped_ || refill_blocked_) return false;
+    if (store_next_ > now && !run_pass_) return false;
+    size_t limit = std::max<size_t>(1, settings_.active_limit);
+    if (messages_.size() >= limit || active_rcpts_ >= settings_.active_recipient_limit)
+        return false;
+    // A walk passes the active entries too: wait for a batch of room, or a second.
+    return limit - messages_.size() >= refill_batch() || now > last_refill_;
+}
+
+// Reads due messages from the store into the free room of the active set, earliest
+// first; then, during a run-now pass, the next messages in queue-ID order (made due).
+void Runner::refill(uint64_t now) {
+    last_refill_ = now;
+    size_t limit = std::max<size_t>(1, settings_.active_limit);
+    size_t free = limit > messages_.size() ? limit - messages_.size() : 0;
+    if (store_next_ <= now && free > 0) {
+        std::vector<std::string> ids;
+        bool more = false;
+        uint64_t next = UINT64_MAX;
+        auto r = store_.scan_due(
+            now,
+            [&](std::string_view q, uint64_t) {
+                std::string id(q);
+                if (messages_.count(id) || unreadable_.count(id)) return true;
+                if (ids.size() >= free) {
+                    more = true;
+                    return false;
+                }
+                ids.push_back(std::move(id));
+                return true;
+            },
+            next);
+        if (!r) {
+            log_error("queue: reading the due index: %s; trying again in 1 s",
+                      r.error().message.c_str());
+            store_next_ = now + 1;
+            return;
+        }
+        store_next_ = more ? now : next;
+        for (const std::string& id : ids) {
+            auto env = store_.load_envelope(id);
+            if (!env) {
+                log_error("%s; left in the store", env.error().message.c_str());
+                if (unreadable_.size() < 10000) unreadable_.insert(id);
+                continue;
+            }
+            if (!room(env->recipients.size())) {
+                store_next_ = now;
+                refill_blocked_ = true;
+                break;
+            }
+            double arrived = static_cast<double>(env->arrival);
+            Message& m = admit(std::move(env.value()), arrived);
+            if (m.env.all_final()) finish(m);  // crashed before removal
+        }
+    }
+    if (!run_pass_ || refill_blocked_) return;
+    free = limit > messages_.size() ? limit - messages_.size() : 0;
+    std::vector<Envelope> envs;
+    size_t rcpts = active_rcpts_;
+    bool more = false;
+    std::string last = run_after_;
+    auto r = store_.scan_after(
+        run_after_,
+        [&](Envelope&& e) {
+            bool empty = messages_.empty() && envs.empty();
+            if (envs.size() >= free ||
+                (!empty && rcpts + e.recipients.size() > settings_.active_recipient_limit)) {
+                more = true;
+                return false;
+            }
+            last = e.queue_id;
+            if (messages_.count(e.queue_id) || (e.flags & kEnvelopeHeld) || e.all_final())
+                return true;  // active (made due already), held, or finished by the index
+            rcpts += e.recipients.size();
+            envs.push_back(std::move(e));
+            return true;
+        },
+        [](const Error&) {});  // reported when the due index reaches it
+    run_after_ = last;
+    if (!r || !more) run_pass_ = false;
+    for (Envelope& e : envs) {
+        double arrived = static_cast<double>(e.arrival);
+        make_due(admit(std::move(e), arrived), now);
+    }
+}
+
+// Entries of messages that left memory stay in the heap until popped; when they outnumber
+// the active recipients, the heap is rebuilt from the active set.
+void Runner::compact_schedule() {
+    if (schedule_.size() <= 2 * active_rcpts_ + 1024) return;
+    schedule_.clear();
+    for (const auto& [qid, m] : messages_) {
+        if (m.env.flags & kEnvelopeHeld) continue;
+        for (uint32_t i = 0; i < m.env.recipients.size(); ++i)
+            if (!m.busy[i] && !rcpt_state_final(m.env.recipients[i].state))
+                schedule_.add({m.env.recipients[i].next_try, qid, i});
+    }
 }
 
 void Runner::set_settings(RunnerSettings s) {
@@ -144,7 +287,26 @@ void Runner::on_timer_cb(evutil_socket_t, short, void* arg) noexcept {
 // Connects agents that have work, starts what fits, parks the rest, then sets the timer.
 void Runner::pump() {
     if (stopped_) return;
+    if (pumping_) {  // called again from inside (a bounce added by finish): loop once more
+        repump_ = true;
+        return;
+    }
+    struct Guard {
+        bool& flag;
+        ~Guard() { flag = false; }
+    } guard{pumping_};
+    pumping_ = true;
+    do {
+        repump_ = false;
+        pump_once();
+    } while (repump_ && !stopped_);
+    compact_schedule();
+    arm();
+}
+
+void Runner::pump_once() {
     uint64_t now = now_s();
+    if (want_refill(now)) refill(now);
     bool due = !schedule_.empty() && schedule_.next_time() <= now;
     for (Agent* a : {&local_, &remote_})
         if (!a->chan && (due || waiting_count_ > 0) && now >= a->reconnect_at && !a->socket.empty())
@@ -153,7 +315,6 @@ void Runner::pump() {
     Due d;
     while (schedule_.pop_due(now, d))
         dispatch(d);
-    arm();
 }
 
 void Runner::arm() {
@@ -161,6 +322,12 @@ void Runner::arm() {
     uint64_t now = now_s();
     uint64_t at = UINT64_MAX;
     if (!schedule_.empty()) at = schedule_.next_time();
+    size_t limit = std::max<size_t>(1, settings_.active_limit);
+    if ((store_next_ != UINT64_MAX || run_pass_) && !refill_blocked_ && messages_.size() < limit) {
+        uint64_t t = run_pass_ ? now : store_next_;
+        if (limit - messages_.size() < refill_batch()) t = std::max(t, last_refill_ + 1);
+        at = std::min(at, t);
+    }
     if (waiting_count_ > 0)
         for (const Agent* a : {&local_, &remote_})
             if (!a->chan) at = std::min(at, std::max(a->reconnect_at, now + 1));
@@ -257,7 +424,10 @@ bool Runner::dispatch(const Due& d) {
         const Recipient& rc = m.env.recipients[i];
         return !rcpt_state_final(rc.state) && !m.busy[i] && rc.next_try <= now;
     };
-    if (m.env.flags & kEnvelopeHeld) return false;  // released: make_due schedules it again
+    if (m.env.flags & kEnvelopeHeld) {  // released: make_due schedules it again
+        maybe_evict(m, now);
+        return false;
+    }
     if (d.rcpt >= m.env.recipients.size() || !due(d.rcpt)) return false;
     // Group by (transport, next hop, rewrite) in first-seen order.
     std::vector<std::pair<Route, std::vector<uint32_t>>> groups;
@@ -367,7 +537,7 @@ bool Runner::send_request(Message& m, Agent& a, const std::string& dest, const R
         dm.recipients.push_back(ipc::DeliverRcpt{i, addr, rc.orcpt, rc.notify});
         m.busy[i] = true;
     }
-    dm.next_hop = route.next_hop;
+    dm.next_hop = route.transport == Transport::lmtp ? "lmtp:" + route.next_hop : route.next_hop;
     dm.envid = m.env.envid;
     dm.flags = m.env.flags & ~(kEnvelopeHeld | kEnvelopeDelayWarned);
     dm.arrival_time = m.env.arrival;
@@ -421,12 +591,11 @@ void Runner::on_result(Agent& a, const ipc::DeliverResultMsg& r) {
 
 // When a result makes every recipient final, the removal (or bounce) is the state change:
 // one transaction instead of a rewrite followed by a delete.
+// Then a message left with only later work leaves memory (maybe_evict).
 void Runner::settle(Message& m) {
-    if (m.in_flight == 0 && m.env.all_final()) {
-        if (!finish(m)) persist(m);  // m is gone when finish succeeded
-    } else {
-        persist(m);
-    }
+    if (m.in_flight == 0 && m.env.all_final() && finish(m)) return;  // m is gone
+    persist(m);
+    maybe_evict(m, now_s());
 }
 
 void Runner::apply_result(Message& m, uint32_t idx, const ipc::RcptResult& r,
@@ -478,12 +647,15 @@ void Runner::maybe_warn(Message& m, uint64_t now) {
     m.env.flags |= kFlagDelayWarned;
     log_info("%s: sender delay notification: %s", m.env.queue_id.c_str(),
              b.envelope.queue_id.c_str());
+    // Dispatched by the next pump, not inside this result; read from the store when the
+    // active set is full.
     Envelope& e = b.envelope;
-    schedule_.add({0, e.queue_id, 0});  // dispatched by the next pump, not inside this result
-    std::string qid = e.queue_id;
+    if (!room(e.recipients.size())) {
+        store_next_ = 0;
+        return;
+    }
     double arrived = static_cast<double>(e.arrival);
-    std::vector<bool> busy(e.recipients.size(), false);
-    messages_.emplace(qid, Message{std::move(e), 0, arrived, std::move(busy)});
+    admit(std::move(e), arrived);
 }
 
 // One transaction per state change; the committer flushes it with the next batch.
@@ -518,7 +690,7 @@ bool Runner::finish(Message& m) {
             log_info("%s: sender non-delivery notification: %s", qid.c_str(),
                      b.envelope.queue_id.c_str());
         log_info("%s: removed", qid.c_str());
-        messages_.erase(qid);
+        drop(qid);
         add(std::move(b.envelope));
         return true;
     }
@@ -538,18 +710,28 @@ bool Runner::finish(Message& m) {
     }
     committer_.note_commit();
     log_info("%s: removed", qid.c_str());
-    messages_.erase(qid);
+    drop(qid);
     return true;
 }
 
 // ---- control requests
 
 void Runner::for_each(const std::function<void(const Envelope&, bool active, uint64_t size)>& f) {
-    for (auto& [qid, m] : messages_) {
-        if (m.size == 0)
-            if (auto b = store_.load_body(qid)) m.size = b->size();
-        f(m.env, m.in_flight > 0, m.size);
-    }
+    auto r = store_.scan(
+        [&](Envelope&& env) {
+            auto it = messages_.find(env.queue_id);
+            if (it == messages_.end()) {
+                auto size = store_.body_size(env.queue_id);
+                f(env, false, size ? *size : 0);
+                return;
+            }
+            Message& m = it->second;
+            if (m.size == 0)
+                if (auto size = store_.body_size(m.env.queue_id)) m.size = *size;
+            f(m.env, m.in_flight > 0, m.size);
+        },
+        [](const Error& e) { log_error("%s; left in the store", e.message.c_str()); });
+    if (!r) log_error("queue listing: %s", r.error().message.c_str());
 }
 
 void Runner::make_due(Message& m, uint64_t now) {
@@ -572,9 +754,11 @@ size_t Runner::run_now(const std::vector<std::string>& ids) {
     if (ids.empty()) {
         for (auto& [qid, m] : messages_)
             one(m);
+        run_pass_ = true;  // and the stored ones, read in queue-ID order as room allows
+        run_after_.clear();
     } else {
         for (const auto& id : ids)
-            if (auto it = messages_.find(id); it != messages_.end()) one(it->second);
+            if (Message* m = find_or_load(id)) one(*m);
     }
     if (n) log_info("queue run requested: %zu message%s due now", n, n == 1 ? "" : "s");
     pump();
@@ -583,14 +767,19 @@ size_t Runner::run_now(const std::vector<std::string>& ids) {
 
 size_t Runner::hold(const std::vector<std::string>& ids) {
     size_t n = 0;
+    uint64_t now = now_s();
     for (const auto& id : ids) {
-        auto it = messages_.find(id);
-        if (it == messages_.end() || (it->second.env.flags & kEnvelopeHeld)) continue;
-        it->second.env.flags |= kEnvelopeHeld;
-        persist(it->second);
-        log_info("%s: held", id.c_str());
-        ++n;
+        Message* m = find_or_load(id);
+        if (!m) continue;
+        if (!(m->env.flags & kEnvelopeHeld)) {
+            m->env.flags |= kEnvelopeHeld;
+            persist(*m);
+            log_info("%s: held", id.c_str());
+            ++n;
+        }
+        maybe_evict(*m, now);  // unless a delivery is in flight: then after its result
     }
+    pump();
     return n;
 }
 
@@ -598,11 +787,15 @@ size_t Runner::release(const std::vector<std::string>& ids) {
     uint64_t now = now_s();
     size_t n = 0;
     for (const auto& id : ids) {
-        auto it = messages_.find(id);
-        if (it == messages_.end() || !(it->second.env.flags & kEnvelopeHeld)) continue;
-        it->second.env.flags &= ~kEnvelopeHeld;
-        persist(it->second);
-        make_due(it->second, now);
+        Message* m = find_or_load(id);
+        if (!m) continue;
+        if (!(m->env.flags & kEnvelopeHeld)) {
+            maybe_evict(*m, now);
+            continue;
+        }
+        m->env.flags &= ~kEnvelopeHeld;
+        make_due(*m, now);
+        persist(*m);  // with next_try now: the due index has it even if it leaves memory
         log_info("%s: released", id.c_str());
         ++n;
     }
@@ -614,21 +807,22 @@ size_t Runner::remove(const std::vector<std::string>& ids, std::vector<std::stri
     size_t n = 0;
     for (const auto& id : ids) {
         auto it = messages_.find(id);
-        if (it == messages_.end()) continue;
-        if (it->second.in_flight > 0) {
+        if (it != messages_.end() && it->second.in_flight > 0) {
             busy.push_back(id);
             continue;
         }
         if (auto r = store_.remove(id); !r) {
+            if (r.error().exit == Exit::no_input) continue;  // no such message
             log_error("%s: cannot delete: %s", id.c_str(), r.error().message.c_str());
             busy.push_back(id);
             continue;
         }
         committer_.note_commit();
-        messages_.erase(it);  // its schedule entries find no message and are dropped
+        drop(id);  // its schedule entries find no message and are dropped
         log_info("%s: deleted by the administrator", id.c_str());
         ++n;
     }
+    pump();
     return n;
 }
 

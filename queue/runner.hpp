@@ -1,15 +1,21 @@
-// runner.hpp - the queue runner: an in-memory schedule of due recipients (rebuilt from
-// the store on start); each due recipient is routed (queue/route.hpp) to a transport and
-// next hop, and the due recipients of one message for one agent and next hop go out as
-// one DeliverMsg (the body loaded from the store once per attempt into a sealed memfd
-// that travels with the frame): local and lmtp to the local agent, smtp to the remote
-// agent, an error route answered at once. Per-destination queues, as Postfix's qmgr:
-// each next hop has at most smtp_destination_concurrency_limit requests in flight (and
-// the remote agent smtp_concurrency_limit, local max_in_flight); what does not fit waits
-// in its destination's queue, so a slow or dead destination holds up only its own mail. Each
-// DeliverResultMsg applies one result per recipient and becomes one state change (one transaction);
-// a message whose recipients are all final is removed, with its bounce stored in the same
-// transaction when one is due.
+// runner.hpp - the queue runner. The active set, as Postfix's qmgr: at most
+// queue_active_limit messages (queue_active_recipient_limit recipients) are in memory,
+// those being worked on; a message whose open recipients are all deferred to later (or
+// that is held) is written and dropped from memory, and the rest are found in the store's
+// due index (store.hpp scan_due) when they are due and there is room, earliest first. So
+// the memory used does not grow with the queue, and intake never waits for the runner: a
+// new message that finds the set full is already durable and indexed, and is read back
+// when room frees. An in-memory schedule of the active recipients; each due recipient is routed
+// (queue/route.hpp) to a transport and next hop, and the due recipients of one message for one
+// agent and next hop go out as one DeliverMsg (the body loaded from the store once per attempt into
+// a sealed memfd that travels with the frame): local to the local agent, smtp and lmtp (next hop
+// "lmtp:DEST") to the remote agent, which speaks both (as Postfix's smtp(8) is also its lmtp(8)),
+// an error route answered at once. Per-destination queues, as Postfix's qmgr: each
+// next hop has at most smtp_destination_concurrency_limit requests in flight (and the remote agent
+// smtp_concurrency_limit, local max_in_flight); what does not fit waits in its destination's queue,
+// so a slow or dead destination holds up only its own mail. Each DeliverResultMsg applies one
+// result per recipient and becomes one state change (one transaction); a message whose recipients
+// are all final is removed, with its bounce stored in the same transaction when one is due.
 //
 // Called by the queue daemon on the loop thread: add() for each newly durable message,
 // the channel callbacks for results. Trusts local for outcomes (peer uid checked), not
@@ -19,6 +25,7 @@
 
 #include <event2/event.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -26,6 +33,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "lib/core/c_ptr.hpp"
@@ -48,7 +56,9 @@ struct RunnerSettings {
     RoutingTables routing;
     size_t remote_max_in_flight = 100;
     size_t destination_limit = 20;
-    uint64_t delay_warning = 0;  // seconds; 0: never
+    uint64_t delay_warning = 0;             // seconds; 0: never
+    size_t active_limit = 20000;            // messages in memory
+    size_t active_recipient_limit = 20000;  // their recipients (one bigger message still fits)
 };
 
 class Runner {
@@ -58,22 +68,25 @@ class Runner {
     Runner& operator=(const Runner&) = delete;
     ~Runner();
 
-    // Start-up: every stored message, every recipient not yet final due now.
+    // Start-up: the due index is read as the loop runs (stored next_try times are kept;
+    // what was in flight at a crash is due again at once, its time being in the past).
     Result<void> load();
     void add(Envelope&& env);
     void set_settings(RunnerSettings s);
     // Stops dispatching; results of deliveries in flight are still taken.
     void stop();
     size_t in_flight() const { return flights_.size(); }
-    size_t messages() const { return messages_.size(); }
+    size_t messages() const { return messages_.size(); }  // in memory (the active set)
+    size_t recipients() const { return active_rcpts_; }
     // Called when the last delivery in flight has reported (for a clean stop).
     void set_on_drained(std::function<void()> f) { on_drained_ = std::move(f); }
 
-    // Control requests (queue/control.cpp), by exact queue ID. for_each lists every
-    // message (size read from the store once, then cached). run_now makes every waiting
-    // recipient due now (no IDs: every message); hold sets kEnvelopeHeld (persisted),
-    // release clears it and makes the message due; remove deletes a message that has no
-    // delivery in flight (those are named in `busy`). Each returns the messages changed.
+    // Control requests (queue/control.cpp), by exact queue ID; a message not in memory is
+    // read from the store for it. for_each lists every stored message (the in-memory state
+    // where it is active). run_now makes every waiting recipient due now (no IDs: every
+    // message, read from the store in queue-ID order as room allows); hold sets kEnvelopeHeld
+    // (persisted), release clears it and makes the message due; remove deletes a message that has
+    // no delivery in flight (those are named in `busy`). Each returns the messages changed.
     void for_each(const std::function<void(const Envelope&, bool active, uint64_t size)>& f);
     size_t run_now(const std::vector<std::string>& ids);
     size_t hold(const std::vector<std::string>& ids);
@@ -119,6 +132,16 @@ class Runner {
     static void on_timer_cb(evutil_socket_t, short, void* arg) noexcept;
     void set_settings_only();
     void pump();
+    void pump_once();
+    bool room(size_t rcpts) const;
+    Message& admit(Envelope&& env, double arrived);
+    void drop(const std::string& qid);
+    bool maybe_evict(Message& m, uint64_t now);
+    Message* find_or_load(const std::string& qid);
+    void refill(uint64_t now);
+    bool want_refill(uint64_t now) const;
+    size_t refill_batch() const { return std::max<size_t>(1, settings_.active_limit / 4); }
+    void compact_schedule();
     void arm();
     bool connect_agent(Agent& a);
     void on_agent_closed(Agent& a, const std::string& why);
@@ -136,7 +159,9 @@ class Runner {
     void persist(Message& m);
     void make_due(Message& m, uint64_t now);
     bool finish(Message& m);
-    Agent& agent_for(const Route& r) { return r.transport == Transport::smtp ? remote_ : local_; }
+    Agent& agent_for(const Route& r) {
+        return r.transport == Transport::smtp || r.transport == Transport::lmtp ? remote_ : local_;
+    }
     size_t dest_limit(const Agent& a) const {
         return &a == &remote_ ? settings_.destination_limit : settings_.max_in_flight;
     }
@@ -152,6 +177,16 @@ class Runner {
     Agent local_, remote_;
     std::map<std::string, Destination> dests_;
     size_t waiting_count_ = 0;
+    size_t active_rcpts_ = 0;  // recipients of the messages in memory
+    // The earliest time the store may hold a due message that is not in memory (0: now;
+    // UINT64_MAX: none known).
+    uint64_t store_next_ = 0;
+    uint64_t last_refill_ = 0;
+    bool refill_blocked_ = false;  // the recipient limit stopped the last refill
+    bool pumping_ = false, repump_ = false;
+    bool run_pass_ = false;  // run_now for every message: reading the store in ID order
+    std::string run_after_;  // the pass's position (the last queue ID read)
+    std::unordered_set<std::string> unreadable_;  // logged once each, skipped after
     EventPtr timer_;
     uint64_t next_request_ = 1;
     bool stopped_ = false;

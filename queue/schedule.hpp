@@ -21,6 +21,7 @@ class Schedule {
   public:
     void add(Due d) { heap_.push(std::move(d)); }
     bool empty() const { return heap_.empty(); }
+    void clear() { heap_ = {}; }
     size_t size() const { return heap_.size(); }
     // The earliest entry's time; only when !empty().
     uint64_t next_time() const { return heap_.top().when; }

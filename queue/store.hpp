@@ -1,6 +1,8 @@
 // store.hpp - the queue store interface: where envelopes and bodies live. Two
 // implementations: Berkeley DB (store_bdb.cpp, durable, for real use) and memory
-// (store_memory.cpp, for unit tests and `queue_store = memory` benchmarks).
+// (store_memory.cpp, for unit tests and `queue_store = memory` benchmarks). Both keep a
+// due index beside the envelopes, so the runner finds what is due without holding every
+// envelope in memory.
 //
 // Called by the queue daemon's main thread for every operation, and by the committer's
 // flusher thread for flush() only; flush() must be safe to run concurrently with the
@@ -73,6 +75,23 @@ class QueueStore {
     // record is reported through bad() and skipped, never deleted.
     virtual Result<void> scan(const std::function<void(Envelope&&)>& each,
                               const std::function<void(const Error&)>& bad) = 0;
+    // The due index, kept by put/update/remove/remove_and_put in the same transaction as
+    // the envelope (key: envelope_due; held messages are not in it). Calls each(qid, due)
+    // for the messages due at or before `until`, earliest first, ties in queue-ID order,
+    // while each returns true; next becomes the due time of the first message after
+    // `until` (UINT64_MAX when there is none or each stopped the walk). each must not write
+    // to the store (a cursor is open).
+    virtual Result<void> scan_due(uint64_t until,
+                                  const std::function<bool(std::string_view, uint64_t)>& each,
+                                  uint64_t& next) = 0;
+    // Calls each() for the stored envelopes whose queue ID sorts after `after`, in
+    // queue-ID order, while it returns true (a corrupt record goes to bad()); each must
+    // not write to the store.
+    virtual Result<void> scan_after(std::string_view after,
+                                    const std::function<bool(Envelope&&)>& each,
+                                    const std::function<void(const Error&)>& bad) = 0;
+    // The body's size in octets, without reading it.
+    virtual Result<uint64_t> body_size(std::string_view queue_id) = 0;
     // Writes cached pages and lets old log files go (periodic, and before close).
     virtual Result<void> checkpoint() = 0;
     // Flushes, checkpoints and closes; further calls fail.
@@ -99,7 +118,8 @@ std::string unrecoverable_message(const std::string& dir, const UnrecoverableSto
 constexpr uint64_t kMinLogFileSize = 256u * 1024u;
 constexpr uint64_t kMaxLogFileSize = 1024u * 1024u * 1024u;
 constexpr uint64_t kDefaultLogFileSize = 64u * 1024u * 1024u;
-// Opens (creating dir 0700 and running recovery) the Berkeley DB environment in dir.
+// Opens (creating dir 0700 and running recovery) the Berkeley DB environment in dir; the
+// due index (due.db) is built from envelopes.db when it is missing (a store made before it).
 Result<std::unique_ptr<QueueStore>> open_bdb_store(const std::string& dir, uint64_t cache_bytes,
                                                    uint64_t log_file_bytes = kDefaultLogFileSize);
 

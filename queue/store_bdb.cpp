@@ -1,8 +1,11 @@
 // store_bdb.cpp - the Berkeley DB queue store: one transactional environment in
 // queue_dir, opened only by the queue process (DB_PRIVATE), recovered on every start
 // (DB_RECOVER). Two btrees: envelopes.db (queue ID -> envelope record) and bodies.db
-// (queue ID -> body bytes). Every write is one transaction committed DB_TXN_NOSYNC;
-// flush() (env->log_flush, from the committer thread) makes them durable in a group.
+// (queue ID -> body bytes), and the due index due.db, a secondary of envelopes.db
+// (8-byte big-endian envelope_due -> queue IDs, sorted duplicates) that Berkeley DB keeps
+// in the envelope's own transaction (DB->associate; built from envelopes.db when empty). Every
+// write is one transaction committed DB_TXN_NOSYNC; flush() (env->log_flush, from the committer
+// thread) makes them durable in a group.
 //
 // Trusts the records it reads no more than any input: decode_envelope checks them.
 // Invariants: envelope and body of a message are written and removed in one
@@ -15,6 +18,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <vector>
@@ -207,11 +211,49 @@ int get_into(DB* db, std::string_view qid, std::string& out) {
     }
 }
 
-Result<DbPtr> open_db(DB_ENV* env, const char* file) {
+// The due index's key of an envelope record: envelope_due, big-endian so that the btree
+// sorts by time; a held message is not indexed. A record that does not decode is due now
+// (the runner reports it when it cannot load it). Called by Berkeley DB inside every write
+// of envelopes.db (the old and the new record of an update).
+int due_key(DB*, const DBT* pkey, const DBT* pdata, DBT* skey) noexcept {
+    uint64_t due = 0;
+    try {
+        auto env =
+            decode_envelope(std::string_view(static_cast<const char*>(pkey->data), pkey->size),
+                            std::string_view(static_cast<const char*>(pdata->data), pdata->size));
+        if (env) {
+            auto d = envelope_due(*env);
+            if (!d) return DB_DONOTINDEX;
+            due = *d;
+        }
+    } catch (...) {
+        return ENOMEM;
+    }
+    auto* buf = static_cast<unsigned char*>(std::malloc(8));
+    if (!buf) return ENOMEM;
+    for (int i = 7; i >= 0; --i, due >>= 8)
+        buf[i] = static_cast<unsigned char>(due & 0xff);
+    *skey = DBT{};
+    skey->data = buf;
+    skey->size = 8;
+    skey->flags = DB_DBT_APPMALLOC;  // Berkeley DB frees it
+    return 0;
+}
+
+uint64_t due_of(const unsigned char* p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+Result<DbPtr> open_db(DB_ENV* env, const char* file, u_int32_t db_flags = 0) {
     DB* raw = nullptr;
     int ret = db_create(&raw, env, 0);
     if (ret != 0) return db_error("db_create", ret);
     DbPtr db(raw);
+    if (db_flags != 0 && (ret = db->set_flags(db.get(), db_flags)) != 0)
+        return db_error(std::string("set_flags ") + file, ret);
     ret = db->open(db.get(), nullptr, file, nullptr, DB_BTREE, DB_CREATE | DB_AUTO_COMMIT, 0600);
     if (ret != 0) return db_error(std::string("open ") + file, ret);
     return db;
@@ -244,8 +286,11 @@ Result<DbEnvPtr> open_env(const std::string& dir, uint64_t cache_bytes, uint64_t
 
 class BdbStore final : public QueueStore {
   public:
-    BdbStore(DbEnvPtr env, DbPtr envelopes, DbPtr bodies)
-        : env_(std::move(env)), envelopes_(std::move(envelopes)), bodies_(std::move(bodies)) {}
+    BdbStore(DbEnvPtr env, DbPtr envelopes, DbPtr bodies, DbPtr due)
+        : env_(std::move(env)),
+          envelopes_(std::move(envelopes)),
+          bodies_(std::move(bodies)),
+          due_(std::move(due)) {}
     ~BdbStore() override { (void)close(); }
 
     PutStatus put(const Envelope& env, std::string_view body, std::string& err) override {
@@ -335,6 +380,25 @@ class BdbStore final : public QueueStore {
                              std::string& err) override;
     Result<void> scan(const std::function<void(Envelope&&)>& each,
                       const std::function<void(const Error&)>& bad) override;
+    Result<void> scan_due(uint64_t until,
+                          const std::function<bool(std::string_view, uint64_t)>& each,
+                          uint64_t& next) override;
+    Result<void> scan_after(std::string_view after, const std::function<bool(Envelope&&)>& each,
+                            const std::function<void(const Error&)>& bad) override;
+    Result<uint64_t> body_size(std::string_view qid) override {
+        if (!env_) return closed_error();
+        DBT k = key_of(qid);
+        DBT d{};
+        d.flags = DB_DBT_USERMEM;  // no room: Berkeley DB says how much it needs
+        int ret = bodies_->get(bodies_.get(), nullptr, &k, &d, 0);
+        if (ret == 0 || ret == DB_BUFFER_SMALL) return static_cast<uint64_t>(d.size);
+        if (ret == DB_NOTFOUND) {  // a streamed body: its chunks
+            std::string body;
+            ret = load_chunks(qid, body);
+            if (ret == 0) return static_cast<uint64_t>(body.size());
+        }
+        return lookup_error(qid, "body", ret);
+    }
     Result<void> checkpoint() override {
         if (!env_) return closed_error();
         int ret = env_->txn_checkpoint(env_.get(), 0, 0, 0);
@@ -345,6 +409,7 @@ class BdbStore final : public QueueStore {
         if (!env_) return {};
         auto flushed = flush();
         auto checked = checkpoint();
+        due_.reset();  // a secondary closes before its primary
         envelopes_.reset();
         bodies_.reset();
         env_.reset();
@@ -455,6 +520,7 @@ class BdbStore final : public QueueStore {
     DbEnvPtr env_;
     DbPtr envelopes_;
     DbPtr bodies_;
+    DbPtr due_;  // secondary of envelopes_
 };
 
 Result<void> BdbStore::update(const Envelope& env) {
@@ -584,6 +650,86 @@ Result<void> BdbStore::scan(const std::function<void(Envelope&&)>& each,
     return {};
 }
 
+Result<void> BdbStore::scan_due(uint64_t until,
+                                const std::function<bool(std::string_view, uint64_t)>& each,
+                                uint64_t& next) {
+    next = UINT64_MAX;
+    if (!env_) return closed_error();
+    DBC* raw = nullptr;
+    int ret = due_->cursor(due_.get(), nullptr, &raw, 0);
+    if (ret != 0) return db_error("cursor due.db", ret);
+    DbcPtr cur(raw);
+    unsigned char skey[8];
+    std::string pkey(64, '\0');
+    for (;;) {
+        DBT k{}, pk{}, d{};
+        k.data = skey;
+        k.ulen = sizeof skey;
+        k.flags = DB_DBT_USERMEM;
+        pk.data = pkey.data();
+        pk.ulen = static_cast<u_int32_t>(pkey.size());
+        pk.flags = DB_DBT_USERMEM;
+        d.flags = DB_DBT_PARTIAL | DB_DBT_USERMEM;  // the envelope itself is not read
+        ret = cur->pget(cur.get(), &k, &pk, &d, DB_NEXT);
+        if (ret == DB_BUFFER_SMALL && pk.size > pkey.size()) {
+            pkey.resize(pk.size);
+            continue;
+        }
+        if (ret == DB_NOTFOUND) break;
+        if (ret != 0) return db_error("scan due.db", ret);
+        if (k.size != 8) return make_error(Exit::data_err, "due.db: a key is not 8 bytes");
+        uint64_t due = due_of(skey);
+        if (due > until) {
+            next = due;
+            break;
+        }
+        if (!each(std::string_view(pkey.data(), pk.size), due)) break;
+    }
+    return {};
+}
+
+Result<void> BdbStore::scan_after(std::string_view after,
+                                  const std::function<bool(Envelope&&)>& each,
+                                  const std::function<void(const Error&)>& bad) {
+    if (!env_) return closed_error();
+    DBC* raw = nullptr;
+    int ret = envelopes_->cursor(envelopes_.get(), nullptr, &raw, 0);
+    if (ret != 0) return db_error("cursor", ret);
+    DbcPtr cur(raw);
+    std::string key(std::max<size_t>(64, after.size()), '\0'), rec(4096, '\0');
+    std::copy(after.begin(), after.end(), key.begin());
+    u_int32_t how = DB_SET_RANGE;  // the first key >= after
+    for (;;) {
+        DBT k{}, d{};
+        k.data = key.data();
+        k.size = static_cast<u_int32_t>(how == DB_SET_RANGE ? after.size() : 0);
+        k.ulen = static_cast<u_int32_t>(key.size());
+        k.flags = DB_DBT_USERMEM;
+        d.data = rec.data();
+        d.ulen = static_cast<u_int32_t>(rec.size());
+        d.flags = DB_DBT_USERMEM;
+        ret = cur->get(cur.get(), &k, &d, after.empty() && how == DB_SET_RANGE ? DB_FIRST : how);
+        if (ret == DB_BUFFER_SMALL) {
+            key.resize(std::max<size_t>(key.size(), k.size));
+            rec.resize(std::max<size_t>(rec.size(), d.size));
+            std::copy(after.begin(), after.end(), key.begin());
+            continue;
+        }
+        if (ret == DB_NOTFOUND) break;
+        if (ret != 0) return db_error("scan envelopes", ret);
+        how = DB_NEXT;
+        std::string_view qid(key.data(), k.size);
+        if (qid == after) continue;
+        auto env = decode_envelope(qid, std::string_view(rec.data(), d.size));
+        if (!env) {
+            bad(env.error());
+        } else if (!each(std::move(env.value()))) {
+            break;
+        }
+    }
+    return {};
+}
+
 }  // namespace
 
 Result<std::unique_ptr<QueueStore>> open_bdb_store(const std::string& dir, uint64_t cache_bytes,
@@ -609,6 +755,13 @@ Result<std::unique_ptr<QueueStore>> open_bdb_store(const std::string& dir, uint6
     if (!envelopes) return failed(envelopes.error());
     auto bodies = open_db(env->get(), "bodies.db");
     if (!bodies) return failed(bodies.error());
+    auto due = open_db(env->get(), "due.db", DB_DUP | DB_DUPSORT);
+    if (!due) return failed(due.error());
+    // DB_CREATE: an empty index (a store from before it) is built from envelopes.db now.
+    if (int ret =
+            (*envelopes)->associate(envelopes->get(), nullptr, due->get(), due_key, DB_CREATE);
+        ret != 0)
+        return failed(db_error("associate due.db", ret));
     // Every name the environment and the databases have (the hooks made the new ones
     // durable already; this also covers names a killed earlier run made before its hook
     // could sync them, and queue_dir's own first entries).
@@ -619,8 +772,9 @@ Result<std::unique_ptr<QueueStore>> open_bdb_store(const std::string& dir, uint6
             "queue store: the file system of %s cannot fsync a directory: new names in "
             "it may not survive a power failure",
             dir.c_str());
-    std::unique_ptr<QueueStore> store = std::make_unique<BdbStore>(
-        std::move(env.value()), std::move(envelopes.value()), std::move(bodies.value()));
+    std::unique_ptr<QueueStore> store =
+        std::make_unique<BdbStore>(std::move(env.value()), std::move(envelopes.value()),
+                                   std::move(bodies.value()), std::move(due.value()));
     return store;
 }
 

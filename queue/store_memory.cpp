@@ -1,9 +1,12 @@
-// store_memory.cpp - the in-memory queue store: two maps behind a mutex. Used by unit
-// tests and by `queue_store = memory` to measure the protocol path without disk writes.
+// store_memory.cpp - the in-memory queue store: two maps and a due index behind a mutex. Used by
+// unit tests and by `queue_store = memory` to measure the protocol path without disk writes.
 // Nothing survives the process; flush() is a no-op. Same contract as store.hpp otherwise
 // (duplicate IDs refused, update of an unknown ID fails).
 #include <map>
 #include <mutex>
+#include <set>
+#include <utility>
+#include <vector>
 
 #include "queue/store.hpp"
 
@@ -19,6 +22,7 @@ class MemoryStore final : public QueueStore {
         if (envelopes_.count(env.queue_id)) return PutStatus::duplicate;
         envelopes_.emplace(env.queue_id, encode_envelope(env));
         bodies_.emplace(env.queue_id, std::string(body));
+        index(env.queue_id, &env);
         return PutStatus::ok;
     }
     PutStatus put_chunk(std::string_view qid, uint32_t index, std::string_view bytes,
@@ -47,6 +51,7 @@ class MemoryStore final : public QueueStore {
         if (it != chunks_.end()) chunks_.erase(it);
         envelopes_.emplace(env.queue_id, encode_envelope(env));
         bodies_.emplace(env.queue_id, std::move(body));
+        index(env.queue_id, &env);
         return PutStatus::ok;
     }
     Result<void> remove_chunks(std::string_view qid, uint32_t) override {
@@ -82,12 +87,14 @@ class MemoryStore final : public QueueStore {
         auto it = envelopes_.find(env.queue_id);
         if (it == envelopes_.end()) return not_found(env.queue_id);
         it->second = encode_envelope(env);
+        index(env.queue_id, &env);
         return {};
     }
     Result<void> remove(std::string_view qid) override {
         std::lock_guard lock(mu_);
         if (!envelopes_.erase(std::string(qid))) return not_found(qid);
         bodies_.erase(std::string(qid));
+        index(qid, nullptr);
         return {};
     }
     PutStatus remove_and_put(std::string_view qid, const Envelope& env, std::string_view body,
@@ -101,8 +108,10 @@ class MemoryStore final : public QueueStore {
         if (envelopes_.count(env.queue_id)) return PutStatus::duplicate;
         envelopes_.erase(std::string(qid));
         bodies_.erase(std::string(qid));
+        index(qid, nullptr);
         envelopes_.emplace(env.queue_id, encode_envelope(env));
         bodies_.emplace(env.queue_id, std::string(body));
+        index(env.queue_id, &env);
         return PutStatus::ok;
     }
     Result<void> scan(const std::function<void(Envelope&&)>& each,
@@ -122,6 +131,55 @@ class MemoryStore final : public QueueStore {
         }
         return {};
     }
+    Result<void> scan_due(uint64_t until,
+                          const std::function<bool(std::string_view, uint64_t)>& each,
+                          uint64_t& next) override {
+        next = UINT64_MAX;
+        std::vector<std::pair<uint64_t, std::string>> due;
+        {
+            std::lock_guard lock(mu_);
+            if (closed_) return closed_error();
+            for (const auto& e : due_) {
+                if (e.first > until) {
+                    next = e.first;
+                    break;
+                }
+                due.push_back(e);
+            }
+        }
+        for (const auto& [when, qid] : due)
+            if (!each(qid, when)) {
+                next = UINT64_MAX;
+                break;
+            }
+        return {};
+    }
+    Result<void> scan_after(std::string_view after, const std::function<bool(Envelope&&)>& each,
+                            const std::function<void(const Error&)>& bad) override {
+        std::vector<std::pair<std::string, std::string>> copy;
+        {
+            std::lock_guard lock(mu_);
+            if (closed_) return closed_error();
+            for (auto it = envelopes_.upper_bound(std::string(after)); it != envelopes_.end(); ++it)
+                copy.emplace_back(it->first, it->second);
+        }
+        for (auto& [qid, rec] : copy) {
+            auto env = decode_envelope(qid, rec);
+            if (!env) {
+                bad(env.error());
+            } else if (!each(std::move(env.value()))) {
+                break;
+            }
+        }
+        return {};
+    }
+    Result<uint64_t> body_size(std::string_view qid) override {
+        std::lock_guard lock(mu_);
+        if (closed_) return closed_error();
+        auto it = bodies_.find(std::string(qid));
+        if (it == bodies_.end()) return not_found(qid);
+        return static_cast<uint64_t>(it->second.size());
+    }
     Result<void> checkpoint() override { return flush(); }
     Result<void> close() override {
         std::lock_guard lock(mu_);
@@ -131,6 +189,19 @@ class MemoryStore final : public QueueStore {
     const char* kind() const override { return "memory"; }
 
   private:
+    // Replaces qid's entry in the due index (none for env == nullptr or a held message).
+    void index(std::string_view qid, const Envelope* env) {
+        std::string id(qid);
+        if (auto it = due_of_.find(id); it != due_of_.end()) {
+            due_.erase({it->second, id});
+            due_of_.erase(it);
+        }
+        if (!env) return;
+        auto due = envelope_due(*env);
+        if (!due) return;
+        due_.emplace(*due, id);
+        due_of_.emplace(std::move(id), *due);
+    }
     static Error not_found(std::string_view qid) {
         return make_error(Exit::no_input, std::string(qid) + ": not in the queue");
     }
@@ -144,6 +215,8 @@ class MemoryStore final : public QueueStore {
     std::map<std::string, std::string> envelopes_;  // encoded, as the BDB store keeps them
     std::map<std::string, std::string> bodies_;
     std::map<std::string, std::map<uint32_t, std::string>> chunks_;  // streamed, no envelope yet
+    std::set<std::pair<uint64_t, std::string>> due_;                 // (due time, queue ID)
+    std::map<std::string, uint64_t> due_of_;
     bool closed_ = false;
 };
 

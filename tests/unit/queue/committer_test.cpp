@@ -40,6 +40,16 @@ class SlowStore final : public QueueStore {
                       const std::function<void(const Error&)>& bad) override {
         return inner_->scan(each, bad);
     }
+    Result<void> scan_due(uint64_t until,
+                          const std::function<bool(std::string_view, uint64_t)>& each,
+                          uint64_t& next) override {
+        return inner_->scan_due(until, each, next);
+    }
+    Result<void> scan_after(std::string_view after, const std::function<bool(Envelope&&)>& each,
+                            const std::function<void(const Error&)>& bad) override {
+        return inner_->scan_after(after, each, bad);
+    }
+    Result<uint64_t> body_size(std::string_view q) override { return inner_->body_size(q); }
     Result<void> checkpoint() override { return {}; }
     Result<void> close() override { return {}; }
     const char* kind() const override { return "slow"; }

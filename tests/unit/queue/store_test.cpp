@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "queue/store.hpp"
 
@@ -243,6 +245,178 @@ Test(store, bdb_recovers_after_crash) {
     cr_assert(b.ok());
     cr_expect(*b == big);
     cr_expect(!s->load_envelope(kB).ok());
+    s.reset();
+    std::filesystem::remove_all(dir);
+}
+
+// ---- the due index (both stores): what scan_due, scan_after and body_size see after each
+// kind of write, bad inputs (unknown IDs, a closed store) first.
+
+namespace {
+
+using DueList = std::vector<std::pair<std::string, uint64_t>>;
+
+DueList due_until(QueueStore& s, uint64_t until, uint64_t& next) {
+    DueList out;
+    auto r = s.scan_due(
+        until,
+        [&](std::string_view q, uint64_t d) {
+            out.emplace_back(std::string(q), d);
+            return true;
+        },
+        next);
+    cr_expect(r.ok(), "%s scan_due: %s", s.kind(), r.ok() ? "" : r.error().message.c_str());
+    return out;
+}
+
+Envelope deferred_env(const char* qid, uint64_t t0, uint64_t t1) {
+    Envelope e = make_env(qid);
+    e.recipients[0].state = RcptState::deferred;
+    e.recipients[0].next_try = t0;
+    e.recipients[1].state = RcptState::deferred;
+    e.recipients[1].next_try = t1;
+    return e;
+}
+
+void run_due_index(QueueStore& s) {
+    uint64_t next = 0;
+    cr_expect(due_until(s, UINT64_MAX - 1, next).empty(), "%s: empty store", s.kind());
+    cr_expect_eq(next, UINT64_MAX);
+    cr_expect(!s.body_size(kA).ok(), "%s: no body", s.kind());
+    std::string err;
+    // A: pending (due 0); B: deferred, earliest recipient at 5000; C: held.
+    cr_assert_eq(s.put(make_env(kA), body_of(kA), err), PutStatus::ok);
+    cr_assert_eq(s.put(deferred_env(kB, 9000, 5000), body_of(kB), err), PutStatus::ok);
+    Envelope held = deferred_env(kC, 1, 1);
+    held.flags |= kEnvelopeHeld;
+    cr_assert_eq(s.put(held, body_of(kC), err), PutStatus::ok);
+    DueList d = due_until(s, 100, next);
+    cr_assert_eq(d.size(), 1u, "%s: %zu due at 100", s.kind(), d.size());
+    cr_expect_eq(d[0].first, kA);
+    cr_expect_eq(d[0].second, 0u);
+    cr_expect_eq(next, 5000u, "%s: next %llu", s.kind(), static_cast<unsigned long long>(next));
+    d = due_until(s, 10000, next);
+    cr_assert_eq(d.size(), 2u);
+    cr_expect_eq(d[1].first, kB);
+    cr_expect_eq(d[1].second, 5000u);
+    cr_expect_eq(next, UINT64_MAX, "%s: the held message is not indexed", s.kind());
+    // A deferred to 7000: now after B. Stopping the walk leaves next unknown.
+    cr_expect(s.update(deferred_env(kA, 7000, 8000)).ok());
+    d = due_until(s, 10000, next);
+    cr_assert_eq(d.size(), 2u);
+    cr_expect_eq(d[0].first, kB);
+    cr_expect_eq(d[1].first, kA);
+    cr_expect_eq(d[1].second, 7000u);
+    size_t seen = 0;
+    cr_expect(s.scan_due(
+                   10000, [&](std::string_view, uint64_t) { return ++seen < 1; }, next)
+                  .ok());
+    cr_expect_eq(seen, 1u);
+    cr_expect_eq(next, UINT64_MAX);
+    // Released (the flag cleared): indexed at its recipients' time.
+    held.flags &= ~kEnvelopeHeld;
+    cr_expect(s.update(held).ok());
+    d = due_until(s, 6000, next);
+    cr_assert_eq(d.size(), 2u, "%s: %zu", s.kind(), d.size());
+    cr_expect_eq(d[0].first, kC);
+    cr_expect_eq(next, 7000u);
+    // Every recipient final (a crash before removal): due now, so it is finished.
+    Envelope done = make_env(kB);
+    done.recipients[0].state = RcptState::sent;
+    done.recipients[1].state = RcptState::failed;
+    cr_expect(s.update(done).ok());
+    d = due_until(s, 0, next);
+    cr_assert_eq(d.size(), 1u);
+    cr_expect_eq(d[0].first, kB);
+    // Removal and remove_and_put take the entries along.
+    cr_expect(s.remove(kB).ok());
+    cr_expect(!s.remove(kB).ok());
+    cr_expect(!s.update(make_env(kB)).ok(), "%s: update of a removed message", s.kind());
+    cr_expect_eq(s.remove_and_put(kC, make_env(kB), body_of(kB), err), PutStatus::ok);
+    d = due_until(s, 10000, next);
+    cr_assert_eq(d.size(), 2u);
+    cr_expect_eq(d[0].first, kB);
+    cr_expect_eq(d[0].second, 0u);
+    cr_expect_eq(d[1].first, kA);
+    // scan_after: queue-ID order, strictly after the key, stoppable.
+    std::vector<std::string> ids;
+    auto collect = [&](Envelope&& e) {
+        ids.push_back(e.queue_id);
+        return true;
+    };
+    auto nobad = [](const tegami::Error&) { cr_expect(false); };
+    cr_expect(s.scan_after("", collect, nobad).ok());
+    cr_expect_eq(ids, (std::vector<std::string>{kA, kB}));
+    ids.clear();
+    cr_expect(s.scan_after(kA, collect, nobad).ok());
+    cr_expect_eq(ids, (std::vector<std::string>{kB}));
+    ids.clear();
+    cr_expect(s.scan_after("0000000000000AAB", collect, nobad).ok());  // not a stored key
+    cr_expect_eq(ids, (std::vector<std::string>{kB}));
+    ids.clear();
+    cr_expect(s.scan_after(kB, collect, nobad).ok());
+    cr_expect(ids.empty());
+    cr_expect(s.scan_after(
+                   "",
+                   [&](Envelope&& e) {
+                       ids.push_back(e.queue_id);
+                       return false;
+                   },
+                   nobad)
+                  .ok());
+    cr_expect_eq(ids.size(), 1u);
+    auto sz = s.body_size(kB);
+    cr_assert(sz.ok());
+    cr_expect_eq(*sz, body_of(kB).size());
+    cr_expect(s.close().ok());
+    cr_expect(!s.scan_due(
+                    0, [](std::string_view, uint64_t) { return true; }, next)
+                   .ok());
+    cr_expect(!s.scan_after("", collect, nobad).ok());
+    cr_expect(!s.body_size(kB).ok());
+}
+
+}  // namespace
+
+Test(store, memory_due_index) {
+    auto s = make_memory_store();
+    run_due_index(*s);
+}
+
+Test(store, bdb_due_index) {
+    std::string dir = temp_dir();
+    auto s = open_or_fail(dir);
+    run_due_index(*s);
+    s.reset();
+    std::filesystem::remove_all(dir);
+}
+
+// The index is in the envelope's transaction: after a crash (no close) it agrees with the
+// envelopes that recovery kept.
+Test(store, bdb_due_index_survives_a_crash) {
+    std::string dir = temp_dir();
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        auto s = open_bdb_store(dir, 1024 * 1024);
+        if (!s.ok()) _exit(2);
+        std::string err;
+        if ((*s)->put(make_env(kA), body_of(kA), err) != PutStatus::ok) _exit(3);
+        if ((*s)->put(make_env(kB), body_of(kB), err) != PutStatus::ok) _exit(3);
+        if (!(*s)->update(deferred_env(kA, 4000, 3000)).ok()) _exit(4);
+        if (!(*s)->remove(kB).ok()) _exit(4);
+        if (!(*s)->flush().ok()) _exit(5);
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    auto s = open_or_fail(dir);
+    uint64_t next = 0;
+    DueList d = due_until(*s, 10000, next);
+    cr_assert_eq(d.size(), 1u);
+    cr_expect_eq(d[0].first, kA);
+    cr_expect_eq(d[0].second, 3000u);
     s.reset();
     std::filesystem::remove_all(dir);
 }
