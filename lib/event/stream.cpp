@@ -31,6 +31,9 @@ void Stream::set_timeouts(uint64_t read_seconds, uint64_t write_seconds) {
 // registration only when the mask or the timeout changed: the usual request/reply turn
 // keeps EV_READ armed and costs no epoll_ctl.
 void Stream::arm() {
+    // While input is fed, what the owner does (replies, pause, stop_reading) is armed once
+    // afterwards: every feed() runs inside handle() or resume(), which arm when it returns.
+    if (feeding_) return;
     short want = 0;
     uint64_t secs = 0;
     if (!dead()) {
