@@ -38,8 +38,9 @@
 #                 sessions (benchtool.py latency), and Tegami alone at BENCH_LATENCY_HIGH_RATE;
 #   idle at scale PSS per idle session with BENCH_IDLE_LARGE sessions, Tegami only
 #                 (Postfix would need a process per session).
-# With the defaults the whole script takes about 12 minutes on the 2-core development
-# machine; BENCH_MAX_SECONDS bounds it (no new step starts after it).
+# With the defaults the whole script takes about 9 minutes on the 2-core development
+# machine (a run at about a third of the counts took 4); BENCH_MAX_SECONDS (900) bounds
+# it: no new step starts after it. System calls per message: tests/bench/syscalls.sh.
 #
 # Environment (all optional):
 #   BENCH_MESSAGES=20000 BENCH_SESSIONS=20 BENCH_SIZE=1024 BENCH_RUNS=3
