@@ -3,10 +3,11 @@
 // by intake (to build one from a SubmitMsg) and by the runner (to update states).
 //
 // The record is versioned and readable without a special tool: a sequence of fields,
-// each "<decimal length>:<bytes>\n". Field order (version 2):
-//   version "2", sender, arrival, client_addr, client_name, helo, protocol, flags, envid,
-//   nrcpt, then per recipient: address, orcpt, notify, state, attempts, next_try, dsn, text.
-// Version 1 records (no envid, orcpt or notify) are still read.
+// each "<decimal length>:<bytes>\n". Field order (version 3):
+//   version "3", sender, arrival, client_addr, client_name, helo, protocol, flags, envid,
+//   nrcpt, then per recipient: address, orcpt, notify, state, attempts, next_try, dsn, text,
+//   route.
+// Version 1 records (no envid, orcpt or notify) and version 2 (no route) are still read.
 // Numbers are decimal; state is "pending", "deferred", "sent" or "failed".
 // decode_envelope trusts nothing: a truncated record, bad version, bad length, bad number
 // or trailing bytes is an error, never a crash.
@@ -36,7 +37,12 @@ struct Recipient {
     uint64_t next_try = 0;  // seconds since the epoch; 0 = now
     std::string dsn;        // last enhanced status, "4.2.0"
     std::string text;       // last delivery agent text (printable)
+    // "" (route by the address) or kRouteMailbox: a local user's mailbox that local
+    // handed back for mailbox_transport (added by a redirect, queue/runner.cpp).
+    std::string route;
 };
+
+constexpr const char* kRouteMailbox = "mailbox";
 
 struct Envelope {
     std::string queue_id;  // the key, not part of the record
@@ -59,7 +65,7 @@ constexpr uint32_t kEnvelopeHeld = 1u << 31;
 // The sender was sent a delay warning for this message (queue/bounce.hpp).
 constexpr uint32_t kEnvelopeDelayWarned = 1u << 30;
 
-constexpr uint32_t kEnvelopeVersion = 2;
+constexpr uint32_t kEnvelopeVersion = 3;
 constexpr size_t kMaxRecipients = 100000;
 
 // When the message is next due, the key of the store's due index: the earliest next_try

@@ -400,6 +400,14 @@ void Runner::on_agent_closed(Agent& a, const std::string& why) {
 }
 
 void Runner::on_frame(Agent& a, ipc::MsgType type, std::string_view payload) {
+    if (type == ipc::MsgType::deliver_redirect && &a == &local_) {
+        ipc::DeliverRedirectMsg rd;
+        if (ipc::decode(payload, rd) && on_redirect(a, std::move(rd))) return;
+        log_error("%s sent a bad %s frame: closing", a.name, ipc::msg_type_name(type));
+        a.chan->close();
+        on_agent_closed(a, "protocol error");
+        return;
+    }
     ipc::DeliverResultMsg r;
     if (type != ipc::MsgType::deliver_result || !ipc::decode(payload, r)) {
         log_error("%s sent a bad %s frame: closing", a.name, ipc::msg_type_name(type));
@@ -433,7 +441,8 @@ bool Runner::dispatch(const Due& d) {
     std::vector<std::pair<Route, std::vector<uint32_t>>> groups;
     for (uint32_t i = 0; i < m.env.recipients.size(); ++i) {
         if (!due(i)) continue;
-        Route r = route_recipient(m.env.recipients[i].address, settings_.routing);
+        const Recipient& rc = m.env.recipients[i];
+        Route r = route_recipient(rc.address, settings_.routing, rc.route == kRouteMailbox);
         auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& x) {
             return x.first.transport == r.transport && x.first.next_hop == r.next_hop &&
                    x.first.rewrite == r.rewrite && x.first.text == r.text;
@@ -542,12 +551,56 @@ bool Runner::send_request(Message& m, Agent& a, const std::string& dest, const R
     dm.flags = m.env.flags & ~(kEnvelopeHeld | kEnvelopeDelayWarned);
     dm.arrival_time = m.env.arrival;
     dm.body_size = body->size();
-    flights_[dm.request_id] = Flight{qid, std::move(rcpts), &a, dest};
+    flights_[dm.request_id] = Flight{qid, std::move(rcpts), &a, dest, {}};
     ++m.in_flight;
     ++a.in_flight;
     ++dests_[dest].in_flight;
     a.chan->send(ipc::encode(dm), {fd->get()});  // a failed write reschedules via on_agent_closed
     return true;
+}
+
+// Held with the flight until its result; false (a protocol error) for an unknown request
+// or a recipient not in it.
+bool Runner::on_redirect(Agent& a, ipc::DeliverRedirectMsg r) {
+    auto f = flights_.find(r.request_id);
+    if (f == flights_.end() || f->second.agent != &a) return false;
+    const auto& rc = f->second.rcpts;
+    if (std::find(rc.begin(), rc.end(), r.index) == rc.end()) return false;
+    f->second.redirects.push_back(std::move(r));
+    return true;
+}
+
+// New recipients for idx's expansion: each address once per envelope (an address already
+// there, by any path, is not added again), with idx's ORCPT and NOTIFY so a DSN names
+// what the sender wrote. Part of the state change the caller persists.
+void Runner::add_redirects(Message& m, uint32_t idx, const ipc::DeliverRedirectMsg& r,
+                           uint64_t now) {
+    const Recipient parent = m.env.recipients[idx];
+    for (const auto& t : r.targets) {
+        std::string route = t.route == ipc::kRedirectMailbox ? kRouteMailbox : "";
+        bool have = std::any_of(
+            m.env.recipients.begin(), m.env.recipients.end(),
+            [&](const Recipient& x) { return x.address == t.address && x.route == route; });
+        if (have) continue;
+        if (m.env.recipients.size() >= kMaxRecipients) {
+            log_warning("%s: <%s> expands past %zu recipients: <%s> dropped",
+                        m.env.queue_id.c_str(), parent.address.c_str(), kMaxRecipients,
+                        t.address.c_str());
+            continue;
+        }
+        Recipient n;
+        n.address = printable(t.address);
+        n.orcpt = parent.orcpt.empty() ? parent.address : parent.orcpt;
+        n.notify = parent.notify;
+        n.route = route;
+        m.env.recipients.push_back(std::move(n));
+        m.busy.push_back(false);
+        ++active_rcpts_;  // the message's count, as drop() takes it back
+        auto ni = static_cast<uint32_t>(m.env.recipients.size() - 1);
+        schedule_.add({now, m.env.queue_id, ni});
+        log_info("%s: <%s> expanded to <%s>%s", m.env.queue_id.c_str(), parent.address.c_str(),
+                 t.address.c_str(), route.empty() ? "" : " (mailbox_transport)");
+    }
 }
 
 void Runner::on_result(Agent& a, const ipc::DeliverResultMsg& r) {
@@ -574,6 +627,9 @@ void Runner::on_result(Agent& a, const ipc::DeliverResultMsg& r) {
                 if (rr.index == i) res = &rr;
             if (res) {
                 apply_result(m, i, *res, r.relay, now);
+                if (rcpt_state_final(m.env.recipients[i].state))
+                    for (const auto& rd : fl.redirects)
+                        if (rd.index == i) add_redirects(m, i, rd, now);
             } else {
                 log_warning("%s: no result for <%s>: rescheduled", m.env.queue_id.c_str(),
                             m.env.recipients[i].address.c_str());

@@ -14,7 +14,10 @@
 // next hop has at most smtp_destination_concurrency_limit requests in flight (and the remote agent
 // smtp_concurrency_limit, local max_in_flight); what does not fit waits in its destination's queue,
 // so a slow or dead destination holds up only its own mail. Each DeliverResultMsg applies one
-// result per recipient and becomes one state change (one transaction); a message whose recipients
+// result per recipient and becomes one state change (one transaction); the addresses local
+// expanded a recipient to but does not deliver itself (another domain's, or a mailbox for
+// mailbox_transport: DeliverRedirectMsg) join the envelope as new recipients in that same
+// transaction, once the expanded recipient's result is final; a message whose recipients
 // are all final is removed, with its bounce stored in the same transaction when one is due.
 //
 // Called by the queue daemon on the loop thread: add() for each newly durable message,
@@ -117,6 +120,9 @@ class Runner {
         std::vector<uint32_t> rcpts;  // the recipients of this request
         Agent* agent = nullptr;
         std::string dest;  // per-destination queue key
+        // local's expansions to addresses it does not deliver (DeliverRedirectMsg),
+        // applied with the result when that is final
+        std::vector<ipc::DeliverRedirectMsg> redirects;
     };
     // Recipients of one message routed to one destination, waiting for a free slot.
     struct Waiting {
@@ -152,6 +158,8 @@ class Runner {
                       std::vector<uint32_t> rcpts, uint64_t now);
     void drain_waiting(uint64_t now);
     void on_result(Agent& a, const ipc::DeliverResultMsg& r);
+    bool on_redirect(Agent& a, ipc::DeliverRedirectMsg r);
+    void add_redirects(Message& m, uint32_t idx, const ipc::DeliverRedirectMsg& r, uint64_t now);
     void apply_result(Message& m, uint32_t idx, const ipc::RcptResult& r, const std::string& relay,
                       uint64_t now);
     void settle(Message& m);

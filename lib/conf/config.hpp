@@ -119,6 +119,7 @@ struct Config {
 
     // local delivery
     MailboxFormat mailbox_format = MailboxFormat::mbox;
+    std::string mailbox_transport;  // "" or "lmtp:unix:/path", "lmtp:inet:host:port"
     uint64_t local_concurrency = 0;
     std::string recipient_delimiter;           // "+": user+detail reaches user ("" = off)
     std::string default_user;                  // runs |program and /file targets of aliases

@@ -189,6 +189,35 @@ bool decode(std::string_view payload, DeliverResultMsg& m) {
     return r.finish();
 }
 
+std::string encode(const DeliverRedirectMsg& m) {
+    FrameWriter w(MsgType::deliver_redirect);
+    w.u64(m.request_id);
+    w.u32(m.index);
+    w.u32(static_cast<uint32_t>(m.targets.size()));
+    for (const auto& t : m.targets) {
+        w.str(t.address);
+        w.u32(t.route);
+    }
+    return w.finish();
+}
+
+bool decode(std::string_view payload, DeliverRedirectMsg& m) {
+    FrameReader r(payload);
+    uint32_t n = 0;
+    r.u64(m.request_id);
+    r.u32(m.index);
+    if (!r.u32(n) || n == 0 || n > kMaxRedirects || n > payload.size() / 8) return false;
+    m.targets.resize(n);
+    for (auto& t : m.targets) {
+        r.str(t.address);
+        r.u32(t.route);
+    }
+    if (!r.finish()) return false;
+    for (const auto& t : m.targets)
+        if (t.address.empty() || t.route > kRedirectMailbox) return false;
+    return true;
+}
+
 std::string encode(const AuthStartMsg& m) {
     FrameWriter w(MsgType::auth_start);
     w.u64(m.request_id);

@@ -134,6 +134,26 @@ struct DeliverResultMsg {
     std::string relay;  // "local", "mbox", "maildir", "lmtp:...": for the relay= log field
 };
 
+// local -> queue, before the DeliverResultMsg of the same request: recipient `index`
+// expanded (alias, .forward, virtusertable) to addresses local does not deliver itself:
+// another domain's (route kRedirectAddress: the queue routes them, to smtp say), or a
+// local user's mailbox for mailbox_transport (kRedirectMailbox: LMTP). The queue adds
+// them to the envelope in the same transaction that makes `index` final, and only then
+// (a deferred result drops them: the next attempt expands again). At most
+// kMaxRedirects addresses per recipient.
+constexpr uint32_t kRedirectAddress = 0;
+constexpr uint32_t kRedirectMailbox = 1;
+constexpr size_t kMaxRedirects = 1000;
+struct RedirectTarget {
+    std::string address;  // canonical
+    uint32_t route = kRedirectAddress;
+};
+struct DeliverRedirectMsg {
+    uint64_t request_id = 0;
+    uint32_t index = 0;
+    std::vector<RedirectTarget> targets;
+};
+
 // sendmail -> queue on the control socket. ids: exact queue IDs (for run: none means
 // every message). Only root and the suite's own user may run, hold, release or delete.
 enum class ControlOp : uint32_t { list = 1, run = 2, hold = 3, release = 4, remove = 5 };
@@ -274,6 +294,7 @@ std::string encode(const BodyChunkResultMsg& m);
 std::string encode(const BodyAbortMsg& m);
 std::string encode(const DeliverMsg& m);
 std::string encode(const DeliverResultMsg& m);
+std::string encode(const DeliverRedirectMsg& m);
 std::string encode(const AuthStartMsg& m);
 std::string encode(const AuthStepMsg& m);
 std::string encode(const AuthCancelMsg& m);
@@ -295,6 +316,7 @@ bool decode(std::string_view payload, BodyChunkResultMsg& m);
 bool decode(std::string_view payload, BodyAbortMsg& m);
 bool decode(std::string_view payload, DeliverMsg& m);
 bool decode(std::string_view payload, DeliverResultMsg& m);
+bool decode(std::string_view payload, DeliverRedirectMsg& m);
 
 bool decode(std::string_view payload, AuthStartMsg& m);
 bool decode(std::string_view payload, AuthStepMsg& m);

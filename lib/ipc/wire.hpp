@@ -47,8 +47,9 @@ enum class MsgType : uint16_t {
     body_abort = 14,         // smtpd -> queue: BodyAbortMsg, the chunks of a message never sent
 
     // queue <-> local delivery (queue connects to the local agent's Unix socket)
-    deliver = 20,         // queue -> local: DeliverMsg + one fd (the body, a sealed memfd)
-    deliver_result = 21,  // local -> queue: DeliverResultMsg, one result per recipient
+    deliver = 20,           // queue -> local: DeliverMsg + one fd (the body, a sealed memfd)
+    deliver_result = 21,    // local -> queue: DeliverResultMsg, one result per recipient
+    deliver_redirect = 22,  // local -> queue: DeliverRedirectMsg, before the request's result
 
     // smtpd <-> auth (smtpd connects to tegami-auth's Unix socket; peers checked by uid)
     auth_start = 60,   // smtpd -> auth: AuthStartMsg, a client's AUTH command

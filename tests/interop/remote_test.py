@@ -294,7 +294,10 @@ def main():
     os.chmod(work, 0o755)
     os.chmod(mailertable, 0o644)
     os.chmod(tls_policy, 0o644)
-    box = ts.Sandbox(prefix="tegami-remote", extra=[
+    alias_user = ts.mail_user()
+    box = ts.Sandbox(prefix="tegami-remote", aliases=(
+        "postmaster: %s\nfar: %s, Fwd1@GOOD.example, Fwd1@good.example\n" % (
+            alias_user, alias_user)), extra=[
         "mailertable=text:" + mailertable,
         "smtp_tls_policy=text:" + tls_policy,
         "dns_resolver=127.0.0.1@%d" % dns.port,
@@ -434,6 +437,17 @@ def main():
                        "dsn=4.7.4, status=deferred" in box.log(), 10),
            "smtp_tls_policy encrypt without STARTTLS defers with 4.7.4", box.tail())
         ok(not delivered(sinks["good"], "T8tls", 1), "nothing is sent in the clear")
+
+        # 11. an alias with a local user and an address elsewhere: the local copy, and the
+        # address added to the envelope by the queue and sent to good.example's MX, once
+        send(["far@localhost"], "T11alias")
+        got = delivered(sinks["good"], "T11alias")
+        ok(len(got) == 1 and b"X-Rcpt-Args: <Fwd1@good.example>" in got[0],
+           "an alias's remote address is handed to the remote agent, once", box.tail())
+        ok(ts.wait_for(lambda: sum(1 for m in box.messages() if b"T11alias" in m) == 1, 10),
+           "the alias's local user got its one copy", box.tail())
+        ok("<far@localhost> expanded to <Fwd1@good.example>" in box.log(),
+           "the expansion is logged by the queue", box.tail())
 
         # 10. a slow destination holds up only its own mail: 2 at a time to slow.example
         # (3 s each before the DATA reply), while good.example gets its message at once

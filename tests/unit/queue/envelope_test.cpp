@@ -133,7 +133,7 @@ Test(envelope, round_trip_odd_bytes) {
 
 Test(envelope, record_is_readable) {
     std::string rec = encode_envelope(sample(1));
-    cr_expect(rec.rfind("1:2\n17:alice@example.org\n", 0) == 0, "record: %s", rec.c_str());
+    cr_expect(rec.rfind("1:3\n17:alice@example.org\n", 0) == 0, "record: %s", rec.c_str());
     cr_expect(rec.find("7:pending\n") != std::string::npos);
 }
 
@@ -158,7 +158,21 @@ Test(envelope, version_2_fields_and_version_1_records) {
     cr_expect_eq(old->recipients[0].address, "bob@x.test");
     cr_expect_eq(old->recipients[0].attempts, 2u);
     cr_expect_eq(old->recipients[0].text, "full");
-    cr_expect(!decode_envelope("Q", "1:3\n" + v1.substr(4)).ok(), "version 3 accepted");
+    cr_expect(!decode_envelope("Q", "1:4\n" + v1.substr(4)).ok(), "version 4 accepted");
+    // A version 2 record (no route field) is read as routed by its address.
+    std::string v2 =
+        "1:2\n1:s\n1:5\n0:\n0:\n0:\n4:SMTP\n1:0\n0:\n1:1\n"
+        "10:bob@x.test\n0:\n1:0\n7:pending\n1:0\n1:0\n0:\n0:\n";
+    auto two = decode_envelope("Q", v2);
+    cr_assert(two.ok(), "%s", two.ok() ? "" : two.error().message.c_str());
+    cr_expect_eq(two->recipients[0].route, "");
+    // Version 3 without the route field is truncated; with it, the route survives.
+    cr_expect(!decode_envelope("Q", "1:3\n" + v2.substr(4)).ok(), "v3 without route accepted");
+    Envelope h = sample(1);
+    h.recipients[0].route = kRouteMailbox;
+    auto hb = decode_envelope("Q", encode_envelope(h));
+    cr_assert(hb.ok());
+    cr_expect_eq(hb->recipients[0].route, "mailbox");
 }
 
 Test(envelope, states_and_printable) {

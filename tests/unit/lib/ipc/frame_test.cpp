@@ -119,6 +119,31 @@ Test(ipc_frame, deliver_bad_payloads_refused) {
     cr_expect(!decode(payload_of(w.finish()), rout), "absurd result count accepted");
 }
 
+Test(ipc_frame, deliver_redirect_round_trip_and_bad_payloads) {
+    DeliverRedirectMsg m{
+        7, 2, {{"bob@far.example", kRedirectAddress}, {"alice@localhost", kRedirectMailbox}}},
+        out;
+    std::string p = payload_of(encode(m));
+    cr_assert(decode(p, out));
+    cr_expect_eq(out.request_id, 7u);
+    cr_expect_eq(out.index, 2u);
+    cr_assert_eq(out.targets.size(), 2u);
+    cr_expect_eq(out.targets[0].address, "bob@far.example");
+    cr_expect_eq(out.targets[1].route, kRedirectMailbox);
+    for (size_t cut = 0; cut < p.size(); ++cut)
+        cr_expect(!decode(std::string_view(p).substr(0, cut), out), "short payload of %zu", cut);
+    cr_expect(!decode(p + "x", out), "trailing byte accepted");
+    DeliverRedirectMsg none{7, 2, {}}, empty_addr{7, 2, {{"", 0}}}, bad_route{7, 2, {{"a@b", 9}}};
+    cr_expect(!decode(payload_of(encode(none)), out), "no targets accepted");
+    cr_expect(!decode(payload_of(encode(empty_addr)), out), "empty address accepted");
+    cr_expect(!decode(payload_of(encode(bad_route)), out), "unknown route accepted");
+    FrameWriter w(MsgType::deliver_redirect);
+    w.u64(1);
+    w.u32(0);
+    w.u32(static_cast<uint32_t>(kMaxRedirects + 1));
+    cr_expect(!decode(payload_of(w.finish()), out), "too many targets accepted");
+}
+
 Test(ipc_frame, header_checks) {
     FrameHeader h{kMagic, kVersion, 10, 0, 0};
     cr_expect(header_valid(h));
