@@ -246,7 +246,7 @@ Test(session_stream, streamed_bodies_reassemble_for_every_split_point) {
             cr_assert_leq(f.host.max_unanswered, 1u + 1u);  // one waiting, plus the last
             for (const auto& c : f.host.chunks)
                 cr_assert_leq(c.size(), chunk, "chunk %zu cut %zu", chunk, cut);
-            cr_assert_eq(f.host.content(), content, "chunk %zu cut %zu: [%s] [%s]", chunk, cut, f.host.content().c_str(), f.host.body().c_str());
+            cr_assert_eq(f.host.content(), content, "chunk %zu cut %zu", chunk, cut);
         }
     }
 }
