@@ -446,7 +446,7 @@ class BdbStore final : public QueueStore {
         DbcPtr cur(raw);
         std::string first = chunk_key(qid, 0);
         char kbuf[64];
-        std::memcpy(kbuf, first.data(), first.size());
+        first.copy(kbuf, first.size());
         DBT k{};
         k.data = kbuf;
         k.size = static_cast<u_int32_t>(first.size());
@@ -472,11 +472,11 @@ class BdbStore final : public QueueStore {
         DbcPtr cur(raw);
         std::string first = chunk_key(qid, 0);
         char kbuf[64];
-        std::memcpy(kbuf, first.data(), first.size());
+        first.copy(kbuf, first.size());
         std::string buf(64 * 1024, '\0');
         bool any = false;
         for (u_int32_t op = DB_SET_RANGE;;) {
-            if (op == DB_SET_RANGE) std::memcpy(kbuf, first.data(), first.size());
+            if (op == DB_SET_RANGE) first.copy(kbuf, first.size());
             DBT k{};
             k.data = kbuf;
             k.size = static_cast<u_int32_t>(first.size());
