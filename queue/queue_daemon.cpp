@@ -57,6 +57,7 @@ RunnerSettings settings_from(const Config& c) {
     s.remote_max_in_flight = c.smtp_concurrency_limit;
     s.destination_limit = c.smtp_destination_concurrency_limit;
     s.delay_warning = c.delay_warning_time;
+    s.bounce_size_limit = c.bounce_size_limit;
     s.active_limit = std::max<uint64_t>(1, c.queue_active_limit);
     s.active_recipient_limit = std::max<uint64_t>(1, c.queue_active_recipient_limit);
     return s;

@@ -57,6 +57,16 @@ Result<UniqueFd> body_memfd(std::string_view body) {
     return fd;
 }
 
+// The ORCPT a delivery agent passes on: the client's, else the address as the client
+// wrote it when that differs from the canonical form (RFC 3461 4.2 allows adding it).
+std::string orcpt_to_pass(const Recipient& rc) {
+    if (!rc.dsn_orcpt.empty()) return rc.dsn_orcpt;
+    if (rc.orcpt.empty()) return "";
+    for (char c : rc.orcpt)
+        if (static_cast<unsigned char>(c) >= 0x80) return "utf-8;" + rc.orcpt;
+    return "rfc822;" + rc.orcpt;
+}
+
 double now_precise() {
     timespec ts{};
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -543,7 +553,7 @@ bool Runner::send_request(Message& m, Agent& a, const std::string& dest, const R
             if (addr.find('@') == std::string::npos && !settings_.routing.local_domains.empty())
                 addr += "@" + settings_.routing.local_domains.front();
         }
-        dm.recipients.push_back(ipc::DeliverRcpt{i, addr, rc.orcpt, rc.notify});
+        dm.recipients.push_back(ipc::DeliverRcpt{i, addr, orcpt_to_pass(rc), rc.notify});
         m.busy[i] = true;
     }
     dm.next_hop = route.transport == Transport::lmtp ? "lmtp:" + route.next_hop : route.next_hop;
@@ -592,6 +602,7 @@ void Runner::add_redirects(Message& m, uint32_t idx, const ipc::DeliverRedirectM
         n.address = printable(t.address);
         n.orcpt = parent.orcpt.empty() ? parent.address : parent.orcpt;
         n.notify = parent.notify;
+        n.dsn_orcpt = parent.dsn_orcpt;  // the client's ORCPT follows its address (RFC 3461 6.2.7)
         n.route = route;
         m.env.recipients.push_back(std::move(n));
         m.busy.push_back(false);
@@ -663,6 +674,14 @@ void Runner::apply_result(Message& m, uint32_t idx, const ipc::RcptResult& r,
     if (r.status == ipc::kStatusOk) {
         rc.state = RcptState::sent;
         status = "sent";
+        // NOTIFY=SUCCESS: reported by us unless the next hop took the request (RFC 3461
+        // 5.2.2); a peer without DSN makes it "relayed". Never for the null sender.
+        if (notify_wants(rc.notify, ipc::kNotifySuccess) && !m.env.sender.empty() &&
+            !(r.flags & ipc::kResultDsnPassed)) {
+            m.success.resize(m.env.recipients.size(), SuccessAction::none);
+            m.success[idx] =
+                (r.flags & ipc::kResultRelayed) ? SuccessAction::relayed : SuccessAction::delivered;
+        }
     } else if (r.status == ipc::kStatusPerm) {
         rc.state = RcptState::failed;
         status = "bounced";
@@ -693,7 +712,7 @@ void Runner::maybe_warn(Message& m, uint64_t now) {
     if (!needs_delay_warning(m.env, now, settings_.delay_warning)) return;
     auto body = store_.load_body(m.env.queue_id);
     Bounce b = make_dsn(DsnKind::delay, m.env, body ? std::string_view(*body) : std::string_view(),
-                        settings_.hostname, new_queue_id(), now);
+                        settings_.hostname, new_queue_id(), now, dsn_options(m));
     std::string err;
     if (store_.put(b.envelope, b.body, err) != PutStatus::ok) {
         log_error("%s: cannot queue the delay warning (%s)", m.env.queue_id.c_str(), err.c_str());
@@ -703,9 +722,12 @@ void Runner::maybe_warn(Message& m, uint64_t now) {
     m.env.flags |= kFlagDelayWarned;
     log_info("%s: sender delay notification: %s", m.env.queue_id.c_str(),
              b.envelope.queue_id.c_str());
-    // Dispatched by the next pump, not inside this result; read from the store when the
-    // active set is full.
-    Envelope& e = b.envelope;
+    queue_report(std::move(b.envelope));
+}
+
+// A report just stored: dispatched by the next pump, never inside this result; read from
+// the store when the active set is full.
+void Runner::queue_report(Envelope&& e) {
     if (!room(e.recipients.size())) {
         store_next_ = 0;
         return;
@@ -714,8 +736,34 @@ void Runner::maybe_warn(Message& m, uint64_t now) {
     admit(std::move(e), arrived);
 }
 
-// One transaction per state change; the committer flushes it with the next batch.
+DsnOptions Runner::dsn_options(const Message& m) const {
+    DsnOptions o;
+    o.postmaster = "postmaster@" + settings_.hostname;
+    o.size_limit = settings_.bounce_size_limit;
+    o.successes = m.success;
+    return o;
+}
+
+// One transaction per state change; the committer flushes it with the next batch. A
+// success report due goes in the same transaction.
 void Runner::persist(Message& m) {
+    if (needs_success_report(m.env, m.success)) {
+        auto body = store_.load_body(m.env.queue_id);
+        Bounce b = make_dsn(DsnKind::success, m.env, body ? std::string_view(*body) : "",
+                            settings_.hostname, new_queue_id(), now_s(), dsn_options(m));
+        std::string err;
+        if (store_.update_and_put(m.env, b.envelope, b.body, err) == PutStatus::ok) {
+            committer_.note_commit();
+            m.success.clear();
+            log_info("%s: sender delivery status notification: %s", m.env.queue_id.c_str(),
+                     b.envelope.queue_id.c_str());
+            queue_report(std::move(b.envelope));
+            return;
+        }
+        // Kept in memory: the next state change of this message stores it.
+        log_error("%s: cannot queue the success notification (%s)", m.env.queue_id.c_str(),
+                  err.c_str());
+    }
     auto r = store_.update(m.env);
     if (!r)
         log_error("%s: cannot record delivery state: %s", m.env.queue_id.c_str(),
@@ -728,11 +776,12 @@ void Runner::persist(Message& m) {
 bool Runner::finish(Message& m) {
     std::string qid = m.env.queue_id;
     bool dbl = needs_double_bounce(m.env);
-    if (needs_bounce(m.env) || dbl) {
+    bool failed = needs_bounce(m.env), succeeded = needs_success_report(m.env, m.success);
+    if (failed || succeeded || dbl) {
         auto body = store_.load_body(qid);
-        Bounce b = make_dsn(dbl ? DsnKind::double_bounce : DsnKind::failure, m.env,
-                            body ? std::string_view(*body) : std::string_view(), settings_.hostname,
-                            new_queue_id(), now_s(), "postmaster@" + settings_.hostname);
+        DsnKind kind = dbl ? DsnKind::double_bounce : failed ? DsnKind::failure : DsnKind::success;
+        Bounce b = make_dsn(kind, m.env, body ? std::string_view(*body) : std::string_view(),
+                            settings_.hostname, new_queue_id(), now_s(), dsn_options(m));
         std::string err;
         if (store_.remove_and_put(qid, b.envelope, b.body, err) != PutStatus::ok) {
             log_error("%s: cannot queue the bounce (%s): message kept", qid.c_str(), err.c_str());
@@ -742,8 +791,11 @@ bool Runner::finish(Message& m) {
         if (dbl)
             log_info("%s: undeliverable notification: postmaster notified: %s", qid.c_str(),
                      b.envelope.queue_id.c_str());
-        else
+        else if (failed)
             log_info("%s: sender non-delivery notification: %s", qid.c_str(),
+                     b.envelope.queue_id.c_str());
+        else
+            log_info("%s: sender delivery status notification: %s", qid.c_str(),
                      b.envelope.queue_id.c_str());
         log_info("%s: removed", qid.c_str());
         drop(qid);

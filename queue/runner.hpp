@@ -43,6 +43,7 @@
 #include "lib/ipc/channel.hpp"
 #include "lib/ipc/messages.hpp"
 #include "queue/backoff.hpp"
+#include "queue/bounce.hpp"
 #include "queue/committer.hpp"
 #include "queue/route.hpp"
 #include "queue/schedule.hpp"
@@ -60,6 +61,7 @@ struct RunnerSettings {
     size_t remote_max_in_flight = 100;
     size_t destination_limit = 20;
     uint64_t delay_warning = 0;             // seconds; 0: never
+    uint64_t bounce_size_limit = 50000;     // largest message a DSN returns whole
     size_t active_limit = 20000;            // messages in memory
     size_t active_recipient_limit = 20000;  // their recipients (one bigger message still fits)
 };
@@ -103,6 +105,9 @@ class Runner {
         double arrived = 0;      // sub-second arrival for delay= (the record keeps whole seconds)
         std::vector<bool> busy;  // per recipient: in a request now, or waiting for a slot
         uint64_t size = 0;       // body octets, for listings (0: not read yet)
+        // Per recipient (or empty): a NOTIFY=SUCCESS delivery not yet reported; stored
+        // with the state change that records it (persist/finish), in memory until then.
+        std::vector<SuccessAction> success = {};
     };
     // One agent connection (local or remote) and its reconnect state.
     struct Agent {
@@ -164,6 +169,8 @@ class Runner {
                       uint64_t now);
     void settle(Message& m);
     void maybe_warn(Message& m, uint64_t now);
+    void queue_report(Envelope&& e);
+    DsnOptions dsn_options(const Message& m) const;
     void persist(Message& m);
     void make_due(Message& m, uint64_t now);
     bool finish(Message& m);

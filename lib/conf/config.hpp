@@ -116,6 +116,7 @@ struct Config {
     uint64_t queue_log_file_size = 0;  // bytes
     std::string queue_store;           // "bdb" or "memory"
     uint64_t delay_warning_time = 0;   // seconds; 0 = never
+    uint64_t bounce_size_limit = 0;    // bytes returned whole in a DSN; 0 = headers only
 
     // local delivery
     MailboxFormat mailbox_format = MailboxFormat::mbox;

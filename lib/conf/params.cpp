@@ -291,6 +291,12 @@ const std::vector<Param>& param_table() {
                "When a recipient is still deferred this long after the message arrived, the "
                "sender gets one delay warning (an RFC 3464 report, Action: delayed) unless "
                "its NOTIFY excludes DELAY. 0: never."),
+        P_SIZE(bounce_size_limit, "50000",
+               "The largest original message, in bytes, that a delivery status notification "
+               "returns whole (as message/rfc822): a failure report does unless the sender "
+               "asked for RET=HDRS, a success report only for RET=FULL. A larger message, a "
+               "delay warning and a double bounce return only the header section "
+               "(text/rfc822-headers). 0: always only the headers."),
         P_COUNT(queue_active_limit, "20000",
                 "The most messages the queue holds in memory at once (the active set, as "
                 "Postfix's qmgr_message_active_limit): those being delivered or due. A message "

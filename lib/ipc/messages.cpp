@@ -32,6 +32,11 @@ std::string encode(const SubmitMsg& m) {
     w.str(m.helo);
     w.str(m.protocol);
     w.u32(m.flags);
+    w.str(m.envid);
+    w.u32(static_cast<uint32_t>(m.notify.size()));
+    for (uint32_t n : m.notify)
+        w.u32(n);
+    w.strs(m.dsn_orcpts);
     w.str(m.body);
     return w.finish();
 }
@@ -48,6 +53,14 @@ bool decode(std::string_view payload, SubmitMsg& m) {
     r.str(m.helo);
     r.str(m.protocol);
     r.u32(m.flags);
+    r.str(m.envid);
+    uint32_t nn = 0;
+    // Each bit set takes 4 bytes: bound the count before allocating.
+    if (!r.u32(nn) || nn > payload.size() / 4) return false;
+    m.notify.resize(nn);
+    for (auto& n : m.notify)
+        r.u32(n);
+    r.strs(m.dsn_orcpts);
     r.str(m.body);
     return r.finish();
 }
@@ -168,6 +181,7 @@ std::string encode(const DeliverResultMsg& m) {
         w.u32(rr.status);
         w.str(rr.dsn);
         w.str(rr.text);
+        w.u32(rr.flags);
     }
     w.str(m.relay);
     return w.finish();
@@ -184,6 +198,7 @@ bool decode(std::string_view payload, DeliverResultMsg& m) {
         r.u32(rr.status);
         r.str(rr.dsn);
         r.str(rr.text);
+        r.u32(rr.flags);
     }
     r.str(m.relay);
     return r.finish();

@@ -22,6 +22,8 @@ struct ListenerMsg {
 // Message flags carried in the envelope.
 constexpr uint32_t kFlag8BitMime = 1u << 0;  // BODY=8BITMIME
 constexpr uint32_t kFlagSmtputf8 = 1u << 1;  // SMTPUTF8
+constexpr uint32_t kFlagRetFull = 1u << 2;   // DSN RET=FULL
+constexpr uint32_t kFlagRetHdrs = 1u << 3;   // DSN RET=HDRS (neither: RET not given)
 // SubmitMsg only, never stored: the content came before as BodyChunkMsg frames on this
 // channel, and SubmitMsg.body holds only the header block smtpd puts before it.
 constexpr uint32_t kFlagStreamedBody = 1u << 16;
@@ -43,6 +45,12 @@ struct SubmitMsg {
     std::string helo;
     std::string protocol;  // "SMTP", "ESMTP", "ESMTPS", "ESMTPA", ...
     uint32_t flags = 0;
+    // DSN (RFC 3461): ENVID decoded ("" when none); per recipient the NOTIFY bits
+    // (kNotify*, 0 = not given) and the ORCPT parameter as "type;decoded-address" ("" when
+    // not given). Each of notify and dsn_orcpts is empty or as long as recipients.
+    std::string envid;
+    std::vector<uint32_t> notify;
+    std::vector<std::string> dsn_orcpts;
     std::string body;
 };
 
@@ -93,7 +101,9 @@ constexpr uint32_t kNotifyFailure = 1u << 2;
 constexpr uint32_t kNotifyDelay = 1u << 3;
 
 // One due recipient of a DeliverMsg. index is the recipient's position in the queue's
-// envelope (results name it); address is canonical (see SubmitMsg); orcpt as written.
+// envelope (results name it); address is canonical (see SubmitMsg); orcpt is the ORCPT to
+// pass on as "type;address" (the client's ORCPT, else "rfc822;" and the address as the
+// client wrote it when that differs from the canonical one), "" for none.
 struct DeliverRcpt {
     uint32_t index = 0;
     std::string address;
@@ -124,7 +134,11 @@ struct RcptResult {
     uint32_t status = kStatusTemp;
     std::string dsn;
     std::string text;
+    uint32_t flags = 0;  // kResult*: how a success was reached, for NOTIFY=SUCCESS
 };
+// RcptResult.flags for status kStatusOk (neither: delivered here, Action: delivered).
+constexpr uint32_t kResultRelayed = 1u << 0;    // handed to a peer without DSN: "relayed"
+constexpr uint32_t kResultDsnPassed = 1u << 1;  // the peer took NOTIFY: it reports, not us
 
 // agent -> queue: one result per recipient of the request (any order; a recipient the
 // agent did not answer for is rescheduled unchanged).

@@ -64,15 +64,29 @@ Test(ipc_frame, messages_round_trip) {
     cr_expect_eq(s2.orcpts, s.orcpts);
     cr_expect_eq(s2.flags, s.flags);
     cr_expect_eq(s2.body, s.body);
+    cr_expect(s2.notify.empty() && s2.dsn_orcpts.empty() && s2.envid.empty());
+    s.notify = {kNotifySuccess | kNotifyDelay, 0};
+    s.dsn_orcpts = {"rfc822;A@LocalHost", ""};
+    s.envid = "ENV 42";
+    s.flags |= kFlagRetHdrs;
+    cr_assert(decode(payload_of(encode(s)), s2));
+    cr_expect_eq(s2.notify, s.notify);
+    cr_expect_eq(s2.dsn_orcpts, s.dsn_orcpts);
+    cr_expect_eq(s2.envid, "ENV 42");
+    cr_expect_eq(s2.flags, s.flags);
+    cr_expect_eq(s2.body, s.body);
 
     DeliverResultMsg d{
-        9, {{0, kStatusTemp, "4.2.2", "mailbox full"}, {3, kStatusOk, "2.0.0", ""}}, "local"},
+        9,
+        {{0, kStatusTemp, "4.2.2", "mailbox full", 0}, {3, kStatusOk, "2.0.0", "", kResultRelayed}},
+        "local"},
         d2;
     cr_assert(decode(payload_of(encode(d)), d2));
     cr_assert_eq(d2.results.size(), 2u);
     cr_expect_eq(d2.results[0].dsn, "4.2.2");
     cr_expect_eq(d2.results[1].index, 3u);
     cr_expect_eq(d2.results[1].status, kStatusOk);
+    cr_expect_eq(d2.results[1].flags, kResultRelayed);
     cr_expect_eq(d2.relay, "local");
     SubmitResultMsg r{3, kStatusOk, "QID", "2.0.0 ok"}, r2;
     cr_assert(decode(payload_of(encode(r)), r2));
