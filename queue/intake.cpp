@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "lib/core/log.hpp"
+#include "lib/core/queue_id.hpp"
 #include "lib/daemon/daemon.hpp"
 #include "queue/submit_check.hpp"
 
@@ -59,6 +60,26 @@ void Intake::on_accept(UniqueFd fd) {
 }
 
 void Intake::on_frame(uint64_t sid, ipc::MsgType type, std::string_view payload) {
+    if (type == ipc::MsgType::body_chunk) {
+        ipc::BodyChunkMsg c;
+        if (!ipc::decode(payload, c)) {
+            log_error("queue socket: malformed body_chunk frame: closing");
+            drop(sid, nullptr);
+            return;
+        }
+        body_chunk(sid, c);
+        return;
+    }
+    if (type == ipc::MsgType::body_abort) {
+        ipc::BodyAbortMsg a;
+        if (!ipc::decode(payload, a)) {
+            log_error("queue socket: malformed body_abort frame: closing");
+            drop(sid, nullptr);
+            return;
+        }
+        body_abort(sid, a.queue_id);
+        return;
+    }
     if (type != ipc::MsgType::submit) {
         log_error("queue socket: unexpected %s frame: closing", ipc::msg_type_name(type));
         drop(sid, nullptr);
@@ -73,31 +94,119 @@ void Intake::on_frame(uint64_t sid, ipc::MsgType type, std::string_view payload)
     submit(sid, m);
 }
 
+// One chunk of a streamed body: stored at once (its own transaction, made durable by the
+// flush that covers the message's envelope later) and answered, in order.
+void Intake::body_chunk(uint64_t sid, ipc::BodyChunkMsg& m) {
+    auto sit = sessions_.find(sid);
+    if (sit == sessions_.end()) return;
+    Session& s = sit->second;
+    OpenBody& b = s.bodies[m.queue_id];
+    if (!valid_queue_id(m.queue_id) || m.index != b.chunks + 1) {
+        log_error("queue socket: body chunk %u of %s out of order: closing", m.index,
+                  printable(m.queue_id).c_str());
+        drop(sid, nullptr);
+        return;
+    }
+    b.chunks = m.index;
+    if (!b.failed && !accepting_) {
+        (void)store_.remove_chunks(m.queue_id, m.index - 1);
+        b.failed = true;
+        b.error = "4.3.0 queue is shutting down";
+    }
+    if (!b.failed) {
+        std::string err;
+        PutStatus put = store_.put_chunk(m.queue_id, m.index, m.data, err);
+        if (put == PutStatus::ok) {
+            b.bytes += m.data.size();
+        } else {
+            bool dup = put == PutStatus::duplicate;
+            log_error("%s: queue write failed: %s", m.queue_id.c_str(),
+                      dup ? "duplicate body chunk" : err.c_str());
+            (void)store_.remove_chunks(m.queue_id, m.index - 1);  // ours (stored NOOVERWRITE)
+            b.failed = true;
+            b.error = dup ? "4.3.0 duplicate queue ID" : "4.3.0 queue write failed";
+        }
+    }
+    ipc::BodyChunkResultMsg r;
+    r.queue_id = m.queue_id;
+    r.index = m.index;
+    r.status = b.failed ? ipc::kStatusTemp : ipc::kStatusOk;
+    r.text = b.failed ? b.error : std::string();
+    s.channel->send(ipc::encode(r));
+}
+
+void Intake::body_abort(uint64_t sid, const std::string& qid) {
+    auto sit = sessions_.find(sid);
+    if (sit == sessions_.end()) return;
+    auto it = sit->second.bodies.find(qid);
+    if (it == sit->second.bodies.end()) return;
+    if (!it->second.failed) (void)store_.remove_chunks(qid, it->second.chunks);
+    sit->second.bodies.erase(it);
+}
+
+// The channel closed: no SubmitMsg can complete its open bodies any more.
+void Intake::forget_bodies(Session& s) {
+    for (auto& [qid, b] : s.bodies)
+        if (!b.failed) (void)store_.remove_chunks(qid, b.chunks);
+    s.bodies.clear();
+}
+
 void Intake::submit(uint64_t sid, ipc::SubmitMsg& m) {
+    // A streamed body's chunks came before on this channel; the flag and the open body
+    // must agree, or the content would be lost or misplaced.
+    bool streamed = (m.flags & ipc::kFlagStreamedBody) != 0;
+    m.flags &= ~ipc::kFlagStreamedBody;
+    OpenBody body;
+    bool have = false;
+    if (auto sit = sessions_.find(sid); sit != sessions_.end()) {
+        auto it = sit->second.bodies.find(m.queue_id);
+        if (it != sit->second.bodies.end()) {
+            body = std::move(it->second);
+            have = true;
+            sit->second.bodies.erase(it);
+        }
+    }
+    auto discard = [&] {
+        if (have && !body.failed) (void)store_.remove_chunks(m.queue_id, body.chunks);
+    };
+    if (streamed != have || (have && body.failed)) {
+        std::string text = have && body.failed ? body.error : "4.3.0 message body lost";
+        if (streamed != have)
+            log_error("%s: submission %s streamed body chunks", printable(m.queue_id).c_str(),
+                      have ? "without its" : "announces missing");
+        discard();
+        reply(sid, m.request_id, m.queue_id, ipc::kStatusTemp, text);
+        return;
+    }
     if (!accepting_) {
+        discard();
         reply(sid, m.request_id, m.queue_id, ipc::kStatusTemp, "4.3.0 queue is shutting down");
         return;
     }
     if (auto refusal = check_submit(m)) {
         log_warning("%s: refused submission: %s", printable(m.queue_id).c_str(),
                     refusal->text.c_str());
+        discard();
         reply(sid, m.request_id, m.queue_id, refusal->status, refusal->text);
         return;
     }
     Envelope env = envelope_from_submit(m, static_cast<uint64_t>(std::time(nullptr)));
     std::string err;
-    PutStatus put = store_.put(env, m.body, err);
+    PutStatus put =
+        have ? store_.put_streamed(env, m.body, body.chunks, err) : store_.put(env, m.body, err);
     if (put == PutStatus::duplicate) {
         log_error("%s: duplicate queue ID refused", m.queue_id.c_str());
+        discard();
         reply(sid, m.request_id, m.queue_id, ipc::kStatusTemp, "4.3.0 duplicate queue ID");
         return;
     }
     if (put == PutStatus::failed) {
         log_error("%s: queue write failed: %s", m.queue_id.c_str(), err.c_str());
+        discard();
         reply(sid, m.request_id, m.queue_id, ipc::kStatusTemp, "4.3.0 queue write failed");
         return;
     }
-    size_t size = m.body.size();
+    size_t size = m.body.size() + body.bytes;
     m.body = std::string();  // the store has it; nothing keeps the body in memory
     committer_.after_commit(
         [this, sid, req = m.request_id, env = std::move(env), size](
@@ -142,6 +251,7 @@ void Intake::drop(uint64_t sid, const char* why) {
     auto it = sessions_.find(sid);
     if (it == sessions_.end()) return;
     if (why) log_debug("queue socket: session %llu closed: %s", (unsigned long long)sid, why);
+    forget_bodies(it->second);
     it->second.channel->close();
     dead_.push_back(std::move(it->second.channel));
     sessions_.erase(it);

@@ -7,6 +7,9 @@
 // Called by the queue daemon (queue_daemon.cpp) on the event loop thread. Trusts smtpd
 // for policy, not for well-formed data (submit_check.hpp). A message is handed to the
 // runner (on_accepted) only once durable; its body is not kept in memory after the put.
+// A large body arrives in chunks (BodyChunkMsg), each stored at once and answered, so
+// neither process holds it whole; chunks of a message that never gets its envelope
+// (abort, a closed channel, a refused submit) are removed.
 #pragma once
 
 #include <event2/event.h>
@@ -14,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -41,9 +45,17 @@ class Intake {
     size_t sessions() const { return sessions_.size(); }
 
   private:
+    // A body being streamed on a channel (BodyChunkMsg frames before its SubmitMsg).
+    struct OpenBody {
+        uint32_t chunks = 0;  // stored so far: 1..chunks
+        uint64_t bytes = 0;
+        bool failed = false;  // a put failed: the chunks are removed, the submit gets 4.3.0
+        std::string error;
+    };
     struct Session {
         uint64_t id = 0;
         std::unique_ptr<ipc::Channel> channel;
+        std::unordered_map<std::string, OpenBody> bodies;
     };
 
     static void on_accept_cb(evconnlistener*, evutil_socket_t fd, sockaddr*, int,
@@ -52,6 +64,9 @@ class Intake {
     void on_accept(UniqueFd fd);
     void on_frame(uint64_t sid, ipc::MsgType type, std::string_view payload);
     void submit(uint64_t sid, ipc::SubmitMsg& m);
+    void body_chunk(uint64_t sid, ipc::BodyChunkMsg& m);
+    void body_abort(uint64_t sid, const std::string& qid);
+    void forget_bodies(Session& s);
     void on_durable(uint64_t sid, uint64_t request_id, Envelope& env, size_t size, bool ok,
                     const std::string& err);
     void reply(uint64_t sid, uint64_t request_id, const std::string& qid, uint32_t status,

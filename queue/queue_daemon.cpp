@@ -114,6 +114,12 @@ void QueueDaemon::init(DaemonContext& ctx) {
     committer_ = std::make_unique<Committer>(ctx.base, *store_);
     if (auto r = committer_->start(); !r)
         log_fatal(r.error().exit, "%s", r.error().message.c_str());
+    // Chunks of bodies whose envelope never came (a crash or kill mid-body) go first.
+    if (auto orphans = store_->remove_orphan_bodies(); !orphans)
+        log_fatal(orphans.error().exit, "queue store: %s", orphans.error().message.c_str());
+    else if (orphans.value())
+        log_info("queue store: removed the partial bodies of %zu messages never queued",
+                 orphans.value());
     runner_ = std::make_unique<Runner>(ctx.base, *store_, *committer_, settings_from(c));
     if (auto r = runner_->load(); !r)
         log_fatal(r.error().exit, "queue scan: %s", r.error().message.c_str());

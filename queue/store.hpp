@@ -34,6 +34,31 @@ class QueueStore {
     // Stores a new message (envelope and body) in one transaction. A queue ID already
     // present is refused (duplicate) and nothing is written.
     virtual PutStatus put(const Envelope& env, std::string_view body, std::string& err) = 0;
+    // Streamed bodies (doc/QUEUE.md "Streamed bodies"): chunk `index` (1, 2, ...) of the
+    // content of message queue_id, stored at once in its own transaction, not durable
+    // until a later flush, and not a message until put_streamed() adds its envelope. A
+    // chunk already stored under that name is refused (duplicate).
+    // (The defaults refuse: a store without streamed bodies, such as a test's fake.)
+    virtual PutStatus put_chunk(std::string_view /*queue_id*/, uint32_t /*index*/,
+                                std::string_view /*bytes*/, std::string& err) {
+        err = "this store keeps no streamed bodies";
+        return PutStatus::failed;
+    }
+    // Stores the envelope and the head (the header block smtpd puts before the content)
+    // of a message whose chunks 1..chunks are stored already, in one transaction: from
+    // then on the message is head + chunks, loaded, removed and recovered as one.
+    virtual PutStatus put_streamed(const Envelope& /*env*/, std::string_view /*head*/,
+                                   uint32_t /*chunks*/, std::string& err) {
+        err = "this store keeps no streamed bodies";
+        return PutStatus::failed;
+    }
+    // Removes chunks 1..chunks of a message that will never get its envelope.
+    virtual Result<void> remove_chunks(std::string_view /*queue_id*/, uint32_t /*chunks*/) {
+        return {};
+    }
+    // Removes every body record without an envelope (chunks of a message whose sender,
+    // smtpd or queue died mid-body). Start-up only; returns the messages cleaned.
+    virtual Result<size_t> remove_orphan_bodies() { return size_t{0}; }
     // Makes every earlier commit durable (fsync of the log). Thread-safe.
     virtual Result<void> flush() = 0;
     virtual Result<Envelope> load_envelope(std::string_view queue_id) = 0;

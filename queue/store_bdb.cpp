@@ -178,6 +178,20 @@ DBT key_of(std::string_view qid) {
     return k;
 }
 
+// A streamed body's records: the queue ID followed by the chunk number in 4 octets, big
+// endian, so a message's chunks sort right after its ID and in order (chunk 0 is the
+// head, written with the envelope). A body stored whole has the bare ID as its key.
+std::string chunk_key(std::string_view qid, uint32_t index) {
+    std::string k(qid);
+    for (int shift = 24; shift >= 0; shift -= 8)
+        k += static_cast<char>((index >> shift) & 0xff);
+    return k;
+}
+
+bool is_chunk_of(std::string_view key, std::string_view qid) {
+    return key.size() == qid.size() + 4 && key.substr(0, qid.size()) == qid;
+}
+
 // Reads the value of key into out (DB_DBT_USERMEM: the handles are free-threaded).
 int get_into(DB* db, std::string_view qid, std::string& out) {
     DBT k = key_of(qid);
@@ -296,6 +310,55 @@ class BdbStore final : public QueueStore {
         if (ret != 0) return db_error("log_flush", ret);
         return {};
     }
+    PutStatus put_chunk(std::string_view qid, uint32_t index, std::string_view bytes,
+                        std::string& err) override {
+        if (!env_) return put_failed(err, "queue store closed");
+        DbTxn txn;
+        if (int ret = begin(txn); ret != 0) return put_failed(err, db_strerror(ret));
+        std::string key = chunk_key(qid, index);
+        DBT k = key_of(key);
+        DBT d = key_of(bytes);
+        int ret = bodies_->put(bodies_.get(), txn.get(), &k, &d, DB_NOOVERWRITE);
+        if (ret == DB_KEYEXIST) return PutStatus::duplicate;
+        if (ret == 0) ret = txn.commit(DB_TXN_NOSYNC);
+        if (ret != 0) return put_failed(err, db_strerror(ret));
+        return PutStatus::ok;
+    }
+    PutStatus put_streamed(const Envelope& env, std::string_view head, uint32_t,
+                           std::string& err) override {
+        if (!env_) return put_failed(err, "queue store closed");
+        DbTxn txn;
+        if (int ret = begin(txn); ret != 0) return put_failed(err, db_strerror(ret));
+        std::string rec = encode_envelope(env);
+        DBT k = key_of(env.queue_id);
+        DBT d = key_of(rec);
+        int ret = envelopes_->put(envelopes_.get(), txn.get(), &k, &d, DB_NOOVERWRITE);
+        if (ret == 0) {
+            std::string key = chunk_key(env.queue_id, 0);
+            DBT hk = key_of(key);
+            DBT h = key_of(head);
+            ret = bodies_->put(bodies_.get(), txn.get(), &hk, &h, DB_NOOVERWRITE);
+        }
+        if (ret == DB_KEYEXIST) return PutStatus::duplicate;
+        if (ret == 0) ret = txn.commit(DB_TXN_NOSYNC);
+        if (ret != 0) return put_failed(err, db_strerror(ret));
+        return PutStatus::ok;
+    }
+    Result<void> remove_chunks(std::string_view qid, uint32_t chunks) override {
+        if (!env_) return closed_error();
+        DbTxn txn;
+        int ret = begin(txn);
+        for (uint32_t i = 1; ret == 0 && i <= chunks; ++i) {
+            std::string key = chunk_key(qid, i);
+            DBT k = key_of(key);
+            ret = bodies_->del(bodies_.get(), txn.get(), &k, 0);
+            if (ret == DB_NOTFOUND) ret = 0;
+        }
+        if (ret == 0) ret = txn.commit(kStateCommit);
+        if (ret != 0) return db_error(std::string(qid) + ": remove chunks", ret);
+        return {};
+    }
+    Result<size_t> remove_orphan_bodies() override;
     Result<Envelope> load_envelope(std::string_view qid) override {
         std::string rec;
         if (!env_) return closed_error();
@@ -307,6 +370,7 @@ class BdbStore final : public QueueStore {
         std::string body;
         if (!env_) return closed_error();
         int ret = get_into(bodies_.get(), qid, body);
+        if (ret == DB_NOTFOUND) ret = load_chunks(qid, body);
         if (ret != 0) return lookup_error(qid, "body", ret);
         return body;
     }
@@ -330,6 +394,11 @@ class BdbStore final : public QueueStore {
         d.flags = DB_DBT_USERMEM;  // no room: Berkeley DB says how much it needs
         int ret = bodies_->get(bodies_.get(), nullptr, &k, &d, 0);
         if (ret == 0 || ret == DB_BUFFER_SMALL) return static_cast<uint64_t>(d.size);
+        if (ret == DB_NOTFOUND) {  // a streamed body: its chunks
+            std::string body;
+            ret = load_chunks(qid, body);
+            if (ret == 0) return static_cast<uint64_t>(body.size());
+        }
         return lookup_error(qid, "body", ret);
     }
     Result<void> checkpoint() override {
@@ -362,13 +431,76 @@ class BdbStore final : public QueueStore {
         DBT b = key_of(body);
         return bodies_->put(bodies_.get(), txn.get(), &k, &b, 0);
     }
-    // Deletes a message's envelope and body inside txn.
+    // Deletes a message's envelope and body (whole, or its chunks) inside txn.
     int del_in(DbTxn& txn, std::string_view qid) {
         DBT k = key_of(qid);
         int ret = envelopes_->del(envelopes_.get(), txn.get(), &k, 0);
         if (ret != 0) return ret;
         ret = bodies_->del(bodies_.get(), txn.get(), &k, 0);
+        if (ret == DB_NOTFOUND) ret = del_chunks_in(txn, qid);
         return ret == DB_NOTFOUND ? 0 : ret;  // a lost body must not keep its envelope alive
+    }
+    // Deletes every chunk record of qid inside txn.
+    int del_chunks_in(DbTxn& txn, std::string_view qid) {
+        DBC* raw = nullptr;
+        int ret = bodies_->cursor(bodies_.get(), txn.get(), &raw, 0);
+        if (ret != 0) return ret;
+        DbcPtr cur(raw);
+        std::string first = chunk_key(qid, 0);
+        char kbuf[64];
+        first.copy(kbuf, first.size());
+        DBT k{};
+        k.data = kbuf;
+        k.size = static_cast<u_int32_t>(first.size());
+        k.ulen = sizeof kbuf;
+        k.flags = DB_DBT_USERMEM;
+        DBT d{};
+        d.flags = DB_DBT_PARTIAL | DB_DBT_USERMEM;  // keys only
+        for (u_int32_t op = DB_SET_RANGE;; op = DB_NEXT) {
+            ret = cur->get(cur.get(), &k, &d, op);
+            if (ret != 0) break;
+            if (!is_chunk_of(std::string_view(kbuf, k.size), qid)) break;
+            ret = cur->del(cur.get(), 0);
+            if (ret != 0) return ret;
+        }
+        return ret == DB_NOTFOUND || ret == 0 || ret == DB_BUFFER_SMALL ? 0 : ret;
+    }
+    // Reads a streamed body: chunks 0 (the head), 1, 2, ... in key order.
+    int load_chunks(std::string_view qid, std::string& out) {
+        out.clear();
+        DBC* raw = nullptr;
+        int ret = bodies_->cursor(bodies_.get(), nullptr, &raw, 0);
+        if (ret != 0) return ret;
+        DbcPtr cur(raw);
+        std::string first = chunk_key(qid, 0);
+        char kbuf[64];
+        first.copy(kbuf, first.size());
+        std::string buf(64 * 1024, '\0');
+        bool any = false;
+        for (u_int32_t op = DB_SET_RANGE;;) {
+            if (op == DB_SET_RANGE) first.copy(kbuf, first.size());
+            DBT k{};
+            k.data = kbuf;
+            k.size = static_cast<u_int32_t>(first.size());
+            k.ulen = sizeof kbuf;
+            k.flags = DB_DBT_USERMEM;
+            DBT d{};
+            d.data = buf.data();
+            d.ulen = static_cast<u_int32_t>(buf.size());
+            d.flags = DB_DBT_USERMEM;
+            ret = cur->get(cur.get(), &k, &d, op);
+            if (ret == DB_BUFFER_SMALL && d.size > buf.size()) {
+                buf.resize(d.size);
+                continue;  // same op again: the cursor did not move
+            }
+            if (ret != 0) break;
+            if (!is_chunk_of(std::string_view(kbuf, k.size), qid)) break;
+            out.append(buf.data(), d.size);
+            any = true;
+            op = DB_NEXT;
+        }
+        if (ret != 0 && ret != DB_NOTFOUND && ret != DB_BUFFER_SMALL) return ret;
+        return any ? 0 : DB_NOTFOUND;
     }
     int begin(DbTxn& txn) {
         DB_TXN* t = nullptr;
@@ -434,6 +566,55 @@ PutStatus BdbStore::remove_and_put(std::string_view qid, const Envelope& env, st
     if (ret == 0) ret = txn.commit(kStateCommit);
     if (ret != 0) return put_failed(err, db_strerror(ret));
     return PutStatus::ok;
+}
+
+Result<size_t> BdbStore::remove_orphan_bodies() {
+    if (!env_) return closed_error();
+    // First the IDs (a key-only walk), then one transaction per orphan.
+    std::vector<std::pair<std::string, bool>> orphans;  // id, stored whole
+    {
+        DBC* raw = nullptr;
+        int ret = bodies_->cursor(bodies_.get(), nullptr, &raw, 0);
+        if (ret != 0) return db_error("cursor", ret);
+        DbcPtr cur(raw);
+        char kbuf[64];
+        std::string last;
+        for (;;) {
+            DBT k{};
+            k.data = kbuf;
+            k.ulen = sizeof kbuf;
+            k.flags = DB_DBT_USERMEM;
+            DBT d{};
+            d.flags = DB_DBT_PARTIAL | DB_DBT_USERMEM;
+            ret = cur->get(cur.get(), &k, &d, DB_NEXT);
+            if (ret == DB_NOTFOUND) break;
+            if (ret == DB_BUFFER_SMALL) continue;  // a key no store of ours writes: skip it
+            if (ret != 0) return db_error("scan bodies", ret);
+            std::string_view key(kbuf, k.size);
+            bool whole = key.size() <= 16;
+            std::string qid(whole ? key : key.substr(0, key.size() - 4));
+            if (qid == last) continue;
+            last = qid;
+            DBT ek = key_of(qid);
+            DBT ed{};
+            ed.flags = DB_DBT_PARTIAL | DB_DBT_USERMEM;
+            int got = envelopes_->get(envelopes_.get(), nullptr, &ek, &ed, 0);
+            if (got == DB_NOTFOUND) orphans.emplace_back(qid, whole);
+        }
+    }
+    for (const auto& [qid, whole] : orphans) {
+        DbTxn txn;
+        int ret = begin(txn);
+        if (ret == 0 && whole) {
+            DBT k = key_of(qid);
+            ret = bodies_->del(bodies_.get(), txn.get(), &k, 0);
+            if (ret == DB_NOTFOUND) ret = 0;
+        }
+        if (ret == 0) ret = del_chunks_in(txn, qid);
+        if (ret == 0) ret = txn.commit(kStateCommit);
+        if (ret != 0) return db_error(qid + ": remove orphan body", ret);
+    }
+    return orphans.size();
 }
 
 PutStatus BdbStore::update_and_put(const Envelope& env, const Envelope& new_env,

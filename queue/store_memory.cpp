@@ -25,6 +25,46 @@ class MemoryStore final : public QueueStore {
         index(env.queue_id, &env);
         return PutStatus::ok;
     }
+    PutStatus put_chunk(std::string_view qid, uint32_t index, std::string_view bytes,
+                        std::string& err) override {
+        std::lock_guard lock(mu_);
+        if (closed_) return fail_put(err);
+        auto& chunks = chunks_[std::string(qid)];
+        if (!chunks.emplace(index, std::string(bytes)).second) return PutStatus::duplicate;
+        return PutStatus::ok;
+    }
+    PutStatus put_streamed(const Envelope& env, std::string_view head, uint32_t n,
+                           std::string& err) override {
+        std::lock_guard lock(mu_);
+        if (closed_) return fail_put(err);
+        if (envelopes_.count(env.queue_id)) return PutStatus::duplicate;
+        auto it = chunks_.find(env.queue_id);
+        std::string body(head);
+        for (uint32_t i = 1; i <= n; ++i) {
+            auto c = it == chunks_.end() ? decltype(it->second.end()){} : it->second.find(i);
+            if (it == chunks_.end() || c == it->second.end()) {
+                err = env.queue_id + ": chunk " + std::to_string(i) + " missing";
+                return PutStatus::failed;
+            }
+            body += c->second;
+        }
+        if (it != chunks_.end()) chunks_.erase(it);
+        envelopes_.emplace(env.queue_id, encode_envelope(env));
+        bodies_.emplace(env.queue_id, std::move(body));
+        index(env.queue_id, &env);
+        return PutStatus::ok;
+    }
+    Result<void> remove_chunks(std::string_view qid, uint32_t) override {
+        std::lock_guard lock(mu_);
+        chunks_.erase(std::string(qid));
+        return {};
+    }
+    Result<size_t> remove_orphan_bodies() override {
+        std::lock_guard lock(mu_);
+        size_t n = chunks_.size();
+        chunks_.clear();
+        return n;
+    }
     Result<void> flush() override {
         std::lock_guard lock(mu_);
         if (closed_) return closed_error();
@@ -191,7 +231,8 @@ class MemoryStore final : public QueueStore {
     std::mutex mu_;
     std::map<std::string, std::string> envelopes_;  // encoded, as the BDB store keeps them
     std::map<std::string, std::string> bodies_;
-    std::set<std::pair<uint64_t, std::string>> due_;  // (due time, queue ID)
+    std::map<std::string, std::map<uint32_t, std::string>> chunks_;  // streamed, no envelope yet
+    std::set<std::pair<uint64_t, std::string>> due_;                 // (due time, queue ID)
     std::map<std::string, uint64_t> due_of_;
     bool closed_ = false;
 };

@@ -62,6 +62,7 @@ struct Config {
     // smtpd
     std::string smtpd_banner;
     uint64_t message_size_limit = 0;
+    uint64_t smtpd_data_buffer_size = 0;
     uint64_t smtpd_recipient_limit = 0;
     uint64_t smtpd_error_limit = 0;
     uint64_t smtpd_client_limit = 0;

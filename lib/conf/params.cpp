@@ -152,6 +152,13 @@ const std::vector<Param>& param_table() {
                "The largest message accepted, in bytes, counted as received (after "
                "dot-unstuffing, without the Received header added here). Announced as SIZE in "
                "EHLO; a larger SIZE= at MAIL gets 552 5.3.4, a larger body 552 5.3.4 after DATA."),
+        P_SIZE(smtpd_data_buffer_size, "64k",
+               "The most message content one session holds in memory while it reads DATA, in "
+               "bytes (at least 4k). A message larger than this is streamed to the queue in "
+               "chunks of this size as it arrives, at most two per session in memory at once "
+               "(one being filled, one on its way), so a session's memory stays bounded "
+               "whatever the message size; a smaller message goes to the queue whole at the "
+               "end of data."),
         P_COUNT(smtpd_recipient_limit, "1000",
                 "Recipients accepted per message; RCPT beyond it gets 452 4.5.3 (RFC 5321 "
                 "4.5.3.1.8: the client sends the rest in another transaction). At least 100."),

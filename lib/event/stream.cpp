@@ -31,6 +31,9 @@ void Stream::set_timeouts(uint64_t read_seconds, uint64_t write_seconds) {
 // registration only when the mask or the timeout changed: the usual request/reply turn
 // keeps EV_READ armed and costs no epoll_ctl.
 void Stream::arm() {
+    // While input is fed, what the owner does (replies, pause, stop_reading) is armed once
+    // afterwards: every feed() runs inside handle() or resume(), which arm when it returns.
+    if (feeding_) return;
     short want = 0;
     uint64_t secs = 0;
     if (!dead()) {
@@ -125,7 +128,10 @@ void Stream::step_handshake() {
 
 void Stream::write(std::string_view bytes) {
     if (dead() || bytes.empty()) return;
-    if (output_empty() && !handshaking_) {
+    // While input is being fed, replies are gathered and written once the feed ends: a
+    // pipelined group of commands gets its replies in one write (and one segment, so
+    // Nagle's algorithm never holds the second reply back for the client's delayed ACK).
+    if (output_empty() && !handshaking_ && !feeding_) {
         IoResult r = transport_->write(bytes.data(), bytes.size());
         switch (r.state) {
             case IoState::done:
@@ -222,6 +228,7 @@ void Stream::feed() {
         if (used == 0 || dead()) break;
     }
     feeding_ = false;
+    if (!output_empty() && !dead() && !handshaking_) flush();  // the replies gathered above
     if (in_ && in_off_ == in_len_) {
         in_.reset();
         in_off_ = in_len_ = 0;

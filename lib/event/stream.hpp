@@ -9,8 +9,10 @@
 //  - the input buffer (kInputCapacity) exists only while it holds unconsumed bytes,
 //    the output buffer only while a reply waits for the socket: an idle connection
 //    holds neither (memory is the object itself, well under 1 KiB);
-//  - a reply is written straight to the transport when nothing is queued before it;
-//    only what the socket does not take is copied into the output buffer;
+//  - a reply is written straight to the transport when nothing is queued before it,
+//    except while input is being fed: the replies to one batch of (pipelined) input are
+//    gathered and written together when the feed ends; only what the socket does not
+//    take stays in the output buffer;
 //  - one read per readiness (a short read means the socket is drained; no FIONREAD);
 //  - while more than kOutputHighWater bytes wait to be sent, no input is read or fed:
 //    a client that does not read its replies holds at most its buffers until the

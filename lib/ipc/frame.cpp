@@ -20,6 +20,12 @@ const char* msg_type_name(MsgType t) {
             return "submit";
         case MsgType::submit_result:
             return "submit_result";
+        case MsgType::body_chunk:
+            return "body_chunk";
+        case MsgType::body_chunk_result:
+            return "body_chunk_result";
+        case MsgType::body_abort:
+            return "body_abort";
         case MsgType::deliver:
             return "deliver";
         case MsgType::deliver_result:

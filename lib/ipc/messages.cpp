@@ -83,6 +83,52 @@ bool decode(std::string_view payload, SubmitResultMsg& m) {
     return r.finish();
 }
 
+std::string encode(const BodyChunkMsg& m) {
+    FrameWriter w(MsgType::body_chunk);
+    w.str(m.queue_id);
+    w.u32(m.index);
+    w.str(m.data);
+    return w.finish();
+}
+
+bool decode(std::string_view payload, BodyChunkMsg& m) {
+    FrameReader r(payload);
+    r.str(m.queue_id);
+    r.u32(m.index);
+    r.str(m.data);
+    return r.finish();
+}
+
+std::string encode(const BodyChunkResultMsg& m) {
+    FrameWriter w(MsgType::body_chunk_result);
+    w.str(m.queue_id);
+    w.u32(m.index);
+    w.u32(m.status);
+    w.str(m.text);
+    return w.finish();
+}
+
+bool decode(std::string_view payload, BodyChunkResultMsg& m) {
+    FrameReader r(payload);
+    r.str(m.queue_id);
+    r.u32(m.index);
+    r.u32(m.status);
+    r.str(m.text);
+    return r.finish();
+}
+
+std::string encode(const BodyAbortMsg& m) {
+    FrameWriter w(MsgType::body_abort);
+    w.str(m.queue_id);
+    return w.finish();
+}
+
+bool decode(std::string_view payload, BodyAbortMsg& m) {
+    FrameReader r(payload);
+    r.str(m.queue_id);
+    return r.finish();
+}
+
 std::string encode(const DeliverMsg& m) {
     FrameWriter w(MsgType::deliver);
     w.u64(m.request_id);

@@ -24,6 +24,9 @@ constexpr uint32_t kFlag8BitMime = 1u << 0;  // BODY=8BITMIME
 constexpr uint32_t kFlagSmtputf8 = 1u << 1;  // SMTPUTF8
 constexpr uint32_t kFlagRetFull = 1u << 2;   // DSN RET=FULL
 constexpr uint32_t kFlagRetHdrs = 1u << 3;   // DSN RET=HDRS (neither: RET not given)
+// SubmitMsg only, never stored: the content came before as BodyChunkMsg frames on this
+// channel, and SubmitMsg.body holds only the header block smtpd puts before it.
+constexpr uint32_t kFlagStreamedBody = 1u << 16;
 
 // smtpd -> queue: one complete message. The body is the message as received after
 // dot-unstuffing, with smtpd's Received header first, lines ending in CRLF.
@@ -55,6 +58,32 @@ struct SubmitMsg {
 constexpr uint32_t kStatusOk = 2;
 constexpr uint32_t kStatusTemp = 4;
 constexpr uint32_t kStatusPerm = 5;
+
+// smtpd -> queue: a streamed body (doc/QUEUE.md "Streamed bodies"). A message's content
+// (after dot-unstuffing, CRLF lines) in chunks numbered 1, 2, ... in order, each at
+// most smtpd_data_buffer_size, sent as it arrives; the queue stores each at once. The
+// SubmitMsg with kFlagStreamedBody that follows on the same channel completes it.
+struct BodyChunkMsg {
+    std::string queue_id;
+    uint32_t index = 0;  // 1 for the first chunk
+    std::string data;
+};
+
+// queue -> smtpd: one per chunk, in order. status kStatusOk (stored), or kStatusTemp with
+// text "4.3.0 ..." (the message cannot be queued: smtpd reads the rest and answers 451).
+// index 0: the whole stream is lost (smtpd's own answer when the channel closed).
+struct BodyChunkResultMsg {
+    std::string queue_id;
+    uint32_t index = 0;
+    uint32_t status = kStatusTemp;
+    std::string text;
+};
+
+// smtpd -> queue: the transaction ended without a SubmitMsg (refused at the end of data,
+// RSET, the client went away): the queue removes the chunks it stored. No reply.
+struct BodyAbortMsg {
+    std::string queue_id;
+};
 
 // queue -> smtpd: sent only after the message is on stable storage (status 2), or
 // when it was refused (4/5). text is an enhanced status code and words, "4.3.0 ...".
@@ -274,6 +303,9 @@ bool decode(std::string_view payload, LimitReplyMsg& m);
 bool decode(std::string_view payload, LimitCountMsg& m);
 std::string encode(const SubmitMsg& m);
 std::string encode(const SubmitResultMsg& m);
+std::string encode(const BodyChunkMsg& m);
+std::string encode(const BodyChunkResultMsg& m);
+std::string encode(const BodyAbortMsg& m);
 std::string encode(const DeliverMsg& m);
 std::string encode(const DeliverResultMsg& m);
 std::string encode(const DeliverRedirectMsg& m);
@@ -293,6 +325,9 @@ bool decode(std::string_view payload, ControlResultMsg& m);
 bool decode(std::string_view payload, ListenerMsg& m);
 bool decode(std::string_view payload, SubmitMsg& m);
 bool decode(std::string_view payload, SubmitResultMsg& m);
+bool decode(std::string_view payload, BodyChunkMsg& m);
+bool decode(std::string_view payload, BodyChunkResultMsg& m);
+bool decode(std::string_view payload, BodyAbortMsg& m);
 bool decode(std::string_view payload, DeliverMsg& m);
 bool decode(std::string_view payload, DeliverResultMsg& m);
 bool decode(std::string_view payload, DeliverRedirectMsg& m);

@@ -42,6 +42,10 @@ enum class MsgType : uint16_t {
     // smtpd <-> queue (smtpd connects to the queue's Unix socket)
     submit = 10,         // smtpd -> queue: SubmitMsg
     submit_result = 11,  // queue -> smtpd: SubmitResultMsg, only once durable (or refused)
+    // A body streamed in chunks as it arrives (large messages), then its SubmitMsg
+    body_chunk = 12,         // smtpd -> queue: BodyChunkMsg, stored at once (not yet durable)
+    body_chunk_result = 13,  // queue -> smtpd: BodyChunkResultMsg, one per chunk (flow control)
+    body_abort = 14,         // smtpd -> queue: BodyAbortMsg, the chunks of a message never sent
 
     // queue <-> local delivery (queue connects to the local agent's Unix socket)
     deliver = 20,           // queue -> local: DeliverMsg + one fd (the body, a sealed memfd)

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "lib/core/log.hpp"
@@ -25,12 +26,14 @@ Connection::Connection(Server& server, std::unique_ptr<Transport> transport,
     const ClientInfo& ci = session_.state().client;
     log_info("connect from %s[%s] (%s)", ci.name.c_str(), ci.addr.c_str(), role_name(role));
     session_.set_tls_available(server_.tls() != nullptr);
+    chunk_size_ = std::max<uint64_t>(session_.state().config->smtpd_data_buffer_size, 4096);
     set_timeouts(false);
     stream_.set_handshake_timeout(session_.state().config->tls_handshake_timeout);
 }
 
 Connection::~Connection() {
     if (request_id_) server_.queue().cancel(request_id_);
+    session_.discard_transaction();  // a body streamed mid-DATA is aborted
     const ClientInfo& ci = session_.state().client;
     log_info("disconnect from %s[%s] %s", ci.name.c_str(), ci.addr.c_str(),
              session_.summary().c_str());
@@ -187,6 +190,14 @@ void Connection::delay_cb(evutil_socket_t, short, void* arg) noexcept {
     });
 }
 
+void Connection::send_chunk(const std::string& queue_id, uint32_t index, std::string data) {
+    server_.queue().send_chunk(queue_id, index, std::move(data), this);
+}
+
+void Connection::abort_body(const std::string& queue_id) {
+    server_.queue().abort_body(queue_id);
+}
+
 void Connection::count_sent(const std::string& identity, uint64_t recipients) {
     ipc::LimitCountMsg m;
     m.identity = identity;
@@ -238,6 +249,14 @@ void Connection::submit_result(uint32_t status, std::string_view text) noexcept 
         request_id_ = 0;
         session_.submit_done(status, text);
         if (!session_.waiting()) stream_.resume();
+    });
+}
+
+void Connection::chunk_result(uint32_t status, std::string_view text) noexcept {
+    guarded([this, status, text] {
+        bool was_waiting = session_.waiting();
+        session_.chunk_done(status, text);
+        if (was_waiting && !session_.waiting()) stream_.resume();
     });
 }
 

@@ -53,6 +53,9 @@ class Connection final : public SessionHost,
     std::string new_queue_id() override;
     std::string date() override;
     void submit(ipc::SubmitMsg msg) override;
+    size_t body_chunk_size() const override { return chunk_size_; }
+    void send_chunk(const std::string& queue_id, uint32_t index, std::string data) override;
+    void abort_body(const std::string& queue_id) override;
     void count_sent(const std::string& identity, uint64_t recipients) override;
     void delay(uint64_t seconds) override;
     PolicyVerdict policy(const SessionState& st, const VerbSpec& verb,
@@ -64,6 +67,7 @@ class Connection final : public SessionHost,
 
     // SubmitWaiter
     void submit_result(uint32_t status, std::string_view text) noexcept override;
+    void chunk_result(uint32_t status, std::string_view text) noexcept override;
     // AuthWaiter
     void auth_reply(const ipc::AuthReplyMsg& r) noexcept override;
 
@@ -87,6 +91,7 @@ class Connection final : public SessionHost,
     Stream stream_;
     uint64_t request_id_ = 0;
     EventPtr delay_ev_;  // the error sleep / tarpit timer
+    size_t chunk_size_ = 0;  // smtpd_data_buffer_size (at least 4 KiB)
     bool dead_ = false;
     bool data_timeouts_ = false;
     bool greeted_ = false;  // smtps: the greeting waits for the handshake

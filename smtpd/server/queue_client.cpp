@@ -39,6 +39,7 @@ bool QueueClient::ensure_channel() {
         backoff_ = std::min(backoff_ * 2, kBackoffMax);
         return false;
     }
+    ++channel_gen_;
     channel_ = std::make_unique<ipc::Channel>(
         base_, std::move(fd.value()),
         [this](ipc::MsgType t, std::string_view p, std::vector<UniqueFd>& fds) {
@@ -55,13 +56,67 @@ bool QueueClient::ensure_channel() {
 uint64_t QueueClient::submit(ipc::SubmitMsg msg, SubmitWaiter* waiter) {
     uint64_t id = next_id_++;
     msg.request_id = id;
-    if (!ensure_channel()) {
+    if (msg.flags & ipc::kFlagStreamedBody) {
+        // Its chunks must be on this very channel, or the queue would miss them.
+        auto it = streams_.find(msg.queue_id);
+        bool intact = it != streams_.end() && it->second.channel == channel_gen_ && channel_ &&
+                      channel_->open();
+        if (it != streams_.end()) streams_.erase(it);
+        if (!intact) {
+            fail_later(id, waiter);
+            return id;
+        }
+    } else if (!ensure_channel()) {
         fail_later(id, waiter);
         return id;
     }
     pending_.emplace(id, waiter);
     channel_->send(ipc::encode(msg));  // a failure lands in on_close, answered later
     return id;
+}
+
+void QueueClient::send_chunk(const std::string& queue_id, uint32_t index, std::string data,
+                             SubmitWaiter* waiter) {
+    auto it = streams_.find(queue_id);
+    if (index == 1 && it == streams_.end()) {
+        if (!ensure_channel()) {
+            fail_stream_later(queue_id, waiter);
+            return;
+        }
+        it = streams_.emplace(queue_id, OpenStream{waiter, channel_gen_}).first;
+    }
+    if (it == streams_.end() || it->second.channel != channel_gen_ || !channel_ ||
+        !channel_->open()) {
+        if (it != streams_.end()) streams_.erase(it);
+        fail_stream_later(queue_id, waiter);
+        return;
+    }
+    ipc::BodyChunkMsg m;
+    m.queue_id = queue_id;
+    m.index = index;
+    m.data = std::move(data);
+    channel_->send(ipc::encode(m));  // a failure lands in on_close, answered later
+}
+
+void QueueClient::abort_body(const std::string& queue_id) {
+    auto it = streams_.find(queue_id);
+    if (it != streams_.end()) {
+        if (it->second.channel == channel_gen_ && channel_ && channel_->open()) {
+            ipc::BodyAbortMsg m;
+            m.queue_id = queue_id;
+            channel_->send(ipc::encode(m));
+        }
+        streams_.erase(it);
+    }
+    for (auto* list : {&failed_streams_, &answering_streams_})
+        for (auto& f : *list)
+            if (f.first == queue_id) f.second = nullptr;
+}
+
+void QueueClient::fail_stream_later(const std::string& qid, SubmitWaiter* w) {
+    failed_streams_.emplace_back(qid, w);
+    timeval zero{0, 0};
+    event_add(fail_ev_.get(), &zero);
 }
 
 void QueueClient::cancel(uint64_t request_id) {
@@ -72,6 +127,20 @@ void QueueClient::cancel(uint64_t request_id) {
 }
 
 void QueueClient::on_frame(ipc::MsgType type, std::string_view payload) {
+    if (type == ipc::MsgType::body_chunk_result) {
+        ipc::BodyChunkResultMsg c;
+        if (!ipc::decode(payload, c)) {
+            log_error("queue sent a bad %s frame; closing the channel", ipc::msg_type_name(type));
+            on_close("protocol error");
+            return;
+        }
+        auto it = streams_.find(c.queue_id);
+        if (it == streams_.end()) return;  // submitted or aborted meanwhile
+        SubmitWaiter* w = it->second.waiter;
+        if (c.status != ipc::kStatusOk) streams_.erase(it);
+        w->chunk_result(c.status, c.text);
+        return;
+    }
     ipc::SubmitResultMsg r;
     if (type != ipc::MsgType::submit_result || !ipc::decode(payload, r)) {
         log_error("queue sent a bad %s frame; closing the channel", ipc::msg_type_name(type));
@@ -94,6 +163,9 @@ void QueueClient::on_close(const std::string& why) {
     for (auto& [id, w] : pending_)
         failed_.emplace_back(id, w);
     pending_.clear();
+    for (auto& [qid, st] : streams_)
+        failed_streams_.emplace_back(qid, st.waiter);
+    streams_.clear();
     timeval zero{0, 0};
     event_add(fail_ev_.get(), &zero);
 }
@@ -125,6 +197,13 @@ void QueueClient::answer_failed() {
         if (w) w->submit_result(ipc::kStatusTemp, kUnavailable);
     }
     answering_.clear();
+    answering_streams_.clear();
+    answering_streams_.swap(failed_streams_);
+    for (size_t i = 0; i < answering_streams_.size(); ++i) {
+        SubmitWaiter* w = std::exchange(answering_streams_[i].second, nullptr);
+        if (w) w->chunk_result(ipc::kStatusTemp, kUnavailable);
+    }
+    answering_streams_.clear();
 }
 
 }  // namespace tegami::smtpd

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -37,6 +38,9 @@ class SubmitWaiter {
     // status: ipc::kStatusOk/Temp/Perm; text "4.3.0 words" (may be empty for 2).
     // May destroy the waiter.
     virtual void submit_result(uint32_t status, std::string_view text) noexcept = 0;
+    // The answer to a streamed body chunk (status 2, or 4 when the body cannot be
+    // queued: then no later chunk of it is answered ok). May destroy the waiter.
+    virtual void chunk_result(uint32_t /*status*/, std::string_view /*text*/) noexcept {}
 };
 
 class QueueClient {
@@ -50,6 +54,14 @@ class QueueClient {
     // Returns the request id (for cancel).
     uint64_t submit(ipc::SubmitMsg msg, SubmitWaiter* waiter);
     void cancel(uint64_t request_id);
+    // Streamed bodies: chunk `index` (1, 2, ...) of queue_id's content; the answer comes
+    // through waiter->chunk_result, never from inside this call. A body is bound to the
+    // channel its first chunk went on: if that channel closes, the waiter gets status 4
+    // and the body's SubmitMsg (kFlagStreamedBody) is answered 451 without being sent.
+    void send_chunk(const std::string& queue_id, uint32_t index, std::string data,
+                    SubmitWaiter* waiter);
+    // The transaction ended without its SubmitMsg: the queue drops the chunks.
+    void abort_body(const std::string& queue_id);
     size_t pending() const { return pending_.size() + failed_.size(); }
 
   private:
@@ -59,6 +71,12 @@ class QueueClient {
     void fail_later(uint64_t id, SubmitWaiter* w);
     static void fail_cb(evutil_socket_t, short, void* arg) noexcept;
     void answer_failed();
+    void fail_stream_later(const std::string& qid, SubmitWaiter* w);
+
+    struct OpenStream {
+        SubmitWaiter* waiter = nullptr;
+        uint64_t channel = 0;  // channel_gen_ when its first chunk was sent
+    };
 
     event_base* base_;
     ConfigSource config_;
@@ -67,6 +85,10 @@ class QueueClient {
     std::unordered_map<uint64_t, SubmitWaiter*> pending_;
     std::vector<std::pair<uint64_t, SubmitWaiter*>> failed_;     // to answer 451
     std::vector<std::pair<uint64_t, SubmitWaiter*>> answering_;  // being answered now
+    std::unordered_map<std::string, OpenStream> streams_;
+    std::vector<std::pair<std::string, SubmitWaiter*>> failed_streams_;     // to answer 4
+    std::vector<std::pair<std::string, SubmitWaiter*>> answering_streams_;  // answered now
+    uint64_t channel_gen_ = 0;
     EventPtr fail_ev_;
     uint64_t next_id_ = 1;
     std::chrono::steady_clock::time_point next_try_{};

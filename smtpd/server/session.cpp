@@ -141,14 +141,101 @@ size_t Session::feed_line(std::string_view in) {
     return piece.size();
 }
 
+// Content goes into tx.data after the head until it reaches the chunk size; from then on
+// (streaming) into tx.chunk, sent as each fills. The reader is never fed more than the
+// room left, so neither buffer outgrows the chunk size by more than the one CR it may
+// have held back (unstuffing only shrinks).
 size_t Session::feed_data(std::string_view in) {
     Transaction& tx = *st_.tx;
-    auto step = tx.reader.feed(in, tx.data);
-    if (step.done) {
-        st_.phase = Phase::command;
-        dispatch(end_of_data_spec(), {});
+    const size_t limit = host_.body_chunk_size();
+    size_t used = 0;
+    while (used < in.size()) {
+        bool streaming = tx.chunks_sent > 0;
+        std::string& out = streaming ? tx.chunk : tx.data;
+        size_t content = out.size() - (streaming ? 0 : tx.received_len);
+        if (limit && content >= limit) {
+            if (!send_chunk()) {
+                tx.chunk_wait = true;  // resumed by chunk_done()
+                st_.phase = Phase::waiting;
+                return used;
+            }
+            continue;
+        }
+        std::string_view slice = in.substr(used);
+        if (limit && slice.size() > limit - content) slice = slice.substr(0, limit - content);
+        auto step = tx.reader.feed(slice, out);
+        used += step.consumed;
+        if (!tx.reader.storing() || tx.stream_failed) {
+            // The message will be refused: nothing of its content is kept.
+            if (streaming) {
+                tx.chunk = std::string();
+            } else if (tx.data.size() > tx.received_len) {
+                tx.data.resize(tx.received_len);
+                tx.data.shrink_to_fit();
+            }
+        }
+        if (step.done) {
+            st_.phase = Phase::command;
+            dispatch(end_of_data_spec(), {});
+            return used;
+        }
     }
-    return step.done ? step.consumed : in.size();
+    return used;
+}
+
+// Sends the full buffer as the next chunk, unless one is still unanswered. The first
+// chunk takes the content out of tx.data, which keeps only the head from then on.
+bool Session::send_chunk() {
+    Transaction& tx = *st_.tx;
+    if (tx.chunks_unanswered > 0) return false;
+    std::string piece;
+    if (tx.chunks_sent == 0) {
+        piece.assign(tx.data, tx.received_len);
+        tx.data.resize(tx.received_len);
+        tx.data.shrink_to_fit();
+    } else {
+        piece = std::move(tx.chunk);
+    }
+    // A CR held back by the reader comes out with its LF, one octet past the room it was
+    // given: that octet starts the next chunk, so every chunk is at most the chunk size.
+    const size_t limit = host_.body_chunk_size();
+    tx.chunk = std::string();
+    tx.chunk.reserve(limit + 1);
+    if (piece.size() > limit) {
+        tx.chunk.assign(piece, limit);
+        piece.resize(limit);
+    }
+    ++tx.chunks_sent;
+    ++tx.chunks_unanswered;
+    host_.send_chunk(tx.queue_id, tx.chunks_sent, std::move(piece));
+    return true;
+}
+
+void Session::chunk_done(uint32_t status, std::string_view text) {
+    if (!st_.tx || st_.tx->chunks_sent == 0) return;
+    Transaction& tx = *st_.tx;
+    if (tx.chunks_unanswered) --tx.chunks_unanswered;
+    if (status != ipc::kStatusOk && !tx.stream_failed) {
+        tx.stream_failed = true;
+        tx.stream_error =
+            text.empty() ? std::string("4.3.0 queue write failed") : std::string(text);
+        tx.chunk = std::string();
+    }
+    if (tx.chunk_wait && st_.phase == Phase::waiting) {
+        tx.chunk_wait = false;
+        st_.phase = Phase::data;
+    }
+}
+
+// Ends the transaction; a streamed body the queue never got a SubmitMsg for is aborted
+// (the queue removes its chunks).
+void Session::end_transaction() {
+    if (st_.tx && st_.tx->chunks_sent > 0 && !st_.tx->submitted) host_.abort_body(st_.tx->queue_id);
+    st_.tx.reset();
+}
+
+void Session::discard_transaction() {
+    end_transaction();
 }
 
 // A SASL continuation line (RFC 4954 4): at most kMaxCommandLine here too; the hook
@@ -343,7 +430,7 @@ void Session::finish(const VerbSpec& spec, const Reply& r) {
         if (r.positive() && r.code != 354) ++st_.counters[static_cast<size_t>(spec.verb)].ok;
     } else {
         if (r.positive()) ++st_.counters[static_cast<size_t>(Verb::data)].ok;
-        st_.tx.reset();  // the end-of-data reply ends the transaction, whatever it was
+        end_transaction();  // the end-of-data reply ends the transaction, whatever it was
     }
     uint64_t limit = st_.config->smtpd_error_limit;
     uint64_t unknown_limit = st_.config->smtpd_unknown_recipient_limit;

@@ -9,6 +9,9 @@
 //  - a line ending in a bare LF or holding a bare CR is answered 500 5.5.2;
 //  - feed() consumes nothing while the session waits (policy or queue), so pipelined
 //    input stays with the caller until submit_done()/policy_done();
+//  - during DATA at most body_chunk_size() octets of content are held per buffer: a
+//    larger body goes to the queue in chunks as it arrives, and while one chunk is
+//    unanswered and the next is full the session waits (reading stops) for chunk_done();
 //  - the per-verb gate (verbs.hpp) runs before each verb's check: 530 5.7.0 before AUTH on
 //    the submission listeners;
 //  - after STARTTLS nothing more is consumed until tls_started(): whatever the client
@@ -57,6 +60,12 @@ class Session {
     void submit_done(uint32_t status, std::string_view text);
     // The delay SessionHost::delay was asked for has passed: the held reply is sent.
     void delay_done();
+    // The queue's answer to a streamed chunk (status 2, or 4 with "4.3.0 ..." text:
+    // the message cannot be queued; the rest of it is read and answered 451).
+    void chunk_done(uint32_t status, std::string_view text);
+    // The connection ends: a transaction still open is given up (a streamed body's
+    // chunks are aborted). Called before the host goes away.
+    void discard_transaction();
     void timeout();   // 421 4.4.2 and close
     void shutdown();  // 421 4.3.2 and close
     // The daemon is stopping: close now if between transactions, else after the
@@ -78,6 +87,8 @@ class Session {
   private:
     size_t feed_line(std::string_view in);
     size_t feed_data(std::string_view in);
+    bool send_chunk();
+    void end_transaction();
     size_t feed_sasl(std::string_view in);
     void greet(const PolicyVerdict& v);
     void handle_line(std::string_view line);

@@ -4,7 +4,8 @@
 // connection.cpp (the socket side). Holds no I/O: tests drive it with a scripted host.
 //
 // Memory: an idle session is this struct plus a few short strings; the transaction
-// (and with it the message buffer) exists only between MAIL and the end of data.
+// (and with it the message buffer) exists only between MAIL and the end of data, and
+// holds at most two chunks of content (SessionHost::body_chunk_size()) at once.
 #pragma once
 
 #include <cstdint>
@@ -67,6 +68,16 @@ struct Transaction {
     std::shared_ptr<const SendQuota> quota;
     uint64_t limited_rcpts = 0;
     DataReader reader;
+    // A streamed body (the content outgrew SessionHost::body_chunk_size()): data then
+    // holds only the head (the Received header, later the policy headers) and the
+    // content goes to the queue in chunks, at most one unanswered while the next fills.
+    std::string chunk;  // content being filled
+    uint32_t chunks_sent = 0;
+    uint32_t chunks_unanswered = 0;
+    bool chunk_wait = false;     // reading paused: the next chunk is full, one is unanswered
+    bool stream_failed = false;  // the queue cannot take it: the rest is read, then 451
+    std::string stream_error;    // "4.3.0 ..."
+    bool submitted = false;      // the SubmitMsg went out: the queue owns the chunks now
 };
 
 enum class Phase : uint8_t {
@@ -149,6 +160,13 @@ class SessionHost {
     // Hands a complete message to the queue; the answer comes back later through
     // Session::submit_done (never from inside this call).
     virtual void submit(ipc::SubmitMsg msg) = 0;
+    // Body streaming: the most content a session holds before it sends a chunk (0: the
+    // body is held whole and goes with submit()). send_chunk's answer comes back later
+    // through Session::chunk_done; abort_body gives up a streamed body never submitted.
+    virtual size_t body_chunk_size() const { return 0; }
+    virtual void send_chunk(const std::string& /*queue_id*/, uint32_t /*index*/,
+                            std::string /*data*/) {}
+    virtual void abort_body(const std::string& /*queue_id*/) {}
     // The queue accepted (durable 250) a message that counts against `identity`'s
     // sending limits: one message and `recipients` recipients.
     virtual void count_sent(const std::string& /*identity*/, uint64_t /*recipients*/) {}

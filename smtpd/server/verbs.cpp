@@ -241,6 +241,7 @@ std::optional<Reply> proceed_data(SessionState& st, SessionHost& host, CommandAr
     tx.received_len = tx.data.size();
     uint64_t limit = st.config->message_size_limit;
     uint64_t hint = limit && tx.size_hint > limit ? limit : tx.size_hint;
+    if (size_t chunk = host.body_chunk_size(); chunk && hint > chunk) hint = chunk;
     if (hint > 0 && hint <= (64u << 20)) tx.data.reserve(tx.data.size() + hint);
     tx.reader = DataReader(limit);
     st.phase = Phase::data;
@@ -253,6 +254,8 @@ Check check_end_of_data(const SessionState& st, std::string_view, CommandArgs&) 
     if (r.long_line())
         return make_reply(550, "5.6.0", "Message contains lines longer than 1000 octets");
     if (r.too_big()) return make_reply(552, "5.3.4", "Message size exceeds fixed limit");
+    if (st.tx->stream_failed)
+        return submit_reply(ipc::kStatusTemp, st.tx->stream_error, st.tx->queue_id);
     return std::nullopt;
 }
 
@@ -275,6 +278,14 @@ std::optional<Reply> proceed_end_of_data(SessionState& st, SessionHost& host, Co
     m.protocol = protocol_name(st);
     if (tx.body == BodyType::eight_bit_mime) m.flags |= ipc::kFlag8BitMime;
     if (tx.smtputf8) m.flags |= ipc::kFlagSmtputf8;
+    if (tx.chunks_sent > 0) {
+        // Streamed: the rest of the content goes as the last chunk (the queue stores it
+        // before it reads the SubmitMsg behind it), the head with the envelope.
+        if (!tx.chunk.empty()) host.send_chunk(tx.queue_id, ++tx.chunks_sent, std::move(tx.chunk));
+        tx.chunk = std::string();
+        m.flags |= ipc::kFlagStreamedBody;
+    }
+    tx.submitted = true;
     m.body = std::move(tx.data);
     st.phase = Phase::waiting;
     host.submit(std::move(m));

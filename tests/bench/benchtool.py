@@ -16,6 +16,11 @@ Subcommands:
   idle PORT COUNT READY HOLD open COUNT idle SMTP sessions to 127.0.0.1:PORT, read each
                              greeting, write the number held to the file READY, then hold
                              them at most HOLD seconds (or until terminated)
+  latency PORT RATE COUNT SIZE FROM TO SESSIONS
+                             end of data -> reply latency: COUNT messages of SIZE bytes
+                             offered at RATE msg/s over SESSIONS persistent sessions
+                             (PIPELINING: MAIL, RCPT, DATA in one write, then the body);
+                             prints "p50_ms p99_ms max_ms achieved_rate failures"
   count-mbox FILE            number of "From " separator lines in an mbox (0 if absent)
   wait-mbox FILE N SECS STALL  wait until FILE holds N messages, at most SECS seconds and
                              at most STALL seconds without progress; prints the count
@@ -25,7 +30,7 @@ Subcommands:
 
 import os
 import resource
-import select
+import selectors
 import signal
 import socket
 import sys
@@ -213,7 +218,12 @@ def idle_sessions(port, count, ready_file, hold):
             opened += 1
         if not pending:
             continue
-        ready, _, _ = select.select(list(pending), [], [], 1.0)
+        # epoll through selectors: select() cannot watch descriptors past 1023.
+        sel = selectors.DefaultSelector()
+        for fd, sock in pending.items():
+            sel.register(sock, selectors.EVENT_READ)
+        ready = [key.fd for key, _ in sel.select(1.0)]
+        sel.close()
         for fd in ready:
             s = pending[fd]
             try:
@@ -250,6 +260,105 @@ def idle_sessions(port, count, ready_file, hold):
     return 0
 
 
+def latency(port, rate, count, size, sender, rcpt, sessions):
+    """End of data -> 250 latency at a fixed offered load. Message i is due at
+    start + i/rate; it goes out on the first idle session once due (a message that finds
+    every session busy waits, and its latency still counts only from its final dot, as
+    the server sees it). Persistent sessions, so connection set-up is not measured."""
+    body = b"Subject: latency probe\r\n\r\n"
+    line = b"x" * 76 + b"\r\n"
+    while len(body) < size:
+        body += line
+    body = body[:max(size - 2, 0)] + b"\r\n" + b".\r\n"
+    envelope = (f"MAIL FROM:<{sender}>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n").encode()
+    sel = selectors.DefaultSelector()
+    conns = []
+    for _ in range(sessions):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        f = s.makefile("rb")
+        if not f.readline().startswith(b"220"):
+            raise SystemExit("benchtool latency: no greeting")
+        s.sendall(b"EHLO latency.test\r\n")
+        while True:
+            l = f.readline()
+            if not l or l[3:4] == b" ":
+                break
+        f.close()
+        s.setblocking(False)
+        c = {"sock": s, "buf": b"", "want": 0, "t_dot": 0.0, "busy": False}
+        conns.append(c)
+        sel.register(s, selectors.EVENT_READ, c)
+    lat, failures = [], 0
+    sent = 0
+    start = time.monotonic()
+    deadline = start + count / rate + 60
+    while len(lat) + failures < count and time.monotonic() < deadline:
+        now = time.monotonic()
+        while sent < count and start + sent / rate <= now:
+            idle = next((c for c in conns if not c["busy"]), None)
+            if idle is None:
+                break
+            idle["busy"] = True
+            idle["want"] = 3  # 250 MAIL, 250 RCPT, 354 DATA
+            idle["sock"].sendall(envelope)
+            sent += 1
+        due = start + sent / rate - time.monotonic() if sent < count else 0.05
+        for key, _ in sel.select(max(0.0, min(due, 0.05))):
+            c = key.data
+            data = c["sock"].recv(65536)
+            if not data:
+                raise SystemExit("benchtool latency: the server closed a session")
+            c["buf"] += data
+            while b"\r\n" in c["buf"]:
+                l, c["buf"] = c["buf"].split(b"\r\n", 1)
+                if l[3:4] == b"-":
+                    continue
+                if c["want"] == 3 or c["want"] == 2:
+                    if not l.startswith(b"250"):
+                        failures += 1
+                        c["busy"] = False
+                        c["want"] = 0
+                        continue
+                    c["want"] -= 1
+                elif c["want"] == 1:
+                    if not l.startswith(b"354"):
+                        failures += 1
+                        c["busy"] = False
+                        c["want"] = 0
+                        continue
+                    c["sock"].setblocking(True)
+                    c["sock"].sendall(body)
+                    c["t_dot"] = time.monotonic()
+                    c["sock"].setblocking(False)
+                    c["want"] = -1
+                elif c["want"] == -1:
+                    if l.startswith(b"250"):
+                        lat.append((time.monotonic() - c["t_dot"]) * 1000.0)
+                    else:
+                        failures += 1
+                    c["busy"] = False
+                    c["want"] = 0
+    elapsed = time.monotonic() - start
+    for c in conns:
+        try:
+            c["sock"].setblocking(True)
+            c["sock"].sendall(b"QUIT\r\n")
+        except OSError:
+            pass
+        c["sock"].close()
+    if not lat:
+        print(f"nan nan nan 0 {count}")
+        return 1
+    lat.sort()
+
+    def pct(p):
+        return lat[min(len(lat) - 1, int(p * len(lat)))]
+
+    print(f"{pct(0.50):.3f} {pct(0.99):.3f} {lat[-1]:.3f} {len(lat) / elapsed:.0f} "
+          f"{count - len(lat)}")
+    return 0
+
+
 def count_mbox(path):
     n = 0
     try:
@@ -262,11 +371,35 @@ def count_mbox(path):
     return n
 
 
+class MboxCounter:
+    """Counts "From " separator lines as the mbox grows, reading only what is new (an
+    mbox of 100 KiB messages is read once, not at every poll)."""
+
+    def __init__(self, path):
+        self.path, self.offset, self.n, self.tail = path, 0, 0, b"\n"
+
+    def count(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return self.n
+        if not data:
+            return self.n
+        self.offset += len(data)
+        joined = self.tail + data
+        self.n += joined.count(b"\nFrom ")
+        self.tail = joined[-5:]
+        return self.n
+
+
 def wait_mbox(path, want, secs, stall):
     start = last_change = time.monotonic()
     last = -1
+    counter = MboxCounter(path)
     while True:
-        n = count_mbox(path)
+        n = counter.count()
         now = time.monotonic()
         if n != last:
             last, last_change = n, now
@@ -301,6 +434,9 @@ def main(argv):
         return wait_banner(int(args[0]), float(args[1]))
     elif cmd == "idle":
         return idle_sessions(int(args[0]), int(args[1]), args[2], float(args[3]))
+    elif cmd == "latency":
+        return latency(int(args[0]), float(args[1]), int(args[2]), int(args[3]), args[4],
+                       args[5], int(args[6]))
     elif cmd == "count-mbox":
         print(count_mbox(args[0]))
     elif cmd == "wait-mbox":

@@ -441,3 +441,100 @@ Test(store, bdb_due_index_survives_a_crash) {
     s.reset();
     std::filesystem::remove_all(dir);
 }
+
+// ---- streamed bodies (put_chunk, put_streamed, remove_chunks, remove_orphan_bodies)
+namespace {
+
+// Bad steps first: a repeated chunk, a streamed put of an ID already queued; then a
+// message of several chunks loaded whole, removed whole, and chunks given up.
+void run_stream_steps(QueueStore& s) {
+    std::string err;
+    cr_expect_eq(s.put(make_env(kA), body_of(kA), err), PutStatus::ok);
+    cr_expect_eq(s.put_chunk(kB, 1, "one,", err), PutStatus::ok);
+    cr_expect_eq(s.put_chunk(kB, 1, "again", err), PutStatus::duplicate, "chunk 1 twice");
+    cr_expect(!s.load_envelope(kB).ok(), "chunks alone are no message");
+    cr_expect_eq(s.put_chunk(kA, 1, "x", err), PutStatus::ok);
+    cr_expect_eq(s.put_streamed(make_env(kA), "head", 1, err), PutStatus::duplicate);
+    cr_expect(s.remove_chunks(kA, 1).ok());
+    auto a = s.load_body(kA);
+    cr_assert(a.ok());
+    cr_expect_eq(*a, body_of(kA), "a refused streamed put leaves the queued message alone");
+
+    std::string big(200 * 1024, 'b');  // overflow pages in Berkeley DB
+    cr_expect_eq(s.put_chunk(kB, 2, big, err), PutStatus::ok);
+    cr_expect_eq(s.put_chunk(kB, 3, "three\r\n", err), PutStatus::ok);
+    cr_expect_eq(s.put_streamed(make_env(kB), "Received: x\r\n", 3, err), PutStatus::ok);
+    auto b = s.load_body(kB);
+    cr_assert(b.ok(), "%s", b.ok() ? "" : b.error().message.c_str());
+    cr_expect(*b == "Received: x\r\none," + big + "three\r\n");
+    cr_expect(s.load_envelope(kB).ok());
+    cr_expect(s.remove(kB).ok());
+    cr_expect(!s.load_body(kB).ok(), "remove takes every chunk");
+    cr_expect_eq(s.put_chunk(kB, 1, "reused", err), PutStatus::ok, "no chunk was left behind");
+    cr_expect(s.remove_chunks(kB, 1).ok());
+
+    // Given up: chunks of kC without an envelope.
+    cr_expect_eq(s.put_chunk(kC, 1, "c1", err), PutStatus::ok);
+    cr_expect(s.remove_chunks(kC, 1).ok());
+    cr_expect_eq(s.put_chunk(kC, 1, "c1", err), PutStatus::ok, "the chunk is gone");
+    cr_expect(s.flush().ok());
+}
+
+}  // namespace
+
+Test(store, memory_streamed_bodies) {
+    auto s = make_memory_store();
+    run_stream_steps(*s);
+    auto n = s->remove_orphan_bodies();
+    cr_assert(n.ok());
+    cr_expect_eq(n.value(), 1u);
+}
+
+Test(store, bdb_streamed_bodies) {
+    std::string dir = temp_dir();
+    auto s = open_or_fail(dir);
+    run_stream_steps(*s);
+    s.reset();
+    std::filesystem::remove_all(dir);
+}
+
+// A queue killed mid-body leaves chunks without an envelope: the next start removes
+// them, and keeps every complete message (whole or streamed).
+Test(store, bdb_removes_orphan_chunks_after_a_crash) {
+    std::string dir = temp_dir();
+    std::string big(100 * 1024, 'o');
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        auto s = open_bdb_store(dir, 1024 * 1024);
+        if (!s.ok()) _exit(2);
+        std::string err;
+        auto& st = **s;
+        if (st.put(make_env(kA), body_of(kA), err) != PutStatus::ok) _exit(3);
+        if (st.put_chunk(kB, 1, big, err) != PutStatus::ok) _exit(3);
+        if (st.put_streamed(make_env(kB), "H\r\n", 1, err) != PutStatus::ok) _exit(3);
+        if (st.put_chunk(kC, 1, big, err) != PutStatus::ok) _exit(3);
+        if (st.put_chunk(kC, 2, big, err) != PutStatus::ok) _exit(3);
+        if (!st.flush().ok()) _exit(5);
+        _exit(0);  // killed mid-body of kC
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    auto s = open_or_fail(dir);
+    auto n = s->remove_orphan_bodies();
+    cr_assert(n.ok(), "%s", n.ok() ? "" : n.error().message.c_str());
+    cr_expect_eq(n.value(), 1u, "kC only");
+    auto b = s->load_body(kB);
+    cr_assert(b.ok());
+    cr_expect(*b == "H\r\n" + big);
+    cr_expect(s->load_body(kA).ok());
+    cr_expect(!s->load_body(kC).ok());
+    std::string err;
+    cr_expect_eq(s->put_chunk(kC, 1, "x", err), PutStatus::ok, "kC's chunks are gone");
+    n = s->remove_orphan_bodies();
+    cr_assert(n.ok());
+    cr_expect_eq(n.value(), 1u);
+    s.reset();
+    std::filesystem::remove_all(dir);
+}

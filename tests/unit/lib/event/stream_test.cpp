@@ -204,17 +204,27 @@ Test(stream, short_writes_and_eagain_on_write) {
     Rig r;
     r.t->reads = {rd("HELLO\r\n")};
     r.t->writes = {wr(3), wblock(), wr(2), wblock(), wr(100)};
-    r.s.handle(EV_READ);
+    r.s.handle(EV_READ);  // the reply, gathered during the feed: 3 bytes, then blocked
     cr_expect_eq(r.t->written, "ok ");
     cr_expect_eq(r.s.interest(), EV_READ | EV_WRITE);
     cr_expect_not(r.s.output_empty(), "the unsent rest is kept");
-    r.s.handle(EV_WRITE);  // blocked again
-    cr_expect_eq(r.t->written, "ok ");
     r.s.handle(EV_WRITE);  // 2 bytes, then blocked
     cr_expect_eq(r.t->written, "ok HE");
     r.s.handle(EV_WRITE);
     cr_expect_eq(r.t->written, "ok HELLO\r\n");
     cr_expect_eq(r.s.interest(), EV_READ, "write interest dropped once flushed");
+    cr_expect_not(r.s.holds_buffers());
+}
+
+// Pipelined commands read in one go get their replies in one write (one segment: Nagle's
+// algorithm cannot hold the second reply back waiting for the client's delayed ACK).
+Test(stream, replies_to_pipelined_input_go_out_in_one_write) {
+    Rig r;
+    r.t->reads = {rd("MAIL\r\nRCPT\r\nDATA\r\n"), eagain()};
+    r.s.handle(EV_READ);
+    cr_expect_eq(r.o.fed, "MAIL\r\nRCPT\r\nDATA\r\n");
+    cr_expect_eq(r.t->written, "ok MAIL\r\nok RCPT\r\nok DATA\r\n");
+    cr_expect_eq(r.t->write_calls, 1);
     cr_expect_not(r.s.holds_buffers());
 }
 
