@@ -65,9 +65,10 @@ bool parse_mailertable_value(std::string_view v, std::string_view domain, Route&
             r.rewrite = user;
         }
     } else if (mailer == "lmtp") {
-        if (rest.empty()) return false;
+        LmtpDestination d;
+        if (!parse_lmtp_destination(rest, d)) return false;
         r.transport = Transport::lmtp;
-        r.next_hop = std::string(rest);
+        r.next_hop = lmtp_destination_string(d);
     } else if (mailer == "error") {
         // "error:5.7.1:550 text", "error:550 text", "error:5.1.1 text"
         r.transport = Transport::error;

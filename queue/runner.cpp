@@ -537,7 +537,7 @@ bool Runner::send_request(Message& m, Agent& a, const std::string& dest, const R
         dm.recipients.push_back(ipc::DeliverRcpt{i, addr, rc.orcpt, rc.notify});
         m.busy[i] = true;
     }
-    dm.next_hop = route.next_hop;
+    dm.next_hop = route.transport == Transport::lmtp ? "lmtp:" + route.next_hop : route.next_hop;
     dm.envid = m.env.envid;
     dm.flags = m.env.flags & ~(kEnvelopeHeld | kEnvelopeDelayWarned);
     dm.arrival_time = m.env.arrival;

@@ -8,8 +8,9 @@
 // when room frees. An in-memory schedule of the active recipients; each due recipient is routed
 // (queue/route.hpp) to a transport and next hop, and the due recipients of one message for one
 // agent and next hop go out as one DeliverMsg (the body loaded from the store once per attempt into
-// a sealed memfd that travels with the frame): local and lmtp to the local agent, smtp to the
-// remote agent, an error route answered at once. Per-destination queues, as Postfix's qmgr: each
+// a sealed memfd that travels with the frame): local to the local agent, smtp and lmtp (next hop
+// "lmtp:DEST") to the remote agent, which speaks both (as Postfix's smtp(8) is also its lmtp(8)),
+// an error route answered at once. Per-destination queues, as Postfix's qmgr: each
 // next hop has at most smtp_destination_concurrency_limit requests in flight (and the remote agent
 // smtp_concurrency_limit, local max_in_flight); what does not fit waits in its destination's queue,
 // so a slow or dead destination holds up only its own mail. Each DeliverResultMsg applies one
@@ -158,7 +159,9 @@ class Runner {
     void persist(Message& m);
     void make_due(Message& m, uint64_t now);
     bool finish(Message& m);
-    Agent& agent_for(const Route& r) { return r.transport == Transport::smtp ? remote_ : local_; }
+    Agent& agent_for(const Route& r) {
+        return r.transport == Transport::smtp || r.transport == Transport::lmtp ? remote_ : local_;
+    }
     size_t dest_limit(const Agent& a) const {
         return &a == &remote_ ? settings_.destination_limit : settings_.max_in_flight;
     }

@@ -228,6 +228,19 @@ void RemoteServer::on_frame(uint64_t conn_id, ipc::MsgType t, std::string_view p
         return;
     }
     ++jobs_;
+    std::string_view hop = job->msg.next_hop;
+    if (hop.substr(0, 5) == "lmtp:") {
+        job->lmtp = true;
+        if (!parse_lmtp_destination(hop.substr(5), job->lmtp_dest)) {
+            finish_all(job,
+                       Outcome{4, "4.3.5", "bad LMTP destination \"" + job->msg.next_hop + "\""});
+            return;
+        }
+        job->hop = job->lmtp_dest.inet;
+        if (!job->lmtp_dest.unix_path.empty()) job->hop.host = "lmtp";
+        start_job(job);
+        return;
+    }
     if (!parse_next_hop(job->msg.next_hop, job->hop)) {
         finish_all(job, Outcome{4, "4.3.5", "bad next hop \"" + job->msg.next_hop + "\""});
         return;
@@ -253,6 +266,12 @@ MessageSpec RemoteServer::spec_for(const Job& job) const {
 
 void RemoteServer::start_job(const std::shared_ptr<Job>& job) {
     if (try_reuse(job)) return;
+    restart_hosts(job);
+}
+
+// The host list of a next hop from the start: the bracketed host (or the LMTP server), or
+// the MX lookup.
+void RemoteServer::restart_hosts(const std::shared_ptr<Job>& job) {
     if (!job->hop.mx) {
         job->hosts = {job->hop.host};
         return next_host(job);
@@ -301,6 +320,10 @@ void RemoteServer::next_host(const std::shared_ptr<Job>& job) {
     job->v4.clear();
     job->v6.clear();
     unsigned char buf[16];
+    if (job->lmtp && !job->lmtp_dest.unix_path.empty()) {
+        job->addrs = {""};  // the socket path stands for the address
+        return next_address(job);
+    }
     if (inet_pton(AF_INET, job->host.c_str(), buf) == 1 ||
         inet_pton(AF_INET6, job->host.c_str(), buf) == 1) {
         job->addrs = {job->host};
@@ -352,11 +375,16 @@ void RemoteServer::next_address(const std::shared_ptr<Job>& job) {
     t.implicit_tls = job->hop.implicit_tls;
     ClientSettings cs;
     cs.helo_name = cfg().hostname;
-    std::string level = tls_level(job->hop.host);
+    std::string level = job->lmtp ? "none" : tls_level(job->hop.host);
     cs.tls_possible = level != "none";
     cs.tls_required = level == "encrypt" || level == "verify";
     t.verify_tls = level == "verify";
-    if (auth_lookup_) {
+    if (job->lmtp) {
+        // A local mailbox server: no STARTTLS, no AUTH, the operator's reply time limit.
+        t.unix_path = job->lmtp_dest.unix_path;
+        cs.lmtp = true;
+        cs.reply_timeout = static_cast<unsigned>(cfg().lmtp_timeout);
+    } else if (auth_lookup_) {
         if (auto ai = auth_lookup_(job->hop.host)) {
             cs.auth_user = ai->authid;
             cs.auth_password = ai->password;
@@ -365,7 +393,7 @@ void RemoteServer::next_address(const std::shared_ptr<Job>& job) {
     }
     auto a = std::make_unique<Active>();
     a->job = job;
-    a->hop_key = reuse_key(job->hop, level, cs.auth_user, cs.auth_password);
+    a->hop_key = key_for(*job);
     a->owner = this;
     a->session = std::make_unique<Session>(
         ctx_->base, tls_.get(), std::move(t), std::move(cs),
@@ -400,14 +428,19 @@ std::string RemoteServer::reuse_key(const NextHop& hop, const std::string& level
            std::to_string(std::hash<std::string>{}(password));
 }
 
-bool RemoteServer::try_reuse(const std::shared_ptr<Job>& job) {
+std::string RemoteServer::key_for(const Job& job) {
+    if (job.lmtp) return "lmtp:" + lmtp_destination_string(job.lmtp_dest);
     std::string user, password;
     if (auth_lookup_)
-        if (auto ai = auth_lookup_(job->hop.host)) {
+        if (auto ai = auth_lookup_(job.hop.host)) {
             user = ai->authid;
             password = ai->password;
         }
-    std::string key = reuse_key(job->hop, tls_level(job->hop.host), user, password);
+    return reuse_key(job.hop, tls_level(job.hop.host), user, password);
+}
+
+bool RemoteServer::try_reuse(const std::shared_ptr<Job>& job) {
+    std::string key = key_for(*job);
     for (auto& [s, a] : sessions_) {
         if (a->job || a->hop_key != key || !s->idle()) continue;
         a->job = job;
@@ -439,9 +472,11 @@ void RemoteServer::park(Session& s) {
     auto it = sessions_.find(&s);
     if (it == sessions_.end()) return;
     Active& a = *it->second;
-    if (stopping_ || cfg().smtp_connection_reuse_time == 0) return s.quit();
+    uint64_t reuse = a.hop_key.compare(0, 5, "lmtp:") == 0 ? cfg().lmtp_connection_reuse_time
+                                                           : cfg().smtp_connection_reuse_time;
+    if (stopping_ || reuse == 0) return s.quit();
     if (!a.idle_timer) a.idle_timer.reset(evtimer_new(ctx_->base, on_idle_cb, &a));
-    timeval tv{static_cast<time_t>(cfg().smtp_connection_reuse_time), 0};
+    timeval tv{static_cast<time_t>(reuse), 0};
     if (a.idle_timer) event_add(a.idle_timer.get(), &tv);
 }
 
@@ -477,14 +512,7 @@ void RemoteServer::on_session_closed(Session& s, const Outcome& o,
         job->hosts.clear();
         job->addrs.clear();
         job->last = Outcome{4, "4.4.1", "no host was tried"};
-        if (!job->hop.mx) {
-            job->hosts = {job->hop.host};
-            return next_host(job);
-        }
-        job->dns_mx = resolver_->query(job->hop.host, kRrMx,
-                                       [this, job](const DnsAnswer& ans) { on_mx(job, ans); });
-        if (!job->dns_mx) finish_all(job, Outcome{4, "4.4.3", "cannot start a DNS query"});
-        return;
+        return restart_hosts(job);
     }
     next_address(job);
 }

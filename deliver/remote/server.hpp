@@ -5,7 +5,10 @@
 // mx.hpp), tries each host and address in turn within one attempt (deliver/remote/
 // session.hpp), and answers each request with one DeliverResultMsg holding an outcome per
 // recipient. A session that finished a message waits up to smtp_connection_reuse_time
-// for the next message to the same next hop. Called from main.cpp through the daemon hooks.
+// for the next message to the same next hop. A next hop "lmtp:DEST" (the queue's lmtp
+// transport) is an LMTP server (RFC 2033) on a Unix socket or host:port: no MX lookup, no
+// TLS or AUTH, LHLO and one reply per recipient, its connections kept for
+// lmtp_connection_reuse_time. Called from main.cpp through the daemon hooks.
 #pragma once
 
 #include <cstdint>
@@ -76,6 +79,8 @@ class RemoteServer {
         ipc::DeliverMsg msg;
         MappedBody body;
         NextHop hop;
+        bool lmtp = false;
+        LmtpDestination lmtp_dest;                    // when lmtp
         std::vector<std::optional<Outcome>> results;  // by position in msg.recipients
         std::vector<std::string> hosts;               // still to try
         std::vector<std::string> addrs;               // of the current host, still to try
@@ -109,6 +114,8 @@ class RemoteServer {
     bool try_reuse(const std::shared_ptr<Job>& job);
     static std::string reuse_key(const NextHop& hop, const std::string& level,
                                  const std::string& user, const std::string& password);
+    std::string key_for(const Job& job);
+    void restart_hosts(const std::shared_ptr<Job>& job);
     void park(Session& s);
     void schedule_cleanup();
 

@@ -8,9 +8,11 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 #include "lib/core/log.hpp"
@@ -53,7 +55,9 @@ Session::Session(event_base* base, SSL_CTX* tls, SessionTarget target, ClientSet
           settings.tls_active = target_.implicit_tls;
           settings.tls_required = settings.tls_required || target_.verify_tls;
           settings.peer =
-              target_.host + "[" + target_.address + "]:" + std::to_string(target_.port);
+              target_.unix_path.empty()
+                  ? target_.host + "[" + target_.address + "]:" + std::to_string(target_.port)
+                  : target_.host + "[unix:" + target_.unix_path + "]";
           return settings;
       }()),
       connect_timeout_(connect_timeout),
@@ -63,6 +67,7 @@ Session::Session(event_base* base, SSL_CTX* tls, SessionTarget target, ClientSet
 Session::~Session() = default;
 
 std::string Session::relay() const {
+    if (!target_.unix_path.empty()) return target_.host + "[unix:" + target_.unix_path + "]";
     return target_.host + "[" + target_.address + "]:" + std::to_string(target_.port);
 }
 
@@ -87,7 +92,15 @@ void Session::begin_connect() {
     socklen_t len = 0;
     auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
     auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    if (inet_pton(AF_INET, target_.address.c_str(), &s4->sin_addr) == 1) {
+    auto* su = reinterpret_cast<sockaddr_un*>(&ss);
+    if (!target_.unix_path.empty()) {
+        if (target_.unix_path.size() >= sizeof(su->sun_path))
+            return close_with(Outcome{4, "4.4.1", "socket path too long: " + target_.unix_path});
+        su->sun_family = AF_UNIX;
+        std::memcpy(su->sun_path, target_.unix_path.data(), target_.unix_path.size());
+        len =
+            static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + target_.unix_path.size() + 1);
+    } else if (inet_pton(AF_INET, target_.address.c_str(), &s4->sin_addr) == 1) {
         s4->sin_family = AF_INET;
         s4->sin_port = htons(target_.port);
         len = sizeof(*s4);
@@ -102,7 +115,7 @@ void Session::begin_connect() {
     if (!fd_)
         return close_with(Outcome{4, "4.4.1", std::string("socket: ") + std::strerror(errno)});
     int one = 1;
-    setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (ss.ss_family != AF_UNIX) setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     ev_.reset(event_new(base_, fd_.get(), 0, on_io_cb, this));
     if (!ev_) return close_with(Outcome{4, "4.3.0", "event_new failed"});
     client_.send_message(std::move(first_));

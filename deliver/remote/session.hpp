@@ -1,4 +1,5 @@
-// session.hpp - one outgoing SMTP connection: a nonblocking TCP socket (IPv4 or IPv6) on
+// session.hpp - one outgoing SMTP or LMTP connection: a nonblocking TCP socket (IPv4 or
+// IPv6), or for LMTP also a Unix socket, on
 // the agent's libevent loop, with OpenSSL for STARTTLS or implicit TLS, driving one
 // SmtpClient (deliver/remote/smtp_client.hpp). Reports each finished message and the end
 // of the session to its owner (deliver/remote/server.cpp). Between messages an idle
@@ -32,6 +33,7 @@ struct SessionTarget {
     uint16_t port = 25;
     bool implicit_tls = false;
     bool verify_tls = false;  // require a certificate valid for host
+    std::string unix_path;    // LMTP over a Unix socket: connect here (address unused)
 };
 
 class Session {
@@ -59,7 +61,7 @@ class Session {
     // True once a message was accepted or refused in this session (the peer spoke SMTP).
     bool delivered_any() const { return delivered_any_; }
     const SessionTarget& target() const { return target_; }
-    std::string relay() const;  // "host[addr]:port"
+    std::string relay() const;  // "host[addr]:port", "lmtp[unix:/path]"
     bool tls() const { return client_.tls_active(); }
 
   private:

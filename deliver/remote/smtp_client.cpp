@@ -172,14 +172,15 @@ std::vector<Outcome> SmtpClient::take_results() {
 
 unsigned SmtpClient::timeout() const {
     if (pending_.empty()) return 0;
-    switch (pending_.front().cmd) {
-        case Cmd::data:
-            return 120;  // 4.5.3.2.3
-        case Cmd::dot:
-            return 600;  // 4.5.3.2.6
-        default:
-            return 300;  // greeting, MAIL, RCPT and the rest
-    }
+    unsigned t = 300;                                // greeting, MAIL, RCPT and the rest
+    if (pending_.front().cmd == Cmd::data) t = 120;  // 4.5.3.2.3
+    if (pending_.front().cmd == Cmd::dot) t = 600;   // 4.5.3.2.6
+    return s_.reply_timeout ? std::min(t, s_.reply_timeout) : t;
+}
+
+const char* SmtpClient::context(Cmd c) const {
+    if (s_.lmtp && c == Cmd::ehlo) return "LHLO";
+    return cmd_context(static_cast<int>(c));
 }
 
 void SmtpClient::write(std::string_view line) {
@@ -245,8 +246,7 @@ void SmtpClient::connection_lost(std::string_view why) {
         event_ = Event::closed;
         return;
     }
-    std::string ctx =
-        pending_.empty() ? "idle" : cmd_context(static_cast<int>(pending_.front().cmd));
+    std::string ctx = pending_.empty() ? "idle" : context(pending_.front().cmd);
     fail(4, "4.4.2",
          std::string(why) + " with " + s_.peer + " while waiting for the reply to " + ctx);
 }
@@ -294,11 +294,11 @@ void SmtpClient::set_all(const Outcome& o, bool only_accepted) {
 void SmtpClient::on_reply(int code, const std::vector<std::string>& lines) {
     Pending p = pending_.front();
     pending_.pop_front();
-    const char* ctx = cmd_context(static_cast<int>(p.cmd));
+    const char* ctx = context(p.cmd);
     switch (p.cmd) {
         case Cmd::greeting:
             if (code != 220) return fail_reply(code, lines, ctx);
-            write("EHLO " + s_.helo_name);
+            write((s_.lmtp ? "LHLO " : "EHLO ") + s_.helo_name);
             expect(Cmd::ehlo);
             return;
         case Cmd::ehlo:
@@ -306,7 +306,8 @@ void SmtpClient::on_reply(int code, const std::vector<std::string>& lines) {
                 ext_ = parse_ehlo(lines);
                 return after_hello();
             }
-            if (code == 421) return fail_reply(code, lines, ctx);
+            // RFC 2033 4.1: an LMTP server that refuses LHLO is not spoken to in SMTP.
+            if (code == 421 || s_.lmtp) return fail_reply(code, lines, ctx);
             write("HELO " + s_.helo_name);
             expect(Cmd::helo);
             return;
@@ -372,6 +373,20 @@ void SmtpClient::on_reply(int code, const std::vector<std::string>& lines) {
             bool any = mail_ok_ &&
                        std::any_of(accepted_.begin(), accepted_.end(), [](bool b) { return b; });
             if (code == 354) {
+                if (any && s_.lmtp) {
+                    // RFC 2033 4.2: one reply per accepted recipient, in RCPT order.
+                    append_dot_stuffed(out_, msg_.body);
+                    data_sent_ = true;
+                    dot_replies_ = 0;
+                    for (size_t i = 0; i < accepted_.size(); ++i)
+                        if (accepted_[i]) {
+                            expect(Cmd::dot, i);
+                            ++dot_replies_;
+                        }
+                    return;
+                }
+                if (s_.lmtp)  // 2033 4.2: DATA with no valid recipient must fail with 503
+                    return fail(4, "4.5.0", "354 to DATA with no valid recipient from " + s_.peer);
                 if (any) {
                     append_dot_stuffed(out_, msg_.body);
                     data_sent_ = true;
@@ -388,6 +403,14 @@ void SmtpClient::on_reply(int code, const std::vector<std::string>& lines) {
             return;
         }
         case Cmd::dot:
+            if (s_.lmtp && data_sent_) {
+                // This recipient's own answer: delivered, deferred or refused.
+                results_[p.rcpt] = reply_outcome(code, lines, ctx);
+                if (--dot_replies_ == 0) data_sent_ = false;
+                if (code == 421) return fail_reply(code, lines, ctx);
+                if (pending_.empty()) finish_message();
+                return;
+            }
             if (data_sent_) {
                 Outcome o = reply_outcome(code, lines, ctx);
                 set_all(o, true);

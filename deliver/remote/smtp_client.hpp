@@ -1,9 +1,11 @@
 // smtp_client.hpp - the SMTP client protocol as a state machine with no I/O (RFC 5321,
 // 3207 STARTTLS, 2920 PIPELINING, 1870 SIZE, 6152 8BITMIME, 6531 SMTPUTF8, 3461 DSN,
-// 4954 AUTH). The connection driver (deliver/remote/session.cpp) feeds it the bytes it
-// reads and writes out what output() holds; the client says through event() when the
-// driver must act: start TLS, a message is done (results ready, the connection can take
-// the next one), or the session is over. Scripted-I/O unit tests drive it the same way.
+// 4954 AUTH), and its LMTP variant (RFC 2033: LHLO, no HELO fallback, and after the end
+// of data one reply per accepted recipient, in RCPT order). The connection driver
+// (deliver/remote/session.cpp) feeds it the bytes it reads and writes out what output() holds; the
+// client says through event() when the driver must act: start TLS, a message is done (results
+// ready, the connection can take the next one), or the session is over. Scripted-I/O unit tests
+// drive it the same way.
 //
 // Trusts nothing from the server: a malformed or overlong reply line, a reply with no
 // command waiting for it, or a reply code out of place ends the session as a temporary
@@ -59,6 +61,8 @@ struct ClientSettings {
     bool tls_active = false;    // implicit TLS (port 465): already encrypted
     std::string auth_user, auth_password;
     std::vector<std::string> auth_mechanisms;  // ours, in preference order ("PLAIN", "LOGIN")
+    bool lmtp = false;                         // RFC 2033 instead of SMTP
+    unsigned reply_timeout = 0;  // caps every reply wait (seconds); 0: RFC 5321's times
 };
 
 // What the server announced in its EHLO reply.
@@ -148,6 +152,7 @@ class SmtpClient {
     void expect(Cmd c, size_t rcpt = 0) { pending_.push_back(Pending{c, rcpt}); }
     void fail(int status, std::string dsn, std::string text);
     void fail_reply(int code, const std::vector<std::string>& lines, const char* context);
+    const char* context(Cmd c) const;  // the command's name in texts ("LHLO" for LMTP)
     void set_all(const Outcome& o, bool only_accepted);
     Outcome reply_outcome(int code, const std::vector<std::string>& lines,
                           const char* context) const;
@@ -172,6 +177,7 @@ class SmtpClient {
     std::vector<bool> accepted_;
     bool mail_ok_ = false;
     bool data_sent_ = false;
+    size_t dot_replies_ = 0;  // LMTP: end-of-data replies still due
     Outcome session_;
 };
 

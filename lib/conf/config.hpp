@@ -84,6 +84,12 @@ struct Config {
     std::vector<std::string> trusted_networks;
     std::string smtpd_access_map;
     uint64_t smtpd_junk_command_limit = 0;
+    // per-user sending limits (smtpd/server/limits_policy.hpp, smtpd/auth/send_limits.hpp)
+    uint64_t sender_limit_hour_messages = 0;
+    uint64_t sender_limit_hour_recipients = 0;
+    uint64_t sender_limit_day_messages = 0;
+    uint64_t sender_limit_day_recipients = 0;
+    std::string sender_limit_map;
 
     // TLS
     std::vector<std::string> tls_cert_file;
@@ -135,6 +141,8 @@ struct Config {
     uint64_t smtp_connection_reuse_time = 0;  // seconds
     uint64_t smtp_destination_concurrency_limit = 0;
     uint64_t smtp_concurrency_limit = 0;
+    uint64_t lmtp_timeout = 0;                // seconds
+    uint64_t lmtp_connection_reuse_time = 0;  // seconds
 };
 
 // Loads and checks a configuration file. A missing file is an error unless

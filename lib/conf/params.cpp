@@ -216,6 +216,36 @@ const std::vector<Param>& param_table() {
               "A map (lib/map spec, e.g. hash:/etc/tegami/sender_logins) from a sender "
               "address, or \"@domain\", to the logins (comma or space separated) that may "
               "use it. Empty: only the built-in rules of smtpd_sender_login_check."),
+        P_COUNT(sender_limit_hour_messages, "0",
+                "Per-user sending limit: messages each authenticated login (and each local "
+                "submitter's uid on the MSP socket) may send within the last hour. A message "
+                "counts once the queue accepted it (after its durable 250) and only when at "
+                "least one recipient is outside local_domains and virtual_domains; bounces "
+                "(the null sender) never count. Past the limit MAIL is answered 451 4.7.1 "
+                "with the limit and the time it frees up, and the refusal is logged with the "
+                "login. The hour is approximated by 12 buckets of 5 minutes, the day by 24 of "
+                "one hour; the counts are kept by tegami-auth in auth_dir/limits.db and "
+                "survive restarts (written at most 10 seconds late). Sessions of one user that "
+                "run at once are checked at MAIL against the same count, so together they may "
+                "exceed the limit by what they send at once. Overridden per user by "
+                "sender_limit_map. 0: no limit."),
+        P_COUNT(sender_limit_hour_recipients, "0",
+                "Per-user sending limit: recipients outside local_domains and virtual_domains "
+                "each user may send to within the last hour (see sender_limit_hour_messages); "
+                "past it RCPT is answered 451 4.7.1. 0: no limit."),
+        P_COUNT(sender_limit_day_messages, "0",
+                "Per-user sending limit: messages within the last day (see "
+                "sender_limit_hour_messages). 0: no limit."),
+        P_COUNT(sender_limit_day_recipients, "0",
+                "Per-user sending limit: recipients within the last day (see "
+                "sender_limit_hour_recipients). 0: no limit."),
+        P_STR(sender_limit_map, "",
+              "A map (lib/map spec, e.g. hash:/etc/tegami/sender_limits, read by tegami-auth) "
+              "from a login, or \"uid:N\" for a local submitter, to that user's own limits: "
+              "\"hour_messages=500 day_recipients=20000\" (hour_messages, hour_recipients, "
+              "day_messages, day_recipients; space or comma separated; a limit not named "
+              "keeps the default; 0 means none), or \"unlimited\". An entry that cannot be "
+              "parsed is logged and the defaults apply. Empty: the defaults for everyone."),
         P_BOOL(smtpd_received_login, "no",
                "Name the authenticated login in the Received header (\"(authenticated as "
                "LOGIN)\"). Off by default: the protocol (ESMTPA, ESMTPSA, RFC 3848) says that "
@@ -335,8 +365,11 @@ const std::vector<Param>& param_table() {
               "A map (lib/map spec: \"hash:/etc/mail/mailertable\", \"text:PATH\") routing "
               "single domains, in sendmail's format: the key is a domain, or \".example.org\" "
               "for its subdomains; the value \"smtp:[host]:port\" (or \"esmtp:\", "
-              "\"relay:\"), \"local:user\" (to a local user) or \"error:code text\" "
-              "(refuse, e.g. \"error:5.7.1 we do not deliver there\"). Empty: none."),
+              "\"relay:\"), \"local:user\" (to a local user), \"lmtp:unix:/path\" or "
+              "\"lmtp:inet:host:port\" (an LMTP server such as Dovecot's, for a domain of "
+              "mailboxes that are not Unix accounts; port 24 when none is given) or "
+              "\"error:code text\" (refuse, e.g. \"error:5.7.1 we do not deliver there\"). "
+              "Empty: none."),
         P_STR(authinfo, "",
               "A map with the credentials the SMTP client uses, in sendmail's format: the key "
               "\"AuthInfo:host\" (the next hop's host name, or \"AuthInfo:\" for every "
@@ -370,6 +403,15 @@ const std::vector<Param>& param_table() {
                 "so that one slow or dead destination never holds up the others."),
         P_COUNT(smtp_concurrency_limit, "100",
                 "Remote deliveries the queue runs at once, over all destinations."),
+        P_TIME(lmtp_timeout, "300s",
+               "The longest the LMTP client (in the remote agent) waits for any one reply of an "
+               "LMTP server, including each recipient's reply after the end of data. A server "
+               "that does not answer in time is given up on for this attempt: every recipient "
+               "not yet answered is deferred with 4.4.2 and tried again later."),
+        P_TIME(lmtp_connection_reuse_time, "10s",
+               "How long an LMTP connection that delivered a message stays open for the next "
+               "message to the same LMTP destination (then QUIT). 0: one message per "
+               "connection."),
     };
     return table;
 }

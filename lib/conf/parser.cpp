@@ -150,6 +150,7 @@ std::string check(const Config& c) {
     if (!c.smarthost.empty() && !parse_next_hop(c.smarthost, hop))
         return "bad smarthost \"" + c.smarthost + "\" (want [host]:port, host:port or host)";
     if (c.smtp_port < 1 || c.smtp_port > 65535) return "smtp_port must be 1 to 65535";
+    if (c.lmtp_timeout < 1) return "lmtp_timeout must be at least 1s";
     if (c.smtp_destination_concurrency_limit < 1 || c.smtp_concurrency_limit < 1)
         return "smtp concurrency limits must be at least 1";
     if (c.queue_retry_min < 1 || c.queue_retry_max < c.queue_retry_min)

@@ -319,4 +319,66 @@ bool decode(std::string_view payload, ControlResultMsg& m) {
     return r.finish();
 }
 
+// ---- sending limits
+std::string encode(const LimitCheckMsg& m) {
+    FrameWriter w(MsgType::limit_check);
+    w.u64(m.request_id);
+    w.str(m.identity);
+    return w.finish();
+}
+
+bool decode(std::string_view payload, LimitCheckMsg& m) {
+    FrameReader r(payload);
+    r.u64(m.request_id);
+    r.str(m.identity);
+    return r.finish();
+}
+
+namespace {
+void put_window(FrameWriter& w, const LimitWindowMsg& m) {
+    for (uint64_t v : {m.max_messages, m.max_recipients, m.messages, m.recipients,
+                       m.messages_free_at, m.recipients_free_at, m.next_drop})
+        w.u64(v);
+}
+void get_window(FrameReader& r, LimitWindowMsg& m) {
+    for (uint64_t* v : {&m.max_messages, &m.max_recipients, &m.messages, &m.recipients,
+                        &m.messages_free_at, &m.recipients_free_at, &m.next_drop})
+        r.u64(*v);
+}
+}  // namespace
+
+std::string encode(const LimitReplyMsg& m) {
+    FrameWriter w(MsgType::limit_reply);
+    w.u64(m.request_id);
+    w.u32(m.status);
+    put_window(w, m.hour);
+    put_window(w, m.day);
+    return w.finish();
+}
+
+bool decode(std::string_view payload, LimitReplyMsg& m) {
+    FrameReader r(payload);
+    r.u64(m.request_id);
+    r.u32(m.status);
+    get_window(r, m.hour);
+    get_window(r, m.day);
+    return r.finish();
+}
+
+std::string encode(const LimitCountMsg& m) {
+    FrameWriter w(MsgType::limit_count);
+    w.str(m.identity);
+    w.u64(m.messages);
+    w.u64(m.recipients);
+    return w.finish();
+}
+
+bool decode(std::string_view payload, LimitCountMsg& m) {
+    FrameReader r(payload);
+    r.str(m.identity);
+    r.u64(m.messages);
+    r.u64(m.recipients);
+    return r.finish();
+}
+
 }  // namespace tegami::ipc

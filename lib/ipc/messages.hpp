@@ -195,7 +195,49 @@ struct AuthReplyMsg {
     std::string text;       // words for the reply and the log (never credentials)
 };
 
+// ---- smtpd <-> auth: per-user sending limits (smtpd/server/limits_policy.hpp asks,
+// smtpd/auth/counter_store.hpp counts). identity: "alice" (an authenticated login) or
+// "uid:1000" (a local submitter on the MSP socket).
+struct LimitCheckMsg {
+    uint64_t request_id = 0;
+    std::string identity;
+};
+
+// One window (the last hour or day): the identity's limits (0: none), what it sent, and
+// when each count falls below its limit (0: it is below), seconds since the epoch;
+// next_drop: when the oldest counted part leaves the window (0: nothing counted).
+struct LimitWindowMsg {
+    uint64_t max_messages = 0;
+    uint64_t max_recipients = 0;
+    uint64_t messages = 0;
+    uint64_t recipients = 0;
+    uint64_t messages_free_at = 0;
+    uint64_t recipients_free_at = 0;
+    uint64_t next_drop = 0;
+};
+
+// auth -> smtpd. status kStatusOk, or kStatusTemp when the counters cannot be read.
+struct LimitReplyMsg {
+    uint64_t request_id = 0;
+    uint32_t status = kStatusTemp;
+    LimitWindowMsg hour;
+    LimitWindowMsg day;
+};
+
+// smtpd -> auth, after the queue's durable 250: one message and its counted recipients.
+struct LimitCountMsg {
+    std::string identity;
+    uint64_t messages = 0;
+    uint64_t recipients = 0;
+};
+
 std::string encode(const ListenerMsg& m, uint32_t nfds);
+std::string encode(const LimitCheckMsg& m);
+std::string encode(const LimitReplyMsg& m);
+std::string encode(const LimitCountMsg& m);
+bool decode(std::string_view payload, LimitCheckMsg& m);
+bool decode(std::string_view payload, LimitReplyMsg& m);
+bool decode(std::string_view payload, LimitCountMsg& m);
 std::string encode(const SubmitMsg& m);
 std::string encode(const SubmitResultMsg& m);
 std::string encode(const DeliverMsg& m);

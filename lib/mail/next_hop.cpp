@@ -62,4 +62,31 @@ std::string next_hop_string(const NextHop& h) {
     return host + ":" + std::to_string(h.port);
 }
 
+bool parse_lmtp_destination(std::string_view s, LmtpDestination& out) {
+    LmtpDestination d;
+    if (s.size() > 5 && s.substr(0, 5) == "unix:") {
+        std::string_view path = s.substr(5);
+        if (path.empty() || path[0] != '/' || path.size() >= 108 ||
+            path.find_first_of(std::string_view("\0\r\n", 3)) != std::string_view::npos)
+            return false;
+        d.unix_path = std::string(path);
+        d.inet.mx = false;
+        out = std::move(d);
+        return true;
+    }
+    if (s.size() > 5 && s.substr(0, 5) == "inet:") s.remove_prefix(5);
+    if (s.empty() || !parse_next_hop(s, d.inet, 24)) return false;
+    d.inet.mx = false;  // LMTP talks to the host named, never to an MX
+    d.inet.implicit_tls = false;
+    out = std::move(d);
+    return true;
+}
+
+std::string lmtp_destination_string(const LmtpDestination& d) {
+    if (!d.unix_path.empty()) return "unix:" + d.unix_path;
+    bool v6 = d.inet.host.find(':') != std::string::npos;
+    return "inet:" + (v6 ? "[" + d.inet.host + "]" : d.inet.host) + ":" +
+           std::to_string(d.inet.port);
+}
+
 }  // namespace tegami

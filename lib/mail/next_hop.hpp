@@ -20,6 +20,17 @@ struct NextHop {
 
 // False on anything but the forms above. default_port applies when none is written.
 bool parse_next_hop(std::string_view s, NextHop& out, uint16_t default_port = 25);
+// An LMTP destination (RFC 2033), as Postfix writes it after "lmtp:": "unix:/path" (an
+// absolute socket path, under 108 bytes), "inet:host:port", "inet:[host]:port",
+// "inet:host" (port 24), or the same without "inet:". Never an MX lookup.
+struct LmtpDestination {
+    std::string unix_path;  // set for a Unix socket
+    NextHop inet;           // else: host (mx false) and port
+};
+bool parse_lmtp_destination(std::string_view s, LmtpDestination& out);
+// "unix:/path" or "inet:host:port": the canonical form, also the per-destination key.
+std::string lmtp_destination_string(const LmtpDestination& d);
+
 // The canonical printable form, also the key of per-destination queues: "[host]:port" or
 // "host:port".
 std::string next_hop_string(const NextHop& h);

@@ -37,7 +37,9 @@ AuthServer::AuthServer(DaemonContext& ctx)
       penalty_(static_cast<uint32_t>(ctx.config->auth_failure_limit),
                static_cast<time_t>(ctx.config->auth_penalty_time)) {}
 
-AuthServer::~AuthServer() = default;
+AuthServer::~AuthServer() {
+    stop();
+}
 
 void AuthServer::start() {
     const Config& cfg = *ctx_.config;
@@ -47,6 +49,12 @@ void AuthServer::start() {
     db_ = std::make_unique<sasl::PasswdDb>(cfg.auth_db);
     if (auto r = penalty_.open(cfg.auth_dir.empty() ? "" : cfg.auth_dir + "/penalty.db"); !r)
         log_fatal(r.error().exit, "%s", r.error().message.c_str());
+    auto counters = std::make_unique<BdbCounterStore>();
+    if (auto r = counters->open(cfg.auth_dir.empty() ? "" : cfg.auth_dir + "/limits.db",
+                                std::time(nullptr));
+        !r)
+        log_fatal(r.error().exit, "%s", r.error().message.c_str());
+    limiter_ = std::make_unique<SendLimiter>(std::move(counters));
     if (auto r = db_->lookup("\x01probe"); !r)
         log_warning("%s (every authentication is answered 454 4.7.0 until it exists)",
                     r.error().message.c_str());
@@ -66,6 +74,22 @@ void AuthServer::start() {
     timeval minute{60, 0};
     event_add(sweep_ev_.get(), &minute);
     reap_ev_.reset(event_new(ctx_.base, -1, 0, on_reap_cb, this));
+    flush_ev_.reset(event_new(ctx_.base, -1, EV_PERSIST, on_flush_cb, this));
+    timeval flush{kLimitFlushSeconds, 0};
+    event_add(flush_ev_.get(), &flush);
+}
+
+void AuthServer::stop() {
+    if (limiter_) limiter_->flush();
+}
+
+void AuthServer::on_flush_cb(evutil_socket_t, short, void* arg) noexcept {
+    try {
+        auto* s = static_cast<AuthServer*>(arg);
+        if (s->limiter_) s->limiter_->flush();
+    } catch (...) {
+        log_error("auth: flushing the sending counters failed");
+    }
 }
 
 void AuthServer::reload() {
@@ -141,6 +165,21 @@ void AuthServer::on_frame(uint64_t sid, ipc::MsgType type, std::string_view payl
                 if (until) r.text = "4.7.0 Too many failed authentications, try again later";
                 send(sid, std::move(r));
             }
+            break;
+        }
+        case ipc::MsgType::limit_check: {
+            ipc::LimitCheckMsg m;
+            if ((ok = ipc::decode(payload, m))) {
+                ipc::LimitReplyMsg r =
+                    limiter_->check(*ctx_.config, m.identity, std::time(nullptr));
+                r.request_id = m.request_id;
+                it->second.channel->send(ipc::encode(r));
+            }
+            break;
+        }
+        case ipc::MsgType::limit_count: {
+            ipc::LimitCountMsg m;
+            if ((ok = ipc::decode(payload, m))) limiter_->count(m, std::time(nullptr));
             break;
         }
         default:

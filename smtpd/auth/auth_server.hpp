@@ -5,6 +5,14 @@
 // address in the penalty box (penalty.hpp) and answered only after a growing delay;
 // past auth_failure_limit the answer is kAuthBlocked and the address stays refused.
 //
+// It also owns the per-user sending counters (send_limits.hpp, counter_store.hpp):
+// smtpd asks for an identity's limits and counts at MAIL and reports each accepted
+// message; the counters are flushed to auth_dir/limits.db every kLimitFlushSeconds
+// and when tegami-auth stops. tegami-auth rather than the queue or smtpd owns them:
+// it already holds the per-identity state (logins, the penalty box) under its own
+// account, smtpd already talks to it at AUTH, and its loop is not the queue's hot
+// path; smtpd itself never waits for a disk write.
+//
 // Trusts smtpd to relay what its client sent and the client address it saw; trusts
 // nothing in the SASL payloads. Never logs a response, a password, a hash or a key;
 // logs the login only once it authenticated. A malformed frame closes that channel.
@@ -25,12 +33,14 @@
 #include "lib/sasl/passwd_db.hpp"
 #include "smtpd/auth/mechanisms.hpp"
 #include "smtpd/auth/penalty.hpp"
+#include "smtpd/auth/send_limits.hpp"
 
 namespace tegami::auth {
 
 constexpr size_t kMaxConversations = 4096;  // per smtpd channel
 constexpr time_t kConversationIdle = 600;   // seconds before an abandoned one is dropped
 constexpr uint64_t kMaxFailureDelay = 30;   // seconds
+constexpr time_t kLimitFlushSeconds = 10;   // sending counters written at most this late
 
 class AuthServer : public CredentialSource {
   public:
@@ -41,6 +51,7 @@ class AuthServer : public CredentialSource {
 
     void start();
     void reload();
+    void stop();  // writes the sending counters
     Result<std::optional<sasl::Credential>> lookup(std::string_view login) override;
 
   private:
@@ -68,6 +79,7 @@ class AuthServer : public CredentialSource {
     static void on_delay_cb(evutil_socket_t, short, void* arg) noexcept;
     static void on_sweep_cb(evutil_socket_t, short, void* arg) noexcept;
     static void on_reap_cb(evutil_socket_t, short, void* arg) noexcept;
+    static void on_flush_cb(evutil_socket_t, short, void* arg) noexcept;
     void on_accept(UniqueFd fd);
     void on_frame(uint64_t sid, ipc::MsgType type, std::string_view payload);
     void start_conversation(uint64_t sid, ipc::AuthStartMsg& m);
@@ -80,6 +92,8 @@ class AuthServer : public CredentialSource {
     DaemonContext& ctx_;
     std::unique_ptr<sasl::PasswdDb> db_;
     PenaltyBox penalty_;
+    std::unique_ptr<SendLimiter> limiter_;
+    EventPtr flush_ev_;
     std::string secret_;
     EvconnlistenerPtr listener_;
     EventPtr sweep_ev_;

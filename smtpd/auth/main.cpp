@@ -19,5 +19,9 @@ int main(int argc, char** argv) {
     hooks.reload = [server](tegami::DaemonContext&) {
         if (*server) (*server)->reload();
     };
+    hooks.stop = [server](tegami::DaemonContext&) {
+        if (*server) (*server)->stop();
+        return true;
+    };
     return tegami::daemon_main(argc, argv, "auth", tegami::CapProfile::none, hooks);
 }

@@ -86,7 +86,44 @@ void AuthClient::cancel(uint64_t id) {
     if (channel_ && channel_->open()) channel_->send(ipc::encode(ipc::AuthCancelMsg{id}));
 }
 
+void AuthClient::limit_check(std::string identity, LimitDone done) {
+    if (!ensure_channel()) {
+        limit_failed_.push_back(std::move(done));
+        timeval zero{0, 0};
+        event_add(fail_ev_.get(), &zero);
+        return;
+    }
+    ipc::LimitCheckMsg m;
+    m.request_id = next_id_++;
+    m.identity = std::move(identity);
+    limit_pending_.emplace(m.request_id, std::move(done));
+    channel_->send(ipc::encode(m));
+}
+
+void AuthClient::limit_count(ipc::LimitCountMsg m) {
+    if (!ensure_channel()) {
+        log_error("sending limits: tegami-auth unreachable; %llu recipients of %s not counted",
+                  static_cast<unsigned long long>(m.recipients), m.identity.c_str());
+        return;
+    }
+    channel_->send(ipc::encode(m));
+}
+
 void AuthClient::on_frame(ipc::MsgType type, std::string_view payload) {
+    if (type == ipc::MsgType::limit_reply) {
+        ipc::LimitReplyMsg lr;
+        if (!ipc::decode(payload, lr)) {
+            log_error("auth sent a bad limit_reply frame; closing the channel");
+            on_close("protocol error");
+            return;
+        }
+        auto it = limit_pending_.find(lr.request_id);
+        if (it == limit_pending_.end()) return;
+        LimitDone done = std::move(it->second);
+        limit_pending_.erase(it);
+        done(lr);
+        return;
+    }
     ipc::AuthReplyMsg r;
     if (type != ipc::MsgType::auth_reply || !ipc::decode(payload, r)) {
         log_error("auth sent a bad %s frame; closing the channel", ipc::msg_type_name(type));
@@ -109,6 +146,9 @@ void AuthClient::on_close(const std::string& why) {
     for (auto& [id, w] : pending_)
         failed_.emplace_back(id, w);
     pending_.clear();
+    for (auto& [id, done] : limit_pending_)
+        limit_failed_.push_back(std::move(done));
+    limit_pending_.clear();
     timeval zero{0, 0};
     event_add(fail_ev_.get(), &zero);
 }
@@ -143,6 +183,13 @@ void AuthClient::answer_failed() {
         w->auth_reply(r);
     }
     answering_.clear();
+    std::vector<LimitDone> limits;
+    limits.swap(limit_failed_);
+    for (auto& done : limits) {
+        ipc::LimitReplyMsg r;
+        r.status = ipc::kStatusTemp;
+        done(r);
+    }
 }
 
 }  // namespace tegami::smtpd

@@ -52,6 +52,14 @@ class AuthClient {
     void cancel(uint64_t id);
     size_t pending() const { return pending_.size() + failed_.size(); }
 
+    // The sending limits (limits_policy.hpp): an identity's limits and counts, answered
+    // through `done` (never from inside this call; status kStatusTemp when auth cannot
+    // be reached), and the count of an accepted message (no answer; lost, and logged,
+    // when auth cannot be reached).
+    using LimitDone = std::function<void(const ipc::LimitReplyMsg&)>;
+    void limit_check(std::string identity, LimitDone done);
+    void limit_count(ipc::LimitCountMsg m);
+
   private:
     bool ensure_channel();
     void on_frame(ipc::MsgType type, std::string_view payload);
@@ -67,6 +75,8 @@ class AuthClient {
     std::unordered_map<uint64_t, AuthWaiter*> pending_;
     std::vector<std::pair<uint64_t, AuthWaiter*>> failed_;
     std::vector<std::pair<uint64_t, AuthWaiter*>> answering_;
+    std::unordered_map<uint64_t, LimitDone> limit_pending_;
+    std::vector<LimitDone> limit_failed_;
     EventPtr fail_ev_;
     uint64_t next_id_ = 1;
     std::chrono::steady_clock::time_point next_try_{};

@@ -214,6 +214,14 @@ void Connection::submit(ipc::SubmitMsg msg) {
     request_id_ = server_.queue().submit(std::move(msg), this);
 }
 
+void Connection::count_sent(const std::string& identity, uint64_t recipients) {
+    ipc::LimitCountMsg m;
+    m.identity = identity;
+    m.messages = 1;
+    m.recipients = recipients;
+    server_.auth().limit_count(std::move(m));
+}
+
 PolicyVerdict Connection::policy(const SessionState& st, const VerbSpec& verb,
                                  const CommandArgs& args) {
     return server_.policy(st, verb, args);

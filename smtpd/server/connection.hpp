@@ -54,6 +54,7 @@ class Connection final : public SessionHost,
     std::string new_queue_id() override;
     std::string date() override;
     void submit(ipc::SubmitMsg msg) override;
+    void count_sent(const std::string& identity, uint64_t recipients) override;
     PolicyVerdict policy(const SessionState& st, const VerbSpec& verb,
                          const CommandArgs& args) override;
 

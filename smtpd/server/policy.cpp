@@ -33,6 +33,7 @@ PolicyVerdict PolicyChain::run(const SessionState& st, const VerbSpec& verb,
             return v;
         }
         out.relay = out.relay || v.relay;
+        if (v.quota) out.quota = std::move(v.quota);
         for (auto& h : v.headers)
             out.headers.push_back(std::move(h));
     }

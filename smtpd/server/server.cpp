@@ -1,6 +1,7 @@
 // server.cpp - see server.hpp.
 #include "smtpd/server/server.hpp"
 
+#include "smtpd/server/limits_policy.hpp"
 #include "smtpd/server/relay_policy.hpp"
 
 #include <sys/socket.h>
@@ -19,6 +20,7 @@ Server::Server(DaemonContext& ctx)
       queue_(ctx.base, [&ctx] { return ctx.config; }),
       auth_(ctx.base, [&ctx] { return ctx.config; }) {
     policy_.add(std::make_unique<RelayPolicy>());
+    policy_.add(std::make_unique<LimitsPolicy>(*this));  // last: it suspends MAIL
 }
 
 Server::~Server() {

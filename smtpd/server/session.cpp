@@ -230,6 +230,12 @@ void Session::dispatch(const VerbSpec& spec, std::string_view arg) {
     }
     add_headers(spec, v);
     proceed(spec, args);
+    keep_quota(spec, v);
+}
+
+// MAIL: the sending limits the policy found go with the new transaction.
+void Session::keep_quota(const VerbSpec& spec, const PolicyVerdict& v) {
+    if (spec.stage == PolicyStage::mail && v.quota && st_.tx) st_.tx->quota = v.quota;
 }
 
 // End of data: a policy's headers go right after the Received header.
@@ -261,12 +267,17 @@ void Session::policy_done(const PolicyVerdict& v) {
     } else {
         add_headers(spec, v);
         proceed(spec, args);
+        keep_quota(spec, v);
     }
 }
 
 void Session::submit_done(uint32_t status, std::string_view text) {
     if (st_.phase != Phase::waiting || pending_ || !st_.tx) return;
     st_.phase = Phase::command;
+    // Counted only now, once the queue holds the message durably.
+    const Transaction& tx = *st_.tx;
+    if (status == ipc::kStatusOk && tx.quota && tx.limited_rcpts)
+        host_.count_sent(tx.quota->identity, tx.limited_rcpts);
     finish(end_of_data_spec(), submit_reply(status, text, st_.tx->queue_id));
 }
 
@@ -280,7 +291,9 @@ void Session::finish(const VerbSpec& spec, const Reply& r) {
         // transaction whose first recipients were accepted. A local submitter's refused
         // recipients are its user's typos, not abuse: the sendmail command offers every
         // address it was given (-t lists can be long).
-        bool too_many = r.code == 452 && spec.verb == Verb::rcpt;
+        // Likewise a recipient over the sender's limit (451 4.7.1).
+        bool too_many =
+            (r.code == 452 || (r.code == 451 && r.enhanced == "4.7.1")) && spec.verb == Verb::rcpt;
         bool local_rcpt = st_.client.local && spec.verb == Verb::rcpt;
         if (r.code >= 400 && !too_many && !local_rcpt) ++st_.errors;
     } else {

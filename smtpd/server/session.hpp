@@ -77,6 +77,7 @@ class Session {
     void dispatch(const VerbSpec& spec, std::string_view arg);
     void proceed(const VerbSpec& spec, CommandArgs& args);
     void add_headers(const VerbSpec& spec, const PolicyVerdict& v);
+    void keep_quota(const VerbSpec& spec, const PolicyVerdict& v);
     void finish(const VerbSpec& spec, const Reply& r);
     void send(const Reply& r);
     void protocol_error(const Reply& r);

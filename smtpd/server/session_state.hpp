@@ -21,6 +21,7 @@
 #include "lib/mail/reply.hpp"
 #include "lib/mail/smtp_command.hpp"
 #include "lib/map/recipients.hpp"
+#include "smtpd/server/send_limits.hpp"
 
 namespace tegami::smtpd {
 
@@ -53,6 +54,10 @@ struct Transaction {
     uint64_t size_hint = 0;
     std::string data;         // Received header, then the unstuffed content
     size_t received_len = 0;  // where the Received header ends in data
+    // The sender's limits and counts, from the MAIL stage (limits_policy.hpp); null when
+    // no sending limit applies. limited_rcpts: the recipients it counts, at end of data.
+    std::shared_ptr<const SendQuota> quota;
+    uint64_t limited_rcpts = 0;
     DataReader reader;
 };
 
@@ -115,6 +120,7 @@ struct PolicyVerdict {
     Reply reply;
     bool relay = false;
     std::vector<std::string> headers;
+    std::shared_ptr<const SendQuota> quota;  // MAIL: kept in the new transaction
 };
 
 class SessionHost {
@@ -133,6 +139,9 @@ class SessionHost {
     // Hands a complete message to the queue; the answer comes back later through
     // Session::submit_done (never from inside this call).
     virtual void submit(ipc::SubmitMsg msg) = 0;
+    // The queue accepted (durable 250) a message that counts against `identity`'s
+    // sending limits: one message and `recipients` recipients.
+    virtual void count_sent(const std::string& /*identity*/, uint64_t /*recipients*/) {}
     // The policy stage of `verb` (verb.stage; never called for PolicyStage::none).
     virtual PolicyVerdict policy(const SessionState& st, const VerbSpec& verb,
                                  const CommandArgs& args) = 0;

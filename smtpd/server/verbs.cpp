@@ -255,6 +255,7 @@ Check check_end_of_data(const SessionState& st, std::string_view, CommandArgs&) 
 
 std::optional<Reply> proceed_end_of_data(SessionState& st, SessionHost& host, CommandArgs&) {
     Transaction& tx = *st.tx;
+    if (tx.quota) tx.limited_rcpts = counted_recipients(*st.config, tx.recipients);
     ipc::SubmitMsg m;
     m.queue_id = tx.queue_id;
     m.sender = tx.sender;

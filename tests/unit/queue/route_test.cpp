@@ -35,6 +35,8 @@ Test(route, bad_mailertable_values_defer_with_4_3_5) {
                          "error:hello",
                          "error:5.1.1:450 mixed classes",
                          "lmtp:",
+                         "lmtp:unix:relative",
+                         "lmtp:inet:host:0",
                          "local:a b"};
     for (const char* b : bad) {
         Route r = route_recipient("u@far.test", tables({{"far.test", b}}));
@@ -71,7 +73,9 @@ Test(route, mailertable_forms) {
                      {"d.test", "error:5.7.1:550 we do not deliver there"},
                      {"e.test", "error:450 try later"},
                      {"f.test", "smtp:"},
-                     {"g.test", "lmtp:unix:/run/lmtp"}},
+                     {"g.test", "lmtp:unix:/run/lmtp"},
+                     {"h.test", "lmtp:127.0.0.1"},
+                     {"i.test", "lmtp:inet:[::1]:2424"}},
                     "[relay.test]:587");
     struct Case {
         const char* addr;
@@ -85,6 +89,8 @@ Test(route, mailertable_forms) {
         {"u@c.test", Transport::local, ""},
         {"u@f.test", Transport::smtp, "f.test:25"},
         {"u@g.test", Transport::lmtp, "unix:/run/lmtp"},
+        {"u@h.test", Transport::lmtp, "inet:127.0.0.1:24"},
+        {"u@i.test", Transport::lmtp, "inet:[::1]:2424"},
         {"u@other.test", Transport::smtp, "[relay.test]:587"},
     };
     for (const auto& c : cases) {

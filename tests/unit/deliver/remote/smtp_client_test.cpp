@@ -448,3 +448,163 @@ Test(smtp_client, partial_lines_are_buffered) {
 Test(smtp_client, xtext) {
     cr_expect_eq(xtext_encode("a+b=c d"), "a+2Bb+3Dc+20d");
 }
+
+// ---- LMTP (RFC 2033): LHLO, and one reply per accepted recipient after the end of data.
+
+namespace {
+
+ClientSettings lmtp_settings() {
+    ClientSettings s = settings();
+    s.lmtp = true;
+    s.peer = "lmtp[unix:/run/lmtp]";
+    return s;
+}
+
+const char* kLhloPipe =
+    "250-lmtp.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n";
+
+// A pipelined LMTP session up to the body for the given recipients.
+std::vector<Step> lmtp_to_body(const std::string& rcpt_cmds, const std::string& rcpt_replies) {
+    return {S("220 lmtp.test LMTP ready\r\n"),
+            C("LHLO me.example\r\n"),
+            S(kLhloPipe),
+            C("MAIL FROM:<a@me.example>\r\n" + rcpt_cmds + "DATA\r\n"),
+            S("250 2.1.0 ok\r\n" + rcpt_replies + "354 go\r\n"),
+            C("Subject: x\r\n\r\nhi\r\n.\r\n")};
+}
+
+}  // namespace
+
+Test(lmtp_client, a_refused_lhlo_does_not_fall_back_to_helo) {
+    SmtpClient c(lmtp_settings());
+    c.send_message(message({"b@x.test"}));
+    run(c, {S("220 lmtp.test\r\n"), C("LHLO me.example\r\n"), S("500 5.5.1 what\r\n")});
+    cr_assert_eq(c.event(), Ev::closed);
+    auto r = c.take_results();
+    cr_expect_eq(r[0].status, 5);
+    cr_expect_eq(r[0].dsn, "5.5.1");
+    cr_expect(r[0].text.find("LHLO") != std::string::npos, "%s", r[0].text.c_str());
+}
+
+Test(lmtp_client, malformed_per_recipient_reply_defers_the_rest) {
+    SmtpClient c(lmtp_settings());
+    c.send_message(message({"b@x.test", "c@x.test"}));
+    auto steps =
+        lmtp_to_body("RCPT TO:<b@x.test>\r\nRCPT TO:<c@x.test>\r\n", "250 ok\r\n250 ok\r\n");
+    steps.push_back(S("250 2.0.0 <b@x.test> saved\r\n2x0 junk\r\n"));
+    run(c, steps);
+    cr_assert_eq(c.event(), Ev::closed);
+    auto r = c.take_results();
+    cr_expect_eq(r[0].status, 2);  // its own reply came before the junk
+    cr_expect_eq(r[1].status, 4);
+    cr_expect_eq(r[1].dsn, "4.5.0");
+}
+
+Test(lmtp_client, a_short_reply_count_is_a_timeout_then_a_deferral_for_the_missing) {
+    SmtpClient c(lmtp_settings());
+    c.send_message(message({"b@x.test", "c@x.test", "d@x.test"}));
+    auto steps = lmtp_to_body("RCPT TO:<b@x.test>\r\nRCPT TO:<c@x.test>\r\nRCPT TO:<d@x.test>\r\n",
+                              "250 ok\r\n250 ok\r\n250 ok\r\n");
+    steps.push_back(S("250 2.0.0 b saved\r\n"));
+    run(c, steps);
+    cr_expect_eq(c.event(), Ev::none);  // two replies still due: keep waiting
+    cr_expect_eq(c.timeout(), 600u);
+    c.connection_lost("conversation timed out");
+    cr_assert_eq(c.event(), Ev::closed);
+    auto r = c.take_results();
+    cr_expect_eq(r[0].status, 2);
+    cr_expect_eq(r[1].status, 4);
+    cr_expect_eq(r[1].dsn, "4.4.2");
+    cr_expect(r[1].text.find("end of data") != std::string::npos, "%s", r[1].text.c_str());
+    cr_expect_eq(r[2].dsn, "4.4.2");
+}
+
+Test(lmtp_client, a_354_with_no_accepted_recipient_is_a_protocol_error) {
+    SmtpClient c(lmtp_settings());
+    c.send_message(message({"b@x.test"}));
+    run(c, {S("220 lmtp.test\r\n"), C("LHLO me.example\r\n"), S(kLhloPipe),
+            C("MAIL FROM:<a@me.example>\r\nRCPT TO:<b@x.test>\r\nDATA\r\n"),
+            S("250 ok\r\n550 5.1.1 unknown user\r\n354 go\r\n")});
+    cr_assert_eq(c.event(), Ev::closed);
+    auto r = c.take_results();
+    cr_expect_eq(r[0].status, 5);  // the RCPT refusal stands
+    cr_expect_eq(r[0].dsn, "5.1.1");
+}
+
+Test(lmtp_client, per_recipient_replies_map_to_each_recipient_in_rcpt_order) {
+    SmtpClient c(lmtp_settings());
+    c.send_message(message({"b@x.test", "c@x.test", "d@x.test", "e@x.test"}));
+    auto steps = lmtp_to_body(
+        "RCPT TO:<b@x.test>\r\nRCPT TO:<c@x.test>\r\nRCPT TO:<d@x.test>\r\nRCPT TO:<e@x.test>\r\n",
+        "250 ok\r\n550 5.1.1 <c@x.test> User doesn't exist\r\n250 ok\r\n250 ok\r\n");
+    // Three accepted recipients: three replies (b, d, e), multiline for d.
+    steps.push_back(
+        S("250 2.0.0 <b@x.test> Saved\r\n"
+          "552-5.2.2 <d@x.test> Quota exceeded\r\n552 5.2.2 (mailbox full)\r\n"
+          "451 4.3.0 <e@x.test> Temporary internal error\r\n"));
+    run(c, steps);
+    cr_assert_eq(c.event(), Ev::message_done);
+    auto r = c.take_results();
+    cr_expect_eq(r[0].status, 2);
+    cr_expect_eq(r[0].dsn, "2.0.0");
+    cr_expect_eq(r[1].status, 5);
+    cr_expect_eq(r[1].dsn, "5.1.1");
+    cr_expect(r[1].text.find("RCPT TO") != std::string::npos, "%s", r[1].text.c_str());
+    cr_expect_eq(r[2].status, 5);
+    cr_expect_eq(r[2].dsn, "5.2.2");
+    cr_expect(r[2].text.find("Quota exceeded") != std::string::npos, "%s", r[2].text.c_str());
+    cr_expect(r[2].text.find("mailbox full") != std::string::npos, "%s", r[2].text.c_str());
+    cr_expect(r[2].text.find("end of data") != std::string::npos, "%s", r[2].text.c_str());
+    cr_expect_eq(r[3].status, 4);
+    cr_expect_eq(r[3].dsn, "4.3.0");
+}
+
+Test(lmtp_client, a_421_among_the_replies_closes_and_defers_the_unanswered) {
+    SmtpClient c(lmtp_settings());
+    c.send_message(message({"b@x.test", "c@x.test", "d@x.test"}));
+    auto steps = lmtp_to_body("RCPT TO:<b@x.test>\r\nRCPT TO:<c@x.test>\r\nRCPT TO:<d@x.test>\r\n",
+                              "250 ok\r\n250 ok\r\n250 ok\r\n");
+    steps.push_back(S("250 2.0.0 saved\r\n421 4.3.2 shutting down\r\n"));
+    run(c, steps);
+    cr_assert_eq(c.event(), Ev::closed);
+    auto r = c.take_results();
+    cr_expect_eq(r[0].status, 2);
+    cr_expect_eq(r[1].status, 4);
+    cr_expect_eq(r[1].dsn, "4.3.2");
+    cr_expect_eq(r[2].status, 4);
+}
+
+Test(lmtp_client, lock_step_without_pipelining_dot_stuffed_crlf_body_and_reuse) {
+    SmtpClient c(lmtp_settings());
+    c.send_message(message({"b@x.test", "c@x.test"}, "Subject: y\n\n.line\nbare\rcr\n"));
+    run(c, {S("220 lmtp.test\r\n"), C("LHLO me.example\r\n"), S("250 lmtp.test\r\n"),
+            C("MAIL FROM:<a@me.example>\r\n"), S("250 ok\r\n"), C("RCPT TO:<b@x.test>\r\n"),
+            S("250 ok\r\n"), C("RCPT TO:<c@x.test>\r\n"), S("250 ok\r\n"), C("DATA\r\n"),
+            S("354 go\r\n"), C("Subject: y\r\n\r\n..line\r\nbare\r\ncr\r\n.\r\n"),
+            S("250 2.0.0 b ok\r\n")});
+    cr_expect_eq(c.event(), Ev::none);  // c's reply is still due
+    run(c, {S("250 2.0.0 c ok\r\n")});
+    cr_assert_eq(c.event(), Ev::message_done);
+    auto r = c.take_results();
+    cr_expect_eq(r[0].status, 2);
+    cr_expect_eq(r[1].status, 2);
+    cr_expect(c.reusable());
+    c.send_message(message({"d@x.test"}));
+    run(c, {C("MAIL FROM:<a@me.example>\r\n"), S("250 ok\r\n"), C("RCPT TO:<d@x.test>\r\n"),
+            S("250 ok\r\n"), C("DATA\r\n"), S("354 go\r\n"), C("Subject: x\r\n\r\nhi\r\n.\r\n"),
+            S("250 2.0.0 d ok\r\n")});
+    cr_expect_eq(c.take_results()[0].status, 2);
+}
+
+Test(lmtp_client, the_reply_timeout_caps_every_wait) {
+    ClientSettings s = lmtp_settings();
+    s.reply_timeout = 7;
+    SmtpClient c(s);
+    cr_expect_eq(c.timeout(), 7u);  // greeting
+    c.send_message(message({"b@x.test"}));
+    run(c, lmtp_to_body("RCPT TO:<b@x.test>\r\n", "250 ok\r\n"));
+    cr_expect_eq(c.timeout(), 7u);  // end of data
+    c.connection_lost("conversation timed out");
+    auto r = c.take_results();
+    cr_expect_eq(r[0].dsn, "4.4.2");
+}

@@ -45,3 +45,45 @@ Test(next_hop, good_forms) {
         cr_expect_eq(next_hop_string(h), std::string(c.str), "%s", c.in);
     }
 }
+
+Test(lmtp_destination, bad_forms_are_refused) {
+    const char* bad[] = {"",
+                         "unix:",
+                         "unix:relative/path",
+                         "inet:",
+                         "inet:host:",
+                         "inet:[h",
+                         "inet:h:0",
+                         "bad_host!",
+                         "unix:/"
+                         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    for (const char* b : bad) {
+        LmtpDestination d;
+        cr_expect_not(parse_lmtp_destination(b, d), "%s", b);
+    }
+    LmtpDestination d;
+    cr_expect_not(parse_lmtp_destination(std::string_view("unix:/a\0b", 9), d));
+    cr_expect_not(parse_lmtp_destination("unix:/a\nb", d));
+}
+
+Test(lmtp_destination, good_forms) {
+    struct Case {
+        const char* in;
+        const char* canonical;
+    } cases[] = {
+        {"unix:/run/dovecot/lmtp", "unix:/run/dovecot/lmtp"},
+        {"inet:127.0.0.1:24", "inet:127.0.0.1:24"},
+        {"inet:[::1]:2424", "inet:[::1]:2424"},
+        {"inet:lmtp.example.org", "inet:lmtp.example.org:24"},
+        {"[192.0.2.1]:24", "inet:192.0.2.1:24"},
+        {"mail.example.org:465", "inet:mail.example.org:465"},  // no implicit TLS for LMTP
+    };
+    for (const auto& c : cases) {
+        LmtpDestination d;
+        cr_assert(parse_lmtp_destination(c.in, d), "%s", c.in);
+        cr_expect_eq(lmtp_destination_string(d), std::string(c.canonical), "%s", c.in);
+        cr_expect_not(d.inet.mx, "%s", c.in);
+        cr_expect_not(d.inet.implicit_tls, "%s", c.in);
+    }
+}

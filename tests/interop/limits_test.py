@@ -1,0 +1,276 @@
+"""limits_test.py - per-user sending limits (issue 13 item 5) end to end: Python's
+smtplib and a raw SMTP client on 127.0.0.1 (AUTH PLAIN, allowed in clear on loopback
+for the test) and on the MSP's Unix socket (a local uid, named with XUID as the
+client-queue runner does), against the real suite (smtpd asking tegami-auth, which
+keeps the counters in auth_dir/limits.db).
+
+Bad inputs and limits first: the message limit (451 4.7.1 at MAIL naming the limit, the
+login and a reset time within the hour), the recipient limit (451 4.7.1 at RCPT, the
+transaction goes on), a per-user override from sender_limit_map, a local uid's limit;
+then what does not count: local-only deliveries, bounces (<>), transactions that were
+reset; then the counts surviving a restart of the suite, and the refusals in the log.
+
+Run by tests/interop/limits.sh. Prints "ok - ..." / "not ok - ..." and, last,
+"N passed, N failed"; exits 1 on any failure.
+"""
+
+import base64
+import calendar
+import os
+import re
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tegami_sandbox as ts  # noqa: E402
+
+PASSWORD = "limits-Pa55word"
+REMOTE = "someone@example.invalid"
+results = {"passed": 0, "failed": 0}
+
+
+def report(ok, name, detail=""):
+    results["passed" if ok else "failed"] += 1
+    print(("ok - " if ok else "not ok - ") + name)
+    if not ok:
+        for line in str(detail).splitlines()[-25:]:
+            print("#   " + line)
+    sys.stdout.flush()
+
+
+class Raw:
+    """A line-level SMTP client, over TCP or the MSP's Unix socket."""
+
+    def __init__(self, port=None, unix=None):
+        if unix:
+            self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.s.settimeout(20)
+            self.s.connect(unix)
+        else:
+            self.s = socket.create_connection(("127.0.0.1", port), timeout=20)
+        self.f = self.s.makefile("rb")
+        self.greeting = self.reply()
+
+    def reply(self):
+        lines = []
+        while True:
+            line = self.f.readline().decode("utf-8", "replace").rstrip("\r\n")
+            if not line:
+                return (-1, "\n".join(lines))
+            lines.append(line)
+            if len(line) < 4 or line[3] != "-":
+                return (int(line[:3]), "\n".join(lines))
+
+    def cmd(self, line):
+        self.s.sendall(line.encode() + b"\r\n")
+        return self.reply()
+
+    def login(self, user):
+        self.cmd("EHLO client.example")
+        return self.cmd("AUTH PLAIN " + base64.b64encode(
+            ("\0%s\0%s" % (user, PASSWORD)).encode()).decode())
+
+    def message(self, sender, rcpts, subject="limits"):
+        """MAIL, RCPTs, DATA; returns (mail reply, [rcpt replies], end-of-data reply)."""
+        m = self.cmd("MAIL FROM:<%s>" % sender)
+        if m[0] != 250:
+            return m, [], None
+        rs = [self.cmd("RCPT TO:<%s>" % r) for r in rcpts]
+        if not any(r[0] == 250 for r in rs):
+            self.cmd("RSET")
+            return m, rs, None
+        d = self.cmd("DATA")
+        if d[0] != 354:
+            return m, rs, d
+        self.s.sendall(("Subject: %s\r\n\r\nbody\r\n.\r\n" % subject).encode())
+        return m, rs, self.reply()
+
+    def close(self):
+        try:
+            self.cmd("QUIT")
+        except OSError:
+            pass
+        self.s.close()
+
+
+def add_user(box, login):
+    p = subprocess.run([os.path.join(box.bin, "tegami-passwd"), "-c", box.conf, "add", login],
+                       input=(PASSWORD + "\n").encode(), capture_output=True, timeout=30)
+    return p.returncode == 0
+
+
+def reset_time_ok(text, within):
+    """The reply names a UTC time between now and now + within seconds."""
+    m = re.search(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC", text)
+    if not m:
+        return False
+    t = calendar.timegm(time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S"))
+    return time.time() - 5 <= t <= time.time() + within
+
+
+# ---- the cases (alice: the defaults, 3 messages and 6 recipients an hour; carol: an
+# ---- override of 4 recipients an hour and no message limit; dave: 1 message a day)
+
+def local_only_deliveries_do_not_count(box):
+    c = Raw(box.port)
+    c.login("alice")
+    out = [c.message("alice@localhost", ["%s@localhost" % box.user], "local-%d" % i)
+           for i in range(4)]
+    c.close()
+    report(all(e and e[0] == 250 for _, _, e in out),
+           "4 local-only messages pass a 3-message limit (local deliveries do not count)", out)
+
+
+def message_limit_is_451_at_mail(box):
+    c = Raw(box.port)
+    c.login("alice")
+    sent = [c.message("alice@localhost", [REMOTE, "%s@localhost" % box.user])
+            for _ in range(3)]
+    over = c.cmd("MAIL FROM:<alice@localhost>")
+    c.cmd("RSET")
+    bounce = c.cmd("MAIL FROM:<>")
+    brcpt = c.cmd("RCPT TO:<%s>" % REMOTE)
+    c.cmd("RSET")
+    c.close()
+    report(all(e and e[0] == 250 for _, _, e in sent), "the first 3 remote messages are accepted",
+           sent)
+    report(over[0] == 451 and over[1].startswith("451 4.7.1 Hourly limit of 3 messages reached "
+                                                 "for alice"),
+           "the 4th MAIL: 451 4.7.1 naming the hourly message limit and the login", over)
+    report(reset_time_ok(over[1], 3600), "the reply says when it frees up (within the hour)", over)
+    report(bounce[0] == 250 and brcpt[0] == 250, "a bounce (MAIL FROM:<>) is not limited",
+           "%r %r" % (bounce, brcpt))
+
+
+def smtplib_sees_the_limit(box):
+    s = smtplib.SMTP("127.0.0.1", box.port, timeout=20)
+    s.ehlo("client.example")
+    s.login("alice", PASSWORD)
+    try:
+        s.sendmail("alice@localhost", [REMOTE], "Subject: x\r\n\r\ny\r\n")
+        report(False, "smtplib: SMTPSenderRefused 451 over the limit", "accepted")
+    except smtplib.SMTPSenderRefused as e:
+        report(e.smtp_code == 451 and b"4.7.1" in e.smtp_error,
+               "smtplib: SMTPSenderRefused 451 over the limit", repr(e))
+    s.quit()
+
+
+def recipient_limit_is_451_at_rcpt(box):
+    c = Raw(box.port)
+    c.login("carol")
+    m1, r1, e1 = c.message("carol@localhost", [REMOTE, "b@example.invalid", "c@example.invalid"])
+    m = c.cmd("MAIL FROM:<carol@localhost>")
+    ra = c.cmd("RCPT TO:<d@example.invalid>")  # the 4th: allowed
+    rb = c.cmd("RCPT TO:<e@example.invalid>")  # the 5th: over
+    rl = c.cmd("RCPT TO:<%s@localhost>" % box.user)  # local: not limited
+    d = c.cmd("DATA")
+    c.s.sendall(b"Subject: rcpt-limit\r\n\r\nbody\r\n.\r\n")
+    e = c.reply()
+    m3 = c.cmd("MAIL FROM:<carol@localhost>")
+    r3 = c.cmd("RCPT TO:<f@example.invalid>")
+    c.cmd("RSET")
+    c.close()
+    report(e1 and e1[0] == 250 and all(r[0] == 250 for r in r1),
+           "3 remote recipients within a 4-recipient override", (r1, e1))
+    report(m[0] == 250 and ra[0] == 250, "the 4th recipient is accepted", (m, ra))
+    report(rb[0] == 451 and rb[1].startswith("451 4.7.1 Hourly limit of 4 recipients reached "
+                                             "for carol") and reset_time_ok(rb[1], 3600),
+           "the 5th: 451 4.7.1 naming the recipient limit, the login and a reset time", rb)
+    report(rl[0] == 250 and d[0] == 354 and e[0] == 250,
+           "a local recipient in the same transaction is accepted and the message sent",
+           (rl, d, e))
+    report(m3[0] == 250 and r3[0] == 451, "the next transaction's remote RCPT: 451", (m3, r3))
+
+
+def reset_transactions_do_not_count(box):
+    c = Raw(box.port)
+    c.login("dave")
+    c.cmd("MAIL FROM:<dave@localhost>")
+    c.cmd("RCPT TO:<%s>" % REMOTE)
+    c.cmd("RSET")
+    m, rs, e = c.message("dave@localhost", [REMOTE])
+    over = c.cmd("MAIL FROM:<dave@localhost>")
+    c.cmd("RSET")
+    c.close()
+    report(e and e[0] == 250, "a reset transaction did not use dave's one message a day",
+           (m, rs, e))
+    report(over[0] == 451 and "Daily limit of 1 messages reached for dave" in over[1] and
+           reset_time_ok(over[1], 86400), "dave's second: 451 4.7.1 daily limit", over)
+
+
+def local_uid_is_limited(box):
+    sock = os.path.join(box.dir, "msp", "submit")
+    c = Raw(unix=sock)
+    c.cmd("EHLO localhost")
+    x = c.cmd("XUID 4321")
+    m1, r1, e1 = c.message("someone@localhost", [REMOTE])
+    over = c.cmd("MAIL FROM:<someone@localhost>")
+    c.cmd("RSET")
+    c.close()
+    report(x[0] == 250 and e1 and e1[0] == 250, "uid 4321's first message is accepted",
+           (x, m1, r1, e1))
+    report(over[0] == 451 and "limit of 1 messages reached for uid:4321" in over[1],
+           "uid 4321's second (sender_limit_map uid:4321): 451 4.7.1", over)
+
+
+def counts_survive_a_restart(box):
+    time.sleep(0.5)
+    report(box.stop(), "SIGTERM stops the suite (tegami-auth writes its counters)")
+    up = box.start()
+    report(up, "the suite starts again", box.tail())
+    c = Raw(box.port)
+    c.login("alice")
+    over = c.cmd("MAIL FROM:<alice@localhost>")
+    c.cmd("RSET")
+    c.close()
+    report(over[0] == 451 and "4.7.1" in over[1],
+           "after the restart alice is still over her limit", over)
+
+
+def refusals_are_logged_with_the_login(box):
+    log = box.log()
+    report("sender limits: MAIL from 127.0.0.1 refused for alice: Hourly limit of 3" in log,
+           "the MAIL refusal is logged with the login", box.tail())
+    report("sender limits: RCPT from 127.0.0.1 refused for carol" in log,
+           "the RCPT refusal is logged with the login", box.tail())
+
+
+def main():
+    extra = ["smtpd_auth_enable=yes", "smtpd_auth_allow_plaintext_loopback=yes",
+             "sender_limit_hour_messages=3", "sender_limit_hour_recipients=6"]
+    box = ts.Sandbox(prefix="tegami-limits", extra=extra)
+    limits = os.path.join(box.dir, "sender_limits")
+    with open(limits, "w") as f:
+        f.write("carol hour_messages=0 hour_recipients=4\n"
+                "dave day_messages=1\n"
+                "uid:4321 hour_messages=1\n")
+    os.chmod(limits, 0o644)
+    with open(box.conf, "a") as f:
+        f.write("sender_limit_map = text:%s\n" % limits)
+    try:
+        users = all(add_user(box, u) for u in ("alice", "carol", "dave"))
+        report(users, "tegami-passwd add alice carol dave")
+        up = box.start()
+        report(up, "suite greets on 127.0.0.1:%d" % box.port, box.tail())
+        if up:
+            for fn in (local_only_deliveries_do_not_count, message_limit_is_451_at_mail,
+                       smtplib_sees_the_limit, recipient_limit_is_451_at_rcpt,
+                       reset_transactions_do_not_count, local_uid_is_limited,
+                       refusals_are_logged_with_the_login, counts_survive_a_restart):
+                try:
+                    fn(box)
+                except Exception:  # noqa: BLE001 - any exception is a failed check
+                    report(False, fn.__name__, traceback.format_exc() + "\n" + box.tail())
+    finally:
+        box.stop()
+        box.remove()
+    print("%d passed, %d failed" % (results["passed"], results["failed"]))
+    return 1 if results["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,403 @@
+"""lmtp_test.py - LMTP delivery (RFC 2033) through the whole suite: mail submitted to
+Tegami's smtpd on loopback, routed by the mailertable ("DOMAIN lmtp:unix:/path") to the
+remote agent, which speaks LMTP to
+
+  * a small LMTP server written here (on a Unix socket in the test's directory), which
+    answers each recipient as its local part asks: "perm*" 552 5.2.2 after the end of
+    data, "temp*" 451 4.3.0 after the end of data, "rcptno*" 550 5.1.1 at RCPT, "hang*"
+    no reply after the end of data; it records every message and connection;
+  * Dovecot's own LMTP server (Debian's dovecot-core + dovecot-lmtpd), started here as a
+    separate instance with its own base_dir, configuration and Maildir store in the test's
+    directory (never the system service), when the dovecot binary is installed and we
+    are root.
+
+Checks: per-recipient replies become per-recipient statuses (delivered, deferred with the
+server's code, bounced with the server's enhanced code and text in the DSN); one
+connection carries consecutive messages (reuse); a server that is down gives 4.4.1 and the
+mail is delivered once it comes up; a server that stops answering gives 4.4.2 within
+lmtp_timeout; dot-stuffing and CRLF survive; Dovecot stores the message, and refuses an
+unknown user at RCPT while the other recipient of the same transaction is delivered.
+Every wait is bounded.
+
+Env: TEGAMI_BIN, TEGAMI_SRC.
+"""
+
+import email
+import email.policy
+import glob
+import os
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tegami_sandbox as ts  # noqa: E402
+
+PASSED = 0
+FAILED = 0
+
+
+def ok(cond, name, detail=""):
+    global PASSED, FAILED
+    if cond:
+        PASSED += 1
+        print("ok - " + name)
+    else:
+        FAILED += 1
+        print("not ok - " + name)
+        if detail:
+            for line in str(detail).splitlines()[-30:]:
+                print("#   " + line)
+
+
+class LmtpServer:
+    """A threaded LMTP server on a Unix socket; answers per recipient (see the header)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.messages = []  # (sender, [rcpts], data bytes as received, dot-unstuffed)
+        self.connections = 0
+        self.lhlo = []
+        self.lock = threading.Lock()
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if os.path.exists(path):
+            os.unlink(path)
+        self.sock.bind(path)
+        os.chmod(path, 0o666)  # the remote agent runs as its own account
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.stopping = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.stopping:
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+            threading.Thread(target=self.session, args=(c,), daemon=True).start()
+
+    def session(self, c):
+        c.settimeout(30)
+        f = c.makefile("rb")
+
+        def say(s):
+            c.sendall(s.encode() + b"\r\n")
+        try:
+            say("220 pylmtp LMTP ready")
+            sender, rcpts = None, []
+            while True:
+                line = f.readline()
+                if not line:
+                    return
+                cmd = line.rstrip(b"\r\n").decode("utf-8", "replace")
+                up = cmd.upper()
+                if up.startswith("LHLO "):
+                    with self.lock:
+                        self.lhlo.append(cmd[5:])
+                    c.sendall(b"250-pylmtp\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n"
+                              b"250 8BITMIME\r\n")
+                elif up.startswith("EHLO") or up.startswith("HELO"):
+                    say("500 5.5.1 this is LMTP: use LHLO")
+                elif up.startswith("MAIL FROM:"):
+                    sender, rcpts = cmd[10:].split(" ")[0].strip("<>"), []
+                    say("250 2.1.0 ok")
+                elif up.startswith("RCPT TO:"):
+                    addr = cmd[8:].split(" ")[0].strip("<>")
+                    if addr.startswith("rcptno"):
+                        say("550 5.1.1 <%s> User doesn't exist" % addr)
+                    else:
+                        rcpts.append(addr)
+                        say("250 2.1.5 ok")
+                elif up == "DATA":
+                    if not rcpts:
+                        say("503 5.5.1 no valid recipients")
+                        continue
+                    say("354 go ahead")
+                    data = b""
+                    while True:
+                        dl = f.readline()
+                        if not dl:
+                            return
+                        if dl == b".\r\n":
+                            break
+                        if dl.startswith(b"."):
+                            dl = dl[1:]
+                        data += dl
+                    with self.lock:
+                        self.messages.append((sender, list(rcpts), data))
+                    for r in rcpts:
+                        if r.startswith("hang"):
+                            time.sleep(30)  # never answers within lmtp_timeout
+                            return
+                        if r.startswith("perm"):
+                            say("552-5.2.2 <%s> Quota exceeded (mailbox for user is full)" % r)
+                            say("552 5.2.2 try again never")
+                        elif r.startswith("temp"):
+                            say("451 4.3.0 <%s> Temporary internal error" % r)
+                        else:
+                            say("250 2.0.0 <%s> Saved" % r)
+                elif up == "RSET":
+                    sender, rcpts = None, []
+                    say("250 2.0.0 ok")
+                elif up == "QUIT":
+                    say("221 2.0.0 bye")
+                    return
+                else:
+                    say("500 5.5.2 unknown command")
+        except OSError:
+            return
+        finally:
+            c.close()
+
+    def find(self, token):
+        with self.lock:
+            return [m for m in self.messages if token.encode() in m[2]]
+
+    def stop(self):
+        self.stopping = True
+        self.sock.close()
+        self.thread.join(timeout=5)
+
+
+def dovecot_config(work, sock, user):
+    """A minimal separate Dovecot instance: LMTP only, on sock, Maildirs under work/store,
+    one known user (passwd-file), everything else refused at RCPT."""
+    pwfile = os.path.join(work, "dovecot-users")
+    import pwd
+    pw = pwd.getpwnam(user)
+    with open(pwfile, "w") as f:
+        f.write("alice:{PLAIN}x:%d:%d::%s/store/alice::\n" % (pw.pw_uid, pw.pw_gid, work))
+    os.makedirs(os.path.join(work, "store"), exist_ok=True)
+    os.chown(os.path.join(work, "store"), pw.pw_uid, pw.pw_gid)
+    conf = os.path.join(work, "dovecot.conf")
+    with open(conf, "w") as f:
+        f.write("""# a test instance (tests/interop/lmtp_test.py), not the system's
+base_dir = %(w)s/run
+state_dir = %(w)s/state
+log_path = %(w)s/dovecot.log
+info_log_path = %(w)s/dovecot.log
+protocols = lmtp
+ssl = no
+listen = 127.0.0.1
+first_valid_uid = 1
+mail_location = maildir:~/Maildir
+auth_username_format = %%Ln
+lmtp_save_to_detail_mailbox = no
+passdb {
+  driver = passwd-file
+  args = %(pw)s
+}
+userdb {
+  driver = passwd-file
+  args = %(pw)s
+}
+service lmtp {
+  unix_listener %(s)s {
+    mode = 0666
+  }
+}
+service anvil {
+  chroot =
+}
+service imap-login {
+  chroot =
+}
+""" % {"w": work, "pw": pwfile, "s": sock})
+    return conf
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="tegami-lmtp.", dir="/tmp")
+    os.chmod(work, 0o755)
+    py_sock = os.path.join(work, "pylmtp.sock")
+    late_sock = os.path.join(work, "late.sock")  # nobody listens at first
+    dove_sock = os.path.join(work, "dovecot-lmtp")
+    py = LmtpServer(py_sock)
+    late = None
+    dovecot = None
+    mailertable = os.path.join(work, "mailertable")
+    with open(mailertable, "w") as f:
+        f.write("py.test lmtp:unix:%s\nlate.test lmtp:unix:%s\ndove.test lmtp:unix:%s\n" %
+                (py_sock, late_sock, dove_sock))
+    os.chmod(mailertable, 0o644)
+    box = ts.Sandbox(prefix="tegami-lmtp", extra=[
+        "mailertable=text:" + mailertable,
+        "trusted_networks=127.0.0.0/8",
+        "queue_retry_min=1s", "queue_retry_max=2s", "queue_lifetime=1h",
+        "lmtp_timeout=3s", "lmtp_connection_reuse_time=20s",
+    ])
+    sender = "%s@localhost" % box.user
+    try:
+        ok(box.start(), "the suite starts", box.tail())
+
+        def send(rcpts, token, body_extra=""):
+            msg = ("From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\nMessage-ID: <%s@test>\r\n\r\n"
+                   "body %s\r\n%s" % (sender, rcpts[0], token, token, token, body_extra))
+            with smtplib.SMTP("127.0.0.1", box.port, timeout=30) as s:
+                refused = s.sendmail(sender, rcpts, msg.encode())
+            return refused
+
+        def log_has(pattern, timeout=15):
+            return ts.wait_for(lambda: pattern in box.log(), timeout)
+
+        def bounce_for(token, timeout=20):
+            found = []
+
+            def cond():
+                found[:] = [m for m in box.messages()
+                            if b"Delivery Status Notification" in m or
+                            b"Undelivered Mail" in m or b"delivery-status" in m]
+                found[:] = [m for m in found if token.encode() in m]
+                return bool(found)
+            ts.wait_for(cond, timeout)
+            return found
+
+        # 1. Connection reuse: two consecutive messages over one LMTP connection.
+        send(["ok2@py.test"], "T2reuse")
+        ok(ts.wait_for(lambda: py.find("T2reuse"), 15), "first message delivered", box.tail())
+        send(["ok3@py.test"], "T3reuse")
+        ok(ts.wait_for(lambda: py.find("T3reuse"), 15), "second message delivered", box.tail())
+        ok(py.connections == 1, "consecutive messages reuse one LMTP connection",
+           "connections: %d" % py.connections)
+
+        # 2. One transaction, four fates: 250, 552 after data, 451 after data, 550 at RCPT.
+        # (temp1 is in a transaction of its own with ok5: the queue sends one DSN once a
+        # message's recipients are all final, so a deferred one would hold the bounce.)
+        send(["ok5@py.test", "temp1@py.test"], "T1btemp")
+        send(["ok1@py.test", "perm1@py.test", "rcptno1@py.test"], "T1mixed",
+             ".leading dot\r\n..two dots\r\n.\r\n")
+        ok(ts.wait_for(lambda: py.find("T1mixed"), 15), "the LMTP server got the message",
+           box.tail())
+        got = py.find("T1mixed")
+        if got:
+            snd, rcpts, data = got[0]
+            ok(sorted(rcpts) == ["ok1@py.test", "perm1@py.test"],
+               "only the recipients accepted at RCPT are in the transaction", rcpts)
+            ok(data.endswith(b"\r\n.leading dot\r\n..two dots\r\n.\r\n"),
+               "dot-stuffed lines (even a lone dot) arrive as sent, in CRLF lines", data)
+            ok(snd == sender, "the envelope sender is passed", snd)
+        ok(py.lhlo and py.lhlo[0] == "localhost.localdomain", "LHLO names the host", py.lhlo)
+        ok(log_has("to=<ok1@py.test>, relay=lmtp[unix:" + py_sock + "]"),
+           "ok1 is logged delivered over LMTP", box.tail())
+        ok(log_has("to=<ok1@py.test>") and "dsn=2.0.0, status=sent" in
+           [ln for ln in box.log().splitlines() if "to=<ok1@py.test>" in ln][0],
+           "ok1: status=sent dsn=2.0.0", box.tail())
+        ok(log_has("to=<temp1@py.test>", 20) and
+           any("to=<temp1@py.test>" in ln and "dsn=4.3.0, status=deferred" in ln
+               for ln in box.log().splitlines()),
+           "temp1: deferred with the server's 4.3.0", box.tail())
+        ok(any("to=<ok5@py.test>" in ln and "status=sent" in ln for ln in box.log().splitlines()),
+           "ok5, in temp1's transaction: sent", box.tail())
+        b = bounce_for("T1mixed")
+        ok(b, "a bounce for perm1 and rcptno1 reaches the sender", box.tail())
+        if b:
+            msg = email.message_from_bytes(b[0], policy=email.policy.compat32)
+            text = b[0].decode("utf-8", "replace")
+            ok("perm1@py.test" in text and "5.2.2" in text and "Quota exceeded" in text,
+               "the DSN carries perm1's 5.2.2 and the server's text", text[-3000:])
+            ok("rcptno1@py.test" in text and "5.1.1" in text and "User doesn't exist" in text,
+               "the DSN carries rcptno1's 5.1.1 and the server's text", text[-3000:])
+            ok("temp1@py.test" not in text, "the deferred recipient is not in the bounce",
+               text[-3000:])
+            ok(msg.get_content_type() == "multipart/report", "the bounce is a multipart/report",
+               msg.get_content_type())
+
+        # 3. Server down: 4.4.1 and deferred; delivered once it listens.
+        send(["ok4@late.test"], "T4late")
+        ok(log_has("to=<ok4@late.test>") and
+           any("to=<ok4@late.test>" in ln and "dsn=4.4.1, status=deferred" in ln
+               for ln in box.log().splitlines()),
+           "LMTP server down: deferred with 4.4.1", box.tail())
+        late = LmtpServer(late_sock)
+        ok(ts.wait_for(lambda: late.find("T4late"), 20),
+           "delivered after the LMTP server came up", box.tail())
+
+        # 4. Server stops answering after the end of data: 4.4.2 within lmtp_timeout.
+        t0 = time.monotonic()
+        send(["hang1@py.test"], "T5hang")
+        ok(log_has("to=<hang1@py.test>", 20) and
+           any("to=<hang1@py.test>" in ln and "dsn=4.4.2, status=deferred" in ln
+               for ln in box.log().splitlines()),
+           "an LMTP server that does not answer: deferred with 4.4.2", box.tail())
+        ok(time.monotonic() - t0 < 15, "the timeout is lmtp_timeout, not minutes",
+           time.monotonic() - t0)
+
+        # 5. Dovecot's LMTP server.
+        dovecot_bin = shutil.which("dovecot") or (
+            "/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None)
+        if not dovecot_bin or os.geteuid() != 0:
+            ok(False, "Dovecot interop needs dovecot-core and dovecot-lmtpd and root",
+               "dovecot binary: %s, euid %d" % (dovecot_bin, os.geteuid()))
+        else:
+            dwork = os.path.join(work, "dovecot")
+            os.makedirs(dwork)
+            os.chmod(dwork, 0o755)
+            conf = dovecot_config(dwork, dove_sock, box.user)
+            dovecot = subprocess.Popen([dovecot_bin, "-F", "-c", conf],
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+            up = ts.wait_for(lambda: os.path.exists(dove_sock), 15)
+            ok(up, "Dovecot (a separate instance) listens on its LMTP socket",
+               ts.read_bytes(os.path.join(dwork, "dovecot.log")).decode("utf-8", "replace"))
+            send(["alice@dove.test", "nosuchuser@dove.test"], "T6dovecot",
+                 ".dotted line\r\n")
+            store = os.path.join(dwork, "store", "alice", "Maildir")
+
+            def stored():
+                for p in glob.glob(os.path.join(store, "new", "*")) + glob.glob(
+                        os.path.join(store, "cur", "*")):
+                    if b"T6dovecot" in ts.read_bytes(p):
+                        return p
+                return None
+            ok(ts.wait_for(lambda: stored() is not None, 20),
+               "the message is in Dovecot's Maildir for alice",
+               box.tail() + "\n" + ts.read_bytes(os.path.join(dwork, "dovecot.log")).decode(
+                   "utf-8", "replace"))
+            p = stored()
+            if p:
+                data = ts.read_bytes(p)
+                ok(b"\n.dotted line" in data, "the leading dot arrives once", data[-400:])
+                ok(b"Received:" in data, "the stored message has Tegami's trace", data[:400])
+            ok(any("to=<alice@dove.test>" in ln and "status=sent" in ln
+                   for ln in box.log().splitlines()), "alice: sent", box.tail())
+            b = bounce_for("T6dovecot")
+            ok(b and "nosuchuser@dove.test" in b[0].decode("utf-8", "replace") and
+               "5.1.1" in b[0].decode("utf-8", "replace"),
+               "Dovecot's 550 5.1.1 for the unknown user bounces that recipient only",
+               b[0].decode("utf-8", "replace")[-2000:] if b else box.tail())
+
+        ok(box.stop(), "the suite stops cleanly", box.tail())
+    finally:
+        box.stop()
+        py.stop()
+        if late:
+            late.stop()
+        if dovecot:
+            try:
+                os.killpg(dovecot.pid, 15)
+                dovecot.wait(timeout=10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(dovecot.pid, 9)
+                except ProcessLookupError:
+                    pass
+        if not os.environ.get("TEGAMI_KEEP"):
+            shutil.rmtree(work, ignore_errors=True)
+            box.remove()
+    print("%d passed, %d failed" % (PASSED, FAILED))
+    return 0 if FAILED == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
