@@ -61,6 +61,13 @@ struct RunnerSettings {
     size_t active_recipient_limit = 20000;  // their recipients (one bigger message still fits)
 };
 
+// The delays= log field "a/b/c/d" (seconds), as Postfix's: a before the active set (from
+// arrival until the message last entered it: for a retry, the time it waited deferred
+// in the store), b in the active set before
+// the agent got the request (waiting for a destination slot), c the agent's connection
+// setup, d its transmission (local delivery: the whole delivery, c = 0).
+std::string format_delays(double a, double b, double c, double d);
+
 class Runner {
   public:
     Runner(event_base* base, QueueStore& store, Committer& committer, RunnerSettings s);
@@ -98,6 +105,7 @@ class Runner {
         Envelope env;
         uint32_t in_flight = 0;  // requests outstanding for this message
         double arrived = 0;      // sub-second arrival for delay= (the record keeps whole seconds)
+        double entered = 0;      // when it entered the active set (delays= a and b)
         std::vector<bool> busy;  // per recipient: in a request now, or waiting for a slot
         uint64_t size = 0;       // body octets, for listings (0: not read yet)
     };
@@ -117,6 +125,7 @@ class Runner {
         std::vector<uint32_t> rcpts;  // the recipients of this request
         Agent* agent = nullptr;
         std::string dest;  // per-destination queue key
+        double sent = 0;   // when the request went to the agent (delays= b, d)
     };
     // Recipients of one message routed to one destination, waiting for a free slot.
     struct Waiting {
@@ -152,8 +161,9 @@ class Runner {
                       std::vector<uint32_t> rcpts, uint64_t now);
     void drain_waiting(uint64_t now);
     void on_result(Agent& a, const ipc::DeliverResultMsg& r);
+    // delays: the log's "a/b/c/d" (format_delays).
     void apply_result(Message& m, uint32_t idx, const ipc::RcptResult& r, const std::string& relay,
-                      uint64_t now);
+                      const std::string& delays, uint64_t now);
     void settle(Message& m);
     void maybe_warn(Message& m, uint64_t now);
     void persist(Message& m);

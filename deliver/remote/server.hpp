@@ -91,6 +91,8 @@ class RemoteServer {
         int dns_waiting = 0;
         std::vector<std::string> v4, v6;
         bool perm_dns = false;
+        double received = 0;  // steady_seconds(): when the request came
+        double mail_at = 0;   // when its transaction started (MAIL); 0: it never did
     };
 
     static void on_accept_cb(evutil_socket_t, short, void* arg) noexcept;

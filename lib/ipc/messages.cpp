@@ -124,6 +124,8 @@ std::string encode(const DeliverResultMsg& m) {
         w.str(rr.text);
     }
     w.str(m.relay);
+    w.u32(m.setup_ms);
+    w.u32(m.xfer_ms);
     return w.finish();
 }
 
@@ -140,6 +142,8 @@ bool decode(std::string_view payload, DeliverResultMsg& m) {
         r.str(rr.text);
     }
     r.str(m.relay);
+    r.u32(m.setup_ms);
+    r.u32(m.xfer_ms);
     return r.finish();
 }
 
