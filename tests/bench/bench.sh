@@ -674,3 +674,5 @@ if [ "${#TG_A[@]}" -gt 0 ] && [ "${#PF_A[@]}" -gt 0 ]; then
 else
   say "accept ratio tegami/postfix: n/a (both servers need a successful run)"
 fi
+# The relay case (tests/bench/relay.sh, its own servers and smtp-sink): prints "relay ratio tegami/postfix".
+BENCH_WORK=$WORK TEGAMI_BIN=$BINDIR bash "$here/relay.sh" || say "relay: not measured (exit $?; see $WORK/relay)"
