@@ -177,7 +177,7 @@ bool NameLookup::start(const std::string& addr, Done done) {
     answered_ = 0;
     finished_ = false;
     done_ = std::move(done);
-    uint64_t id = resolver_.query(*rev, kRrPtr, [this](DnsAnswer a) { on_ptr(std::move(a)); });
+    uint64_t id = resolver_.query(*rev, kRrPtr, [this](const DnsAnswer& a) { on_ptr(a); });
     if (id == 0) {
         finished_ = true;
         return false;
@@ -193,7 +193,7 @@ void NameLookup::cancel() {
     finished_ = true;
 }
 
-void NameLookup::on_ptr(DnsAnswer a) {
+void NameLookup::on_ptr(const DnsAnswer& a) {
     queries_.clear();
     if (a.kind != DnsAnswer::Kind::data)
         return finish("unknown", a.kind == DnsAnswer::Kind::temp ? "PTR lookup: " + a.why
@@ -203,13 +203,13 @@ void NameLookup::on_ptr(DnsAnswer a) {
     if (names_.empty()) return finish("unknown", "malformed PTR record");
     for (size_t i = 0; i < names_.size(); ++i) {
         uint64_t id = resolver_.query(names_[i], rrtype_,
-                                      [this, i](DnsAnswer fa) { on_forward(i, std::move(fa)); });
+                                      [this, i](const DnsAnswer& fa) { on_forward(i, fa); });
         if (id) queries_.push_back(id);
     }
     if (queries_.empty()) finish("unknown", "forward lookup could not start");
 }
 
-void NameLookup::on_forward(size_t i, DnsAnswer a) {
+void NameLookup::on_forward(size_t i, const DnsAnswer& a) {
     if (finished_) return;
     ++answered_;
     if (a.kind == DnsAnswer::Kind::data) {

@@ -99,8 +99,8 @@ class NameLookup {
     void cancel();
 
   private:
-    void on_ptr(DnsAnswer a);
-    void on_forward(size_t i, DnsAnswer a);
+    void on_ptr(const DnsAnswer& a);
+    void on_forward(size_t i, const DnsAnswer& a);
     void finish(std::string name, std::string why);
 
     Resolver& resolver_;
