@@ -1,10 +1,12 @@
-// bounce.cpp - see bounce.hpp. The report quotes only the original header section, never
-// the body, and only printable texts (stored texts are already sanitised).
+// bounce.cpp - see bounce.hpp. The report quotes only printable texts (stored texts are
+// already sanitised), and the original message only as RET and size_limit allow.
 #include "queue/bounce.hpp"
 
 #include <ctime>
 
 #include "lib/ipc/messages.hpp"
+#include "lib/mail/address.hpp"
+#include "lib/mail/dsn_params.hpp"
 
 namespace tegami::queue {
 
@@ -19,7 +21,13 @@ std::string rfc5322_date(uint64_t t) {
     return buf;
 }
 
-std::string status_of(const Recipient& r, DsnKind kind) {
+SuccessAction success_of(const DsnOptions& opt, size_t i) {
+    return i < opt.successes.size() ? opt.successes[i] : SuccessAction::none;
+}
+
+std::string status_of(const Recipient& r, DsnKind kind, SuccessAction ok) {
+    if (ok != SuccessAction::none)
+        return r.dsn.size() >= 5 && r.dsn[0] == '2' ? r.dsn : std::string("2.0.0");
     char want = kind == DsnKind::delay ? '4' : '5';
     if (r.dsn.size() >= 5 && (r.dsn[0] == '4' || r.dsn[0] == '5')) {
         if (r.dsn[0] == want || kind == DsnKind::failure) return r.dsn;
@@ -28,15 +36,35 @@ std::string status_of(const Recipient& r, DsnKind kind) {
     return std::string(1, want) + ".0.0";
 }
 
-bool covered(const Recipient& r, DsnKind kind) {
+bool covered_failure(const Recipient& r) {
+    return r.state == RcptState::failed && notify_wants(r.notify, ipc::kNotifyFailure);
+}
+
+bool covered(const Recipient& r, DsnKind kind, SuccessAction ok) {
     switch (kind) {
         case DsnKind::failure:
-            return r.state == RcptState::failed && notify_wants(r.notify, ipc::kNotifyFailure);
+            return covered_failure(r) || ok != SuccessAction::none;
+        case DsnKind::success:
+            return ok != SuccessAction::none;
         case DsnKind::delay:
             return r.state == RcptState::deferred && notify_wants(r.notify, ipc::kNotifyDelay);
         case DsnKind::double_bounce:
             return r.state == RcptState::failed;
     }
+    return false;
+}
+
+const char* action_of(DsnKind kind, SuccessAction ok) {
+    if (ok == SuccessAction::delivered) return "delivered";
+    if (ok == SuccessAction::relayed) return "relayed";
+    return kind == DsnKind::delay ? "delayed" : "failed";
+}
+
+// Whether the report returns the whole message: RET and the size cap decide.
+bool return_full(DsnKind kind, const Envelope& orig, size_t size, uint64_t limit) {
+    if (limit == 0 || size > limit) return false;
+    if (kind == DsnKind::failure) return !(orig.flags & ipc::kFlagRetHdrs);
+    if (kind == DsnKind::success) return (orig.flags & ipc::kFlagRetFull) != 0;
     return false;
 }
 
@@ -53,7 +81,8 @@ bool split_remote(const std::string& text, std::string& host, std::string& reply
     return !host.empty() && host.find(' ') == std::string::npos;
 }
 
-void add_text_part(std::string& b, const Envelope& orig, const std::string& host, DsnKind kind) {
+void add_text_part(std::string& b, const Envelope& orig, const std::string& host, DsnKind kind,
+                   const DsnOptions& opt, bool full, bool too_big) {
     b += "Content-Description: Notification\r\n";
     b += "Content-Type: text/plain; charset=us-ascii\r\n\r\n";
     b += "This is the mail system at host " + host + ".\r\n\r\n";
@@ -69,27 +98,50 @@ void add_text_part(std::string& b, const Envelope& orig, const std::string& host
             b += "A delivery status notification could not be delivered to <" + orig.sender +
                  ">.\r\n";
             break;
+        case DsnKind::success:
+            b += "Your message was delivered to the recipients below, as you asked.\r\n";
+            break;
     }
-    b += "The report below says why; the headers of the message follow it.\r\n\r\n";
-    for (const auto& r : orig.recipients)
-        if (covered(r, kind)) b += "<" + r.address + ">: " + r.text + "\r\n";
+    bool some_success = false;
+    for (SuccessAction a : opt.successes)
+        some_success = some_success || a != SuccessAction::none;
+    if (kind == DsnKind::failure && some_success)
+        b += "Others received it, as you asked to be told; each is listed below.\r\n";
+    b += full ? "The report below says why; the message follows it.\r\n"
+              : "The report below says why; the headers of the message follow it.\r\n";
+    if (too_big) b += "The message was too large to be returned whole.\r\n";
+    b += "\r\n";
+    for (size_t i = 0; i < orig.recipients.size(); ++i) {
+        const Recipient& r = orig.recipients[i];
+        SuccessAction ok = success_of(opt, i);
+        if (!covered(r, kind, ok)) continue;
+        if (ok != SuccessAction::none)
+            b += "<" + r.address + ">: " + action_of(kind, ok) + ": " + r.text + "\r\n";
+        else
+            b += "<" + r.address + ">: " + r.text + "\r\n";
+    }
     b += "\r\n";
 }
 
-void add_status_part(std::string& b, const Envelope& orig, const std::string& host, DsnKind kind) {
+void add_status_part(std::string& b, const Envelope& orig, const std::string& host, DsnKind kind,
+                     const DsnOptions& opt) {
     b += "Content-Description: Delivery report\r\n";
     b += "Content-Type: message/delivery-status\r\n\r\n";
     b += "Reporting-MTA: dns; " + host + "\r\n";
-    if (!orig.envid.empty()) b += "Original-Envelope-Id: " + orig.envid + "\r\n";
+    if (!orig.envid.empty()) b += "Original-Envelope-Id: " + printable(orig.envid) + "\r\n";
     b += "X-Tegami-Queue-ID: " + orig.queue_id + "\r\n";
     b += "Arrival-Date: " + rfc5322_date(orig.arrival) + "\r\n";
-    for (const auto& r : orig.recipients) {
-        if (!covered(r, kind)) continue;
+    for (size_t i = 0; i < orig.recipients.size(); ++i) {
+        const Recipient& r = orig.recipients[i];
+        SuccessAction ok = success_of(opt, i);
+        if (!covered(r, kind, ok)) continue;
         b += "\r\n";
-        if (!r.orcpt.empty()) b += "Original-Recipient: rfc822; " + r.orcpt + "\r\n";
-        b += "Final-Recipient: rfc822; " + r.address + "\r\n";
-        b += kind == DsnKind::delay ? "Action: delayed\r\n" : "Action: failed\r\n";
-        b += "Status: " + status_of(r, kind) + "\r\n";
+        if (!r.dsn_orcpt.empty())
+            b += "Original-Recipient: " + printable(orcpt_field_value(r.dsn_orcpt)) + "\r\n";
+        std::string type = has_non_ascii(r.address) ? "utf-8;" : "rfc822;";
+        b += "Final-Recipient: " + printable(orcpt_field_value(type + r.address)) + "\r\n";
+        b += std::string("Action: ") + action_of(kind, ok) + "\r\n";
+        b += "Status: " + status_of(r, kind, ok) + "\r\n";
         std::string rhost, reply;
         if (split_remote(r.text, rhost, reply)) {
             b += "Remote-MTA: dns; " + rhost + "\r\n";
@@ -112,7 +164,14 @@ bool notify_wants(uint32_t notify, uint32_t event_bit) {
 bool needs_bounce(const Envelope& env) {
     if (env.sender.empty()) return false;
     for (const auto& r : env.recipients)
-        if (covered(r, DsnKind::failure)) return true;
+        if (covered_failure(r)) return true;
+    return false;
+}
+
+bool needs_success_report(const Envelope& env, const std::vector<SuccessAction>& action) {
+    if (env.sender.empty()) return false;
+    for (SuccessAction a : action)
+        if (a != SuccessAction::none) return true;
     return false;
 }
 
@@ -127,7 +186,7 @@ bool needs_delay_warning(const Envelope& env, uint64_t now, uint64_t warn_after)
     if (env.sender.empty() || warn_after == 0 || (env.flags & kFlagDelayWarned)) return false;
     if (now < env.arrival + warn_after) return false;
     for (const auto& r : env.recipients)
-        if (covered(r, DsnKind::delay)) return true;
+        if (covered(r, DsnKind::delay, SuccessAction::none)) return true;
     return false;
 }
 
@@ -141,7 +200,7 @@ std::string_view header_section(std::string_view body) {
 
 Bounce make_dsn(DsnKind kind, const Envelope& orig, std::string_view orig_body,
                 const std::string& hostname, const std::string& new_qid, uint64_t now,
-                const std::string& postmaster) {
+                const DsnOptions& opt) {
     Bounce out;
     Envelope& e = out.envelope;
     e.queue_id = new_qid;
@@ -150,8 +209,10 @@ Bounce make_dsn(DsnKind kind, const Envelope& orig, std::string_view orig_body,
     e.client_name = "localhost";
     e.helo = hostname;
     e.protocol = kind == DsnKind::double_bounce ? kProtocolDoubleBounce : kProtocolDsn;
+    // What the returned content needs on the way (the report's own text is ASCII).
+    e.flags = orig.flags & (ipc::kFlag8BitMime | ipc::kFlagSmtputf8);
     Recipient to;
-    to.address = kind == DsnKind::double_bounce ? postmaster : orig.sender;
+    to.address = kind == DsnKind::double_bounce ? opt.postmaster : orig.sender;
     e.recipients.push_back(to);
 
     const std::string boundary = orig.queue_id + "/" + hostname;
@@ -168,6 +229,9 @@ Bounce make_dsn(DsnKind kind, const Envelope& orig, std::string_view orig_body,
         case DsnKind::double_bounce:
             b += "Subject: Undelivered Mail Returned to Sender (double bounce)\r\n";
             break;
+        case DsnKind::success:
+            b += "Subject: Successful Mail Delivery Report\r\n";
+            break;
     }
     b += "Date: " + rfc5322_date(now) + "\r\n";
     b += "Message-ID: <" + new_qid + "@" + hostname + ">\r\n";
@@ -176,14 +240,29 @@ Bounce make_dsn(DsnKind kind, const Envelope& orig, std::string_view orig_body,
     b += "Content-Type: multipart/report; report-type=delivery-status;\r\n";
     b += "\tboundary=\"" + boundary + "\"\r\n\r\n";
     b += "This is a MIME-encapsulated message.\r\n\r\n";
+    bool full = return_full(kind, orig, orig_body.size(), opt.size_limit);
+    bool wanted_full = kind == DsnKind::failure
+                           ? !(orig.flags & ipc::kFlagRetHdrs)
+                           : kind == DsnKind::success && (orig.flags & ipc::kFlagRetFull);
+    bool too_big = wanted_full && !full && opt.size_limit > 0;
     b += "--" + boundary + "\r\n";
-    add_text_part(b, orig, hostname, kind);
+    add_text_part(b, orig, hostname, kind, opt, full, too_big);
     b += "--" + boundary + "\r\n";
-    add_status_part(b, orig, hostname, kind);
+    add_status_part(b, orig, hostname, kind, opt);
     b += "--" + boundary + "\r\n";
-    b += "Content-Description: Undelivered Message Headers\r\n";
-    b += "Content-Type: text/rfc822-headers\r\n\r\n";
-    b += header_section(orig_body);
+    const char* what = kind == DsnKind::success ? "Delivered Message" : "Undelivered Message";
+    if (full) {
+        b += std::string("Content-Description: ") + what + "\r\n";
+        b += "Content-Type: message/rfc822\r\n";
+        if (orig.flags & ipc::kFlag8BitMime) b += "Content-Transfer-Encoding: 8bit\r\n";
+        b += "\r\n";
+        b += orig_body;
+        if (!orig_body.empty() && orig_body.back() != '\n') b += "\r\n";
+    } else {
+        b += std::string("Content-Description: ") + what + " Headers\r\n";
+        b += "Content-Type: text/rfc822-headers\r\n\r\n";
+        b += header_section(orig_body);
+    }
     b += "\r\n--" + boundary + "--\r\n";
     return out;
 }

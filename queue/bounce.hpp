@@ -1,20 +1,26 @@
 // bounce.hpp - delivery status notifications (RFC 3464 multipart/report): the failure
-// report for the failed recipients of a message, the delay warning for recipients still
-// deferred after delay_warning_time, and the double bounce that tells the postmaster
-// about an undeliverable report. Pure: builds the envelope and body; the runner stores
-// them (a failure report in the same transaction that removes the original).
+// report for the failed recipients of a message, the success report (Action: delivered
+// or relayed) for recipients that asked NOTIFY=SUCCESS, the delay warning for recipients
+// still deferred after delay_warning_time, and the double bounce that tells the
+// postmaster about an undeliverable report. Pure: builds the envelope and body; the
+// runner stores them in the same transaction as the state change that caused them.
 //
 // NOTIFY (RFC 3461) decides who is reported: NEVER nobody; a list names the events; no
-// NOTIFY at all means failures and delays. ORCPT becomes Original-Recipient, ENVID
-// Original-Envelope-Id; a remote server's reply ("host[addr]:port said: 550 ...") becomes
-// Remote-MTA and an smtp Diagnostic-Code. Never bounce a bounce: a report has the null
-// sender, and a failed report goes to the postmaster once (a failed double bounce is only
-// logged).
+// NOTIFY at all means failures and delays. The client's ORCPT becomes Original-Recipient
+// (never anything else: RFC 3464 2.3.1), ENVID Original-Envelope-Id; a remote server's
+// reply ("host[addr]:port said: 550 ...") becomes Remote-MTA and an smtp Diagnostic-Code.
+// What is returned (RET): a failure report returns the whole message (message/rfc822)
+// unless RET=HDRS, a success report only for RET=FULL; a message larger than
+// size_limit, a delay warning and a double bounce return the header section only
+// (text/rfc822-headers). Never bounce a bounce: a report has the null sender, a message
+// with the null sender gets no report, and a failed report goes to the postmaster once
+// (a failed double bounce is only logged).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "queue/envelope.hpp"
 
@@ -31,7 +37,10 @@ struct Bounce {
     std::string body;   // CRLF line endings
 };
 
-enum class DsnKind { failure, delay, double_bounce };
+enum class DsnKind { failure, delay, double_bounce, success };
+
+// Per recipient, what a success report says (Message-side, in memory until reported).
+enum class SuccessAction : uint8_t { none, delivered, relayed };
 
 // Whether a recipient's NOTIFY asks for this event (ipc::kNotify* bits).
 bool notify_wants(uint32_t notify, uint32_t event_bit);
@@ -39,19 +48,27 @@ bool notify_wants(uint32_t notify, uint32_t event_bit);
 bool needs_bounce(const Envelope& env);
 // True when a failed report (null sender) should go to the postmaster instead.
 bool needs_double_bounce(const Envelope& env);
+// True when action says some recipient is to be reported as delivered/relayed and the
+// message has a sender to tell.
+bool needs_success_report(const Envelope& env, const std::vector<SuccessAction>& action);
 // True when a delay warning is due: not sent yet, warn_after > 0 passed since arrival, a
 // deferred recipient whose NOTIFY wants delays, and a sender to tell.
 bool needs_delay_warning(const Envelope& env, uint64_t now, uint64_t warn_after);
 // The header section of a message body (up to, not including, the empty line).
 std::string_view header_section(std::string_view body);
-// new_qid: a fresh queue ID; now: seconds since the epoch; postmaster: the address for a
-// double bounce.
+struct DsnOptions {
+    std::string postmaster;                // the recipient of a double bounce
+    uint64_t size_limit = 50000;           // bounce_size_limit: largest message returned whole
+    std::vector<SuccessAction> successes;  // empty, or per recipient: also report these
+};
+// new_qid: a fresh queue ID; now: seconds since the epoch. A failure report also lists
+// the recipients opt.successes names (one report for both when they happen together).
 Bounce make_dsn(DsnKind kind, const Envelope& orig, std::string_view orig_body,
                 const std::string& hostname, const std::string& new_qid, uint64_t now,
-                const std::string& postmaster = "");
+                const DsnOptions& opt = DsnOptions{});
 inline Bounce make_bounce(const Envelope& orig, std::string_view orig_body,
                           const std::string& hostname, const std::string& new_qid, uint64_t now) {
-    return make_dsn(DsnKind::failure, orig, orig_body, hostname, new_qid, now);
+    return make_dsn(DsnKind::failure, orig, orig_body, hostname, new_qid, now, DsnOptions{});
 }
 
 }  // namespace tegami::queue

@@ -97,7 +97,8 @@ bool read_recipient(FieldReader& r, Recipient& rc, uint64_t version) {
     if (!r.text(rc.address)) return false;
     if (version >= 2 && !(r.text(rc.orcpt) && r.number32(rc.notify))) return false;
     return r.field(state) && parse_state(state, rc.state) && r.number32(rc.attempts) &&
-           r.number(rc.next_try) && r.text(rc.dsn) && r.text(rc.text);
+           r.number(rc.next_try) && r.text(rc.dsn) && r.text(rc.text) &&
+           (version < 3 || r.text(rc.route)) && (version < 4 || r.text(rc.dsn_orcpt));
 }
 
 }  // namespace
@@ -146,6 +147,8 @@ std::string encode_envelope(const Envelope& env) {
         put_number(out, r.next_try);
         put_field(out, r.dsn);
         put_field(out, r.text);
+        put_field(out, r.route);
+        put_field(out, r.dsn_orcpt);
     }
     return out;
 }

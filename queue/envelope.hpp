@@ -3,10 +3,12 @@
 // by intake (to build one from a SubmitMsg) and by the runner (to update states).
 //
 // The record is versioned and readable without a special tool: a sequence of fields,
-// each "<decimal length>:<bytes>\n". Field order (version 2):
-//   version "2", sender, arrival, client_addr, client_name, helo, protocol, flags, envid,
-//   nrcpt, then per recipient: address, orcpt, notify, state, attempts, next_try, dsn, text.
-// Version 1 records (no envid, orcpt or notify) are still read.
+// each "<decimal length>:<bytes>\n". Field order (version 4):
+//   version "4", sender, arrival, client_addr, client_name, helo, protocol, flags, envid,
+//   nrcpt, then per recipient: address, orcpt, notify, state, attempts, next_try, dsn, text,
+//   route, dsn_orcpt.
+// Version 1 records (no envid, orcpt or notify), version 2 (no route) and version 3 (no
+// dsn_orcpt) are still read, and written back as version 4.
 // Numbers are decimal; state is "pending", "deferred", "sent" or "failed".
 // decode_envelope trusts nothing: a truncated record, bad version, bad length, bad number
 // or trailing bytes is an error, never a crash.
@@ -28,15 +30,21 @@ const char* rcpt_state_name(RcptState s);
 bool rcpt_state_final(RcptState s);
 
 struct Recipient {
-    std::string address;  // canonical (lib/mail/address.hpp canonical_address)
-    std::string orcpt;    // as the client wrote it, for DSNs; "" when the same
-    uint32_t notify = 0;  // ipc::kNotify* bits; 0 = not given
+    std::string address;    // canonical (lib/mail/address.hpp canonical_address)
+    std::string orcpt;      // as the client wrote it, for DSNs; "" when the same
+    uint32_t notify = 0;    // ipc::kNotify* bits; 0 = not given
+    std::string dsn_orcpt;  // the client's ORCPT, "type;decoded-address"; "" when none
     RcptState state = RcptState::pending;
     uint32_t attempts = 0;
     uint64_t next_try = 0;  // seconds since the epoch; 0 = now
     std::string dsn;        // last enhanced status, "4.2.0"
     std::string text;       // last delivery agent text (printable)
+    // "" (route by the address) or kRouteMailbox: a local user's mailbox that local
+    // handed back for mailbox_transport (added by a redirect, queue/runner.cpp).
+    std::string route;
 };
+
+constexpr const char* kRouteMailbox = "mailbox";
 
 struct Envelope {
     std::string queue_id;  // the key, not part of the record
@@ -46,8 +54,8 @@ struct Envelope {
     std::string client_name;
     std::string helo;
     std::string protocol;
-    uint32_t flags = 0;
-    std::string envid;  // DSN ENVID, "" when none
+    uint32_t flags = 0;  // ipc kFlag* (8BITMIME, SMTPUTF8, RET) and kEnvelope* below
+    std::string envid;   // DSN ENVID (decoded), "" when none
     std::vector<Recipient> recipients;
 
     bool all_final() const;
@@ -59,7 +67,7 @@ constexpr uint32_t kEnvelopeHeld = 1u << 31;
 // The sender was sent a delay warning for this message (queue/bounce.hpp).
 constexpr uint32_t kEnvelopeDelayWarned = 1u << 30;
 
-constexpr uint32_t kEnvelopeVersion = 2;
+constexpr uint32_t kEnvelopeVersion = 4;
 constexpr size_t kMaxRecipients = 100000;
 
 // When the message is next due, the key of the store's due index: the earliest next_try

@@ -8,6 +8,7 @@
 
 #include "lib/core/log.hpp"
 #include "lib/mail/address.hpp"
+#include "lib/mail/next_hop.hpp"
 #include "lib/map/map.hpp"
 #include "queue/committer.hpp"
 #include "queue/control.hpp"
@@ -49,9 +50,14 @@ RunnerSettings settings_from(const Config& c) {
         };
     }
     s.routing.smtp_port = static_cast<uint16_t>(c.smtp_port);
+    LmtpDestination mt;
+    if (c.mailbox_transport.size() > 5 &&
+        parse_lmtp_destination(std::string_view(c.mailbox_transport).substr(5), mt))
+        s.routing.mailbox_transport = lmtp_destination_string(mt);  // checked by the config
     s.remote_max_in_flight = c.smtp_concurrency_limit;
     s.destination_limit = c.smtp_destination_concurrency_limit;
     s.delay_warning = c.delay_warning_time;
+    s.bounce_size_limit = c.bounce_size_limit;
     s.active_limit = std::max<uint64_t>(1, c.queue_active_limit);
     s.active_recipient_limit = std::max<uint64_t>(1, c.queue_active_recipient_limit);
     return s;

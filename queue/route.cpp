@@ -101,9 +101,14 @@ bool parse_mailertable_value(std::string_view v, std::string_view domain, Route&
     return true;
 }
 
-Route route_recipient(std::string_view address, const RoutingTables& t) {
+Route route_recipient(std::string_view address, const RoutingTables& t, bool mailbox) {
     size_t at = address.rfind('@');
     Route r;
+    if (mailbox && !t.mailbox_transport.empty()) {
+        r.transport = Transport::lmtp;
+        r.next_hop = t.mailbox_transport;
+        return r;
+    }
     if (at == std::string_view::npos) return r;  // "Postmaster": local
     std::string domain = lower_ascii(address.substr(at + 1));
     if (std::find(t.local_domains.begin(), t.local_domains.end(), domain) != t.local_domains.end())

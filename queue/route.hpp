@@ -42,13 +42,18 @@ struct RoutingTables {
     std::vector<std::string> local_domains;  // lower case; virtual_domains included
     std::string smarthost;                   // "" or a next hop (checked by the config)
     uint16_t smtp_port = 25;                 // where a next hop names no port
+    // mailbox_transport's LMTP destination ("unix:/path", "inet:host:port"), or "": where
+    // a local user's mailbox that local handed back goes (Recipient::route "mailbox").
+    std::string mailbox_transport;
     // The mailertable lookup (exact key, already lower-cased); empty: no mailertable.
     // An error of the map itself comes back as nullopt plus map_error set.
     std::function<std::optional<std::string>(const std::string& key, std::string& map_error)>
         mailertable;
 };
 
-Route route_recipient(std::string_view address, const RoutingTables& t);
+// mailbox: the recipient is a local user's mailbox handed back by local for
+// mailbox_transport: lmtp to it (local again, should the key have been emptied since).
+Route route_recipient(std::string_view address, const RoutingTables& t, bool mailbox = false);
 
 // One mailertable value ("smtp:[host]:port", "esmtp:host", "relay:host", "local:user",
 // "local:", "lmtp:...", "error:[D.S.N:]code text"), for domain; false when malformed.

@@ -58,6 +58,16 @@ Result<UniqueFd> body_memfd(std::string_view body) {
     return fd;
 }
 
+// The ORCPT a delivery agent passes on: the client's, else the address as the client
+// wrote it when that differs from the canonical form (RFC 3461 4.2 allows adding it).
+std::string orcpt_to_pass(const Recipient& rc) {
+    if (!rc.dsn_orcpt.empty()) return rc.dsn_orcpt;
+    if (rc.orcpt.empty()) return "";
+    for (char c : rc.orcpt)
+        if (static_cast<unsigned char>(c) >= 0x80) return "utf-8;" + rc.orcpt;
+    return "rfc822;" + rc.orcpt;
+}
+
 double now_precise() {
     timespec ts{};
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -417,6 +427,14 @@ void Runner::on_agent_closed(Agent& a, const std::string& why) {
 }
 
 void Runner::on_frame(Agent& a, ipc::MsgType type, std::string_view payload) {
+    if (type == ipc::MsgType::deliver_redirect && &a == &local_) {
+        ipc::DeliverRedirectMsg rd;
+        if (ipc::decode(payload, rd) && on_redirect(a, std::move(rd))) return;
+        log_error("%s sent a bad %s frame: closing", a.name, ipc::msg_type_name(type));
+        a.chan->close();
+        on_agent_closed(a, "protocol error");
+        return;
+    }
     ipc::DeliverResultMsg r;
     if (type != ipc::MsgType::deliver_result || !ipc::decode(payload, r)) {
         log_error("%s sent a bad %s frame: closing", a.name, ipc::msg_type_name(type));
@@ -450,7 +468,8 @@ bool Runner::dispatch(const Due& d) {
     std::vector<std::pair<Route, std::vector<uint32_t>>> groups;
     for (uint32_t i = 0; i < m.env.recipients.size(); ++i) {
         if (!due(i)) continue;
-        Route r = route_recipient(m.env.recipients[i].address, settings_.routing);
+        const Recipient& rc = m.env.recipients[i];
+        Route r = route_recipient(rc.address, settings_.routing, rc.route == kRouteMailbox);
         auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& x) {
             return x.first.transport == r.transport && x.first.next_hop == r.next_hop &&
                    x.first.rewrite == r.rewrite && x.first.text == r.text;
@@ -553,7 +572,7 @@ bool Runner::send_request(Message& m, Agent& a, const std::string& dest, const R
             if (addr.find('@') == std::string::npos && !settings_.routing.local_domains.empty())
                 addr += "@" + settings_.routing.local_domains.front();
         }
-        dm.recipients.push_back(ipc::DeliverRcpt{i, addr, rc.orcpt, rc.notify});
+        dm.recipients.push_back(ipc::DeliverRcpt{i, addr, orcpt_to_pass(rc), rc.notify});
         m.busy[i] = true;
     }
     dm.next_hop = route.transport == Transport::lmtp ? "lmtp:" + route.next_hop : route.next_hop;
@@ -561,12 +580,57 @@ bool Runner::send_request(Message& m, Agent& a, const std::string& dest, const R
     dm.flags = m.env.flags & ~(kEnvelopeHeld | kEnvelopeDelayWarned);
     dm.arrival_time = m.env.arrival;
     dm.body_size = body->size();
-    flights_[dm.request_id] = Flight{qid, std::move(rcpts), &a, dest, now_precise()};
+    flights_[dm.request_id] = Flight{qid, std::move(rcpts), &a, dest, {}, now_precise()};
     ++m.in_flight;
     ++a.in_flight;
     ++dests_[dest].in_flight;
     a.chan->send(ipc::encode(dm), {fd->get()});  // a failed write reschedules via on_agent_closed
     return true;
+}
+
+// Held with the flight until its result; false (a protocol error) for an unknown request
+// or a recipient not in it.
+bool Runner::on_redirect(Agent& a, ipc::DeliverRedirectMsg r) {
+    auto f = flights_.find(r.request_id);
+    if (f == flights_.end() || f->second.agent != &a) return false;
+    const auto& rc = f->second.rcpts;
+    if (std::find(rc.begin(), rc.end(), r.index) == rc.end()) return false;
+    f->second.redirects.push_back(std::move(r));
+    return true;
+}
+
+// New recipients for idx's expansion: each address once per envelope (an address already
+// there, by any path, is not added again), with idx's ORCPT and NOTIFY so a DSN names
+// what the sender wrote. Part of the state change the caller persists.
+void Runner::add_redirects(Message& m, uint32_t idx, const ipc::DeliverRedirectMsg& r,
+                           uint64_t now) {
+    const Recipient parent = m.env.recipients[idx];
+    for (const auto& t : r.targets) {
+        std::string route = t.route == ipc::kRedirectMailbox ? kRouteMailbox : "";
+        bool have = std::any_of(
+            m.env.recipients.begin(), m.env.recipients.end(),
+            [&](const Recipient& x) { return x.address == t.address && x.route == route; });
+        if (have) continue;
+        if (m.env.recipients.size() >= kMaxRecipients) {
+            log_warning("%s: <%s> expands past %zu recipients: <%s> dropped",
+                        m.env.queue_id.c_str(), parent.address.c_str(), kMaxRecipients,
+                        t.address.c_str());
+            continue;
+        }
+        Recipient n;
+        n.address = printable(t.address);
+        n.orcpt = parent.orcpt.empty() ? parent.address : parent.orcpt;
+        n.notify = parent.notify;
+        n.dsn_orcpt = parent.dsn_orcpt;  // the client's ORCPT follows its address (RFC 3461 6.2.7)
+        n.route = route;
+        m.env.recipients.push_back(std::move(n));
+        m.busy.push_back(false);
+        ++active_rcpts_;  // the message's count, as drop() takes it back
+        auto ni = static_cast<uint32_t>(m.env.recipients.size() - 1);
+        schedule_.add({now, m.env.queue_id, ni});
+        log_info("%s: <%s> expanded to <%s>%s", m.env.queue_id.c_str(), parent.address.c_str(),
+                 t.address.c_str(), route.empty() ? "" : " (mailbox_transport)");
+    }
 }
 
 void Runner::on_result(Agent& a, const ipc::DeliverResultMsg& r) {
@@ -598,6 +662,9 @@ void Runner::on_result(Agent& a, const ipc::DeliverResultMsg& r) {
                 if (rr.index == i) res = &rr;
             if (res) {
                 apply_result(m, i, *res, r.relay, delays, now);
+                if (rcpt_state_final(m.env.recipients[i].state))
+                    for (const auto& rd : fl.redirects)
+                        if (rd.index == i) add_redirects(m, i, rd, now);
             } else {
                 log_warning("%s: no result for <%s>: rescheduled", m.env.queue_id.c_str(),
                             m.env.recipients[i].address.c_str());
@@ -631,6 +698,14 @@ void Runner::apply_result(Message& m, uint32_t idx, const ipc::RcptResult& r,
     if (r.status == ipc::kStatusOk) {
         rc.state = RcptState::sent;
         status = "sent";
+        // NOTIFY=SUCCESS: reported by us unless the next hop took the request (RFC 3461
+        // 5.2.2); a peer without DSN makes it "relayed". Never for the null sender.
+        if (notify_wants(rc.notify, ipc::kNotifySuccess) && !m.env.sender.empty() &&
+            !(r.flags & ipc::kResultDsnPassed)) {
+            m.success.resize(m.env.recipients.size(), SuccessAction::none);
+            m.success[idx] =
+                (r.flags & ipc::kResultRelayed) ? SuccessAction::relayed : SuccessAction::delivered;
+        }
     } else if (r.status == ipc::kStatusPerm) {
         rc.state = RcptState::failed;
         status = "bounced";
@@ -662,7 +737,7 @@ void Runner::maybe_warn(Message& m, uint64_t now) {
     if (!needs_delay_warning(m.env, now, settings_.delay_warning)) return;
     auto body = store_.load_body(m.env.queue_id);
     Bounce b = make_dsn(DsnKind::delay, m.env, body ? std::string_view(*body) : std::string_view(),
-                        settings_.hostname, new_queue_id(), now);
+                        settings_.hostname, new_queue_id(), now, dsn_options(m));
     std::string err;
     if (store_.put(b.envelope, b.body, err) != PutStatus::ok) {
         log_error("%s: cannot queue the delay warning (%s)", m.env.queue_id.c_str(), err.c_str());
@@ -672,9 +747,12 @@ void Runner::maybe_warn(Message& m, uint64_t now) {
     m.env.flags |= kFlagDelayWarned;
     log_info("%s: sender delay notification: %s", m.env.queue_id.c_str(),
              b.envelope.queue_id.c_str());
-    // Dispatched by the next pump, not inside this result; read from the store when the
-    // active set is full.
-    Envelope& e = b.envelope;
+    queue_report(std::move(b.envelope));
+}
+
+// A report just stored: dispatched by the next pump, never inside this result; read from
+// the store when the active set is full.
+void Runner::queue_report(Envelope&& e) {
     if (!room(e.recipients.size())) {
         store_next_ = 0;
         return;
@@ -683,8 +761,34 @@ void Runner::maybe_warn(Message& m, uint64_t now) {
     admit(std::move(e), arrived);
 }
 
-// One transaction per state change; the committer flushes it with the next batch.
+DsnOptions Runner::dsn_options(const Message& m) const {
+    DsnOptions o;
+    o.postmaster = "postmaster@" + settings_.hostname;
+    o.size_limit = settings_.bounce_size_limit;
+    o.successes = m.success;
+    return o;
+}
+
+// One transaction per state change; the committer flushes it with the next batch. A
+// success report due goes in the same transaction.
 void Runner::persist(Message& m) {
+    if (needs_success_report(m.env, m.success)) {
+        auto body = store_.load_body(m.env.queue_id);
+        Bounce b = make_dsn(DsnKind::success, m.env, body ? std::string_view(*body) : "",
+                            settings_.hostname, new_queue_id(), now_s(), dsn_options(m));
+        std::string err;
+        if (store_.update_and_put(m.env, b.envelope, b.body, err) == PutStatus::ok) {
+            committer_.note_commit();
+            m.success.clear();
+            log_info("%s: sender delivery status notification: %s", m.env.queue_id.c_str(),
+                     b.envelope.queue_id.c_str());
+            queue_report(std::move(b.envelope));
+            return;
+        }
+        // Kept in memory: the next state change of this message stores it.
+        log_error("%s: cannot queue the success notification (%s)", m.env.queue_id.c_str(),
+                  err.c_str());
+    }
     auto r = store_.update(m.env);
     if (!r)
         log_error("%s: cannot record delivery state: %s", m.env.queue_id.c_str(),
@@ -697,11 +801,12 @@ void Runner::persist(Message& m) {
 bool Runner::finish(Message& m) {
     std::string qid = m.env.queue_id;
     bool dbl = needs_double_bounce(m.env);
-    if (needs_bounce(m.env) || dbl) {
+    bool failed = needs_bounce(m.env), succeeded = needs_success_report(m.env, m.success);
+    if (failed || succeeded || dbl) {
         auto body = store_.load_body(qid);
-        Bounce b = make_dsn(dbl ? DsnKind::double_bounce : DsnKind::failure, m.env,
-                            body ? std::string_view(*body) : std::string_view(), settings_.hostname,
-                            new_queue_id(), now_s(), "postmaster@" + settings_.hostname);
+        DsnKind kind = dbl ? DsnKind::double_bounce : failed ? DsnKind::failure : DsnKind::success;
+        Bounce b = make_dsn(kind, m.env, body ? std::string_view(*body) : std::string_view(),
+                            settings_.hostname, new_queue_id(), now_s(), dsn_options(m));
         std::string err;
         if (store_.remove_and_put(qid, b.envelope, b.body, err) != PutStatus::ok) {
             log_error("%s: cannot queue the bounce (%s): message kept", qid.c_str(), err.c_str());
@@ -711,8 +816,11 @@ bool Runner::finish(Message& m) {
         if (dbl)
             log_info("%s: undeliverable notification: postmaster notified: %s", qid.c_str(),
                      b.envelope.queue_id.c_str());
-        else
+        else if (failed)
             log_info("%s: sender non-delivery notification: %s", qid.c_str(),
+                     b.envelope.queue_id.c_str());
+        else
+            log_info("%s: sender delivery status notification: %s", qid.c_str(),
                      b.envelope.queue_id.c_str());
         log_info("%s: removed", qid.c_str());
         drop(qid);

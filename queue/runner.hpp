@@ -14,7 +14,10 @@
 // next hop has at most smtp_destination_concurrency_limit requests in flight (and the remote agent
 // smtp_concurrency_limit, local max_in_flight); what does not fit waits in its destination's queue,
 // so a slow or dead destination holds up only its own mail. Each DeliverResultMsg applies one
-// result per recipient and becomes one state change (one transaction); a message whose recipients
+// result per recipient and becomes one state change (one transaction); the addresses local
+// expanded a recipient to but does not deliver itself (another domain's, or a mailbox for
+// mailbox_transport: DeliverRedirectMsg) join the envelope as new recipients in that same
+// transaction, once the expanded recipient's result is final; a message whose recipients
 // are all final is removed, with its bounce stored in the same transaction when one is due.
 //
 // Called by the queue daemon on the loop thread: add() for each newly durable message,
@@ -40,6 +43,7 @@
 #include "lib/ipc/channel.hpp"
 #include "lib/ipc/messages.hpp"
 #include "queue/backoff.hpp"
+#include "queue/bounce.hpp"
 #include "queue/committer.hpp"
 #include "queue/route.hpp"
 #include "queue/schedule.hpp"
@@ -57,6 +61,7 @@ struct RunnerSettings {
     size_t remote_max_in_flight = 100;
     size_t destination_limit = 20;
     uint64_t delay_warning = 0;             // seconds; 0: never
+    uint64_t bounce_size_limit = 50000;     // largest message a DSN returns whole
     size_t active_limit = 20000;            // messages in memory
     size_t active_recipient_limit = 20000;  // their recipients (one bigger message still fits)
 };
@@ -108,6 +113,9 @@ class Runner {
         double entered = 0;      // when it entered the active set (delays= a and b)
         std::vector<bool> busy;  // per recipient: in a request now, or waiting for a slot
         uint64_t size = 0;       // body octets, for listings (0: not read yet)
+        // Per recipient (or empty): a NOTIFY=SUCCESS delivery not yet reported; stored
+        // with the state change that records it (persist/finish), in memory until then.
+        std::vector<SuccessAction> success = {};
     };
     // One agent connection (local or remote) and its reconnect state.
     struct Agent {
@@ -125,7 +133,10 @@ class Runner {
         std::vector<uint32_t> rcpts;  // the recipients of this request
         Agent* agent = nullptr;
         std::string dest;  // per-destination queue key
-        double sent = 0;   // when the request went to the agent (delays= b, d)
+        // local's expansions to addresses it does not deliver (DeliverRedirectMsg),
+        // applied with the result when that is final
+        std::vector<ipc::DeliverRedirectMsg> redirects;
+        double sent = 0;  // when the request went to the agent (delays= b, d)
     };
     // Recipients of one message routed to one destination, waiting for a free slot.
     struct Waiting {
@@ -161,11 +172,15 @@ class Runner {
                       std::vector<uint32_t> rcpts, uint64_t now);
     void drain_waiting(uint64_t now);
     void on_result(Agent& a, const ipc::DeliverResultMsg& r);
+    bool on_redirect(Agent& a, ipc::DeliverRedirectMsg r);
+    void add_redirects(Message& m, uint32_t idx, const ipc::DeliverRedirectMsg& r, uint64_t now);
     // delays: the log's "a/b/c/d" (format_delays).
     void apply_result(Message& m, uint32_t idx, const ipc::RcptResult& r, const std::string& relay,
                       const std::string& delays, uint64_t now);
     void settle(Message& m);
     void maybe_warn(Message& m, uint64_t now);
+    void queue_report(Envelope&& e);
+    DsnOptions dsn_options(const Message& m) const;
     void persist(Message& m);
     void make_due(Message& m, uint64_t now);
     bool finish(Message& m);

@@ -46,6 +46,10 @@ class QueueStore {
     // so a crash leaves either the original or the bounce, never both or neither.
     virtual PutStatus remove_and_put(std::string_view queue_id, const Envelope& env,
                                      std::string_view body, std::string& err) = 0;
+    // Replaces envelope env (recipient states) and stores a new message (a success report)
+    // in one transaction: a crash leaves the old state without the report, or both.
+    virtual PutStatus update_and_put(const Envelope& env, const Envelope& new_env,
+                                     std::string_view body, std::string& err) = 0;
     // Calls each() for every stored envelope (start-up: rebuild the schedule). A corrupt
     // record is reported through bad() and skipped, never deleted.
     virtual Result<void> scan(const std::function<void(Envelope&&)>& each,

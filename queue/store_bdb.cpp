@@ -314,6 +314,8 @@ class BdbStore final : public QueueStore {
     Result<void> remove(std::string_view qid) override;
     PutStatus remove_and_put(std::string_view qid, const Envelope& env, std::string_view body,
                              std::string& err) override;
+    PutStatus update_and_put(const Envelope& env, const Envelope& new_env, std::string_view body,
+                             std::string& err) override;
     Result<void> scan(const std::function<void(Envelope&&)>& each,
                       const std::function<void(const Error&)>& bad) override;
     Result<void> scan_due(uint64_t until,
@@ -428,6 +430,26 @@ PutStatus BdbStore::remove_and_put(std::string_view qid, const Envelope& env, st
     int ret = begin(txn);
     if (ret == 0) ret = del_in(txn, qid);
     if (ret == 0) ret = put_in(txn, env, body);
+    if (ret == DB_KEYEXIST) return PutStatus::duplicate;
+    if (ret == 0) ret = txn.commit(kStateCommit);
+    if (ret != 0) return put_failed(err, db_strerror(ret));
+    return PutStatus::ok;
+}
+
+PutStatus BdbStore::update_and_put(const Envelope& env, const Envelope& new_env,
+                                   std::string_view body, std::string& err) {
+    if (!env_) return put_failed(err, "queue store closed");
+    DbTxn txn;
+    int ret = begin(txn);
+    std::string rec = encode_envelope(env);
+    DBT k = key_of(env.queue_id);
+    DBT old{};
+    old.flags = DB_DBT_PARTIAL | DB_DBT_USERMEM;  // existence check only, no bytes read
+    if (ret == 0) ret = envelopes_->get(envelopes_.get(), txn.get(), &k, &old, DB_RMW);
+    if (ret == DB_NOTFOUND) return put_failed(err, "message not in the queue");
+    DBT d = key_of(rec);
+    if (ret == 0) ret = envelopes_->put(envelopes_.get(), txn.get(), &k, &d, 0);
+    if (ret == 0) ret = put_in(txn, new_env, body);
     if (ret == DB_KEYEXIST) return PutStatus::duplicate;
     if (ret == 0) ret = txn.commit(kStateCommit);
     if (ret != 0) return put_failed(err, db_strerror(ret));

@@ -74,6 +74,23 @@ class MemoryStore final : public QueueStore {
         index(env.queue_id, &env);
         return PutStatus::ok;
     }
+    PutStatus update_and_put(const Envelope& env, const Envelope& new_env, std::string_view body,
+                             std::string& err) override {
+        std::lock_guard lock(mu_);
+        if (closed_) return fail_put(err);
+        auto it = envelopes_.find(env.queue_id);
+        if (it == envelopes_.end()) {
+            err = env.queue_id + ": not in the queue";
+            return PutStatus::failed;
+        }
+        if (envelopes_.count(new_env.queue_id)) return PutStatus::duplicate;
+        it->second = encode_envelope(env);
+        index(env.queue_id, &env);
+        envelopes_.emplace(new_env.queue_id, encode_envelope(new_env));
+        bodies_.emplace(new_env.queue_id, std::string(body));
+        index(new_env.queue_id, &new_env);
+        return PutStatus::ok;
+    }
     Result<void> scan(const std::function<void(Envelope&&)>& each,
                       const std::function<void(const Error&)>& bad) override {
         std::map<std::string, std::string> copy;

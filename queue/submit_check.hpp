@@ -21,6 +21,8 @@ struct Refusal {
 
 // Longest address accepted (RFC 5321 4.5.3.1.3: a path is at most 256 octets).
 constexpr size_t kMaxAddress = 512;
+// Longest DSN ENVID (RFC 3461 4.4: 100 characters).
+constexpr size_t kMaxEnvid = 100;
 
 bool address_storable(std::string_view addr);
 // The original (ORCPT) form: spaces and UTF-8 allowed, control bytes not.

@@ -217,6 +217,18 @@ std::vector<MessageReport> deliver_as_current_user(const ChildSpec& spec, uid_t 
         return out;
     }
     if (cfg.mailbox_format == MailboxFormat::maildir) {
+        // A Maildir in the home directory needs the home: a missing one is the admin's to
+        // make (deferred, 4.2.0), never made here as a side effect of the Maildir's mkdir -p.
+        struct stat hs {};
+        if (cfg.maildir.starts_with("~") &&
+            (spec.user.home.empty() || ::stat(spec.user.home.c_str(), &hs) != 0 ||
+             !S_ISDIR(hs.st_mode))) {
+            out.assign(
+                spec.msgs.size(),
+                MessageReport{EX_TEMPFAIL, "4.2.0 home directory " + spec.user.home + " of " +
+                                               spec.user.name + " is missing: nothing delivered"});
+            return out;
+        }
         std::string root = expand_maildir_path(cfg.maildir, spec.user.name, spec.user.home);
         unsigned long seq = spec.seq;
         for (const MailMessage& m : spec.msgs) {

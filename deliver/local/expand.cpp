@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -19,6 +20,7 @@
 
 #include "lib/core/log.hpp"
 #include "lib/core/unique_fd.hpp"
+#include "lib/mail/address.hpp"
 #include "lib/map/recipients.hpp"
 
 namespace tegami::local {
@@ -87,31 +89,14 @@ struct Included {
 };
 
 // Reads an :include: file's targets: one or more per line, comma-separated, "#" comment
-// lines, the same quoting as the aliases file.
-Result<Included> read_include(const std::string& path) {
-    if (path.empty() || path.front() != '/')
-        return make_error(Exit::data_err, "include path is not absolute");
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
-    if (!fd) return sys_error("cannot open " + path, errno, Exit::temp_fail);
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) return sys_error("fstat " + path, errno, Exit::temp_fail);
-    if (auto safe = check_safe_path(path, st); !safe)
-        return make_error(Exit::no_perm, path + ": unsafe: " + safe.error().message);
-    if (static_cast<size_t>(st.st_size) > kMaxIncludeFile)
-        return make_error(Exit::data_err, path + ": larger than 1 MiB");
-    std::string text(static_cast<size_t>(st.st_size), '\0');
-    size_t got = 0;
-    while (got < text.size()) {
-        ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        got += static_cast<size_t>(n);
-    }
-    text.resize(got);
-    auto targets = parse_target_lines(text, path);
+// lines, the same quoting as the aliases file; as `as` when a reader is given.
+Result<Included> read_include(const std::string& path, uid_t as, const IncludeReader* reader) {
+    auto raw = reader ? (*reader)(path, as) : read_include_file(path);
+    if (!raw) return raw.error();
+    auto targets = parse_target_lines(raw->text, path);
     if (!targets) return targets.error();
     Included inc;
-    inc.owner = st.st_uid;
+    inc.owner = raw->owner;
     inc.targets = std::move(targets.value());
     return inc;
 }
@@ -138,8 +123,9 @@ Result<std::vector<std::string>> parse_target_lines(std::string_view text,
 
 class Expander {
   public:
-    Expander(const AliasFile* aliases, const Config& config, const ForwardReader* forward)
-        : aliases_(aliases), cfg_(config), forward_(forward) {}
+    Expander(const AliasFile* aliases, const Config& config, const ForwardReader* forward,
+             const IncludeReader* include)
+        : aliases_(aliases), cfg_(config), forward_(forward), include_(include) {}
     void top(std::string_view local);
     Expansion take() { return std::move(out_); }
 
@@ -148,6 +134,7 @@ class Expander {
     struct Context {
         bool from_include = false;
         uid_t include_owner = 0;
+        uid_t reader = 0;    // :include: files are read as this uid (0: the daemon)
         std::string sender;  // owner-LIST of the innermost list with an owner
     };
     void target(std::string_view t, int depth, const Context& ctx);
@@ -170,6 +157,7 @@ class Expander {
     const AliasFile* aliases_;
     const Config& cfg_;
     const ForwardReader* forward_;
+    const IncludeReader* include_;
     Expansion out_;
     std::set<std::string> forwarded_;  // users whose .forward was expanded
     std::set<std::string> expanded_;   // alias names already expanded (lower-cased)
@@ -205,9 +193,17 @@ void Expander::target(std::string_view t, int depth, const Context& ctx) {
         return;
     }
     if (!is_local_domain(cfg_, domain)) {
-        // Forwarding to another host needs the remote agent, which local does not have.
-        fail(t, 4, "4.3.0",
-             "alias to a remote address, no remote delivery here: " + std::string(t));
+        // Another domain's address (virtual_domains included): the queue routes it.
+        size_t used = 0;
+        std::string path = "<" + std::string(rest) + ">";
+        auto mb = parse_path(path, PathKind::forward, used);
+        if (!mb || used != path.size() || mb->domain.empty()) {
+            fail(t, 5, "5.1.3", "bad address in alias: " + std::string(t));
+            return;
+        }
+        std::string canon = canonical_address(mb.value());
+        if (std::find(out_.remote.begin(), out_.remote.end(), canon) == out_.remote.end())
+            out_.remote.push_back(std::move(canon));
         return;
     }
     name(local, no_alias, depth, ctx);
@@ -341,6 +337,7 @@ bool Expander::forwarded(const LocalUser& u, int depth, const Context& ctx) {
     Context inner = ctx;
     inner.from_include = true;  // programs and files run as the .forward's user
     inner.include_owner = u.uid;
+    inner.reader = u.uid;  // and its :include: files are read as that user
     path_.push_back("~" + u.name);
     for (const auto& t : *targets) {
         std::string_view name = t;
@@ -373,7 +370,7 @@ void Expander::include(std::string_view t, int depth, const Context& ctx) {
         return;
     }
     if (!expanded_.insert(key).second) return;
-    auto inc = read_include(path);
+    auto inc = read_include(path, ctx.reader, include_);
     if (!inc) {
         log_warning("local: :include:%s ignored: %s", path.c_str(), inc.error().message.c_str());
         fail(t, 4, "4.3.0", "cannot use :include:" + path + ": " + inc.error().message);
@@ -436,9 +433,34 @@ TargetFailure parse_error_target(std::string_view spec) {
     return f;
 }
 
+Result<IncludeText> read_include_file(const std::string& path) {
+    if (path.empty() || path.front() != '/')
+        return make_error(Exit::data_err, "include path is not absolute");
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+    if (!fd) return sys_error("cannot open " + path, errno, Exit::temp_fail);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return sys_error("fstat " + path, errno, Exit::temp_fail);
+    if (auto safe = check_safe_path(path, st); !safe)
+        return make_error(Exit::no_perm, path + ": unsafe: " + safe.error().message);
+    if (static_cast<size_t>(st.st_size) > kMaxIncludeFile)
+        return make_error(Exit::data_err, path + ": larger than 1 MiB");
+    IncludeText out;
+    out.text.assign(static_cast<size_t>(st.st_size), '\0');
+    size_t got = 0;
+    while (got < out.text.size()) {
+        ssize_t n = ::read(fd.get(), out.text.data() + got, out.text.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += static_cast<size_t>(n);
+    }
+    out.text.resize(got);
+    out.owner = st.st_uid;
+    return out;
+}
+
 Expansion expand_local(std::string_view local_part, const AliasFile* aliases, const Config& config,
-                       const ForwardReader* forward) {
-    Expander e(aliases, config, forward);
+                       const ForwardReader* forward, const IncludeReader* include) {
+    Expander e(aliases, config, forward, include);
     e.top(local_part);
     return e.take();
 }

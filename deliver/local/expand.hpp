@@ -13,11 +13,16 @@
 //   /path/file   appended to, mbox style, as the same user
 //   :include:F   F's lines are more targets; F must be a regular file, not writable by
 //                group or others, in directories writable only by their owner (sticky
-//                directories excepted), else it is ignored with a log line (4.3.0)
+//                directories excepted), else it is ignored with a log line (4.3.0).
+//                Read as sendmail reads it: with the permissions of the controlling
+//                user - the daemon's own for the aliases file, the user's for an
+//                :include: reached from a user's .forward (IncludeReader)
 //   error:C T    fails with C ("5.1.1:550", "550", "4.2.2") and text T
 //   owner-LIST   if it exists, the envelope sender of everything LIST expands to
 //   LIST-request without an alias of its own goes to owner-LIST
 //   ~/.forward   of a user reached (not as \user): its targets instead of the mailbox
+//   u@elsewhere  an address in a domain outside local_domains: listed in remote (each
+//                once) for the queue to route (the local server hands them back)
 // A loop (an alias reached from itself) or more than kMaxAliasDepth levels fails with
 // 5.4.6. Every delivery appears once, whatever paths reach it.
 #pragma once
@@ -70,11 +75,24 @@ struct TargetFailure {
 struct Expansion {
     std::vector<Delivery> deliveries;  // each once; no uid 0 user, no program as root
     std::vector<TargetFailure> failures;
+    std::vector<std::string> remote;  // canonical addresses of other domains, each once
 };
 
 // Reads a user's .forward (deliver/local/forward.hpp): its text, nullopt for none (or
 // unsafe, ignored), an error for "try again later".
 using ForwardReader = std::function<Result<std::optional<std::string>>(const LocalUser&)>;
+
+// An :include: file's text after the safe-file checks, and its owner.
+struct IncludeText {
+    std::string text;
+    uid_t owner = 0;
+};
+// Opens and checks path as the current process (no following of a final symlink, the
+// safe-file checks, at most kMaxIncludeFile): the reading step of :include:.
+Result<IncludeText> read_include_file(const std::string& path);
+// Reads an :include: file for the controlling user `as` (0: the daemon itself, the
+// aliases file's case; else the uid whose .forward led there).
+using IncludeReader = std::function<Result<IncludeText>(const std::string& path, uid_t as)>;
 
 // local_part: the recipient's part before the last '@', unquoted. aliases may be null.
 // forward may be null (no .forward files are read); a user's .forward, when it has
@@ -82,8 +100,10 @@ using ForwardReader = std::function<Result<std::optional<std::string>>(const Loc
 // means the mailbox too); its programs and files run as the user.
 // config: local domains (targets written user@domain), recipient_delimiter,
 // default_user, hostname (owner-LIST senders).
+// include may be null: every :include: is read by this process (read_include_file).
 Expansion expand_local(std::string_view local_part, const AliasFile* aliases, const Config& config,
-                       const ForwardReader* forward = nullptr);
+                       const ForwardReader* forward = nullptr,
+                       const IncludeReader* include = nullptr);
 
 // "error:" target text (after the prefix) -> status, dsn and text. Pure.
 TargetFailure parse_error_target(std::string_view spec);

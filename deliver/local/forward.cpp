@@ -6,12 +6,14 @@
 #include "deliver/local/forward.hpp"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <ctime>
 
 #include "lib/core/log.hpp"
@@ -88,6 +90,14 @@ Result<std::optional<std::string>> read_forward(const LocalUser& user, bool swit
     if (::lstat(path.c_str(), &st) != 0 && (errno == ENOENT || errno == ENOTDIR))
         return std::optional<std::string>();  // the common case: no child needed
     if (!switch_user) return interpret(read_as_current(user), user);
+    auto text = read_in_child_as(
+        user.name, [&user] { return read_as_current(user); }, kMaxForwardFile + 128);
+    if (!text) return text.error();
+    return interpret(*text, user);
+}
+
+Result<std::string> read_in_child_as(const std::string& name,
+                                     const std::function<std::string()>& reader, size_t limit) {
     int p[2];
     if (::pipe2(p, O_CLOEXEC) != 0) return sys_error("pipe", errno, Exit::temp_fail);
     UniqueFd rd(p[0]), wr(p[1]);
@@ -107,12 +117,12 @@ Result<std::optional<std::string>> read_forward(const LocalUser& user, bool swit
         int keep = wr.get();
         if (keep > 3) close_range(3, static_cast<unsigned>(keep) - 1, 0);
         close_range(static_cast<unsigned>(keep) + 1, ~0U, 0);
-        auto id = lookup_identity(user.name);
+        auto id = lookup_identity(name);
         std::string out;
         if (!id || !become_user(id->uid, id->gid, id->groups))
-            out = "ER cannot become " + user.name + "\n";
+            out = "ER cannot become " + name + "\n";
         else
-            out = read_as_current(user);
+            out = reader();
         size_t off = 0;
         while (off < out.size()) {
             ssize_t n = ::write(keep, out.data() + off, out.size() - off);
@@ -131,12 +141,44 @@ Result<std::optional<std::string>> read_forward(const LocalUser& user, bool swit
         ssize_t n = ::read(rd.get(), buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
-        if (text.size() < kMaxForwardFile + 128) text.append(buf, static_cast<size_t>(n));
+        if (text.size() < limit) text.append(buf, static_cast<size_t>(n));
     }
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    return interpret(text, user);
+    return text;
+}
+
+Result<IncludeText> read_include_as(const std::string& path, uid_t as, bool switch_user) {
+    if (as == 0 || !switch_user) return read_include_file(path);
+    struct passwd* pw = ::getpwuid(as);
+    if (pw == nullptr) return make_error(Exit::temp_fail, "no user with uid " + std::to_string(as));
+    std::string name = pw->pw_name;
+    // The child reports "OK <owner>\n<text>" or "NO <exit>\n<why>".
+    auto text = read_in_child_as(
+        name,
+        [&path] {
+            auto r = read_include_file(path);
+            if (!r)
+                return "NO " + std::to_string(static_cast<int>(r.error().exit)) + "\n" +
+                       r.error().message;
+            return "OK " + std::to_string(r->owner) + "\n" + r->text;
+        },
+        kMaxIncludeFile + 128);
+    if (!text) return text.error();
+    size_t nl = text->find('\n');
+    if (nl == std::string::npos || nl < 4)
+        return make_error(Exit::temp_fail, "reading " + path + " as " + name + " failed");
+    std::string head = text->substr(3, nl - 3);
+    char* end = nullptr;
+    unsigned long v = std::strtoul(head.c_str(), &end, 10);
+    if (end == head.c_str() || *end != '\0')
+        return make_error(Exit::temp_fail, "reading " + path + " as " + name + " failed");
+    if (text->rfind("NO ", 0) == 0)
+        return make_error(static_cast<Exit>(v), text->substr(nl + 1) + " (read as " + name + ")");
+    if (text->rfind("OK ", 0) != 0)
+        return make_error(Exit::temp_fail, "reading " + path + " as " + name + " failed");
+    return IncludeText{text->substr(nl + 1), static_cast<uid_t>(v)};
 }
 
 }  // namespace tegami::local

@@ -171,13 +171,22 @@ std::optional<Outcome> LocalServer::map_virtual(Rcpt& rc) {
     std::string local, domain;
     if (t->target.find('@') == std::string::npos) {
         local = t->target;
-    } else if (!split_canonical(t->target, local, domain) || !is_local_domain(cfg(), domain)) {
-        return Outcome{4, "4.3.0",
-                       "virtual user table entry " + t->target +
-                           " is not local and there is no remote delivery here"};
+    } else if (!split_canonical(t->target, local, domain)) {
+        return Outcome{5, "5.1.3", "bad address in the virtual user table: " + t->target};
+    } else if (!is_local_domain(cfg(), domain)) {
+        // An address elsewhere: the queue routes it (to smtp for another domain).
+        add_redirect(rc, t->target, ipc::kRedirectAddress);
+        return Outcome{2, "2.0.0", "forwarded to " + t->target};
     }
     rc.local = local;
+    rc.virtual_domain = true;
     return std::nullopt;
+}
+
+void LocalServer::add_redirect(Rcpt& rc, const std::string& address, uint32_t route) {
+    for (const auto& r : rc.redirects)
+        if (r.address == address && r.route == route) return;
+    rc.redirects.push_back(ipc::RedirectTarget{address, route});
 }
 
 void LocalServer::refresh_aliases() {
@@ -252,7 +261,12 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
     // Every recipient expanded first; each user then gets one job carrying every
     // recipient that reached it (one copy per mailbox and message).
     std::vector<Job> jobs;
+    bool handoff = !cfg().mailbox_transport.empty();
+    std::map<std::string, std::string> handoffs;  // mailbox key -> the address handed back
     ForwardReader forward = [this](const LocalUser& u) { return read_forward(u, switch_users_); };
+    IncludeReader include = [this](const std::string& path, uid_t as) {
+        return read_include_as(path, as, switch_users_);
+    };
     for (size_t i = 0; i < req->rcpts.size(); ++i) {
         Rcpt& rc = req->rcpts[i];
         const std::string& addr = req->msg.recipients[i].address;
@@ -268,28 +282,37 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
                 continue;
             }
             if (auto refusal = map_virtual(rc)) {
-                log_info("%s: to=<%s>, relay=local, dsn=%s, status=%s (%s)", qid.c_str(),
-                         addr.c_str(), refusal->dsn.c_str(),
-                         refusal->status == 4 ? "deferred" : "bounced", refusal->text.c_str());
+                if (refusal->status != ipc::kStatusOk)
+                    log_info("%s: to=<%s>, relay=local, dsn=%s, status=%s (%s)", qid.c_str(),
+                             addr.c_str(), refusal->dsn.c_str(),
+                             refusal->status == 4 ? "deferred" : "bounced", refusal->text.c_str());
                 settle(*req, i, *refusal);
                 continue;
             }
         }
-        Expansion ex = expand_local(rc.local, aliases_.get(), cfg(), &forward);
+        Expansion ex = expand_local(rc.local, aliases_.get(), cfg(), &forward, &include);
         for (const auto& f : ex.failures) {
             log_info("%s: to=<%s>, relay=local, dsn=%s, status=%s (%s)", qid.c_str(), addr.c_str(),
                      f.dsn.c_str(), f.status == 4 ? "deferred" : "bounced", f.text.c_str());
             (f.status == 4 ? rc.temp : rc.perm).push_back(Outcome{f.status, f.dsn, f.text});
         }
-        if (ex.deliveries.empty()) {
-            const std::vector<Outcome>& fails = !rc.temp.empty() ? rc.temp : rc.perm;
-            Outcome o = fails.empty()
-                            ? Outcome{5, "5.1.1", "no local recipient left after aliasing"}
-                            : fails.front();
-            settle(*req, i, o);
-            continue;
-        }
+        for (const auto& a : ex.remote)
+            add_redirect(rc, a, ipc::kRedirectAddress);
         for (auto& u : ex.deliveries) {
+            if (u.kind == TargetKind::mailbox && handoff) {
+                // mailbox_transport: the mailbox is the LMTP server's to write; the queue
+                // routes the user's address there. One address per mailbox and request.
+                std::string to =
+                    u.direct && !rc.virtual_domain ? addr : u.user.name + "@" + cfg().hostname;
+                auto [h, fresh] = handoffs.emplace(u.key(), to);
+                if (fresh && facts.delivered_to_has(h->second)) {
+                    rc.perm.push_back(
+                        Outcome{5, "5.4.6", "mail loop: already delivered to " + h->second});
+                    continue;
+                }
+                add_redirect(rc, h->second, ipc::kRedirectMailbox);
+                continue;
+            }
             std::string key = u.key();
             auto same = std::find_if(jobs.begin(), jobs.end(),
                                      [&](const Job& j) { return j.d.key() == key; });
@@ -302,6 +325,17 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
             }
             jobs.push_back(Job{req, std::move(u), {i}});
             ++rc.pending;
+        }
+        if (rc.pending == 0) {
+            // Nothing to run here: the failures, else what went back to the queue.
+            const std::vector<Outcome>& fails = !rc.temp.empty() ? rc.temp : rc.perm;
+            Outcome o = !fails.empty() ? fails.front()
+                        : !rc.redirects.empty()
+                            ? Outcome{2, "2.0.0",
+                                      "expanded to " + std::to_string(rc.redirects.size()) +
+                                          " address(es) routed by the queue"}
+                            : Outcome{5, "5.1.1", "no local recipient left after aliasing"};
+            settle(*req, i, o);
         }
     }
     for (auto& j : jobs) {
@@ -482,6 +516,15 @@ void LocalServer::answer(Request& r) {
     if (it == conns_.end() || !it->second->open()) {
         log_debug("%s: result for a closed connection dropped", r.msg.queue_id.c_str());
         return;
+    }
+    // The addresses handed back go first, for the recipients whose result is final (a
+    // deferred one expands again next time); the queue applies them with the result.
+    for (size_t i = 0; i < r.rcpts.size(); ++i) {
+        Rcpt& rc = r.rcpts[i];
+        if (rc.redirects.empty() || rc.result->status == ipc::kStatusTemp) continue;
+        if (rc.redirects.size() > ipc::kMaxRedirects) rc.redirects.resize(ipc::kMaxRedirects);
+        it->second->send(ipc::encode(
+            ipc::DeliverRedirectMsg{r.msg.request_id, r.msg.recipients[i].index, rc.redirects}));
     }
     it->second->send(ipc::encode(res));
 }

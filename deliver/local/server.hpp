@@ -6,7 +6,10 @@
 // (deliver/local/delivery.hpp) with at most local_concurrency at once, reaps them on
 // SIGCHLD and answers each request with one DeliverResultMsg holding a result for every
 // recipient. A recipient outside local_domains is refused (5.1.2), never delivered to a
-// local user of the same name. Called from main.cpp through the daemon hooks.
+// local user of the same name. What a recipient expands to that local does not deliver
+// itself - another domain's address, or with mailbox_transport every mailbox - goes back
+// to the queue in a DeliverRedirectMsg before the result (the queue adds those recipients
+// and routes them). Called from main.cpp through the daemon hooks.
 #pragma once
 
 #include <sys/types.h>
@@ -50,6 +53,10 @@ class LocalServer {
         int pending = 0;            // users not yet delivered or failed
         std::vector<Outcome> temp, perm;
         std::optional<Outcome> result;  // set once: the answer for this recipient
+        bool virtual_domain = false;    // mapped through virtual_map
+        // Addresses handed back to the queue (other domains'; mailboxes for
+        // mailbox_transport): sent with a final result, dropped with a deferral.
+        std::vector<ipc::RedirectTarget> redirects;
     };
     // One DeliverMsg being worked on; shared by its jobs and children.
     struct Request {
@@ -83,6 +90,7 @@ class LocalServer {
     void handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd body);
     void refresh_aliases();
     std::optional<Outcome> map_virtual(Rcpt& rc);
+    static void add_redirect(Rcpt& rc, const std::string& address, uint32_t route);
     void start_jobs();
     void start_child(std::vector<Job> jobs);
     bool busy(const std::string& key) const;

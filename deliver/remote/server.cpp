@@ -256,12 +256,13 @@ MessageSpec RemoteServer::spec_for(const Job& job) const {
     m.eight_bit = (job.msg.flags & ipc::kFlag8BitMime) != 0;
     m.smtputf8 = (job.msg.flags & ipc::kFlagSmtputf8) != 0;
     m.envid = job.msg.envid;
+    if (job.msg.flags & ipc::kFlagRetFull) m.ret = "FULL";
+    if (job.msg.flags & ipc::kFlagRetHdrs) m.ret = "HDRS";
     m.body = job.body.view();
     for (size_t i = 0; i < job.msg.recipients.size(); ++i) {
         if (job.results[i]) continue;
         const auto& r = job.msg.recipients[i];
-        m.rcpts.push_back(
-            RcptSpec{r.address, r.orcpt.empty() ? "" : "rfc822;" + r.orcpt, r.notify});
+        m.rcpts.push_back(RcptSpec{r.address, r.orcpt, r.notify});
     }
     return m;
 }
@@ -547,6 +548,7 @@ void RemoteServer::answer(const std::shared_ptr<Job>& job) {
                                     : ipc::kStatusTemp;
         rr.dsn = o.dsn;
         rr.text = o.text;
+        if (o.status == 2) rr.flags = o.peer_dsn ? ipc::kResultDsnPassed : ipc::kResultRelayed;
         res.results.push_back(std::move(rr));
     }
     auto c = conns_.find(job->conn_id);

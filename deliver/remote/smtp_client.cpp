@@ -11,6 +11,7 @@
 #include <cstdlib>
 
 #include "lib/mail/dot_stuff.hpp"
+#include "lib/mail/dsn_params.hpp"
 
 namespace tegami::remote {
 
@@ -78,18 +79,7 @@ bool parse_reply_line(std::string_view line, int& code, bool& last, std::string_
 }
 
 std::string xtext_encode(std::string_view s) {
-    static const char hex[] = "0123456789ABCDEF";
-    std::string o;
-    for (unsigned char c : s) {
-        if (c >= '!' && c <= '~' && c != '+' && c != '=') {
-            o.push_back(static_cast<char>(c));
-        } else {
-            o.push_back('+');
-            o.push_back(hex[c >> 4]);
-            o.push_back(hex[c & 15]);
-        }
-    }
-    return o;
+    return tegami::xtext_encode(s);  // lib/mail/dsn_params.hpp
 }
 
 bool safe_for_command(std::string_view s) {
@@ -413,6 +403,8 @@ void SmtpClient::on_reply(int code, const std::vector<std::string>& lines) {
             }
             if (data_sent_) {
                 Outcome o = reply_outcome(code, lines, ctx);
+                // RFC 3461 5.2.2: a peer with DSN took NOTIFY and reports success itself.
+                if (o.status == 2) o.peer_dsn = ext_.dsn;
                 set_all(o, true);
                 data_sent_ = false;
             }
@@ -497,14 +489,7 @@ std::string SmtpClient::rcpt_command(const RcptSpec& r) const {
             if (r.notify & kNotifyDelay) n += ",DELAY";
             if (!n.empty()) c += " NOTIFY=" + n.substr(1);
         }
-        if (!r.orcpt.empty()) {
-            size_t semi = r.orcpt.find(';');
-            if (semi == std::string::npos)
-                c += " ORCPT=rfc822;" + xtext_encode(r.orcpt);
-            else
-                c += " ORCPT=" + r.orcpt.substr(0, semi) + ";" +
-                     xtext_encode(std::string_view(r.orcpt).substr(semi + 1));
-        }
+        if (!r.orcpt.empty()) c += " ORCPT=" + orcpt_param_value(r.orcpt);
     }
     return c;
 }

@@ -31,7 +31,7 @@ constexpr uint32_t kNotifyDelay = 1u << 3;
 
 struct RcptSpec {
     std::string address;
-    std::string orcpt;    // "rfc822;user@example.org" or empty
+    std::string orcpt;    // "type;address" decoded ("rfc822;user@example.org") or empty
     uint32_t notify = 0;  // 0: not given
 };
 
@@ -51,6 +51,7 @@ struct Outcome {
     int status = 4;
     std::string dsn;
     std::string text;
+    bool peer_dsn = false;  // status 2 from a peer that offered DSN (it got NOTIFY/ORCPT)
 };
 
 struct ClientSettings {

@@ -117,9 +117,11 @@ struct Config {
     uint64_t queue_log_file_size = 0;  // bytes
     std::string queue_store;           // "bdb" or "memory"
     uint64_t delay_warning_time = 0;   // seconds; 0 = never
+    uint64_t bounce_size_limit = 0;    // bytes returned whole in a DSN; 0 = headers only
 
     // local delivery
     MailboxFormat mailbox_format = MailboxFormat::mbox;
+    std::string mailbox_transport;  // "" or "lmtp:unix:/path", "lmtp:inet:host:port"
     uint64_t local_concurrency = 0;
     std::string recipient_delimiter;           // "+": user+detail reaches user ("" = off)
     std::string default_user;                  // runs |program and /file targets of aliases

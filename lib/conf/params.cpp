@@ -294,6 +294,12 @@ const std::vector<Param>& param_table() {
                "When a recipient is still deferred this long after the message arrived, the "
                "sender gets one delay warning (an RFC 3464 report, Action: delayed) unless "
                "its NOTIFY excludes DELAY. 0: never."),
+        P_SIZE(bounce_size_limit, "50000",
+               "The largest original message, in bytes, that a delivery status notification "
+               "returns whole (as message/rfc822): a failure report does unless the sender "
+               "asked for RET=HDRS, a success report only for RET=FULL. A larger message, a "
+               "delay warning and a double bounce return only the header section "
+               "(text/rfc822-headers). 0: always only the headers."),
         P_COUNT(queue_active_limit, "20000",
                 "The most messages the queue holds in memory at once (the active set, as "
                 "Postfix's qmgr_message_active_limit): those being delivered or due. A message "
@@ -321,6 +327,18 @@ const std::vector<Param>& param_table() {
                   "How local delivery stores mail: \"mbox\" appends to mail_spool_dir/USER "
                   "(fcntl lock and dotlock, From_ line, >From quoting); \"maildir\" writes one "
                   "file per message under maildir (tmp, fsync, rename to new)."),
+        P_STR(mailbox_transport, "",
+              "Where local users' mailboxes are, when not in mbox or Maildir files written by "
+              "Tegami: \"lmtp:unix:/path\" or \"lmtp:inet:host:port\" (port 24 by default), "
+              "an LMTP server such as Dovecot's (its lmtp listener, e.g. "
+              "\"lmtp:unix:/run/dovecot/lmtp\"), as Postfix's mailbox_transport. Local "
+              "delivery still expands aliases, .forward files and virtual_map entries and "
+              "runs |program and /file targets; each mailbox it reaches is handed back to the "
+              "queue as user@domain (the address as received when no alias was in between, so "
+              "+detail reaches the LMTP server, else user@hostname) and delivered over LMTP by "
+              "the remote agent, with one status per recipient from the server. The LMTP "
+              "server must accept those addresses (Dovecot: auth_username_format = %Ln for "
+              "system users). Empty: mailbox_format applies."),
         P_COUNT(local_concurrency, "10", "Deliveries local runs at once (one child process each)."),
         P_STR(recipient_delimiter, "+",
               "The character that separates a user name from a detail: user+detail@domain is "
@@ -334,8 +352,9 @@ const std::vector<Param>& param_table() {
               "sendmail's virtusertable as a map (\"hash:/etc/mail/virtusertable\", "
               "\"text:PATH\"). Keys are user+detail@domain, user+*@domain, user@domain and "
               "@domain, tried in that order; a value is a local user or alias, "
-              "user@local-domain, an address elsewhere (deferred with 4.3.0 until remote "
-              "delivery exists) or error:code text. In a value, %1 is the user, %2 the detail "
+              "user@local-domain, an address elsewhere (handed to the queue, which routes it "
+              "like any other recipient: to smtp for another domain) or error:code text. In a "
+              "value, %1 is the user, %2 the detail "
               "and %3 \"+detail\"."),
         P_STR(default_user, "nobody",
               "The account |program and /file targets of the aliases file (and of :include: "

@@ -151,6 +151,12 @@ std::string check(const Config& c) {
         return "bad smarthost \"" + c.smarthost + "\" (want [host]:port, host:port or host)";
     if (c.smtp_port < 1 || c.smtp_port > 65535) return "smtp_port must be 1 to 65535";
     if (c.lmtp_timeout < 1) return "lmtp_timeout must be at least 1s";
+    LmtpDestination lmtp_dest;
+    if (!c.mailbox_transport.empty() &&
+        (c.mailbox_transport.compare(0, 5, "lmtp:") != 0 ||
+         !parse_lmtp_destination(std::string_view(c.mailbox_transport).substr(5), lmtp_dest)))
+        return "bad mailbox_transport \"" + c.mailbox_transport +
+               "\" (want lmtp:unix:/path or lmtp:inet:host:port)";
     if (c.smtp_destination_concurrency_limit < 1 || c.smtp_concurrency_limit < 1)
         return "smtp concurrency limits must be at least 1";
     if (c.queue_retry_min < 1 || c.queue_retry_max < c.queue_retry_min)

@@ -24,6 +24,8 @@ const char* msg_type_name(MsgType t) {
             return "deliver";
         case MsgType::deliver_result:
             return "deliver_result";
+        case MsgType::deliver_redirect:
+            return "deliver_redirect";
         case MsgType::auth_start:
             return "auth_start";
         case MsgType::auth_step:

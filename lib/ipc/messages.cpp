@@ -32,6 +32,11 @@ std::string encode(const SubmitMsg& m) {
     w.str(m.helo);
     w.str(m.protocol);
     w.u32(m.flags);
+    w.str(m.envid);
+    w.u32(static_cast<uint32_t>(m.notify.size()));
+    for (uint32_t n : m.notify)
+        w.u32(n);
+    w.strs(m.dsn_orcpts);
     w.str(m.body);
     return w.finish();
 }
@@ -48,6 +53,14 @@ bool decode(std::string_view payload, SubmitMsg& m) {
     r.str(m.helo);
     r.str(m.protocol);
     r.u32(m.flags);
+    r.str(m.envid);
+    uint32_t nn = 0;
+    // Each bit set takes 4 bytes: bound the count before allocating.
+    if (!r.u32(nn) || nn > payload.size() / 4) return false;
+    m.notify.resize(nn);
+    for (auto& n : m.notify)
+        r.u32(n);
+    r.strs(m.dsn_orcpts);
     r.str(m.body);
     return r.finish();
 }
@@ -122,6 +135,7 @@ std::string encode(const DeliverResultMsg& m) {
         w.u32(rr.status);
         w.str(rr.dsn);
         w.str(rr.text);
+        w.u32(rr.flags);
     }
     w.str(m.relay);
     w.u32(m.setup_ms);
@@ -140,11 +154,41 @@ bool decode(std::string_view payload, DeliverResultMsg& m) {
         r.u32(rr.status);
         r.str(rr.dsn);
         r.str(rr.text);
+        r.u32(rr.flags);
     }
     r.str(m.relay);
     r.u32(m.setup_ms);
     r.u32(m.xfer_ms);
     return r.finish();
+}
+
+std::string encode(const DeliverRedirectMsg& m) {
+    FrameWriter w(MsgType::deliver_redirect);
+    w.u64(m.request_id);
+    w.u32(m.index);
+    w.u32(static_cast<uint32_t>(m.targets.size()));
+    for (const auto& t : m.targets) {
+        w.str(t.address);
+        w.u32(t.route);
+    }
+    return w.finish();
+}
+
+bool decode(std::string_view payload, DeliverRedirectMsg& m) {
+    FrameReader r(payload);
+    uint32_t n = 0;
+    r.u64(m.request_id);
+    r.u32(m.index);
+    if (!r.u32(n) || n == 0 || n > kMaxRedirects || n > payload.size() / 8) return false;
+    m.targets.resize(n);
+    for (auto& t : m.targets) {
+        r.str(t.address);
+        r.u32(t.route);
+    }
+    if (!r.finish()) return false;
+    for (const auto& t : m.targets)
+        if (t.address.empty() || t.route > kRedirectMailbox) return false;
+    return true;
 }
 
 std::string encode(const AuthStartMsg& m) {

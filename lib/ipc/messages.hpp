@@ -22,6 +22,8 @@ struct ListenerMsg {
 // Message flags carried in the envelope.
 constexpr uint32_t kFlag8BitMime = 1u << 0;  // BODY=8BITMIME
 constexpr uint32_t kFlagSmtputf8 = 1u << 1;  // SMTPUTF8
+constexpr uint32_t kFlagRetFull = 1u << 2;   // DSN RET=FULL
+constexpr uint32_t kFlagRetHdrs = 1u << 3;   // DSN RET=HDRS (neither: RET not given)
 
 // smtpd -> queue: one complete message. The body is the message as received after
 // dot-unstuffing, with smtpd's Received header first, lines ending in CRLF.
@@ -40,6 +42,12 @@ struct SubmitMsg {
     std::string helo;
     std::string protocol;  // "SMTP", "ESMTP", "ESMTPS", "ESMTPA", ...
     uint32_t flags = 0;
+    // DSN (RFC 3461): ENVID decoded ("" when none); per recipient the NOTIFY bits
+    // (kNotify*, 0 = not given) and the ORCPT parameter as "type;decoded-address" ("" when
+    // not given). Each of notify and dsn_orcpts is empty or as long as recipients.
+    std::string envid;
+    std::vector<uint32_t> notify;
+    std::vector<std::string> dsn_orcpts;
     std::string body;
 };
 
@@ -64,7 +72,9 @@ constexpr uint32_t kNotifyFailure = 1u << 2;
 constexpr uint32_t kNotifyDelay = 1u << 3;
 
 // One due recipient of a DeliverMsg. index is the recipient's position in the queue's
-// envelope (results name it); address is canonical (see SubmitMsg); orcpt as written.
+// envelope (results name it); address is canonical (see SubmitMsg); orcpt is the ORCPT to
+// pass on as "type;address" (the client's ORCPT, else "rfc822;" and the address as the
+// client wrote it when that differs from the canonical one), "" for none.
 struct DeliverRcpt {
     uint32_t index = 0;
     std::string address;
@@ -95,7 +105,11 @@ struct RcptResult {
     uint32_t status = kStatusTemp;
     std::string dsn;
     std::string text;
+    uint32_t flags = 0;  // kResult*: how a success was reached, for NOTIFY=SUCCESS
 };
+// RcptResult.flags for status kStatusOk (neither: delivered here, Action: delivered).
+constexpr uint32_t kResultRelayed = 1u << 0;    // handed to a peer without DSN: "relayed"
+constexpr uint32_t kResultDsnPassed = 1u << 1;  // the peer took NOTIFY: it reports, not us
 
 // agent -> queue: one result per recipient of the request (any order; a recipient the
 // agent did not answer for is rescheduled unchanged).
@@ -108,6 +122,26 @@ struct DeliverResultMsg {
     // to the last reply), in milliseconds.
     uint32_t setup_ms = 0;
     uint32_t xfer_ms = 0;
+};
+
+// local -> queue, before the DeliverResultMsg of the same request: recipient `index`
+// expanded (alias, .forward, virtusertable) to addresses local does not deliver itself:
+// another domain's (route kRedirectAddress: the queue routes them, to smtp say), or a
+// local user's mailbox for mailbox_transport (kRedirectMailbox: LMTP). The queue adds
+// them to the envelope in the same transaction that makes `index` final, and only then
+// (a deferred result drops them: the next attempt expands again). At most
+// kMaxRedirects addresses per recipient.
+constexpr uint32_t kRedirectAddress = 0;
+constexpr uint32_t kRedirectMailbox = 1;
+constexpr size_t kMaxRedirects = 1000;
+struct RedirectTarget {
+    std::string address;  // canonical
+    uint32_t route = kRedirectAddress;
+};
+struct DeliverRedirectMsg {
+    uint64_t request_id = 0;
+    uint32_t index = 0;
+    std::vector<RedirectTarget> targets;
 };
 
 // sendmail -> queue on the control socket. ids: exact queue IDs (for run: none means
@@ -247,6 +281,7 @@ std::string encode(const SubmitMsg& m);
 std::string encode(const SubmitResultMsg& m);
 std::string encode(const DeliverMsg& m);
 std::string encode(const DeliverResultMsg& m);
+std::string encode(const DeliverRedirectMsg& m);
 std::string encode(const AuthStartMsg& m);
 std::string encode(const AuthStepMsg& m);
 std::string encode(const AuthCancelMsg& m);
@@ -265,6 +300,7 @@ bool decode(std::string_view payload, SubmitMsg& m);
 bool decode(std::string_view payload, SubmitResultMsg& m);
 bool decode(std::string_view payload, DeliverMsg& m);
 bool decode(std::string_view payload, DeliverResultMsg& m);
+bool decode(std::string_view payload, DeliverRedirectMsg& m);
 
 bool decode(std::string_view payload, AuthStartMsg& m);
 bool decode(std::string_view payload, AuthStepMsg& m);

@@ -16,7 +16,8 @@
 namespace tegami::ipc {
 
 constexpr uint32_t kMagic = 0x54474d49;  // "TGMI"
-constexpr uint16_t kVersion = 2;         // 2: multi-recipient deliver requests, body as a memfd
+constexpr uint16_t kVersion = 3;         // 2: multi-recipient deliver requests, body as a memfd;
+                                         // 3: DSN fields in SubmitMsg, RcptResult flags
 constexpr size_t kMaxFds = 8;
 // Large enough for the biggest message body a configuration allows plus its envelope;
 // the reader refuses anything larger before allocating.
@@ -43,8 +44,9 @@ enum class MsgType : uint16_t {
     submit_result = 11,  // queue -> smtpd: SubmitResultMsg, only once durable (or refused)
 
     // queue <-> local delivery (queue connects to the local agent's Unix socket)
-    deliver = 20,         // queue -> local: DeliverMsg + one fd (the body, a sealed memfd)
-    deliver_result = 21,  // local -> queue: DeliverResultMsg, one result per recipient
+    deliver = 20,           // queue -> local: DeliverMsg + one fd (the body, a sealed memfd)
+    deliver_result = 21,    // local -> queue: DeliverResultMsg, one result per recipient
+    deliver_redirect = 22,  // local -> queue: DeliverRedirectMsg, before the request's result
 
     // smtpd <-> auth (smtpd connects to tegami-auth's Unix socket; peers checked by uid)
     auth_start = 60,   // smtpd -> auth: AuthStartMsg, a client's AUTH command

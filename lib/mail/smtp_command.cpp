@@ -85,6 +85,36 @@ Reply apply_mail_param(const EsmtpParam& p, MailParams& out) {
         if (out.smtputf8) return dup;
         if (p.has_value) return param_syntax("SMTPUTF8 takes no value");
         out.smtputf8 = true;
+    } else if (iequals(p.keyword, "RET")) {
+        if (out.ret != DsnRet::none) return dup;
+        auto v = parse_ret(p.value);
+        if (!v) return v.error();
+        out.ret = v.value();
+    } else if (iequals(p.keyword, "ENVID")) {
+        if (out.has_envid) return dup;
+        auto v = parse_envid(p.value);
+        if (!v) return v.error();
+        out.has_envid = true;
+        out.envid = std::move(v).value();
+    } else {
+        return make_reply(555, "5.5.4", "Unsupported parameter");
+    }
+    out.any = true;
+    return make_reply(250, "", "");
+}
+
+Reply apply_rcpt_param(const EsmtpParam& p, bool utf8_allowed, RcptCommand& out) {
+    Reply dup = make_reply(501, "5.5.4", "Duplicate parameter");
+    if (iequals(p.keyword, "NOTIFY")) {
+        if (out.notify) return dup;
+        auto v = parse_notify(p.value);
+        if (!v) return v.error();
+        out.notify = v.value();
+    } else if (iequals(p.keyword, "ORCPT")) {
+        if (!out.orcpt.empty()) return dup;
+        auto v = parse_orcpt(p.value, utf8_allowed);
+        if (!v) return v.error();
+        out.orcpt = std::move(v).value();
     } else {
         return make_reply(555, "5.5.4", "Unsupported parameter");
     }
@@ -177,9 +207,14 @@ ReplyOr<RcptCommand> parse_rcpt(std::string_view arg, bool utf8_allowed) {
     if (!rest.empty() && rest.front() != ' ') return param_syntax("text after address");
     auto params = parse_params(rest, utf8_allowed);
     if (!params) return params.error();
-    if (!params->empty()) return make_reply(555, "5.5.4", "Unsupported parameter");
     if (path->utf8 && !utf8_allowed) return need_utf8();
-    return RcptCommand{std::move(path).value()};
+    RcptCommand c;
+    c.rcpt = std::move(path).value();
+    for (const auto& p : params.value()) {
+        Reply r = apply_rcpt_param(p, utf8_allowed, c);
+        if (r.code != 250) return r;
+    }
+    return c;
 }
 
 ReplyOr<std::string> parse_helo(std::string_view arg, bool ehlo) {

@@ -11,8 +11,9 @@
 //    clients send "MAIL FROM: <a@b>". The path must be in angle brackets.
 //  - parameters are separated by one or more spaces; trailing spaces and tabs on
 //    the line are ignored.
-//  - MAIL parameters: SIZE=digits, BODY=7BIT|8BITMIME, SMTPUTF8 (no value). RCPT has
-//    none yet (no DSN). A syntactically valid unknown keyword is 555 5.5.4, a bad
+//  - MAIL parameters: SIZE=digits, BODY=7BIT|8BITMIME, SMTPUTF8 (no value), and DSN's
+//    RET and ENVID; RCPT parameters: DSN's NOTIFY and ORCPT (values parsed by
+//    lib/mail/dsn_params.hpp). A syntactically valid unknown keyword is 555 5.5.4, a bad
 //    value or a repeated keyword 501 5.5.4.
 //  - UTF-8 in a path is allowed only with SMTPUTF8 (MAIL's own parameter, or the
 //    transaction's for RCPT); otherwise 553 5.6.7 (RFC 6531 3.7.4.1).
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "lib/mail/address.hpp"
+#include "lib/mail/dsn_params.hpp"
 #include "lib/mail/reply.hpp"
 
 namespace tegami {
@@ -64,7 +66,10 @@ struct MailParams {
     uint64_t size = 0;  // saturates at UINT64_MAX for absurd values
     BodyType body = BodyType::none;
     bool smtputf8 = false;
-    bool any = false;  // at least one parameter was given
+    DsnRet ret = DsnRet::none;  // RET=
+    bool has_envid = false;
+    std::string envid;  // ENVID=, decoded
+    bool any = false;   // at least one parameter was given
 };
 
 struct MailCommand {
@@ -74,6 +79,9 @@ struct MailCommand {
 
 struct RcptCommand {
     Mailbox rcpt;
+    uint32_t notify = 0;  // NOTIFY= bits (kDsnNotify*); 0: not given
+    std::string orcpt;    // ORCPT= as "type;decoded-address"; "" when not given
+    bool any = false;     // at least one parameter was given
 };
 
 struct EsmtpParam {

@@ -5,6 +5,8 @@
 
 #include <cctype>
 
+#include "lib/mail/dsn_params.hpp"
+
 namespace tegami::msp {
 
 namespace {
@@ -307,13 +309,24 @@ Result<void> apply(Options& o, char flag, std::string_view arg) {
             o.full_name = std::string(arg);
             o.has_full_name = true;
             return {};
-        case 'N':
-            o.notify = std::string(arg);
+        case 'N': {
+            // As sendmail: "never", or a comma list of success, failure, delay; kept in
+            // the form RCPT's NOTIFY takes.
+            auto bits = parse_notify(arg);
+            if (!bits) return usage_error("Invalid -N argument");
+            o.notify = notify_value(bits.value());
             return {};
-        case 'R':
-            o.ret = std::string(arg);
+        }
+        case 'R': {
+            auto ret = parse_ret(arg);
+            if (!ret) return usage_error("Invalid -R value");
+            o.ret = ret.value() == DsnRet::full ? "FULL" : "HDRS";
             return {};
+        }
         case 'V':
+            // sendmail takes the envelope ID already in xtext and sends it unchanged.
+            if (arg.empty() || arg.size() > kMaxEnvidLength || !parse_envid(arg))
+                return usage_error("Invalid syntax in -V flag");
             o.envid = std::string(arg);
             return {};
         case 'B':

@@ -36,9 +36,9 @@ struct Options {
     char sender_flag = 0;          // 'f' or 'r' when given
     std::string full_name;         // -F
     bool has_full_name = false;
-    std::string notify;        // -N never | success,failure,delay
-    std::string ret;           // -R full | hdrs
-    std::string envid;         // -V
+    std::string notify;        // -N: NOTIFY as sent ("NEVER", "SUCCESS,FAILURE"), checked
+    std::string ret;           // -R: "FULL" or "HDRS", checked
+    std::string envid;         // -V: xtext, at most 100 characters, checked
     std::string body_type;     // -B 7BIT | 8BITMIME
     bool smtputf8 = false;     // -U (accepted; SMTPUTF8 is used when an address needs it)
     bool verbose = false;      // -v

@@ -49,6 +49,11 @@ struct Transaction {
     std::vector<std::string> recipients;  // canonical (lib/mail/address.hpp)
     uint64_t rcpt_commands = 0;           // RCPTs accepted, repeats included
     std::vector<std::string> orcpts;      // each as the client wrote it
+    // DSN (RFC 3461), per recipient beside recipients: NOTIFY bits, ORCPT "type;addr".
+    std::vector<uint32_t> notify;
+    std::vector<std::string> dsn_orcpts;
+    DsnRet ret = DsnRet::none;
+    std::string envid;  // decoded; "" when none
     bool smtputf8 = false;
     BodyType body = BodyType::none;
     uint64_t size_hint = 0;

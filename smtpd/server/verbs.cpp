@@ -82,6 +82,7 @@ const EhloKeyword kEhloKeywords[] = {
     {"8BITMIME", [](const SessionState&, SessionHost&) { return always("8BITMIME"); }},
     {"ENHANCEDSTATUSCODES",
      [](const SessionState&, SessionHost&) { return always("ENHANCEDSTATUSCODES"); }},
+    {"DSN", [](const SessionState&, SessionHost&) { return always("DSN"); }},
     {"SMTPUTF8", [](const SessionState&, SessionHost&) { return always("SMTPUTF8"); }},
     {"STARTTLS",
      [](const SessionState& st, SessionHost&) -> std::optional<std::string> {
@@ -124,6 +125,8 @@ std::optional<Reply> proceed_mail(SessionState& st, SessionHost& host, CommandAr
     tx->smtputf8 = m.params.smtputf8;
     tx->body = m.params.body;
     tx->size_hint = m.params.has_size ? m.params.size : 0;
+    tx->ret = m.params.ret;
+    tx->envid = std::move(m.params.envid);
     if (st.client.local)
         log_info("%s: client=local uid=%ld", tx->queue_id.c_str(), st.client.uid);
     else
@@ -138,6 +141,8 @@ Check check_rcpt(const SessionState& st, std::string_view arg, CommandArgs& out)
     if (!st.tx) return make_reply(503, "5.5.1", "Error: need MAIL command");
     auto r = parse_rcpt(arg, st.tx->smtputf8);
     if (!r) return r.error();
+    if (r->any && st.greeting != Greeting::ehlo)
+        return make_reply(555, "5.5.4", "Error: ESMTP parameters need EHLO");
     uint64_t limit = st.config->smtpd_recipient_limit;
     // Every accepted RCPT counts, repeats included, so that RCPT commands per transaction
     // are bounded even when they name one recipient over and over.
@@ -149,29 +154,32 @@ Check check_rcpt(const SessionState& st, std::string_view arg, CommandArgs& out)
     return std::nullopt;
 }
 
+// Adds an accepted recipient with its DSN parameters, once: a repeat (same_case: compare
+// exactly, else ignoring case) keeps the first one's parameters.
+Reply add_recipient(Transaction& tx, std::string rcpt, RcptCommand& c, bool same_case) {
+    ++tx.rcpt_commands;  // counted even when it is kept only once
+    for (const auto& have : tx.recipients)
+        if (same_case ? have == rcpt : iequals(have, rcpt))
+            return ok_reply("2.1.5", "Ok (duplicate recipient)");
+    tx.recipients.push_back(std::move(rcpt));
+    tx.orcpts.push_back(c.rcpt.original);
+    tx.notify.push_back(c.notify);
+    tx.dsn_orcpts.push_back(std::move(c.orcpt));
+    return ok_reply("2.1.5", "Ok");
+}
+
 std::optional<Reply> proceed_rcpt(SessionState& st, SessionHost& host, CommandArgs& args) {
-    const Mailbox& mb = std::get<RcptCommand>(args).rcpt;
+    RcptCommand& cmd = std::get<RcptCommand>(args);
+    const Mailbox& mb = cmd.rcpt;
     std::string addr = mb.str();
     if (!mb.domain.empty() && is_virtual_domain(*st.config, mb.domain) &&
         !is_local_domain(*st.config, mb.domain)) {
         if (auto refusal = host.check_virtual(mb)) return refusal;
-        std::string rcpt = canonical_address(mb);
-        ++st.tx->rcpt_commands;
-        for (const auto& have : st.tx->recipients)
-            if (iequals(have, rcpt)) return ok_reply("2.1.5", "Ok (duplicate recipient)");
-        st.tx->recipients.push_back(std::move(rcpt));
-        st.tx->orcpts.push_back(mb.original);
-        return ok_reply("2.1.5", "Ok");
+        return add_recipient(*st.tx, canonical_address(mb), cmd, false);
     }
     if (!mb.domain.empty() && !is_local_domain(*st.config, mb.domain)) {
         // Only reached when the RCPT policy stage allowed relaying to this recipient.
-        std::string rcpt = canonical_address(mb);
-        ++st.tx->rcpt_commands;
-        for (const auto& have : st.tx->recipients)
-            if (have == rcpt) return ok_reply("2.1.5", "Ok (duplicate recipient)");
-        st.tx->recipients.push_back(std::move(rcpt));
-        st.tx->orcpts.push_back(mb.original);
-        return ok_reply("2.1.5", "Ok");
+        return add_recipient(*st.tx, canonical_address(mb), cmd, true);
     }
     switch (host.classify_local(unquote_local(mb.local))) {
         case LocalKind::alias:
@@ -181,12 +189,7 @@ std::optional<Reply> proceed_rcpt(SessionState& st, SessionHost& host, CommandAr
             std::string rcpt = canonical_address(mb);
             if (mb.domain.empty()) rcpt += "@" + st.config->hostname;
             // A recipient named twice (local parts here ignore case) is kept once.
-            ++st.tx->rcpt_commands;  // counted even when it is kept only once
-            for (const auto& have : st.tx->recipients)
-                if (iequals(have, rcpt)) return ok_reply("2.1.5", "Ok (duplicate recipient)");
-            st.tx->recipients.push_back(std::move(rcpt));
-            st.tx->orcpts.push_back(mb.original);
-            return ok_reply("2.1.5", "Ok");
+            return add_recipient(*st.tx, std::move(rcpt), cmd, false);
         }
         case LocalKind::root_user:
             return make_reply(550, "5.1.1",
@@ -261,6 +264,11 @@ std::optional<Reply> proceed_end_of_data(SessionState& st, SessionHost& host, Co
     m.sender = tx.sender;
     m.recipients = std::move(tx.recipients);
     m.orcpts = std::move(tx.orcpts);
+    m.envid = std::move(tx.envid);
+    m.notify = std::move(tx.notify);
+    m.dsn_orcpts = std::move(tx.dsn_orcpts);
+    if (tx.ret == DsnRet::full) m.flags |= ipc::kFlagRetFull;
+    if (tx.ret == DsnRet::hdrs) m.flags |= ipc::kFlagRetHdrs;
     m.client_addr = st.client.addr;
     m.client_name = st.client.name;
     m.helo = st.helo;

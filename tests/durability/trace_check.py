@@ -168,7 +168,7 @@ def statuses(data):
     """(type, [status...]) of the frame at the start of a written buffer, if it is one of
     ours, with every status visible in the (possibly truncated) buffer: SubmitResultMsg
     is request_id u64, status u32, ...; DeliverResultMsg is request_id u64, n u32, then n
-    times index u32, status u32, dsn str, text str (str = u32 length + bytes)."""
+    times index u32, status u32, dsn str, text str, flags u32 (str = u32 length + bytes)."""
     if len(data) < 16 or data[:4] != MAGIC:
         return None, []
     typ = int.from_bytes(data[6:8], "little")
@@ -188,7 +188,7 @@ def statuses(data):
             text = u32(data, pos + 12 + dsn)
             if text is None:
                 break
-            pos += 16 + dsn + text
+            pos += 20 + dsn + text
         return typ, out
     return typ, []
 
@@ -463,7 +463,8 @@ def _frame(typ, status, first=None):
         def rcpt(i, st):
             dsn, text = b"2.0.0", b"delivered"
             return (i.to_bytes(4, "little") + st.to_bytes(4, "little") +
-                    len(dsn).to_bytes(4, "little") + dsn + len(text).to_bytes(4, "little") + text)
+                    len(dsn).to_bytes(4, "little") + dsn + len(text).to_bytes(4, "little") + text +
+                    (0).to_bytes(4, "little"))
         body = (7).to_bytes(8, "little") + (2).to_bytes(4, "little") + \
             rcpt(0, status if first is None else first) + rcpt(1, status)
     else:

@@ -4,10 +4,10 @@
 // (SMTPUTF8 allowed, EHLO or HELO); the rest is the line.
 //
 // Invariants checked beyond "no crash": the verb and argument are views into the line;
-// an accepted MAIL or RCPT, written back out as "FROM:<path> params", parses to the same
-// mailbox and parameters; an accepted HELO word is printable and parses to itself;
-// accepted ESMTP parameters, joined again, parse to the same list; UTF-8 in a path is
-// only ever accepted when SMTPUTF8 allows it.
+// an accepted MAIL or RCPT, written back out as "FROM:<path> params" (DSN values through
+// the encoders the remote client uses), parses to the same mailbox and parameters; an accepted HELO
+// word is printable and parses to itself; accepted ESMTP parameters, joined again, parse to the
+// same list; UTF-8 in a path is only ever accepted when SMTPUTF8 allows it.
 //
 // fuzz_smtp_command is also run over the saved corpus by tests/unit/fuzz/corpus_test.cpp.
 #include <cstdint>
@@ -65,19 +65,26 @@ void check_mail(std::string_view arg) {
     }
     const MailParams& p = m->params;
     require(!m->sender.utf8 || p.smtputf8, "UTF-8 sender accepted without SMTPUTF8");
-    require(p.any == (p.has_size || p.body != BodyType::none || p.smtputf8),
+    require(p.any == (p.has_size || p.body != BodyType::none || p.smtputf8 ||
+                      p.ret != DsnRet::none || p.has_envid),
             "params.any disagrees with the parameters");
+    require(!p.has_envid || (!p.envid.empty() && p.envid.size() <= kMaxEnvidLength),
+            "ENVID accepted empty or too long");
     std::string again = "FROM:" + path_text(m->sender);
     if (p.has_size) again += " SIZE=" + std::to_string(p.size);
     if (p.body == BodyType::seven_bit) again += " BODY=7BIT";
     if (p.body == BodyType::eight_bit_mime) again += " BODY=8BITMIME";
     if (p.smtputf8) again += " SMTPUTF8";
+    if (p.ret == DsnRet::full) again += " RET=FULL";
+    if (p.ret == DsnRet::hdrs) again += " RET=HDRS";
+    if (p.has_envid) again += " ENVID=" + xtext_encode(p.envid);
     auto m2 = parse_mail(again);
     require(m2.ok(), "re-serialised MAIL refused");
     require(same_mailbox(m->sender, m2->sender), "re-serialised MAIL gives another sender");
     const MailParams& q = m2->params;
     require(q.has_size == p.has_size && q.size == p.size && q.body == p.body &&
-                q.smtputf8 == p.smtputf8 && q.any == p.any,
+                q.smtputf8 == p.smtputf8 && q.any == p.any && q.ret == p.ret &&
+                q.has_envid == p.has_envid && q.envid == p.envid,
             "re-serialised MAIL gives other parameters");
 }
 
@@ -89,9 +96,16 @@ void check_rcpt(std::string_view arg, bool utf8) {
     }
     require(!r->rcpt.null(), "null recipient accepted");
     require(!r->rcpt.utf8 || utf8, "UTF-8 recipient accepted without SMTPUTF8");
-    auto r2 = parse_rcpt("TO:" + path_text(r->rcpt), utf8);
+    uint32_t n = r->notify;
+    require(!(n & kDsnNotifyNever) || n == kDsnNotifyNever, "NEVER accepted with another");
+    require(r->orcpt.empty() || r->orcpt.find(';') != std::string::npos, "ORCPT without type");
+    std::string again = "TO:" + path_text(r->rcpt);
+    if (n) again += " NOTIFY=" + notify_value(n);
+    if (!r->orcpt.empty()) again += " ORCPT=" + orcpt_param_value(r->orcpt);
+    auto r2 = parse_rcpt(again, utf8);
     require(r2.ok(), "re-serialised RCPT refused");
     require(same_mailbox(r->rcpt, r2->rcpt), "re-serialised RCPT gives another recipient");
+    require(r2->notify == n && r2->orcpt == r->orcpt, "re-serialised RCPT gives other DSN");
 }
 
 void check_helo(std::string_view arg, bool ehlo) {

@@ -270,7 +270,7 @@ Test(smtp, greeting_and_ehlo_extensions) {
               e.lines[0].c_str());
     std::vector<std::string> ext(e.lines.begin() + 1, e.lines.end());
     for (const char* want :
-         {"PIPELINING", "SIZE 10240000", "8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8"}) {
+         {"PIPELINING", "SIZE 10240000", "8BITMIME", "ENHANCEDSTATUSCODES", "DSN", "SMTPUTF8"}) {
         bool found = false;
         for (const std::string& l : ext)
             found = found || l == want;

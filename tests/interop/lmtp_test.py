@@ -13,10 +13,14 @@ remote agent, which speaks LMTP to
 
 Checks: per-recipient replies become per-recipient statuses (delivered, deferred with the
 server's code, bounced with the server's enhanced code and text in the DSN); one
-connection carries consecutive messages (reuse); a server that is down gives 4.4.1 and the
-mail is delivered once it comes up; a server that stops answering gives 4.4.2 within
-lmtp_timeout; dot-stuffing and CRLF survive; Dovecot stores the message, and refuses an
-unknown user at RCPT while the other recipient of the same transaction is delivered.
+connection carries consecutive messages (reuse) and is closed with QUIT once idle for
+lmtp_connection_reuse_time; a server that is down gives 4.4.1 and the mail is delivered
+once it comes up; a server that stops answering gives 4.4.2 within
+lmtp_timeout; dot-stuffing and CRLF survive; an alias's address in another domain is added
+to the envelope and routed by the queue; Dovecot stores the message, and refuses an
+unknown user at RCPT while the other recipient of the same transaction is delivered; with
+mailbox_transport = lmtp:unix:Dovecot, local users' mail (direct, through an alias, with
++detail) lands in their Dovecot Maildirs and nothing in the mbox.
 Every wait is bounded.
 
 Env: TEGAMI_BIN, TEGAMI_SRC.
@@ -62,6 +66,7 @@ class LmtpServer:
         self.path = path
         self.messages = []  # (sender, [rcpts], data bytes as received, dot-unstuffed)
         self.connections = 0
+        self.quits = 0
         self.lhlo = []
         self.lock = threading.Lock()
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -151,6 +156,8 @@ class LmtpServer:
                     sender, rcpts = None, []
                     say("250 2.0.0 ok")
                 elif up == "QUIT":
+                    with self.lock:
+                        self.quits += 1
                     say("221 2.0.0 bye")
                     return
                 else:
@@ -178,6 +185,7 @@ def dovecot_config(work, sock, user):
     pw = pwd.getpwnam(user)
     with open(pwfile, "w") as f:
         f.write("alice:{PLAIN}x:%d:%d::%s/store/alice::\n" % (pw.pw_uid, pw.pw_gid, work))
+        f.write("%s:{PLAIN}x:%d:%d::%s/store/%s::\n" % (user, pw.pw_uid, pw.pw_gid, work, user))
     os.makedirs(os.path.join(work, "store"), exist_ok=True)
     os.chown(os.path.join(work, "store"), pw.pw_uid, pw.pw_gid)
     conf = os.path.join(work, "dovecot.conf")
@@ -217,6 +225,55 @@ service imap-login {
     return conf
 
 
+def mailbox_transport(work, dove_sock, user):
+    """mailbox_transport = lmtp:unix:Dovecot: local users' mail (after aliases) goes to
+    Dovecot's store; a program target still runs locally."""
+    dwork = os.path.join(work, "dovecot")
+    box = ts.Sandbox(prefix="tegami-lmtp-mt", aliases=(
+        "postmaster: %s\nteam: %s, alice@dove.test\n" % (user, user)), extra=[
+        "mailbox_transport=lmtp:unix:" + dove_sock,
+        "mailertable=text:" + os.path.join(work, "mailertable"),
+        "trusted_networks=127.0.0.0/8",
+        "queue_retry_min=1s", "queue_retry_max=2s",
+    ])
+    sender = "%s@localhost" % user
+    store = os.path.join(dwork, "store", user, "Maildir")
+
+    def stored(token):
+        out = []
+        for p in glob.glob(os.path.join(store, "new", "*")) + glob.glob(
+                os.path.join(store, "cur", "*")):
+            if token.encode() in ts.read_bytes(p):
+                out.append(p)
+        return out
+    try:
+        ok(box.start(), "a suite with mailbox_transport starts", box.tail())
+        for rcpt, token in (("%s@localhost" % user, "M1direct"), ("team@localhost", "M2team"),
+                            ("%s+box@localhost" % user, "M3detail")):
+            msg = ("From: <%s>\r\nSubject: %s\r\n\r\nbody %s\r\n" % (sender, token, token))
+            with smtplib.SMTP("127.0.0.1", box.port, timeout=30) as s:
+                s.sendmail(sender, [rcpt], msg.encode())
+        for token, what in (("M1direct", "a local user's mail"),
+                            ("M2team", "an alias's local member"),
+                            ("M3detail", "user+detail")):
+            ok(ts.wait_for(lambda: len(stored(token)) == 1, 20),
+               "mailbox_transport: %s is in the user's Dovecot Maildir, once" % what,
+               box.tail() + "\n" + ts.read_bytes(os.path.join(dwork, "dovecot.log")).decode(
+                   "utf-8", "replace"))
+        alice = os.path.join(dwork, "store", "alice", "Maildir")
+        ok(ts.wait_for(lambda: any(b"M2team" in ts.read_bytes(p) for p in glob.glob(
+            os.path.join(alice, "new", "*"))), 20),
+           "the alias's member in a mailertable LMTP domain got it too", box.tail())
+        ok(not os.path.exists(box.mbox) or b"M1direct" not in ts.read_bytes(box.mbox),
+           "nothing was written to the mbox", box.mbox)
+        ok("(mailbox_transport)" in box.log(), "the handoff is logged", box.tail())
+        ok(box.stop(), "the mailbox_transport suite stops cleanly", box.tail())
+    finally:
+        box.stop()
+        if not os.environ.get("TEGAMI_KEEP"):
+            box.remove()
+
+
 def main():
     work = tempfile.mkdtemp(prefix="tegami-lmtp.", dir="/tmp")
     os.chmod(work, 0o755)
@@ -231,11 +288,13 @@ def main():
         f.write("py.test lmtp:unix:%s\nlate.test lmtp:unix:%s\ndove.test lmtp:unix:%s\n" %
                 (py_sock, late_sock, dove_sock))
     os.chmod(mailertable, 0o644)
-    box = ts.Sandbox(prefix="tegami-lmtp", extra=[
+    user = ts.mail_user()
+    box = ts.Sandbox(prefix="tegami-lmtp", aliases="postmaster: %s\nfwd: %s, ok6@py.test\n" % (
+        user, user), extra=[
         "mailertable=text:" + mailertable,
         "trusted_networks=127.0.0.0/8",
         "queue_retry_min=1s", "queue_retry_max=2s", "queue_lifetime=1h",
-        "lmtp_timeout=3s", "lmtp_connection_reuse_time=20s",
+        "lmtp_timeout=3s", "lmtp_connection_reuse_time=3s",
     ])
     sender = "%s@localhost" % box.user
     try:
@@ -270,6 +329,9 @@ def main():
         ok(ts.wait_for(lambda: py.find("T3reuse"), 15), "second message delivered", box.tail())
         ok(py.connections == 1, "consecutive messages reuse one LMTP connection",
            "connections: %d" % py.connections)
+        ok(py.quits == 0 and ts.wait_for(lambda: py.quits == 1, 8),
+           "an idle connection is closed with QUIT after lmtp_connection_reuse_time",
+           "quits: %d" % py.quits)
 
         # 2. One transaction, four fates: 250, 552 after data, 451 after data, 550 at RCPT.
         # (temp1 is in a transaction of its own with ok5: the queue sends one DSN once a
@@ -333,10 +395,26 @@ def main():
         ok(time.monotonic() - t0 < 15, "the timeout is lmtp_timeout, not minutes",
            time.monotonic() - t0)
 
-        # 5. Dovecot's LMTP server.
+        # 5. An alias with a local user and an address elsewhere: the local copy in the
+        # mbox, the other address added to the envelope by the queue and routed (LMTP here).
+        send(["fwd@localhost"], "T7alias")
+        ok(ts.wait_for(lambda: py.find("T7alias"), 20),
+           "an alias's address in another domain is routed by the queue", box.tail())
+        ok(ts.wait_for(lambda: any(b"T7alias" in m for m in box.messages()), 10),
+           "the alias's local user got its copy", box.tail())
+        ok("<fwd@localhost> expanded to <ok6@py.test>" in box.log(),
+           "the queue logs the expansion", box.tail())
+        ok(len(py.find("T7alias")) == 1 and
+           sum(1 for m in box.messages() if b"T7alias" in m) == 1,
+           "one copy each", (len(py.find("T7alias")), box.tail()))
+
+        # 6. Dovecot's LMTP server.
         dovecot_bin = shutil.which("dovecot") or (
             "/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None)
-        if not dovecot_bin or os.geteuid() != 0:
+        if os.geteuid() != 0:
+            print("skip - Dovecot interop: needs root (the instance runs its own "
+                  "login and LMTP processes as dovenull/the mailbox user)")
+        elif not dovecot_bin:
             ok(False, "Dovecot interop needs dovecot-core and dovecot-lmtpd and root",
                "dovecot binary: %s, euid %d" % (dovecot_bin, os.geteuid()))
         else:
@@ -378,6 +456,8 @@ def main():
                b[0].decode("utf-8", "replace")[-2000:] if b else box.tail())
 
         ok(box.stop(), "the suite stops cleanly", box.tail())
+        if dovecot:
+            mailbox_transport(work, dove_sock, user)
     finally:
         box.stop()
         py.stop()

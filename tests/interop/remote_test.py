@@ -51,7 +51,7 @@ def ok(cond, name, detail=""):
 # --- IPC: one SubmitMsg frame (lib/ipc/wire.hpp, lib/ipc/messages.cpp) ---------------
 
 MAGIC = 0x54474d49
-VERSION = 2
+VERSION = 3  # lib/ipc/wire.hpp kVersion
 T_SUBMIT = 10
 T_SUBMIT_RESULT = 11
 QID_DIGITS = "0123456789ABCDEFGHJKLMNPQRSTVWXY"
@@ -71,7 +71,7 @@ def new_qid():
     return "".join(random.choice(QID_DIGITS) for _ in range(16))
 
 
-def submit(sock_path, sender, rcpts, body, flags=0):
+def submit(sock_path, sender, rcpts, body, flags=0, dsn=None):
     """Queues one message as smtpd would; returns (status, text, queue_id). As root, the
     frame is sent by a child running as the daemons' user (the queue checks SO_PEERCRED)."""
     if os.geteuid() == 0:
@@ -87,7 +87,7 @@ def submit(sock_path, sender, rcpts, body, flags=0):
                 os.setgroups([])
                 os.setgid(pw.pw_gid)
                 os.setuid(pw.pw_uid)
-                res = submit_frame(sock_path, sender, rcpts, body, flags)
+                res = submit_frame(sock_path, sender, rcpts, body, flags, dsn)
                 os.write(wfd, json.dumps(res).encode())
                 code = 0
             finally:
@@ -105,14 +105,18 @@ def submit(sock_path, sender, rcpts, body, flags=0):
             raise RuntimeError("submit child failed")
         st, text, qid = json.loads(data)
         return st, text, qid
-    return submit_frame(sock_path, sender, rcpts, body, flags)
+    return submit_frame(sock_path, sender, rcpts, body, flags, dsn)
 
 
-def submit_frame(sock_path, sender, rcpts, body, flags=0):
+def submit_frame(sock_path, sender, rcpts, body, flags=0, dsn=None):
+    """dsn: None, or (envid, [notify bits per recipient], [ORCPT "type;addr" per recipient])."""
     qid = new_qid()
+    envid, notify, orcpts = dsn if dsn else ("", [], [])
     payload = (struct.pack("=Q", 1) + f_str(qid) + f_str(sender) + f_strs(rcpts) +
                f_strs(rcpts) + f_str("127.0.0.1") + f_str("localhost") +
-               f_str("test.example") + f_str("ESMTP") + struct.pack("=I", flags) + f_str(body))
+               f_str("test.example") + f_str("ESMTP") + struct.pack("=I", flags) +
+               f_str(envid) + struct.pack("=I", len(notify)) +
+               b"".join(struct.pack("=I", n) for n in notify) + f_strs(orcpts) + f_str(body))
     frame = struct.pack("=IHHII", MAGIC, VERSION, T_SUBMIT, len(payload), 0) + payload
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(10)
@@ -294,7 +298,10 @@ def main():
     os.chmod(work, 0o755)
     os.chmod(mailertable, 0o644)
     os.chmod(tls_policy, 0o644)
-    box = ts.Sandbox(prefix="tegami-remote", extra=[
+    alias_user = ts.mail_user()
+    box = ts.Sandbox(prefix="tegami-remote", aliases=(
+        "postmaster: %s\nfar: %s, Fwd1@GOOD.example, Fwd1@good.example\n" % (
+            alias_user, alias_user)), extra=[
         "mailertable=text:" + mailertable,
         "smtp_tls_policy=text:" + tls_policy,
         "dns_resolver=127.0.0.1@%d" % dns.port,
@@ -310,11 +317,11 @@ def main():
         ok(box.start(), "the suite starts with tegami-remote", box.tail())
         ok("remote" in box.children(), "master runs tegami-remote", box.children())
 
-        def send(rcpts, token, extra_body=b"", flags=0):
+        def send(rcpts, token, extra_body=b"", flags=0, dsn=None):
             body = (b"From: <" + sender.encode() + b">\r\nSubject: " + token.encode() +
                     b"\r\nMessage-ID: <" + token.encode() + b"@test>\r\n\r\nbody " +
                     token.encode() + b"\r\n" + extra_body)
-            st, text, qid = submit(qsock, sender, rcpts, body, flags)
+            st, text, qid = submit(qsock, sender, rcpts, body, flags, dsn)
             return st, text, qid, body
 
         def delivered(sink, token, timeout=15):
@@ -435,6 +442,17 @@ def main():
            "smtp_tls_policy encrypt without STARTTLS defers with 4.7.4", box.tail())
         ok(not delivered(sinks["good"], "T8tls", 1), "nothing is sent in the clear")
 
+        # 11. an alias with a local user and an address elsewhere: the local copy, and the
+        # address added to the envelope by the queue and sent to good.example's MX, once
+        send(["far@localhost"], "T11alias")
+        got = delivered(sinks["good"], "T11alias")
+        ok(len(got) == 1 and b"X-Rcpt-Args: <Fwd1@good.example>" in got[0],
+           "an alias's remote address is handed to the remote agent, once", box.tail())
+        ok(ts.wait_for(lambda: sum(1 for m in box.messages() if b"T11alias" in m) == 1, 10),
+           "the alias's local user got its one copy", box.tail())
+        ok("<far@localhost> expanded to <Fwd1@good.example>" in box.log(),
+           "the expansion is logged by the queue", box.tail())
+
         # 10. a slow destination holds up only its own mail: 2 at a time to slow.example
         # (3 s each before the DATA reply), while good.example gets its message at once
         t0 = time.monotonic()
@@ -452,6 +470,28 @@ def main():
         ok(done == 4 and took >= 5.5,
            "all 4 reach the slow destination, at most 2 at a time (%d in %.1fs)" % (done, took),
            box.tail())
+
+        # 11. DSN passed on: a peer offering DSN gets RET/ENVID on MAIL and NOTIFY/ORCPT on
+        # RCPT and reports success itself (no report from us); a peer without ESMTP gets
+        # none of them, and NOTIFY=SUCCESS makes our report say "relayed" (RFC 3461 5.2.2).
+        notify_sf = 2 | 4  # kNotifySuccess | kNotifyFailure
+        send(["d1@good.example"], "T11dsn", flags=8,  # kFlagRetHdrs
+             dsn=("ENV+T11", [notify_sf], ["rfc822;Orig=D1@Example.org"]))
+        got = delivered(sinks["good"], "T11dsn")
+        ok(len(got) == 1 and b" RET=HDRS ENVID=ENV+2BT11" in got[0] and
+           b"X-Rcpt-Args: <d1@good.example> NOTIFY=SUCCESS,FAILURE "
+           b"ORCPT=rfc822;Orig+3DD1@Example.org" in got[0],
+           "RET, ENVID, NOTIFY and ORCPT reach a DSN peer, xtext-encoded", got[:1])
+        send(["d2@old.example"], "T11relayed", dsn=("ENV-T11R", [notify_sf], [""]))
+        got = delivered(sinks["old"], "T11relayed")
+        ok(len(got) == 1 and b"NOTIFY" not in got[0] and b"ENVID" not in got[0],
+           "a peer without ESMTP gets no DSN parameters", got[:1])
+        rel = []
+        ts.wait_for(lambda: bool(rel.extend(dsns(box, "T11relayed")) or rel), 15)
+        f = status_fields(rel[0]) if rel else []
+        ok(len(rel) == 1 and len(f) == 1 and f[0][1] == "relayed" and f[0][2].startswith("2."),
+           "NOTIFY=SUCCESS to a peer without DSN: a report with Action relayed", f or box.tail())
+        ok(not dsns(box, "T11dsn"), "the DSN peer reports success itself: no report from us")
 
         # 9. smarthost, set in the file and read again on SIGHUP
         with open(box.conf, "a") as f:

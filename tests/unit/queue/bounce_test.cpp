@@ -1,6 +1,7 @@
 // bounce_test.cpp - tests for queue/bounce.cpp beyond the layout (submit_check_test.cpp):
 // NOTIFY decides who is reported, ORCPT/ENVID and a remote reply reach the report, the
-// delay warning's conditions, and the double bounce to the postmaster. Refusals first.
+// delay warning's conditions, the double bounce to the postmaster, success reports
+// (delivered, relayed, together with failures) and what RET returns. Refusals first.
 #include "queue/bounce.hpp"
 
 #include <criterion/criterion.h>
@@ -62,7 +63,7 @@ Test(dsn, double_bounce_only_for_a_failed_report_and_once) {
     e.protocol = kProtocolDoubleBounce;
     cr_expect_not(needs_double_bounce(e), "a failed double bounce is only logged");
     Bounce b = make_dsn(DsnKind::double_bounce, env(0, RcptState::failed), "", "mx.test",
-                        "0123456789ABCDEG", 2000, "postmaster@mx.test");
+                        "0123456789ABCDEG", 2000, DsnOptions{"postmaster@mx.test", 50000, {}});
     cr_expect_eq(b.envelope.recipients[0].address, "postmaster@mx.test");
     cr_expect_eq(b.envelope.protocol, kProtocolDoubleBounce);
     cr_expect_eq(b.envelope.sender, "");
@@ -71,7 +72,8 @@ Test(dsn, double_bounce_only_for_a_failed_report_and_once) {
 Test(dsn, remote_reply_orcpt_and_envid_reach_the_report) {
     Envelope e = env(0, RcptState::failed);
     e.envid = "QQ314159";
-    e.recipients[0].orcpt = "R@Far.Example";
+    e.recipients[0].orcpt = "R@far.example";  // as written: not an ORCPT, never reported
+    e.recipients[0].dsn_orcpt = "rfc822;R@Far.Example";
     Bounce b = make_dsn(DsnKind::failure, e, "Subject: s\r\n\r\nbody\r\n", "mx.test",
                         "0123456789ABCDEG", 2000);
     for (const char* want :
@@ -90,4 +92,109 @@ Test(dsn, delay_report) {
                              "Status: 4.2.0\r\n", "you need not resend it"})
         cr_expect(b.body.find(want) != std::string::npos, "missing: %s", want);
     cr_expect_eq(b.envelope.recipients[0].address, "s@example.org");
+}
+
+namespace {
+
+bool has(const Bounce& b, const char* s) {
+    return b.body.find(s) != std::string::npos;
+}
+
+const char* kBody = "Subject: s\r\nFrom: s@example.org\r\n\r\nthe body line\r\n";
+
+}  // namespace
+
+Test(dsn, success_report_needs_a_sender_and_an_action) {
+    Envelope e = env(ipc::kNotifySuccess, RcptState::sent);
+    cr_expect_not(needs_success_report(e, {}), "nothing to report");
+    cr_expect_not(needs_success_report(e, {SuccessAction::none}));
+    Envelope n = e;
+    n.sender = "";
+    cr_expect_not(needs_success_report(n, {SuccessAction::delivered}), "null sender: never");
+    cr_expect(needs_success_report(e, {SuccessAction::delivered}));
+    cr_expect(notify_wants(ipc::kNotifySuccess, ipc::kNotifySuccess));
+    cr_expect_not(notify_wants(0, ipc::kNotifySuccess), "no NOTIFY: no success report");
+    cr_expect_not(notify_wants(ipc::kNotifyNever, ipc::kNotifySuccess));
+}
+
+Test(dsn, success_report_delivered_and_relayed) {
+    Envelope e = env(ipc::kNotifySuccess, RcptState::sent);
+    e.recipients[0].dsn = "2.0.0";
+    e.recipients[0].text = "delivered to mailbox";
+    Recipient r2 = e.recipients[0];
+    r2.address = "t@far.example";
+    r2.text = "mx.far.example[192.0.2.1]:25 said: 250 2.0.0 Ok: queued as X";
+    e.recipients.push_back(r2);
+    DsnOptions o;
+    o.successes = {SuccessAction::delivered, SuccessAction::relayed};
+    Bounce b = make_dsn(DsnKind::success, e, kBody, "mx.test", "0123456789ABCDEG", 2000, o);
+    for (const char* want :
+         {"Subject: Successful Mail Delivery Report\r\n", "Action: delivered\r\n",
+          "Action: relayed\r\n", "Status: 2.0.0\r\n", "Remote-MTA: dns; mx.far.example\r\n",
+          "Content-Type: text/rfc822-headers\r\n", "Subject: s\r\n"})
+        cr_expect(has(b, want), "missing: %s", want);
+    cr_expect_not(has(b, "the body line"), "no RET: a success report returns headers only");
+    cr_expect_not(has(b, "Action: failed"));
+    cr_expect_eq(b.envelope.sender, "");
+    cr_expect_eq(b.envelope.recipients[0].address, "s@example.org");
+}
+
+Test(dsn, failure_report_lists_successes_asked_for) {
+    Envelope e = env(0, RcptState::failed);
+    Recipient ok = e.recipients[0];
+    ok.address = "ok@far.example";
+    ok.state = RcptState::sent;
+    ok.notify = ipc::kNotifySuccess | ipc::kNotifyFailure;
+    ok.dsn = "2.0.0";
+    ok.text = "delivered to mailbox";
+    e.recipients.push_back(ok);
+    DsnOptions o;
+    o.successes = {SuccessAction::none, SuccessAction::delivered};
+    Bounce b = make_dsn(DsnKind::failure, e, kBody, "mx.test", "0123456789ABCDEG", 2000, o);
+    cr_expect(has(b, "Action: failed\r\n"));
+    cr_expect(has(b, "Final-Recipient: rfc822; ok@far.example\r\nAction: delivered\r\n"));
+    cr_expect(has(b, "Subject: Undelivered Mail Returned to Sender"));
+}
+
+Test(dsn, ret_decides_what_is_returned) {
+    Envelope e = env(0, RcptState::failed);
+    // No RET: a failure report returns the whole message.
+    Bounce b = make_dsn(DsnKind::failure, e, kBody, "mx.test", "0123456789ABCDEG", 2000);
+    cr_expect(has(b, "Content-Type: message/rfc822\r\n"));
+    cr_expect(has(b, "the body line"));
+    // RET=HDRS: only the header section.
+    e.flags = ipc::kFlagRetHdrs;
+    b = make_dsn(DsnKind::failure, e, kBody, "mx.test", "0123456789ABCDEG", 2000);
+    cr_expect(has(b, "Content-Type: text/rfc822-headers\r\n"));
+    cr_expect_not(has(b, "the body line"));
+    // Over bounce_size_limit: headers only, and the report says so.
+    e.flags = ipc::kFlagRetFull;
+    DsnOptions small;
+    small.size_limit = 10;
+    b = make_dsn(DsnKind::failure, e, kBody, "mx.test", "0123456789ABCDEG", 2000, small);
+    cr_expect_not(has(b, "the body line"));
+    cr_expect(has(b, "too large to be returned whole"));
+    // A success report returns the body only for RET=FULL.
+    Envelope s = env(ipc::kNotifySuccess, RcptState::sent);
+    s.flags = ipc::kFlagRetFull | ipc::kFlag8BitMime;
+    DsnOptions o;
+    o.successes = {SuccessAction::delivered};
+    b = make_dsn(DsnKind::success, s, kBody, "mx.test", "0123456789ABCDEG", 2000, o);
+    cr_expect(has(b, "Content-Type: message/rfc822\r\nContent-Transfer-Encoding: 8bit\r\n"));
+    cr_expect(has(b, "the body line"));
+    cr_expect(b.envelope.flags & ipc::kFlag8BitMime, "8-bit content returned: 8BITMIME");
+    // A delay warning never returns the body.
+    Envelope d = env(0, RcptState::deferred);
+    d.flags = ipc::kFlagRetFull;
+    b = make_dsn(DsnKind::delay, d, kBody, "mx.test", "0123456789ABCDEG", 2000);
+    cr_expect_not(has(b, "the body line"));
+}
+
+Test(dsn, utf8_orcpt_and_final_recipient_are_ascii) {
+    Envelope e = env(0, RcptState::failed);
+    e.recipients[0].address = "j\xc3\xb6rg@far.example";
+    e.recipients[0].dsn_orcpt = "utf-8;J\xc3\xb6rg@far.example";
+    Bounce b = make_dsn(DsnKind::failure, e, kBody, "mx.test", "0123456789ABCDEG", 2000);
+    cr_expect(has(b, "Original-Recipient: utf-8; J\\x{F6}rg@far.example\r\n"));
+    cr_expect(has(b, "Final-Recipient: utf-8; j\\x{F6}rg@far.example\r\n"));
 }

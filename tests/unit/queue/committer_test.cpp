@@ -36,6 +36,10 @@ class SlowStore final : public QueueStore {
                              std::string& err) override {
         return inner_->remove_and_put(q, e, b, err);
     }
+    PutStatus update_and_put(const Envelope& e, const Envelope& n, std::string_view b,
+                             std::string& err) override {
+        return inner_->update_and_put(e, n, b, err);
+    }
     Result<void> scan(const std::function<void(Envelope&&)>& each,
                       const std::function<void(const Error&)>& bad) override {
         return inner_->scan(each, bad);

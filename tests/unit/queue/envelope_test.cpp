@@ -133,7 +133,7 @@ Test(envelope, round_trip_odd_bytes) {
 
 Test(envelope, record_is_readable) {
     std::string rec = encode_envelope(sample(1));
-    cr_expect(rec.rfind("1:2\n17:alice@example.org\n", 0) == 0, "record: %s", rec.c_str());
+    cr_expect(rec.rfind("1:4\n17:alice@example.org\n", 0) == 0, "record: %s", rec.c_str());
     cr_expect(rec.find("7:pending\n") != std::string::npos);
 }
 
@@ -158,7 +158,61 @@ Test(envelope, version_2_fields_and_version_1_records) {
     cr_expect_eq(old->recipients[0].address, "bob@x.test");
     cr_expect_eq(old->recipients[0].attempts, 2u);
     cr_expect_eq(old->recipients[0].text, "full");
-    cr_expect(!decode_envelope("Q", "1:3\n" + v1.substr(4)).ok(), "version 3 accepted");
+    cr_expect(!decode_envelope("Q", "1:5\n" + v1.substr(4)).ok(), "version 5 accepted");
+    // A version 2 record (no route field) is read as routed by its address.
+    std::string v2 =
+        "1:2\n1:s\n1:5\n0:\n0:\n0:\n4:SMTP\n1:0\n0:\n1:1\n"
+        "10:bob@x.test\n0:\n1:0\n7:pending\n1:0\n1:0\n0:\n0:\n";
+    auto two = decode_envelope("Q", v2);
+    cr_assert(two.ok(), "%s", two.ok() ? "" : two.error().message.c_str());
+    cr_expect_eq(two->recipients[0].route, "");
+    // Version 3 without the route field is truncated; with it, the route survives.
+    cr_expect(!decode_envelope("Q", "1:3\n" + v2.substr(4)).ok(), "v3 without route accepted");
+    Envelope h = sample(1);
+    h.recipients[0].route = kRouteMailbox;
+    auto hb = decode_envelope("Q", encode_envelope(h));
+    cr_assert(hb.ok());
+    cr_expect_eq(hb->recipients[0].route, "mailbox");
+}
+
+// Version 4 adds the client's ORCPT per recipient; a version 2 record (as queued before
+// routes and ORCPT, with envid, orcpt and notify) and a version 3 record (with the route)
+// still decode, and are written back as version 4.
+Test(envelope, version_4_dsn_orcpt_and_older_records) {
+    Envelope e = sample(2);
+    e.flags = 4;  // RET=FULL
+    e.recipients[0].dsn_orcpt = "rfc822;Alice+x@Example.org";
+    e.recipients[0].notify = 2;
+    e.recipients[0].route = kRouteMailbox;
+    auto back = decode_envelope("Q", encode_envelope(e));
+    cr_assert(back.ok(), "%s", back.ok() ? "" : back.error().message.c_str());
+    cr_expect_eq(back->recipients[0].dsn_orcpt, "rfc822;Alice+x@Example.org");
+    cr_expect_eq(back->recipients[0].route, "mailbox");
+    cr_expect_eq(back->recipients[1].dsn_orcpt, "");
+    cr_expect_eq(back->flags, 4u);
+    std::string v2 =
+        "1:2\n1:s\n1:5\n0:\n0:\n0:\n5:ESMTP\n1:0\n3:ENV\n1:1\n"
+        "10:bob@x.test\n10:Bob@X.test\n1:2\n8:deferred\n1:2\n2:99\n5:4.2.0\n4:full\n";
+    auto old = decode_envelope("Q", v2);
+    cr_assert(old.ok(), "%s", old.ok() ? "" : old.error().message.c_str());
+    cr_expect_eq(old->envid, "ENV");
+    cr_expect_eq(old->recipients[0].orcpt, "Bob@X.test");
+    cr_expect_eq(old->recipients[0].notify, 2u);
+    cr_expect_eq(old->recipients[0].dsn_orcpt, "", "a version 2 record has no ORCPT");
+    cr_expect_eq(old->recipients[0].text, "full");
+    std::string v3 = "1:3\n" + v2.substr(4) + "7:mailbox\n";
+    auto three = decode_envelope("Q", v3);
+    cr_assert(three.ok(), "%s", three.ok() ? "" : three.error().message.c_str());
+    cr_expect_eq(three->recipients[0].route, "mailbox");
+    cr_expect_eq(three->recipients[0].dsn_orcpt, "", "a version 3 record has no ORCPT");
+    std::string again = encode_envelope(*three);
+    cr_expect(again.rfind("1:4\n", 0) == 0, "rewritten as version 4");
+    auto re = decode_envelope("Q", again);
+    cr_assert(re.ok());
+    cr_expect_eq(re->recipients[0].orcpt, "Bob@X.test");
+    cr_expect_eq(re->recipients[0].route, "mailbox");
+    // A version 3 record labelled 4 lacks the ORCPT field: refused, never misread.
+    cr_expect(!decode_envelope("Q", "1:4\n" + v3.substr(4)).ok(), "v3 body as v4 accepted");
 }
 
 Test(envelope, states_and_printable) {

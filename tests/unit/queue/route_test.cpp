@@ -119,3 +119,18 @@ Test(route, catch_all_dot_and_no_smarthost_goes_to_mx) {
     r = route_recipient("u@[127.0.0.2]", tables({}));
     cr_expect_eq(r.next_hop, "[127.0.0.2]:25");
 }
+
+// A mailbox local handed back for mailbox_transport goes to that LMTP destination,
+// whatever its domain; with the key emptied since, it is local again.
+Test(route, mailbox_handoff_goes_to_mailbox_transport) {
+    RoutingTables t = tables({{"me.test", "smtp:[elsewhere.test]"}});
+    t.mailbox_transport = "unix:/run/dovecot/lmtp";
+    Route r = route_recipient("alice@me.test", t, true);
+    cr_expect_eq(r.transport, Transport::lmtp);
+    cr_expect_eq(r.next_hop, "unix:/run/dovecot/lmtp");
+    r = route_recipient("alice@me.test", t, false);
+    cr_expect_eq(r.transport, Transport::local, "%s", transport_name(r.transport));
+    t.mailbox_transport.clear();
+    r = route_recipient("alice@me.test", t, true);
+    cr_expect_eq(r.transport, Transport::local);
+}

@@ -21,6 +21,7 @@ namespace {
 const char* kA = "0000000000000AAA";
 const char* kB = "0000000000000BBB";
 const char* kC = "0000000000000CCC";
+const char* kD = "0000000000000DDD";
 
 Envelope make_env(const char* qid) {
     Envelope e;
@@ -50,7 +51,8 @@ enum class Op {
     flush,
     scan_count,
     retire,
-    retire_missing
+    retire_missing,
+    report,  // update_and_put: qid's first recipient sent, and kD (a success report) stored
 };
 struct Step {
     Op op;
@@ -84,6 +86,12 @@ const Step kSteps[] = {
     {Op::load_missing, kC, 0},
     {Op::load, kB, 1},
     {Op::scan_count, "", 2},
+    {Op::report, kC, static_cast<int>(PutStatus::failed)},  // kC is gone: no report either
+    {Op::load_missing, kD, 0},
+    {Op::report, kA, static_cast<int>(PutStatus::ok)},
+    {Op::load, kD, 1},
+    {Op::report, kB, static_cast<int>(PutStatus::duplicate)},  // kD exists: kB unchanged
+    {Op::scan_count, "", 3},
 };
 
 void run_step(QueueStore& s, const Step& st, size_t i) {
@@ -136,6 +144,18 @@ void run_step(QueueStore& s, const Step& st, size_t i) {
             cr_expect_eq(
                 static_cast<int>(s.remove_and_put(st.qid, make_env(add), body_of(add), err)),
                 st.expect, "%s step %zu: %s", s.kind(), i, err.c_str());
+            break;
+        }
+        case Op::report: {
+            Envelope e = make_env(st.qid);
+            e.recipients[0].state = RcptState::sent;
+            int got = static_cast<int>(s.update_and_put(e, make_env(kD), body_of(kD), err));
+            cr_expect_eq(got, st.expect, "%s step %zu: %s", s.kind(), i, err.c_str());
+            auto back = s.load_envelope(st.qid);
+            if (back.ok())
+                cr_expect_eq(back->recipients[0].state == RcptState::sent,
+                             st.expect == static_cast<int>(PutStatus::ok), "%s step %zu", s.kind(),
+                             i);
             break;
         }
         case Op::scan_count: {
@@ -211,7 +231,8 @@ Test(store, bdb_persists_across_close) {
             if (e.queue_id == kA) cr_expect_eq(e.recipients[0].state, RcptState::sent);
         },
         [](const tegami::Error&) { cr_expect(false); });
-    cr_expect_eq(n, 2);
+    cr_expect_eq(n, 3);  // kA, kB and the report kD
+    cr_expect(s->load_body(kD).ok());
     auto b = s->load_body(kB);
     cr_assert(b.ok());
     cr_expect_eq(*b, body_of(kB));

@@ -51,6 +51,37 @@ const Case kCases[] = {
     {"recipient too long", [](ipc::SubmitMsg& m) { m.recipients[0] = std::string(600, 'a'); },
      ipc::kStatusPerm, "5.1.3"},
     {"sender with space", [](ipc::SubmitMsg& m) { m.sender = "a b@x"; }, ipc::kStatusPerm, "5.1.7"},
+    {"notify shorter than recipients",
+     [](ipc::SubmitMsg& m) {
+         m.notify = {2, 2};
+     },
+     ipc::kStatusPerm, "5.5.4"},
+    {"NEVER with SUCCESS", [](ipc::SubmitMsg& m) { m.notify = {ipc::kNotifyNever | 2}; },
+     ipc::kStatusPerm, "5.5.4"},
+    {"unknown NOTIFY bit", [](ipc::SubmitMsg& m) { m.notify = {1u << 9}; }, ipc::kStatusPerm,
+     "5.5.4"},
+    {"ORCPT without type", [](ipc::SubmitMsg& m) { m.dsn_orcpts = {"b@example.net"}; },
+     ipc::kStatusPerm, "5.5.4"},
+    {"ORCPT with LF", [](ipc::SubmitMsg& m) { m.dsn_orcpts = {"rfc822;b@x\nY"}; }, ipc::kStatusPerm,
+     "5.5.4"},
+    {"ORCPTs longer than recipients",
+     [](ipc::SubmitMsg& m) {
+         m.dsn_orcpts = {"", ""};
+     },
+     ipc::kStatusPerm, "5.5.4"},
+    {"ENVID too long", [](ipc::SubmitMsg& m) { m.envid = std::string(101, 'e'); }, ipc::kStatusPerm,
+     "5.5.4"},
+    {"ENVID with CR", [](ipc::SubmitMsg& m) { m.envid = "a\rb"; }, ipc::kStatusPerm, "5.5.4"},
+    {"RET both ways", [](ipc::SubmitMsg& m) { m.flags = ipc::kFlagRetFull | ipc::kFlagRetHdrs; },
+     ipc::kStatusPerm, "5.5.4"},
+    {"DSN parameters",
+     [](ipc::SubmitMsg& m) {
+         m.notify = {ipc::kNotifySuccess};
+         m.dsn_orcpts = {"rfc822;B@Example.net"};
+         m.envid = "E1";
+         m.flags = ipc::kFlagRetHdrs;
+     },
+     0, ""},
     {"null sender", [](ipc::SubmitMsg& m) { m.sender = ""; }, 0, ""},
     {"good", [](ipc::SubmitMsg&) {}, 0, ""},
     {"many recipients", [](ipc::SubmitMsg& m) { m.recipients.assign(1000, "b@x"); }, 0, ""},
@@ -102,6 +133,23 @@ Test(bounce, header_section) {
     cr_expect_eq(std::string(header_section("")), "");
 }
 
+Test(submit, dsn_fields_reach_the_envelope) {
+    ipc::SubmitMsg m = good();
+    m.recipients = {"b@example.net", "c@example.net"};
+    m.notify = {ipc::kNotifySuccess | ipc::kNotifyFailure, 0};
+    m.dsn_orcpts = {"rfc822;B@Example.net", ""};
+    m.envid = "ENV 1";
+    m.flags = ipc::kFlagRetFull;
+    cr_assert(!check_submit(m));
+    Envelope e = envelope_from_submit(m, 5);
+    cr_expect_eq(e.envid, "ENV 1");
+    cr_expect_eq(e.flags, ipc::kFlagRetFull);
+    cr_expect_eq(e.recipients[0].notify, ipc::kNotifySuccess | ipc::kNotifyFailure);
+    cr_expect_eq(e.recipients[0].dsn_orcpt, "rfc822;B@Example.net");
+    cr_expect_eq(e.recipients[1].notify, 0u);
+    cr_expect_eq(e.recipients[1].dsn_orcpt, "");
+}
+
 Test(bounce, report_layout) {
     Envelope e = envelope_from_submit(good(), 1700000000);
     e.recipients.push_back(e.recipients[0]);
@@ -110,6 +158,7 @@ Test(bounce, report_layout) {
     e.recipients[0].text = "no such user";
     e.recipients[1].state = RcptState::sent;
     e.recipients[1].address = "ok@example.net";
+    e.flags |= ipc::kFlagRetHdrs;  // RET=HDRS: the header section only
     Bounce b =
         make_bounce(e, good().body + "secret body", "mx.test", "0123456789ABCDEG", 1700000100);
     cr_expect_eq(b.envelope.sender, "");

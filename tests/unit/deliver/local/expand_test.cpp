@@ -52,7 +52,9 @@ const char* kAliases =
     "errbare: error:go away\n"
     "mylist: bin, daemon\n"
     "owner-mylist: nobody\n"
-    "daemon+special: bin\n";
+    "daemon+special: bin\n"
+    "fwdmix: nobody, Someone@Elsewhere.EXAMPLE, Someone@elsewhere.example, \"a b\"@far.example\n"
+    "badremote: x@bad_domain!, y@\n";
 
 Config domains_config() {
     Config c = default_config();
@@ -73,8 +75,10 @@ const Case kCases[] = {
     {"deep0", {}, {"5.4.6"}},
     {"prog", {"|/usr/bin/vacation x"}, {}},
     {"file", {"/tmp/mail.copy"}, {}},
-    {"incl", {}, {"4.3.0"}},    // the include file does not exist: try again later
-    {"remote", {}, {"4.3.0"}},  // no remote agent in local
+    {"incl", {}, {"4.3.0"}},  // the include file does not exist: try again later
+    {"remote", {}, {}},       // in Expansion::remote, for the queue to route
+    {"fwdmix", {"nobody"}, {}},
+    {"badremote", {}, {"5.1.3", "5.1.3"}},
     {"mixed", {"daemon", "nobody", "|cmd"}, {}},
     {"err", {}, {"5.2.2"}},
     {"err4", {}, {"4.0.0"}},
@@ -127,6 +131,30 @@ Test(expand, table) {
         cr_expect(dsns == c.dsns, "%s: failures differ (%zu, first %s)", c.rcpt, dsns.size(),
                   ex.failures.empty() ? "-" : ex.failures[0].text.c_str());
     }
+    unlink(path.c_str());
+    rmdir(tmpl);
+}
+
+// Other domains' addresses come back canonical (domain lower-cased, local part kept and
+// quoted only when it must be), each once, beside the local deliveries.
+Test(expand, remote_targets_are_handed_back_canonical_and_once) {
+    char tmpl[] = "/tmp/tegami-expand-XXXXXX";
+    cr_assert(mkdtemp(tmpl) != nullptr);
+    std::string path = std::string(tmpl) + "/aliases";
+    std::ofstream(path) << kAliases;
+    AliasFile aliases(path);
+    cr_assert(aliases.refresh().ok());
+    Expansion ex = expand_local("fwdmix", &aliases, kDomains);
+    cr_assert_eq(ex.remote.size(), 2u);
+    cr_expect_eq(ex.remote[0], "Someone@elsewhere.example");
+    cr_expect_eq(ex.remote[1], "\"a b\"@far.example");
+    cr_expect(ex.failures.empty());
+    ex = expand_local("remote", &aliases, kDomains);
+    cr_assert_eq(ex.remote.size(), 1u);
+    cr_expect_eq(ex.remote[0], "someone@elsewhere.example");
+    cr_expect(ex.deliveries.empty());
+    ex = expand_local("local", &aliases, kDomains);
+    cr_expect(ex.remote.empty(), "a local domain's address is delivered here");
     unlink(path.c_str());
     rmdir(tmpl);
 }

@@ -176,6 +176,7 @@ Test(smtp_client, ehlo_refused_falls_back_to_helo_without_extensions) {
     auto r = c.take_results();
     cr_expect_eq(r[0].status, 2);
     cr_expect_eq(r[0].dsn, "2.0.0");
+    cr_expect_not(r[0].peer_dsn, "no DSN offered: a NOTIFY=SUCCESS is reported as relayed");
     cr_expect_eq(c.event(), Ev::idle);
     c.quit();
     run(c, {C("QUIT\r\n"), S("221 bye\r\n")});
@@ -254,6 +255,7 @@ Test(smtp_client, pipelining_sends_mail_rcpts_and_data_at_once_with_dsn) {
     m.rcpts[0].notify = kNotifyFailure | kNotifyDelay;
     m.rcpts[0].orcpt = "rfc822;B+1@x.test";
     m.rcpts[1].notify = kNotifyNever;
+    m.rcpts[1].orcpt = "utf-8;j\xc3\xb6rg@x.test";
     m.envid = "id=1";
     m.ret = "HDRS";
     m.eight_bit = true;
@@ -261,12 +263,13 @@ Test(smtp_client, pipelining_sends_mail_rcpts_and_data_at_once_with_dsn) {
     run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"), S(kEhloPipe),
             C("MAIL FROM:<a@me.example> SIZE=18 BODY=8BITMIME RET=HDRS ENVID=id+3D1\r\n"
               "RCPT TO:<b@x.test> NOTIFY=FAILURE,DELAY ORCPT=rfc822;B+2B1@x.test\r\n"
-              "RCPT TO:<c@x.test> NOTIFY=NEVER\r\n"
+              "RCPT TO:<c@x.test> NOTIFY=NEVER ORCPT=utf-8;j\\x{F6}rg@x.test\r\n"
               "DATA\r\n"),
             S("250 ok\r\n250 ok\r\n550 5.1.1 no\r\n354 go\r\n"), C("Subject: x\r\n\r\nhi\r\n.\r\n"),
             S("250 2.0.0 ok\r\n")});
     auto r = c.take_results();
     cr_expect_eq(r[0].status, 2);
+    cr_expect(r[0].peer_dsn, "the DSN peer took NOTIFY: it reports success itself");
     cr_expect_eq(r[1].status, 5);
 }
 

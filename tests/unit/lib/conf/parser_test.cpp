@@ -54,6 +54,10 @@ Test(conf_parser, bad_inputs_name_file_and_line) {
         {"smtps.smtpd_error_limit = 0\n", "t.conf:1:", "smtpd_error_limit must be at least 1"},
         {"msa.smtpd_timeout = 5\nmsa.smtpd_timeout = 6\n", "t.conf:2:", "set twice"},
         {"msa_listen = 127.0.0.1\n", "t.conf:1:", "bad listen address"},
+        {"mailbox_transport = local\n", "t.conf:1:", "bad mailbox_transport"},
+        {"\nmailbox_transport = lmtp:unix:relative\n", "t.conf:2:", "bad mailbox_transport"},
+        {"mailbox_transport = lmtp:inet:host:0\n", "t.conf:1:", "bad mailbox_transport"},
+        {"lmtp_timeout = 0\n", "t.conf:1:", "lmtp_timeout must be at least 1s"},
     };
     for (const auto& c : cases) {
         auto r = parse_config(c.text, "t.conf");

@@ -64,15 +64,29 @@ Test(ipc_frame, messages_round_trip) {
     cr_expect_eq(s2.orcpts, s.orcpts);
     cr_expect_eq(s2.flags, s.flags);
     cr_expect_eq(s2.body, s.body);
+    cr_expect(s2.notify.empty() && s2.dsn_orcpts.empty() && s2.envid.empty());
+    s.notify = {kNotifySuccess | kNotifyDelay, 0};
+    s.dsn_orcpts = {"rfc822;A@LocalHost", ""};
+    s.envid = "ENV 42";
+    s.flags |= kFlagRetHdrs;
+    cr_assert(decode(payload_of(encode(s)), s2));
+    cr_expect_eq(s2.notify, s.notify);
+    cr_expect_eq(s2.dsn_orcpts, s.dsn_orcpts);
+    cr_expect_eq(s2.envid, "ENV 42");
+    cr_expect_eq(s2.flags, s.flags);
+    cr_expect_eq(s2.body, s.body);
 
     DeliverResultMsg d{
-        9, {{0, kStatusTemp, "4.2.2", "mailbox full"}, {3, kStatusOk, "2.0.0", ""}}, "local"},
+        9,
+        {{0, kStatusTemp, "4.2.2", "mailbox full", 0}, {3, kStatusOk, "2.0.0", "", kResultRelayed}},
+        "local"},
         d2;
     cr_assert(decode(payload_of(encode(d)), d2));
     cr_assert_eq(d2.results.size(), 2u);
     cr_expect_eq(d2.results[0].dsn, "4.2.2");
     cr_expect_eq(d2.results[1].index, 3u);
     cr_expect_eq(d2.results[1].status, kStatusOk);
+    cr_expect_eq(d2.results[1].flags, kResultRelayed);
     cr_expect_eq(d2.relay, "local");
     cr_expect_eq(d2.setup_ms, 0u);
     d.setup_ms = 120;
@@ -125,6 +139,31 @@ Test(ipc_frame, deliver_bad_payloads_refused) {
     w.u64(1);
     w.u32(0xffffffffu);
     cr_expect(!decode(payload_of(w.finish()), rout), "absurd result count accepted");
+}
+
+Test(ipc_frame, deliver_redirect_round_trip_and_bad_payloads) {
+    DeliverRedirectMsg m{
+        7, 2, {{"bob@far.example", kRedirectAddress}, {"alice@localhost", kRedirectMailbox}}},
+        out;
+    std::string p = payload_of(encode(m));
+    cr_assert(decode(p, out));
+    cr_expect_eq(out.request_id, 7u);
+    cr_expect_eq(out.index, 2u);
+    cr_assert_eq(out.targets.size(), 2u);
+    cr_expect_eq(out.targets[0].address, "bob@far.example");
+    cr_expect_eq(out.targets[1].route, kRedirectMailbox);
+    for (size_t cut = 0; cut < p.size(); ++cut)
+        cr_expect(!decode(std::string_view(p).substr(0, cut), out), "short payload of %zu", cut);
+    cr_expect(!decode(p + "x", out), "trailing byte accepted");
+    DeliverRedirectMsg none{7, 2, {}}, empty_addr{7, 2, {{"", 0}}}, bad_route{7, 2, {{"a@b", 9}}};
+    cr_expect(!decode(payload_of(encode(none)), out), "no targets accepted");
+    cr_expect(!decode(payload_of(encode(empty_addr)), out), "empty address accepted");
+    cr_expect(!decode(payload_of(encode(bad_route)), out), "unknown route accepted");
+    FrameWriter w(MsgType::deliver_redirect);
+    w.u64(1);
+    w.u32(0);
+    w.u32(static_cast<uint32_t>(kMaxRedirects + 1));
+    cr_expect(!decode(payload_of(w.finish()), out), "too many targets accepted");
 }
 
 Test(ipc_frame, header_checks) {

@@ -39,7 +39,12 @@ Test(smtp_command, bad_mail_arguments) {
         {"FROM:<a@b.org> X=a=b", 501, "5.5.4"},
         {"FROM:<a@b.org> =1", 501, "5.5.4"},
         {"FROM:<a@b.org> X_Y=1", 501, "5.5.4"},
-        {"FROM:<a@b.org> RET=FULL", 555, "5.5.4"},
+        {"FROM:<a@b.org> RET=BODY", 501, "5.5.4"},
+        {"FROM:<a@b.org> RET=", 501, "5.5.4"},
+        {"FROM:<a@b.org> RET=FULL RET=HDRS", 501, "5.5.4"},
+        {"FROM:<a@b.org> ENVID=a+ZZ", 501, "5.5.4"},
+        {"FROM:<a@b.org> ENVID=x ENVID=y", 501, "5.5.4"},
+        {"FROM:<a@b.org> XRET=FULL", 555, "5.5.4"},
         {"FROM:<a@b.org> AUTH=<>", 555, "5.5.4"},
         {"FROM:<\xc3\xa9@b.org>", 553, "5.6.7"},
         {"FROM:<a@b.org> X=\xc3\xa9", 555, "5.5.4"},
@@ -86,8 +91,14 @@ Test(smtp_command, bad_rcpt_arguments) {
         {"TO:<>", 501, "5.1.3"},
         {"TO:a@b.org", 501, "5.1.3"},
         {"TO:<a@b.org>x", 501, "5.5.4"},
-        {"TO:<a@b.org> NOTIFY=NEVER", 555, "5.5.4"},
-        {"TO:<a@b.org> ORCPT=rfc822;a@b.org", 555, "5.5.4"},
+        {"TO:<a@b.org> XNOTIFY=NEVER", 555, "5.5.4"},
+        {"TO:<a@b.org> NOTIFY=NEVER,SUCCESS", 501, "5.5.4"},
+        {"TO:<a@b.org> NOTIFY=", 501, "5.5.4"},
+        {"TO:<a@b.org> NOTIFY", 501, "5.5.4"},
+        {"TO:<a@b.org> NOTIFY=SUCCESS NOTIFY=FAILURE", 501, "5.5.4"},
+        {"TO:<a@b.org> ORCPT=rfc822a@b.org", 501, "5.5.4"},
+        {"TO:<a@b.org> ORCPT=rfc822;a+ZZb.org", 501, "5.5.4"},
+        {"TO:<a@b.org> ORCPT=rfc822;a@b.org ORCPT=rfc822;a@b.org", 501, "5.5.4"},
         {"TO:<a@b.org> =x", 501, "5.5.4"},
         {"TO:<\xc3\xa9@b.org>", 553, "5.6.7"},
     };
@@ -98,6 +109,25 @@ Test(smtp_command, bad_rcpt_arguments) {
         cr_expect_eq(r.error().code, c.code, "%s: %d", c.arg, r.error().code);
         cr_expect_eq(r.error().enhanced, std::string(c.enhanced), "%s", c.arg);
     }
+}
+
+Test(smtp_command, dsn_parameters) {
+    auto m = parse_mail("FROM:<a@b.org> ret=hdrs ENVID=QQ+2B1");
+    cr_assert(m.ok());
+    cr_expect(m->params.ret == DsnRet::hdrs);
+    cr_expect(m->params.has_envid);
+    cr_expect_eq(m->params.envid, std::string("QQ+1"));
+    auto r = parse_rcpt("TO:<a@b.org> NOTIFY=success,DELAY ORCPT=rfc822;A+2Bx@B.org", false);
+    cr_assert(r.ok());
+    cr_expect_eq(r->notify, kDsnNotifySuccess | kDsnNotifyDelay);
+    cr_expect_eq(r->orcpt, std::string("rfc822;A+x@B.org"));
+    cr_expect(r->any);
+    // RFC 6533: a UTF-8 ORCPT, raw only with SMTPUTF8.
+    r = parse_rcpt("TO:<a@b.org> ORCPT=utf-8;J\xc3\xb6rg@b.org", true);
+    cr_assert(r.ok());
+    cr_expect_eq(r->orcpt, std::string("utf-8;J\xc3\xb6rg@b.org"));
+    r = parse_rcpt("TO:<a@b.org> ORCPT=utf-8;J\xc3\xb6rg@b.org", false);
+    cr_expect_not(r.ok(), "UTF-8 ORCPT without SMTPUTF8");
 }
 
 Test(smtp_command, good_rcpt_arguments) {

@@ -34,6 +34,15 @@ Test(options, bad_flags_get_sendmails_exit_codes) {
         {{"-Ax"}, Exit::usage, "-A"},
         {{"-fa", "-fb"}, Exit::usage, "More than one"},
         {{"--bogus"}, Exit::usage, "illegal option"},
+        {{"-N", "never,success"}, Exit::usage, "Invalid -N argument"},
+        {{"-N", "sucess"}, Exit::usage, "Invalid -N argument"},
+        {{"-N", ""}, Exit::usage, "Invalid -N argument"},
+        {{"-Nsuccess,success"}, Exit::usage, "Invalid -N argument"},
+        {{"-R", "body"}, Exit::usage, "Invalid -R value"},
+        {{"-R", ""}, Exit::usage, "Invalid -R value"},
+        {{"-V", "a+ZZ"}, Exit::usage, "Invalid syntax in -V flag"},
+        {{"-V", "a=b"}, Exit::usage, "Invalid syntax in -V flag"},
+        {{"-V", std::string(101, 'v')}, Exit::usage, "Invalid syntax in -V flag"},
     };
     for (const auto& c : cases) {
         auto r = parse(c.args);
@@ -60,9 +69,18 @@ Test(options, real_callers_command_lines) {
     cr_assert(r);
     cr_expect_eq(r->sender, "me@x.org");
     cr_expect_eq(r->sender_flag, 'f');
-    cr_expect_eq(r->notify, "success,failure");
-    cr_expect_eq(r->ret, "hdrs");
+    cr_expect_eq(r->notify, "SUCCESS,FAILURE");
+    cr_expect_eq(r->ret, "HDRS");
     cr_expect_eq(r->recipients, (std::vector<std::string>{"bob@y.org", "-carol"}));
+    // DSN flags as sendmail spells them: any case, NEVER alone, -V already xtext
+    r = parse({"-Nnever", "-RFULL", "-VQQ+2B1", "u"});
+    cr_assert(r);
+    cr_expect_eq(r->notify, "NEVER");
+    cr_expect_eq(r->ret, "FULL");
+    cr_expect_eq(r->envid, "QQ+2B1");
+    r = parse({"-N", "delay,Success", "u"});
+    cr_assert(r);
+    cr_expect_eq(r->notify, "SUCCESS,DELAY");
     // grouped letters, PHP, mailx
     r = parse({"-ti"});
     cr_assert(r);

@@ -123,7 +123,7 @@ void script(Fixture& f, const std::vector<Step>& steps) {
 const char* kEhlo = "EHLO c.test\r\n";
 const char* kEhloReply =
     "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-8BITMIME\r\n"
-    "250-ENHANCEDSTATUSCODES\r\n250 SMTPUTF8\r\n";
+    "250-ENHANCEDSTATUSCODES\r\n250-DSN\r\n250 SMTPUTF8\r\n";
 
 }  // namespace
 
@@ -142,27 +142,28 @@ Test(session, sequencing_errors) {
 
 Test(session, syntax_and_parameter_errors) {
     Fixture f;
-    script(
-        f,
-        {
-            {"EHLO\r\n", "501 5.5.4 Syntax: EHLO hostname\r\n"},
-            {"FOO bar\r\n", "500 5.5.2 Error: command not recognized\r\n"},
-            {"HELO c.test\r\n", "250 mx.test\r\n"},
-            {"MAIL FROM:<a@b.test> SIZE=10\r\n", "555 5.5.4 Error: ESMTP parameters need EHLO\r\n"},
-            {kEhlo, kEhloReply},
-            {"MAIL FROM:<a@b.test> FOO=1\r\n", "555 5.5.4 Unsupported parameter\r\n"},
-            {"MAIL FROM:<a@b.test> SIZE=1001\r\n",
-             "552 5.3.4 Message size exceeds fixed limit\r\n"},
-            {"MAIL FROM:a@b.test\r\n", "501 5.1.7 Bad sender address syntax: missing <\r\n"},
-            {"MAIL FROM:<\xc3\xa9@b.test>\r\n",
-             "553 5.6.7 Must declare SMTPUTF8 to send UTF-8 addresses\r\n"},
-            {"MAIL FROM:<> SIZE=1000 BODY=8BITMIME\r\n", "250 2.1.0 Ok\r\n"},
-            {"RCPT TO:<\xc3\xa9@mx.test>\r\n",
-             "553 5.6.7 Must declare SMTPUTF8 to send UTF-8 addresses\r\n"},
-            {"RCPT TO:<alice@mx.test> NOTIFY=NEVER\r\n", "555 5.5.4 Unsupported parameter\r\n"},
-            {"VRFY\r\n", "501 5.5.4 Syntax: VRFY address\r\n"},
-            {"EXPN staff\r\n", "502 5.5.1 Error: EXPN is disabled\r\n"},
-        });
+    script(f, {
+                  {"EHLO\r\n", "501 5.5.4 Syntax: EHLO hostname\r\n"},
+                  {"FOO bar\r\n", "500 5.5.2 Error: command not recognized\r\n"},
+                  {"HELO c.test\r\n", "250 mx.test\r\n"},
+                  {"MAIL FROM:<a@b.test> SIZE=10\r\n",
+                   "555 5.5.4 Error: ESMTP parameters need EHLO\r\n"},
+                  {kEhlo, kEhloReply},
+                  {"MAIL FROM:<a@b.test> FOO=1\r\n", "555 5.5.4 Unsupported parameter\r\n"},
+                  {"MAIL FROM:<a@b.test> SIZE=1001\r\n",
+                   "552 5.3.4 Message size exceeds fixed limit\r\n"},
+                  {"MAIL FROM:a@b.test\r\n", "501 5.1.7 Bad sender address syntax: missing <\r\n"},
+                  {"MAIL FROM:<\xc3\xa9@b.test>\r\n",
+                   "553 5.6.7 Must declare SMTPUTF8 to send UTF-8 addresses\r\n"},
+                  {"MAIL FROM:<> SIZE=1000 BODY=8BITMIME\r\n", "250 2.1.0 Ok\r\n"},
+                  {"RCPT TO:<\xc3\xa9@mx.test>\r\n",
+                   "553 5.6.7 Must declare SMTPUTF8 to send UTF-8 addresses\r\n"},
+                  {"RCPT TO:<alice@mx.test> NOTIFY=NEVER,SUCCESS\r\n",
+                   "501 5.5.4 Bad parameter value: NOTIFY=NEVER cannot be combined\r\n"},
+                  {"RCPT TO:<alice@mx.test> XFOO=1\r\n", "555 5.5.4 Unsupported parameter\r\n"},
+                  {"VRFY\r\n", "501 5.5.4 Syntax: VRFY address\r\n"},
+                  {"EXPN staff\r\n", "502 5.5.1 Error: EXPN is disabled\r\n"},
+              });
 }
 
 Test(session, long_lines_and_bare_line_ends) {
@@ -297,6 +298,56 @@ Test(session, pipelined_transaction) {
     cr_expect_eq(f.s.summary(), std::string("ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5"));
 }
 
+// RFC 3461 parameters reach the queue: RET and ENVID per message, NOTIFY and ORCPT per
+// recipient (a repeated recipient keeps its first parameters); refusals first.
+Test(session, dsn_parameters_are_carried) {
+    Fixture f;
+    const std::string long_envid = "MAIL FROM:<a@b.test> ENVID=" + std::string(101, 'e') + "\r\n";
+    script(f, {
+                  {kEhlo, kEhloReply},
+                  {"MAIL FROM:<a@b.test> RET=FULLY\r\n",
+                   "501 5.5.4 Bad parameter value: RET takes FULL or HDRS\r\n"},
+                  {long_envid.c_str(),
+                   "501 5.5.4 Bad parameter value: ENVID longer than 100 characters\r\n"},
+                  {"MAIL FROM:<a@b.test> RET=HDRS ENVID=QQ+2B1\r\n", "250 2.1.0 Ok\r\n"},
+                  {"RCPT TO:<alice@mx.test> NOTIFY=\r\n",
+                   "501 5.5.4 Bad parameter syntax: bad value\r\n"},
+                  {"RCPT TO:<alice@mx.test> ORCPT=rfc822\r\n",
+                   "501 5.5.4 Bad parameter value: ORCPT needs addr-type;address\r\n"},
+                  {"RCPT TO:<alice@mx.test> ORCPT=rfc822;a+ZZ\r\n",
+                   "501 5.5.4 Bad parameter value: ORCPT is not xtext\r\n"},
+                  {"RCPT TO:<alice@mx.test> NOTIFY=SUCCESS NOTIFY=DELAY\r\n",
+                   "501 5.5.4 Duplicate parameter\r\n"},
+                  {"RCPT TO:<alice@mx.test> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;Alice+2B@MX.test\r\n",
+                   "250 2.1.5 Ok\r\n"},
+                  {"RCPT TO:<alice@MX.test> NOTIFY=NEVER\r\n",
+                   "250 2.1.5 Ok (duplicate recipient)\r\n"},
+                  {"RCPT TO:<bob@mx.test> NOTIFY=never\r\n", "250 2.1.5 Ok\r\n"},
+                  {"DATA\r\n", "354 End data with <CR><LF>.<CR><LF>\r\n"},
+                  {"Subject: x\r\n\r\nbody\r\n.\r\n", ""},
+              });
+    cr_assert_eq(f.host.submitted.size(), 1u);
+    const ipc::SubmitMsg& m = f.host.submitted[0];
+    cr_expect_eq(m.flags & (ipc::kFlagRetFull | ipc::kFlagRetHdrs), ipc::kFlagRetHdrs);
+    cr_expect_eq(m.envid, std::string("QQ+1"));
+    cr_assert_eq(m.notify.size(), 2u);
+    cr_assert_eq(m.dsn_orcpts.size(), 2u);
+    cr_expect_eq(m.notify[0], ipc::kNotifySuccess | ipc::kNotifyDelay);
+    cr_expect_eq(m.dsn_orcpts[0], std::string("rfc822;Alice+@MX.test"));
+    cr_expect_eq(m.notify[1], ipc::kNotifyNever);
+    cr_expect_eq(m.dsn_orcpts[1], std::string(""));
+}
+
+Test(session, dsn_parameters_need_ehlo) {
+    Fixture f;
+    script(f, {
+                  {"HELO c.test\r\n", "250 mx.test\r\n"},
+                  {"MAIL FROM:<a@b.test>\r\n", "250 2.1.0 Ok\r\n"},
+                  {"RCPT TO:<alice@mx.test> NOTIFY=NEVER\r\n",
+                   "555 5.5.4 Error: ESMTP parameters need EHLO\r\n"},
+              });
+}
+
 Test(session, byte_at_a_time_gives_the_same_replies) {
     std::string in =
         "HELO c.test\r\nMAIL FROM:<>\r\nRCPT TO:<alice@mx.test>\r\nRCPT TO:<bob@mx.test>\r\n"
@@ -384,7 +435,7 @@ Test(session, other_verbs_and_greeting) {
     cr_expect_eq(
         h.take(),
         std::string("250-mx.test\r\n250-PIPELINING\r\n250-SIZE\r\n250-8BITMIME\r\n"
-                    "250-ENHANCEDSTATUSCODES\r\n250 SMTPUTF8\r\n"
+                    "250-ENHANCEDSTATUSCODES\r\n250-DSN\r\n250 SMTPUTF8\r\n"
                     "250 2.0.0 Ok\r\n250 2.0.0 Ok\r\n"
                     "252 2.1.5 Send mail; delivery will be attempted\r\n"
                     "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY\r\n"
