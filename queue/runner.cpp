@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include <algorithm>
@@ -73,7 +74,22 @@ double now_precise() {
     return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
+// One part of delays=, as Postfix writes them: "0" below 10 ms, two significant digits
+// below 10 s, whole seconds above.
+std::string format_delay(double s) {
+    char buf[32];
+    if (!(s >= 0.01)) return "0";
+    std::snprintf(buf, sizeof buf, s >= 10 ? "%.0f" : "%.2g", s);
+    return buf;
+}
+
 }  // namespace
+
+std::string format_delays(double a, double b, double c, double d) {
+    return format_delay(a) + "/" + format_delay(b) + "/" + format_delay(c) + "/" + format_delay(d);
+}
+
+namespace {}  // namespace
 
 Runner::Runner(event_base* base, QueueStore& store, Committer& committer, RunnerSettings s)
     : base_(base), store_(store), committer_(committer), settings_(std::move(s)) {
@@ -135,7 +151,8 @@ Runner::Message& Runner::admit(Envelope&& env, double arrived) {
                 schedule_.add({env.recipients[i].next_try, qid, i});
     active_rcpts_ += env.recipients.size();
     std::vector<bool> busy(env.recipients.size(), false);
-    return messages_.emplace(qid, Message{std::move(env), 0, arrived, std::move(busy)})
+    return messages_
+        .emplace(qid, Message{std::move(env), 0, arrived, now_precise(), std::move(busy)})
         .first->second;
 }
 
@@ -463,6 +480,8 @@ bool Runner::dispatch(const Due& d) {
             g->second.push_back(i);
     }
     bool answered = false;
+    double t = now_precise();
+    std::string error_delays = format_delays(m.entered - m.arrived, t - m.entered, 0, 0);
     for (auto& [route, rcpts] : groups) {
         if (route.transport == Transport::error) {
             ipc::RcptResult rr;
@@ -471,7 +490,7 @@ bool Runner::dispatch(const Due& d) {
             rr.text = route.text;
             for (uint32_t i : rcpts) {
                 rr.index = i;
-                apply_result(m, i, rr, "error", now);
+                apply_result(m, i, rr, "error", error_delays, now);
             }
             answered = true;
             continue;
@@ -561,7 +580,7 @@ bool Runner::send_request(Message& m, Agent& a, const std::string& dest, const R
     dm.flags = m.env.flags & ~(kEnvelopeHeld | kEnvelopeDelayWarned);
     dm.arrival_time = m.env.arrival;
     dm.body_size = body->size();
-    flights_[dm.request_id] = Flight{qid, std::move(rcpts), &a, dest, {}};
+    flights_[dm.request_id] = Flight{qid, std::move(rcpts), &a, dest, {}, now_precise()};
     ++m.in_flight;
     ++a.in_flight;
     ++dests_[dest].in_flight;
@@ -631,13 +650,18 @@ void Runner::on_result(Agent& a, const ipc::DeliverResultMsg& r) {
         Message& m = it->second;
         --m.in_flight;
         uint64_t now = now_s();
+        // c and d as the agent measured them; an agent that does not (local) has its
+        // whole time as d.
+        double t = now_precise(), c = r.setup_ms / 1000.0, dt = r.xfer_ms / 1000.0;
+        if (r.setup_ms == 0 && r.xfer_ms == 0) dt = t - fl.sent;
+        std::string delays = format_delays(m.entered - m.arrived, fl.sent - m.entered, c, dt);
         for (uint32_t i : fl.rcpts) {
             m.busy[i] = false;
             const ipc::RcptResult* res = nullptr;
             for (const auto& rr : r.results)
                 if (rr.index == i) res = &rr;
             if (res) {
-                apply_result(m, i, *res, r.relay, now);
+                apply_result(m, i, *res, r.relay, delays, now);
                 if (rcpt_state_final(m.env.recipients[i].state))
                     for (const auto& rd : fl.redirects)
                         if (rd.index == i) add_redirects(m, i, rd, now);
@@ -666,7 +690,7 @@ void Runner::settle(Message& m) {
 }
 
 void Runner::apply_result(Message& m, uint32_t idx, const ipc::RcptResult& r,
-                          const std::string& relay_name, uint64_t now) {
+                          const std::string& relay_name, const std::string& delays, uint64_t now) {
     Recipient& rc = m.env.recipients[idx];
     rc.dsn = printable(r.dsn.substr(0, 16));
     rc.text = printable(r.text.substr(0, kMaxStoredText));
@@ -702,8 +726,9 @@ void Runner::apply_result(Message& m, uint32_t idx, const ipc::RcptResult& r,
     if (rc.dsn.empty()) rc.dsn = r.status == ipc::kStatusOk ? "2.0.0" : "4.0.0";
     std::string relay = relay_name.empty() ? "local" : printable(relay_name);
     double delay = std::max(0.0, now_precise() - m.arrived);
-    log_info("%s: to=<%s>, relay=%s, delay=%.2f, dsn=%s, status=%s (%s)", m.env.queue_id.c_str(),
-             rc.address.c_str(), relay.c_str(), delay, rc.dsn.c_str(), status, rc.text.c_str());
+    log_info("%s: to=<%s>, relay=%s, delay=%.2f, delays=%s, dsn=%s, status=%s (%s)",
+             m.env.queue_id.c_str(), rc.address.c_str(), relay.c_str(), delay, delays.c_str(),
+             rc.dsn.c_str(), status, rc.text.c_str());
 }
 
 // The delay warning, once per message: stored as a new message (the original's flag is

@@ -66,6 +66,13 @@ struct RunnerSettings {
     size_t active_recipient_limit = 20000;  // their recipients (one bigger message still fits)
 };
 
+// The delays= log field "a/b/c/d" (seconds), as Postfix's: a before the active set (from
+// arrival until the message last entered it: for a retry, the time it waited deferred
+// in the store), b in the active set before
+// the agent got the request (waiting for a destination slot), c the agent's connection
+// setup, d its transmission (local delivery: the whole delivery, c = 0).
+std::string format_delays(double a, double b, double c, double d);
+
 class Runner {
   public:
     Runner(event_base* base, QueueStore& store, Committer& committer, RunnerSettings s);
@@ -103,6 +110,7 @@ class Runner {
         Envelope env;
         uint32_t in_flight = 0;  // requests outstanding for this message
         double arrived = 0;      // sub-second arrival for delay= (the record keeps whole seconds)
+        double entered = 0;      // when it entered the active set (delays= a and b)
         std::vector<bool> busy;  // per recipient: in a request now, or waiting for a slot
         uint64_t size = 0;       // body octets, for listings (0: not read yet)
         // Per recipient (or empty): a NOTIFY=SUCCESS delivery not yet reported; stored
@@ -128,6 +136,7 @@ class Runner {
         // local's expansions to addresses it does not deliver (DeliverRedirectMsg),
         // applied with the result when that is final
         std::vector<ipc::DeliverRedirectMsg> redirects;
+        double sent = 0;  // when the request went to the agent (delays= b, d)
     };
     // Recipients of one message routed to one destination, waiting for a free slot.
     struct Waiting {
@@ -165,8 +174,9 @@ class Runner {
     void on_result(Agent& a, const ipc::DeliverResultMsg& r);
     bool on_redirect(Agent& a, ipc::DeliverRedirectMsg r);
     void add_redirects(Message& m, uint32_t idx, const ipc::DeliverRedirectMsg& r, uint64_t now);
+    // delays: the log's "a/b/c/d" (format_delays).
     void apply_result(Message& m, uint32_t idx, const ipc::RcptResult& r, const std::string& relay,
-                      uint64_t now);
+                      const std::string& delays, uint64_t now);
     void settle(Message& m);
     void maybe_warn(Message& m, uint64_t now);
     void queue_report(Envelope&& e);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -214,6 +215,7 @@ void RemoteServer::drop_conn(uint64_t id, const std::string& why) {
 void RemoteServer::on_frame(uint64_t conn_id, ipc::MsgType t, std::string_view payload,
                             std::vector<UniqueFd>& fds) {
     auto job = std::make_shared<Job>();
+    job->received = steady_seconds();
     job->conn_id = conn_id;
     if (t != ipc::MsgType::deliver || !ipc::decode(payload, job->msg) || fds.size() != 1 ||
         job->msg.recipients.empty()) {
@@ -462,6 +464,7 @@ void RemoteServer::on_session_done(Session& s, const std::vector<Outcome>& resul
     std::shared_ptr<Job> job = std::move(it->second->job);
     it->second->job.reset();
     if (job) {
+        job->mail_at = s.transaction_start();
         apply(*job, results, nullptr);
         answer(job);
     }
@@ -499,6 +502,7 @@ void RemoteServer::on_session_closed(Session& s, const Outcome& o,
     dead_sessions_.push_back(std::move(a));
     schedule_cleanup();
     if (!job) return;
+    if (s.transaction_start() > 0) job->mail_at = s.transaction_start();
     bool reused = s.delivered_any();
     apply(*job, partial, &o);
     // A refusal of the session: a 5xx greeting (the next MX may differ; when none is left
@@ -529,6 +533,12 @@ void RemoteServer::answer(const std::shared_ptr<Job>& job) {
     ipc::DeliverResultMsg res;
     res.request_id = job->msg.request_id;
     res.relay = job->relay.empty() ? job->hop.host : job->relay;
+    // delays= c and d: until MAIL (DNS, connect, greeting, EHLO, TLS, AUTH; the last host
+    // tried), then to the last reply. No transaction: all of it is setup.
+    double now = steady_seconds(), mail = job->mail_at > 0 ? job->mail_at : now;
+    auto ms = [](double s) { return static_cast<uint32_t>(std::clamp(s, 0.0, 4e6) * 1000.0); };
+    res.setup_ms = std::max<uint32_t>(1, ms(mail - job->received));
+    res.xfer_ms = ms(now - mail);
     for (size_t i = 0; i < job->results.size(); ++i) {
         const Outcome& o = job->results[i] ? *job->results[i] : job->last;
         ipc::RcptResult rr;

@@ -1,7 +1,7 @@
 // server.hpp - the remote agent's event-driven part: accepts the queue's connections on
 // the "remote" Unix socket (peer uid must be our own), takes DeliverMsg requests (all due
 // recipients of one message for one next hop, the body as a sealed memfd it maps
-// read-only), finds the hosts (MX or the bracketed host, deliver/remote/dns.hpp and
+// read-only), finds the hosts (MX or the bracketed host, lib/dns/resolver.hpp and
 // mx.hpp), tries each host and address in turn within one attempt (deliver/remote/
 // session.hpp), and answers each request with one DeliverResultMsg holding an outcome per
 // recipient. A session that finished a message waits up to smtp_connection_reuse_time
@@ -21,17 +21,25 @@
 #include <vector>
 
 #include "deliver/remote/authinfo.hpp"
-#include "deliver/remote/dns.hpp"
 #include "deliver/remote/mx.hpp"
 #include "deliver/remote/session.hpp"
 #include "lib/core/c_ptr.hpp"
 #include "lib/daemon/daemon.hpp"
+#include "lib/dns/resolver.hpp"
 #include "lib/ipc/channel.hpp"
 #include "lib/ipc/messages.hpp"
 #include "lib/mail/next_hop.hpp"
 #include "lib/map/map.hpp"
 
 namespace tegami::remote {
+
+// The resolver (lib/dns) is shared with smtpd.
+using dns::addresses_from_rdata;
+using dns::DnsAnswer;
+using dns::kRrA;
+using dns::kRrAaaa;
+using dns::kRrMx;
+using dns::Resolver;
 
 // A read-only mapping of a request's body descriptor.
 class MappedBody {
@@ -83,6 +91,8 @@ class RemoteServer {
         int dns_waiting = 0;
         std::vector<std::string> v4, v6;
         bool perm_dns = false;
+        double received = 0;  // steady_seconds(): when the request came
+        double mail_at = 0;   // when its transaction started (MAIL); 0: it never did
     };
 
     static void on_accept_cb(evutil_socket_t, short, void* arg) noexcept;

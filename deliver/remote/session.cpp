@@ -128,6 +128,7 @@ void Session::begin_connect() {
 }
 
 void Session::send(MessageSpec m) {
+    mail_at_ = 0;
     idle_ = false;
     in_message_ = true;
     client_.send_message(std::move(m));
@@ -290,6 +291,10 @@ void Session::do_write() {
 // Takes what the client wants written and acts on its event.
 void Session::after_client() {
     if (closed_) return;
+    if (client_.mails() != mails_seen_) {
+        mails_seen_ = client_.mails();
+        mail_at_ = steady_seconds();
+    }
     if (!client_.output().empty()) {
         if (outbuf_.empty()) {
             outbuf_.swap(client_.output());

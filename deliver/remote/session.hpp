@@ -13,6 +13,7 @@
 
 #include <event2/event.h>
 
+#include <ctime>
 #include <functional>
 #include <memory>
 #include <string>
@@ -24,6 +25,13 @@
 #include "lib/core/unique_fd.hpp"
 
 namespace tegami::remote {
+
+// The monotonic clock in seconds (for the delays= split).
+inline double steady_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
 
 using tegami::Result;
 
@@ -60,6 +68,8 @@ class Session {
     bool idle() const { return idle_; }
     // True once a message was accepted or refused in this session (the peer spoke SMTP).
     bool delivered_any() const { return delivered_any_; }
+    // When the current transaction's MAIL was written (steady clock, seconds; 0: not yet).
+    double transaction_start() const { return mail_at_; }
     const SessionTarget& target() const { return target_; }
     std::string relay() const;  // "host[addr]:port", "lmtp[unix:/path]"
     bool tls() const { return client_.tls_active(); }
@@ -93,6 +103,8 @@ class Session {
     bool idle_ = false;
     bool closed_ = false;
     bool delivered_any_ = false;
+    uint64_t mails_seen_ = 0;
+    double mail_at_ = 0;
     MessageSpec first_;
     std::string outbuf_;
     size_t outoff_ = 0;

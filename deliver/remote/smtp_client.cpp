@@ -528,6 +528,7 @@ void SmtpClient::begin_message() {
         return;
     }
     write(mail_command());
+    ++mails_;
     expect(Cmd::mail);
     if (ext_.pipelining) {
         for (size_t i = 0; i < msg_.rcpts.size(); ++i) {

@@ -116,6 +116,8 @@ class SmtpClient {
     const Outcome& session_outcome() const { return session_; }
     const Extensions& extensions() const { return ext_; }
     bool tls_active() const { return s_.tls_active; }
+    // MAIL commands written so far (the session times each transaction's start by it).
+    uint64_t mails() const { return mails_; }
     // Seconds to wait for the next reply (RFC 5321 4.5.3.2), 0 when no reply is due.
     unsigned timeout() const;
     // True when a reused connection may take another message.
@@ -164,6 +166,7 @@ class SmtpClient {
     ClientSettings s_;
     Extensions ext_;
     Event event_ = Event::none;
+    uint64_t mails_ = 0;
     std::string in_;
     std::string out_;
     std::deque<Pending> pending_;

@@ -66,8 +66,10 @@ struct Config {
     uint64_t smtpd_recipient_limit = 0;
     uint64_t smtpd_error_limit = 0;
     uint64_t smtpd_client_limit = 0;
-    uint64_t smtpd_timeout = 0;       // seconds
-    uint64_t smtpd_data_timeout = 0;  // seconds
+    uint64_t smtpd_timeout = 0;  // seconds
+    bool smtpd_peername_lookup = false;
+    uint64_t smtpd_peername_timeout = 0;  // seconds
+    uint64_t smtpd_data_timeout = 0;      // seconds
 
     // authentication (tegami-auth)
     std::string auth_db;

@@ -170,6 +170,16 @@ const std::vector<Param>& param_table() {
                 "get 421 4.7.0 and are closed. Master raises its RLIMIT_NOFILE (inherited by "
                 "smtpd) to this plus 256 when it can, and logs what it did; an idle plaintext "
                 "session costs under 2 KiB."),
+        P_BOOL(smtpd_peername_lookup, "yes",
+               "Name each TCP client by DNS before the greeting, as Postfix does: the PTR "
+               "record of its address, confirmed by a forward lookup (A or AAAA) that gives "
+               "the address back; the name is used in the logs and the Received header, and "
+               "\"unknown\" when it is not confirmed. 127.0.0.1 and ::1 are \"localhost\" "
+               "without a lookup. The servers asked are dns_resolver's (read when smtpd "
+               "starts)."),
+        P_TIME(smtpd_peername_timeout, "5s",
+               "How long the client-name lookup may take; then the session goes on with the "
+               "name \"unknown\". Other sessions never wait for it."),
         P_TIME(smtpd_timeout, "300s",
                "How long smtpd waits for the next command, and for the client to read a reply "
                "(RFC 5321 4.5.3.2: at least 5 minutes). On expiry: 421 4.4.2 and close."),
@@ -436,8 +446,9 @@ const std::vector<Param>& param_table() {
               "host), the value \"U:user\" \"P:password\" \"M:PLAIN LOGIN\". AUTH is only "
               "sent once TLS is active. Empty: no AUTH."),
         P_LIST(dns_resolver, "",
-               "The DNS servers the remote agent asks, as \"address\" or \"address@port\" "
-               "(it forwards its queries to them). Empty: the servers in /etc/resolv.conf."),
+               "The DNS servers the remote agent and smtpd (client names) ask, as \"address\" "
+               "or \"address@port\" (they forward their queries to them). Empty: the servers "
+               "in /etc/resolv.conf, and /etc/hosts."),
         P_STR(smtp_tls_security, "may",
               "TLS for outgoing SMTP: \"may\" sends STARTTLS whenever the server offers it "
               "and goes on in the clear otherwise (opportunistic, RFC 3207, no certificate "

@@ -184,6 +184,8 @@ std::string encode(const DeliverResultMsg& m) {
         w.u32(rr.flags);
     }
     w.str(m.relay);
+    w.u32(m.setup_ms);
+    w.u32(m.xfer_ms);
     return w.finish();
 }
 
@@ -201,6 +203,8 @@ bool decode(std::string_view payload, DeliverResultMsg& m) {
         r.u32(rr.flags);
     }
     r.str(m.relay);
+    r.u32(m.setup_ms);
+    r.u32(m.xfer_ms);
     return r.finish();
 }
 

@@ -146,6 +146,11 @@ struct DeliverResultMsg {
     uint64_t request_id = 0;
     std::vector<RcptResult> results;
     std::string relay;  // "local", "mbox", "maildir", "lmtp:...": for the relay= log field
+    // For the delays= log field, when the agent measures them (0 and 0: it does not):
+    // connection setup (DNS, connect, greeting, EHLO, TLS, AUTH) and transmission (MAIL
+    // to the last reply), in milliseconds.
+    uint32_t setup_ms = 0;
+    uint32_t xfer_ms = 0;
 };
 
 // local -> queue, before the DeliverResultMsg of the same request: recipient `index`

@@ -23,8 +23,6 @@ Connection::Connection(Server& server, std::unique_ptr<Transport> transport,
       session_(*this, std::move(config), std::move(client), role),
       auth_(server.auth(), *this),
       stream_(server.base(), std::move(transport), *this) {
-    const ClientInfo& ci = session_.state().client;
-    log_info("connect from %s[%s] (%s)", ci.name.c_str(), ci.addr.c_str(), role_name(role));
     session_.set_tls_available(server_.tls() != nullptr);
     chunk_size_ = std::max<uint64_t>(session_.state().config->smtpd_data_buffer_size, 4096);
     set_timeouts(false);
@@ -54,7 +52,54 @@ void Connection::guarded(F&& f) noexcept {
     server_.reap(this);  // may delete this
 }
 
+// A TCP client other than this host is named by its PTR record confirmed by a forward
+// lookup (dns/resolver.hpp NameLookup) before anything else happens; the session waits
+// for it at most smtpd_peername_timeout and then goes on as "unknown" (other sessions are
+// never held up: the lookup is asynchronous).
 void Connection::start() {
+    const ClientInfo& ci = session_.state().client;
+    dns::Resolver* r = server_.resolver();
+    if (r && !ci.local && ci.name == "unknown") {
+        lookup_ = std::make_unique<dns::NameLookup>(*r);
+        bool started = lookup_->start(ci.addr, [this](std::string name, std::string why) {
+            guarded([&] { named(std::move(name), why); });
+        });
+        if (started) {
+            stream_.pause(true);
+            lookup_timer_.reset(evtimer_new(server_.base(), &Connection::lookup_timeout_cb, this));
+            uint64_t t = session_.state().config->smtpd_peername_timeout;
+            timeval tv{static_cast<time_t>(t), t == 0 ? 1000 : 0};
+            if (lookup_timer_) evtimer_add(lookup_timer_.get(), &tv);
+            return;
+        }
+        lookup_.reset();
+    }
+    begin();
+}
+
+void Connection::lookup_timeout_cb(evutil_socket_t, short, void* arg) noexcept {
+    auto* self = static_cast<Connection*>(arg);
+    self->guarded([self] {
+        if (self->lookup_) self->lookup_->cancel();
+        self->named("unknown", "timed out");
+    });
+}
+
+void Connection::named(std::string name, const std::string& why) {
+    if (!lookup_) return;  // already named
+    lookup_timer_.reset();
+    const ClientInfo& ci = session_.state().client;
+    if (name == "unknown") log_info("%s: hostname not confirmed: %s", ci.addr.c_str(), why.c_str());
+    session_.set_client_name(std::move(name));
+    stream_.pause(false);
+    begin();
+    lookup_.reset();  // after begin: this callback runs inside it
+}
+
+void Connection::begin() {
+    const ClientInfo& ci = session_.state().client;
+    log_info("connect from %s[%s] (%s)", ci.name.c_str(), ci.addr.c_str(),
+             role_name(session_.state().role));
     if (session_.state().role == Role::smtps) {
         stream_.start_handshake();  // implicit TLS: the greeting comes after the handshake
     } else {
@@ -266,14 +311,14 @@ ClientInfo client_info(const sockaddr* sa, int len) {
     if (sa->sa_family == AF_INET && len >= static_cast<int>(sizeof(sockaddr_in))) {
         const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
         inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf);
-        if ((ntohl(in->sin_addr.s_addr) >> 24) == 127) ci.name = "localhost";
+        if (ntohl(in->sin_addr.s_addr) == INADDR_LOOPBACK) ci.name = "localhost";
     } else if (sa->sa_family == AF_INET6 && len >= static_cast<int>(sizeof(sockaddr_in6))) {
         const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
         if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
             in_addr v4;
             std::memcpy(&v4, in6->sin6_addr.s6_addr + 12, sizeof v4);
             inet_ntop(AF_INET, &v4, buf, sizeof buf);
-            if ((ntohl(v4.s_addr) >> 24) == 127) ci.name = "localhost";
+            if (ntohl(v4.s_addr) == INADDR_LOOPBACK) ci.name = "localhost";
         } else {
             inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf);
             if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) ci.name = "localhost";

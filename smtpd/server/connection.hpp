@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "lib/core/c_ptr.hpp"
+#include "lib/dns/resolver.hpp"
 #include "lib/event/stream.hpp"
 #include "smtpd/server/auth_session.hpp"
 #include "smtpd/server/queue_client.hpp"
@@ -79,6 +80,9 @@ class Connection final : public SessionHost,
     void start_tls() override;
 
   private:
+    static void lookup_timeout_cb(evutil_socket_t, short, void* arg) noexcept;
+    void named(std::string name, const std::string& why);
+    void begin();
     template <typename F>
     void guarded(F&& f) noexcept;
     static void delay_cb(evutil_socket_t, short, void* arg) noexcept;
@@ -95,9 +99,14 @@ class Connection final : public SessionHost,
     bool dead_ = false;
     bool data_timeouts_ = false;
     bool greeted_ = false;  // smtps: the greeting waits for the handshake
+    // The client's name (FCrDNS) is looked up before the greeting, within
+    // smtpd_peername_timeout; the stream is paused meanwhile.
+    std::unique_ptr<dns::NameLookup> lookup_;
+    EventPtr lookup_timer_;
 };
 
-// Printable address and name ("localhost" for loopback, else "unknown") of a peer.
+// Printable address and name of a peer: "localhost" for 127.0.0.1 and ::1 (this host,
+// never looked up), else "unknown" until the name lookup confirms one.
 ClientInfo client_info(const struct sockaddr* sa, int len);
 
 }  // namespace tegami::smtpd

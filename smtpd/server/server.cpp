@@ -32,6 +32,14 @@ Server::~Server() {
 void Server::start() {
     make_role_configs();
     load_tls(false);
+    if (ctx_.config->smtpd_peername_lookup) {
+        auto r = dns::Resolver::create(ctx_.base, ctx_.config->dns_resolver);
+        if (r)
+            resolver_ = std::move(r.value());
+        else
+            log_warning("client names: no resolver (%s): every client is \"unknown\"",
+                        r.error().message.c_str());
+    }
     for (auto& l : ctx_.listeners) {
         Role role;
         if (!parse_role(l.role, role) || !l.fd.valid()) continue;

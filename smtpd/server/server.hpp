@@ -25,6 +25,7 @@
 
 #include "lib/core/c_ptr.hpp"
 #include "lib/daemon/daemon.hpp"
+#include "lib/dns/resolver.hpp"
 #include "lib/map/aliases.hpp"
 #include "lib/net/networks.hpp"
 #include "lib/tls/context.hpp"
@@ -68,6 +69,8 @@ class Server {
     event_base* base() { return ctx_.base; }
     // The TLS context for new sessions, or null without a usable certificate.
     std::shared_ptr<tls::Context> tls() const { return tls_; }
+    // The resolver for client names (smtpd_peername_lookup), or null when off.
+    dns::Resolver* resolver() { return resolver_.get(); }
     size_t sessions() const { return conns_.size(); }
 
   private:
@@ -117,7 +120,8 @@ class Server {
     std::string local_sig_;                                   // passwd and aliases files
     time_t local_cache_born_ = 0;
     EventPtr stop_timer_;
-    int stop_stage_ = 0;  // 0 running, 1 draining, 2 told to close
+    std::unique_ptr<dns::Resolver> resolver_;  // made at start (dns_resolver read then)
+    int stop_stage_ = 0;                       // 0 running, 1 draining, 2 told to close
 };
 
 }  // namespace tegami::smtpd

@@ -81,6 +81,8 @@ class Session {
     void set_tls_available(bool on) { st_.tls_available = on; }
     void set_id(uint64_t id) { st_.id = id; }
     const SessionState& state() const { return st_; }
+    // The client's name once its lookup ended (before start()).
+    void set_client_name(std::string name) { st_.client.name = std::move(name); }
     // "ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4", as in the disconnect log line.
     std::string summary() const;
 

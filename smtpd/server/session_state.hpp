@@ -35,7 +35,7 @@ bool parse_role(std::string_view name, Role& out);
 
 struct ClientInfo {
     std::string addr;  // "127.0.0.1", "::1"; "local" on the MSP socket
-    std::string name;  // "localhost" for loopback, else "unknown" (no DNS yet)
+    std::string name;  // confirmed by DNS (FCrDNS), "localhost" for 127.0.0.1/::1, or "unknown"
     // The local (MSP) listener: the submitter's uid from SO_PEERCRED (never from the
     // client's words); trusted when that peer is root or this daemon's own user (the
     // client-queue runner), which alone may name another submitter with XUID.

@@ -799,3 +799,5 @@ else
 fi
 # The submission case (STARTTLS + AUTH PLAIN on the MSA vs Postfix with Cyrus sasldb).
 if [ "${BENCH_SUBMISSION:-1}" = 1 ]; then BENCH_WORK=$WORK TEGAMI_BIN=$BINDIR bash "$here/submission.sh" || say "submission case: not measured"; fi
+# The relay case (tests/bench/relay.sh, its own servers and smtp-sink): prints "relay ratio tegami/postfix".
+BENCH_WORK=$WORK TEGAMI_BIN=$BINDIR bash "$here/relay.sh" || say "relay: not measured (exit $?; see $WORK/relay)"

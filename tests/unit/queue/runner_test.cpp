@@ -265,3 +265,20 @@ Test(runner, memory_recipient_limit) {
 Test(runner, bdb_recipient_limit) {
     recipient_limit(true);
 }
+
+// delays=: Postfix's rounding, bad values (negative, NaN) as 0.
+Test(runner, format_delays_table) {
+    struct Case {
+        double a, b, c, d;
+        const char* want;
+    };
+    const Case cases[] = {
+        {-1, -0.5, 0.0 / 0.0, 0.004, "0/0/0/0"},
+        {0, 0, 0, 0, "0/0/0/0"},
+        {0.011, 0.25, 1.5, 9.94, "0.011/0.25/1.5/9.9"},
+        {12.4, 2940.6, 0.05, 100000, "12/2941/0.05/100000"},
+    };
+    for (const auto& c : cases)
+        cr_expect_eq(format_delays(c.a, c.b, c.c, c.d), std::string(c.want), "%s: %s", c.want,
+                     format_delays(c.a, c.b, c.c, c.d).c_str());
+}

@@ -88,6 +88,14 @@ Test(ipc_frame, messages_round_trip) {
     cr_expect_eq(d2.results[1].status, kStatusOk);
     cr_expect_eq(d2.results[1].flags, kResultRelayed);
     cr_expect_eq(d2.relay, "local");
+    cr_expect_eq(d2.setup_ms, 0u);
+    d.setup_ms = 120;
+    d.xfer_ms = 4000000;
+    cr_assert(decode(payload_of(encode(d)), d2));
+    cr_expect_eq(d2.setup_ms, 120u);
+    cr_expect_eq(d2.xfer_ms, 4000000u);
+    std::string cut = payload_of(encode(d));
+    cr_expect(!decode(cut.substr(0, cut.size() - 4), d2), "a frame without the timings is refused");
     SubmitResultMsg r{3, kStatusOk, "QID", "2.0.0 ok"}, r2;
     cr_assert(decode(payload_of(encode(r)), r2));
     cr_expect_eq(r2.queue_id, "QID");

@@ -63,7 +63,10 @@ Test(connection, client_info) {
     ci = client_info(reinterpret_cast<sockaddr*>(&v4), sizeof v4);
     cr_expect_eq(ci.addr, std::string("192.0.2.7"));
     cr_expect_eq(ci.name, std::string("unknown"));
-    inet_pton(AF_INET, "127.1.2.3", &v4.sin_addr);
+    inet_pton(AF_INET, "127.1.2.3", &v4.sin_addr);  // another loopback address: looked up
+    ci = client_info(reinterpret_cast<sockaddr*>(&v4), sizeof v4);
+    cr_expect_eq(ci.name, std::string("unknown"));
+    inet_pton(AF_INET, "127.0.0.1", &v4.sin_addr);  // this host: no lookup
     ci = client_info(reinterpret_cast<sockaddr*>(&v4), sizeof v4);
     cr_expect_eq(ci.name, std::string("localhost"));
 

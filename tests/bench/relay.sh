@@ -1,0 +1,211 @@
+#!/bin/bash
+# relay.sh - the relay case of `make bench` (issue 14 item 6): smtp-source sends MESSAGES
+# messages to the server, which relays every one to Postfix's smtp-sink on loopback;
+# the figure is messages per second end to end (from the first connection until the sink
+# has them all). Tegami (smarthost = the sink, trusted_networks = loopback) and Postfix
+# (relayhost = the sink, mynetworks = loopback), both with their durable defaults (a
+# message is on stable storage before its 250), in the same run, for BENCH_SIZE-byte
+# messages and then for 100 KiB ones. Prints
+#   relay ratio tegami/postfix: X.XX
+#   relay 100k ratio tegami/postfix: X.XX
+# Postfix comes from the Debian package, extracted with dpkg -x under BENCH_WORK (as
+# bench.sh does; fetched with apt-get download when missing), never installed; it needs
+# root. Called by tests/bench/bench.sh, or alone.
+#
+# Env: BENCH_WORK (./bench-work), BENCH_RELAY_MESSAGES (5000), BENCH_RELAY_BIG_MESSAGES
+# (1000), BENCH_SESSIONS (20), BENCH_SIZE (1024), TEGAMI_BIN, BENCH_RUN_TIMEOUT (300 s per
+# run), BENCH_STALL_TIMEOUT (30 s without progress at the sink). Exit 0 when every run
+# delivered everything, 1 otherwise, 77 when it cannot run (not root, no package).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+WORK=${BENCH_WORK:-$top/bench-work}
+N=${BENCH_RELAY_MESSAGES:-5000}
+NBIG=${BENCH_RELAY_BIG_MESSAGES:-1000}
+SESSIONS=${BENCH_SESSIONS:-20}
+SIZE=${BENCH_SIZE:-1024}
+BINDIR=${TEGAMI_BIN:-$top/build/bin}
+RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-300}
+STALL=${BENCH_STALL_TIMEOUT:-30}
+PFX=$WORK/postfix-pkg
+PF_LIB=$PFX/usr/lib/postfix
+R=$WORK/relay
+bt() { python3 "$here/benchtool.py" "$@"; }
+say() { echo "$@"; }
+for n in "$N" "$NBIG" "$SESSIONS" "$SIZE"; do
+  case $n in '' | *[!0-9]* | 0) echo "relay.sh: counts must be positive numbers" >&2; exit 64 ;; esac
+done
+[ "$(id -u)" = 0 ] || { say "relay: skipped (Postfix needs root)"; exit 77; }
+if [ ! -x "$PFX/usr/sbin/smtp-sink" ] || [ ! -x "$PF_LIB/sbin/master" ]; then
+  mkdir -p "$WORK/dl"
+  (cd "$WORK/dl" && rm -f postfix_*.deb && timeout 300 apt-get -q download postfix >/dev/null 2>&1) ||
+    { say "relay: skipped (apt-get download postfix failed)"; exit 77; }
+  rm -rf "$PFX.tmp" && dpkg -x "$WORK"/dl/postfix_*.deb "$PFX.tmp" && rm -rf "$PFX" &&
+    mv "$PFX.tmp" "$PFX"
+fi
+getent group postdrop >/dev/null || groupadd --system postdrop
+getent passwd postfix >/dev/null ||
+  useradd --system --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin postfix
+sh "$top/scripts/accounts.sh" >/dev/null 2>&1
+rm -rf "$R"
+mkdir -p "$R"
+chmod 755 "$R"
+
+SINK_PID="" TG_PID=""
+SINK_PORT=$(bt free-port 28000)
+TG_PORT=$(bt free-port $((SINK_PORT + 1)))
+PF_PORT=$(bt free-port $((TG_PORT + 1)))
+PFI=$R/postfix
+pf() { LD_LIBRARY_PATH=$PF_LIB "$PFX/usr/sbin/postfix" -c "$PFI/etc" "$@"; }
+
+cleanup() {
+  [ -n "$TG_PID" ] && kill -TERM "$TG_PID" 2>/dev/null && wait "$TG_PID" 2>/dev/null
+  [ -d "$PFI/etc" ] && pf stop >/dev/null 2>&1
+  [ -n "$SINK_PID" ] && kill -TERM "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null
+  TG_PID="" SINK_PID=""
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+start_sink() {  # a fresh sink (its counter starts at 0)
+  [ -n "$SINK_PID" ] && kill -TERM "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null
+  : >"$R/sink.out"
+  LD_LIBRARY_PATH=$PF_LIB "$PFX/usr/sbin/smtp-sink" -u nobody -c "127.0.0.1:$SINK_PORT" 256 \
+    >"$R/sink.out" 2>&1 &
+  SINK_PID=$!
+  bt wait-banner "$SINK_PORT" 10 >/dev/null || { say "relay: smtp-sink does not answer"; exit 1; }
+}
+
+sink_count() {
+  tr '\r' '\n' <"$R/sink.out" | sed -n 's/.*mesg=\([0-9]*\).*/\1/p' | tail -1
+}
+
+# measure NAME PORT COUNT BYTES -> RATE (msg/s end to end; empty when it failed)
+measure() {
+  local name=$1 port=$2 n=$3 bytes=$4 t0 t1 got=0 last=0 idle=0 deadline
+  RATE=""
+  start_sink
+  t0=$(bt now)
+  LD_LIBRARY_PATH=$PF_LIB timeout -k 5 "$RUN_TIMEOUT" "$PFX/usr/sbin/smtp-source" -s "$SESSIONS" \
+    -m "$n" -l "$bytes" -f bench@localhost -t user@relay.example -M localhost \
+    "127.0.0.1:$port" >"$R/source-$name.log" 2>&1 ||
+    { say "  $name: smtp-source failed: $(tail -1 "$R/source-$name.log")"; return 1; }
+  deadline=$(($(date +%s) + RUN_TIMEOUT))
+  while :; do
+    got=$(sink_count)
+    got=${got:-0}
+    [ "$got" -ge "$n" ] && break
+    if [ "$got" = "$last" ]; then idle=$((idle + 1)); else idle=0; last=$got; fi
+    if [ "$idle" -ge $((STALL * 20)) ] || [ "$(date +%s)" -ge "$deadline" ]; then
+      say "  $name: the sink has $got of $n messages: FAILED"
+      return 1
+    fi
+    sleep 0.05
+  done
+  t1=$(bt now)
+  RATE=$(python3 -c "print('%.0f' % ($n / ($t1 - $t0)))")
+  say "  $name: $n messages of $bytes bytes relayed in $(python3 -c "print('%.2f' % ($t1 - $t0))") s" \
+    "= $RATE msg/s end to end"
+}
+
+start_tegami() {
+  rm -rf "$R/tegami"
+  "$top/scripts/mkconf.sh" "$R/tegami" "$TG_PORT" "$BINDIR" "smarthost=[127.0.0.1]:$SINK_PORT" \
+    "trusted_networks=127.0.0.0/8" >/dev/null
+  "$BINDIR/tegami-master" -c "$R/tegami/tegami.conf" -f >"$R/tegami/master.log" 2>&1 &
+  TG_PID=$!
+  bt wait-banner "$TG_PORT" 30 >/dev/null ||
+    { say "relay: tegami does not answer: $(tail -3 "$R/tegami/master.log")"; exit 1; }
+}
+
+stop_tegami() {
+  kill -TERM "$TG_PID" 2>/dev/null
+  wait "$TG_PID" 2>/dev/null
+  TG_PID=""
+}
+
+setup_postfix() {
+  mkdir -p "$PFI/etc" "$PFI/meta" "$PFI/spool" "$PFI/data"
+  cp "$PFX/etc/postfix/postfix-files" "$PFI/meta/"
+  : >"$PFI/meta/dynamicmaps.cf"
+  mkdir -p "$PFI/meta/postfix-files.d" "$PFI/meta/dynamicmaps.cf.d"
+  chown postfix "$PFI/data"
+  chmod 700 "$PFI/data"
+  chgrp postdrop "$PFX/usr/sbin/postqueue" "$PFX/usr/sbin/postdrop"
+  chmod 2755 "$PFX/usr/sbin/postqueue" "$PFX/usr/sbin/postdrop"
+  cat >"$PFI/etc/main.cf" <<EOF
+# Postfix relaying everything to the bench's smtp-sink (tests/bench/relay.sh): package
+# defaults except the paths, the loopback listener, the relay host and the process limit.
+compatibility_level = 3.6
+queue_directory = $PFI/spool
+data_directory = $PFI/data
+meta_directory = $PFI/meta
+command_directory = $PFX/usr/sbin
+daemon_directory = $PF_LIB/sbin
+shlib_directory = $PF_LIB
+mail_owner = postfix
+setgid_group = postdrop
+import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C LD_LIBRARY_PATH=$PF_LIB
+maillog_file_prefixes = $PFI
+maillog_file = $PFI/maillog
+myhostname = relay.localdomain
+mydestination =
+mynetworks = 127.0.0.0/8
+relayhost = [127.0.0.1]:$SINK_PORT
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+alias_maps =
+alias_database =
+default_process_limit = 1200
+smtp_tls_security_level = none
+EOF
+  cat >"$PFI/etc/master.cf" <<EOF
+127.0.0.1:$PF_PORT inet n - n - - smtpd
+pickup    unix  n - n 60    1 pickup
+cleanup   unix  n - n -     0 cleanup
+qmgr      unix  n - n 300   1 qmgr
+rewrite   unix  - - n -     - trivial-rewrite
+bounce    unix  - - n -     0 bounce
+defer     unix  - - n -     0 bounce
+trace     unix  - - n -     0 bounce
+verify    unix  - - n -     1 verify
+flush     unix  n - n 1000? 0 flush
+proxymap  unix  - - n -     - proxymap
+smtp      unix  - - n -     - smtp
+relay     unix  - - n -     - smtp
+error     unix  - - n -     - error
+retry     unix  - - n -     - error
+discard   unix  - - n -     - discard
+anvil     unix  - - n -     1 anvil
+scache    unix  - - n -     1 scache
+postlog   unix-dgram n - n - 1 postlogd
+EOF
+  pf check >"$R/postfix-check.log" 2>&1 || { say "relay: postfix check failed"; cat "$R/postfix-check.log"; exit 1; }
+}
+
+start_postfix() {
+  timeout 120 env LD_LIBRARY_PATH="$PF_LIB" "$PFX/usr/sbin/postfix" -c "$PFI/etc" start \
+    >>"$R/postfix-start.log" 2>&1 || { say "relay: postfix start failed: $(tail -3 "$PFI/maillog")"; exit 1; }
+  bt wait-banner "$PF_PORT" 30 >/dev/null || { say "relay: postfix does not answer"; exit 1; }
+}
+
+ratio() {  # ratio TG PF
+  if [ -n "$1" ] && [ -n "$2" ]; then python3 -c "print('%.2f' % ($1 / $2))"; else echo "n/a"; fi
+}
+
+setup_postfix
+ok=1
+for kind in small big; do
+  if [ "$kind" = small ]; then n=$N bytes=$SIZE label="relay"; else n=$NBIG bytes=102400 label="relay 100k"; fi
+  start_tegami
+  measure "tegami-$kind" "$TG_PORT" "$n" "$bytes" || ok=0
+  tg=$RATE
+  stop_tegami
+  start_postfix
+  measure "postfix-$kind" "$PF_PORT" "$n" "$bytes" || ok=0
+  pf=$RATE
+  pf stop >/dev/null 2>&1
+  sleep 1
+  say "$label ratio tegami/postfix: $(ratio "$tg" "$pf")"
+done
+[ "$ok" = 1 ]
