@@ -94,7 +94,7 @@ class Connection final : public SessionHost,
     AuthSession auth_;
     Stream stream_;
     uint64_t request_id_ = 0;
-    EventPtr delay_ev_;  // the error sleep / tarpit timer
+    EventPtr delay_ev_;      // the error sleep / tarpit timer
     size_t chunk_size_ = 0;  // smtpd_data_buffer_size (at least 4 KiB)
     bool dead_ = false;
     bool data_timeouts_ = false;
