@@ -163,7 +163,7 @@ def rate_limit(box):
     report(codes == [220] * 6, "6 connections within a minute (the rate limit) are greeted", codes)
     report(over[0] == 421 and "4.7.0" in over[1] and "per minute" in over[1],
            "the 7th within the minute: 421 4.7.0", over)
-    report("refusing localhost[127.0.0.3]: too many connections per minute" in box.log(),
+    report("[127.0.0.3]: too many connections per minute" in box.log(),
            "the refusal is logged", box.tail())
 
 
