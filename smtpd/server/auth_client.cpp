@@ -100,7 +100,7 @@ void AuthClient::limit_check(std::string identity, LimitDone done) {
     channel_->send(ipc::encode(m));
 }
 
-void AuthClient::limit_count(ipc::LimitCountMsg m) {
+void AuthClient::limit_count(const ipc::LimitCountMsg& m) {
     if (!ensure_channel()) {
         log_error("sending limits: tegami-auth unreachable; %llu recipients of %s not counted",
                   static_cast<unsigned long long>(m.recipients), m.identity.c_str());

@@ -58,7 +58,7 @@ class AuthClient {
     // when auth cannot be reached).
     using LimitDone = std::function<void(const ipc::LimitReplyMsg&)>;
     void limit_check(std::string identity, LimitDone done);
-    void limit_count(ipc::LimitCountMsg m);
+    void limit_count(const ipc::LimitCountMsg& m);
 
   private:
     bool ensure_channel();

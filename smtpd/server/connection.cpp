@@ -248,7 +248,7 @@ void Connection::count_sent(const std::string& identity, uint64_t recipients) {
     m.identity = identity;
     m.messages = 1;
     m.recipients = recipients;
-    server_.auth().limit_count(std::move(m));
+    server_.auth().limit_count(m);
 }
 
 PolicyVerdict Connection::policy(const SessionState& st, const VerbSpec& verb,
