@@ -13,8 +13,8 @@ using namespace tegami::msp;
 
 namespace {
 
-AddressTestContext context(std::map<std::string, std::string> mailertable = {},
-                           std::map<std::string, std::string> virtuser = {}) {
+AddressTestContext context(const std::map<std::string, std::string>& mailertable = {},
+                           const std::map<std::string, std::string>& virtuser = {}) {
     AddressTestContext c;
     c.hostname = "mx.example.org";
     c.local_domains = {"example.org", "localhost"};

@@ -36,7 +36,7 @@ Test(submission, message_id_form) {
 }
 
 namespace {
-SessionState session(Role role, std::string login, bool local, std::string data) {
+SessionState session(Role role, std::string login, bool local, const std::string& data) {
     SessionState st;
     Config c = default_config();
     c.hostname = "mx.test";
