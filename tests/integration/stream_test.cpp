@@ -236,8 +236,14 @@ Test(stream, a_50_mib_body_is_streamed_and_delivered_whole) {
     r = c.reply(60000);
     IT_ASSERT(r.code == 250, "got %d %s", r.code, r.text().c_str());
     long after = peak_kib(smtpd);
+#if defined(__SANITIZE_ADDRESS__)
+    // ASan keeps freed memory in its quarantine (256 MiB by default), so a sanitizer
+    // build's peak RSS says nothing about what smtpd holds; the plain build checks it.
+    cr_log_info("sanitizer build: smtpd's peak RSS (+%ld KiB) not checked", after - before);
+#else
     IT_EXPECT(after > 0 && after - before < 8 * 1024,
               "smtpd's peak RSS grew by %ld KiB for a 50 MiB body", after - before);
+#endif
     IT_ASSERT(
         wait_until([&] { return count_of(sandbox().mbox(mail_user()), "END-OF-THE-50") == 1; },
                    60000),
