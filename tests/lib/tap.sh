@@ -63,3 +63,33 @@ tap_relay() {
     esac
   done
 }
+
+# smtp_send PORT RCPT TOKEN [SIZE] - one message to RCPT through 127.0.0.1:PORT (smtplib),
+# subject TOKEN and a body of about SIZE octets (a line when no SIZE); prints the queue ID
+# from the 250 reply.
+smtp_send() {
+  python3 - "$1" "$2" "$3" "${4:-0}" <<'PY'
+import smtplib, sys
+port, rcpt, token, size = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+body = "".join("%s %06d %s\r\n" % (token, i, "y" * 60) for i in range(size // 75 + 1)) \
+    if size else "body %s\r\n" % token
+s = smtplib.SMTP("127.0.0.1", port, timeout=20)
+s.ehlo("test.example.org")
+s.mail("test@example.org")
+s.rcpt(rcpt)
+code, msg = s.data("Subject: %s\r\n\r\n%s" % (token, body))
+print(msg.decode().split()[-1])
+s.quit()
+PY
+}
+# queue_result LOG QID - the queue's last delivery line (the one with delay=) for QID in LOG.
+queue_result() { grep "tegami/queue.*$2: to=<" "$1" | grep 'delay=' | tail -n 1; }
+# wait_queue_result LOG QID - waits (at most 20 s) for that line.
+wait_queue_result() {
+  local _
+  for _ in $(seq 1 100); do
+    [ -n "$(queue_result "$1" "$2")" ] && return 0
+    sleep 0.2
+  done
+  return 1
+}

@@ -50,27 +50,9 @@ if ! greets "$PORT" "$MASTER"; then
   finish
 fi
 
-send() {  # rcpt token -> prints the queue id
-  python3 - "$PORT" "$1" "$2" <<'EOF'
-import smtplib, sys
-port, rcpt, token = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-s = smtplib.SMTP("127.0.0.1", port, timeout=20)
-s.ehlo("home.example.org")
-s.mail("home@example.org")
-s.rcpt(rcpt)
-code, msg = s.data("Subject: %s\r\n\r\nbody %s\r\n" % (token, token))
-print(msg.decode().split()[-1])
-s.quit()
-EOF
-}
-result() { grep "tegami/queue.*$1: to=<" "$DIR/master.log" | grep 'delay=' | tail -n 1; }
-wait_result() {
-  for _ in $(seq 1 100); do
-    [ -n "$(result "$1")" ] && return 0
-    sleep 0.2
-  done
-  return 1
-}
+send() { smtp_send "$PORT" "$1" "$2"; }  # rcpt token -> prints the queue id
+result() { queue_result "$DIR/master.log" "$1"; }
+wait_result() { wait_queue_result "$DIR/master.log" "$1"; }
 
 q=$(send tghome1@localhost nohome)
 wait_result "$q"

@@ -50,29 +50,9 @@ if ! greets "$PORT" "$MASTER"; then
   finish
 fi
 
-send() {  # rcpt token size -> prints the queue id
-  python3 - "$PORT" "$1" "$2" "$3" <<'EOF'
-import smtplib, sys
-port, rcpt, token, size = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
-s = smtplib.SMTP("127.0.0.1", port, timeout=20)
-body = "".join("%s %06d %s\r\n" % (token, i, "y" * 60) for i in range(size // 75 + 1))
-s.ehlo("mbx.example.org")
-s.mail("mbx@example.org")
-s.rcpt(rcpt)
-code, msg = s.data("Subject: %s\r\n\r\n%s" % (token, body))
-print(msg.decode().split()[-1])
-s.quit()
-EOF
-}
-# The last queue log line for a queue ID (the one with delay=).
-result() { grep "tegami/queue.*$1: to=<" "$DIR/master.log" | grep 'delay=' | tail -n 1; }
-wait_result() {  # qid
-  for _ in $(seq 1 100); do
-    [ -n "$(result "$1")" ] && return 0
-    sleep 0.2
-  done
-  return 1
-}
+send() { smtp_send "$PORT" "$1" "$2" "$3"; }  # rcpt token size -> prints the queue id
+result() { queue_result "$DIR/master.log" "$1"; }
+wait_result() { wait_queue_result "$DIR/master.log" "$1"; }
 
 M=$DIR/mail
 q=$(send tgmbx1@localhost small 2000)
