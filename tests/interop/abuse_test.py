@@ -36,41 +36,9 @@ def report(ok, name, detail=""):
     sys.stdout.flush()
 
 
-class Raw:
+class Raw(ts.SmtpLines):
     def __init__(self, port, source):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=20,
-                                          source_address=(source, 0))
-        self.f = self.s.makefile("rb")
-        self.greeting = self.reply()
-
-    def reply(self):
-        lines = []
-        while True:
-            line = self.f.readline().decode("utf-8", "replace").rstrip("\r\n")
-            if not line:
-                return (-1, "\n".join(lines))
-            lines.append(line)
-            if len(line) < 4 or line[3] != "-":
-                return (int(line[:3]), "\n".join(lines))
-
-    def cmd(self, line):
-        self.s.sendall(line.encode() + b"\r\n")
-        return self.reply()
-
-    def timed(self, line):
-        t = time.monotonic()
-        r = self.cmd(line)
-        return r, time.monotonic() - t
-
-    def closed(self):
-        try:
-            self.s.settimeout(5)
-            return self.s.recv(1) == b""
-        except OSError:
-            return True
-
-    def close(self):
-        self.s.close()
+        super().__init__(port, source=source)
 
 
 def error_sleep(box):

@@ -42,32 +42,8 @@ def report(ok, name, detail=""):
     sys.stdout.flush()
 
 
-class Raw:
+class Raw(ts.SmtpLines):
     """A line-level SMTP client, over TCP or the MSP's Unix socket."""
-
-    def __init__(self, port=None, unix=None):
-        if unix:
-            self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.s.settimeout(20)
-            self.s.connect(unix)
-        else:
-            self.s = socket.create_connection(("127.0.0.1", port), timeout=20)
-        self.f = self.s.makefile("rb")
-        self.greeting = self.reply()
-
-    def reply(self):
-        lines = []
-        while True:
-            line = self.f.readline().decode("utf-8", "replace").rstrip("\r\n")
-            if not line:
-                return (-1, "\n".join(lines))
-            lines.append(line)
-            if len(line) < 4 or line[3] != "-":
-                return (int(line[:3]), "\n".join(lines))
-
-    def cmd(self, line):
-        self.s.sendall(line.encode() + b"\r\n")
-        return self.reply()
 
     def login(self, user):
         self.cmd("EHLO client.example")

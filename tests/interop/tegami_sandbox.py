@@ -98,6 +98,53 @@ def strip_trace(entry):
     return b"\n".join(lines[i:])
 
 
+class SmtpLines:
+    """A line-level SMTP client for the tests that need exact replies and timing: over
+    TCP to 127.0.0.1:port (from a chosen 127.0.0.x source address), or over a Unix
+    socket (the MSP's). Replies are (code, text); a closed connection reads as -1."""
+
+    def __init__(self, port=None, source=None, unix=None):
+        if unix:
+            self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.s.settimeout(20)
+            self.s.connect(unix)
+        else:
+            self.s = socket.create_connection(
+                ("127.0.0.1", port), timeout=20,
+                source_address=(source, 0) if source else None)
+        self.f = self.s.makefile("rb")
+        self.greeting = self.reply()
+
+    def reply(self):
+        lines = []
+        while True:
+            line = self.f.readline().decode("utf-8", "replace").rstrip("\r\n")
+            if not line:
+                return (-1, "\n".join(lines))
+            lines.append(line)
+            if len(line) < 4 or line[3] != "-":
+                return (int(line[:3]), "\n".join(lines))
+
+    def cmd(self, line):
+        self.s.sendall(line.encode() + b"\r\n")
+        return self.reply()
+
+    def timed(self, line):
+        t = time.monotonic()
+        r = self.cmd(line)
+        return r, time.monotonic() - t
+
+    def closed(self):
+        try:
+            self.s.settimeout(5)
+            return self.s.recv(1) == b""
+        except OSError:
+            return True
+
+    def close(self):
+        self.s.close()
+
+
 class Sandbox:
     """The suite in a temporary directory; start() then stop() (always)."""
 
