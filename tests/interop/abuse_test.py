@@ -16,7 +16,6 @@ Run by tests/interop/abuse.sh. Prints "ok - ..." / "not ok - ..." and, last,
 
 import os
 import smtplib
-import socket
 import sys
 import time
 import traceback

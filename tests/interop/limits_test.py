@@ -19,7 +19,6 @@ import calendar
 import os
 import re
 import smtplib
-import socket
 import subprocess
 import sys
 import time
