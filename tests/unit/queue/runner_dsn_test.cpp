@@ -20,6 +20,7 @@
 #include "queue/committer.hpp"
 #include "queue/runner.hpp"
 #include "queue/store.hpp"
+#include "tests/unit/queue/runner_fixture.hpp"
 
 using namespace tegami;
 using namespace tegami::queue;
@@ -41,33 +42,8 @@ RunnerSettings settings() {
     return s;
 }
 
-struct Fixture {
-    std::string dir;
-    std::unique_ptr<QueueStore> store;
-    EventBasePtr base{event_base_new()};
-    std::unique_ptr<Committer> committer;
-    std::unique_ptr<Runner> runner;
-
-    explicit Fixture(bool bdb) {
-        if (bdb) {
-            char tmpl[] = "/tmp/tegami-runner-dsn.XXXXXX";
-            cr_assert(mkdtemp(tmpl) != nullptr);
-            dir = tmpl;
-            auto s = open_bdb_store(dir, 1024 * 1024);
-            cr_assert(s.ok(), "%s", s.ok() ? "" : s.error().message.c_str());
-            store = std::move(s.value());
-        } else {
-            store = make_memory_store();
-        }
-        committer = std::make_unique<Committer>(base.get(), *store);
-        cr_assert(committer->start().ok());
-    }
-    ~Fixture() {
-        runner.reset();
-        committer->shutdown();
-        (void)store->close();
-        if (!dir.empty()) std::filesystem::remove_all(dir);
-    }
+struct Fixture : test::RunnerFixture {
+    using RunnerFixture::RunnerFixture;
     void put(const std::string& qid, const std::string& sender, uint32_t notify, uint32_t flags) {
         Envelope e;
         e.queue_id = qid;

@@ -21,6 +21,7 @@
 #include "queue/committer.hpp"
 #include "queue/runner.hpp"
 #include "queue/store.hpp"
+#include "tests/unit/queue/runner_fixture.hpp"
 
 using namespace tegami;
 using namespace tegami::queue;
@@ -63,33 +64,8 @@ RunnerSettings settings() {
     return s;
 }
 
-struct Fixture {
-    std::string dir;
-    std::unique_ptr<QueueStore> store;
-    EventBasePtr base{event_base_new()};
-    std::unique_ptr<Committer> committer;
-    std::unique_ptr<Runner> runner;
-
-    explicit Fixture(bool bdb) {
-        if (bdb) {
-            char tmpl[] = "/tmp/tegami-runner-test.XXXXXX";
-            cr_assert(mkdtemp(tmpl) != nullptr);
-            dir = tmpl;
-            auto s = open_bdb_store(dir, 1024 * 1024);
-            cr_assert(s.ok(), "%s", s.ok() ? "" : s.error().message.c_str());
-            store = std::move(s.value());
-        } else {
-            store = make_memory_store();
-        }
-        committer = std::make_unique<Committer>(base.get(), *store);
-        cr_assert(committer->start().ok());
-    }
-    ~Fixture() {
-        runner.reset();
-        committer->shutdown();
-        (void)store->close();
-        if (!dir.empty()) std::filesystem::remove_all(dir);
-    }
+struct Fixture : test::RunnerFixture {
+    using RunnerFixture::RunnerFixture;
     void start(RunnerSettings s = settings()) {
         runner = std::make_unique<Runner>(base.get(), *store, *committer, std::move(s));
         cr_assert(runner->load().ok());
