@@ -403,7 +403,15 @@ void LocalServer::start_child(std::vector<Job> jobs) {
     for (const auto& j : jobs)
         to.push_back(delivered_to(j));
     const Delivery& d = jobs.front().d;
-    ChildSpec spec{&cfg(), d.user, {}, switch_users_, seq_ + 1, d.kind, d.target};
+    ChildSpec spec{&cfg(), d.user, {}, switch_users_, seq_ + 1, d.kind, d.target, {}};
+    if (switch_users_) {
+        // The mail group only for mailboxes (dotlocks in the spool); a program or file
+        // runs with the user's own groups.
+        auto id = users_.identity(d.user.name,
+                                  d.kind == TargetKind::mailbox ? cfg().mail_group : std::string(),
+                                  time(nullptr));
+        if (id) spec.identity = std::move(id.value());
+    }
     spec.msgs.reserve(jobs.size());
     for (size_t i = 0; i < jobs.size(); ++i) {
         const Job& j = jobs[i];
