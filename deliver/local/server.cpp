@@ -267,6 +267,11 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
     IncludeReader include = [this](const std::string& path, uid_t as) {
         return read_include_as(path, as, switch_users_);
     };
+    UserReader users = [this, now = time(nullptr)](const std::string& name, LocalUser& out) {
+        auto id = users_.identity(name, "", now);
+        if (id) out = LocalUser{id->name, id->uid, id->gid, id->home};
+        return bool(id);
+    };
     for (size_t i = 0; i < req->rcpts.size(); ++i) {
         Rcpt& rc = req->rcpts[i];
         const std::string& addr = req->msg.recipients[i].address;
@@ -290,7 +295,7 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
                 continue;
             }
         }
-        Expansion ex = expand_local(rc.local, aliases_.get(), cfg(), &forward, &include);
+        Expansion ex = expand_local(rc.local, aliases_.get(), cfg(), &forward, &include, &users);
         for (const auto& f : ex.failures) {
             log_info("%s: to=<%s>, relay=local, dsn=%s, status=%s (%s)", qid.c_str(), addr.c_str(),
                      f.dsn.c_str(), f.status == 4 ? "deferred" : "bounced", f.text.c_str());
