@@ -3,6 +3,8 @@
 
 #include <cstring>
 
+#include "lib/core/log.hpp"
+
 namespace tegami {
 
 namespace {
@@ -132,6 +134,7 @@ void Stream::write(std::string_view bytes) {
     // pipelined group of commands gets its replies in one write (and one segment, so
     // Nagle's algorithm never holds the second reply back for the client's delayed ACK).
     if (output_empty() && !handshaking_ && !feeding_) {
+        log_flush();  // what was logged before a reply is in the log before the peer sees it
         IoResult r = transport_->write(bytes.data(), bytes.size());
         switch (r.state) {
             case IoState::done:
@@ -160,6 +163,7 @@ void Stream::write(std::string_view bytes) {
 }
 
 void Stream::flush() {
+    if (!output_empty()) log_flush();  // as in write()
     while (!output_empty()) {
         IoResult r = transport_->write(out_.data() + out_off_, out_.size() - out_off_);
         if (r.state == IoState::done) {
