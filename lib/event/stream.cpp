@@ -2,6 +2,7 @@
 #include "lib/event/stream.hpp"
 
 #include <cstring>
+#include <ctime>
 
 #include "lib/core/log.hpp"
 
@@ -9,6 +10,30 @@ namespace tegami {
 
 namespace {
 constexpr int kMaxPendingReads = 8;  // TLS records already decrypted, drained per wake-up
+
+int64_t monotonic_ms() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+}  // namespace
+
+// The partial-line deadline (stream.hpp set_timeouts): true when input the owner left
+// unused has waited longer than the read timeout. Pipelined input held while the owner
+// is paused does not count (it is waiting for the owner, not for the client).
+bool Stream::partial_line_expired() {
+    bool partial = ((in_ && in_off_ < in_len_) || owner_.stream_partial()) && !paused_ &&
+                   reading_ && !handshaking_;
+    if (!partial || read_timeout_ == 0) {
+        partial_since_ms_ = 0;
+        return false;
+    }
+    int64_t now = monotonic_ms();
+    if (partial_since_ms_ == 0) {
+        partial_since_ms_ = now;
+        return false;
+    }
+    return now - partial_since_ms_ >= static_cast<int64_t>(read_timeout_) * 1000;
 }
 
 Stream::Stream(event_base* base, std::unique_ptr<Transport> t, StreamOwner& owner)
@@ -103,6 +128,10 @@ void Stream::handle(short what) {
     if (!output_empty() && (secured_now || (what & write_wait_))) flush();
     if (!dead() && (secured_now || (what & read_wait_))) read_some();
     if (!dead()) feed();
+    if (!dead() && output_empty() && partial_line_expired()) {
+        partial_since_ms_ = 0;
+        owner_.stream_timeout();
+    }
     arm();
 }
 

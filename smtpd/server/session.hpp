@@ -76,6 +76,13 @@ class Session {
     bool waiting() const { return st_.phase == Phase::waiting; }
     bool closing() const { return st_.phase == Phase::closing; }
     bool in_data() const { return st_.phase == Phase::data; }
+    // Part of a client line (command, SASL response or body line) is held, waiting for
+    // the rest: the connection bounds how long (Stream's partial-line deadline).
+    bool partial_line() const {
+        if (st_.phase == Phase::data) return st_.tx && !st_.tx->reader.at_line_start();
+        return (st_.phase == Phase::command || st_.phase == Phase::sasl) &&
+               (!line_.empty() || discarding_);
+    }
     bool wants_tls() const { return st_.phase == Phase::starttls; }
     // Whether STARTTLS can be offered (the connection has a TLS context).
     void set_tls_available(bool on) { st_.tls_available = on; }
