@@ -182,10 +182,14 @@ const std::vector<Param>& param_table() {
                "name \"unknown\". Other sessions never wait for it."),
         P_TIME(smtpd_timeout, "300s",
                "How long smtpd waits for the next command, and for the client to read a reply "
-               "(RFC 5321 4.5.3.2: at least 5 minutes). On expiry: 421 4.4.2 and close."),
+               "(RFC 5321 4.5.3.2: at least 5 minutes). A command line must also be complete "
+               "within this time of its first byte, however slowly its bytes arrive (a client "
+               "sending a byte a second holds its session no longer). On expiry: 421 4.4.2 "
+               "and close."),
         P_TIME(smtpd_data_timeout, "180s",
                "How long smtpd waits for the next block of message data during DATA (RFC 5321 "
-               "4.5.3.2.5: at least 3 minutes)."),
+               "4.5.3.2.5: at least 3 minutes), and the longest a body line may take from its "
+               "first byte to its end. On expiry: 421 4.4.2 and close."),
         P_PATH(auth_db, TEGAMI_SYSCONFDIR "/tegami/passwd.db",
                "The built-in credential store: a Berkeley DB hash file of login -> yescrypt hash "
                "and SCRAM-SHA-256 keys, managed with tegami-passwd(8) while the daemons run. "
