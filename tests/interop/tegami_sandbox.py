@@ -126,12 +126,14 @@ class Tap:
         sys.stdout.flush()
         return bool(cond)
 
-    def case(self, fn):
-        """Runs one check function; an exception is a failure with its traceback."""
+    def case(self, fn, *args, tail=None):
+        """Runs fn(*args), one check function; an exception is a failure with its
+        traceback (and tail(), the log's last lines, when given)."""
         try:
-            fn()
+            fn(*args)
         except Exception:  # noqa: BLE001 - every failure is reported, none stops the run
-            self.ok(False, fn.__name__.replace("_", " "), traceback.format_exc())
+            self.ok(False, fn.__name__.replace("_", " "),
+                    traceback.format_exc() + ("\n" + tail() if tail else ""))
         return fn
 
     def finish(self):
