@@ -19,15 +19,7 @@ BIN=${TEGAMI_BIN:-$SRC/build/bin}
 . "$SRC/tests/lib/tap.sh"
 # The sandbox, the sandbox's sendmail, as_caller, wait_mail, message_of: tests/lib/msp_env.sh.
 . "$SRC/tests/lib/msp_env.sh"
-expect_rc() {  # name want-rc want-text command... (stdin from /dev/null)
-  local name=$1 want=$2 text=$3 out rc; shift 3
-  out=$(as_caller "$@" 2>&1 </dev/null); rc=$?
-  if [ "$rc" = "$want" ] && { [ -z "$text" ] || grep -qF -- "$text" <<<"$out"; }; then
-    ok "$name"
-  else
-    not_ok "$name (exit $rc, want $want)" "$out"
-  fi
-}
+EXPECT_VIA=as_caller  # expect_rc (tests/lib/tap.sh) runs each command as the caller
 send_ok() {  # name token command... (stdin: the message)
   local name=$1 token=$2 out rc; shift 2
   out=$(as_caller "$@" 2>&1); rc=$?
