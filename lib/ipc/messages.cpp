@@ -146,6 +146,7 @@ std::string encode(const DeliverMsg& m) {
     w.u32(m.flags);
     w.u64(m.arrival_time);
     w.u64(m.body_size);
+    w.u64(m.body_offset);
     return w.finish(1);
 }
 
@@ -169,6 +170,7 @@ bool decode(std::string_view payload, DeliverMsg& m) {
     r.u32(m.flags);
     r.u64(m.arrival_time);
     r.u64(m.body_size);
+    r.u64(m.body_offset);
     return r.finish();
 }
 
