@@ -77,6 +77,10 @@ class QueueStore {
     // Makes every earlier commit durable (fdatasync of the body files completed since the
     // last flush and of their directory, then fsync of the log). Thread-safe.
     virtual Result<void> flush() = 0;
+    // Removes what the last successful flush made removable (the body files of messages
+    // whose removal it made durable). Called by the committer thread after it has handed
+    // the flush's completions to the loop, so that no reply waits for it. Thread-safe.
+    virtual void reclaim() {}
     virtual Result<Envelope> load_envelope(std::string_view queue_id) = 0;
     virtual Result<std::string> load_body(std::string_view queue_id) = 0;
     // The body for a delivery agent (BodyFd above). The default copies load_body into a

@@ -326,6 +326,7 @@ class BdbStore final : public QueueStore {
         return PutStatus::ok;
     }
     Result<void> flush() override;
+    void reclaim() override;
     PutStatus put_chunk(std::string_view qid, uint32_t index, std::string_view bytes,
                         std::string& err) override;
     PutStatus put_streamed(const Envelope& env, std::string_view head, uint32_t chunks,
@@ -410,6 +411,7 @@ class BdbStore final : public QueueStore {
             (void)::unlink(body_file_path(dir_, qid).c_str());  // never a message
         open_files_.clear();
         auto flushed = flush();
+        reclaim();
         auto checked = checkpoint();
         due_.reset();  // a secondary closes before its primary
         envelopes_.reset();
@@ -580,9 +582,10 @@ class BdbStore final : public QueueStore {
     std::string dir_;
     std::unordered_map<std::string, OpenFile> open_files_;  // bodies being streamed (loop thread)
     bool had_file_ = false;                                 // set by del_in
-    std::mutex sync_mu_;                  // the two lists below, shared with flush()
-    std::vector<UniqueFd> to_sync_;       // body files complete since the last flush
-    std::vector<std::string> to_unlink_;  // files of removed messages (paths)
+    std::mutex sync_mu_;                    // the two lists below, shared with flush()
+    std::vector<UniqueFd> to_sync_;         // body files complete since the last flush
+    std::vector<std::string> to_unlink_;    // files of removed messages (paths)
+    std::vector<std::string> reclaimable_;  // ... whose removal a flush made durable
 };
 
 Result<void> BdbStore::update(const Envelope& env) {
@@ -905,10 +908,20 @@ Result<void> BdbStore::flush() {
         keep_unlinks();
         return db_error("log_flush", ret);
     }
-    for (const std::string& path : unlinks)
+    std::lock_guard lock(sync_mu_);
+    reclaimable_.insert(reclaimable_.end(), unlinks.begin(), unlinks.end());
+    return {};
+}
+
+void BdbStore::reclaim() {
+    std::vector<std::string> paths;
+    {
+        std::lock_guard lock(sync_mu_);
+        paths.swap(reclaimable_);
+    }
+    for (const std::string& path : paths)
         if (::unlink(path.c_str()) != 0 && errno != ENOENT)
             log_error("queue store: unlink %s: %s", path.c_str(), std::strerror(errno));
-    return {};
 }
 
 Result<BodyFd> BdbStore::open_body(std::string_view qid) {

@@ -307,6 +307,7 @@ Test(body_file, a_head_larger_than_the_head_room_stays_inline) {
     cr_expect(read_range(b->fd.get(), b->offset, b->size) == whole);
     cr_expect(s->remove(q).ok());
     cr_assert(s->flush().ok());
+    s->reclaim();
     cr_expect(!std::filesystem::exists(file_of(dir, q)));
     auto n = s->remove_orphan_bodies();
     cr_assert(n.ok());
@@ -317,7 +318,8 @@ Test(body_file, a_head_larger_than_the_head_room_stays_inline) {
 
 // Space is reclaimed when a message finishes: its file stays until the flush that makes
 // the removal durable (a power failure must not bring back an envelope without its body),
-// then goes; a bounce replacing the message (remove_and_put) does the same.
+// and goes with the reclaim() after it (the committer calls it once that flush's replies
+// are signalled); a bounce replacing the message (remove_and_put) does the same.
 Test(body_file, a_removed_message_file_goes_with_the_next_flush) {
     std::string dir = temp_dir();
     auto s = open_or_fail(dir);
@@ -331,7 +333,11 @@ Test(body_file, a_removed_message_file_goes_with_the_next_flush) {
         PutStatus::ok);
     cr_expect(std::filesystem::exists(file_of(dir, "0000000000000RM1")), "not yet durable");
     cr_expect(std::filesystem::exists(file_of(dir, "0000000000000RM2")), "not yet durable");
+    s->reclaim();
+    cr_expect(std::filesystem::exists(file_of(dir, "0000000000000RM1")), "nothing to reclaim yet");
     cr_assert(s->flush().ok());
+    cr_expect(std::filesystem::exists(file_of(dir, "0000000000000RM1")), "durable, not reclaimed");
+    s->reclaim();
     cr_expect(!std::filesystem::exists(file_of(dir, "0000000000000RM1")));
     cr_expect(!std::filesystem::exists(file_of(dir, "0000000000000RM2")));
     cr_expect(s->load_body("0000000000000BNC").ok());
