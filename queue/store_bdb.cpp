@@ -7,8 +7,8 @@
 // (8-byte big-endian envelope_due -> queue IDs, sorted duplicates) that Berkeley DB keeps
 // in the envelope's own transaction (DB->associate; built from envelopes.db when empty). Every
 // write is one transaction committed DB_TXN_NOSYNC; flush() (from the committer thread) makes
-// them durable in a group: first the body files completed since the last flush (fdatasync)
-// and their directory, then the log (env->log_flush).
+// them durable in a group: the body files completed since the last flush (fdatasync, several
+// at once), their directory and the log (env->log_flush), all before flush() returns.
 //
 // Body files: a streamed body is appended to its own file as its chunks arrive (once, never
 // through the log), and the envelope's transaction stores the file's marker. A marker can
@@ -843,7 +843,7 @@ PutStatus BdbStore::put_streamed(const Envelope& env, std::string_view head, uin
     if (ret == DB_KEYEXIST) return PutStatus::duplicate;
     if (ret == 0) ret = txn.commit(DB_TXN_NOSYNC);
     if (ret != 0) return put_failed(err, db_strerror(ret));
-    // The next flush makes the file durable before the log that now refers to it.
+    // The next flush makes the file durable with the log that now refers to it.
     {
         std::lock_guard lock(sync_mu_);
         to_sync_.push_back(std::move(f.fd));
