@@ -212,13 +212,19 @@ namespace {
 
 // The body must be exactly the announced size and sealed against shrinking (a shrunk
 // file would turn reads of the mapping into SIGBUS).
-Result<void> check_body(int fd, uint64_t size) {
+// The body is [offset, offset + size) of a regular file that ends there: a sealed memfd,
+// or the queue's body file opened read-only (the queue never changes a queued body).
+Result<void> check_body(int fd, uint64_t offset, uint64_t size) {
     struct stat st {};
     if (::fstat(fd, &st) != 0) return sys_error("fstat body", errno);
-    if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != size)
+    if (!S_ISREG(st.st_mode) || offset > UINT64_MAX - size ||
+        static_cast<uint64_t>(st.st_size) != offset + size)
         return make_error(Exit::protocol, "body descriptor does not match the announced size");
     int seals = ::fcntl(fd, F_GET_SEALS);
-    if (seals < 0 || (seals & F_SEAL_SHRINK) == 0 || (seals & F_SEAL_WRITE) == 0)
+    bool sealed = seals >= 0 && (seals & F_SEAL_SHRINK) != 0 && (seals & F_SEAL_WRITE) != 0;
+    int fl = ::fcntl(fd, F_GETFL);
+    bool read_only = fl >= 0 && (fl & O_ACCMODE) == O_RDONLY;
+    if (!sealed && !(read_only && seals < 0))
         return make_error(Exit::protocol, "body descriptor is not sealed");
     return {};
 }
@@ -238,12 +244,12 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
             settle(*req, i, o);
     };
     if (ctx_->stopping) return fail_all(Outcome{4, "4.3.2", "local delivery is shutting down"});
-    auto ok = check_body(body.get(), req->msg.body_size);
+    auto ok = check_body(body.get(), req->msg.body_offset, req->msg.body_size);
     if (!ok) {
         log_error("%s: %s", qid.c_str(), ok.error().message.c_str());
         return fail_all(Outcome{4, "4.3.0", ok.error().message});
     }
-    if (!req->body.map(body.get(), req->msg.body_size))
+    if (!req->body.map(body.get(), req->msg.body_size, req->msg.body_offset))
         return fail_all(Outcome{4, "4.3.0", sys_error("mmap body", errno).message});
     body.reset();
     // Loops (sendmail's MaxHopCount and Delivered-To rules): too many Received fields
