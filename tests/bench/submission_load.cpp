@@ -63,6 +63,15 @@ struct SslSessionFree {
 };
 using SslSessionPtr = std::unique_ptr<SSL_SESSION, SslSessionFree>;
 
+// Each thread's cache: the newest session the server gave it (TLS 1.3 sends tickets
+// after the handshake, on resumed connections too; OpenSSL hands each to this callback).
+thread_local SslSessionPtr thread_session;
+
+int on_new_session(SSL*, SSL_SESSION* s) {
+    thread_session.reset(s);
+    return 1;  // we keep the reference
+}
+
 // One SMTP connection: plain until STARTTLS, then through ssl.
 class Conn {
   public:
@@ -120,10 +129,6 @@ class Conn {
         return true;
     }
 
-    // The session to offer next time (TLS 1.3 tickets arrive after the handshake; by
-    // the time AUTH was answered they were read).
-    SslSessionPtr session() { return SslSessionPtr(ssl_ ? SSL_get1_session(ssl_.get()) : nullptr); }
-
     void close_tls() {
         if (ssl_) SSL_shutdown(ssl_.get());
     }
@@ -151,7 +156,7 @@ UniqueFd dial(int port) {
 }
 
 // One connection carrying up to `count` messages; returns how many were accepted.
-long one_connection(const Options& o, SSL_CTX* ctx, SslSessionPtr& cache, long count,
+long one_connection(const Options& o, SSL_CTX* ctx, const SslSessionPtr& cache, long count,
                     std::atomic<long>& resumed_total) {
     UniqueFd fd = dial(o.port);
     if (!fd.valid()) {
@@ -172,7 +177,6 @@ long one_connection(const Options& o, SSL_CTX* ctx, SslSessionPtr& cache, long c
     text.clear();
     if (c.cmd("AUTH PLAIN " + tegami::sasl::base64_encode(creds), &text) != 235)
         return complain("AUTH PLAIN refused: " + text), 0;
-    if (o.resume) cache = c.session();
     long ok = 0;
     for (long i = 0; i < count; ++i) {
         text.clear();
@@ -252,6 +256,7 @@ int main(int argc, char** argv) {
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
     // Session tickets are kept per thread (the cache above), not in the context.
     SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+    if (o.resume) SSL_CTX_sess_set_new_cb(ctx.get(), on_new_session);
 
     std::atomic<long> accepted{0}, resumed{0};
     std::vector<std::thread> threads;
@@ -259,12 +264,11 @@ int main(int argc, char** argv) {
     for (long s = 0; s < o.sessions; ++s) {
         long share = o.messages / o.sessions + (s < o.messages % o.sessions ? 1 : 0);
         threads.emplace_back([&o, &ctx, &accepted, &resumed, share] {
-            SslSessionPtr cache;
             long left = share;
             int failures = 0;
             while (left > 0 && failures < 10) {
                 long n = std::min(left, o.per);
-                long ok = one_connection(o, ctx.get(), cache, n, resumed);
+                long ok = one_connection(o, ctx.get(), thread_session, n, resumed);
                 accepted.fetch_add(ok, std::memory_order_relaxed);
                 left -= n;
                 if (ok < n) ++failures;
