@@ -87,6 +87,7 @@ struct Config {
     bool smtpd_sender_login_check = true;
     std::string smtpd_sender_login_map;
     bool smtpd_received_login = false;
+    bool smtpd_sender_header = true;
     std::vector<std::string> trusted_networks;
     std::string smtpd_access_map;
     uint64_t smtpd_junk_command_limit = 0;

@@ -290,6 +290,12 @@ const std::vector<Param>& param_table() {
                "Name the authenticated login in the Received header (\"(authenticated as "
                "LOGIN)\"). Off by default: the protocol (ESMTPA, ESMTPSA, RFC 3848) says that "
                "the client authenticated without publishing who."),
+        P_BOOL(smtpd_sender_header, "yes",
+               "For an authenticated submission whose From field does not name the envelope "
+               "sender (an address the login may use, see smtpd_sender_login_check), or names "
+               "several mailboxes, add \"Sender: <envelope sender>\" (RFC 6409 8.1, RFC 5322 "
+               "3.6.2), so that recipients see who really sent it. A Sender field the client "
+               "wrote is kept and From is never changed; messages without From get none."),
         P_STR(smtpd_access_map, "",
               "sendmail's access map (a lib/map spec such as hash:/etc/mail/access, compiled "
               "by makemap), consulted at connect (Connect:client), MAIL (From:address) and "
