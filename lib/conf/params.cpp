@@ -267,7 +267,13 @@ const std::vector<Param>& param_table() {
                 "one hour; the counts are kept by tegami-auth in auth_dir/limits.db and "
                 "survive restarts (written at most 10 seconds late). Sessions of one user that "
                 "run at once are checked at MAIL against the same count, so together they may "
-                "exceed the limit by what they send at once. Overridden per user by "
+                "exceed the limit by what they send at once: at most one message (and its "
+                "recipients) per concurrent session. Messages are counted when accepted, not "
+                "reserved at MAIL, because a reservation needs a release for every transaction "
+                "that ends without a message (RSET, every RCPT refused, a dropped connection, "
+                "an smtpd restart), and a lost release would refuse a user mail never sent; "
+                "smtpd_client_connection_count_limit bounds such sessions per client address. "
+                "Overridden per user by "
                 "sender_limit_map. 0: no limit."),
         P_COUNT(sender_limit_hour_recipients, "0",
                 "Per-user sending limit: recipients outside local_domains and virtual_domains "
