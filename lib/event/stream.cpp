@@ -143,6 +143,8 @@ void Stream::step_handshake() {
             read_wait_ = EV_READ;
             write_wait_ = EV_WRITE;
             owner_.stream_secured();
+            // The client's first command may have come with its Finished (read ahead).
+            if (!dead() && reading_ && !paused_ && transport_->has_pending_input()) read_some();
             return;
         case IoState::need_read:
             handshake_wait_ = EV_READ;
