@@ -76,6 +76,7 @@ start_sandbox() {
   MPID=$!
   bt wait-banner "$PORT" 30 || { echo "profile: tegami did not start"; tail -5 "$dir/master.log"; exit 1; }
   MBOX=$dir/tg/mail/$RCPT
+  # shellcheck disable=SC2034  # read through pid_of (indirect expansion)
   PID_tegami_master=$MPID PID_tegami_smtpd="" PID_tegami_queue="" PID_tegami_local=""
   for k in $(cat "/proc/$MPID/task/$MPID/children"); do
     c=$(cat "/proc/$k/comm")

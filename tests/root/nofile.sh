@@ -12,26 +12,15 @@
 # Env: TEGAMI_BIN, TEGAMI_SRC. Prints "ok - ..." / "not ok - ..." and "N passed, N failed".
 set -u
 SRC=${TEGAMI_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-BIN=${TEGAMI_BIN:-$SRC/build/bin}
-MASTER=""
-DIR=""
+. "$SRC/tests/lib/root_env.sh"
 IDLE=""
-
-. "$SRC/tests/lib/tap.sh"
-cleanup() {
-  [ -n "$IDLE" ] && kill -TERM "$IDLE" 2>/dev/null && wait "$IDLE" 2>/dev/null
-  stop_master "$MASTER"
-  [ -n "$DIR" ] && [ -z "${TEGAMI_KEEP:-}" ] && rm -rf "$DIR"
+cleanup_hook() {
+  if [ -n "$IDLE" ]; then kill -TERM "$IDLE" 2>/dev/null; wait "$IDLE" 2>/dev/null; fi
+  return 0
 }
 
-if [ "$(id -u)" != 0 ]; then
-  echo "# skipped: needs root"
-  finish
-fi
-DIR=$(mktemp -d /tmp/tegami-nofile.XXXXXX) || exit 1
-chmod 755 "$DIR"
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+require_root
+make_test_dir tegami-nofile
 
 # start NAME HARD EXTRA... - a fresh sandbox in $DIR/NAME, master under a soft limit of
 # 1024 and the hard limit HARD (or the inherited one: -).
