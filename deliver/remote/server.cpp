@@ -39,26 +39,17 @@ bool same(const Outcome& a, const Outcome& b) {
 
 }  // namespace
 
-MappedBody::~MappedBody() {
-    if (p_ && n_) ::munmap(p_, n_);
-}
-
-bool MappedBody::map(int fd, uint64_t size, std::string& why) {
+bool MappedBody::map(int fd, uint64_t offset, uint64_t size, std::string& why) {
     struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-        static_cast<uint64_t>(st.st_size) != size) {
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || offset > UINT64_MAX - size ||
+        static_cast<uint64_t>(st.st_size) != offset + size) {
         why = "body descriptor is not a file of the announced size";
         return false;
     }
-    n_ = static_cast<size_t>(size);
-    if (n_ == 0) return true;
-    void* p = ::mmap(nullptr, n_, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
-        n_ = 0;
+    if (!m_.map(fd, static_cast<size_t>(size), offset)) {
         why = std::string("mmap: ") + std::strerror(errno);
         return false;
     }
-    p_ = p;
     return true;
 }
 
@@ -224,7 +215,7 @@ void RemoteServer::on_frame(uint64_t conn_id, ipc::MsgType t, std::string_view p
     }
     job->results.assign(job->msg.recipients.size(), std::nullopt);
     std::string why;
-    if (!job->body.map(fds[0].get(), job->msg.body_size, why)) {
+    if (!job->body.map(fds[0].get(), job->msg.body_offset, job->msg.body_size, why)) {
         log_error("%s: %s", job->msg.queue_id.c_str(), why.c_str());
         finish_all(job, Outcome{4, "4.3.0", "cannot read the message body: " + why});
         return;
