@@ -1,7 +1,7 @@
 // result.hpp - a value or an error, for functions that report bad input or a failed
 // system call without exceptions (the I/O path and every parser use it).
 // Error carries a sysexits code (for programs) and a message; parsers of SMTP input
-// return their own richer error types (lib/mail/reply.hpp).
+// return their own richer error types (ReplyOr, lib/mail/reply.hpp: the same ValueOr).
 #pragma once
 
 #include <string>
@@ -17,11 +17,13 @@ struct Error {
     std::string message;
 };
 
-template <typename T>
-class [[nodiscard]] Result {
+// A value or an error of type E: Result below (E = Error) and ReplyOr (E = Reply,
+// lib/mail/reply.hpp) are this one class.
+template <typename T, typename E>
+class [[nodiscard]] ValueOr {
   public:
-    Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
-    Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
+    ValueOr(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+    ValueOr(E error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
     bool ok() const { return v_.index() == 0; }
     explicit operator bool() const { return ok(); }
@@ -31,10 +33,16 @@ class [[nodiscard]] Result {
     T* operator->() { return &std::get<0>(v_); }
     const T* operator->() const { return &std::get<0>(v_); }
     T& operator*() & { return std::get<0>(v_); }
-    const Error& error() const { return std::get<1>(v_); }
+    const E& error() const { return std::get<1>(v_); }
 
   private:
-    std::variant<T, Error> v_;
+    std::variant<T, E> v_;
+};
+
+template <typename T>
+class [[nodiscard]] Result : public ValueOr<T, Error> {
+  public:
+    using ValueOr<T, Error>::ValueOr;
 };
 
 template <>

@@ -9,8 +9,9 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <variant>
 #include <vector>
+
+#include "lib/core/result.hpp"
 
 namespace tegami {
 
@@ -42,21 +43,6 @@ bool enhanced_code_prefix(std::string_view s, size_t& len);
 
 // A value, or the reply that explains why there is none.
 template <typename T>
-class [[nodiscard]] ReplyOr {
-  public:
-    ReplyOr(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
-    ReplyOr(Reply error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
-    bool ok() const { return v_.index() == 0; }
-    explicit operator bool() const { return ok(); }
-    T& value() & { return std::get<0>(v_); }
-    const T& value() const& { return std::get<0>(v_); }
-    T&& value() && { return std::get<0>(std::move(v_)); }
-    T* operator->() { return &std::get<0>(v_); }
-    const T* operator->() const { return &std::get<0>(v_); }
-    const Reply& error() const { return std::get<1>(v_); }
-
-  private:
-    std::variant<T, Reply> v_;
-};
+using ReplyOr = ValueOr<T, Reply>;
 
 }  // namespace tegami

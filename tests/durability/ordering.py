@@ -32,16 +32,8 @@ WORKERS = 3
 LOG_FILE = 256 * 1024
 LOAD_DEADLINE = 120
 DELIVER_DEADLINE = 60
-results = {"passed": 0, "failed": 0}
-
-
-def report(ok, name, detail=""):
-    results["passed" if ok else "failed"] += 1
-    print(("ok - " if ok else "not ok - ") + name)
-    if not ok and detail:
-        for line in str(detail).splitlines()[-30:]:
-            print("#   " + line)
-    sys.stdout.flush()
+TAP = ts.Tap(detail_lines=30)
+report = TAP.ok
 
 
 def users():
@@ -174,7 +166,7 @@ def run(fmt):
            (st["reliance_queue"], st["reliance_local"]))
     report(not violations, name + "no name relied on before an fsync of its directory",
            "\n".join(violations[:25]))
-    if not violations and results["failed"] == 0:
+    if not violations and TAP.failed == 0:
         box.remove()
     else:
         print("# kept %s (trace: %s)" % (box.dir, trace))
@@ -183,8 +175,7 @@ def run(fmt):
 def main():
     for fmt in ("mbox", "maildir"):
         run(fmt)
-    print("%d passed, %d failed" % (results["passed"], results["failed"]))
-    return 1 if results["failed"] else 0
+    return TAP.finish()
 
 
 if __name__ == "__main__":

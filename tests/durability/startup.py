@@ -29,16 +29,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "interop"))
 import tegami_sandbox as ts  # noqa: E402
 
 MESSAGES = 120
-results = {"passed": 0, "failed": 0}
-
-
-def report(ok, name, detail=""):
-    results["passed" if ok else "failed"] += 1
-    print(("ok - " if ok else "not ok - ") + name)
-    if not ok and detail:
-        for line in str(detail).splitlines()[-30:]:
-            print("#   " + line)
-    sys.stdout.flush()
+TAP = ts.Tap(detail_lines=30)
+report = TAP.ok
 
 
 def send(box, n):
@@ -180,12 +172,11 @@ def main():
             os.chmod(spool, 0o700)
     finally:
         box.stop()
-    if results["failed"] == 0:
+    if TAP.failed == 0:
         box.remove()
     else:
         print("# kept %s" % box.dir)
-    print("%d passed, %d failed" % (results["passed"], results["failed"]))
-    return 1 if results["failed"] else 0
+    return TAP.finish()
 
 
 if __name__ == "__main__":
