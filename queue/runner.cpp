@@ -501,9 +501,21 @@ bool Runner::dispatch(const Due& d) {
     return true;
 }
 
-// Sends one group now when its destination and agent have room, else queues it there.
+// Sends one group now when its destination and agent have room, else queues it there. An
+// smtp group past the recipient limit becomes several, each a request of its own.
 void Runner::route_group(Message& m, const Route& route, std::vector<uint32_t> rcpts,
                          uint64_t now) {
+    size_t limit = settings_.recipient_limit;
+    if (route.transport == Transport::smtp && limit > 0 && rcpts.size() > limit) {
+        for (size_t i = 0; i < rcpts.size(); i += limit) {
+            size_t end = std::min(rcpts.size(), i + limit);
+            route_group(m, route,
+                        std::vector<uint32_t>(rcpts.begin() + static_cast<std::ptrdiff_t>(i),
+                                              rcpts.begin() + static_cast<std::ptrdiff_t>(end)),
+                        now);
+        }
+        return;
+    }
     Agent& a = agent_for(route);
     std::string dest = route.transport == Transport::smtp   ? "smtp:" + route.next_hop
                        : route.transport == Transport::lmtp ? "lmtp:" + route.next_hop

@@ -13,6 +13,8 @@
 // an error route answered at once. Per-destination queues, as Postfix's qmgr: each
 // next hop has at most smtp_destination_concurrency_limit requests in flight (and the remote agent
 // smtp_concurrency_limit, local max_in_flight); what does not fit waits in its destination's queue,
+// and an smtp group of more than smtp_destination_recipient_limit recipients is split into
+// requests (mail transactions) of at most that many, each with its own result;
 // so a slow or dead destination holds up only its own mail. Each DeliverResultMsg applies one
 // result per recipient and becomes one state change (one transaction); the addresses local
 // expanded a recipient to but does not deliver itself (another domain's, or a mailbox for
@@ -60,6 +62,7 @@ struct RunnerSettings {
     RoutingTables routing;
     size_t remote_max_in_flight = 100;
     size_t destination_limit = 20;
+    size_t recipient_limit = 50;            // per request over smtp (one mail transaction); 0: none
     uint64_t delay_warning = 0;             // seconds; 0: never
     uint64_t bounce_size_limit = 50000;     // largest message a DSN returns whole
     size_t active_limit = 20000;            // messages in memory

@@ -20,6 +20,7 @@ import email
 import email.policy
 import glob
 import os
+import re
 import random
 import socket
 import struct
@@ -360,6 +361,30 @@ def main():
         ok(st == 2 and len(got) == 1 and want in got[0],
            "a %d-byte body with dot lines arrives whole and unstuffed" % len(body),
            box.tail() if not got else got[0][:300])
+
+        # 1c. Past smtp_destination_recipient_limit (50): 120 recipients for one next hop
+        # go as three transactions (50, 50, 20), each recipient in exactly one of them.
+        many = ["split%03d@good.example" % k for k in range(120)]
+        st, text, qid, body = send(many, "T1csplit")
+        got = []
+
+        def all_split():
+            got[:] = [m for m in sinks["good"].messages() if b"T1csplit" in m]
+            return sum(m.count(b"X-Rcpt-Args: <split") for m in got) >= 120
+        ts.wait_for(all_split, 20)
+        seen = [a.decode() for m in got for a in re.findall(rb"X-Rcpt-Args: <(split[^>]*)>", m)]
+        sizes = sorted(len(re.findall(rb"X-Rcpt-Args: <split", m)) for m in got)
+        ok(st == 2 and sizes == [20, 50, 50],
+           "120 recipients to one next hop: 3 transactions of at most 50 (%s)" % sizes,
+           box.tail())
+        ok(sorted(seen) == sorted(many), "every one of the 120 recipients arrives exactly once",
+           "%d seen, %d distinct" % (len(seen), len(set(seen))))
+        sent = set(re.findall(r"to=<(split\d+@good\.example)>.*status=sent", box.log()))
+        ts.wait_for(lambda: len(set(re.findall(r"to=<(split\d+@good\.example)>.*status=sent",
+                                               box.log()))) == 120, 5)
+        sent = set(re.findall(r"to=<(split\d+@good\.example)>.*status=sent", box.log()))
+        ok(len(sent) == 120, "the queue logs status=sent for each of the 120 (%d)" % len(sent),
+           box.tail())
         ok(ts.wait_for(lambda: "relay=mx1.good.example[127.0.0.2]:%d" % sink_port in box.log()
                        and "status=sent" in box.log(), 5),
            "log line: relay=host[addr]:port, status=sent", box.tail())
