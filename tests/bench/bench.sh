@@ -203,28 +203,11 @@ new_cgroup() {    # new_cgroup NAME -> prints the directory, or nothing without 
 
 # ---------------------------------------------------------------- Postfix package
 
-PFX=$WORK/postfix-pkg
-SMTP_SOURCE=$PFX/usr/sbin/smtp-source
-PF_LIB=$PFX/usr/lib/postfix
-
-get_postfix() {
-  if [ -x "$SMTP_SOURCE" ] && [ -x "$PF_LIB/sbin/master" ]; then
-    return 0
-  fi
-  say "bench: fetching the postfix package (apt-get download; not installed)"
-  mkdir -p "$WORK/dl"
-  (
-    cd "$WORK/dl"
-    rm -f postfix_*.deb
-    timeout 300 apt-get -q download postfix >"$LOGDIR/apt.log" 2>&1 ||
-      { timeout 300 apt-get -q update >>"$LOGDIR/apt.log" 2>&1 &&
-        timeout 300 apt-get -q download postfix >>"$LOGDIR/apt.log" 2>&1; }
-  ) || { say "bench: apt-get download postfix failed (see $LOGDIR/apt.log)"; return 1; }
-  rm -rf "$PFX.tmp"
-  dpkg -x "$WORK"/dl/postfix_*.deb "$PFX.tmp"
-  rm -rf "$PFX"
-  mv "$PFX.tmp" "$PFX"
-}
+# The package, the accounts and the instance's config: tests/bench/lib.sh.
+PF_TAG=bench
+PF_LOGDIR=$LOGDIR
+# shellcheck source=tests/bench/lib.sh
+. "$here/lib.sh"
 
 # ---------------------------------------------------------------- accounts
 
@@ -232,14 +215,7 @@ get_postfix() {
 BUSER=$(id -un)
 ensure_accounts() {
   [ "$is_root" = 1 ] || return 0
-  getent group postdrop >/dev/null || groupadd --system postdrop
-  getent group mail >/dev/null || groupadd --system mail
-  local u
-  sh "$top/scripts/accounts.sh"
-  for u in postfix tgbench; do
-    getent passwd "$u" >/dev/null ||
-      useradd --system --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin "$u"
-  done
+  postfix_accounts
   BUSER=tgbench
 }
 
@@ -253,97 +229,16 @@ bench_aliases() { # bench_aliases [SEPARATOR]: ":" for Tegami (aliases(5)), " " 
 # ---------------------------------------------------------------- Postfix instance
 
 PFI=$WORK/postfix          # config, queue, data and mail directories of the instance
-PF_PORT=""
 PF_HANDLE=""
 PF_CG=""
 
-postfix_cmd() { LD_LIBRARY_PATH=$PF_LIB "$PFX/usr/sbin/postfix" -c "$PFI/etc" "$@"; }
-
-pf_master_pid() {
-  local p
-  p=$(tr -d ' \n' < "$PFI/spool/pid/master.pid" 2>/dev/null) || return 1
-  [ -n "$p" ] && kill -0 "$p" 2>/dev/null && echo "$p"
-}
-
+# lib.sh's defaults (package defaults except the paths, the loopback listener, the
+# process limit and a mailbox size limit off) with the aliases of bench_aliases.
 setup_postfix() {
-  # A master left over from an interrupted run of this script goes first.
-  if [ -d "$PFI/etc" ] && pf_master_pid >/dev/null; then
-    postfix_cmd stop >/dev/null 2>&1 || true
-    sleep 2
-  fi
-  rm -rf "$PFI"
-  mkdir -p "$PFI/etc" "$PFI/meta/postfix-files.d" "$PFI/meta/dynamicmaps.cf.d" \
-    "$PFI/spool" "$PFI/data" "$PFI/mail"
-  cp "$PFX/etc/postfix/postfix-files" "$PFI/meta/"
-  : > "$PFI/meta/dynamicmaps.cf"
-  chown postfix "$PFI/data"
-  chmod 700 "$PFI/data"
-  chgrp mail "$PFI/mail"
-  chmod 2775 "$PFI/mail"
-  # postqueue and postdrop are set-gid postdrop in a real install; postfix check says so.
-  chgrp postdrop "$PFX/usr/sbin/postqueue" "$PFX/usr/sbin/postdrop"
-  chmod 2755 "$PFX/usr/sbin/postqueue" "$PFX/usr/sbin/postdrop"
-  cat > "$PFI/etc/main.cf" <<EOF
-# Postfix instance for tests/bench/bench.sh: package defaults except the paths, the
-# loopback listener, the process limit and a mailbox size limit off.
-compatibility_level = 3.6
-queue_directory = $PFI/spool
-data_directory = $PFI/data
-meta_directory = $PFI/meta
-command_directory = $PFX/usr/sbin
-daemon_directory = $PF_LIB/sbin
-shlib_directory = $PF_LIB
-mail_owner = postfix
-setgid_group = postdrop
-import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C LD_LIBRARY_PATH=$PF_LIB
-maillog_file_prefixes = $PFI
-maillog_file = $PFI/maillog
-myhostname = localhost.localdomain
-mydomain = localdomain
-myorigin = \$myhostname
-mydestination = localhost, localhost.localdomain
-mynetworks = 127.0.0.0/8
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-alias_maps = texthash:$PFI/etc/aliases
-alias_database =
-mail_spool_directory = $PFI/mail
-mailbox_size_limit = 0
-default_process_limit = 1200
-biff = no
-EOF
-  # The services of the package's master.cf that mail to a local mailbox uses, without
-  # chroot (the sandbox has no chroot tree), and the SMTP listener on the bench port.
-  cat > "$PFI/etc/master.cf" <<EOF
-127.0.0.1:$PF_PORT inet n - n - - smtpd
-pickup    unix  n - n 60    1 pickup
-cleanup   unix  n - n -     0 cleanup
-qmgr      unix  n - n 300   1 qmgr
-tlsmgr    unix  - - n 1000? 1 tlsmgr
-rewrite   unix  - - n -     - trivial-rewrite
-bounce    unix  - - n -     0 bounce
-defer     unix  - - n -     0 bounce
-trace     unix  - - n -     0 bounce
-verify    unix  - - n -     1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n -     - proxymap
-proxywrite unix - - n -     1 proxymap
-smtp      unix  - - n -     - smtp
-relay     unix  - - n -     - smtp
-showq     unix  n - n -     - showq
-error     unix  - - n -     - error
-retry     unix  - - n -     - error
-discard   unix  - - n -     - discard
-local     unix  - n n -     - local
-virtual   unix  - n n -     - virtual
-lmtp      unix  - - n -     - lmtp
-anvil     unix  - - n -     1 anvil
-scache    unix  - - n -     1 scache
-postlog   unix-dgram n - n - 1 postlogd
-EOF
+  postfix_instance "$PFI" "$PF_PORT" "myorigin = \$myhostname" \
+    "alias_maps = texthash:$PFI/etc/aliases" || return 1
   bench_aliases "" > "$PFI/etc/aliases"
-  postfix_cmd check >"$LOGDIR/postfix-check.log" 2>&1 || {
-    say "bench: postfix check failed:"; cat "$LOGDIR/postfix-check.log"; return 1; }
+  postfix_check
 }
 
 start_postfix() { # start_postfix LABEL
@@ -351,22 +246,18 @@ start_postfix() { # start_postfix LABEL
   PF_HANDLE=""
   PF_CG=$(new_cgroup "postfix-$1")
   [ -n "$PF_CG" ] && CGROUPS+=("$PF_CG")
-  # postfix(1) writes errors to stderr only on a terminal; they are in maillog too.
   ( [ -n "$PF_CG" ] && echo "$BASHPID" > "$PF_CG/cgroup.procs"
-    exec timeout 120 env LD_LIBRARY_PATH="$PF_LIB" "$PFX/usr/sbin/postfix" -c "$PFI/etc" start ) \
-    >>"$LOGDIR/postfix-start.log" 2>&1 || {
-      say "bench: postfix start failed; last lines of $PFI/maillog:"
-      tail -5 "$PFI/maillog" 2>/dev/null; return 1; }
+    postfix_start ) || return 1
   local mp
-  mp=$(pf_master_pid) || { say "bench: postfix master did not stay up"; return 1; }
+  mp=$(postfix_master_pid) || { say "bench: postfix master did not stay up"; return 1; }
   if [ -n "$PF_CG" ]; then PF_HANDLE=cgroup:$PF_CG; else PF_HANDLE=tree:$mp; fi
-  bt wait-banner "$PF_PORT" 30 || { say "bench: postfix does not answer on 127.0.0.1:$PF_PORT"; return 1; }
+  postfix_wait 30
 }
 
 stop_postfix() {
-  postfix_cmd stop >>"$LOGDIR/postfix-start.log" 2>&1 || true
   local h=$PF_HANDLE mp
-  if [ -z "$h" ] && mp=$(pf_master_pid); then h=tree:$mp; fi
+  if [ -z "$h" ] && mp=$(postfix_master_pid); then h=tree:$mp; fi
+  postfix_cmd stop >>"$PF_LOGDIR/postfix-start.log" 2>&1 || true
   if [ -n "$h" ]; then wait_gone "$h" 15 || { kill_handle "$h"; wait_gone "$h" 5 || true; }; fi
   PF_RUNNING=0
   PF_HANDLE=""
@@ -529,7 +420,7 @@ tg_reason=""; pf_reason=""
 case " $SERVERS " in *" tegami "*) have_tegami=1 ;; *) tg_reason="not selected (BENCH_SERVERS)" ;; esac
 case " $SERVERS " in *" postfix "*) have_postfix=1 ;; *) pf_reason="not selected (BENCH_SERVERS)" ;; esac
 
-get_postfix || { say "bench: no smtp-source, nothing can be measured"; exit 1; }
+postfix_fetch || { say "bench: no smtp-source, nothing can be measured"; exit 1; }
 
 if [ "$have_postfix" = 1 ] && [ "$is_root" != 1 ]; then
   say "bench: Postfix needs root (its master runs as root and its daemons as user postfix);"

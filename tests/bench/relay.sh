@@ -8,9 +8,9 @@
 # messages and then for 100 KiB ones. Prints
 #   relay ratio tegami/postfix: X.XX
 #   relay 100k ratio tegami/postfix: X.XX
-# Postfix comes from the Debian package, extracted with dpkg -x under BENCH_WORK (as
-# bench.sh does; fetched with apt-get download when missing), never installed; it needs
-# root. Called by tests/bench/bench.sh, or alone.
+# Postfix comes from the Debian package, extracted with dpkg -x under BENCH_WORK
+# (tests/bench/lib.sh, as for bench.sh; fetched with apt-get download when missing), never
+# installed; it needs root. Called by tests/bench/bench.sh, or alone.
 #
 # Env: BENCH_WORK (./bench-work), BENCH_RELAY_MESSAGES (5000), BENCH_RELAY_BIG_MESSAGES
 # (1000), BENCH_SESSIONS (20), BENCH_SIZE (1024), TEGAMI_BIN, BENCH_RUN_TIMEOUT (300 s per
@@ -31,26 +31,19 @@ BINDIR=${TEGAMI_BIN:-$top/build/bin}
 RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-300}
 STALL=${BENCH_STALL_TIMEOUT:-30}
 ONLY=${BENCH_RELAY_ONLY:-}
-PFX=$WORK/postfix-pkg
-PF_LIB=$PFX/usr/lib/postfix
 R=$WORK/relay
+PF_TAG=relay
+PF_LOGDIR=$R
+# shellcheck source=tests/bench/lib.sh
+. "$here/lib.sh"
 bt() { python3 "$here/benchtool.py" "$@"; }
 say() { echo "$@"; }
 for n in "$N" "$NBIG" "$SESSIONS" "$SIZE"; do
   case $n in '' | *[!0-9]* | 0) echo "relay.sh: counts must be positive numbers" >&2; exit 64 ;; esac
 done
 [ "$(id -u)" = 0 ] || { say "relay: skipped (Postfix needs root)"; exit 77; }
-if [ ! -x "$PFX/usr/sbin/smtp-sink" ] || [ ! -x "$PF_LIB/sbin/master" ]; then
-  mkdir -p "$WORK/dl"
-  (cd "$WORK/dl" && rm -f postfix_*.deb && timeout 300 apt-get -q download postfix >/dev/null 2>&1) ||
-    { say "relay: skipped (apt-get download postfix failed)"; exit 77; }
-  rm -rf "$PFX.tmp" && dpkg -x "$WORK"/dl/postfix_*.deb "$PFX.tmp" && rm -rf "$PFX" &&
-    mv "$PFX.tmp" "$PFX"
-fi
-getent group postdrop >/dev/null || groupadd --system postdrop
-getent passwd postfix >/dev/null ||
-  useradd --system --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin postfix
-sh "$top/scripts/accounts.sh" >/dev/null 2>&1
+postfix_fetch >/dev/null || { say "relay: skipped (apt-get download postfix failed)"; exit 77; }
+postfix_accounts
 rm -rf "$R"
 mkdir -p "$R"
 chmod 755 "$R"
@@ -59,12 +52,10 @@ SINK_PID="" TG_PID=""
 SINK_PORT=$(bt free-port 28000)
 TG_PORT=$(bt free-port $((SINK_PORT + 1)))
 PF_PORT=$(bt free-port $((TG_PORT + 1)))
-PFI=$R/postfix
-pf() { LD_LIBRARY_PATH=$PF_LIB "$PFX/usr/sbin/postfix" -c "$PFI/etc" "$@"; }
 
 cleanup() {
   [ -n "$TG_PID" ] && kill -TERM "$TG_PID" 2>/dev/null && wait "$TG_PID" 2>/dev/null
-  [ -d "$PFI/etc" ] && pf stop >/dev/null 2>&1
+  [ -n "$PFI" ] && [ -d "$PFI/etc" ] && postfix_cmd stop >/dev/null 2>&1
   [ -n "$SINK_PID" ] && kill -TERM "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null
   TG_PID="" SINK_PID=""
 }
@@ -74,7 +65,7 @@ trap 'exit 130' INT TERM
 start_sink() {  # a fresh sink (its counter starts at 0)
   [ -n "$SINK_PID" ] && kill -TERM "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null
   : >"$R/sink.out"
-  LD_LIBRARY_PATH=$PF_LIB "$PFX/usr/sbin/smtp-sink" -u nobody -c "127.0.0.1:$SINK_PORT" 256 \
+  LD_LIBRARY_PATH=$PF_LIB "$SMTP_SINK" -u nobody -c "127.0.0.1:$SINK_PORT" 256 \
     >"$R/sink.out" 2>&1 &
   SINK_PID=$!
   bt wait-banner "$SINK_PORT" 10 >/dev/null || { say "relay: smtp-sink does not answer"; exit 1; }
@@ -90,7 +81,7 @@ measure() {
   RATE=""
   start_sink
   t0=$(bt now)
-  LD_LIBRARY_PATH=$PF_LIB timeout -k 5 "$RUN_TIMEOUT" "$PFX/usr/sbin/smtp-source" -s "$SESSIONS" \
+  LD_LIBRARY_PATH=$PF_LIB timeout -k 5 "$RUN_TIMEOUT" "$SMTP_SOURCE" -s "$SESSIONS" \
     -m "$n" -l "$bytes" -f bench@localhost -t user@relay.example -M localhost \
     "127.0.0.1:$port" >"$R/source-$name.log" 2>&1 ||
     { say "  $name: smtp-source failed: $(tail -1 "$R/source-$name.log")"; return 1; }
@@ -146,69 +137,16 @@ stop_tegami() {
   TG_PID=""
 }
 
+# lib.sh's defaults with everything relayed to the sink and no local domain.
 setup_postfix() {
-  mkdir -p "$PFI/etc" "$PFI/meta" "$PFI/spool" "$PFI/data"
-  cp "$PFX/etc/postfix/postfix-files" "$PFI/meta/"
-  : >"$PFI/meta/dynamicmaps.cf"
-  mkdir -p "$PFI/meta/postfix-files.d" "$PFI/meta/dynamicmaps.cf.d"
-  chown postfix "$PFI/data"
-  chmod 700 "$PFI/data"
-  chgrp postdrop "$PFX/usr/sbin/postqueue" "$PFX/usr/sbin/postdrop"
-  chmod 2755 "$PFX/usr/sbin/postqueue" "$PFX/usr/sbin/postdrop"
-  cat >"$PFI/etc/main.cf" <<EOF
-# Postfix relaying everything to the bench's smtp-sink (tests/bench/relay.sh): package
-# defaults except the paths, the loopback listener, the relay host and the process limit.
-compatibility_level = 3.6
-queue_directory = $PFI/spool
-data_directory = $PFI/data
-meta_directory = $PFI/meta
-command_directory = $PFX/usr/sbin
-daemon_directory = $PF_LIB/sbin
-shlib_directory = $PF_LIB
-mail_owner = postfix
-setgid_group = postdrop
-import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C LD_LIBRARY_PATH=$PF_LIB
-maillog_file_prefixes = $PFI
-maillog_file = $PFI/maillog
-myhostname = relay.localdomain
-mydestination =
-mynetworks = 127.0.0.0/8
-relayhost = [127.0.0.1]:$SINK_PORT
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-alias_maps =
-alias_database =
-default_process_limit = 1200
-smtp_tls_security_level = none
-EOF
-  cat >"$PFI/etc/master.cf" <<EOF
-127.0.0.1:$PF_PORT inet n - n - - smtpd
-pickup    unix  n - n 60    1 pickup
-cleanup   unix  n - n -     0 cleanup
-qmgr      unix  n - n 300   1 qmgr
-rewrite   unix  - - n -     - trivial-rewrite
-bounce    unix  - - n -     0 bounce
-defer     unix  - - n -     0 bounce
-trace     unix  - - n -     0 bounce
-verify    unix  - - n -     1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n -     - proxymap
-smtp      unix  - - n -     - smtp
-relay     unix  - - n -     - smtp
-error     unix  - - n -     - error
-retry     unix  - - n -     - error
-discard   unix  - - n -     - discard
-anvil     unix  - - n -     1 anvil
-scache    unix  - - n -     1 scache
-postlog   unix-dgram n - n - 1 postlogd
-EOF
-  pf check >"$R/postfix-check.log" 2>&1 || { say "relay: postfix check failed"; cat "$R/postfix-check.log"; exit 1; }
+  postfix_instance "$R/postfix" "$PF_PORT" "myhostname = relay.localdomain" "mydestination =" \
+    "relayhost = [127.0.0.1]:$SINK_PORT" "smtp_tls_security_level = none" &&
+    postfix_check || exit 1
 }
 
 start_postfix() {
-  timeout 120 env LD_LIBRARY_PATH="$PF_LIB" "$PFX/usr/sbin/postfix" -c "$PFI/etc" start \
-    >>"$R/postfix-start.log" 2>&1 || { say "relay: postfix start failed: $(tail -3 "$PFI/maillog")"; exit 1; }
-  bt wait-banner "$PF_PORT" 30 >/dev/null || { say "relay: postfix does not answer"; exit 1; }
+  postfix_start || exit 1
+  postfix_wait 30 >/dev/null || { say "relay: postfix does not answer"; exit 1; }
 }
 
 ratio() {  # ratio TG PF
@@ -229,7 +167,7 @@ for kind in small big; do
   start_postfix
   measure "postfix-$kind" "$PF_PORT" "$n" "$bytes" || ok=0
   pf=$RATE
-  pf stop >/dev/null 2>&1
+  postfix_stop
   sleep 1
   say "$label ratio tegami/postfix: $(ratio "$tg" "$pf")"
 done
