@@ -50,8 +50,27 @@ bool MappedBody::map(int fd, uint64_t size, std::string& why) {
         why = "body descriptor is not a file of the announced size";
         return false;
     }
+    if (size == 0) return true;
+    if (size <= kReadBodyMax) {
+        // A small body is read in one call: cheaper than a mapping and its unmapping.
+        small_.resize(static_cast<size_t>(size));
+        size_t off = 0;
+        while (off < small_.size()) {
+            ssize_t r =
+                ::pread(fd, small_.data() + off, small_.size() - off, static_cast<off_t>(off));
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) {
+                why = r < 0 ? std::string("read: ") + std::strerror(errno)
+                            : "body descriptor shorter than announced";
+                small_.clear();
+                return false;
+            }
+            off += static_cast<size_t>(r);
+        }
+        read_ = true;
+        return true;
+    }
     n_ = static_cast<size_t>(size);
-    if (n_ == 0) return true;
     // Populated at once: the whole body is read to be sent (one call, not a fault a page).
     void* p = ::mmap(nullptr, n_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     if (p == MAP_FAILED) {

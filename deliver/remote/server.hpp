@@ -41,7 +41,8 @@ using dns::kRrAaaa;
 using dns::kRrMx;
 using dns::Resolver;
 
-// A read-only mapping of a request's body descriptor.
+// A request's body: read whole when small (kReadBodyMax), else a read-only mapping of its
+// descriptor (a sealed memfd or a body file: any regular file of the announced size).
 class MappedBody {
   public:
     MappedBody() = default;
@@ -49,11 +50,17 @@ class MappedBody {
     MappedBody& operator=(const MappedBody&) = delete;
     ~MappedBody();
     bool map(int fd, uint64_t size, std::string& why);
-    std::string_view view() const { return {static_cast<const char*>(p_), n_}; }
+    std::string_view view() const {
+        return read_ ? std::string_view(small_)
+                     : std::string_view(static_cast<const char*>(p_), n_);
+    }
+    static constexpr uint64_t kReadBodyMax = 16384;
 
   private:
     void* p_ = nullptr;
     size_t n_ = 0;
+    std::string small_;
+    bool read_ = false;
 };
 
 class RemoteServer {

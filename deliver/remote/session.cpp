@@ -359,8 +359,14 @@ void Session::arm() {
         }
         if (t == 0) t = idle_ ? kIdleWatch : 300;
     }
-    event_del(ev_.get());
-    event_assign(ev_.get(), base_, fd_.get(), what, on_io_cb, this);
+    // A persistent event, changed only when what it waits for changes: re-arming with
+    // the same interest only moves the timeout (no epoll_ctl per reply).
+    what |= EV_PERSIST;
+    if (what != armed_) {
+        event_del(ev_.get());
+        event_assign(ev_.get(), base_, fd_.get(), what, on_io_cb, this);
+        armed_ = what;
+    }
     timeval tv{static_cast<time_t>(t), 0};
     event_add(ev_.get(), &tv);
 }

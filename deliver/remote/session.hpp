@@ -112,6 +112,7 @@ class Session {
     OutBuf outbuf_;
     std::string tls_stage_;  // TLS: the record being written (retried unchanged)
     bool in_message_ = false;
+    short armed_ = 0;  // the events ev_ waits for now (0: not yet assigned)
 };
 
 // A client TLS context: system trust store, TLS 1.2 or later.
