@@ -21,11 +21,23 @@
 #include "lib/core/log.hpp"
 #include "lib/core/unique_fd.hpp"
 #include "lib/mail/address.hpp"
+#include "lib/mail/error_target.hpp"
 #include "lib/map/recipients.hpp"
 
 namespace tegami::local {
 
 namespace {
+
+constexpr std::string_view kAliasErrorText = "refused by an error: alias";
+
+TargetFailure failure_of(ErrorTarget&& e, std::string_view target) {
+    TargetFailure f;
+    f.target.assign(target);
+    f.status = e.status;
+    f.dsn = std::move(e.dsn);
+    f.text = std::move(e.text);
+    return f;
+}
 
 std::string lower(std::string_view s) {
     std::string out(s);
@@ -176,9 +188,11 @@ void Expander::target(std::string_view t, int depth, const Context& ctx) {
     if (t.front() == '/') return special(TargetKind::file, t, ctx);
     if (starts_with_nocase(t, ":include:")) return include(t.substr(9), depth, ctx);
     if (starts_with_nocase(t, "error:")) {
-        TargetFailure f = parse_error_target(t.substr(6));
-        f.target.assign(t);
-        out_.failures.push_back(std::move(f));
+        ErrorTarget e = tegami::parse_error_target(t.substr(6), kAliasErrorText);
+        if (!e.problem.empty())
+            log_warning("local: alias target \"%.*s\": %s", static_cast<int>(t.size()), t.data(),
+                        e.problem.c_str());
+        out_.failures.push_back(failure_of(std::move(e), t));
         return;
     }
     bool no_alias = t.front() == '\\';
@@ -400,37 +414,7 @@ std::string Delivery::key() const {
 }
 
 TargetFailure parse_error_target(std::string_view spec) {
-    TargetFailure f;
-    while (!spec.empty() && spec.front() == ' ')
-        spec.remove_prefix(1);
-    auto digit = [](char c) { return c >= '0' && c <= '9'; };
-    // An enhanced code "D.D.D" (each part 1-3 digits) followed by ':' or a space.
-    size_t i = 0, dots = 0;
-    while (i < spec.size() && (digit(spec[i]) || spec[i] == '.')) {
-        if (spec[i] == '.') ++dots;
-        ++i;
-    }
-    std::string dsn;
-    if (dots == 2 && i >= 5 && (spec[0] == '4' || spec[0] == '5')) {
-        dsn.assign(spec.substr(0, i));
-        spec.remove_prefix(i);
-        if (!spec.empty() && (spec.front() == ':' || spec.front() == ' ')) spec.remove_prefix(1);
-    }
-    std::string code;
-    if (spec.size() >= 3 && digit(spec[0]) && digit(spec[1]) && digit(spec[2]) &&
-        (spec.size() == 3 || spec[3] == ' ' || spec[3] == '-')) {
-        code.assign(spec.substr(0, 3));
-        spec.remove_prefix(spec.size() > 3 ? 4 : 3);
-    }
-    char cls = !code.empty() ? code[0] : !dsn.empty() ? dsn[0] : '5';
-    f.status = cls == '4' ? 4 : 5;
-    if (dsn.empty() || dsn[0] != (f.status == 4 ? '4' : '5'))
-        dsn = f.status == 4 ? "4.0.0" : "5.0.0";
-    f.dsn = dsn;
-    while (!spec.empty() && spec.front() == ' ')
-        spec.remove_prefix(1);
-    f.text = spec.empty() ? "refused by an error: alias" : std::string(spec);
-    return f;
+    return failure_of(tegami::parse_error_target(spec, kAliasErrorText), "");
 }
 
 Result<IncludeText> read_include_file(const std::string& path) {

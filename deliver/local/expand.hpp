@@ -105,7 +105,8 @@ Expansion expand_local(std::string_view local_part, const AliasFile* aliases, co
                        const ForwardReader* forward = nullptr,
                        const IncludeReader* include = nullptr);
 
-// "error:" target text (after the prefix) -> status, dsn and text. Pure.
+// "error:" target text (after the prefix) -> status, dsn and text (lib/mail/error_target.hpp,
+// with the alias default text). Pure.
 TargetFailure parse_error_target(std::string_view spec);
 
 }  // namespace tegami::local

@@ -1,478 +1,458 @@
-// messages.cpp - see messages.hpp. Each decoder consumes exactly the fields its encoder
-// wrote and fails on anything short or left over.
+// messages.cpp - see messages.hpp. Every message's layout is declared once, in the table
+// of Fields<M> below: its type, its fields in wire order and the checks on them. One
+// writer and one reader walk that list, so encode and decode cannot disagree, and each
+// decoder consumes exactly the fields its encoder wrote and fails on anything short, left
+// over or outside the layout's bounds. Called by every process on both ends of every
+// channel; trusts nothing in a payload it reads.
+//
+// A field is one of
+//   uint32_t, uint64_t, std::string                   u32, u64, u32 length + bytes
+//   std::vector<std::string>, std::vector<uint32_t>    u32 count, then each element
+//   std::vector<R> of a record R with a Fields<R>     u32 count, then each record's fields
+//   a record R with a Fields<R>                       its fields, inline
+//   within(v, lo, hi)    a u32 (or an enum on u32) that must be in [lo, hi]
+//   nonempty(s)            a string that must not be empty
+//   with_count(v, min, max) a vector whose count must be in [min, max]
+// Counts are bounded by what the payload could hold (each element's smallest encoding)
+// before anything is allocated.
+//
+// Adding a message: its struct and the two declarations in messages.hpp, a Fields<M>
+// here (type, nfds when it carries descriptors, of()), a TEGAMI_IPC_MESSAGE line at the
+// end, a golden row in tests/unit/lib/ipc/golden_test.cpp and a case in
+// tests/fuzz/ipc_messages_fuzz.cpp.
 #include "lib/ipc/messages.hpp"
+
+#include <limits>
+#include <type_traits>
+#include <utility>
 
 #include "lib/ipc/frame.hpp"
 
 namespace tegami::ipc {
 
-std::string encode(const ListenerMsg& m, uint32_t nfds) {
-    FrameWriter w(MsgType::listener);
-    w.str(m.role);
-    w.str(m.name);
+namespace {
+
+// ---- field markers
+
+template <typename T>
+struct Range {
+    T* v;
+    std::remove_const_t<T> lo, hi;
+};
+template <typename T>
+Range<T> within(T& v, std::remove_const_t<T> lo, std::remove_const_t<T> hi) {
+    return {&v, lo, hi};
+}
+
+template <typename S>
+struct NonEmpty {
+    S* s;
+};
+template <typename S>
+NonEmpty<S> nonempty(S& s) {
+    return {&s};
+}
+
+template <typename V>
+struct Count {
+    V* v;
+    uint32_t min, max;
+};
+template <typename V>
+Count<V> with_count(V& v, uint32_t min, uint32_t max = std::numeric_limits<uint32_t>::max()) {
+    return {&v, min, max};
+}
+
+// ---- the table: Fields<M>::of(f, m) calls f with m's fields in wire order.
+
+template <typename M>
+struct Fields;
+
+template <typename M>
+concept Record = requires {
+    sizeof(Fields<M>);
+};
+
+template <>
+struct Fields<ListenerMsg> {
+    static constexpr MsgType type = MsgType::listener;
+    static void of(auto& f, auto& m) { f(m.role, m.name); }
+};
+
+template <>
+struct Fields<SubmitMsg> {
+    static constexpr MsgType type = MsgType::submit;
+    static void of(auto& f, auto& m) {
+        f(m.request_id, m.queue_id, m.sender, m.recipients, m.orcpts, m.client_addr, m.client_name,
+          m.helo, m.protocol, m.flags, m.envid, m.notify, m.dsn_orcpts, m.body);
+    }
+};
+
+template <>
+struct Fields<SubmitResultMsg> {
+    static constexpr MsgType type = MsgType::submit_result;
+    static void of(auto& f, auto& m) { f(m.request_id, m.status, m.queue_id, m.text); }
+};
+
+template <>
+struct Fields<BodyChunkMsg> {
+    static constexpr MsgType type = MsgType::body_chunk;
+    static void of(auto& f, auto& m) { f(m.queue_id, m.index, m.data); }
+};
+
+template <>
+struct Fields<BodyChunkResultMsg> {
+    static constexpr MsgType type = MsgType::body_chunk_result;
+    static void of(auto& f, auto& m) { f(m.queue_id, m.index, m.status, m.text); }
+};
+
+template <>
+struct Fields<BodyAbortMsg> {
+    static constexpr MsgType type = MsgType::body_abort;
+    static void of(auto& f, auto& m) { f(m.queue_id); }
+};
+
+template <>
+struct Fields<DeliverRcpt> {
+    static void of(auto& f, auto& m) { f(m.index, m.address, m.orcpt, m.notify); }
+};
+
+template <>
+struct Fields<DeliverMsg> {
+    static constexpr MsgType type = MsgType::deliver;
+    static constexpr uint32_t nfds = 1;  // the body, a sealed memfd
+    static void of(auto& f, auto& m) {
+        f(m.request_id, m.queue_id, m.sender, with_count(m.recipients, 1), m.next_hop, m.envid,
+          m.flags, m.arrival_time, m.body_size);
+    }
+};
+
+template <>
+struct Fields<RcptResult> {
+    static void of(auto& f, auto& m) { f(m.index, m.status, m.dsn, m.text, m.flags); }
+};
+
+template <>
+struct Fields<DeliverResultMsg> {
+    static constexpr MsgType type = MsgType::deliver_result;
+    static void of(auto& f, auto& m) { f(m.request_id, m.results, m.relay, m.setup_ms, m.xfer_ms); }
+};
+
+template <>
+struct Fields<RedirectTarget> {
+    static void of(auto& f, auto& m) {
+        f(nonempty(m.address), within(m.route, kRedirectAddress, kRedirectMailbox));
+    }
+};
+
+template <>
+struct Fields<DeliverRedirectMsg> {
+    static constexpr MsgType type = MsgType::deliver_redirect;
+    static void of(auto& f, auto& m) {
+        f(m.request_id, m.index, with_count(m.targets, 1, kMaxRedirects));
+    }
+};
+
+template <>
+struct Fields<AuthStartMsg> {
+    static constexpr MsgType type = MsgType::auth_start;
+    static void of(auto& f, auto& m) {
+        f(m.request_id, m.mechanism, within(m.has_initial, 0, 1), m.initial, m.client_addr,
+          m.channel_binding, m.flags);
+    }
+};
+
+template <>
+struct Fields<AuthStepMsg> {
+    static constexpr MsgType type = MsgType::auth_step;
+    static void of(auto& f, auto& m) { f(m.request_id, m.response); }
+};
+
+template <>
+struct Fields<AuthCancelMsg> {
+    static constexpr MsgType type = MsgType::auth_cancel;
+    static void of(auto& f, auto& m) { f(m.request_id); }
+};
+
+template <>
+struct Fields<AuthCheckMsg> {
+    static constexpr MsgType type = MsgType::auth_check;
+    static void of(auto& f, auto& m) { f(m.request_id, m.client_addr); }
+};
+
+template <>
+struct Fields<AuthReplyMsg> {
+    static constexpr MsgType type = MsgType::auth_reply;
+    static void of(auto& f, auto& m) {
+        f(m.request_id, within(m.status, kAuthContinue, kAuthNoMech), m.challenge, m.login, m.text);
+    }
+};
+
+template <>
+struct Fields<ControlRequestMsg> {
+    static constexpr MsgType type = MsgType::control_request;
+    static void of(auto& f, auto& m) {
+        f(within(m.op, ControlOp::list, ControlOp::remove), m.ids, m.reason);
+    }
+};
+
+template <>
+struct Fields<ControlRecipient> {
+    static void of(auto& f, auto& m) { f(m.address, m.state, m.dsn, m.text, m.next_try); }
+};
+
+template <>
+struct Fields<ControlEntry> {
+    static void of(auto& f, auto& m) {
+        f(m.queue_id, m.flags, m.size, m.arrival, m.sender, m.reason, m.recipients);
+    }
+};
+
+template <>
+struct Fields<ControlListMsg> {
+    static constexpr MsgType type = MsgType::control_list;
+    static void of(auto& f, auto& m) { f(m.entries); }
+};
+
+template <>
+struct Fields<ControlResultMsg> {
+    static constexpr MsgType type = MsgType::control_result;
+    static void of(auto& f, auto& m) { f(m.status, m.count, m.text); }
+};
+
+template <>
+struct Fields<LimitCheckMsg> {
+    static constexpr MsgType type = MsgType::limit_check;
+    static void of(auto& f, auto& m) { f(m.request_id, m.identity); }
+};
+
+template <>
+struct Fields<LimitWindowMsg> {
+    static void of(auto& f, auto& m) {
+        f(m.max_messages, m.max_recipients, m.messages, m.recipients, m.messages_free_at,
+          m.recipients_free_at, m.next_drop);
+    }
+};
+
+template <>
+struct Fields<LimitReplyMsg> {
+    static constexpr MsgType type = MsgType::limit_reply;
+    static void of(auto& f, auto& m) { f(m.request_id, m.status, m.hour, m.day); }
+};
+
+template <>
+struct Fields<LimitCountMsg> {
+    static constexpr MsgType type = MsgType::limit_count;
+    static void of(auto& f, auto& m) { f(m.identity, m.messages, m.recipients); }
+};
+
+// ---- the writer, the smallest-size counter and the reader of a field list
+
+struct Writer {
+    FrameWriter& w;
+    template <typename... F>
+    void operator()(const F&... f) {
+        (put(f), ...);
+    }
+    void put(uint32_t v) { w.u32(v); }
+    void put(uint64_t v) { w.u64(v); }
+    void put(const std::string& s) { w.str(s); }
+    void put(const std::vector<std::string>& v) { w.strs(v); }
+    void put(const std::vector<uint32_t>& v) {
+        w.u32(static_cast<uint32_t>(v.size()));
+        for (uint32_t x : v)
+            w.u32(x);
+    }
+    template <Record R>
+    void put(const std::vector<R>& v) {
+        w.u32(static_cast<uint32_t>(v.size()));
+        for (const auto& r : v)
+            Fields<R>::of(*this, r);
+    }
+    template <Record R>
+    void put(const R& r) {
+        Fields<R>::of(*this, r);
+    }
+    template <typename T>
+    void put(const Range<T>& r) {
+        if constexpr (std::is_enum_v<std::remove_const_t<T>>)
+            w.u32(static_cast<uint32_t>(*r.v));
+        else
+            put(*r.v);
+    }
+    template <typename S>
+    void put(const NonEmpty<S>& n) {
+        put(*n.s);
+    }
+    template <typename V>
+    void put(const Count<V>& c) {
+        put(*c.v);
+    }
+};
+
+// The fewest bytes a record's encoding can take (every string and list empty).
+struct Sizer {
+    size_t n = 0;
+    template <typename... F>
+    void operator()(const F&... f) {
+        (add(f), ...);
+    }
+    void add(uint64_t) { n += 8; }
+    template <typename T>
+    void add(const T& v) {
+        if constexpr (Record<T>)
+            Fields<T>::of(*this, v);
+        else
+            n += 4;  // a u32, an enum, a string's length or a list's count
+    }
+};
+
+template <Record R>
+size_t min_size() {
+    static const size_t n = [] {
+        const R r{};
+        Sizer s;
+        Fields<R>::of(s, r);
+        return s.n;
+    }();
+    return n;
+}
+
+struct Reader {
+    FrameReader& r;
+    size_t size;  // of the whole payload: no count can exceed what it holds
+    bool ok = true;
+
+    template <typename... F>
+    void operator()(F&&... f) {
+        (get(std::forward<F>(f)), ...);
+    }
+    void get(uint32_t& v) { ok = r.u32(v) && ok; }
+    void get(uint64_t& v) { ok = r.u64(v) && ok; }
+    void get(std::string& s) { ok = r.str(s) && ok; }
+    void get(std::vector<std::string>& v) { ok = r.strs(v) && ok; }
+    void get(std::vector<uint32_t>& v) {
+        uint32_t n = 0;
+        // Each element takes 4 bytes: bound the count before allocating.
+        if (!read_count(n, 0, std::numeric_limits<uint32_t>::max(), 4)) return;
+        v.resize(n);
+        for (auto& x : v)
+            get(x);
+    }
+    template <Record R>
+    void get(std::vector<R>& v, uint32_t min = 0,
+             uint32_t max = std::numeric_limits<uint32_t>::max()) {
+        uint32_t n = 0;
+        if (!read_count(n, min, max, min_size<R>())) return;
+        v.resize(n);
+        for (auto& x : v) {
+            Fields<R>::of(*this, x);
+            if (!ok) return;
+        }
+    }
+    template <Record R>
+    void get(R& rec) {
+        Fields<R>::of(*this, rec);
+    }
+    template <typename T>
+    void get(Range<T> rg) {
+        if constexpr (std::is_enum_v<T>) {
+            uint32_t raw = 0;
+            get(raw);
+            if (raw < static_cast<uint32_t>(rg.lo) || raw > static_cast<uint32_t>(rg.hi))
+                ok = false;
+            else
+                *rg.v = static_cast<T>(raw);
+        } else {
+            get(*rg.v);
+            if (*rg.v < rg.lo || *rg.v > rg.hi) ok = false;
+        }
+    }
+    template <typename S>
+    void get(NonEmpty<S> ne) {
+        get(*ne.s);
+        if (ne.s->empty()) ok = false;
+    }
+    template <typename V>
+    void get(Count<V> c) {
+        get(*c.v, c.min, c.max);
+    }
+
+    bool read_count(uint32_t& n, uint32_t min, uint32_t max, size_t each) {
+        if (!ok || !r.u32(n) || n < min || n > max || n > size / each) ok = false;
+        return ok;
+    }
+};
+
+template <Record M>
+std::string encode_fields(const M& m, uint32_t nfds) {
+    FrameWriter w(Fields<M>::type);
+    Writer out{w};
+    Fields<M>::of(out, m);
     return w.finish(nfds);
 }
 
+template <Record M>
+bool decode_fields(std::string_view payload, M& m) {
+    FrameReader r(payload);
+    Reader in{r, payload.size()};
+    Fields<M>::of(in, m);
+    return in.ok && r.finish();
+}
+
+template <Record M>
+constexpr uint32_t nfds_of() {
+    if constexpr (requires { Fields<M>::nfds; })
+        return Fields<M>::nfds;
+    else
+        return 0;
+}
+
+}  // namespace
+
+// ---- the public encoders and decoders of messages.hpp, one line a message
+
+#define TEGAMI_IPC_MESSAGE(M)                     \
+    std::string encode(const M& m) {              \
+        return encode_fields(m, nfds_of<M>());    \
+    }                                             \
+    bool decode(std::string_view payload, M& m) { \
+        return decode_fields(payload, m);         \
+    }
+
+TEGAMI_IPC_MESSAGE(SubmitMsg)
+TEGAMI_IPC_MESSAGE(SubmitResultMsg)
+TEGAMI_IPC_MESSAGE(BodyChunkMsg)
+TEGAMI_IPC_MESSAGE(BodyChunkResultMsg)
+TEGAMI_IPC_MESSAGE(BodyAbortMsg)
+TEGAMI_IPC_MESSAGE(DeliverMsg)
+TEGAMI_IPC_MESSAGE(DeliverResultMsg)
+TEGAMI_IPC_MESSAGE(DeliverRedirectMsg)
+TEGAMI_IPC_MESSAGE(AuthStartMsg)
+TEGAMI_IPC_MESSAGE(AuthStepMsg)
+TEGAMI_IPC_MESSAGE(AuthCancelMsg)
+TEGAMI_IPC_MESSAGE(AuthCheckMsg)
+TEGAMI_IPC_MESSAGE(AuthReplyMsg)
+TEGAMI_IPC_MESSAGE(ControlRequestMsg)
+TEGAMI_IPC_MESSAGE(ControlListMsg)
+TEGAMI_IPC_MESSAGE(ControlResultMsg)
+TEGAMI_IPC_MESSAGE(LimitCheckMsg)
+TEGAMI_IPC_MESSAGE(LimitReplyMsg)
+TEGAMI_IPC_MESSAGE(LimitCountMsg)
+
+#undef TEGAMI_IPC_MESSAGE
+
+// The listener's descriptor count is the caller's (master sends one socket per frame).
+std::string encode(const ListenerMsg& m, uint32_t nfds) {
+    return encode_fields(m, nfds);
+}
+
 bool decode(std::string_view payload, ListenerMsg& m) {
-    FrameReader r(payload);
-    r.str(m.role);
-    r.str(m.name);
-    return r.finish();
-}
-
-std::string encode(const SubmitMsg& m) {
-    FrameWriter w(MsgType::submit);
-    w.u64(m.request_id);
-    w.str(m.queue_id);
-    w.str(m.sender);
-    w.strs(m.recipients);
-    w.strs(m.orcpts);
-    w.str(m.client_addr);
-    w.str(m.client_name);
-    w.str(m.helo);
-    w.str(m.protocol);
-    w.u32(m.flags);
-    w.str(m.envid);
-    w.u32(static_cast<uint32_t>(m.notify.size()));
-    for (uint32_t n : m.notify)
-        w.u32(n);
-    w.strs(m.dsn_orcpts);
-    w.str(m.body);
-    return w.finish();
-}
-
-bool decode(std::string_view payload, SubmitMsg& m) {
-    FrameReader r(payload);
-    r.u64(m.request_id);
-    r.str(m.queue_id);
-    r.str(m.sender);
-    r.strs(m.recipients);
-    r.strs(m.orcpts);
-    r.str(m.client_addr);
-    r.str(m.client_name);
-    r.str(m.helo);
-    r.str(m.protocol);
-    r.u32(m.flags);
-    r.str(m.envid);
-    uint32_t nn = 0;
-    // Each bit set takes 4 bytes: bound the count before allocating.
-    if (!r.u32(nn) || nn > payload.size() / 4) return false;
-    m.notify.resize(nn);
-    for (auto& n : m.notify)
-        r.u32(n);
-    r.strs(m.dsn_orcpts);
-    r.str(m.body);
-    return r.finish();
-}
-
-std::string encode(const SubmitResultMsg& m) {
-    FrameWriter w(MsgType::submit_result);
-    w.u64(m.request_id);
-    w.u32(m.status);
-    w.str(m.queue_id);
-    w.str(m.text);
-    return w.finish();
-}
-
-bool decode(std::string_view payload, SubmitResultMsg& m) {
-    FrameReader r(payload);
-    r.u64(m.request_id);
-    r.u32(m.status);
-    r.str(m.queue_id);
-    r.str(m.text);
-    return r.finish();
-}
-
-std::string encode(const BodyChunkMsg& m) {
-    FrameWriter w(MsgType::body_chunk);
-    w.str(m.queue_id);
-    w.u32(m.index);
-    w.str(m.data);
-    return w.finish();
-}
-
-bool decode(std::string_view payload, BodyChunkMsg& m) {
-    FrameReader r(payload);
-    r.str(m.queue_id);
-    r.u32(m.index);
-    r.str(m.data);
-    return r.finish();
-}
-
-std::string encode(const BodyChunkResultMsg& m) {
-    FrameWriter w(MsgType::body_chunk_result);
-    w.str(m.queue_id);
-    w.u32(m.index);
-    w.u32(m.status);
-    w.str(m.text);
-    return w.finish();
-}
-
-bool decode(std::string_view payload, BodyChunkResultMsg& m) {
-    FrameReader r(payload);
-    r.str(m.queue_id);
-    r.u32(m.index);
-    r.u32(m.status);
-    r.str(m.text);
-    return r.finish();
-}
-
-std::string encode(const BodyAbortMsg& m) {
-    FrameWriter w(MsgType::body_abort);
-    w.str(m.queue_id);
-    return w.finish();
-}
-
-bool decode(std::string_view payload, BodyAbortMsg& m) {
-    FrameReader r(payload);
-    r.str(m.queue_id);
-    return r.finish();
-}
-
-std::string encode(const DeliverMsg& m) {
-    FrameWriter w(MsgType::deliver);
-    w.u64(m.request_id);
-    w.str(m.queue_id);
-    w.str(m.sender);
-    w.u32(static_cast<uint32_t>(m.recipients.size()));
-    for (const auto& rc : m.recipients) {
-        w.u32(rc.index);
-        w.str(rc.address);
-        w.str(rc.orcpt);
-        w.u32(rc.notify);
-    }
-    w.str(m.next_hop);
-    w.str(m.envid);
-    w.u32(m.flags);
-    w.u64(m.arrival_time);
-    w.u64(m.body_size);
-    return w.finish(1);
-}
-
-bool decode(std::string_view payload, DeliverMsg& m) {
-    FrameReader r(payload);
-    uint32_t n = 0;
-    r.u64(m.request_id);
-    r.str(m.queue_id);
-    r.str(m.sender);
-    // Each recipient takes at least 16 bytes: bound the count before allocating.
-    if (!r.u32(n) || n == 0 || n > payload.size() / 16) return false;
-    m.recipients.resize(n);
-    for (auto& rc : m.recipients) {
-        r.u32(rc.index);
-        r.str(rc.address);
-        r.str(rc.orcpt);
-        r.u32(rc.notify);
-    }
-    r.str(m.next_hop);
-    r.str(m.envid);
-    r.u32(m.flags);
-    r.u64(m.arrival_time);
-    r.u64(m.body_size);
-    return r.finish();
-}
-
-std::string encode(const DeliverResultMsg& m) {
-    FrameWriter w(MsgType::deliver_result);
-    w.u64(m.request_id);
-    w.u32(static_cast<uint32_t>(m.results.size()));
-    for (const auto& rr : m.results) {
-        w.u32(rr.index);
-        w.u32(rr.status);
-        w.str(rr.dsn);
-        w.str(rr.text);
-        w.u32(rr.flags);
-    }
-    w.str(m.relay);
-    w.u32(m.setup_ms);
-    w.u32(m.xfer_ms);
-    return w.finish();
-}
-
-bool decode(std::string_view payload, DeliverResultMsg& m) {
-    FrameReader r(payload);
-    uint32_t n = 0;
-    r.u64(m.request_id);
-    if (!r.u32(n) || n > payload.size() / 16) return false;
-    m.results.resize(n);
-    for (auto& rr : m.results) {
-        r.u32(rr.index);
-        r.u32(rr.status);
-        r.str(rr.dsn);
-        r.str(rr.text);
-        r.u32(rr.flags);
-    }
-    r.str(m.relay);
-    r.u32(m.setup_ms);
-    r.u32(m.xfer_ms);
-    return r.finish();
-}
-
-std::string encode(const DeliverRedirectMsg& m) {
-    FrameWriter w(MsgType::deliver_redirect);
-    w.u64(m.request_id);
-    w.u32(m.index);
-    w.u32(static_cast<uint32_t>(m.targets.size()));
-    for (const auto& t : m.targets) {
-        w.str(t.address);
-        w.u32(t.route);
-    }
-    return w.finish();
-}
-
-bool decode(std::string_view payload, DeliverRedirectMsg& m) {
-    FrameReader r(payload);
-    uint32_t n = 0;
-    r.u64(m.request_id);
-    r.u32(m.index);
-    if (!r.u32(n) || n == 0 || n > kMaxRedirects || n > payload.size() / 8) return false;
-    m.targets.resize(n);
-    for (auto& t : m.targets) {
-        r.str(t.address);
-        r.u32(t.route);
-    }
-    if (!r.finish()) return false;
-    for (const auto& t : m.targets)
-        if (t.address.empty() || t.route > kRedirectMailbox) return false;
-    return true;
-}
-
-std::string encode(const AuthStartMsg& m) {
-    FrameWriter w(MsgType::auth_start);
-    w.u64(m.request_id);
-    w.str(m.mechanism);
-    w.u32(m.has_initial);
-    w.str(m.initial);
-    w.str(m.client_addr);
-    w.str(m.channel_binding);
-    w.u32(m.flags);
-    return w.finish();
-}
-
-bool decode(std::string_view payload, AuthStartMsg& m) {
-    FrameReader r(payload);
-    r.u64(m.request_id);
-    r.str(m.mechanism);
-    r.u32(m.has_initial);
-    r.str(m.initial);
-    r.str(m.client_addr);
-    r.str(m.channel_binding);
-    r.u32(m.flags);
-    return r.finish() && m.has_initial <= 1;
-}
-
-std::string encode(const AuthStepMsg& m) {
-    FrameWriter w(MsgType::auth_step);
-    w.u64(m.request_id);
-    w.str(m.response);
-    return w.finish();
-}
-
-bool decode(std::string_view payload, AuthStepMsg& m) {
-    FrameReader r(payload);
-    r.u64(m.request_id);
-    r.str(m.response);
-    return r.finish();
-}
-
-std::string encode(const AuthCancelMsg& m) {
-    FrameWriter w(MsgType::auth_cancel);
-    w.u64(m.request_id);
-    return w.finish();
-}
-
-bool decode(std::string_view payload, AuthCancelMsg& m) {
-    FrameReader r(payload);
-    r.u64(m.request_id);
-    return r.finish();
-}
-
-std::string encode(const AuthCheckMsg& m) {
-    FrameWriter w(MsgType::auth_check);
-    w.u64(m.request_id);
-    w.str(m.client_addr);
-    return w.finish();
-}
-
-bool decode(std::string_view payload, AuthCheckMsg& m) {
-    FrameReader r(payload);
-    r.u64(m.request_id);
-    r.str(m.client_addr);
-    return r.finish();
-}
-
-std::string encode(const AuthReplyMsg& m) {
-    FrameWriter w(MsgType::auth_reply);
-    w.u64(m.request_id);
-    w.u32(m.status);
-    w.str(m.challenge);
-    w.str(m.login);
-    w.str(m.text);
-    return w.finish();
-}
-
-bool decode(std::string_view payload, AuthReplyMsg& m) {
-    FrameReader r(payload);
-    r.u64(m.request_id);
-    r.u32(m.status);
-    r.str(m.challenge);
-    r.str(m.login);
-    r.str(m.text);
-    return r.finish() && m.status >= kAuthContinue && m.status <= kAuthNoMech;
+    return decode_fields(payload, m);
 }
 
 std::string encode_empty(MsgType type) {
     return FrameWriter(type).finish();
-}
-
-std::string encode(const ControlRequestMsg& m) {
-    FrameWriter w(MsgType::control_request);
-    w.u32(static_cast<uint32_t>(m.op));
-    w.strs(m.ids);
-    w.str(m.reason);
-    return w.finish();
-}
-
-bool decode(std::string_view payload, ControlRequestMsg& m) {
-    FrameReader r(payload);
-    uint32_t op = 0, n = 0;
-    r.u32(op);
-    if (op < 1 || op > 5) return false;
-    m.op = static_cast<ControlOp>(op);
-    if (!r.u32(n) || n > payload.size() / 4) return false;
-    m.ids.resize(n);
-    for (auto& id : m.ids)
-        r.str(id);
-    r.str(m.reason);
-    return r.finish();
-}
-
-std::string encode(const ControlListMsg& m) {
-    FrameWriter w(MsgType::control_list);
-    w.u32(static_cast<uint32_t>(m.entries.size()));
-    for (const auto& e : m.entries) {
-        w.str(e.queue_id);
-        w.u32(e.flags);
-        w.u64(e.size);
-        w.u64(e.arrival);
-        w.str(e.sender);
-        w.str(e.reason);
-        w.u32(static_cast<uint32_t>(e.recipients.size()));
-        for (const auto& rc : e.recipients) {
-            w.str(rc.address);
-            w.str(rc.state);
-            w.str(rc.dsn);
-            w.str(rc.text);
-            w.u64(rc.next_try);
-        }
-    }
-    return w.finish();
-}
-
-bool decode(std::string_view payload, ControlListMsg& m) {
-    FrameReader r(payload);
-    uint32_t n = 0;
-    // An entry takes at least 40 bytes, a recipient 24: bound counts before allocating.
-    if (!r.u32(n) || n > payload.size() / 40) return false;
-    m.entries.resize(n);
-    for (auto& e : m.entries) {
-        uint32_t k = 0;
-        r.str(e.queue_id);
-        r.u32(e.flags);
-        r.u64(e.size);
-        r.u64(e.arrival);
-        r.str(e.sender);
-        r.str(e.reason);
-        if (!r.u32(k) || k > payload.size() / 24) return false;
-        e.recipients.resize(k);
-        for (auto& rc : e.recipients) {
-            r.str(rc.address);
-            r.str(rc.state);
-            r.str(rc.dsn);
-            r.str(rc.text);
-            r.u64(rc.next_try);
-        }
-        if (!r.ok()) return false;
-    }
-    return r.finish();
-}
-
-std::string encode(const ControlResultMsg& m) {
-    FrameWriter w(MsgType::control_result);
-    w.u32(m.status);
-    w.u32(m.count);
-    w.str(m.text);
-    return w.finish();
-}
-
-bool decode(std::string_view payload, ControlResultMsg& m) {
-    FrameReader r(payload);
-    r.u32(m.status);
-    r.u32(m.count);
-    r.str(m.text);
-    return r.finish();
-}
-
-// ---- sending limits
-std::string encode(const LimitCheckMsg& m) {
-    FrameWriter w(MsgType::limit_check);
-    w.u64(m.request_id);
-    w.str(m.identity);
-    return w.finish();
-}
-
-bool decode(std::string_view payload, LimitCheckMsg& m) {
-    FrameReader r(payload);
-    r.u64(m.request_id);
-    r.str(m.identity);
-    return r.finish();
-}
-
-namespace {
-void put_window(FrameWriter& w, const LimitWindowMsg& m) {
-    for (uint64_t v : {m.max_messages, m.max_recipients, m.messages, m.recipients,
-                       m.messages_free_at, m.recipients_free_at, m.next_drop})
-        w.u64(v);
-}
-void get_window(FrameReader& r, LimitWindowMsg& m) {
-    for (uint64_t* v : {&m.max_messages, &m.max_recipients, &m.messages, &m.recipients,
-                        &m.messages_free_at, &m.recipients_free_at, &m.next_drop})
-        r.u64(*v);
-}
-}  // namespace
-
-std::string encode(const LimitReplyMsg& m) {
-    FrameWriter w(MsgType::limit_reply);
-    w.u64(m.request_id);
-    w.u32(m.status);
-    put_window(w, m.hour);
-    put_window(w, m.day);
-    return w.finish();
-}
-
-bool decode(std::string_view payload, LimitReplyMsg& m) {
-    FrameReader r(payload);
-    r.u64(m.request_id);
-    r.u32(m.status);
-    get_window(r, m.hour);
-    get_window(r, m.day);
-    return r.finish();
-}
-
-std::string encode(const LimitCountMsg& m) {
-    FrameWriter w(MsgType::limit_count);
-    w.str(m.identity);
-    w.u64(m.messages);
-    w.u64(m.recipients);
-    return w.finish();
-}
-
-bool decode(std::string_view payload, LimitCountMsg& m) {
-    FrameReader r(payload);
-    r.str(m.identity);
-    r.u64(m.messages);
-    r.u64(m.recipients);
-    return r.finish();
 }
 
 }  // namespace tegami::ipc

@@ -1,6 +1,8 @@
 // messages.hpp - the layout of every message in wire.hpp, as structs with one encoder
-// and one strict decoder each. Adding a field means changing both here and bumping
-// kVersion in wire.hpp; nothing else in the suite builds or splits frames by hand.
+// and one strict decoder each, both made from the message's field list in messages.cpp
+// (Fields<M>). Adding a field means adding it to the struct here and to its field list,
+// and bumping kVersion in wire.hpp; nothing else in the suite builds or splits frames by
+// hand.
 #pragma once
 
 #include <cstdint>

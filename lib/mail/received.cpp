@@ -15,6 +15,18 @@ void append_clean(std::string& out, std::string_view s) {
     }
 }
 
+// The end both headers share: "for <recipient>" (one recipient only) and the date.
+void append_for_and_date(std::string& h, const ReceivedInfo& in) {
+    if (!in.recipient.empty()) {
+        h.append("\r\n\tfor <");
+        append_clean(h, in.recipient);
+        h.append(">");
+    }
+    h.append("; ");
+    append_clean(h, in.date);
+    h.append("\r\n");
+}
+
 }  // namespace
 
 std::string received_header(const ReceivedInfo& in) {
@@ -47,14 +59,7 @@ std::string received_header(const ReceivedInfo& in) {
         append_clean(h, in.login);
         h.append(")");
     }
-    if (!in.recipient.empty()) {
-        h.append("\r\n\tfor <");
-        append_clean(h, in.recipient);
-        h.append(">");
-    }
-    h.append("; ");
-    append_clean(h, in.date);
-    h.append("\r\n");
+    append_for_and_date(h, in);
     return h;
 }
 
@@ -68,14 +73,7 @@ std::string received_local_header(const ReceivedInfo& in, std::string_view submi
     append_clean(h, in.hostname);
     h.append(" (Tegami) id ");
     append_clean(h, in.queue_id);
-    if (!in.recipient.empty()) {
-        h.append("\r\n\tfor <");
-        append_clean(h, in.recipient);
-        h.append(">");
-    }
-    h.append("; ");
-    append_clean(h, in.date);
-    h.append("\r\n");
+    append_for_and_date(h, in);
     return h;
 }
 

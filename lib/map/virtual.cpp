@@ -2,7 +2,9 @@
 // more than alias targets (local expands them with the same rules).
 #include "lib/map/virtual.hpp"
 
+#include "lib/core/log.hpp"
 #include "lib/mail/address.hpp"
+#include "lib/mail/error_target.hpp"
 
 namespace tegami {
 
@@ -55,37 +57,15 @@ Result<VirtualTarget> virtual_lookup(map::MapRef& map, std::string_view local,
         while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
             value.erase(0, 1);
         if (value.size() >= 6 && iequals(std::string_view(value).substr(0, 6), "error:")) {
-            std::string_view spec = std::string_view(value).substr(6);
-            while (!spec.empty() && spec.front() == ' ')
-                spec.remove_prefix(1);
-            // "D.D.D:NNN text", "NNN text", "D.D.D text"
-            std::string dsn, code;
-            size_t i = 0;
-            while (i < spec.size() && ((spec[i] >= '0' && spec[i] <= '9') || spec[i] == '.'))
-                ++i;
-            std::string_view first = spec.substr(0, i);
-            if (first.find('.') != std::string_view::npos) {
-                dsn.assign(first);
-                spec.remove_prefix(i);
-                if (!spec.empty() && (spec.front() == ':' || spec.front() == ' '))
-                    spec.remove_prefix(1);
-                i = 0;
-                while (i < spec.size() && spec[i] >= '0' && spec[i] <= '9')
-                    ++i;
-                first = spec.substr(0, i);
-            }
-            if (first.size() == 3) {
-                code.assign(first);
-                spec.remove_prefix(3);
-            }
-            while (!spec.empty() && spec.front() == ' ')
-                spec.remove_prefix(1);
-            char cls = !code.empty() ? code[0] : !dsn.empty() ? dsn[0] : '5';
+            ErrorTarget e = parse_error_target(std::string_view(value).substr(6),
+                                               "refused by the virtual user table", "5.1.1");
+            if (!e.problem.empty())
+                log_warning("virtusertable: %s: \"%s\": %s", k.c_str(), value.c_str(),
+                            e.problem.c_str());
             t.kind = VirtualTarget::Kind::error;
-            t.status = cls == '4' ? 4 : 5;
-            if (dsn.size() < 5 || dsn[0] != cls) dsn = t.status == 4 ? "4.0.0" : "5.1.1";
-            t.dsn = dsn;
-            t.text = spec.empty() ? "refused by the virtual user table" : std::string(spec);
+            t.status = e.status;
+            t.dsn = std::move(e.dsn);
+            t.text = std::move(e.text);
             return t;
         }
         t.kind = VirtualTarget::Kind::address;

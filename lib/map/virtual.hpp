@@ -4,7 +4,8 @@
 // For user+detail@domain the keys tried are user+detail@domain, user+*@domain,
 // user@domain and @domain; the first found wins. In the value %1 becomes the user, %2
 // the detail and %3 "+detail" (empty without a detail). "error:CODE TEXT" values are
-// refusals. Pure apart from the map lookups.
+// refusals (lib/mail/error_target.hpp; default 5.1.1). Pure apart from the map lookups
+// and a log warning for a malformed error: value.
 #pragma once
 
 #include <cstdint>

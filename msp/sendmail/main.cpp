@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "lib/conf/config.hpp"
+#include "lib/core/exec.hpp"
 #include "lib/core/log.hpp"
 #include "lib/core/sysexits.hpp"
 #include "lib/map/map.hpp"
@@ -84,14 +85,7 @@ int exec_master(const Config& cfg, const std::string& config, bool foreground) {
     std::string path = cfg.libexec_dir + "/tegami-master";
     std::vector<std::string> args = {path, "-c", config};
     if (foreground) args.emplace_back("-f");
-    std::vector<char*> argv;
-    argv.reserve(args.size() + 1);
-    for (auto& a : args)
-        argv.push_back(a.data());
-    argv.push_back(nullptr);
-    char env_path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
-    char* envp[] = {env_path, nullptr};
-    ::execve(path.c_str(), argv.data(), envp);
+    exec_program(path, std::move(args));
     std::fprintf(stderr, "sendmail: cannot execute %s: %s\n", path.c_str(), std::strerror(errno));
     return EX_OSFILE;
 }
@@ -112,14 +106,7 @@ int exec_newaliases(const Config& cfg, const Options& o) {
         args.emplace_back("-C");
         args.push_back(o.config);
     }
-    std::vector<char*> argv;
-    argv.reserve(args.size() + 1);
-    for (auto& a : args)
-        argv.push_back(a.data());
-    argv.push_back(nullptr);
-    char env_path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
-    char* envp[] = {env_path, nullptr};
-    ::execve(path.c_str(), argv.data(), envp);
+    exec_program(path, std::move(args));
     std::fprintf(stderr, "newaliases: cannot execute %s: %s\n", path.c_str(), std::strerror(errno));
     return EX_OSFILE;
 }

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "lib/conf/config.hpp"
+#include "lib/core/exec.hpp"
 #include "lib/core/sysexits.hpp"
 #include "lib/core/unique_fd.hpp"
 #include "msp/tegami/status.hpp"
@@ -130,11 +131,7 @@ int do_start(const Ctx& c) {
         return code(Exit::os_err);
     }
     if (pid == 0) {
-        std::string cfgarg = c.config_path;
-        char* argv[] = {prog.data(), const_cast<char*>("-c"), cfgarg.data(), nullptr};  // NOLINT
-        char env_path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
-        char* envp[] = {env_path, nullptr};
-        ::execve(prog.c_str(), argv, envp);
+        exec_program(prog, {prog, "-c", c.config_path});
         std::fprintf(stderr, "tegami: cannot execute %s: %s\n", prog.c_str(), std::strerror(errno));
         _exit(code(Exit::os_file));
     }
@@ -246,14 +243,7 @@ int do_flush(const Ctx& c) {
     std::vector<std::string> args = {"sendmail"};
     if (c.config_path != default_config_path()) args.insert(args.end(), {"-C", c.config_path});
     args.emplace_back("-q");
-    std::vector<char*> argv;
-    argv.reserve(args.size() + 1);
-    for (auto& a : args)
-        argv.push_back(a.data());
-    argv.push_back(nullptr);
-    char env_path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
-    char* envp[] = {env_path, nullptr};
-    ::execve(prog.c_str(), argv.data(), envp);
+    exec_program(prog, std::move(args));
     std::fprintf(stderr, "tegami: flush: cannot execute %s: %s\n", prog.c_str(),
                  std::strerror(errno));
     return code(Exit::unavailable);

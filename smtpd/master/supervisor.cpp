@@ -17,6 +17,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "lib/core/exec.hpp"
 #include "lib/core/log.hpp"
 #include "lib/ipc/messages.hpp"
 
@@ -140,20 +141,7 @@ namespace {
     if (opts.privileged) args.emplace_back("-P");
     if (opts.foreground) args.emplace_back("-f");
     if (opts.debug) args.emplace_back("-d");
-    std::vector<char*> argv;
-    argv.reserve(args.size() + 1);
-    for (auto& a : args)
-        argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::vector<std::string> env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
-    for (const char* keep : {"TZ", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"})
-        if (const char* v = std::getenv(keep)) env.push_back(std::string(keep) + "=" + v);
-    std::vector<char*> envp;
-    envp.reserve(env.size() + 1);
-    for (auto& e : env)
-        envp.push_back(e.data());
-    envp.push_back(nullptr);
-    ::execve(path.c_str(), argv.data(), envp.data());
+    exec_program(path, std::move(args), {"TZ", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"});
     log_error("%s: cannot execute %s: %s", spec.name, path.c_str(), std::strerror(errno));
     _exit(EX_OSERR);
 }
@@ -256,14 +244,7 @@ namespace {
     std::vector<std::string> args = {
         cfg.sendmail_path, "-L", cfg.syslog_name + "/msp-queue", "-Ac", "-q", "-C",
         opts.config_path};
-    std::vector<char*> argv;
-    argv.reserve(args.size() + 1);
-    for (auto& a : args)
-        argv.push_back(a.data());
-    argv.push_back(nullptr);
-    char env_path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
-    char* envp[] = {env_path, nullptr};
-    ::execve(cfg.sendmail_path.c_str(), argv.data(), envp);
+    exec_program(cfg.sendmail_path, std::move(args));
     log_error("client-queue runner: cannot execute %s: %s", cfg.sendmail_path.c_str(),
               std::strerror(errno));
     _exit(EX_OSERR);

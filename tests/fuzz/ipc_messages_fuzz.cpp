@@ -1,7 +1,9 @@
 // ipc_messages_fuzz.cpp - fuzz target for the strict IPC payload decoders
 // (lib/ipc/messages.hpp) and the frame header check (lib/ipc/frame.hpp). Byte 0 picks
-// the message type (listener, submit, submit_result, deliver, deliver_result); the rest
-// is the payload a peer sent. The first 16 bytes of the input also go through
+// the message type (modulo the 20 types with a payload: listener, submit, submit_result,
+// deliver, deliver_result, then body_chunk*, deliver_redirect, auth_*, limit_* and
+// control_*; for listener the byte / 20 also picks the descriptor count); the rest is the
+// payload a peer sent. The first 16 bytes of the input also go through
 // header_valid as a frame header.
 //
 // Invariants checked beyond "no crash": a payload that decodes re-encodes to exactly the
@@ -55,6 +57,47 @@ void round_trip(std::string_view payload, MsgType type, uint32_t nfds, Encode en
     require(encode_msg(again) == frame, "second round trip differs");
 }
 
+constexpr unsigned kCases = 20;
+
+template <typename M, MsgType type, uint32_t nfds = 0>
+void round_trip_msg(std::string_view payload, uint8_t) {
+    round_trip<M>(payload, type, nfds, [](const M& m) { return encode(m); });
+}
+
+// The descriptor count travels in the header only; one that is allowed, from the type byte.
+void round_trip_listener(std::string_view payload, uint8_t pick) {
+    const uint32_t nfds = (pick / kCases) % kMaxFds;
+    round_trip<ListenerMsg>(payload, MsgType::listener, nfds,
+                            [nfds](const ListenerMsg& m) { return encode(m, nfds); });
+}
+
+// Every message with a payload. The first five keep their old places (the saved corpus
+// picks them with bytes 0-4); new types go at the end.
+using Case = void (*)(std::string_view, uint8_t);
+constexpr Case kTable[] = {
+    round_trip_listener,
+    round_trip_msg<SubmitMsg, MsgType::submit>,
+    round_trip_msg<SubmitResultMsg, MsgType::submit_result>,
+    round_trip_msg<DeliverMsg, MsgType::deliver, 1>,
+    round_trip_msg<DeliverResultMsg, MsgType::deliver_result>,
+    round_trip_msg<BodyChunkMsg, MsgType::body_chunk>,
+    round_trip_msg<BodyChunkResultMsg, MsgType::body_chunk_result>,
+    round_trip_msg<BodyAbortMsg, MsgType::body_abort>,
+    round_trip_msg<DeliverRedirectMsg, MsgType::deliver_redirect>,
+    round_trip_msg<AuthStartMsg, MsgType::auth_start>,
+    round_trip_msg<AuthStepMsg, MsgType::auth_step>,
+    round_trip_msg<AuthCancelMsg, MsgType::auth_cancel>,
+    round_trip_msg<AuthReplyMsg, MsgType::auth_reply>,
+    round_trip_msg<AuthCheckMsg, MsgType::auth_check>,
+    round_trip_msg<LimitCheckMsg, MsgType::limit_check>,
+    round_trip_msg<LimitReplyMsg, MsgType::limit_reply>,
+    round_trip_msg<LimitCountMsg, MsgType::limit_count>,
+    round_trip_msg<ControlRequestMsg, MsgType::control_request>,
+    round_trip_msg<ControlListMsg, MsgType::control_list>,
+    round_trip_msg<ControlResultMsg, MsgType::control_result>,
+};
+static_assert(sizeof kTable / sizeof kTable[0] == kCases);
+
 }  // namespace
 
 int fuzz_ipc_messages(const uint8_t* data, size_t size) {
@@ -67,31 +110,7 @@ int fuzz_ipc_messages(const uint8_t* data, size_t size) {
         require(header_valid(h) == expected, "header_valid disagrees with wire.hpp");
     }
     std::string_view payload(reinterpret_cast<const char*>(data) + 1, size - 1);
-    switch (data[0] % 5) {
-        case 0: {
-            // The descriptor count travels in the header only; use one that is allowed.
-            const uint32_t nfds = data[0] % kMaxFds;
-            round_trip<ListenerMsg>(payload, MsgType::listener, nfds,
-                                    [nfds](const ListenerMsg& m) { return encode(m, nfds); });
-            break;
-        }
-        case 1:
-            round_trip<SubmitMsg>(payload, MsgType::submit, 0,
-                                  [](const SubmitMsg& m) { return encode(m); });
-            break;
-        case 2:
-            round_trip<SubmitResultMsg>(payload, MsgType::submit_result, 0,
-                                        [](const SubmitResultMsg& m) { return encode(m); });
-            break;
-        case 3:
-            round_trip<DeliverMsg>(payload, MsgType::deliver, 1,
-                                   [](const DeliverMsg& m) { return encode(m); });
-            break;
-        default:
-            round_trip<DeliverResultMsg>(payload, MsgType::deliver_result, 0,
-                                         [](const DeliverResultMsg& m) { return encode(m); });
-            break;
-    }
+    kTable[data[0] % kCases](payload, data[0]);
     return 0;
 }
 

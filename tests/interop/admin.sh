@@ -24,16 +24,6 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 . "$SRC/tests/lib/tap.sh"
-expect_rc() {  # name want-rc want-text command...
-  local name=$1 want=$2 text=$3; shift 3
-  local out rc
-  out=$("$@" 2>&1 </dev/null); rc=$?
-  if [ "$rc" = "$want" ] && { [ -z "$text" ] || grep -qF -- "$text" <<<"$out"; }; then
-    ok "$name"
-  else
-    not_ok "$name (exit $rc, want $want)" "$out"
-  fi
-}
 
 PORT=$($HELPER freeport)
 LOG=$DIR/maillog

@@ -26,29 +26,17 @@ import socket
 import subprocess
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tegami_sandbox as ts  # noqa: E402
 
 PASSWORD = "c0rrect-h0rse-Battery"
-results = {"passed": 0, "failed": 0}
-
-
-def report(ok, name, detail=""):
-    results["passed" if ok else "failed"] += 1
-    print(("ok - " if ok else "not ok - ") + name)
-    if not ok:
-        for line in str(detail).splitlines()[-25:]:
-            print("#   " + line)
-    sys.stdout.flush()
+TAP = ts.Tap()
+report = TAP.ok
 
 
 def case(fn, box):
-    try:
-        fn(box)
-    except Exception:  # noqa: BLE001 - any exception is a failed check
-        report(False, fn.__name__, traceback.format_exc() + "\n" + box.tail())
+    TAP.case(fn, box, tail=box.tail)
 
 
 class Raw:
@@ -495,12 +483,8 @@ def main():
         box.stop()
         box.remove()
     for fn in (throttle, no_plaintext_auth_without_the_switch, relay_control):
-        try:
-            fn(extra[:2])
-        except Exception:  # noqa: BLE001
-            report(False, fn.__name__, traceback.format_exc())
-    print("%d passed, %d failed" % (results["passed"], results["failed"]))
-    return 1 if results["failed"] else 0
+        TAP.case(fn, extra[:2])
+    return TAP.finish()
 
 
 if __name__ == "__main__":

@@ -18,16 +18,6 @@ cleanup() {
 trap cleanup EXIT
 
 . "$SRC/tests/lib/tap.sh"
-expect_rc() {  # name want-rc want-text command...
-  local name=$1 want=$2 text=$3; shift 3
-  local out rc
-  out=$("$@" 2>&1 </dev/null); rc=$?
-  if [ "$rc" = "$want" ] && { [ -z "$text" ] || grep -qF -- "$text" <<<"$out"; }; then
-    ok "$name"
-  else
-    not_ok "$name (exit $rc, want $want)" "$out"
-  fi
-}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 PORT=$(free_port)

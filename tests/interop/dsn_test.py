@@ -14,35 +14,16 @@ Run by tests/interop/dsn.sh. Prints "ok - ..." / "not ok - ..." and, last,
 import email
 import email.policy
 import os
-import smtplib
 import subprocess
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tegami_sandbox as ts  # noqa: E402
 
-results = {"passed": 0, "failed": 0}
-
-
-def report(ok, name, detail=""):
-    if ok:
-        results["passed"] += 1
-        print("ok - " + name)
-    else:
-        results["failed"] += 1
-        print("not ok - " + name)
-        for line in str(detail).splitlines()[-25:]:
-            print("#   " + line)
-    sys.stdout.flush()
-
-
-def case(fn):
-    try:
-        fn()
-    except Exception:  # noqa: BLE001 - every failure is reported, none stops the run
-        report(False, fn.__name__.replace("_", " "), traceback.format_exc())
+TAP = ts.Tap(detail_lines=25)
+report = TAP.ok
+case = TAP.case
 
 
 class Env:
@@ -55,10 +36,7 @@ def local(name=None):
 
 
 def connect():
-    s = smtplib.SMTP("127.0.0.1", Env.box.port, local_hostname="client.example.org",
-                     timeout=20)
-    s.ehlo()
-    return s
+    return Env.box.smtp()
 
 
 def body(token):
@@ -271,28 +249,10 @@ def main():
     Env.box = ts.Sandbox(prefix="tegami-dsn", aliases=aliases,
                          extra=["queue_retry_min=1s", "queue_retry_max=1s"])
     Env.user = Env.box.user
-    try:
-        try:
-            up = Env.box.start()
-        except RuntimeError as e:
-            up = False
-            print("# " + str(e))
-        report(up, "suite greets on 127.0.0.1:%d" % Env.box.port, Env.box.tail())
-        if up:
-            for fn in (ehlo_offers_dsn, bad_parameters_are_refused,
-                       success_report_with_orcpt_envid_and_hdrs, failure_reports_and_ret,
-                       notify_suppresses_failure_reports, mixed_success_and_failure_in_one_report,
-                       sendmail_dsn_flags):
-                case(fn)
-            if results["failed"]:
-                print("# last lines of the log:\n" +
-                      "\n".join("#   " + line for line in Env.box.tail(40).splitlines()))
-        report(Env.box.stop(), "SIGTERM stops the suite")
-    finally:
-        Env.box.stop()
-        Env.box.remove()
-    print("%d passed, %d failed" % (results["passed"], results["failed"]))
-    return 1 if results["failed"] else 0
+    return ts.run_suite(Env.box, TAP, (
+        ehlo_offers_dsn, bad_parameters_are_refused, success_report_with_orcpt_envid_and_hdrs,
+        failure_reports_and_ret, notify_suppresses_failure_reports,
+        mixed_success_and_failure_in_one_report, sendmail_dsn_flags), tail_lines=40)
 
 
 if __name__ == "__main__":

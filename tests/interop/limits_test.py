@@ -22,23 +22,14 @@ import smtplib
 import subprocess
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tegami_sandbox as ts  # noqa: E402
 
 PASSWORD = "limits-Pa55word"
 REMOTE = "someone@example.invalid"
-results = {"passed": 0, "failed": 0}
-
-
-def report(ok, name, detail=""):
-    results["passed" if ok else "failed"] += 1
-    print(("ok - " if ok else "not ok - ") + name)
-    if not ok:
-        for line in str(detail).splitlines()[-25:]:
-            print("#   " + line)
-    sys.stdout.flush()
+TAP = ts.Tap()
+report = TAP.ok
 
 
 class Raw(ts.SmtpLines):
@@ -236,15 +227,11 @@ def main():
                        smtplib_sees_the_limit, recipient_limit_is_451_at_rcpt,
                        reset_transactions_do_not_count, local_uid_is_limited,
                        refusals_are_logged_with_the_login, counts_survive_a_restart):
-                try:
-                    fn(box)
-                except Exception:  # noqa: BLE001 - any exception is a failed check
-                    report(False, fn.__name__, traceback.format_exc() + "\n" + box.tail())
+                TAP.case(fn, box, tail=box.tail)
     finally:
         box.stop()
         box.remove()
-    print("%d passed, %d failed" % (results["passed"], results["failed"]))
-    return 1 if results["failed"] else 0
+    return TAP.finish()
 
 
 if __name__ == "__main__":

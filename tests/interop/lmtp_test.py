@@ -42,21 +42,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tegami_sandbox as ts  # noqa: E402
 
-PASSED = 0
-FAILED = 0
-
-
-def ok(cond, name, detail=""):
-    global PASSED, FAILED
-    if cond:
-        PASSED += 1
-        print("ok - " + name)
-    else:
-        FAILED += 1
-        print("not ok - " + name)
-        if detail:
-            for line in str(detail).splitlines()[-30:]:
-                print("#   " + line)
+TAP = ts.Tap(detail_lines=30)
+ok = TAP.ok
 
 
 class LmtpServer:
@@ -475,8 +462,7 @@ def main():
         if not os.environ.get("TEGAMI_KEEP"):
             shutil.rmtree(work, ignore_errors=True)
             box.remove()
-    print("%d passed, %d failed" % (PASSED, FAILED))
-    return 0 if FAILED == 0 else 1
+    return TAP.finish()
 
 
 if __name__ == "__main__":

@@ -31,16 +31,6 @@ trap 'exit 1' INT TERM
 . "$SRC/tests/lib/tap.sh"
 skip() { echo "skip - $1"; }
 # expect_rc name want-rc want-text command... (stdin from $IN, default /dev/null)
-expect_rc() {
-  local name=$1 want=$2 text=$3; shift 3
-  local out rc
-  out=$("$@" 2>&1 <"${IN:-/dev/null}"); rc=$?
-  if [ "$rc" = "$want" ] && { [ -z "$text" ] || grep -qF -- "$text" <<<"$out"; }; then
-    ok "$name"
-  else
-    not_ok "$name (exit $rc, want $want)" "$out"
-  fi
-}
 # same name want-file command... : stdout of command must equal the file
 same() {
   local name=$1 want=$2; shift 2

@@ -13,23 +13,14 @@ import re
 import smtplib
 import subprocess
 import sys
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tegami_sandbox as ts  # noqa: E402
 from limits_test import Raw  # noqa: E402
 
 PASSWORD = "msa-Headers-pw"
-results = {"passed": 0, "failed": 0}
-
-
-def report(ok, name, detail=""):
-    results["passed" if ok else "failed"] += 1
-    print(("ok - " if ok else "not ok - ") + name)
-    if not ok:
-        for line in str(detail).splitlines()[-25:]:
-            print("#   " + line)
-    sys.stdout.flush()
+TAP = ts.Tap()
+report = TAP.ok
 
 
 def headers_of(box, token):
@@ -92,15 +83,11 @@ def main():
         up = box.start()
         report(up, "suite greets on 127.0.0.1:%d" % box.port, box.tail())
         if up:
-            try:
-                cases(box)
-            except Exception:  # noqa: BLE001
-                report(False, "cases", traceback.format_exc() + "\n" + box.tail())
+            TAP.case(cases, box, tail=box.tail)
     finally:
         box.stop()
         box.remove()
-    print("%d passed, %d failed" % (results["passed"], results["failed"]))
-    return 1 if results["failed"] else 0
+    return TAP.finish()
 
 
 if __name__ == "__main__":

@@ -16,104 +16,19 @@
 set -u
 SRC=${TEGAMI_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BIN=${TEGAMI_BIN:-$SRC/build/bin}
-HELPER="python3 $SRC/tests/interop/tegami_sandbox.py"
-MASTER=""
-DIR=""
-
 . "$SRC/tests/lib/tap.sh"
-cleanup() {
-  stop_master
-  [ -n "$DIR" ] && [ -z "${TEGAMI_KEEP:-}" ] && rm -rf "$DIR"
-}
-start_master() {
-  setsid "$BIN/tegami-master" -c "$CONF" -f </dev/null >>"$DIR/master.log" 2>&1 &
-  MASTER=$!
-  greets "$PORT" "$MASTER" && [ -S "$DIR/msp/submit" ]
-}
-stop_master() {
-  if [ -n "$MASTER" ] && kill -0 "$MASTER" 2>/dev/null; then
-    kill -TERM "$MASTER" 2>/dev/null
-    for _ in $(seq 1 150); do kill -0 "$MASTER" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$MASTER" 2>/dev/null
-  fi
-  MASTER=""
-}
-as_caller() {  # command... : runs as the ordinary caller, from a neutral directory
-  if [ "$ROOT" = 1 ]; then
-    (cd /tmp && setpriv --reuid=tgtest2 --regid=tgtest2 --init-groups -- env HOME="$DIR/home" "$@")
-  else
-    (cd /tmp && env HOME="$DIR/home" "$@")
-  fi
-}
-# wait_mail TOKEN [COUNT]: waits (10 s at most) until the mailbox holds TOKEN COUNT times.
-wait_mail() {
-  local want=${2:-1} n
-  for _ in $(seq 1 100); do
-    n=$(grep -ac -- "$1" "$MBOX" 2>/dev/null)
-    [ "${n:-0}" -ge "$want" ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
-message_of() {  # TOKEN: the delivered message holding TOKEN
-  $HELPER extract "$MBOX" "$1" 2>/dev/null
-}
-expect_rc() {  # name want-rc want-text command... (stdin from /dev/null)
-  local name=$1 want=$2 text=$3 out rc; shift 3
-  out=$(as_caller "$@" 2>&1 </dev/null); rc=$?
-  if [ "$rc" = "$want" ] && { [ -z "$text" ] || grep -qF -- "$text" <<<"$out"; }; then
-    ok "$name"
-  else
-    not_ok "$name (exit $rc, want $want)" "$out"
-  fi
-}
+# The sandbox, the sandbox's sendmail, as_caller, wait_mail, message_of: tests/lib/msp_env.sh.
+. "$SRC/tests/lib/msp_env.sh"
+EXPECT_VIA=as_caller  # expect_rc (tests/lib/tap.sh) runs each command as the caller
 send_ok() {  # name token command... (stdin: the message)
   local name=$1 token=$2 out rc; shift 2
   out=$(as_caller "$@" 2>&1); rc=$?
   if [ $rc = 0 ] && wait_mail "$token"; then ok "$name"; else not_ok "$name (exit $rc)" "$out"; fi
 }
 
-ROOT=0; [ "$(id -u)" = 0 ] && ROOT=1
-DIR=$(mktemp -d /tmp/tegami-msp.XXXXXX) || exit 1
-chmod 755 "$DIR"
-trap cleanup EXIT
+trap msp_env_cleanup EXIT
 trap 'exit 1' INT TERM
-USER_TO=$($HELPER user)
-PORT=$($HELPER freeport)
-mkdir -p "$DIR/home" "$DIR/bin" "$DIR/etc/tegami"
-printf 'postmaster: %s\n' "$USER_TO" >"$DIR/aliases"
-CONF=$(sh "$SRC/scripts/mkconf.sh" "$DIR" "$PORT" "$BIN" "client_queue_interval=2s") ||
-  { not_ok "mkconf.sh"; finish; }
-MBOX=$DIR/mail/$USER_TO
-SM=$DIR/bin/sendmail
-if [ "$ROOT" = 1 ]; then
-  getent group smmsp >/dev/null || groupadd --system smmsp
-  id tgtest2 >/dev/null 2>&1 || useradd --no-create-home --shell /usr/sbin/nologin tgtest2
-  chown tgtest2 "$DIR/home"
-  # A set-group-ID sendmail whose default configuration is the sandbox's (-C would
-  # cost it the group, as it must).
-  cp "$CONF" "$DIR/etc/tegami/tegami.conf"
-  OBJ=$SRC/build/obj
-  LIBS=$(sed -n 's/^PKG_LIBS = //p' "$SRC/config.mk")
-  # shellcheck disable=SC2086
-  if ! { g++ -std=c++20 -O1 -I"$SRC" -DTEGAMI_SYSCONFDIR="\"$DIR/etc\"" \
-           -DTEGAMI_LIBEXECDIR='"/usr/libexec"' -DTEGAMI_SBINDIR='"/usr/sbin"' \
-           -c "$SRC/lib/conf/params.cpp" -o "$DIR/params.o" &&
-         g++ -o "$SM" "$OBJ"/msp/sendmail/*.o "$DIR/params.o" "$SRC/build/libtegami.a" $LIBS; }; then
-    not_ok "build a sandbox sendmail"; finish
-  fi
-  chown root:smmsp "$SM"
-  chmod 2755 "$SM"
-  ln -sf sendmail "$DIR/bin/mailq"
-  CALLER=tgtest2
-else
-  printf '#!/bin/bash\nexec -a "${0##*/}" %s -C %s "$@"\n' "$BIN/sendmail" "$CONF" >"$SM"
-  chmod 755 "$SM"
-  cp "$SM" "$DIR/bin/mailq"
-  CALLER=$(id -un)
-fi
-
-start_master || { not_ok "the suite starts" "$(tail -20 "$DIR/master.log")"; finish; }
+msp_env_setup || { not_ok "the suite starts" "$(tail -20 "$DIR/master.log" 2>/dev/null)"; finish; }
 ok "the suite starts with the MSP socket"
 
 # ---- bad inputs first
@@ -292,7 +207,7 @@ n=$(message_of BIG-10MB-END | grep -c '^x\{99\}$')
 [ "$n" = 100000 ] && ok "10 MB: every line arrives" || not_ok "10 MB: every line arrives ($n of 100000)"
 
 # ---- the daemon stopped during submission: the client queue keeps the message
-stop_master
+msp_stop_master
 out=$(printf 'Subject: down\n\nWHILE-DOWN body\n' | as_caller "$SM" -i "$USER_TO" 2>&1); rc=$?
 n=$(ls "$DIR/clientmqueue" 2>/dev/null | grep -c '^qf')
 [ $rc = 0 ] && [ "$n" = 1 ] && ok "smtpd down: exit 0, the message waits in the client queue" ||
@@ -309,7 +224,7 @@ expect_rc "sendmail -bs with smtpd down answers 421 (EX_UNAVAILABLE)" 69 "421 4.
 printf 'Subject: q\n\nQUEUE-ONLY body\n' | as_caller "$SM" -odq -i "$USER_TO" >/dev/null 2>&1
 n=$(ls "$DIR/clientmqueue" 2>/dev/null | grep -c '^qf')
 [ "$n" = 2 ] && ok "-odq only queues" || not_ok "-odq only queues ($n files)"
-start_master || not_ok "the suite restarts"
+msp_start_master || not_ok "the suite restarts"
 if wait_mail WHILE-DOWN && wait_mail QUEUE-ONLY && ! ls "$DIR/clientmqueue" | grep -q '^qf'; then
   ok "after restart the client-queue runner delivers it and removes the file"
 else

@@ -24,43 +24,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tegami_sandbox as ts  # noqa: E402
 
-PASSED = 0
-FAILED = 0
-
-
-def ok(cond, name, detail=""):
-    global PASSED, FAILED
-    if cond:
-        PASSED += 1
-        print("ok - " + name)
-    else:
-        FAILED += 1
-        print("not ok - " + name)
-        if detail:
-            for line in str(detail).splitlines()[-15:]:
-                print("#   " + line)
-    sys.stdout.flush()
-
-
-class Dns:
-    def __init__(self, workdir, records):
-        self.port = ts.free_port()
-        conf = os.path.join(workdir, "dnsmasq.conf")
-        with open(conf, "w") as f:
-            f.write("port=%d\nlisten-address=127.0.0.1\nbind-interfaces\nno-resolv\nno-hosts\n"
-                    "local=/example/\nlocal=/127.in-addr.arpa/\nlog-queries\n" % self.port)
-            f.write(records)
-        self.pidfile = os.path.join(workdir, "dnsmasq.pid")
-        subprocess.run(["dnsmasq", "-C", conf, "--pid-file=" + self.pidfile,
-                        "--log-facility=" + os.path.join(workdir, "dnsmasq.log")],
-                       check=True, timeout=10)
-
-    def stop(self):
-        try:
-            with open(self.pidfile) as f:
-                os.kill(int(f.read().strip()), 15)
-        except (OSError, ValueError):
-            pass
+TAP = ts.Tap(detail_lines=15)
+ok = TAP.ok
 
 
 def connect(port, src):
@@ -130,7 +95,7 @@ def main():
         "address=/multi2.ptr.example/127.0.0.23",
         "",
     ])
-    dns = Dns(work, records)
+    dns = ts.Dnsmasq(work, records, ["local=/127.in-addr.arpa/"])
     box = ts.Sandbox(prefix="tegami-peername", extra=["dns_resolver=127.0.0.1@%d" % dns.port])
     mute = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # a resolver that never answers
     mute.bind(("127.0.0.1", 0))
@@ -220,8 +185,7 @@ def main():
         box.remove()
         box2.remove()
         subprocess.run(["rm", "-rf", work], check=False, timeout=60)
-    print("%d passed, %d failed" % (PASSED, FAILED))
-    return 1 if FAILED else 0
+    return TAP.finish()
 
 
 if __name__ == "__main__":

@@ -21,22 +21,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import remote_test as rt  # noqa: E402
 import tegami_sandbox as ts  # noqa: E402
 
-PASSED = 0
-FAILED = 0
-
-
-def ok(cond, name, detail=""):
-    global PASSED, FAILED
-    if cond:
-        PASSED += 1
-        print("ok - " + name)
-    else:
-        FAILED += 1
-        print("not ok - " + name)
-        if detail:
-            for line in str(detail).splitlines()[-15:]:
-                print("#   " + line)
-    sys.stdout.flush()
+TAP = ts.Tap(detail_lines=15)
+ok = TAP.ok
 
 
 def attempts(log, rcpt):
@@ -97,13 +83,12 @@ def main():
         box.stop()
         soft.stop()
         busy.stop()
-        if not FAILED:
+        if not TAP.failed:
             box.remove()
             subprocess.run(["rm", "-rf", work], check=False, timeout=60)
         else:
             print("# kept %s and %s" % (box.dir, work))
-    print("%d passed, %d failed" % (PASSED, FAILED))
-    return 1 if FAILED else 0
+    return TAP.finish()
 
 
 if __name__ == "__main__":

@@ -34,21 +34,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tegami_sandbox as ts  # noqa: E402
 
-PASSED = 0
-FAILED = 0
-
-
-def ok(cond, name, detail=""):
-    global PASSED, FAILED
-    if cond:
-        PASSED += 1
-        print("ok - " + name)
-    else:
-        FAILED += 1
-        print("not ok - " + name)
-        if detail:
-            for line in str(detail).splitlines()[-30:]:
-                print("#   " + line)
+TAP = ts.Tap(detail_lines=30)
+ok = TAP.ok
 
 
 # --- IPC: one SubmitMsg frame (lib/ipc/wire.hpp, lib/ipc/messages.cpp) ---------------
@@ -160,28 +147,6 @@ def postfix_dir():
     deb = glob.glob(os.path.join(d, "postfix_*.deb"))[0]
     subprocess.run(["dpkg", "-x", deb, d], check=True, timeout=120)
     return d
-
-
-class Dns:
-    def __init__(self, workdir, records):
-        self.port = ts.free_port()
-        self.dir = workdir
-        conf = os.path.join(workdir, "dnsmasq.conf")
-        with open(conf, "w") as f:
-            f.write("port=%d\nlisten-address=127.0.0.1\nbind-interfaces\nno-resolv\nno-hosts\n"
-                    "local=/example/\nserver=127.0.0.1#9\nlog-queries\n" % self.port)
-            f.write(records)
-        self.pidfile = os.path.join(workdir, "dnsmasq.pid")
-        subprocess.run(["dnsmasq", "-C", conf, "--pid-file=" + self.pidfile,
-                        "--log-facility=" + os.path.join(workdir, "dnsmasq.log")],
-                       check=True, timeout=10)
-
-    def stop(self):
-        try:
-            with open(self.pidfile) as f:
-                os.kill(int(f.read().strip()), 15)
-        except (OSError, ValueError):
-            pass
 
 
 class ServFail:
@@ -315,7 +280,7 @@ def main():
     ])
     servfail = ServFail()
     records += "server=/dnsfail.example/127.0.0.1#%d\n" % servfail.port
-    dns = Dns(work, records)
+    dns = ts.Dnsmasq(work, records, ["server=127.0.0.1#9"])
     sinks = {
         "good": Sink(pf, work, "127.0.0.2", sink_port),
         "v6": Sink(pf, work, "::1", sink_port),
@@ -638,13 +603,12 @@ def main():
             s.stop()
         dns.stop()
         servfail.stop()
-        if not FAILED:
+        if not TAP.failed:
             box.remove()
             subprocess.run(["rm", "-rf", work], check=False, timeout=60)
         else:
             print("# kept %s and %s" % (box.dir, work))
-    print("%d passed, %d failed" % (PASSED, FAILED))
-    return 1 if FAILED else 0
+    return TAP.finish()
 
 
 if __name__ == "__main__":

@@ -24,22 +24,13 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tegami_sandbox as ts  # noqa: E402
 
 PASSWORD = "scram-Plus-pw"
-results = {"passed": 0, "failed": 0}
-
-
-def report(ok, name, detail=""):
-    results["passed" if ok else "failed"] += 1
-    print(("ok - " if ok else "not ok - ") + name)
-    if not ok:
-        for line in str(detail).splitlines()[-25:]:
-            print("#   " + line)
-    sys.stdout.flush()
+TAP = ts.Tap()
+report = TAP.ok
 
 
 def make_cert(d):
@@ -212,21 +203,13 @@ def main():
         report(up, "suite greets on 127.0.0.1:%d" % box.port, box.tail())
         if up:
             for fn in (wrong_binding_is_535, downgrade_is_refused, tls12_has_no_plus):
-                try:
-                    fn(msa)
-                except Exception:  # noqa: BLE001
-                    report(False, fn.__name__, traceback.format_exc() + "\n" + box.tail())
-            try:
-                plus_logs_in_and_submits(box, msa)
-            except Exception:  # noqa: BLE001
-                report(False, "plus_logs_in_and_submits", traceback.format_exc() + "\n" +
-                       box.tail())
+                TAP.case(fn, msa, tail=box.tail)
+            TAP.case(plus_logs_in_and_submits, box, msa, tail=box.tail)
     finally:
         if box:
             box.stop()
             box.remove()
-    print("%d passed, %d failed" % (results["passed"], results["failed"]))
-    return 1 if results["failed"] else 0
+    return TAP.finish()
 
 
 if __name__ == "__main__":

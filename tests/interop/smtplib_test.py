@@ -11,7 +11,6 @@ import email.policy
 import os
 import smtplib
 import sys
-import traceback
 from email.message import EmailMessage
 from email.parser import BytesParser
 
@@ -19,28 +18,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tegami_sandbox as ts  # noqa: E402
 
 SIZE_LIMIT = 1000000
-results = {"passed": 0, "failed": 0}
-
-
-def report(ok, name, detail=""):
-    if ok:
-        results["passed"] += 1
-        print("ok - " + name)
-    else:
-        results["failed"] += 1
-        print("not ok - " + name)
-        for line in str(detail).splitlines()[-25:]:
-            print("#   " + line)
-    sys.stdout.flush()
-
-
-def case(fn):
-    """Runs one check function; an exception is a failure with its traceback."""
-    try:
-        fn()
-    except Exception:  # noqa: BLE001 - every failure is reported, none stops the run
-        report(False, fn.__name__.replace("_", " "), traceback.format_exc())
-    return fn
+TAP = ts.Tap(detail_lines=25)
+report = TAP.ok
+case = TAP.case
 
 
 class Env:
@@ -49,10 +29,7 @@ class Env:
 
 
 def connect():
-    s = smtplib.SMTP("127.0.0.1", Env.box.port, local_hostname="client.example.org",
-                     timeout=20)
-    s.ehlo()
-    return s
+    return Env.box.smtp()
 
 
 def delivered(token, timeout=20):
@@ -228,29 +205,11 @@ def main():
     Env.box = ts.Sandbox(prefix="tegami-smtplib",
                          extra=["message_size_limit=%d" % SIZE_LIMIT])
     Env.user = Env.box.user
-    try:
-        try:
-            up = Env.box.start()
-        except RuntimeError as e:
-            up = False
-            print("# " + str(e))
-        report(up, "suite greets on 127.0.0.1:%d" % Env.box.port, Env.box.tail())
-        if up:
-            for fn in (ehlo_features, send_message_delivers_exact_bytes,
-                       smtputf8_addresses_and_body, utf8_unknown_recipient_is_refused,
-                       several_recipients_one_unknown, all_recipients_refused,
-                       size_over_limit_is_refused_at_mail, bare_lf_body_is_refused,
-                       several_messages_in_one_session, alias_recipient):
-                case(fn)
-            if results["failed"]:
-                print("# last lines of the log:\n" +
-                      "\n".join("#   " + l for l in Env.box.tail(30).splitlines()))
-        report(Env.box.stop(), "SIGTERM stops the suite")
-    finally:
-        Env.box.stop()
-        Env.box.remove()
-    print("%d passed, %d failed" % (results["passed"], results["failed"]))
-    return 1 if results["failed"] else 0
+    return ts.run_suite(Env.box, TAP, (
+        ehlo_features, send_message_delivers_exact_bytes, smtputf8_addresses_and_body,
+        utf8_unknown_recipient_is_refused, several_recipients_one_unknown,
+        all_recipients_refused, size_over_limit_is_refused_at_mail, bare_lf_body_is_refused,
+        several_messages_in_one_session, alias_recipient), tail_lines=30)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,11 @@
 (tegami-master -f and the daemons it starts) in a temporary directory on a free loopback
 port, and read what local delivery wrote into the sandbox's mbox.
 
-Used by tests/interop/smtplib_test.py, tests/interop/swaks.sh (command line: freeport,
-user, extract) and tests/crash/crash.py. Every wait is bounded.
+Used by the interop suites (tests/interop/*_test.py), tests/interop/swaks.sh (command
+line: freeport, user, extract) and tests/crash/crash.py. Every wait is bounded. For the
+suites also: Tap (the "ok - ..." / "not ok - ..." lines and the "N passed, N failed" end),
+run_suite (one sandbox started, the cases run, the sandbox stopped and removed) and
+Dnsmasq (dnsmasq-base on 127.0.0.1 with the suite's records).
 
 Command line:
   tegami_sandbox.py freeport               a loopback port that was free a moment ago
@@ -16,11 +19,13 @@ Command line:
 import os
 import pwd
 import signal
+import smtplib
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 
 def free_port():
@@ -96,6 +101,98 @@ def strip_trace(entry):
         while i < len(lines) and lines[i][:1] in (b" ", b"\t"):
             i += 1
     return b"\n".join(lines[i:])
+
+
+class Tap:
+    """Test lines as tests/lib/tap.sh prints them: "ok - NAME" or "not ok - NAME" with the
+    last detail_lines lines of the detail as "#   " comments; finish() prints
+    "N passed, N failed" and returns the exit status (1 on any failure)."""
+
+    def __init__(self, detail_lines=25):
+        self.passed = 0
+        self.failed = 0
+        self.detail_lines = detail_lines
+
+    def ok(self, cond, name, detail=""):
+        if cond:
+            self.passed += 1
+            print("ok - " + name)
+        else:
+            self.failed += 1
+            print("not ok - " + name)
+            if detail:
+                for line in str(detail).splitlines()[-self.detail_lines:]:
+                    print("#   " + line)
+        sys.stdout.flush()
+        return bool(cond)
+
+    def case(self, fn, *args, tail=None):
+        """Runs fn(*args), one check function; an exception is a failure with its
+        traceback (and tail(), the log's last lines, when given)."""
+        try:
+            fn(*args)
+        except Exception:  # noqa: BLE001 - every failure is reported, none stops the run
+            self.ok(False, fn.__name__.replace("_", " "),
+                    traceback.format_exc() + ("\n" + tail() if tail else ""))
+        return fn
+
+    def finish(self):
+        print("%d passed, %d failed" % (self.passed, self.failed))
+        sys.stdout.flush()
+        return 1 if self.failed else 0
+
+
+def run_suite(box, tap, cases, tail_lines=30):
+    """Starts box, reports that it greets, runs each case (tap.case), shows the last
+    tail_lines log lines after a failure, reports that SIGTERM stops it, then stops and
+    removes it whatever happened. Returns tap.finish()."""
+    try:
+        try:
+            up = box.start()
+        except RuntimeError as e:
+            up = False
+            print("# " + str(e))
+        tap.ok(up, "suite greets on 127.0.0.1:%d" % box.port, box.tail())
+        if up:
+            for fn in cases:
+                tap.case(fn)
+            if tap.failed:
+                print("# last lines of the log:\n" +
+                      "\n".join("#   " + line for line in box.tail(tail_lines).splitlines()))
+        tap.ok(box.stop(), "SIGTERM stops the suite")
+    finally:
+        box.stop()
+        box.remove()
+    return tap.finish()
+
+
+class Dnsmasq:
+    """dnsmasq (Debian's dnsmasq-base) on 127.0.0.1 at a free port, authoritative for
+    example (and whatever conf_lines add), answering from records (dnsmasq.conf lines),
+    logging its queries into workdir/dnsmasq.log. stop() always."""
+
+    def __init__(self, workdir, records, conf_lines=()):
+        self.port = free_port()
+        self.dir = workdir
+        conf = os.path.join(workdir, "dnsmasq.conf")
+        with open(conf, "w") as f:
+            f.write("port=%d\nlisten-address=127.0.0.1\nbind-interfaces\nno-resolv\nno-hosts\n"
+                    "local=/example/\n" % self.port)
+            for line in conf_lines:
+                f.write(line + "\n")
+            f.write("log-queries\n")
+            f.write(records)
+        self.pidfile = os.path.join(workdir, "dnsmasq.pid")
+        subprocess.run(["dnsmasq", "-C", conf, "--pid-file=" + self.pidfile,
+                        "--log-facility=" + os.path.join(workdir, "dnsmasq.log")],
+                       check=True, timeout=10)
+
+    def stop(self):
+        try:
+            with open(self.pidfile) as f:
+                os.kill(int(f.read().strip()), 15)
+        except (OSError, ValueError):
+            pass
 
 
 class SmtpLines:
@@ -191,6 +288,12 @@ class Sandbox:
             except OSError:
                 return False
         return wait_for(greets, timeout, 0.1)
+
+    def smtp(self, local_hostname="client.example.org"):
+        """A Python smtplib client connected to the MTA port, after EHLO."""
+        s = smtplib.SMTP("127.0.0.1", self.port, local_hostname=local_hostname, timeout=20)
+        s.ehlo()
+        return s
 
     def log(self):
         return read_bytes(self.log_path).decode("utf-8", "replace")

@@ -18,30 +18,14 @@ import ssl
 import subprocess
 import sys
 import time
-import traceback
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tegami_sandbox as ts  # noqa: E402
 
-results = {"passed": 0, "failed": 0}
+TAP = ts.Tap()
+report = TAP.ok
 warnings.filterwarnings("ignore", category=DeprecationWarning)  # TLSv1/1.1 on purpose
-
-
-def report(ok, name, detail=""):
-    results["passed" if ok else "failed"] += 1
-    print(("ok - " if ok else "not ok - ") + name)
-    if not ok:
-        for line in str(detail).splitlines()[-25:]:
-            print("#   " + line)
-    sys.stdout.flush()
-
-
-def run_case(fn):
-    try:
-        fn()
-    except Exception:  # noqa: BLE001 - every failure is reported, none stops the run
-        report(False, fn.__name__.replace("_", " "), traceback.format_exc())
 
 
 def case(fn):
@@ -320,28 +304,9 @@ def main():
         "tls_handshake_timeout=2"])
     Env.user = Env.box.user
     try:
-        try:
-            up = Env.box.start()
-        except RuntimeError as e:
-            up = False
-            print("# " + str(e))
-        report(up, "suite greets on 127.0.0.1:%d" % Env.box.port, Env.box.tail())
-        if up:
-            for fn in TESTS:
-                run_case(fn)
-            if results["failed"]:
-                print("# last lines of the log:\n" +
-                      "\n".join("#   " + l for l in Env.box.tail(30).splitlines()))
-        report(Env.box.stop(), "SIGTERM stops the suite")
+        return ts.run_suite(Env.box, TAP, TESTS, tail_lines=30)
     finally:
-        Env.box.stop()
-        Env.box.remove()
         subprocess.run(["rm", "-rf", certdir], check=False)
-    print("%d passed, %d failed" % (results["passed"], results["failed"]))
-    return 1 if results["failed"] else 0
-
-
-
 
 
 if __name__ == "__main__":

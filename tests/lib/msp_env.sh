@@ -1,6 +1,5 @@
-# msp_env.sh - sourced by the sendmail command-line tests (tests/interop/callers.sh,
-# tests/interop/msp_modes.sh): a sandbox suite and a sendmail to call it through, as
-# tests/interop/msp.sh builds them.
+# msp_env.sh - sourced by the sendmail command-line tests (tests/interop/msp.sh,
+# callers.sh, msp_modes.sh): a sandbox suite and a sendmail to call it through.
 #
 # As root the suite runs privileged and every caller runs as the ordinary user tgtest2
 # through a set-group-ID sendmail whose built-in configuration is the sandbox's (and a

@@ -14,6 +14,19 @@ check() {
   local name=$1 detail=$2; shift 2
   if "$@"; then ok "$name"; else not_ok "$name" "$detail"; fi
 }
+# expect_rc NAME WANT-RC WANT-TEXT COMMAND... - ok when COMMAND exits WANT-RC and, when
+# WANT-TEXT is not empty, what it printed (stdout and stderr) holds WANT-TEXT; else not ok
+# with that output. stdin is the file $IN (default /dev/null); with EXPECT_VIA set (a
+# function such as as_caller) the command runs as EXPECT_VIA COMMAND...
+expect_rc() {
+  local name=$1 want=$2 text=$3 out rc; shift 3
+  out=$(${EXPECT_VIA:+"$EXPECT_VIA"} "$@" 2>&1 <"${IN:-/dev/null}"); rc=$?
+  if [ "$rc" = "$want" ] && { [ -z "$text" ] || grep -qF -- "$text" <<<"$out"; }; then
+    ok "$name"
+  else
+    not_ok "$name (exit $rc, want $want)" "$out"
+  fi
+}
 # stop_master PID - SIGTERM, up to 15 s for a clean stop, then SIGKILL its process group.
 stop_master() {
   local pid=$1 _

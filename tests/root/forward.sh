@@ -9,26 +9,12 @@
 # Env: TEGAMI_BIN, TEGAMI_SRC. Prints "ok - ..." / "not ok - ..." and "N passed, N failed".
 set -u
 SRC=${TEGAMI_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-BIN=${TEGAMI_BIN:-$SRC/build/bin}
-MASTER=""
-DIR=""
+. "$SRC/tests/lib/root_env.sh"
 
-. "$SRC/tests/lib/tap.sh"
-cleanup() {
-  stop_master "$MASTER"
-  [ -n "$DIR" ] && [ -z "${TEGAMI_KEEP:-}" ] && rm -rf "$DIR"
-}
-
-if [ "$(id -u)" != 0 ]; then
-  echo "# skipped: needs root"
-  finish
-fi
+require_root
 id tegami >/dev/null 2>&1 ||
   useradd --system --no-create-home --shell /usr/sbin/nologin tegami
-DIR=$(mktemp -d /tmp/tegami-fwd.XXXXXX) || exit 1
-chmod 755 "$DIR"
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+make_test_dir tegami-fwd
 mkdir -p "$DIR/home" "$DIR/smrsh" "$DIR/out"
 chmod 755 "$DIR/home" "$DIR/smrsh"
 chmod 1777 "$DIR/out"

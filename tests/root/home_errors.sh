@@ -9,24 +9,10 @@
 # Env: TEGAMI_BIN, TEGAMI_SRC. Prints "ok - ..." / "not ok - ..." and "N passed, N failed".
 set -u
 SRC=${TEGAMI_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-BIN=${TEGAMI_BIN:-$SRC/build/bin}
-MASTER=""
-DIR=""
+. "$SRC/tests/lib/root_env.sh"
 
-. "$SRC/tests/lib/tap.sh"
-cleanup() {
-  stop_master "$MASTER"
-  [ -n "$DIR" ] && [ -z "${TEGAMI_KEEP:-}" ] && rm -rf "$DIR"
-}
-
-if [ "$(id -u)" != 0 ]; then
-  echo "# skipped: needs root"
-  finish
-fi
-DIR=$(mktemp -d /tmp/tegami-home.XXXXXX) || exit 1
-chmod 755 "$DIR"
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+require_root
+make_test_dir tegami-home
 mkdir -p "$DIR/home"
 chmod 1777 "$DIR/home"
 for u in tghome1 tghome2 tghome3; do

@@ -9,25 +9,11 @@
 # Env: TEGAMI_BIN, TEGAMI_SRC. Prints "ok - ..." / "not ok - ..." and "N passed, N failed".
 set -u
 SRC=${TEGAMI_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-BIN=${TEGAMI_BIN:-$SRC/build/bin}
-MASTER=""
-DIR=""
+. "$SRC/tests/lib/root_env.sh"
 
-. "$SRC/tests/lib/tap.sh"
-cleanup() {
-  stop_master "$MASTER"
-  [ -n "$DIR" ] && [ -z "${TEGAMI_KEEP:-}" ] && rm -rf "$DIR"
-}
-
-if [ "$(id -u)" != 0 ]; then
-  echo "# skipped: needs root"
-  finish
-fi
+require_root
 sh "$SRC/scripts/accounts.sh" >/dev/null
-DIR=$(mktemp -d /tmp/tegami-inc.XXXXXX) || exit 1
-chmod 755 "$DIR"
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+make_test_dir tegami-inc
 mkdir -p "$DIR/home" "$DIR/lists"
 chmod 755 "$DIR/home" "$DIR/lists"
 for u in tginc1 tginc2 tginc3; do

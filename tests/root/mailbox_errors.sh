@@ -7,31 +7,17 @@
 # Env: TEGAMI_BIN, TEGAMI_SRC. Prints "ok - ..." / "not ok - ..." and "N passed, N failed".
 set -u
 SRC=${TEGAMI_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-BIN=${TEGAMI_BIN:-$SRC/build/bin}
-MASTER=""
-DIR=""
+. "$SRC/tests/lib/root_env.sh"
 MOUNTED=""
+cleanup_hook() { [ -n "$MOUNTED" ] && umount "$MOUNTED" 2>/dev/null; }
 
-. "$SRC/tests/lib/tap.sh"
-cleanup() {
-  stop_master "$MASTER"
-  [ -n "$MOUNTED" ] && umount "$MOUNTED" 2>/dev/null
-  [ -n "$DIR" ] && [ -z "${TEGAMI_KEEP:-}" ] && rm -rf "$DIR"
-}
-
-if [ "$(id -u)" != 0 ]; then
-  echo "# skipped: needs root"
-  finish
-fi
+require_root
 id tegami >/dev/null 2>&1 ||
   useradd --system --no-create-home --shell /usr/sbin/nologin tegami
 for u in tgmbx1 tgmbx2 tgmbx3; do
   id "$u" >/dev/null 2>&1 || useradd --no-create-home --shell /usr/sbin/nologin "$u"
 done
-DIR=$(mktemp -d /tmp/tegami-mbx.XXXXXX) || exit 1
-chmod 755 "$DIR"
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+make_test_dir tegami-mbx
 mkdir -p "$DIR/mail"
 if ! mount -t tmpfs -o size=256k,mode=2775 tmpfs "$DIR/mail"; then
   echo "# skipped: cannot mount a tmpfs"

@@ -10,39 +10,19 @@
 # "N passed, N failed"; exits non-zero on any failure.
 set -u
 SRC=${TEGAMI_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-BIN=${TEGAMI_BIN:-$SRC/build/bin}
-DIR=""
-MASTER=""
-HOLD_PID=""
-
-. "$SRC/tests/lib/tap.sh"
-cleanup() {
-  [ -n "$HOLD_PID" ] && kill "$HOLD_PID" 2>/dev/null
-  if [ -n "$MASTER" ] && kill -0 "$MASTER" 2>/dev/null; then
-    kill -TERM "$MASTER" 2>/dev/null
-    for _ in $(seq 1 150); do kill -0 "$MASTER" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$MASTER" 2>/dev/null
-  fi
-  [ -n "$DIR" ] && [ -z "${TEGAMI_KEEP:-}" ] && rm -rf "$DIR"
-}
+. "$SRC/tests/lib/root_env.sh"
 as_user() {  # user command...
   local u=$1; shift
   (cd /tmp && setpriv --reuid="$u" --regid="$u" --init-groups -- "$@")
 }
 
-if [ "$(id -u)" != 0 ]; then
-  echo "# skipped: needs root"
-  finish
-fi
+require_root
 getent group smmsp >/dev/null || groupadd --system smmsp
 for u in tegami tgtest1 tgtest2 tgtest3; do
   id "$u" >/dev/null 2>&1 || useradd --no-create-home --shell /usr/sbin/nologin "$u"
 done
 SMMSP=$(getent group smmsp | cut -d: -f3)
-DIR=$(mktemp -d /tmp/tegami-rootmsp.XXXXXX) || exit 1
-chmod 755 "$DIR"
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+make_test_dir tegami-rootmsp
 
 # ---- the installed tree
 DEST=$DIR/dest

@@ -13,29 +13,15 @@
 # "N passed, N failed"; exits non-zero on any failure.
 set -u
 SRC=${TEGAMI_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-BIN=${TEGAMI_BIN:-$SRC/build/bin}
-MASTER=""
-DIR=""
+. "$SRC/tests/lib/root_env.sh"
 
-. "$SRC/tests/lib/tap.sh"
-cleanup() {
-  stop_master "$MASTER"
-  [ -n "$DIR" ] && [ -z "${TEGAMI_KEEP:-}" ] && rm -rf "$DIR"
-}
-
-if [ "$(id -u)" != 0 ]; then
-  echo "# skipped: needs root"
-  finish
-fi
+require_root
 sh "$SRC/scripts/accounts.sh" >/dev/null
 id tgtest1 >/dev/null 2>&1 ||
   useradd --no-create-home --shell /usr/sbin/nologin tgtest1
 MAIL_GID=$(getent group mail | cut -d: -f3)
 
-DIR=$(mktemp -d /tmp/tegami-root.XXXXXX) || exit 1
-chmod 755 "$DIR"
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+make_test_dir tegami-root
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 printf 'postmaster: tgtest1\n' >"$DIR/aliases"
 sh "$SRC/scripts/mkconf.sh" "$DIR" "$PORT" "$BIN" >/dev/null || { not_ok "mkconf.sh"; finish; }

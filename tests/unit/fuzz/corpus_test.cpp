@@ -100,7 +100,7 @@ Test(fuzz_corpus, aliases) {
 }
 
 Test(fuzz_corpus, ipc_messages) {
-    expect_corpus("ipc_messages", fuzz_ipc_messages, 5);
+    expect_corpus("ipc_messages", fuzz_ipc_messages, 20);
 }
 
 Test(fuzz_corpus, envelope) {

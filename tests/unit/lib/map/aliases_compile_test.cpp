@@ -17,26 +17,17 @@
 #include "lib/map/aliases.hpp"
 #include "lib/map/map.hpp"
 #include "lib/map/map_writer.hpp"
+#include "tests/unit/test_files.hpp"
 
 using namespace tegami;
 
 namespace {
 
+using tegami::test::rm_rf;
+using tegami::test::write_file;
+
 std::string temp_dir() {
-    char tmpl[] = "/tmp/tegami-newaliases-XXXXXX";
-    char* d = mkdtemp(tmpl);
-    cr_assert(d != nullptr);
-    return d;
-}
-
-void write_file(const std::string& path, const std::string& text) {
-    std::ofstream f(path, std::ios::trunc | std::ios::binary);
-    f << text;
-}
-
-void rm_rf(const std::string& dir) {
-    std::string cmd = "rm -rf '" + dir + "'";
-    cr_expect_eq(system(cmd.c_str()), 0);
+    return tegami::test::temp_dir("tegami-newaliases");
 }
 
 std::map<std::string, std::string> records(const std::string& db_base) {

@@ -1,6 +1,7 @@
 // aliases_test.cpp - unit tests for lib/map/aliases.cpp: parse_aliases on bad and good
 // files (table-driven, bad inputs first) and AliasFile::refresh against a temporary file.
 #include "lib/map/aliases.hpp"
+#include "tests/unit/test_files.hpp"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -17,6 +18,8 @@ using tegami::Exit;
 using tegami::parse_aliases;
 
 namespace {
+
+using tegami::test::write_file;
 
 struct BadCase {
     const char* label;
@@ -106,15 +109,7 @@ Test(aliases, good_files) {
 namespace {
 
 std::string temp_dir() {
-    char tmpl[] = "/tmp/tegami-aliases-XXXXXX";
-    char* d = mkdtemp(tmpl);
-    cr_assert(d != nullptr);
-    return d;
-}
-
-void write_file(const std::string& path, const std::string& text) {
-    std::ofstream f(path, std::ios::trunc);
-    f << text;
+    return tegami::test::temp_dir("tegami-aliases");
 }
 
 }  // namespace

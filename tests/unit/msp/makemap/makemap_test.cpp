@@ -3,6 +3,7 @@
 // named by number, duplicates, unwritable and missing maps), then every flag's effect
 // checked by reading the map back through lib/map and by -u.
 #include "msp/makemap/makemap.hpp"
+#include "tests/unit/test_files.hpp"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -16,16 +17,10 @@ using namespace tegami;
 
 namespace {
 
-std::string temp_dir() {
-    char tmpl[] = "/tmp/tegami-makemap-XXXXXX";
-    char* d = mkdtemp(tmpl);
-    cr_assert(d != nullptr);
-    return d;
-}
+using tegami::test::rm_rf;
 
-void rm_rf(const std::string& dir) {
-    std::string cmd = "rm -rf '" + dir + "'";
-    cr_expect_eq(system(cmd.c_str()), 0);
+std::string temp_dir() {
+    return tegami::test::temp_dir("tegami-makemap");
 }
 
 struct Run {
