@@ -210,8 +210,8 @@ def main():
     ports = {"mx": ts.free_port(), "sub": ts.free_port(),
              "smtps": port_free("127.0.0.1", 465)}
     pf = Postfix(pkg, work, ports, "tgpf")
-    dns = rt.Dns(work, "mx-host=pf.example,mx.pf.example,10\n"
-                       "host-record=mx.pf.example,127.0.0.1\n")
+    dns = ts.Dnsmasq(work, "mx-host=pf.example,mx.pf.example,10\n"
+                           "host-record=mx.pf.example,127.0.0.1\n", ["server=127.0.0.1#9"])
     authinfo = os.path.join(work, "authinfo")
     with open(authinfo, "w") as f:
         f.write('AuthInfo:127.0.0.1 "U:tguser@pf.example" "P:s3cret-pw" "M:PLAIN"\n')
