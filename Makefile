@@ -129,6 +129,11 @@ $(BUILD)/tests/queue-fill: $(BUILD)/obj/tests/bench/queue_fill.o $(call area_pro
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
+# The STARTTLS + AUTH PLAIN load generator of tests/bench/submission.sh (built on demand).
+$(BUILD)/tests/submission-load: $(BUILD)/obj/tests/bench/submission_load.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -pthread
+
 # ---- wrappers: install packages first, then build and act (run in a fresh make so
 # ---- that configure sees the installed packages)
 deps:

@@ -122,6 +122,9 @@ void Committer::thread_main() {
             uint64_t one = 1;
             if (::write(wake_fd_.get(), &one, sizeof one) < 0)
                 log_error("committer: eventfd write failed");
+            lock.unlock();
+            store_.reclaim();  // after the replies are on their way
+            lock.lock();
         } else if (quit_) {
             return;
         }

@@ -7,7 +7,8 @@
 // share it. Completions run on the loop thread (signalled through an eventfd), and each
 // reports whether the flush that covered its commit succeeded.
 //
-// The flusher thread touches only store.flush() and store.checkpoint(); everything else,
+// The flusher thread touches only store.flush(), store.reclaim() (after each flush's
+// completions are signalled) and store.checkpoint(); everything else,
 // including every completion, runs on the loop thread.
 #pragma once
 

@@ -42,24 +42,6 @@ bool trusted_peer(long uid, const char* agent) {
     return uid >= 0 && uid == daemon_uid(agent);
 }
 
-// The body of one attempt as a sealed memfd: written once, then neither the queue nor
-// the agent can change it.
-Result<UniqueFd> body_memfd(std::string_view body) {
-    UniqueFd fd(::memfd_create("tegami-body", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-    if (!fd) return sys_error("memfd_create", errno);
-    size_t off = 0;
-    while (off < body.size()) {
-        ssize_t n = ::write(fd.get(), body.data() + off, body.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return sys_error("write memfd", n < 0 ? errno : EIO);
-        off += static_cast<size_t>(n);
-    }
-    if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) !=
-        0)
-        return sys_error("seal memfd", errno);
-    return fd;
-}
-
 // The ORCPT a delivery agent passes on: the client's, else the address as the client
 // wrote it when that differs from the canonical form (RFC 3461 4.2 allows adding it).
 std::string orcpt_to_pass(const Recipient& rc) {
@@ -590,10 +572,11 @@ void Runner::drain_waiting(uint64_t now) {
 bool Runner::send_request(Message& m, Agent& a, const std::string& dest, const Route& route,
                           std::vector<uint32_t> rcpts, uint64_t now) {
     const std::string& qid = m.env.queue_id;
-    auto body = store_.load_body(qid);
-    Result<UniqueFd> fd = body ? body_memfd(*body) : Result<UniqueFd>(body.error());
-    if (!fd) {
-        log_error("%s: %s; retrying later", qid.c_str(), fd.error().message.c_str());
+    // The body file itself when the store keeps one (read-only, the message a range of it),
+    // else a sealed memfd: the agent maps it; no copy of the whole body per attempt here.
+    auto body = store_.open_body(qid);
+    if (!body) {
+        log_error("%s: %s; retrying later", qid.c_str(), body.error().message.c_str());
         for (uint32_t i : rcpts)
             schedule_.add({now + retry_delay(settings_.retry, 1), qid, i});
         return false;
@@ -618,12 +601,14 @@ bool Runner::send_request(Message& m, Agent& a, const std::string& dest, const R
     dm.envid = m.env.envid;
     dm.flags = m.env.flags & ~(kEnvelopeHeld | kEnvelopeDelayWarned);
     dm.arrival_time = m.env.arrival;
-    dm.body_size = body->size();
+    dm.body_offset = body->offset;
+    dm.body_size = body->size;
     flights_[dm.request_id] = Flight{qid, std::move(rcpts), &a, dest, {}, now_precise()};
     ++m.in_flight;
     ++a.in_flight;
     ++dests_[dest].in_flight;
-    a.chan->send(ipc::encode(dm), {fd->get()});  // a failed write reschedules via on_agent_closed
+    a.chan->send(ipc::encode(dm),
+                 {body->fd.get()});  // a failed write reschedules via on_agent_closed
     return true;
 }
 

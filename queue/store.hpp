@@ -21,11 +21,25 @@
 #include <string_view>
 
 #include "lib/core/result.hpp"
+#include "lib/core/unique_fd.hpp"
 #include "queue/envelope.hpp"
 
 namespace tegami::queue {
 
 enum class PutStatus { ok, duplicate, failed };
+
+// A body handed to a delivery agent without copying it per attempt: a read-only
+// descriptor and the range [offset, offset + size) of it that is the message (header and
+// body as queued). A body file of the store (offset past its head room), or a sealed memfd
+// of exactly size octets at offset 0.
+struct BodyFd {
+    UniqueFd fd;
+    uint64_t offset = 0;
+    uint64_t size = 0;
+};
+
+// A sealed memfd holding bytes (written once; neither side can change it afterwards).
+Result<BodyFd> sealed_body_memfd(std::string_view bytes);
 
 class QueueStore {
   public:
@@ -35,9 +49,10 @@ class QueueStore {
     // present is refused (duplicate) and nothing is written.
     virtual PutStatus put(const Envelope& env, std::string_view body, std::string& err) = 0;
     // Streamed bodies (doc/QUEUE.md "Streamed bodies"): chunk `index` (1, 2, ...) of the
-    // content of message queue_id, stored at once in its own transaction, not durable
-    // until a later flush, and not a message until put_streamed() adds its envelope. A
-    // chunk already stored under that name is refused (duplicate).
+    // content of message queue_id, stored at once (the Berkeley DB store appends it to the
+    // message's body file, outside the log), not durable until a later flush, and not a
+    // message until put_streamed() adds its envelope. Chunks come in order; a body already
+    // stored under that name is refused (duplicate).
     // (The defaults refuse: a store without streamed bodies, such as a test's fake.)
     virtual PutStatus put_chunk(std::string_view /*queue_id*/, uint32_t /*index*/,
                                 std::string_view /*bytes*/, std::string& err) {
@@ -59,10 +74,22 @@ class QueueStore {
     // Removes every body record without an envelope (chunks of a message whose sender,
     // smtpd or queue died mid-body). Start-up only; returns the messages cleaned.
     virtual Result<size_t> remove_orphan_bodies() { return size_t{0}; }
-    // Makes every earlier commit durable (fsync of the log). Thread-safe.
+    // Makes every earlier commit durable (fdatasync of the body files completed since the
+    // last flush and of their directory, then fsync of the log). Thread-safe.
     virtual Result<void> flush() = 0;
+    // Removes what the last successful flush made removable (the body files of messages
+    // whose removal it made durable). Called by the committer thread after it has handed
+    // the flush's completions to the loop, so that no reply waits for it. Thread-safe.
+    virtual void reclaim() {}
     virtual Result<Envelope> load_envelope(std::string_view queue_id) = 0;
     virtual Result<std::string> load_body(std::string_view queue_id) = 0;
+    // The body for a delivery agent (BodyFd above). The default copies load_body into a
+    // sealed memfd; a store that keeps bodies in files hands out the file itself.
+    virtual Result<BodyFd> open_body(std::string_view queue_id) {
+        auto body = load_body(queue_id);
+        if (!body) return body.error();
+        return sealed_body_memfd(*body);
+    }
     // Replaces an existing envelope (recipient states) in one transaction.
     virtual Result<void> update(const Envelope& env) = 0;
     // Removes envelope and body of a message in one transaction.

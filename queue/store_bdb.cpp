@@ -1,11 +1,22 @@
 // store_bdb.cpp - the Berkeley DB queue store: one transactional environment in
 // queue_dir, opened only by the queue process (DB_PRIVATE), recovered on every start
 // (DB_RECOVER). Two btrees: envelopes.db (queue ID -> envelope record) and bodies.db
-// (queue ID -> body bytes), and the due index due.db, a secondary of envelopes.db
+// (queue ID -> body bytes of a message stored whole; queue ID + FF FF FF FF -> the marker
+// of a streamed message's body file, queue_dir/bodies/<queue ID>: body_file.hpp), and the
+// due index due.db, a secondary of envelopes.db
 // (8-byte big-endian envelope_due -> queue IDs, sorted duplicates) that Berkeley DB keeps
 // in the envelope's own transaction (DB->associate; built from envelopes.db when empty). Every
-// write is one transaction committed DB_TXN_NOSYNC; flush() (env->log_flush, from the committer
-// thread) makes them durable in a group.
+// write is one transaction committed DB_TXN_NOSYNC; flush() (from the committer thread) makes
+// them durable in a group: the body files completed since the last flush (fdatasync, several
+// at once), their directory and the log (env->log_flush), all before flush() returns.
+//
+// Body files: a streamed body is appended to its own file as its chunks arrive (once, never
+// through the log), and the envelope's transaction stores the file's marker. A marker can
+// reach the disk before the file's data only when the flush covering it did not finish (the
+// log may be written early when its buffer fills), so no 250 went out for that message:
+// start-up (remove_orphan_bodies) removes such a message, and every file without an
+// envelope. A removed message's file is unlinked only after the flush that makes the removal
+// durable, so a power failure never brings back an envelope without its body.
 //
 // Trusts the records it reads no more than any input: decode_envelope checks them.
 // Invariants: envelope and body of a message are written and removed in one
@@ -14,18 +25,28 @@
 // name Berkeley DB creates, renames or removes durable before Berkeley DB goes on, and
 // open_bdb_store fsyncs queue_dir (and its parent when it made it) once the environment
 // and the databases are open.
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <optional>
+#include <set>
+#include <system_error>
+#include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "lib/core/c_ptr.hpp"
 #include "lib/core/dir_sync.hpp"
 #include "lib/core/log.hpp"
+#include "lib/core/queue_id.hpp"
+#include "queue/body_file.hpp"
 #include "queue/name_sync.hpp"
 #include "queue/store.hpp"
 
@@ -37,6 +58,8 @@ namespace tegami::queue {
 // they are committed without a write and made durable by the group flush before the
 // 250 (committer.cpp).
 constexpr u_int32_t kStateCommit = DB_TXN_WRITE_NOSYNC;
+// At most this many threads fdatasync the body files of one flush at once.
+constexpr size_t kSyncThreads = 8;
 
 namespace {
 
@@ -286,11 +309,14 @@ Result<DbEnvPtr> open_env(const std::string& dir, uint64_t cache_bytes, uint64_t
 
 class BdbStore final : public QueueStore {
   public:
-    BdbStore(DbEnvPtr env, DbPtr envelopes, DbPtr bodies, DbPtr due)
+    BdbStore(std::string dir, DbEnvPtr env, DbPtr envelopes, DbPtr bodies, DbPtr due)
         : env_(std::move(env)),
           envelopes_(std::move(envelopes)),
           bodies_(std::move(bodies)),
-          due_(std::move(due)) {}
+          due_(std::move(due)),
+          dir_(std::move(dir)) {}
+    BdbStore(const BdbStore&) = delete;
+    BdbStore& operator=(const BdbStore&) = delete;
     ~BdbStore() override { (void)close(); }
 
     PutStatus put(const Envelope& env, std::string_view body, std::string& err) override {
@@ -303,61 +329,13 @@ class BdbStore final : public QueueStore {
         if (ret != 0) return put_failed(err, db_strerror(ret));
         return PutStatus::ok;
     }
-    Result<void> flush() override {
-        DB_ENV* env = env_.get();
-        if (!env) return closed_error();
-        int ret = env->log_flush(env, nullptr);
-        if (ret != 0) return db_error("log_flush", ret);
-        return {};
-    }
+    Result<void> flush() override;
+    void reclaim() override;
     PutStatus put_chunk(std::string_view qid, uint32_t index, std::string_view bytes,
-                        std::string& err) override {
-        if (!env_) return put_failed(err, "queue store closed");
-        DbTxn txn;
-        if (int ret = begin(txn); ret != 0) return put_failed(err, db_strerror(ret));
-        std::string key = chunk_key(qid, index);
-        DBT k = key_of(key);
-        DBT d = key_of(bytes);
-        int ret = bodies_->put(bodies_.get(), txn.get(), &k, &d, DB_NOOVERWRITE);
-        if (ret == DB_KEYEXIST) return PutStatus::duplicate;
-        if (ret == 0) ret = txn.commit(DB_TXN_NOSYNC);
-        if (ret != 0) return put_failed(err, db_strerror(ret));
-        return PutStatus::ok;
-    }
-    PutStatus put_streamed(const Envelope& env, std::string_view head, uint32_t,
-                           std::string& err) override {
-        if (!env_) return put_failed(err, "queue store closed");
-        DbTxn txn;
-        if (int ret = begin(txn); ret != 0) return put_failed(err, db_strerror(ret));
-        std::string rec = encode_envelope(env);
-        DBT k = key_of(env.queue_id);
-        DBT d = key_of(rec);
-        int ret = envelopes_->put(envelopes_.get(), txn.get(), &k, &d, DB_NOOVERWRITE);
-        if (ret == 0) {
-            std::string key = chunk_key(env.queue_id, 0);
-            DBT hk = key_of(key);
-            DBT h = key_of(head);
-            ret = bodies_->put(bodies_.get(), txn.get(), &hk, &h, DB_NOOVERWRITE);
-        }
-        if (ret == DB_KEYEXIST) return PutStatus::duplicate;
-        if (ret == 0) ret = txn.commit(DB_TXN_NOSYNC);
-        if (ret != 0) return put_failed(err, db_strerror(ret));
-        return PutStatus::ok;
-    }
-    Result<void> remove_chunks(std::string_view qid, uint32_t chunks) override {
-        if (!env_) return closed_error();
-        DbTxn txn;
-        int ret = begin(txn);
-        for (uint32_t i = 1; ret == 0 && i <= chunks; ++i) {
-            std::string key = chunk_key(qid, i);
-            DBT k = key_of(key);
-            ret = bodies_->del(bodies_.get(), txn.get(), &k, 0);
-            if (ret == DB_NOTFOUND) ret = 0;
-        }
-        if (ret == 0) ret = txn.commit(kStateCommit);
-        if (ret != 0) return db_error(std::string(qid) + ": remove chunks", ret);
-        return {};
-    }
+                        std::string& err) override;
+    PutStatus put_streamed(const Envelope& env, std::string_view head, uint32_t chunks,
+                           std::string& err) override;
+    Result<void> remove_chunks(std::string_view qid, uint32_t chunks) override;
     Result<size_t> remove_orphan_bodies() override;
     Result<Envelope> load_envelope(std::string_view qid) override {
         std::string rec;
@@ -370,10 +348,20 @@ class BdbStore final : public QueueStore {
         std::string body;
         if (!env_) return closed_error();
         int ret = get_into(bodies_.get(), qid, body);
-        if (ret == DB_NOTFOUND) ret = load_chunks(qid, body);
+        if (ret == DB_NOTFOUND) {
+            auto marker = marker_of(qid);
+            if (!marker) return marker.error();
+            if (*marker) {
+                auto read = load_file(qid, **marker, body);
+                if (!read) return read.error();
+                return body;
+            }
+            ret = load_chunks(qid, body);  // a streamed body of a store before body files
+        }
         if (ret != 0) return lookup_error(qid, "body", ret);
         return body;
     }
+    Result<BodyFd> open_body(std::string_view qid) override;
     Result<void> update(const Envelope& env) override;
     Result<void> remove(std::string_view qid) override;
     PutStatus remove_and_put(std::string_view qid, const Envelope& env, std::string_view body,
@@ -394,7 +382,21 @@ class BdbStore final : public QueueStore {
         d.flags = DB_DBT_USERMEM;  // no room: Berkeley DB says how much it needs
         int ret = bodies_->get(bodies_.get(), nullptr, &k, &d, 0);
         if (ret == 0 || ret == DB_BUFFER_SMALL) return static_cast<uint64_t>(d.size);
-        if (ret == DB_NOTFOUND) {  // a streamed body: its chunks
+        if (ret == DB_NOTFOUND) {  // a body file
+            auto marker = marker_of(qid);
+            if (!marker) return marker.error();
+            if (*marker && !(*marker)->head_inline) return (*marker)->size;
+            if (*marker) {  // the head in chunk 0, the rest in the file
+                std::string hkey = chunk_key(qid, 0);
+                DBT hk = key_of(hkey);
+                DBT h{};
+                h.flags = DB_DBT_USERMEM;
+                ret = bodies_->get(bodies_.get(), nullptr, &hk, &h, 0);
+                if (ret == 0 || ret == DB_BUFFER_SMALL) return h.size + (*marker)->size;
+                return lookup_error(qid, "head", ret);
+            }
+        }
+        if (ret == DB_NOTFOUND) {  // a large head, or a streamed body of an older store
             std::string body;
             ret = load_chunks(qid, body);
             if (ret == 0) return static_cast<uint64_t>(body.size());
@@ -409,7 +411,11 @@ class BdbStore final : public QueueStore {
     }
     Result<void> close() override {
         if (!env_) return {};
+        for (auto& [qid, f] : open_files_)
+            (void)::unlink(body_file_path(dir_, qid).c_str());  // never a message
+        open_files_.clear();
         auto flushed = flush();
+        reclaim();
         auto checked = checkpoint();
         due_.reset();  // a secondary closes before its primary
         envelopes_.reset();
@@ -431,17 +437,19 @@ class BdbStore final : public QueueStore {
         DBT b = key_of(body);
         return bodies_->put(bodies_.get(), txn.get(), &k, &b, 0);
     }
-    // Deletes a message's envelope and body (whole, or its chunks) inside txn.
+    // Deletes a message's envelope and body (whole, or its marker and chunks) inside txn;
+    // had_file_ says whether it had a body file (for the caller to retire once committed).
     int del_in(DbTxn& txn, std::string_view qid) {
+        had_file_ = false;
         DBT k = key_of(qid);
         int ret = envelopes_->del(envelopes_.get(), txn.get(), &k, 0);
         if (ret != 0) return ret;
         ret = bodies_->del(bodies_.get(), txn.get(), &k, 0);
-        if (ret == DB_NOTFOUND) ret = del_chunks_in(txn, qid);
+        if (ret == DB_NOTFOUND) ret = del_chunks_in(txn, qid, &had_file_);
         return ret == DB_NOTFOUND ? 0 : ret;  // a lost body must not keep its envelope alive
     }
-    // Deletes every chunk record of qid inside txn.
-    int del_chunks_in(DbTxn& txn, std::string_view qid) {
+    // Deletes every chunk record of qid (the marker too) inside txn.
+    int del_chunks_in(DbTxn& txn, std::string_view qid, bool* had_marker = nullptr) {
         DBC* raw = nullptr;
         int ret = bodies_->cursor(bodies_.get(), txn.get(), &raw, 0);
         if (ret != 0) return ret;
@@ -460,6 +468,8 @@ class BdbStore final : public QueueStore {
             ret = cur->get(cur.get(), &k, &d, op);
             if (ret != 0) break;
             if (!is_chunk_of(std::string_view(kbuf, k.size), qid)) break;
+            if (had_marker && std::string_view(kbuf, k.size) == chunk_key(qid, kBodyMarkerIndex))
+                *had_marker = true;
             ret = cur->del(cur.get(), 0);
             if (ret != 0) return ret;
         }
@@ -523,6 +533,63 @@ class BdbStore final : public QueueStore {
     DbPtr envelopes_;
     DbPtr bodies_;
     DbPtr due_;  // secondary of envelopes_
+
+    // Body files. The marker of qid: none (nullopt) when the message has no body file.
+    Result<std::optional<BodyMarker>> marker_of(std::string_view qid) {
+        std::string key = chunk_key(qid, kBodyMarkerIndex), rec;
+        int ret = get_into(bodies_.get(), key, rec);
+        if (ret == DB_NOTFOUND) return std::optional<BodyMarker>();
+        if (ret != 0) return lookup_error(qid, "body marker", ret);
+        auto m = parse_body_marker(rec);
+        if (!m) return make_error(m.error().exit, std::string(qid) + ": " + m.error().message);
+        return std::optional<BodyMarker>(*m);
+    }
+    // Opens qid's body file and checks that it holds the whole range of m.
+    Result<UniqueFd> open_file(std::string_view qid, const BodyMarker& m) {
+        std::string path = body_file_path(dir_, qid);
+        UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+        if (!fd) {
+            int e = errno;
+            return sys_error(path, e, e == ENOENT ? Exit::data_err : Exit::io_err);
+        }
+        if (auto ok = check_body_file(fd.get(), m); !ok)
+            return make_error(ok.error().exit, path + ": " + ok.error().message);
+        return fd;
+    }
+    // Appends the message of marker m to out (the head from chunk 0 first when inline).
+    Result<void> load_file(std::string_view qid, const BodyMarker& m, std::string& out) {
+        out.clear();
+        if (m.head_inline) {
+            int ret = get_into(bodies_.get(), chunk_key(qid, 0), out);
+            if (ret != 0) return lookup_error(qid, "head", ret);
+        }
+        auto fd = open_file(qid, m);
+        if (!fd) return fd.error();
+        auto r = pread_exact(fd->get(), m.offset, m.size, out);
+        if (!r) return make_error(r.error().exit, std::string(qid) + ": " + r.error().message);
+        return {};
+    }
+    // The file of a message whose removal was just committed: unlinked by the flush that
+    // makes the removal durable.
+    void retire_file(std::string_view qid) {
+        std::lock_guard lock(sync_mu_);
+        to_unlink_.push_back(body_file_path(dir_, qid));
+    }
+    Result<size_t> remove_unreferenced_files(std::set<std::string>& counted);
+    Result<size_t> remove_broken_files(const std::vector<std::string>& filed);
+
+    struct OpenFile {
+        UniqueFd fd;
+        uint32_t chunks = 0;           // written so far
+        uint64_t end = kBodyHeadRoom;  // where the next chunk goes
+    };
+    std::string dir_;
+    std::unordered_map<std::string, OpenFile> open_files_;  // bodies being streamed (loop thread)
+    bool had_file_ = false;                                 // set by del_in
+    std::mutex sync_mu_;                    // the two lists below, shared with flush()
+    std::vector<UniqueFd> to_sync_;         // body files complete since the last flush
+    std::vector<std::string> to_unlink_;    // files of removed messages (paths)
+    std::vector<std::string> reclaimable_;  // ... whose removal a flush made durable
 };
 
 Result<void> BdbStore::update(const Envelope& env) {
@@ -552,6 +619,7 @@ Result<void> BdbStore::remove(std::string_view qid) {
     if (ret == DB_NOTFOUND) return lookup_error(qid, "envelope", ret);
     if (ret == 0) ret = txn.commit(kStateCommit);
     if (ret != 0) return db_error(std::string(qid) + ": remove", ret);
+    if (had_file_) retire_file(qid);
     return {};
 }
 
@@ -565,13 +633,16 @@ PutStatus BdbStore::remove_and_put(std::string_view qid, const Envelope& env, st
     if (ret == DB_KEYEXIST) return PutStatus::duplicate;
     if (ret == 0) ret = txn.commit(kStateCommit);
     if (ret != 0) return put_failed(err, db_strerror(ret));
+    if (had_file_) retire_file(qid);
     return PutStatus::ok;
 }
 
 Result<size_t> BdbStore::remove_orphan_bodies() {
     if (!env_) return closed_error();
     // First the IDs (a key-only walk), then one transaction per orphan.
+    open_files_.clear();  // start-up only: nothing is being streamed (its files go below)
     std::vector<std::pair<std::string, bool>> orphans;  // id, stored whole
+    std::vector<std::string> filed;                     // messages with a body file
     {
         DBC* raw = nullptr;
         int ret = bodies_->cursor(bodies_.get(), nullptr, &raw, 0);
@@ -593,13 +664,23 @@ Result<size_t> BdbStore::remove_orphan_bodies() {
             std::string_view key(kbuf, k.size);
             bool whole = key.size() <= 16;
             std::string qid(whole ? key : key.substr(0, key.size() - 4));
-            if (qid == last) continue;
+            bool marker = !whole && key == chunk_key(qid, kBodyMarkerIndex);
+            if (qid == last) {
+                if (marker && !filed.empty() && filed.back() == qid) continue;
+                if (marker && (orphans.empty() || orphans.back().first != qid))
+                    filed.push_back(qid);
+                continue;
+            }
             last = qid;
             DBT ek = key_of(qid);
             DBT ed{};
             ed.flags = DB_DBT_PARTIAL | DB_DBT_USERMEM;
             int got = envelopes_->get(envelopes_.get(), nullptr, &ek, &ed, 0);
-            if (got == DB_NOTFOUND) orphans.emplace_back(qid, whole);
+            if (got == DB_NOTFOUND) {
+                orphans.emplace_back(qid, whole);
+            } else if (marker) {
+                filed.push_back(qid);
+            }
         }
     }
     for (const auto& [qid, whole] : orphans) {
@@ -614,7 +695,272 @@ Result<size_t> BdbStore::remove_orphan_bodies() {
         if (ret == 0) ret = txn.commit(kStateCommit);
         if (ret != 0) return db_error(qid + ": remove orphan body", ret);
     }
-    return orphans.size();
+    std::set<std::string> counted;
+    for (const auto& o : orphans)
+        counted.insert(o.first);
+    auto broken = remove_broken_files(filed);
+    if (!broken) return broken.error();
+    auto files = remove_unreferenced_files(counted);
+    if (!files) return files.error();
+    return counted.size() + *broken;
+}
+
+// Messages whose body file is missing or shorter than their marker says: their flush did
+// not finish (body_file.hpp), so none was acknowledged. Each is removed and logged.
+Result<size_t> BdbStore::remove_broken_files(const std::vector<std::string>& filed) {
+    size_t n = 0;
+    for (const std::string& qid : filed) {
+        auto marker = marker_of(qid);
+        Error why;
+        if (!marker) {
+            why = marker.error();
+        } else if (!*marker) {
+            continue;
+        } else if (auto fd = open_file(qid, **marker); fd) {
+            continue;
+        } else {
+            why = fd.error();
+        }
+        if (why.exit != Exit::data_err) return why;  // an I/O error: keep it, fail the start
+        log_error(
+            "%s: %s: the message was never acknowledged (its flush did not finish); "
+            "removed",
+            qid.c_str(), why.message.c_str());
+        DbTxn txn;
+        int ret = begin(txn);
+        if (ret == 0) ret = del_in(txn, qid);
+        if (ret == DB_NOTFOUND) ret = 0;
+        if (ret == 0) ret = txn.commit(kStateCommit);
+        if (ret != 0) return db_error(qid + ": remove a message without its body", ret);
+        (void)::unlink(body_file_path(dir_, qid).c_str());
+        ++n;
+    }
+    return n;
+}
+
+// Body files without an envelope (a message given up, or killed before its envelope, or
+// whose removal was durable before its unlink): removed. counted holds the messages
+// already removed, so that none is counted twice.
+Result<size_t> BdbStore::remove_unreferenced_files(std::set<std::string>& counted) {
+    std::string bodies = dir_ + "/bodies";
+    DIR* d = ::opendir(bodies.c_str());
+    if (!d) return sys_error("opendir " + bodies, errno, Exit::io_err);
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(d)) {
+        std::string_view name(e->d_name);
+        if (name == "." || name == "..") continue;
+        if (!valid_queue_id(name)) {
+            log_warning("queue store: %s/%s is not a body file; left alone", bodies.c_str(),
+                        e->d_name);
+            continue;
+        }
+        names.emplace_back(name);
+    }
+    ::closedir(d);
+    size_t before = counted.size();
+    for (const std::string& qid : names) {
+        DBT ek = key_of(qid);
+        DBT ed{};
+        ed.flags = DB_DBT_PARTIAL | DB_DBT_USERMEM;
+        int got = envelopes_->get(envelopes_.get(), nullptr, &ek, &ed, 0);
+        if (got == 0) continue;
+        if (got != DB_NOTFOUND) return db_error(qid + ": look up envelope", got);
+        if (::unlink(body_file_path(dir_, qid).c_str()) != 0 && errno != ENOENT)
+            return sys_error("unlink " + body_file_path(dir_, qid), errno, Exit::io_err);
+        counted.insert(qid);
+    }
+    return counted.size() - before;
+}
+
+PutStatus BdbStore::put_chunk(std::string_view qid, uint32_t index, std::string_view bytes,
+                              std::string& err) {
+    if (!env_) return put_failed(err, "queue store closed");
+    if (!valid_queue_id(qid)) return put_failed(err, "invalid queue ID");
+    auto it = open_files_.find(std::string(qid));
+    if (index == 1) {
+        if (it != open_files_.end()) return PutStatus::duplicate;
+        std::string path = body_file_path(dir_, qid);
+        UniqueFd fd(
+            ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+        if (!fd) {
+            if (errno == EEXIST) return PutStatus::duplicate;
+            err = sys_error("create " + path, errno).message;
+            return PutStatus::failed;
+        }
+        it = open_files_.emplace(std::string(qid), OpenFile{std::move(fd)}).first;
+    } else if (it == open_files_.end() || index != it->second.chunks + 1) {
+        err = "body chunk " + std::to_string(index) + " out of order";
+        return PutStatus::failed;
+    }
+    OpenFile& f = it->second;
+    if (auto w = pwrite_all(f.fd.get(), bytes, f.end); !w) {
+        err = w.error().message;
+        return PutStatus::failed;
+    }
+    f.end += bytes.size();
+    f.chunks = index;
+    return PutStatus::ok;
+}
+
+PutStatus BdbStore::put_streamed(const Envelope& env, std::string_view head, uint32_t chunks,
+                                 std::string& err) {
+    if (!env_) return put_failed(err, "queue store closed");
+    auto it = open_files_.find(env.queue_id);
+    if (it == open_files_.end() || it->second.chunks != chunks) {
+        err = env.queue_id + ": the body's chunks are not all stored";
+        return PutStatus::failed;
+    }
+    OpenFile& f = it->second;
+    BodyMarker m;
+    m.head_inline = head.size() > kBodyHeadRoom;
+    m.offset = m.head_inline ? kBodyHeadRoom : kBodyHeadRoom - head.size();
+    m.size = f.end - m.offset;
+    if (!m.head_inline) {
+        if (auto w = pwrite_all(f.fd.get(), head, m.offset); !w) {
+            err = w.error().message;
+            return PutStatus::failed;
+        }
+    }
+    DbTxn txn;
+    if (int ret = begin(txn); ret != 0) return put_failed(err, db_strerror(ret));
+    std::string rec = encode_envelope(env);
+    DBT k = key_of(env.queue_id);
+    DBT d = key_of(rec);
+    int ret = envelopes_->put(envelopes_.get(), txn.get(), &k, &d, DB_NOOVERWRITE);
+    std::string mkey = chunk_key(env.queue_id, kBodyMarkerIndex);
+    std::string mrec = encode_body_marker(m);
+    if (ret == 0) {
+        DBT mk = key_of(mkey);
+        DBT mv = key_of(mrec);
+        ret = bodies_->put(bodies_.get(), txn.get(), &mk, &mv, DB_NOOVERWRITE);
+    }
+    if (ret == 0 && m.head_inline) {
+        std::string hkey = chunk_key(env.queue_id, 0);
+        DBT hk = key_of(hkey);
+        DBT h = key_of(head);
+        ret = bodies_->put(bodies_.get(), txn.get(), &hk, &h, DB_NOOVERWRITE);
+    }
+    if (ret == DB_KEYEXIST) return PutStatus::duplicate;
+    if (ret == 0) ret = txn.commit(DB_TXN_NOSYNC);
+    if (ret != 0) return put_failed(err, db_strerror(ret));
+    // The next flush makes the file durable with the log that now refers to it.
+    {
+        std::lock_guard lock(sync_mu_);
+        to_sync_.push_back(std::move(f.fd));
+    }
+    open_files_.erase(it);
+    return PutStatus::ok;
+}
+
+Result<void> BdbStore::remove_chunks(std::string_view qid, uint32_t chunks) {
+    if (!env_) return closed_error();
+    if (chunks == 0) return {};
+    if (auto it = open_files_.find(std::string(qid)); it != open_files_.end()) {
+        open_files_.erase(it);
+        std::string path = body_file_path(dir_, qid);
+        if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+            return sys_error("unlink " + path, errno, Exit::io_err);
+        return {};
+    }
+    // Chunk records written by a store before body files.
+    DbTxn txn;
+    int ret = begin(txn);
+    for (uint32_t i = 1; ret == 0 && i <= chunks; ++i) {
+        std::string key = chunk_key(qid, i);
+        DBT k = key_of(key);
+        ret = bodies_->del(bodies_.get(), txn.get(), &k, 0);
+        if (ret == DB_NOTFOUND) ret = 0;
+    }
+    if (ret == 0) ret = txn.commit(kStateCommit);
+    if (ret != 0) return db_error(std::string(qid) + ": remove chunks", ret);
+    return {};
+}
+
+// The body files completed since the last flush, their directory and the log, all made
+// durable before flush() returns. The body files' fdatasyncs run concurrently (up to
+// kSyncThreads threads, beside the directory fsync and the log flush on this one), so the
+// file system commits their metadata in one journal transaction instead of one each. The
+// order among them does not matter for the promise: nothing is acknowledged before all
+// of them returned, and a marker that reached the disk without its file's data (a power
+// failure mid-flush) belongs to a message never acknowledged, which start-up removes.
+Result<void> BdbStore::flush() {
+    DB_ENV* env = env_.get();
+    if (!env) return closed_error();
+    std::vector<UniqueFd> files;
+    std::vector<std::string> unlinks;
+    {
+        std::lock_guard lock(sync_mu_);
+        files.swap(to_sync_);
+        unlinks.swap(to_unlink_);
+    }
+    auto keep_unlinks = [&] {
+        std::lock_guard lock(sync_mu_);
+        to_unlink_.insert(to_unlink_.end(), unlinks.begin(), unlinks.end());
+    };
+    for (const UniqueFd& f : files)
+        (void)::sync_file_range(f.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
+    std::vector<int> errs(files.size(), 0);
+    auto sync_some = [&](size_t first, size_t step) {
+        for (size_t i = first; i < files.size(); i += step)
+            if (::fdatasync(files[i].get()) != 0) errs[i] = errno;
+    };
+    size_t nthreads = std::min(files.size(), kSyncThreads);
+    std::vector<std::thread> threads;
+    threads.reserve(nthreads);
+    for (size_t t = 0; t < nthreads; ++t) {
+        try {
+            threads.emplace_back(sync_some, t, nthreads);
+        } catch (const std::system_error&) {
+            sync_some(t, nthreads);  // no thread: this one does that share
+        }
+    }
+    Result<DirSync> dir_synced = DirSync::done;
+    if (!files.empty()) dir_synced = fsync_dir(dir_ + "/bodies");
+    int ret = env->log_flush(env, nullptr);
+    for (std::thread& t : threads)
+        t.join();
+    for (int e : errs) {
+        if (e != 0) {
+            keep_unlinks();
+            return sys_error("fdatasync body file", e, Exit::io_err);
+        }
+    }
+    if (!dir_synced) {
+        keep_unlinks();
+        return dir_synced.error();
+    }
+    if (ret != 0) {
+        keep_unlinks();
+        return db_error("log_flush", ret);
+    }
+    std::lock_guard lock(sync_mu_);
+    reclaimable_.insert(reclaimable_.end(), unlinks.begin(), unlinks.end());
+    return {};
+}
+
+void BdbStore::reclaim() {
+    std::vector<std::string> paths;
+    {
+        std::lock_guard lock(sync_mu_);
+        paths.swap(reclaimable_);
+    }
+    for (const std::string& path : paths)
+        if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+            log_error("queue store: unlink %s: %s", path.c_str(), std::strerror(errno));
+}
+
+Result<BodyFd> BdbStore::open_body(std::string_view qid) {
+    if (!env_) return closed_error();
+    auto marker = marker_of(qid);
+    if (!marker) return marker.error();
+    if (!*marker || (*marker)->head_inline) return QueueStore::open_body(qid);
+    auto fd = open_file(qid, **marker);
+    if (!fd) return fd.error();
+    BodyFd b;
+    b.fd = std::move(*fd);
+    b.offset = (*marker)->offset;
+    b.size = (*marker)->size;
+    return b;
 }
 
 PutStatus BdbStore::update_and_put(const Envelope& env, const Envelope& new_env,
@@ -765,6 +1111,11 @@ Result<std::unique_ptr<QueueStore>> open_bdb_store(const std::string& dir, uint6
     if (made) {
         if (auto r = fsync_parent(dir); !r) return r.error();
     }
+    std::string bodies_dir = dir + "/bodies";
+    if (::mkdir(bodies_dir.c_str(), 0700) != 0 && errno != EEXIST)
+        return sys_error("mkdir " + bodies_dir, errno);
+    if (::stat(bodies_dir.c_str(), &st) != 0) return sys_error("stat " + bodies_dir, errno);
+    if (!S_ISDIR(st.st_mode)) return make_error(Exit::os_file, bodies_dir + ": not a directory");
     KeepOpenMessages messages;
     auto failed = [&](const Error& e) {
         Error out = open_error(dir, e, messages.lines());
@@ -795,7 +1146,7 @@ Result<std::unique_ptr<QueueStore>> open_bdb_store(const std::string& dir, uint6
             "it may not survive a power failure",
             dir.c_str());
     std::unique_ptr<QueueStore> store =
-        std::make_unique<BdbStore>(std::move(env.value()), std::move(envelopes.value()),
+        std::make_unique<BdbStore>(dir, std::move(env.value()), std::move(envelopes.value()),
                                    std::move(bodies.value()), std::move(due.value()));
     return store;
 }

@@ -258,9 +258,10 @@ void run_delivery_child(const ChildSpec& spec, int report_fd) noexcept {
     if (spec.switch_user) {
         // The mail group only for mailboxes (dotlocks in the spool); a program or file
         // runs with the user's own groups.
-        auto id = lookup_identity(spec.user.name, spec.kind == TargetKind::mailbox
-                                                      ? spec.config->mail_group
-                                                      : std::string());
+        auto id = spec.identity ? Result<Identity>(*spec.identity)
+                                : lookup_identity(spec.user.name, spec.kind == TargetKind::mailbox
+                                                                      ? spec.config->mail_group
+                                                                      : std::string());
         Result<void> became =
             id ? become_user(id->uid, id->gid, id->groups) : Result<void>(id.error());
         if (!became) {

@@ -7,6 +7,7 @@
 #include <sysexits.h>
 #include <cstdint>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "deliver/local/message_format.hpp"
 #include "lib/conf/config.hpp"
 #include "lib/core/result.hpp"
+#include "lib/priv/priv.hpp"
 
 namespace tegami::local {
 
@@ -25,6 +27,9 @@ struct ChildSpec {
     unsigned long seq = 0;     // for unique Maildir names (seq, seq+1, ... per message)
     TargetKind kind = TargetKind::mailbox;
     std::string target;  // program command line or file path (kind != mailbox)
+    // Who the child becomes (switch_user): looked up by the server through its UserCache;
+    // empty when that lookup failed, and the child looks up (and reports) itself.
+    std::optional<Identity> identity;
 };
 
 // The most messages one child takes, and the report line limit that keeps a batch's

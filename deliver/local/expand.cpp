@@ -136,8 +136,8 @@ Result<std::vector<std::string>> parse_target_lines(std::string_view text,
 class Expander {
   public:
     Expander(const AliasFile* aliases, const Config& config, const ForwardReader* forward,
-             const IncludeReader* include)
-        : aliases_(aliases), cfg_(config), forward_(forward), include_(include) {}
+             const IncludeReader* include, const UserReader* users)
+        : aliases_(aliases), cfg_(config), forward_(forward), include_(include), users_(users) {}
     void top(std::string_view local);
     Expansion take() { return std::move(out_); }
 
@@ -156,6 +156,9 @@ class Expander {
     bool forwarded(const LocalUser& u, int depth, const Context& ctx);
     void special(TargetKind kind, std::string_view t, const Context& ctx);
     void include(std::string_view t, int depth, const Context& ctx);
+    bool passwd(const std::string& name, LocalUser& out) const {
+        return users_ ? (*users_)(name, out) : getpw(name, out);
+    }
     bool has_alias(const std::string& key) const {
         return aliases_ != nullptr && aliases_->find(key) != nullptr;
     }
@@ -170,6 +173,7 @@ class Expander {
     const Config& cfg_;
     const ForwardReader* forward_;
     const IncludeReader* include_;
+    const UserReader* users_;
     Expansion out_;
     std::set<std::string> forwarded_;  // users whose .forward was expanded
     std::set<std::string> expanded_;   // alias names already expanded (lower-cased)
@@ -277,7 +281,7 @@ void Expander::alias(const std::string& key, std::string_view local, int depth,
 void Expander::user(std::string_view local, const Context& ctx, bool no_forward) {
     LocalUser u;
     std::string name(local);
-    if (!getpw(name, u) && !getpw(lower(name), u)) {
+    if (!passwd(name, u) && !passwd(lower(name), u)) {
         fail(local, 5, "5.1.1", "user unknown: " + name);
         return;
     }
@@ -306,7 +310,7 @@ void Expander::special(TargetKind kind, std::string_view t, const Context& ctx) 
     }
     LocalUser as;
     bool found = ctx.from_include && ctx.include_owner != 0 ? getpw_uid(ctx.include_owner, as)
-                                                            : getpw(cfg_.default_user, as);
+                                                            : passwd(cfg_.default_user, as);
     if (!found || as.uid == 0) {
         fail(t, 5, "5.3.0",
              "no safe user to run " + what + " as (default_user " + cfg_.default_user +
@@ -443,8 +447,9 @@ Result<IncludeText> read_include_file(const std::string& path) {
 }
 
 Expansion expand_local(std::string_view local_part, const AliasFile* aliases, const Config& config,
-                       const ForwardReader* forward, const IncludeReader* include) {
-    Expander e(aliases, config, forward, include);
+                       const ForwardReader* forward, const IncludeReader* include,
+                       const UserReader* users) {
+    Expander e(aliases, config, forward, include, users);
     e.top(local_part);
     return e.take();
 }

@@ -80,6 +80,8 @@ struct Expansion {
 
 // Reads a user's .forward (deliver/local/forward.hpp): its text, nullopt for none (or
 // unsafe, ignored), an error for "try again later".
+// Looks up a passwd name: true and out filled, or false for an unknown user.
+using UserReader = std::function<bool(const std::string& name, LocalUser& out)>;
 using ForwardReader = std::function<Result<std::optional<std::string>>(const LocalUser&)>;
 
 // An :include: file's text after the safe-file checks, and its owner.
@@ -101,9 +103,11 @@ using IncludeReader = std::function<Result<IncludeText>(const std::string& path,
 // config: local domains (targets written user@domain), recipient_delimiter,
 // default_user, hostname (owner-LIST senders).
 // include may be null: every :include: is read by this process (read_include_file).
+// users may be null: names are looked up with getpwnam_r each time; tegami-local gives
+// its UserCache (user_cache.hpp), so that a burst of mail costs no NSS lookup per recipient.
 Expansion expand_local(std::string_view local_part, const AliasFile* aliases, const Config& config,
                        const ForwardReader* forward = nullptr,
-                       const IncludeReader* include = nullptr);
+                       const IncludeReader* include = nullptr, const UserReader* users = nullptr);
 
 // "error:" target text (after the prefix) -> status, dsn and text (lib/mail/error_target.hpp,
 // with the alias default text). Pure.

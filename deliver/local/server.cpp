@@ -212,13 +212,19 @@ namespace {
 
 // The body must be exactly the announced size and sealed against shrinking (a shrunk
 // file would turn reads of the mapping into SIGBUS).
-Result<void> check_body(int fd, uint64_t size) {
+// The body is [offset, offset + size) of a regular file that ends there: a sealed memfd,
+// or the queue's body file opened read-only (the queue never changes a queued body).
+Result<void> check_body(int fd, uint64_t offset, uint64_t size) {
     struct stat st {};
     if (::fstat(fd, &st) != 0) return sys_error("fstat body", errno);
-    if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != size)
+    if (!S_ISREG(st.st_mode) || offset > UINT64_MAX - size ||
+        static_cast<uint64_t>(st.st_size) != offset + size)
         return make_error(Exit::protocol, "body descriptor does not match the announced size");
     int seals = ::fcntl(fd, F_GET_SEALS);
-    if (seals < 0 || (seals & F_SEAL_SHRINK) == 0 || (seals & F_SEAL_WRITE) == 0)
+    bool sealed = seals >= 0 && (seals & F_SEAL_SHRINK) != 0 && (seals & F_SEAL_WRITE) != 0;
+    int fl = ::fcntl(fd, F_GETFL);
+    bool read_only = fl >= 0 && (fl & O_ACCMODE) == O_RDONLY;
+    if (!sealed && !(read_only && seals < 0))
         return make_error(Exit::protocol, "body descriptor is not sealed");
     return {};
 }
@@ -238,12 +244,12 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
             settle(*req, i, o);
     };
     if (ctx_->stopping) return fail_all(Outcome{4, "4.3.2", "local delivery is shutting down"});
-    auto ok = check_body(body.get(), req->msg.body_size);
+    auto ok = check_body(body.get(), req->msg.body_offset, req->msg.body_size);
     if (!ok) {
         log_error("%s: %s", qid.c_str(), ok.error().message.c_str());
         return fail_all(Outcome{4, "4.3.0", ok.error().message});
     }
-    if (!req->body.map(body.get(), req->msg.body_size))
+    if (!req->body.map(body.get(), req->msg.body_size, req->msg.body_offset))
         return fail_all(Outcome{4, "4.3.0", sys_error("mmap body", errno).message});
     body.reset();
     // Loops (sendmail's MaxHopCount and Delivered-To rules): too many Received fields
@@ -266,6 +272,11 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
     ForwardReader forward = [this](const LocalUser& u) { return read_forward(u, switch_users_); };
     IncludeReader include = [this](const std::string& path, uid_t as) {
         return read_include_as(path, as, switch_users_);
+    };
+    UserReader users = [this, now = time(nullptr)](const std::string& name, LocalUser& out) {
+        auto id = users_.identity(name, "", now);
+        if (id) out = LocalUser{id->name, id->uid, id->gid, id->home};
+        return bool(id);
     };
     for (size_t i = 0; i < req->rcpts.size(); ++i) {
         Rcpt& rc = req->rcpts[i];
@@ -290,7 +301,7 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
                 continue;
             }
         }
-        Expansion ex = expand_local(rc.local, aliases_.get(), cfg(), &forward, &include);
+        Expansion ex = expand_local(rc.local, aliases_.get(), cfg(), &forward, &include, &users);
         for (const auto& f : ex.failures) {
             log_info("%s: to=<%s>, relay=local, dsn=%s, status=%s (%s)", qid.c_str(), addr.c_str(),
                      f.dsn.c_str(), f.status == 4 ? "deferred" : "bounced", f.text.c_str());
@@ -403,7 +414,15 @@ void LocalServer::start_child(std::vector<Job> jobs) {
     for (const auto& j : jobs)
         to.push_back(delivered_to(j));
     const Delivery& d = jobs.front().d;
-    ChildSpec spec{&cfg(), d.user, {}, switch_users_, seq_ + 1, d.kind, d.target};
+    ChildSpec spec{&cfg(), d.user, {}, switch_users_, seq_ + 1, d.kind, d.target, {}};
+    if (switch_users_) {
+        // The mail group only for mailboxes (dotlocks in the spool); a program or file
+        // runs with the user's own groups.
+        auto id = users_.identity(d.user.name,
+                                  d.kind == TargetKind::mailbox ? cfg().mail_group : std::string(),
+                                  time(nullptr));
+        if (id) spec.identity = std::move(id.value());
+    }
     spec.msgs.reserve(jobs.size());
     for (size_t i = 0; i < jobs.size(); ++i) {
         const Job& j = jobs[i];

@@ -24,6 +24,7 @@
 
 #include "deliver/local/delivery.hpp"
 #include "deliver/local/expand.hpp"
+#include "deliver/local/user_cache.hpp"
 #include "lib/core/c_ptr.hpp"
 #include "lib/core/unique_fd.hpp"
 #include "lib/daemon/daemon.hpp"
@@ -107,6 +108,7 @@ class LocalServer {
     std::unique_ptr<AliasFile> aliases_;
     std::unique_ptr<map::MapRef> virtual_;  // virtual_map, opened on first use
     time_t aliases_checked_ = 0;
+    UserCache users_;  // recipients' identities for the delivery children
     std::string aliases_error_;
     EventPtr accept_ev_, sigchld_ev_, cleanup_ev_, stop_timer_;
     std::map<uint64_t, std::unique_ptr<ipc::Channel>> conns_;

@@ -39,14 +39,10 @@ bool same(const Outcome& a, const Outcome& b) {
 
 }  // namespace
 
-MappedBody::~MappedBody() {
-    if (p_ && n_) ::munmap(p_, n_);
-}
-
-bool MappedBody::map(int fd, uint64_t size, std::string& why) {
+bool MappedBody::map(int fd, uint64_t offset, uint64_t size, std::string& why) {
     struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-        static_cast<uint64_t>(st.st_size) != size) {
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || offset > UINT64_MAX - size ||
+        static_cast<uint64_t>(st.st_size) != offset + size) {
         why = "body descriptor is not a file of the announced size";
         return false;
     }
@@ -56,8 +52,8 @@ bool MappedBody::map(int fd, uint64_t size, std::string& why) {
         small_.resize(static_cast<size_t>(size));
         size_t off = 0;
         while (off < small_.size()) {
-            ssize_t r =
-                ::pread(fd, small_.data() + off, small_.size() - off, static_cast<off_t>(off));
+            ssize_t r = ::pread(fd, small_.data() + off, small_.size() - off,
+                                static_cast<off_t>(offset + off));
             if (r < 0 && errno == EINTR) continue;
             if (r <= 0) {
                 why = r < 0 ? std::string("read: ") + std::strerror(errno)
@@ -70,15 +66,10 @@ bool MappedBody::map(int fd, uint64_t size, std::string& why) {
         read_ = true;
         return true;
     }
-    n_ = static_cast<size_t>(size);
-    // Populated at once: the whole body is read to be sent (one call, not a fault a page).
-    void* p = ::mmap(nullptr, n_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    if (p == MAP_FAILED) {
-        n_ = 0;
+    if (!m_.map(fd, static_cast<size_t>(size), offset)) {
         why = std::string("mmap: ") + std::strerror(errno);
         return false;
     }
-    p_ = p;
     return true;
 }
 
@@ -244,7 +235,7 @@ void RemoteServer::on_frame(uint64_t conn_id, ipc::MsgType t, std::string_view p
     }
     job->results.assign(job->msg.recipients.size(), std::nullopt);
     std::string why;
-    if (!job->body.map(fds[0].get(), job->msg.body_size, why)) {
+    if (!job->body.map(fds[0].get(), job->msg.body_offset, job->msg.body_size, why)) {
         log_error("%s: %s", job->msg.queue_id.c_str(), why.c_str());
         finish_all(job, Outcome{4, "4.3.0", "cannot read the message body: " + why});
         return;

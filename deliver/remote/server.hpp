@@ -24,6 +24,7 @@
 #include "deliver/remote/mx.hpp"
 #include "deliver/remote/session.hpp"
 #include "lib/core/c_ptr.hpp"
+#include "lib/core/unique_fd.hpp"
 #include "lib/daemon/daemon.hpp"
 #include "lib/dns/resolver.hpp"
 #include "lib/ipc/channel.hpp"
@@ -48,17 +49,14 @@ class MappedBody {
     MappedBody() = default;
     MappedBody(const MappedBody&) = delete;
     MappedBody& operator=(const MappedBody&) = delete;
-    ~MappedBody();
-    bool map(int fd, uint64_t size, std::string& why);
-    std::string_view view() const {
-        return read_ ? std::string_view(small_)
-                     : std::string_view(static_cast<const char*>(p_), n_);
-    }
+    // Maps [offset, offset + size) of fd, a regular file exactly offset + size long (a
+    // small body is read instead, kReadBodyMax).
+    bool map(int fd, uint64_t offset, uint64_t size, std::string& why);
+    std::string_view view() const { return read_ ? std::string_view(small_) : m_.view(); }
     static constexpr uint64_t kReadBodyMax = 16384;
 
   private:
-    void* p_ = nullptr;
-    size_t n_ = 0;
+    UniqueMapping m_;
     std::string small_;
     bool read_ = false;
 };

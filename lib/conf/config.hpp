@@ -78,11 +78,16 @@ struct Config {
     uint64_t auth_failure_limit = 0;
     uint64_t auth_penalty_time = 0;  // seconds
     uint64_t auth_cache_time = 0;    // seconds
+    std::string auth_backend;        // "builtin" or "dovecot"
+    std::string auth_dovecot_socket;
+    uint64_t auth_dovecot_timeout = 0;  // seconds
+    std::vector<std::string> auth_mechanisms;
     bool smtpd_auth_enable = false;
     bool smtpd_auth_allow_plaintext_loopback = false;
     bool smtpd_sender_login_check = true;
     std::string smtpd_sender_login_map;
     bool smtpd_received_login = false;
+    bool smtpd_sender_header = true;
     std::vector<std::string> trusted_networks;
     std::string smtpd_access_map;
     uint64_t smtpd_junk_command_limit = 0;

@@ -182,10 +182,14 @@ const std::vector<Param>& param_table() {
                "name \"unknown\". Other sessions never wait for it."),
         P_TIME(smtpd_timeout, "300s",
                "How long smtpd waits for the next command, and for the client to read a reply "
-               "(RFC 5321 4.5.3.2: at least 5 minutes). On expiry: 421 4.4.2 and close."),
+               "(RFC 5321 4.5.3.2: at least 5 minutes). A command line must also be complete "
+               "within this time of its first byte, however slowly its bytes arrive (a client "
+               "sending a byte a second holds its session no longer). On expiry: 421 4.4.2 "
+               "and close."),
         P_TIME(smtpd_data_timeout, "180s",
                "How long smtpd waits for the next block of message data during DATA (RFC 5321 "
-               "4.5.3.2.5: at least 3 minutes)."),
+               "4.5.3.2.5: at least 3 minutes), and the longest a body line may take from its "
+               "first byte to its end. On expiry: 421 4.4.2 and close."),
         P_PATH(auth_db, TEGAMI_SYSCONFDIR "/tegami/passwd.db",
                "The built-in credential store: a Berkeley DB hash file of login -> yescrypt hash "
                "and SCRAM-SHA-256 keys, managed with tegami-passwd(8) while the daemons run. "
@@ -213,6 +217,31 @@ const std::vector<Param>& param_table() {
                "made at start-up, in tegami-auth's memory: never on disk, gone on restart; "
                "a changed password misses at once, and a wrong one always costs the full "
                "check. 0 turns the cache off."),
+        P_STR(auth_backend, "builtin",
+              "Where tegami-auth checks credentials: builtin (auth_db, managed with "
+              "tegami-passwd(8)) or dovecot (Dovecot's authentication socket, "
+              "auth_dovecot_socket, so that mail clients use their IMAP accounts). With "
+              "dovecot, tegami-auth relays each SASL step to Dovecot and trusts its OK (with "
+              "the user= it names) or FAIL; the failure delay and penalty box of tegami-auth "
+              "still apply, and a Dovecot that cannot be reached or answers a temporary "
+              "failure gives 454 4.7.0."),
+        P_PATH(auth_dovecot_socket, "/run/dovecot/auth-client",
+               "Dovecot's auth-client socket (a unix_listener of its auth service) that "
+               "tegami-auth connects to when auth_backend is dovecot. auth_user must be allowed "
+               "to connect (the listener's mode, user or group). The connection is kept open "
+               "and made again after Dovecot restarts."),
+        P_TIME(auth_dovecot_timeout, "30s",
+               "How long tegami-auth waits for Dovecot to accept the connection and finish its "
+               "handshake, and for each answer to a SASL step; on expiry the exchange gets 454 "
+               "4.7.0 and the connection is made anew."),
+        P_LIST(auth_mechanisms, "",
+               "The SASL mechanisms smtpd offers, in order. Empty: SCRAM-SHA-256-PLUS (with TLS "
+               "1.3 channel binding), SCRAM-SHA-256, PLAIN and LOGIN for the builtin backend; "
+               "PLAIN and LOGIN for dovecot. With dovecot, any mechanism Dovecot offers may be "
+               "listed (e.g. SCRAM-SHA-256 when its passdb holds plaintext or SCRAM "
+               "passwords); one Dovecot does not offer is answered 504 5.5.4. "
+               "SCRAM-SHA-256-PLUS is builtin only (Dovecot 2.3's protocol carries no channel "
+               "binding)."),
         P_BOOL(smtpd_auth_enable, "no",
                "Whether smtpd offers SMTP AUTH (RFC 4954) on the MTA listener (port 25), so that "
                "authenticated clients may relay. AUTH is offered only under TLS, unless "
@@ -242,7 +271,13 @@ const std::vector<Param>& param_table() {
                 "one hour; the counts are kept by tegami-auth in auth_dir/limits.db and "
                 "survive restarts (written at most 10 seconds late). Sessions of one user that "
                 "run at once are checked at MAIL against the same count, so together they may "
-                "exceed the limit by what they send at once. Overridden per user by "
+                "exceed the limit by what they send at once: at most one message (and its "
+                "recipients) per concurrent session. Messages are counted when accepted, not "
+                "reserved at MAIL, because a reservation needs a release for every transaction "
+                "that ends without a message (RSET, every RCPT refused, a dropped connection, "
+                "an smtpd restart), and a lost release would refuse a user mail never sent; "
+                "smtpd_client_connection_count_limit bounds such sessions per client address. "
+                "Overridden per user by "
                 "sender_limit_map. 0: no limit."),
         P_COUNT(sender_limit_hour_recipients, "0",
                 "Per-user sending limit: recipients outside local_domains and virtual_domains "
@@ -265,6 +300,12 @@ const std::vector<Param>& param_table() {
                "Name the authenticated login in the Received header (\"(authenticated as "
                "LOGIN)\"). Off by default: the protocol (ESMTPA, ESMTPSA, RFC 3848) says that "
                "the client authenticated without publishing who."),
+        P_BOOL(smtpd_sender_header, "yes",
+               "For an authenticated submission whose From field does not name the envelope "
+               "sender (an address the login may use, see smtpd_sender_login_check), or names "
+               "several mailboxes, add \"Sender: <envelope sender>\" (RFC 6409 8.1, RFC 5322 "
+               "3.6.2), so that recipients see who really sent it. A Sender field the client "
+               "wrote is kept and From is never changed; messages without From get none."),
         P_STR(smtpd_access_map, "",
               "sendmail's access map (a lib/map spec such as hash:/etc/mail/access, compiled "
               "by makemap), consulted at connect (Connect:client), MAIL (From:address) and "

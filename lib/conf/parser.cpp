@@ -146,6 +146,22 @@ std::string check(const Config& c) {
     if (c.smtp_tls_security != "none" && c.smtp_tls_security != "may" &&
         c.smtp_tls_security != "encrypt" && c.smtp_tls_security != "verify")
         return "smtp_tls_security must be none, may, encrypt or verify";
+    if (c.auth_backend != "builtin" && c.auth_backend != "dovecot")
+        return "auth_backend must be builtin or dovecot";
+    if (c.auth_dovecot_timeout < 1) return "auth_dovecot_timeout must be at least 1s";
+    for (const auto& m : c.auth_mechanisms) {
+        bool name = !m.empty() && m.size() <= 20;
+        for (char ch : m)
+            name = name &&
+                   ((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_');
+        if (!name) return "auth_mechanisms: \"" + m + "\" is not a SASL mechanism name (RFC 4422)";
+        bool builtin =
+            m == "PLAIN" || m == "LOGIN" || m == "SCRAM-SHA-256" || m == "SCRAM-SHA-256-PLUS";
+        if (c.auth_backend == "builtin" && !builtin)
+            return "auth_mechanisms: " + m + " is not a mechanism of the builtin backend";
+        if (c.auth_backend == "dovecot" && m == "SCRAM-SHA-256-PLUS")
+            return "auth_mechanisms: SCRAM-SHA-256-PLUS needs the builtin backend";
+    }
     NextHop hop;
     if (!c.smarthost.empty() && !parse_next_hop(c.smarthost, hop))
         return "bad smarthost \"" + c.smarthost + "\" (want [host]:port, host:port or host)";

@@ -3,6 +3,7 @@
 // and stripped of control characters by the callers that print peer data).
 #include "lib/core/log.hpp"
 
+#include <pthread.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -12,6 +13,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <mutex>
+#include <string>
+#include <thread>
 
 #include "lib/core/result.hpp"
 
@@ -26,11 +30,71 @@ struct LogState {
     int pid = 0;  // set by log_open; a process that forks and logs calls log_open again
     char host[64] = "localhost";  // for LogTarget::file lines
     FatalHook fatal_hook;
+    // log_defer: lines for standard error gathered here by the loop's thread.
+    std::mutex mu;
+    std::function<void()> wake;
+    std::thread::id loop_thread;
+    std::string pending;
 };
 
 LogState& state() {
     static LogState s;
     return s;
+}
+
+// At most PIPE_BUF bytes a write(2), so that a batch written to a pipe stays one atomic
+// write; an O_APPEND file takes each write whole as well (no interleaving across processes).
+constexpr size_t kDeferMax = 4096;
+
+void write_stderr(const char* p, size_t n) {
+    ssize_t w = ::write(STDERR_FILENO, p, n);
+    (void)w;
+}
+
+// Called with s.mu held.
+void flush_locked(LogState& s) {
+    if (s.pending.empty()) return;
+    write_stderr(s.pending.data(), s.pending.size());
+    s.pending.clear();
+}
+
+// One finished line (newline included) for standard error: written now, or gathered when
+// this is the deferring loop's thread (other threads write at once, after what is
+// gathered, so that the order of lines is kept).
+void emit(LogState& s, const char* line, size_t len) {
+    std::unique_lock<std::mutex> lock(s.mu);
+    if (!s.wake || std::this_thread::get_id() != s.loop_thread) {
+        flush_locked(s);
+        write_stderr(line, len);
+        return;
+    }
+    if (s.pending.size() + len > kDeferMax) flush_locked(s);
+    if (len > kDeferMax) {
+        write_stderr(line, len);
+        return;
+    }
+    bool first = s.pending.empty();
+    s.pending.append(line, len);
+    if (first) {
+        auto wake = s.wake;
+        lock.unlock();
+        wake();
+    }
+}
+
+// fork(2): the child starts with nothing gathered and writes each line at once (it has
+// no loop of its own; master's children exec, local's delivery children _exit).
+void atfork_prepare() {
+    state().mu.lock();
+}
+void atfork_parent() {
+    state().mu.unlock();
+}
+void atfork_child() {
+    LogState& s = state();
+    s.pending.clear();
+    s.wake = nullptr;
+    s.mu.unlock();
 }
 
 void vlog(int prio, const char* level, const char* fmt, va_list ap) {
@@ -56,8 +120,7 @@ void vlog(int prio, const char* level, const char* fmt, va_list ap) {
             size_t mlen =
                 static_cast<size_t>(m) < sizeof(line) ? static_cast<size_t>(m) : sizeof(line) - 1;
             if (mlen == sizeof(line) - 1) line[mlen - 1] = '\n';
-            ssize_t w = ::write(STDERR_FILENO, line, mlen);
-            (void)w;
+            emit(s, line, mlen);
         }
         return;
     }
@@ -71,8 +134,8 @@ void vlog(int prio, const char* level, const char* fmt, va_list ap) {
         if (m > 0) {
             size_t mlen =
                 static_cast<size_t>(m) < sizeof(line) ? static_cast<size_t>(m) : sizeof(line) - 1;
-            ssize_t w = ::write(STDERR_FILENO, line, mlen);
-            (void)w;
+            if (mlen == sizeof(line) - 1) line[mlen - 1] = '\n';
+            emit(s, line, mlen);
         }
     }
 }
@@ -97,6 +160,24 @@ void log_open(const char* ident, LogTarget target) {
         return;
     }
     if (target != LogTarget::stderr_only) openlog(s.ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+void log_defer(std::function<void()> wake) {
+    static std::once_flag atfork;
+    std::call_once(atfork, [] { pthread_atfork(atfork_prepare, atfork_parent, atfork_child); });
+    static std::once_flag at_exit;
+    std::call_once(at_exit, [] { std::atexit(log_flush); });
+    LogState& s = state();
+    std::lock_guard<std::mutex> lock(s.mu);
+    flush_locked(s);
+    s.wake = std::move(wake);
+    s.loop_thread = std::this_thread::get_id();
+}
+
+void log_flush() {
+    LogState& s = state();
+    std::lock_guard<std::mutex> lock(s.mu);
+    flush_locked(s);
 }
 
 const char* log_ident() {
@@ -135,6 +216,7 @@ static void log_last(const char* kind, const char* fmt, va_list ap) {
     std::vsnprintf(buf, sizeof(buf), fmt, ap);
     if (state().fatal_hook) state().fatal_hook(buf);
     log_error("%s: %s", kind, buf);
+    log_flush();  // abort() runs no atexit handler
 }
 
 void log_fatal(Exit exit_code, const char* fmt, ...) {

@@ -1,5 +1,6 @@
 // log.hpp - the suite's logging: syslog (LOG_MAIL) for daemons, stderr in the
-// foreground. Each line is formatted into one buffer and written with one call.
+// foreground. Each line is formatted into one buffer and written with one call (or, in a
+// daemon's loop, gathered with the others of the loop iteration into one write: log_defer).
 // Lines about a message start with its queue ID ("3F2A...: from=<a@b>, size=12"),
 // in the key=value style that admins' log tools parse.
 //
@@ -29,6 +30,17 @@ void log_warning(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_set_debug(bool on);
+
+// Deferred writing, for a daemon's event loop: from now on the lines this thread logs to
+// standard error (targets stderr_only, both, file; syslog lines are sent at once) are
+// gathered, and wake is called when the first line of a batch is gathered; it must arrange
+// a call of log_flush in the same loop iteration (an active event), so that a batch waits
+// at most until the loop's current callbacks are done. A batch is written with one write(2)
+// of at most 4096 bytes. Lines of other threads are written at once (after the batch), as
+// are a forked child's; log_fatal/log_panic and exit() flush. An empty wake ends deferring.
+void log_defer(std::function<void()> wake);
+// Writes the gathered lines now (one write); nothing to do when none are gathered.
+void log_flush();
 
 // Environment or configuration failure: logs and exits with the given code.
 [[noreturn]] void log_fatal(Exit code, const char* fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -45,36 +45,49 @@ class UniqueMapping {
     UniqueMapping(const UniqueMapping&) = delete;
     UniqueMapping& operator=(const UniqueMapping&) = delete;
     UniqueMapping(UniqueMapping&& o) noexcept
-        : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+        : p_(std::exchange(o.p_, nullptr)),
+          n_(std::exchange(o.n_, 0)),
+          skip_(std::exchange(o.skip_, 0)) {}
     UniqueMapping& operator=(UniqueMapping&& o) noexcept {
         if (this != &o) {
             reset();
             p_ = std::exchange(o.p_, nullptr);
             n_ = std::exchange(o.n_, 0);
+            skip_ = std::exchange(o.skip_, 0);
         }
         return *this;
     }
     ~UniqueMapping() { reset(); }
-    // False (errno set) when the mapping fails.
-    bool map(int fd, size_t size) {
+    // Maps [offset, offset + size) of fd read-only (the mapping starts at the page
+    // boundary below offset; view() is the range). False (errno set) when it fails.
+    bool map(int fd, size_t size, uint64_t offset = 0) {
         reset();
         if (size == 0) return true;
-        void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+        auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+        uint64_t start = offset - offset % page;
+        auto skip = static_cast<size_t>(offset - start);
+        void* p =
+            ::mmap(nullptr, size + skip, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(start));
         if (p == MAP_FAILED) return false;
         p_ = p;
         n_ = size;
+        skip_ = skip;
         return true;
     }
-    std::string_view view() const { return {static_cast<const char*>(p_), n_}; }
+    std::string_view view() const {
+        return p_ ? std::string_view(static_cast<const char*>(p_) + skip_, n_) : std::string_view();
+    }
     void reset() {
-        if (p_) ::munmap(p_, n_);
+        if (p_) ::munmap(p_, n_ + skip_);
         p_ = nullptr;
         n_ = 0;
+        skip_ = 0;
     }
 
   private:
     void* p_ = nullptr;
     size_t n_ = 0;
+    size_t skip_ = 0;  // octets mapped before the range (page alignment)
 };
 
 }  // namespace tegami

@@ -162,6 +162,11 @@ int daemon_main(int argc, char** argv, const char* name, CapProfile caps, Daemon
     EventBasePtr base(event_base_new());
     if (!base) log_fatal(Exit::os_err, "event_base_new failed");
     rt->ctx.base = base.get();
+    // The lines logged while the loop's callbacks run go out together, in one write, once
+    // the callbacks that are ready have run (an active event runs in the same iteration).
+    EventPtr log_ev(event_new(
+        base.get(), -1, 0, [](evutil_socket_t, short, void*) noexcept { log_flush(); }, nullptr));
+    if (log_ev) log_defer([ev = log_ev.get()] { event_active(ev, EV_TIMEOUT, 0); });
 
     if (args.standalone.empty()) {
         receive_listeners(rt->ctx);
@@ -194,6 +199,7 @@ int daemon_main(int argc, char** argv, const char* name, CapProfile caps, Daemon
              rt->ctx.listeners.size() == 1 ? "" : "s",
              args.privileged ? ", privileges verified" : "");
     event_base_dispatch(base.get());
+    log_defer(nullptr);  // from here every line is written at once
     log_info("stopped");
     rt.reset();  // daemon objects go before the event base they use
     return 0;

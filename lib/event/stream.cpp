@@ -2,11 +2,38 @@
 #include "lib/event/stream.hpp"
 
 #include <cstring>
+#include <ctime>
+
+#include "lib/core/log.hpp"
 
 namespace tegami {
 
 namespace {
 constexpr int kMaxPendingReads = 8;  // TLS records already decrypted, drained per wake-up
+
+int64_t monotonic_ms() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+}  // namespace
+
+// The partial-line deadline (stream.hpp set_timeouts): true when input the owner left
+// unused has waited longer than the read timeout. Pipelined input held while the owner
+// is paused does not count (it is waiting for the owner, not for the client).
+bool Stream::partial_line_expired() {
+    bool partial = ((in_ && in_off_ < in_len_) || owner_.stream_partial()) && !paused_ &&
+                   reading_ && !handshaking_;
+    if (!partial || read_timeout_ == 0) {
+        partial_since_ms_ = 0;
+        return false;
+    }
+    int64_t now = monotonic_ms();
+    if (partial_since_ms_ == 0) {
+        partial_since_ms_ = now;
+        return false;
+    }
+    return now - partial_since_ms_ >= static_cast<int64_t>(read_timeout_) * 1000;
 }
 
 Stream::Stream(event_base* base, std::unique_ptr<Transport> t, StreamOwner& owner)
@@ -101,6 +128,10 @@ void Stream::handle(short what) {
     if (!output_empty() && (secured_now || (what & write_wait_))) flush();
     if (!dead() && (secured_now || (what & read_wait_))) read_some();
     if (!dead()) feed();
+    if (!dead() && output_empty() && partial_line_expired()) {
+        partial_since_ms_ = 0;
+        owner_.stream_timeout();
+    }
     arm();
 }
 
@@ -112,6 +143,8 @@ void Stream::step_handshake() {
             read_wait_ = EV_READ;
             write_wait_ = EV_WRITE;
             owner_.stream_secured();
+            // The client's first command may have come with its Finished (read ahead).
+            if (!dead() && reading_ && !paused_ && transport_->has_pending_input()) read_some();
             return;
         case IoState::need_read:
             handshake_wait_ = EV_READ;
@@ -132,6 +165,7 @@ void Stream::write(std::string_view bytes) {
     // pipelined group of commands gets its replies in one write (and one segment, so
     // Nagle's algorithm never holds the second reply back for the client's delayed ACK).
     if (output_empty() && !handshaking_ && !feeding_) {
+        log_flush();  // what was logged before a reply is in the log before the peer sees it
         IoResult r = transport_->write(bytes.data(), bytes.size());
         switch (r.state) {
             case IoState::done:
@@ -160,6 +194,7 @@ void Stream::write(std::string_view bytes) {
 }
 
 void Stream::flush() {
+    if (!output_empty()) log_flush();  // as in write()
     while (!output_empty()) {
         IoResult r = transport_->write(out_.data() + out_off_, out_.size() - out_off_);
         if (r.state == IoState::done) {

@@ -46,6 +46,9 @@ class StreamOwner {
     virtual void stream_timeout() = 0;
     // The new transport's handshake completed (after swap_transport).
     virtual void stream_secured() {}
+    // The owner holds part of a line it was given and waits for the rest (the stream's
+    // partial-line deadline covers it as it covers input left unused).
+    virtual bool stream_partial() const { return false; }
 };
 
 enum class StreamEnd : uint8_t { open, peer_closed, error, write_timeout, handshake_failed };
@@ -63,6 +66,9 @@ class Stream {
     Stream& operator=(const Stream&) = delete;
 
     // Seconds (0: none). Read applies while waiting for input, write while output waits.
+    // Read also bounds a partial line: input the owner left unused (a command or body
+    // line not yet complete) must be completed within the read timeout of its first
+    // byte, however slowly bytes keep coming (a client sending a byte a second).
     void set_timeouts(uint64_t read_seconds, uint64_t write_seconds);
     void set_handshake_timeout(uint64_t seconds) { handshake_timeout_ = seconds; }
     void write(std::string_view bytes);
@@ -108,6 +114,7 @@ class Stream {
     Transport& transport() { return *transport_; }
 
   private:
+    bool partial_line_expired();
     static void event_cb(evutil_socket_t, short what, void* arg) noexcept;
     void arm();
     void step_handshake();
@@ -131,6 +138,7 @@ class Stream {
     short read_wait_ = EV_READ;  // what the last read asked to wait for
     short write_wait_ = EV_WRITE;
     short handshake_wait_ = EV_READ;
+    int64_t partial_since_ms_ = 0;  // monotonic ms when unused input began waiting (0: none)
     bool paused_ = false;
     bool reading_ = true;
     bool handshaking_ = false;

@@ -120,10 +120,10 @@ struct Fields<DeliverRcpt> {
 template <>
 struct Fields<DeliverMsg> {
     static constexpr MsgType type = MsgType::deliver;
-    static constexpr uint32_t nfds = 1;  // the body, a sealed memfd
+    static constexpr uint32_t nfds = 1;  // the body: a body file or a sealed memfd
     static void of(auto& f, auto& m) {
         f(m.request_id, m.queue_id, m.sender, with_count(m.recipients, 1), m.next_hop, m.envid,
-          m.flags, m.arrival_time, m.body_size);
+          m.flags, m.arrival_time, m.body_size, m.body_offset);
     }
 };
 

@@ -115,8 +115,10 @@ struct DeliverRcpt {
 
 // queue -> delivery agent: every due recipient of one message for one agent and next
 // hop. The body (header and body as queued, CRLF lines) travels as the one descriptor
-// attached to the frame: a sealed memfd of exactly body_size bytes, written once per
-// attempt by the queue; the agent maps or reads it, never gets it inline.
+// attached to the frame, and is the range [body_offset, body_offset + body_size) of it:
+// the queue's own body file, opened read-only (a streamed message; written once, never
+// changed while queued), or a sealed memfd of exactly body_size bytes (body_offset 0).
+// The agent maps or reads the range, never gets it inline.
 struct DeliverMsg {
     uint64_t request_id = 0;
     std::string queue_id;
@@ -127,6 +129,7 @@ struct DeliverMsg {
     uint32_t flags = 0;
     uint64_t arrival_time = 0;  // seconds since the epoch
     uint64_t body_size = 0;
+    uint64_t body_offset = 0;
 };
 
 // The outcome for one recipient: status kStatusOk/Temp/Perm, dsn "2.0.0"/"4.x.x"/"5.x.x",

@@ -37,6 +37,8 @@ class DataReader {
     Step feed(std::string_view in, std::string& out);
 
     bool done() const { return state_ == State::done; }
+    // No line begun: the last octet fed ended a line (or nothing was fed yet).
+    bool at_line_start() const { return state_ == State::line_start || state_ == State::done; }
     bool too_big() const { return too_big_; }
     bool long_line() const { return long_line_; }
     bool bare_cr_lf() const { return bare_; }

@@ -77,7 +77,8 @@ IoResult TlsTransport::write(const char* buf, size_t len) {
 }
 
 bool TlsTransport::has_pending_input() const {
-    return SSL_pending(ssl_.get()) > 0;
+    // SSL_has_pending: decrypted bytes and records read ahead but not yet processed.
+    return SSL_has_pending(ssl_.get()) == 1;
 }
 
 std::string TlsTransport::reason(const IoResult& r) const {

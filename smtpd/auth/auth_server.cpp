@@ -55,7 +55,10 @@ void AuthServer::start() {
         !r)
         log_fatal(r.error().exit, "%s", r.error().message.c_str());
     limiter_ = std::make_unique<SendLimiter>(std::move(counters));
-    if (auto r = db_->lookup("\x01probe"); !r)
+    if (cfg.auth_backend == "dovecot")
+        dovecot_ = std::make_unique<DovecotClient>(ctx_.base, cfg.auth_dovecot_socket,
+                                                   static_cast<time_t>(cfg.auth_dovecot_timeout));
+    else if (auto r = db_->lookup("\x01probe"); !r)
         log_warning("%s (every authentication is answered 454 4.7.0 until it exists)",
                     r.error().message.c_str());
     for (auto& l : ctx_.listeners) {
@@ -97,6 +100,13 @@ void AuthServer::reload() {
     penalty_.configure(static_cast<uint32_t>(cfg.auth_failure_limit),
                        static_cast<time_t>(cfg.auth_penalty_time));
     if (db_->path() != cfg.auth_db) db_ = std::make_unique<sasl::PasswdDb>(cfg.auth_db);
+    // A client made once stays (conversations refer to it); a switch back to builtin
+    // leaves it idle.
+    if (dovecot_)
+        dovecot_->configure(cfg.auth_dovecot_socket, static_cast<time_t>(cfg.auth_dovecot_timeout));
+    else if (cfg.auth_backend == "dovecot")
+        dovecot_ = std::make_unique<DovecotClient>(ctx_.base, cfg.auth_dovecot_socket,
+                                                   static_cast<time_t>(cfg.auth_dovecot_timeout));
 }
 
 Result<std::optional<sasl::Credential>> AuthServer::lookup(std::string_view login) {
@@ -252,6 +262,10 @@ void AuthServer::start_conversation(uint64_t sid, ipc::AuthStartMsg& m) {
     c.mechanism = m.mechanism;
     c.client_addr = m.client_addr;
     c.last = now;
+    if (ctx_.config->auth_backend == "dovecot" && dovecot_) {
+        start_dovecot(sid, m, c);
+        return;
+    }
     c.mctx = std::make_unique<MechContext>();
     c.mctx->channel_binding = m.channel_binding;
     c.mctx->secret = secret_;
@@ -270,6 +284,32 @@ void AuthServer::start_conversation(uint64_t sid, ipc::AuthStartMsg& m) {
     finish_step(sid, m.request_id, std::move(res));
 }
 
+// The mechanism is Dovecot's: tegami-auth relays the bytes and keeps only the penalty
+// box and the failure delay. Dovecot's own MECH list decides what it accepts.
+void AuthServer::start_dovecot(uint64_t sid, ipc::AuthStartMsg& m, Conversation& c) {
+    Session& s = sessions_.at(sid);
+    DovecotRequest req;
+    req.mechanism = m.mechanism;
+    if (m.has_initial) req.initial = std::move(m.initial);
+    OPENSSL_cleanse(m.initial.data(), m.initial.size());
+    req.client_addr = printable_addr(m.client_addr);
+    // smtpd relays AUTH only under TLS or, when the administrator allowed it, from a
+    // loopback client in clear: what Dovecot's own login processes call secured.
+    req.secured = (m.flags & ipc::kAuthTls) || req.client_addr == "::1" ||
+                  req.client_addr.rfind("127.", 0) == 0;
+    uint64_t rid = m.request_id;
+    auto& conv = s.conversations.emplace(rid, std::move(c)).first->second;
+    conv.dovecot.client = dovecot_.get();
+    conv.dovecot.id = dovecot_->start(
+        std::move(req), [this, sid, rid](StepResult r) { on_dovecot(sid, rid, std::move(r)); });
+}
+
+void AuthServer::on_dovecot(uint64_t sid, uint64_t rid, StepResult r) {
+    auto it = sessions_.find(sid);
+    if (it == sessions_.end() || !it->second.conversations.count(rid)) return;
+    finish_step(sid, rid, std::move(r));
+}
+
 void AuthServer::step_conversation(uint64_t sid, ipc::AuthStepMsg& m) {
     Session& s = sessions_.at(sid);
     auto it = s.conversations.find(m.request_id);
@@ -282,6 +322,11 @@ void AuthServer::step_conversation(uint64_t sid, ipc::AuthStepMsg& m) {
         return;
     }
     it->second.last = std::time(nullptr);
+    if (it->second.dovecot.id) {
+        dovecot_->step(it->second.dovecot.id, std::move(m.response));
+        OPENSSL_cleanse(m.response.data(), m.response.size());
+        return;  // the answer comes through on_dovecot
+    }
     StepResult res = it->second.mech->step(m.response);
     OPENSSL_cleanse(m.response.data(), m.response.size());
     finish_step(sid, m.request_id, std::move(res));
@@ -306,6 +351,12 @@ void AuthServer::finish_step(uint64_t sid, uint64_t rid, StepResult res) {
             r.status = ipc::kAuthOk;
             r.login = std::move(res.login);
             r.text = "2.7.0 Authentication successful";
+            break;
+        case StepStatus::nomech:
+            log_warning("client=%s, sasl_method=%s: %s", addr.c_str(), c.mechanism.c_str(),
+                        res.reason.c_str());
+            r.status = ipc::kAuthNoMech;
+            r.text = "5.5.4 Unrecognized authentication type";
             break;
         case StepStatus::temp:
             log_error("client=%s, sasl_method=%s: %s", addr.c_str(), c.mechanism.c_str(),

@@ -1,6 +1,7 @@
 // auth_server.hpp - tegami-auth's one event loop: accepts smtpd on the "auth" Unix
 // socket (SO_PEERCRED must name smtpd's account), runs one SASL conversation per
-// AuthStartMsg (mechanisms.hpp) against the built-in store (lib/sasl/passwd_db.hpp),
+// AuthStartMsg (mechanisms.hpp) against the built-in store (lib/sasl/passwd_db.hpp) or,
+// with auth_backend = dovecot, relays it to Dovecot's auth socket (dovecot_client.hpp),
 // and answers every start/step with an AuthReplyMsg. Failures are counted per client
 // address in the penalty box (penalty.hpp) and answered only after a growing delay;
 // past auth_failure_limit the answer is kAuthBlocked and the address stays refused.
@@ -14,8 +15,9 @@
 // path; smtpd itself never waits for a disk write.
 //
 // Trusts smtpd to relay what its client sent and the client address it saw; trusts
-// nothing in the SASL payloads. Never logs a response, a password, a hash or a key;
-// logs the login only once it authenticated. A malformed frame closes that channel.
+// nothing in the SASL payloads; trusts Dovecot's verdict and user= (see doc/SECURITY.md). Never
+// logs a response, a password, a hash or a key; logs the login only once it authenticated. A
+// malformed frame closes that channel.
 #pragma once
 
 #include <event2/event.h>
@@ -31,6 +33,7 @@
 #include "lib/ipc/channel.hpp"
 #include "lib/ipc/messages.hpp"
 #include "lib/sasl/passwd_db.hpp"
+#include "smtpd/auth/dovecot_client.hpp"
 #include "smtpd/auth/mechanisms.hpp"
 #include "smtpd/auth/penalty.hpp"
 #include "smtpd/auth/send_limits.hpp"
@@ -60,11 +63,23 @@ class AuthServer : public CredentialSource {
                   std::string_view password) override;
 
   private:
+    // An exchange relayed to Dovecot; cancelled there when the conversation goes.
+    struct DovecotExchange {
+        DovecotClient* client = nullptr;
+        uint32_t id = 0;
+        DovecotExchange() = default;
+        DovecotExchange(DovecotExchange&& o) noexcept : client(o.client), id(o.id) { o.id = 0; }
+        DovecotExchange& operator=(DovecotExchange&&) = delete;
+        ~DovecotExchange() {
+            if (client && id) client->cancel(id);
+        }
+    };
     struct Conversation {
         std::string mechanism;
         std::string client_addr;
         std::unique_ptr<MechContext> mctx;  // outlives mech, which refers to it
-        std::unique_ptr<Mechanism> mech;
+        std::unique_ptr<Mechanism> mech;    // builtin backend
+        DovecotExchange dovecot;            // dovecot backend (id != 0)
         time_t last = 0;
     };
     struct Session {
@@ -89,6 +104,8 @@ class AuthServer : public CredentialSource {
     void on_frame(uint64_t sid, ipc::MsgType type, std::string_view payload);
     void start_conversation(uint64_t sid, ipc::AuthStartMsg& m);
     void step_conversation(uint64_t sid, ipc::AuthStepMsg& m);
+    void start_dovecot(uint64_t sid, ipc::AuthStartMsg& m, Conversation& c);
+    void on_dovecot(uint64_t sid, uint64_t rid, StepResult r);
     void finish_step(uint64_t sid, uint64_t rid, StepResult r);
     void send(uint64_t sid, ipc::AuthReplyMsg reply, uint64_t delay_seconds = 0);
     void drop(uint64_t sid, const char* why);
@@ -100,6 +117,7 @@ class AuthServer : public CredentialSource {
     std::unique_ptr<SendLimiter> limiter_;
     EventPtr flush_ev_;
     std::string secret_;
+    std::unique_ptr<DovecotClient> dovecot_;  // declared before sessions_: outlives them
     EvconnlistenerPtr listener_;
     EventPtr sweep_ev_;
     EventPtr reap_ev_;

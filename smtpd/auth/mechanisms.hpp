@@ -21,7 +21,8 @@
 
 namespace tegami::auth {
 
-enum class StepStatus { cont, ok, fail, malformed, temp };
+// nomech: the backend does not offer the mechanism (Dovecot's MECH list).
+enum class StepStatus { cont, ok, fail, malformed, temp, nomech };
 
 struct StepResult {
     StepStatus status = StepStatus::fail;

@@ -4,109 +4,73 @@
 #include <openssl/crypto.h>
 
 #include "lib/core/log.hpp"
-#include "lib/daemon/daemon.hpp"
+#include "lib/daemon/daemon.hpp"  // auth_socket_path
 
 namespace tegami::smtpd {
 
-namespace {
-constexpr std::chrono::milliseconds kBackoffMin{100};
-constexpr std::chrono::milliseconds kBackoffMax{5000};
-}  // namespace
-
 AuthClient::AuthClient(event_base* base, ConfigSource config)
-    : base_(base), config_(std::move(config)) {
-    fail_ev_.reset(evtimer_new(base_, &AuthClient::fail_cb, this));
-}
+    : channel_(
+          base, std::move(config), RequestChannel::Peer{"auth", "tegami-auth", auth_socket_path},
+          [this](ipc::MsgType t, std::string_view p) { on_frame(t, p); },
+          [this] { return on_close(); }, [this] { answer_failed(); }) {}
 
 AuthClient::~AuthClient() = default;
 
-bool AuthClient::ensure_channel() {
-    if (channel_ && channel_->open()) return true;
-    auto now = std::chrono::steady_clock::now();
-    if (now < next_try_) return false;
-    std::string path = auth_socket_path(*config_());
-    auto fd = connect_unix(path);
-    if (fd && (peer_uid(fd->get()) < 0 || peer_uid(fd->get()) != daemon_uid("auth"))) {
-        log_error("auth socket %s: peer is not auth's uid; refusing it", path.c_str());
-        fd = make_error(Exit::no_perm, "wrong peer");
-    }
-    if (!fd) {
-        log_warning("cannot reach tegami-auth: %s (retry in %lld ms)", fd.error().message.c_str(),
-                    static_cast<long long>(backoff_.count()));
-        next_try_ = now + backoff_;
-        backoff_ = std::min(backoff_ * 2, kBackoffMax);
-        return false;
-    }
-    channel_ = std::make_unique<ipc::Channel>(
-        base_, std::move(fd.value()),
-        [this](ipc::MsgType t, std::string_view p, std::vector<UniqueFd>& fds) {
-            if (!fds.empty()) {
-                on_close("descriptors from auth");
-                return;
-            }
-            on_frame(t, p);
-        },
-        [this](const std::string& why) { on_close(why); });
-    return true;
-}
-
 uint64_t AuthClient::start(ipc::AuthStartMsg m, AuthWaiter* w) {
-    uint64_t id = next_id_++;
+    uint64_t id = channel_.next_id();
     m.request_id = id;
-    if (!ensure_channel()) {
+    if (!channel_.ensure()) {
         OPENSSL_cleanse(m.initial.data(), m.initial.size());
-        fail_later(id, w);
+        requests_.fail(id, w);
+        channel_.fail_soon();
         return id;
     }
-    pending_[id] = w;
-    channel_->send(ipc::encode(m));
+    requests_.add(id, w);
+    channel_.send(ipc::encode(m));
     OPENSSL_cleanse(m.initial.data(), m.initial.size());
     return id;
 }
 
 void AuthClient::step(uint64_t id, std::string response, AuthWaiter* w) {
-    if (!channel_ || !channel_->open()) {
+    if (!channel_.open()) {
         OPENSSL_cleanse(response.data(), response.size());
-        fail_later(id, w);  // the conversation died with the channel
+        requests_.fail(id, w);  // the conversation died with the channel
+        channel_.fail_soon();
         return;
     }
     ipc::AuthStepMsg m;
     m.request_id = id;
     m.response = std::move(response);
-    pending_[id] = w;
-    channel_->send(ipc::encode(m));
+    requests_.add(id, w);
+    channel_.send(ipc::encode(m));
     OPENSSL_cleanse(m.response.data(), m.response.size());
 }
 
 void AuthClient::cancel(uint64_t id) {
-    pending_.erase(id);
-    for (auto* list : {&failed_, &answering_})
-        for (auto& f : *list)
-            if (f.first == id) f.second = nullptr;
-    if (channel_ && channel_->open()) channel_->send(ipc::encode(ipc::AuthCancelMsg{id}));
+    requests_.cancel(id);
+    if (channel_.open()) channel_.send(ipc::encode(ipc::AuthCancelMsg{id}));
 }
 
 void AuthClient::limit_check(std::string identity, LimitDone done) {
-    if (!ensure_channel()) {
+    if (!channel_.ensure()) {
         limit_failed_.push_back(std::move(done));
-        timeval zero{0, 0};
-        event_add(fail_ev_.get(), &zero);
+        channel_.fail_soon();
         return;
     }
     ipc::LimitCheckMsg m;
-    m.request_id = next_id_++;
+    m.request_id = channel_.next_id();
     m.identity = std::move(identity);
     limit_pending_.emplace(m.request_id, std::move(done));
-    channel_->send(ipc::encode(m));
+    channel_.send(ipc::encode(m));
 }
 
 void AuthClient::limit_count(const ipc::LimitCountMsg& m) {
-    if (!ensure_channel()) {
+    if (!channel_.ensure()) {
         log_error("sending limits: tegami-auth unreachable; %llu recipients of %s not counted",
                   static_cast<unsigned long long>(m.recipients), m.identity.c_str());
         return;
     }
-    channel_->send(ipc::encode(m));
+    channel_.send(ipc::encode(m));
 }
 
 void AuthClient::on_frame(ipc::MsgType type, std::string_view payload) {
@@ -114,7 +78,7 @@ void AuthClient::on_frame(ipc::MsgType type, std::string_view payload) {
         ipc::LimitReplyMsg lr;
         if (!ipc::decode(payload, lr)) {
             log_error("auth sent a bad limit_reply frame; closing the channel");
-            on_close("protocol error");
+            channel_.close("protocol error");
             return;
         }
         auto it = limit_pending_.find(lr.request_id);
@@ -127,62 +91,30 @@ void AuthClient::on_frame(ipc::MsgType type, std::string_view payload) {
     ipc::AuthReplyMsg r;
     if (type != ipc::MsgType::auth_reply || !ipc::decode(payload, r)) {
         log_error("auth sent a bad %s frame; closing the channel", ipc::msg_type_name(type));
-        on_close("protocol error");
+        channel_.close("protocol error");
         return;
     }
-    backoff_ = kBackoffMin;
-    auto it = pending_.find(r.request_id);
-    if (it == pending_.end()) return;
-    AuthWaiter* w = it->second;
-    pending_.erase(it);
-    w->auth_reply(r);
+    channel_.answered();
+    if (AuthWaiter* w = requests_.take(r.request_id)) w->auth_reply(r);
 }
 
-void AuthClient::on_close(const std::string& why) {
-    if (!channel_) return;
-    log_warning("auth channel closed: %s (%zu pending)", why.c_str(), pending_.size());
-    if (channel_->open()) channel_->close();
-    closed_ = std::move(channel_);
-    for (auto& [id, w] : pending_)
-        failed_.emplace_back(id, w);
-    pending_.clear();
+size_t AuthClient::on_close() {
+    size_t n = requests_.pending();
+    requests_.fail_all();
     for (auto& [id, done] : limit_pending_)
         limit_failed_.push_back(std::move(done));
     limit_pending_.clear();
-    timeval zero{0, 0};
-    event_add(fail_ev_.get(), &zero);
-}
-
-void AuthClient::fail_later(uint64_t id, AuthWaiter* w) {
-    failed_.emplace_back(id, w);
-    timeval zero{0, 0};
-    event_add(fail_ev_.get(), &zero);
-}
-
-void AuthClient::fail_cb(evutil_socket_t, short, void* arg) noexcept {
-    try {
-        static_cast<AuthClient*>(arg)->answer_failed();
-    } catch (const std::exception& e) {
-        log_error("auth client: %s", e.what());
-    } catch (...) {
-        log_error("auth client: unknown exception");
-    }
+    return n;
 }
 
 void AuthClient::answer_failed() {
-    closed_.reset();
-    answering_.clear();
-    answering_.swap(failed_);
-    for (size_t i = 0; i < answering_.size(); ++i) {
-        AuthWaiter* w = std::exchange(answering_[i].second, nullptr);
-        if (!w) continue;
+    requests_.answer_failed([](uint64_t id, AuthWaiter* w) {
         ipc::AuthReplyMsg r;
-        r.request_id = answering_[i].first;
+        r.request_id = id;
         r.status = ipc::kAuthTemp;
         r.text = "4.7.0 Authentication service unavailable";
         w->auth_reply(r);
-    }
-    answering_.clear();
+    });
     std::vector<LimitDone> limits;
     limits.swap(limit_failed_);
     for (auto& done : limits) {

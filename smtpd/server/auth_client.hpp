@@ -3,6 +3,7 @@
 // AuthReplyMsg to the waiter of its request_id. Called by the AUTH hook of a
 // connection.
 //
+// The channel, its reconnects and the table of waiting requests are request_channel.hpp's.
 // Trusts the peer only when SO_PEERCRED names auth's account (lib/daemon daemon_uid);
 // a malformed or unexpected frame closes the channel. Invariants:
 //  - a waiter is never called from inside start()/step(): failures are answered from a
@@ -15,18 +16,16 @@
 
 #include <event2/event.h>
 
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <unordered_map>
-#include <utility>
 #include <vector>
 
 #include "lib/conf/config.hpp"
-#include "lib/core/c_ptr.hpp"
-#include "lib/ipc/channel.hpp"
 #include "lib/ipc/messages.hpp"
+#include "smtpd/server/request_channel.hpp"
 
 namespace tegami::smtpd {
 
@@ -50,7 +49,7 @@ class AuthClient {
     void step(uint64_t id, std::string response, AuthWaiter* w);
     // Forgets the waiter and tells auth to drop the conversation.
     void cancel(uint64_t id);
-    size_t pending() const { return pending_.size() + failed_.size(); }
+    size_t pending() const { return requests_.pending() + requests_.failed(); }
 
     // The sending limits (limits_policy.hpp): an identity's limits and counts, answered
     // through `done` (never from inside this call; status kStatusTemp when auth cannot
@@ -61,26 +60,14 @@ class AuthClient {
     void limit_count(const ipc::LimitCountMsg& m);
 
   private:
-    bool ensure_channel();
     void on_frame(ipc::MsgType type, std::string_view payload);
-    void on_close(const std::string& why);
-    void fail_later(uint64_t id, AuthWaiter* w);
-    static void fail_cb(evutil_socket_t, short, void* arg) noexcept;
+    size_t on_close();
     void answer_failed();
 
-    event_base* base_;
-    ConfigSource config_;
-    std::unique_ptr<ipc::Channel> channel_;
-    std::unique_ptr<ipc::Channel> closed_;
-    std::unordered_map<uint64_t, AuthWaiter*> pending_;
-    std::vector<std::pair<uint64_t, AuthWaiter*>> failed_;
-    std::vector<std::pair<uint64_t, AuthWaiter*>> answering_;
+    RequestChannel channel_;
+    PendingRequests<uint64_t, AuthWaiter> requests_;
     std::unordered_map<uint64_t, LimitDone> limit_pending_;
     std::vector<LimitDone> limit_failed_;
-    EventPtr fail_ev_;
-    uint64_t next_id_ = 1;
-    std::chrono::steady_clock::time_point next_try_{};
-    std::chrono::milliseconds backoff_{100};
 };
 
 }  // namespace tegami::smtpd

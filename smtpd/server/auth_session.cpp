@@ -32,7 +32,8 @@ AuthSession::~AuthSession() {
 std::vector<std::string> AuthSession::mechanisms(const SessionState& st) const {
     if (!enabled(st) || !allowed(st)) return {};
     // SCRAM-SHA-256-PLUS only with tls-exporter bytes (a TLS 1.3 session).
-    return auth_mechanism_names(st.tls && !st.channel_binding.empty());
+    return auth_mechanism_names(st.config->auth_mechanisms, st.config->auth_backend == "dovecot",
+                                st.tls && !st.channel_binding.empty());
 }
 
 std::optional<Reply> AuthSession::auth(SessionState& st, std::string_view arg) {

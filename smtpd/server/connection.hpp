@@ -76,6 +76,7 @@ class Connection final : public SessionHost,
     void stream_ready(short what) noexcept override;
     size_t stream_input(std::string_view in) override;
     void stream_timeout() override;
+    bool stream_partial() const override { return session_.partial_line(); }
     void stream_secured() override;
     void start_tls() override;
 

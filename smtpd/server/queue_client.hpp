@@ -2,7 +2,8 @@
 // Sends ipc::SubmitMsg frames and routes each SubmitResultMsg to the waiter that sent
 // the request (matched by request_id). Called by connections at the end of data.
 //
-// Trusts the peer only after SO_PEERCRED shows it runs as our own uid; a malformed or
+// The channel, its reconnects and the table of waiting requests are request_channel.hpp's.
+// Trusts the peer only when SO_PEERCRED names the queue's account; a malformed or
 // unexpected frame closes the channel. Invariants:
 //  - a waiter is never called from inside submit(): failures are answered from a
 //    zero-delay timer, so a session never re-enters itself;
@@ -15,20 +16,16 @@
 
 #include <event2/event.h>
 
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <utility>
-#include <vector>
 
 #include "lib/conf/config.hpp"
-#include "lib/core/c_ptr.hpp"
-#include "lib/ipc/channel.hpp"
 #include "lib/ipc/messages.hpp"
+#include "smtpd/server/request_channel.hpp"
 
 namespace tegami::smtpd {
 
@@ -62,37 +59,25 @@ class QueueClient {
                     SubmitWaiter* waiter);
     // The transaction ended without its SubmitMsg: the queue drops the chunks.
     void abort_body(const std::string& queue_id);
-    size_t pending() const { return pending_.size() + failed_.size(); }
+    size_t pending() const { return requests_.pending() + requests_.failed(); }
 
   private:
-    bool ensure_channel();
     void on_frame(ipc::MsgType type, std::string_view payload);
-    void on_close(const std::string& why);
-    void fail_later(uint64_t id, SubmitWaiter* w);
-    static void fail_cb(evutil_socket_t, short, void* arg) noexcept;
+    size_t on_close();
     void answer_failed();
-    void fail_stream_later(const std::string& qid, SubmitWaiter* w);
 
     struct OpenStream {
         SubmitWaiter* waiter = nullptr;
-        uint64_t channel = 0;  // channel_gen_ when its first chunk was sent
+        uint64_t channel = 0;  // the channel's generation when its first chunk was sent
     };
+    bool stream_intact(const OpenStream& s) const {
+        return s.channel == channel_.generation() && channel_.open();
+    }
 
-    event_base* base_;
-    ConfigSource config_;
-    std::unique_ptr<ipc::Channel> channel_;
-    std::unique_ptr<ipc::Channel> closed_;  // kept until the timer: it may be in a callback
-    std::unordered_map<uint64_t, SubmitWaiter*> pending_;
-    std::vector<std::pair<uint64_t, SubmitWaiter*>> failed_;     // to answer 451
-    std::vector<std::pair<uint64_t, SubmitWaiter*>> answering_;  // being answered now
+    RequestChannel channel_;
+    PendingRequests<uint64_t, SubmitWaiter> requests_;
     std::unordered_map<std::string, OpenStream> streams_;
-    std::vector<std::pair<std::string, SubmitWaiter*>> failed_streams_;     // to answer 4
-    std::vector<std::pair<std::string, SubmitWaiter*>> answering_streams_;  // answered now
-    uint64_t channel_gen_ = 0;
-    EventPtr fail_ev_;
-    uint64_t next_id_ = 1;
-    std::chrono::steady_clock::time_point next_try_{};
-    std::chrono::milliseconds backoff_{100};
+    PendingRequests<std::string, SubmitWaiter> failed_streams_;  // only failures queued
 };
 
 }  // namespace tegami::smtpd

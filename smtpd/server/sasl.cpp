@@ -79,8 +79,15 @@ bool auth_allowed(bool tls, bool allow_plaintext_loopback, std::string_view addr
     return addr == "::1" || addr.rfind("127.", 0) == 0 || addr.rfind("::ffff:127.", 0) == 0;
 }
 
-std::vector<std::string> auth_mechanism_names(bool channel_binding) {
+std::vector<std::string> auth_mechanism_names(const std::vector<std::string>& configured,
+                                              bool dovecot, bool channel_binding) {
     std::vector<std::string> v;
+    if (!configured.empty()) {
+        for (const auto& m : configured)
+            if (m != "SCRAM-SHA-256-PLUS" || (channel_binding && !dovecot)) v.push_back(m);
+        return v;
+    }
+    if (dovecot) return {"PLAIN", "LOGIN"};
     if (channel_binding) v.emplace_back("SCRAM-SHA-256-PLUS");
     for (const char* m : {"SCRAM-SHA-256", "PLAIN", "LOGIN"})
         v.emplace_back(m);

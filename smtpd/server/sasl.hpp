@@ -47,7 +47,11 @@ Reply auth_final_reply(uint32_t status, std::string_view text);
 // Whether AUTH is offered: under TLS, or in clear on a loopback client when
 // smtpd_auth_allow_plaintext_loopback is set.
 bool auth_allowed(bool tls, bool allow_plaintext_loopback, std::string_view client_addr);
-// The mechanisms offered: with channel binding data, SCRAM-SHA-256-PLUS first.
-std::vector<std::string> auth_mechanism_names(bool channel_binding);
+// The mechanisms offered: auth_mechanisms when set (SCRAM-SHA-256-PLUS dropped without
+// channel binding data or with the Dovecot backend), else the backend's defaults: with
+// channel binding data SCRAM-SHA-256-PLUS first, then SCRAM-SHA-256, PLAIN, LOGIN for
+// the builtin store; PLAIN and LOGIN for Dovecot.
+std::vector<std::string> auth_mechanism_names(const std::vector<std::string>& configured,
+                                              bool dovecot, bool channel_binding);
 
 }  // namespace tegami::smtpd

@@ -5,9 +5,13 @@
 #include "smtpd/server/relay_policy.hpp"
 #include "smtpd/server/submission.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include "lib/core/log.hpp"
 #include "lib/core/unique_fd.hpp"
@@ -189,9 +193,39 @@ void Server::accept_cb(evconnlistener*, evutil_socket_t fd, sockaddr* sa, int le
     }
 }
 
-void Server::accept_error_cb(evconnlistener*, void*) noexcept {
+void Server::accept_error_cb(evconnlistener*, void* arg) noexcept {
     int err = EVUTIL_SOCKET_ERROR();
-    log_warning("accept: %s", evutil_socket_error_to_string(err));
+    try {
+        static_cast<ListenerSlot*>(arg)->server->accept_failed(err);
+    } catch (...) {
+        log_error("accept: %s", evutil_socket_error_to_string(err));
+    }
+}
+
+// Out of descriptors (or kernel memory): the pending connection stays in the backlog and
+// the listener would report the same error at every turn of the loop, a busy loop that
+// floods the log. The listeners pause for a second instead (one log line a pause) and
+// resume by themselves; sessions already open go on meanwhile.
+void Server::accept_failed(int err) {
+    if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
+        log_warning("accept: %s", evutil_socket_error_to_string(err));
+        return;
+    }
+    if (!accept_timer_)
+        accept_timer_.reset(evtimer_new(ctx_.base, &Server::accept_resume_cb, this));
+    if (!accept_timer_ || evtimer_pending(accept_timer_.get(), nullptr)) return;
+    log_warning("accept: %s with %zu sessions: not accepting for 1 s",
+                evutil_socket_error_to_string(err), conns_.size());
+    for (auto& l : listeners_)
+        if (l && l->listener) evconnlistener_disable(l->listener.get());
+    timeval one{1, 0};
+    evtimer_add(accept_timer_.get(), &one);
+}
+
+void Server::accept_resume_cb(evutil_socket_t, short, void* arg) noexcept {
+    auto* self = static_cast<Server*>(arg);
+    for (auto& l : self->listeners_)
+        if (l && l->listener) evconnlistener_enable(l->listener.get());
 }
 
 void Server::on_accept(const ListenerSlot& ls, evutil_socket_t fd, const sockaddr* sa, int len) {
@@ -203,6 +237,12 @@ void Server::on_accept(const ListenerSlot& ls, evutil_socket_t fd, const sockadd
         ci.trusted = ci.uid == 0 || ci.uid == static_cast<long>(::geteuid());
         ci.addr = "local";
         ci.name = "localhost";
+    } else {
+        // Replies are whole and gathered per read (Stream::feed), so Nagle only delays:
+        // after STARTTLS the session ticket and the EHLO reply are two writes, and the
+        // second waited for the client's delayed ACK (about 40 ms per submission).
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
     const auto& role_cfg = role_config_[static_cast<size_t>(ls.role)];
     const Config& cfg = *role_cfg;

@@ -84,6 +84,8 @@ class Server {
     static void accept_cb(evconnlistener* l, evutil_socket_t fd, sockaddr* sa, int len,
                           void* arg) noexcept;
     static void accept_error_cb(evconnlistener* l, void* arg) noexcept;
+    static void accept_resume_cb(evutil_socket_t, short, void* arg) noexcept;
+    void accept_failed(int err);
     static void stop_timer_cb(evutil_socket_t, short, void* arg) noexcept;
     void on_accept(const ListenerSlot& ls, evutil_socket_t fd, const sockaddr* sa, int len);
     // The per-address refusal of a new connection ("" to accept it); counts it.
@@ -121,6 +123,7 @@ class Server {
     std::string local_sig_;                                   // passwd and aliases files
     time_t local_cache_born_ = 0;
     EventPtr stop_timer_;
+    EventPtr accept_timer_;  // listeners paused after running out of descriptors
     // Made at start and again on each reload (dns_resolver and /etc/resolv.conf read then).
     std::shared_ptr<dns::Resolver> resolver_;
     void load_resolver(bool reload);

@@ -114,21 +114,37 @@ void Session::release_line() {
     if (line_.capacity() > 64) line_.shrink_to_fit();  // an idle session holds no buffer
 }
 
+namespace {
+// RFC 4954 4: an AUTH command with an initial response may be as long as a SASL line
+// (12288 octets of base64 and the command); past that it is 500 5.5.6.
+bool auth_command(std::string_view start) {
+    return start.size() >= 5 && (start[0] | 0x20) == 'a' && (start[1] | 0x20) == 'u' &&
+           (start[2] | 0x20) == 't' && (start[3] | 0x20) == 'h' && start[4] == ' ';
+}
+size_t line_limit(std::string_view start) {
+    return auth_command(start) ? kMaxSaslLine + 64 : kMaxCommandLine;
+}
+}  // namespace
+
 size_t Session::feed_line(std::string_view in) {
     size_t lf = in.find('\n');
+    std::string_view start = line_.empty() ? in : std::string_view(line_);
     if (lf == std::string_view::npos) {
-        if (!discarding_ && line_.size() + in.size() > kMaxCommandLine) {
+        if (!discarding_ && line_.size() + in.size() > line_limit(start)) {
             discarding_ = true;
+            discarding_auth_ = auth_command(start);
             release_line();
         }
         if (!discarding_) line_.append(in);
         return in.size();
     }
     std::string_view piece = in.substr(0, lf + 1);
-    if (discarding_ || line_.size() + piece.size() > kMaxCommandLine) {
+    if (discarding_ || line_.size() + piece.size() > line_limit(start)) {
+        bool auth = discarding_ ? discarding_auth_ : auth_command(start);
         discarding_ = false;
         release_line();
-        protocol_error(make_reply(500, "5.5.2", "Error: line too long"));
+        protocol_error(auth ? make_reply(500, "5.5.6", "Error: authentication line too long")
+                            : make_reply(500, "5.5.2", "Error: line too long"));
         return piece.size();
     }
     if (line_.empty()) {

@@ -4,8 +4,10 @@
 // through the verb table (verbs.hpp): check -> policy -> proceed.
 //
 // Trusts nothing it is fed. Invariants:
-//  - a command line is at most kMaxCommandLine octets with its CRLF; a longer one is
-//    discarded up to its LF (never buffered whole) and answered 500 5.5.2;
+//  - a command line is at most kMaxCommandLine octets with its CRLF (an AUTH command
+//    with an initial response: kMaxSaslLine and the command, RFC 4954 4); a longer one
+//    is discarded up to its LF (never buffered whole) and answered 500 5.5.2 (5.5.6 for
+//    AUTH);
 //  - a line ending in a bare LF or holding a bare CR is answered 500 5.5.2;
 //  - feed() consumes nothing while the session waits (policy or queue), so pipelined
 //    input stays with the caller until submit_done()/policy_done();
@@ -76,6 +78,13 @@ class Session {
     bool waiting() const { return st_.phase == Phase::waiting; }
     bool closing() const { return st_.phase == Phase::closing; }
     bool in_data() const { return st_.phase == Phase::data; }
+    // Part of a client line (command, SASL response or body line) is held, waiting for
+    // the rest: the connection bounds how long (Stream's partial-line deadline).
+    bool partial_line() const {
+        if (st_.phase == Phase::data) return st_.tx && !st_.tx->reader.at_line_start();
+        return (st_.phase == Phase::command || st_.phase == Phase::sasl) &&
+               (!line_.empty() || discarding_);
+    }
     bool wants_tls() const { return st_.phase == Phase::starttls; }
     // Whether STARTTLS can be offered (the connection has a TLS context).
     void set_tls_available(bool on) { st_.tls_available = on; }
@@ -109,7 +118,8 @@ class Session {
     SessionState st_;
     std::string line_;  // a command line that arrived in pieces
     bool discarding_ = false;
-    bool delaying_ = false;  // replies go to held_ until delay_done()
+    bool discarding_auth_ = false;  // the line being discarded is an AUTH command
+    bool delaying_ = false;         // replies go to held_ until delay_done()
     std::string held_;
     const VerbSpec* pending_ = nullptr;  // suspended in its policy step
     CommandArgs pending_args_;

@@ -24,6 +24,9 @@ Subcommands:
   count-mbox FILE            number of "From " separator lines in an mbox (0 if absent)
   wait-mbox FILE N SECS STALL  wait until FILE holds N messages, at most SECS seconds and
                              at most STALL seconds without progress; prints the count
+  cpu-by-process PID         "COMM SECONDS" per process name in the live tree under PID:
+                             each thread's on-CPU time from /proc/.../schedstat (nanoseconds)
+                             plus the cutime+cstime of the children it has reaped
   now                        monotonic clock, seconds
   median X...                median of the numbers given
 """
@@ -108,6 +111,26 @@ def cpu_seconds(handle):
         # rest[0] is field 3 (state); utime, stime, cutime, cstime are fields 14..17.
         total += sum(int(x) for x in rest[11:15])
     return total / CLK_TCK
+
+
+def cpu_by_process(root):
+    """{comm: seconds} over the live tree under ROOT, at schedstat's nanosecond resolution."""
+    out = {}
+    for pid in _tree(root):
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                data = f.read().decode("ascii", "replace")
+            ns = 0
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    ns += int(f.read().split()[0])
+        except (OSError, ValueError):
+            continue
+        comm = data[data.index("(") + 1:data.rindex(")")]
+        rest = data[data.rindex(")") + 2:].split()
+        reaped = (int(rest[13]) + int(rest[14])) / CLK_TCK  # cutime, cstime
+        out[comm] = out.get(comm, 0.0) + ns / 1e9 + reaped
+    return out
 
 
 def pss_kib(handle):
@@ -441,6 +464,9 @@ def main(argv):
         print(count_mbox(args[0]))
     elif cmd == "wait-mbox":
         print(wait_mbox(args[0], int(args[1]), float(args[2]), float(args[3])))
+    elif cmd == "cpu-by-process":
+        for comm, secs in sorted(cpu_by_process(int(args[0])).items()):
+            print(comm, f"{secs:.6f}")
     elif cmd == "now":
         print(f"{time.monotonic():.6f}")
     elif cmd == "median":

@@ -10,8 +10,14 @@
 #
 # Postfix comes from the Debian package, extracted with apt-get download + dpkg -x into
 # $WORK/postfix-pkg (shared with bench.sh; tests/bench/lib.sh) and never installed; it needs root.
-# Env: SUB_MESSAGES=1000 SUB_SESSIONS=8 SUB_SIZE=2000 SUB_IDLE=100, BENCH_WORK
-# (default bench-work at the top of the tree), TEGAMI_BIN. Exit 1 when a server could not be measured.
+# The load is build/tests/submission-load (tests/bench/submission_load.cpp, built here
+# if missing): SUB_SESSIONS threads, each connection EHLO, STARTTLS, EHLO, AUTH PLAIN,
+# SUB_PER messages, QUIT; SUB_RESUME=1 offers the previous connection's TLS session.
+# CPU per message is the CPU time (user + system, reaped children included) of each
+# server's whole process tree over the load, divided by the accepted messages.
+# Env: SUB_MESSAGES=1000 SUB_SESSIONS=8 SUB_SIZE=2000 SUB_IDLE=100 SUB_PER=1 SUB_RESUME=0,
+# BENCH_WORK (default bench-work at the top of the tree), TEGAMI_BIN. Exit 1 when a server
+# could not be measured.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 here=$top/tests/bench
@@ -21,6 +27,9 @@ MESSAGES=${SUB_MESSAGES:-1000}
 SESSIONS=${SUB_SESSIONS:-8}
 SIZE=${SUB_SIZE:-2000}
 IDLE=${SUB_IDLE:-100}
+PER=${SUB_PER:-1}
+RESUME=${SUB_RESUME:-0}
+LOAD=$top/build/tests/submission-load
 PASSWORD=bench-Submission-pw
 TOOL="python3 $here/submission_tool.py"
 SANDBOX="python3 $top/tests/interop/tegami_sandbox.py"
@@ -33,12 +42,14 @@ PF_LOGDIR=$LOG
 TG_MASTER=""
 say() { echo "$@"; }
 [ "$(id -u)" = 0 ] || { say "submission: needs root (Postfix's master, the daemons' accounts)"; exit 1; }
-for v in MESSAGES SESSIONS SIZE IDLE; do
+for v in MESSAGES SESSIONS SIZE IDLE PER RESUME; do
   case ${!v} in ''|*[!0-9]*) say "submission: SUB_$v must be a number"; exit 1 ;; esac
 done
 rm -rf "$SW"
 mkdir -p "$LOG"
 chmod 755 "$WORK" "$SW"
+[ -x "$LOAD" ] || (cd "$top" && make -s -j2 build/tests/submission-load) ||
+  { say "submission: cannot build build/tests/submission-load"; exit 1; }
 
 cleanup() {
   [ -n "$PFI" ] && [ -d "$PFI/etc" ] && postfix_cmd stop >/dev/null 2>&1
@@ -130,36 +141,39 @@ mem() {
   kill "$idler" 2>/dev/null; wait "$idler" 2>/dev/null
   if [ -n "$held" ] && [ "$held" -gt 0 ]; then echo $(( (after - before) / held )); fi
 }
-# rate NAME PORT -> messages/second
+# rate NAME PORT ROOTPID -> "messages/second CPU-ms/message resumed-connections"
 rate() {
-  local out n secs
-  out=$($TOOL load "$2" benchuser "$PASSWORD" tgbench@localhost "$MESSAGES" "$SESSIONS" "$SIZE" \
-        2>>"$LOG/$1-load.log")
-  n=${out% *}; secs=${out#* }
+  local out n secs resumed cpu0 cpu1 flags=""
+  [ "$RESUME" = 1 ] && flags=--resume
+  cpu0=$($TOOL cpu "$3")
+  out=$("$LOAD" $flags "$2" benchuser "$PASSWORD" tgbench@localhost "$MESSAGES" "$SESSIONS" \
+        "$SIZE" "$PER" 2>>"$LOG/$1-load.log")
+  cpu1=$($TOOL cpu "$3")
+  read -r n secs resumed <<<"$out"
   [ "${n:-0}" -gt 0 ] || return 0
   [ "$n" = "$MESSAGES" ] || echo "  $1: only $n of $MESSAGES messages accepted (see $LOG/$1-load.log)" >&2
-  python3 -c "print('%.1f' % ($n / $secs))"
+  python3 -c "print('%.1f %.2f %s' % ($n / $secs, ($cpu1 - $cpu0) * 1000 / $n, '$resumed'))"
 }
 
-say "submission: $MESSAGES messages of $SIZE bytes, $SESSIONS sessions, a new connection per" \
-    "message with STARTTLS and AUTH PLAIN; $IDLE idle TLS sessions"
-TG_RATE=""; PF_RATE=""; TG_MEM=""; PF_MEM=""
+say "submission: $MESSAGES messages of $SIZE bytes, $SESSIONS sessions, $PER message(s) per" \
+    "connection with STARTTLS and AUTH PLAIN (TLS resumption: $RESUME); $IDLE idle TLS sessions"
+TG_RATE=""; PF_RATE=""; TG_MEM=""; PF_MEM=""; TG_CPU=""; PF_CPU=""; TG_RES=""; PF_RES=""
 if start_tegami; then
   TG_MEM=$(mem tegami "$TG_MSA" "$TG_MASTER")
-  TG_RATE=$(rate tegami "$TG_MSA")
+  read -r TG_RATE TG_CPU TG_RES <<<"$(rate tegami "$TG_MSA" "$TG_MASTER")"
   stop_tegami
 else
   say "  tegami: did not start (see $TG_DIR/master.log)"
 fi
 if start_postfix; then
   PF_MEM=$(mem postfix "$PF_PORT" "$(postfix_master_pid)")
-  PF_RATE=$(rate postfix "$PF_PORT")
+  read -r PF_RATE PF_CPU PF_RES <<<"$(rate postfix "$PF_PORT" "$(postfix_master_pid)")"
   stop_postfix
 else
   say "  postfix: did not start (see $PFI/maillog)"
 fi
-say "  tegami:  ${TG_RATE:-?} msg/s, ${TG_MEM:-?} KiB/idle TLS session"
-say "  postfix: ${PF_RATE:-?} msg/s, ${PF_MEM:-?} KiB/idle TLS session"
+say "  tegami:  ${TG_RATE:-?} msg/s, ${TG_CPU:-?} ms CPU/msg, ${TG_MEM:-?} KiB/idle TLS session, ${TG_RES:-0} resumed"
+say "  postfix: ${PF_RATE:-?} msg/s, ${PF_CPU:-?} ms CPU/msg, ${PF_MEM:-?} KiB/idle TLS session, ${PF_RES:-0} resumed"
 if [ -n "$TG_RATE" ] && [ -n "$PF_RATE" ]; then
   python3 -c "print('submission ratio tegami/postfix: %.2f' % ($TG_RATE / $PF_RATE))"
   say "memory per idle TLS session: tegami ${TG_MEM:-?} KiB, postfix ${PF_MEM:-?} KiB"

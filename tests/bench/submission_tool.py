@@ -10,6 +10,12 @@ of a process tree. Every wait is bounded.
       ("opened failed") and holds them HOLD seconds (or until killed)
   submission_tool.py pss PID...
       KiB of PSS of each PID and all its descendants, summed
+  submission_tool.py cpu PID...
+      CPU seconds (user + system, with reaped children) of each PID and all its
+      descendants, summed
+
+The load itself is build/tests/submission-load (tests/bench/submission_load.cpp) since
+the Python load was the limit; `load` stays for a quick check without a build.
 """
 
 import multiprocessing
@@ -114,6 +120,25 @@ def pss(pids):
     return 0
 
 
+def cpu(pids):
+    seen, todo, ticks = set(), list(pids), 0
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        todo.extend(children(p))
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rfind(")") + 2:].split()
+        ticks += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    print("%.2f" % (ticks / os.sysconf("SC_CLK_TCK")))
+    return 0
+
+
 def main(argv):
     if len(argv) == 9 and argv[1] == "load":
         return load(int(argv[2]), argv[3], argv[4], argv[5], int(argv[6]), int(argv[7]),
@@ -122,6 +147,8 @@ def main(argv):
         return idle(int(argv[2]), int(argv[3]), argv[4], float(argv[5]))
     if len(argv) >= 3 and argv[1] == "pss":
         return pss([int(a) for a in argv[2:]])
+    if len(argv) >= 3 and argv[1] == "cpu":
+        return cpu([int(a) for a in argv[2:]])
     sys.stderr.write(__doc__)
     return 64
 

@@ -26,10 +26,14 @@ The model (the pessimistic POSIX reading of fsync):
     the queue's 250s, names created after the start of the latest file fsync/fdatasync
     that ended before the reliance point are left out: no data made durable by then can
     be in them (the flusher thread may be creating the next log file while the loop
-    thread answers for commits in the previous one); its clean stop relies on all. For the queue, every removal of a name
+    thread answers for commits in the previous one); its clean stop relies on all. A body
+    file (queue_dir/bodies/<queue ID>) is relied on by its own message's 250 only (the
+    queue ID in the submit_result): the files of other messages still being received are
+    not. For the queue, every removal of a name
     whose creation had been made durable must be durable too (its old log files:
     a removal that comes undone could bring back a log file recovery would misread).
-    Removals by local are not checked: the names it removes are its own temporary ones
+    Removals of body files are not checked either: a body file that comes back has no
+    envelope and is removed at the next start. Removals by local are not checked: the names it removes are its own temporary ones
     (tmp/ files renamed into new/, dotlocks), whose reappearance after a power failure
     is harmless (a stale tmp/ file; a stale dotlock broken after stale_lock_sec).
 
@@ -164,6 +168,18 @@ def u32(data, pos):
     return int.from_bytes(data[pos:pos + 4], "little") if pos + 4 <= len(data) else None
 
 
+def submit_qid(data):
+    """The queue ID of a SubmitResultMsg (request_id u64, status u32, queue_id str), or ""."""
+    n = u32(data, 28)
+    if n is None or n > 64 or 32 + n > len(data):
+        return ""
+    return data[32:32 + n].decode("ascii", "replace")
+
+
+def is_body_file(name):
+    return os.path.basename(os.path.dirname(name)) == "bodies"
+
+
 def statuses(data):
     """(type, [status...]) of the frame at the start of a written buffer, if it is one of
     ours, with every status visible in the (possibly truncated) buffer: SubmitResultMsg
@@ -273,6 +289,8 @@ class Checker:
             return
         self.stats["removed"] += 1
         rec = self.exists.pop(name, None)
+        if self.short(pid) == "queue" and is_body_file(name):
+            return
         if rec is None or rec["durable"]:
             self.pending_removals.append((name, pos, self.short(pid)))
 
@@ -285,14 +303,17 @@ class Checker:
             (n, p, r) for (n, p, r) in self.pending_removals
             if not (p < entry_pos and (everything or os.path.dirname(n) == d))]
 
-    def relied_on(self, pid, role, everything):
+    def relied_on(self, pid, role, everything, qid=""):
         """The existing names a reliance point of pid depends on (see the docstring)."""
         names = set()
         horizon = self.data_sync_start.get(role, 0)
         for name, rec in self.exists.items():
             if rec["role"] != role:
                 continue
-            if role == "queue" and not everything and rec["pos"] > horizon:
+            if role == "queue" and not everything and is_body_file(name):
+                if os.path.basename(name) != qid:
+                    continue
+            elif role == "queue" and not everything and rec["pos"] > horizon:
                 continue
             if role == "local" and rec["pid"] != pid and rec["pid"] not in self.exited:
                 continue
@@ -304,9 +325,9 @@ class Checker:
                 d = os.path.dirname(d)
         return sorted(names)
 
-    def rely(self, pid, pos, what, lineno, everything=False):
+    def rely(self, pid, pos, what, lineno, everything=False, qid=""):
         role = self.short(pid)
-        for name in self.relied_on(pid, role, everything):
+        for name in self.relied_on(pid, role, everything, qid):
             rec = self.exists[name]
             if rec["durable"]:
                 continue
@@ -371,7 +392,7 @@ class Checker:
             return
         if typ == SUBMIT_RESULT and role == "queue":
             self.stats["reliance_queue"] += 1
-            self.rely(pid, pos, "a submit_result 2 (the 250)", pos)
+            self.rely(pid, pos, "a submit_result 2 (the 250)", pos, qid=submit_qid(data))
         elif typ == DELIVER_RESULT and role == "local":
             self.stats["reliance_local"] += 1
             self.rely(pid, pos, "a deliver_result with a recipient delivered", pos)
@@ -456,7 +477,7 @@ def check_file(root, path):
 
 # ---- self-test: synthetic traces, each with the answer it must give
 
-def _frame(typ, status, first=None):
+def _frame(typ, status, first=None, qid=b""):
     """A frame as the suite writes it. For deliver_result: two recipients, the first
     with status `first` (default: status) and the second with `status`."""
     if typ == DELIVER_RESULT:
@@ -468,7 +489,8 @@ def _frame(typ, status, first=None):
         body = (7).to_bytes(8, "little") + (2).to_bytes(4, "little") + \
             rcpt(0, status if first is None else first) + rcpt(1, status)
     else:
-        body = (7).to_bytes(8, "little") + status.to_bytes(4, "little") + b"\0" * 8
+        body = (7).to_bytes(8, "little") + status.to_bytes(4, "little") + \
+            len(qid).to_bytes(4, "little") + qid + b"\0" * 4
     head = MAGIC + (1).to_bytes(2, "little") + typ.to_bytes(2, "little") + \
         len(body).to_bytes(4, "little") + (0).to_bytes(4, "little")
     return "".join("\\x%02x" % b for b in head + body)
@@ -497,8 +519,22 @@ QSYNC = '100 fsync(8</r/q>) = 0\n'
 DEL_DONE = '201 +++ exited with 0 +++\n' + DEL_OK  # the delivering child was reaped
 DEL_TEMP = DEL_OK.replace(_frame(DELIVER_RESULT, STATUS_OK), _frame(DELIVER_RESULT, 4))
 DEL_SECOND = DEL_OK.replace(_frame(DELIVER_RESULT, STATUS_OK), _frame(DELIVER_RESULT, 2, 4))
+SUB_Q1 = '100 fdatasync(7</r/q/log.0000000002>) = 0\n' + SUB_RAW.replace(
+    _frame(SUBMIT_RESULT, STATUS_OK), _frame(SUBMIT_RESULT, STATUS_OK, qid=b"Q1"))
+BODY_Q1 = '100 openat(AT_FDCWD</>, "/r/q/bodies/Q1", O_WRONLY|O_CREAT|O_EXCL, 0600) = ' \
+    '9</r/q/bodies/Q1>\n'
+BODY_Q2 = BODY_Q1.replace("Q1", "Q2")
+BSYNC = '101 fsync(8</r/q/bodies>) = 0\n'
 CASES = [
     # (name, trace body, violations expected)
+    ("a body file without an fsync of bodies/ before its message's 250", BODY_Q1 + SUB_Q1, 1),
+    ("a body file with an fsync of bodies/ before its message's 250",
+     BODY_Q1 + BSYNC + SUB_Q1, 0),
+    ("another message's body file, still being received, is not relied on",
+     BODY_Q1 + BSYNC + BODY_Q2 + SUB_Q1, 0),
+    ("... but the queue's clean stop relies on it", BODY_Q2 + '100 +++ exited with 0 +++\n', 1),
+    ("a removed body file need not be durable",
+     BODY_Q1 + BSYNC + SUB_Q1 + '101 unlink("/r/q/bodies/Q1") = 0\n' + SUB_Q1, 0),
     ("new log file, no directory fsync, then a 250", NEWLOG + SUB_OK, 1),
     ("new log file, directory fsync, then a 250", NEWLOG + QSYNC + SUB_OK, 0),
     ("directory fsync of another directory does not count",

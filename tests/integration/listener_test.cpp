@@ -9,7 +9,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/integration/harness.hpp"
@@ -141,4 +143,41 @@ Test(listener, client_that_never_reads_is_closed_by_the_write_timeout) {
     }
     IT_EXPECT(n <= 0, "the session is still open");
     ::close(fd);
+}
+
+// A client that sends a byte at a time and never ends its line (slowloris) holds its
+// session no longer than smtpd_timeout from the line's first byte: the timeout is not
+// restarted by each byte. The same in DATA with a body line that never ends
+// (smtpd_data_timeout). Then 421 4.4.2 and the connection is closed.
+Test(listener, client_sending_a_byte_a_second_is_timed_out_per_line) {
+    Sandbox& s = sandbox();
+    bool ok = s.start({"smtpd_timeout=2", "smtpd_data_timeout=2"});
+    cr_assert(ok, "sandbox did not start: %s", s.error.c_str());
+    for (bool in_data : {false, true}) {
+        SmtpClient c;
+        IT_ASSERT(smtp_hello(c, s.port), "EHLO");
+        if (in_data) {
+            expect_reply(c.cmd("MAIL FROM:<a@localhost>"), 250, "2.1.0", "MAIL");
+            expect_reply(c.cmd("RCPT TO:<postmaster@localhost>"), 250, "2.1.5", "RCPT");
+            IT_ASSERT(c.cmd("DATA").code == 354, "DATA");
+        }
+        auto t0 = std::chrono::steady_clock::now();
+        std::string trickle = in_data ? "Subject: slow slow slow slow" : "NOOP NOOP NOOP NOOP";
+        bool refused = false;
+        for (char ch : trickle) {
+            if (!c.send(std::string(1, ch))) {
+                refused = true;
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(400));
+            if (std::chrono::steady_clock::now() - t0 > std::chrono::seconds(6)) break;
+        }
+        Reply r = c.reply(3000);
+        double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        IT_EXPECT(r.code == 421 && r.enhanced() == "4.4.2", "%s: got %d %s after %.1f s",
+                  in_data ? "DATA" : "command", r.code, r.text().c_str(), secs);
+        IT_EXPECT(secs < 5.0, "%s: held %.1f s (refused send: %d)", in_data ? "DATA" : "command",
+                  secs, refused);
+        IT_EXPECT(c.closed_by_peer(), "connection still open after 421");
+    }
 }

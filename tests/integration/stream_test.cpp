@@ -197,6 +197,56 @@ Test(stream, a_queue_killed_mid_body_answers_451_and_cleans_up_at_start) {
     IT_EXPECT(queued_lines(sandbox().log()) == 0, "nothing queued");
 }
 
+// A queue killed with SIGKILL while it commits a large streamed body (right after the end
+// of data, at three different moments): the client gets 250 or 451; a 250 is delivered
+// whole after the restart; either way the mailbox never holds part of the message (its
+// first and last lines come together, with every octet between).
+Test(stream, a_queue_killed_while_committing_a_large_body_keeps_it_whole_or_not_at_all) {
+    start({"message_size_limit = 60m"});
+    const useconds_t delays[] = {0, 3000, 30000};
+    size_t restarts = 1;
+    for (int i = 0; i < 3; ++i) {
+        std::string first = "FIRST-LINE-OF-" + std::to_string(i) + "\r\n";
+        std::string last = "LAST-LINE-OF-" + std::to_string(i) + "\r\n";
+        std::string wire;
+        std::string content = first + make_content(10u << 20, &wire) + last;
+        wire = first + wire + last;
+        SmtpClient c;
+        hello(c);
+        IT_ASSERT(c.cmd("MAIL FROM:<commit@example.org>").code == 250, "MAIL");
+        IT_ASSERT(c.cmd("RCPT TO:<" + rcpt_ok() + ">").code == 250, "RCPT");
+        IT_ASSERT(c.cmd("DATA").code == 354, "DATA");
+        IT_ASSERT(send_pieces(c, wire), "send");
+        usleep(300 * 1000);  // the chunks reach the queue
+        pid_t q = child_named("tegami-queue");
+        IT_ASSERT(q > 0, "queue pid");
+        IT_ASSERT(c.send(".\r\n"), "end of data");
+        usleep(delays[i]);
+        ::kill(q, SIGKILL);
+        Reply r = c.reply(30000);
+        IT_EXPECT(r.code == 250 || (r.code == 451 && r.enhanced() == "4.3.0"), "%d: got %d %s", i,
+                  r.code, r.text().c_str());
+        cr_log_info("kill %d us after the end of data: %d", static_cast<int>(delays[i]), r.code);
+        ++restarts;
+        IT_ASSERT(
+            wait_until([&] { return count_of(sandbox().log(), "queue: bdb store") >= restarts; },
+                       20000),
+            "queue restarted");
+        std::string f = as_mbox(first), l = as_mbox(last);
+        if (r.code == 250)
+            IT_EXPECT(
+                wait_until([&] { return count_of(sandbox().mbox(mail_user()), l) == 1; }, 30000),
+                "%d: the acknowledged message is delivered", i);
+        else
+            usleep(2000 * 1000);  // a message committed before the kill may still come
+        std::string mbox = sandbox().mbox(mail_user());
+        IT_EXPECT(count_of(mbox, f) == count_of(mbox, l) && count_of(mbox, l) <= 1,
+                  "%d: first lines %zu, last lines %zu", i, count_of(mbox, f), count_of(mbox, l));
+        if (count_of(mbox, l) == 1)
+            IT_EXPECT(mbox.find(as_mbox(content)) != std::string::npos, "%d: every octet", i);
+    }
+}
+
 Test(stream, empty_and_limit_sized_bodies_are_queued) {
     start({"message_size_limit = 100000", "smtpd_data_buffer_size = 16k"});
     SmtpClient c;

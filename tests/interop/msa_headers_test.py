@@ -43,6 +43,14 @@ def cases(box):
     s.sendmail("alice@localhost", [rcpt],
                "Subject: own-headers\r\nDate: Thu, 1 Jan 2026 00:00:00 +0000\r\n"
                "Message-ID: <own@client.example>\r\n\r\nbody\r\n")
+    # RFC 6409 8.1: From names someone else -> Sender: the authenticated envelope sender.
+    s.sendmail("alice@localhost", [rcpt],
+               "From: The Boss <boss@localhost>\r\nSubject: from-other\r\n\r\nbody\r\n")
+    s.sendmail("alice@localhost", [rcpt],
+               "From: Alice <alice@localhost>\r\nSubject: from-self\r\n\r\nbody\r\n")
+    s.sendmail("alice@localhost", [rcpt],
+               "From: boss@localhost\r\nSender: assistant@localhost\r\n"
+               "Subject: own-sender\r\n\r\nbody\r\n")
     s.quit()
     s = smtplib.SMTP("127.0.0.1", box.port, timeout=20)
     s.ehlo("relay.example")
@@ -54,8 +62,8 @@ def cases(box):
     c.close()
     ok = ts.wait_for(lambda: all(headers_of(box, t) for t in
                                  ("bare-submission", "own-headers", "relayed-bare",
-                                  "local-bare")), 20)
-    report(ok, "all four messages delivered", box.tail())
+                                  "local-bare", "from-other", "from-self", "own-sender")), 20)
+    report(ok, "all seven messages delivered", box.tail())
     bare = headers_of(box, "bare-submission") or ""
     report(count(bare, "Message-ID") == 1 and count(bare, "Date") == 1 and
            re.search(r"(?im)^Message-ID: <[0-9A-Za-z]+\.\d+@localhost\.localdomain>$", bare),
@@ -70,6 +78,17 @@ def cases(box):
     local = headers_of(box, "local-bare") or ""
     report(count(local, "Message-ID") == 1 and count(local, "Date") == 1,
            "a message on the MSP socket without them gets both", local)
+    other = headers_of(box, "from-other") or ""
+    report(count(other, "Sender") == 1 and
+           re.search(r"(?im)^Sender: <alice@localhost>$", other) and
+           "From: The Boss <boss@localhost>" in other,
+           "From naming someone else: Sender <alice@localhost> added, From kept", other)
+    own = headers_of(box, "from-self") or ""
+    report(count(own, "Sender") == 0, "From naming the authenticated sender: no Sender", own)
+    kept = headers_of(box, "own-sender") or ""
+    report(count(kept, "Sender") == 1 and "Sender: assistant@localhost" in kept,
+           "a Sender the client wrote is kept, never doubled", kept)
+    report(count(bare, "Sender") == 0, "a message without From gets no Sender", bare)
 
 
 def main():

@@ -470,6 +470,8 @@ void run_stream_steps(QueueStore& s) {
     cr_expect(s.load_envelope(kB).ok());
     cr_expect(s.remove(kB).ok());
     cr_expect(!s.load_body(kB).ok(), "remove takes every chunk");
+    cr_expect(s.flush().ok(), "the body file goes once the removal is durable");
+    s.reclaim();
     cr_expect_eq(s.put_chunk(kB, 1, "reused", err), PutStatus::ok, "no chunk was left behind");
     cr_expect(s.remove_chunks(kB, 1).ok());
 

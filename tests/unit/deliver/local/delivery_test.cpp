@@ -95,7 +95,8 @@ Test(delivery, mbox_and_maildir_as_current_user) {
                    false,
                    1,
                    TargetKind::mailbox,
-                   ""};
+                   "",
+                   {}};
     auto reports = deliver_as_current_user(spec, geteuid());
     cr_assert_eq(reports.size(), 1u);
     cr_expect_eq(reports[0].code, EX_TEMPFAIL);

@@ -301,3 +301,35 @@ Test(expand, forward_files) {
     cr_assert_eq(ex.failures.size(), 1u);
     cr_expect_eq(ex.failures[0].status, 4u);
 }
+
+// A UserReader (tegami-local's UserCache) answers every passwd question of the expansion:
+// an unknown name and a uid 0 entry are refused as with getpwnam, a mixed-case name is
+// tried as given and then lower-cased, and no name goes to NSS behind its back.
+Test(expand, user_reader_answers_every_passwd_lookup) {
+    std::vector<std::string> asked;
+    UserReader users = [&asked](const std::string& name, LocalUser& out) {
+        asked.push_back(name);
+        if (name == "ghost")
+            out = LocalUser{"ghost", 4242, 4242, "/nonexistent"};
+        else if (name == "toor")
+            out = LocalUser{"toor", 0, 0, "/root"};
+        else
+            return false;
+        return true;
+    };
+    Expansion ex = expand_local("bin", nullptr, kDomains, nullptr, nullptr, &users);
+    cr_expect(ex.deliveries.empty(), "bin exists in /etc/passwd but not for the reader");
+    cr_assert_eq(ex.failures.size(), 1u);
+    cr_expect_eq(ex.failures[0].dsn, "5.1.1");
+    ex = expand_local("toor", nullptr, kDomains, nullptr, nullptr, &users);
+    cr_assert_eq(ex.failures.size(), 1u);
+    cr_expect(ex.failures[0].text.find("uid 0") != std::string::npos, "%s",
+              ex.failures[0].text.c_str());
+    asked.clear();
+    ex = expand_local("Ghost", nullptr, kDomains, nullptr, nullptr, &users);
+    cr_assert_eq(ex.deliveries.size(), 1u);
+    cr_expect_eq(ex.deliveries[0].user.uid, 4242u);
+    cr_assert_eq(asked.size(), 2u);
+    cr_expect_eq(asked[0], "Ghost");
+    cr_expect_eq(asked[1], "ghost");
+}

@@ -172,6 +172,62 @@ Test(server, unsealed_or_short_body_deferred) {
               r2.results[0].text.c_str());
 }
 
+// The queue's body file: a read-only descriptor whose range [offset, offset + size) is the
+// message and ends the file. A writable file, or a range that does not end the file, is
+// refused like an unsealed memfd; the right range reaches the recipient checks.
+Test(server, body_file_range_read_only_or_refused) {
+    Fixture f;
+    start(f);
+    UniqueFd c = unix_socket(f.dir + "/s", false);
+    std::string path = f.dir + "/bodyfile";
+    {
+        UniqueFd w(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
+        cr_assert(w.valid());
+        std::string body = "Subject: x\r\n\r\nx\r\n";
+        cr_assert(pwrite(w.get(), body.data(), body.size(), 9000) ==
+                  static_cast<ssize_t>(body.size()));
+    }
+    struct Try {
+        int flags;
+        uint64_t offset, size;
+        bool body_refused;
+        const char* what;
+    };
+    const Try tries[] = {
+        {O_RDWR, 9000, 17, true, "a writable file"},
+        {O_RDONLY, 9000, 16, true, "a range short of the end"},
+        {O_RDONLY, 9000, 18, true, "a range past the end"},
+        {O_RDONLY, UINT64_MAX - 5, 17, true, "a range that overflows"},
+        {O_RDONLY, 9000, 17, false, "the message range"},
+    };
+    uint64_t id = 40;
+    for (const Try& t : tries) {
+        UniqueFd fd(::open(path.c_str(), t.flags));
+        cr_assert(fd.valid());
+        ipc::DeliverMsg m;
+        m.request_id = ++id;
+        m.queue_id = "Q" + std::to_string(id);
+        m.sender = "a@b";
+        m.recipients.push_back(ipc::DeliverRcpt{0, "no-such-user-tegami@localhost", "", 0});
+        m.body_offset = t.offset;
+        m.body_size = t.size;
+        cr_assert(ipc::send_frame_blocking(c.get(), ipc::encode(m), {fd.get()}).ok());
+        auto r = reply(f, c.get());
+        cr_assert(r.ok(), "%s: no reply", t.what);
+        ipc::DeliverResultMsg res;
+        cr_assert(ipc::decode(r->payload, res));
+        cr_assert_eq(res.results.size(), 1u);
+        const ipc::RcptResult& rr = res.results[0];
+        if (t.body_refused) {
+            cr_expect(rr.status == 4 && rr.dsn == "4.3.0", "%s: %u %s %s", t.what, rr.status,
+                      rr.dsn.c_str(), rr.text.c_str());
+        } else {
+            cr_expect(rr.status == 5 && rr.dsn == "5.1.1", "%s: %u %s %s", t.what, rr.status,
+                      rr.dsn.c_str(), rr.text.c_str());
+        }
+    }
+}
+
 // Every refusal at once: one request, one result per recipient, each under its own index.
 Test(server, one_result_per_recipient) {
     Fixture f;

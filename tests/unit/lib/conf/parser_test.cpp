@@ -58,6 +58,12 @@ Test(conf_parser, bad_inputs_name_file_and_line) {
         {"\nmailbox_transport = lmtp:unix:relative\n", "t.conf:2:", "bad mailbox_transport"},
         {"mailbox_transport = lmtp:inet:host:0\n", "t.conf:1:", "bad mailbox_transport"},
         {"lmtp_timeout = 0\n", "t.conf:1:", "lmtp_timeout must be at least 1s"},
+        {"auth_backend = ldap\n", "t.conf:1:", "auth_backend must be builtin or dovecot"},
+        {"auth_dovecot_timeout = 0\n", "t.conf:1:", "auth_dovecot_timeout must be at least 1s"},
+        {"auth_mechanisms = PLAIN, plain\n", "t.conf:1:", "\"plain\" is not a SASL mechanism"},
+        {"auth_mechanisms = CRAM-MD5\n", "t.conf:1:", "not a mechanism of the builtin backend"},
+        {"auth_backend = dovecot\nauth_mechanisms = SCRAM-SHA-256-PLUS\n",
+         "t.conf:2:", "SCRAM-SHA-256-PLUS needs the builtin backend"},
     };
     for (const auto& c : cases) {
         auto r = parse_config(c.text, "t.conf");

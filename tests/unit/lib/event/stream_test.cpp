@@ -322,3 +322,69 @@ Test(stream, failed_or_stalled_handshake_ends_the_stream) {
     cr_expect_eq(s.s.end(), StreamEnd::handshake_failed);
     cr_expect_eq(s.o.timeouts, 0);
 }
+
+// A client sending a byte at a time, never finishing its line, is timed out by the read
+// timeout counted from the line's first byte, however often bytes come; one that finishes
+// its lines is not, and input held while the owner is paused does not count. (Real time:
+// the read timeout is 1 s here.)
+namespace {
+struct HoldingOwner : Owner {
+    bool holding = false;  // the owner keeps the partial line itself (as the session does)
+    size_t stream_input(std::string_view in) override {
+        size_t lf = in.find('\n');
+        holding = lf == std::string_view::npos;
+        if (holding) return in.size();
+        fed += std::string(in.substr(0, lf + 1));
+        return lf + 1;
+    }
+    bool stream_partial() const override { return holding; }
+};
+}  // namespace
+
+Test(stream, a_line_sent_a_byte_at_a_time_is_timed_out_from_its_first_byte) {
+    for (bool owner_holds : {false, true}) {
+        Script* t = new Script;
+        HoldingOwner ho;
+        Owner plain;
+        Owner& o = owner_holds ? static_cast<Owner&>(ho) : plain;
+        Stream s(nullptr, std::unique_ptr<Transport>(t), o);
+        o.s = &s;
+        s.set_timeouts(1, 1);
+        std::string line = "NOOP NOOP NOOP";
+        for (char c : line)
+            t->reads.push_back(rd(std::string(1, c)));
+        int handled = 0;
+        while (o.timeouts == 0 && handled < static_cast<int>(line.size())) {
+            s.handle(EV_READ);
+            ++handled;
+            usleep(150000);
+        }
+        cr_expect_eq(o.timeouts, 1, "owner holds the line: %d", owner_holds);
+        cr_expect_geq(handled, 6, "not before a second had passed (%d bytes)", handled);
+        cr_expect_leq(handled, 9, "soon after the second (%d bytes)", handled);
+        cr_expect_eq(t->written, "421 timeout\r\n");
+    }
+}
+
+Test(stream, finished_lines_and_paused_input_do_not_run_the_partial_line_clock) {
+    Rig r;
+    r.s.set_timeouts(1, 1);
+    r.o.reply = false;
+    for (int i = 0; i < 8; ++i) {  // 1.2 s of lines, each done in two reads
+        r.t->reads = {rd("NO"), rd("OP\r\n")};
+        r.s.handle(EV_READ);
+        r.s.handle(EV_READ);
+        usleep(150000);
+    }
+    cr_expect_eq(r.o.timeouts, 0);
+    r.o.pause_after_line = true;
+    r.t->reads = {rd("A\r\nB\r\n")};  // B waits while the owner is paused
+    r.s.handle(EV_READ);
+    usleep(1200000);
+    r.s.handle(EV_READ);
+    cr_expect_eq(r.o.timeouts, 0, "input held for a paused owner is not the client's delay");
+    std::string noops;
+    for (int i = 0; i < 8; ++i)
+        noops += "NOOP\r\n";
+    cr_expect_eq(r.o.fed, noops + "A\r\n", "B is still held");
+}

@@ -93,6 +93,26 @@ Test(sasl, offered_only_under_tls_or_loopback_by_switch) {
     cr_expect(auth_allowed(false, true, "127.0.0.1"));
     cr_expect(auth_allowed(false, true, "::1"));
     cr_expect(auth_allowed(true, false, "192.0.2.1"));
-    cr_expect_eq(auth_mechanism_names(true).front(), std::string("SCRAM-SHA-256-PLUS"));
-    cr_expect_eq(auth_mechanism_names(false).size(), 3u);
+    cr_expect_eq(auth_mechanism_names({}, false, true).front(), std::string("SCRAM-SHA-256-PLUS"));
+    cr_expect_eq(auth_mechanism_names({}, false, false).size(), 3u);
+}
+
+// auth_mechanisms and the backend decide the EHLO AUTH list.
+Test(sasl, mechanism_list_by_backend_and_configuration) {
+    struct {
+        std::vector<std::string> configured;
+        bool dovecot, cb;
+        std::vector<std::string> want;
+    } cases[] = {
+        // -PLUS never without channel binding data, never through Dovecot
+        {{"SCRAM-SHA-256-PLUS", "PLAIN"}, false, false, {"PLAIN"}},
+        {{"SCRAM-SHA-256-PLUS", "PLAIN"}, true, true, {"PLAIN"}},
+        {{"SCRAM-SHA-256-PLUS", "PLAIN"}, false, true, {"SCRAM-SHA-256-PLUS", "PLAIN"}},
+        {{}, true, true, {"PLAIN", "LOGIN"}},
+        {{"SCRAM-SHA-256", "PLAIN", "LOGIN"}, true, false, {"SCRAM-SHA-256", "PLAIN", "LOGIN"}},
+        {{}, false, false, {"SCRAM-SHA-256", "PLAIN", "LOGIN"}},
+    };
+    for (const auto& c : cases)
+        cr_expect(auth_mechanism_names(c.configured, c.dovecot, c.cb) == c.want, "dovecot=%d cb=%d",
+                  c.dovecot, c.cb);
 }

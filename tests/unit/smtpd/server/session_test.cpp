@@ -648,6 +648,26 @@ Test(session_roles, the_auth_hook_opens_the_gate) {
               });
 }
 
+// RFC 4954 4: an AUTH command with an initial response may be a SASL line long (an
+// OAuth token is often over 1 KiB); longer gets 500 5.5.6, other commands keep 1024.
+Test(session_roles, auth_command_lines_may_be_sasl_line_long) {
+    Fixture f(config(), Role::msa);
+    f.host.auth_hook = true;
+    f.run(kEhlo);
+    std::string big = "AUTH PLAIN " + std::string(12000, 'A') + "\r\n";
+    std::string too_big = "auth plain " + std::string(13000, 'A') + "\r\n";
+    std::string noop = "NOOP " + std::string(5000, 'x') + "\r\n";
+    cr_expect_eq(f.run(big), std::string("334 \r\n"), "a 12 KB AUTH line is taken");
+    cr_expect_eq(f.run("d3Jvbmc=\r\n"), std::string("535 5.7.8 Authentication failed\r\n"));
+    cr_expect_eq(f.run(too_big), std::string("500 5.5.6 Error: authentication line too long\r\n"));
+    // In pieces: the start names AUTH, the discarded rest still gets 5.5.6.
+    cr_expect_eq(f.run("AUTH PLAIN " + std::string(8000, 'B')), "");
+    cr_expect_eq(f.run(std::string(8000, 'B')), "");
+    cr_expect_eq(f.run("\r\n"), std::string("500 5.5.6 Error: authentication line too long\r\n"));
+    cr_expect_eq(f.run(noop), std::string("500 5.5.2 Error: line too long\r\n"));
+    cr_expect_eq(f.run("NOOP\r\n"), std::string("250 2.0.0 Ok\r\n"));
+}
+
 Test(session_roles, the_auth_hook_may_answer_later) {
     Fixture f(config(), Role::smtps);
     f.host.auth_hook = true;

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 
 #include <string>
+#include <vector>
 
 #include "smtpd/server/submission.hpp"
 
@@ -83,4 +84,70 @@ Test(submission, which_sessions_get_the_headers) {
         h.check(PolicyStage::end_of_data,
                 session(Role::msa, "a", false, "Date: x\r\nMessage-Id: <y@z>\r\n\r\n"), {});
     cr_expect(has_both.headers.empty(), "nothing added when both are there");
+}
+
+Test(submission, address_list_parses_rfc5322_lists) {
+    struct {
+        const char* value;
+        std::vector<std::string> want;
+    } cases[] = {
+        // bad and tricky first
+        {"", {}},
+        {"undisclosed-recipients:;", {}},
+        {"\"a@b, c@d\" <real@x.test>", {"real@x.test"}},
+        {"real@x.test (Fake <f@y.test>, g@z.test)", {"real@x.test"}},
+        {"Name \"q\\\"<x@y>\" <n@x.test>", {"n@x.test"}},
+        {"not an address", {}},
+        {"a@x.test", {"a@x.test"}},
+        {"Alice <alice@x.test>", {"alice@x.test"}},
+        {"A <a@x.test>, b@y.test, Team: c@z.test, d@z.test;",
+         {"a@x.test", "b@y.test", "c@z.test", "d@z.test"}},
+    };
+    for (const auto& c : cases)
+        cr_expect(address_list(c.value) == c.want, "value %s", c.value);
+}
+
+Test(submission, header_value_unfolds_the_first_field) {
+    const char* msg =
+        "Subject: x\r\nFrom: Alice\r\n <alice@x.test>\r\nFrom: second@x\r\n\r\n"
+        "From: body@x\r\n";
+    auto v = header_value(msg, "from");
+    cr_assert(v.has_value());
+    cr_expect_eq(*v, std::string("Alice <alice@x.test>"));
+    cr_expect(!header_value("Subject: x\r\n\r\nFrom: body@x\r\n", "From").has_value());
+}
+
+Test(submission, sender_added_when_from_is_not_the_authenticated_sender) {
+    SubmissionHeaders h;
+    struct {
+        const char* login;
+        const char* envelope;
+        const char* headers;
+        bool want_sender;
+    } cases[] = {
+        {"alice", "alice@x.test", "From: Boss <boss@x.test>\r\n", true},
+        {"alice", "alice@x.test", "From: alice@x.test, bob@x.test\r\n", true},  // several
+        {"alice", "alice@x.test", "From: Alice <ALICE@x.test>\r\n", false},
+        {"alice", "alice@x.test", "From: boss@x.test\r\nSender: s@x.test\r\n", false},  // kept
+        {"alice", "alice@x.test", "Subject: no From\r\n", false},
+        {"alice", "", "From: boss@x.test\r\n", false},         // null sender: nothing to name
+        {"", "alice@x.test", "From: boss@x.test\r\n", false},  // not authenticated (MSP)
+    };
+    for (const auto& c : cases) {
+        std::string data = std::string(c.headers) + "Date: x\r\nMessage-ID: <m@x>\r\n\r\nbody\r\n";
+        SessionState st = session(Role::msa, c.login, !*c.login, data);
+        st.tx->sender = c.envelope;
+        auto v = h.check(PolicyStage::end_of_data, st, {});
+        bool got = !v.headers.empty() && v.headers.back().rfind("Sender: ", 0) == 0;
+        cr_expect_eq(got, c.want_sender, "%s / %s", c.envelope, c.headers);
+        if (got) cr_expect_eq(v.headers.back(), "Sender: <" + std::string(c.envelope) + ">");
+    }
+    Config off = default_config();
+    off.smtpd_sender_header = false;
+    SessionState st = session(Role::msa, "alice", false, "From: boss@x.test\r\n\r\nb\r\n");
+    st.config = std::make_shared<const Config>(off);
+    st.tx->sender = "alice@x.test";
+    auto v = h.check(PolicyStage::end_of_data, st, {});
+    for (const auto& hdr : v.headers)
+        cr_expect(hdr.rfind("Sender", 0) != 0, "smtpd_sender_header = no adds none");
 }

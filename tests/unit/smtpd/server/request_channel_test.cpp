@@ -1,0 +1,230 @@
+// request_channel_test.cpp - unit tests for smtpd/server/request_channel.hpp, the part
+// queue_client.cpp and auth_client.cpp share: the PendingRequests table (cancel of a queued
+// failure, an answer that cancels or fails others), and QueueClient over a real Unix socket
+// whose other end the test plays as the queue: nobody listening, a good answer, the peer
+// closing with requests pending, a malformed frame, cancel before the failure is answered,
+// the reconnect after a failure. Nothing is ever answered from inside submit().
+#include "smtpd/server/request_channel.hpp"
+
+#include <criterion/criterion.h>
+
+#include <event2/event.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "lib/core/unique_fd.hpp"
+#include "lib/daemon/daemon.hpp"
+#include "lib/ipc/messages.hpp"
+#include "smtpd/server/queue_client.hpp"
+
+using namespace tegami;
+using namespace tegami::smtpd;
+
+namespace {
+
+struct Answer {
+    int id;
+    std::vector<int>* log;
+};
+
+Test(pending_requests, cancel_of_a_queued_failure_is_never_answered) {
+    PendingRequests<uint64_t, Answer> t;
+    std::vector<int> got;
+    Answer a{1, &got}, b{2, &got}, c{3, &got};
+    t.add(1, &a);
+    t.add(2, &b);
+    t.fail(3, &c);
+    t.fail_all();
+    cr_expect_eq(t.pending(), 0u);
+    cr_expect_eq(t.failed(), 3u);
+    t.cancel(2);
+    t.answer_failed([](uint64_t, Answer* w) { w->log->push_back(w->id); });
+    cr_assert_eq(got.size(), 2u);
+    cr_expect_eq(got[0] + got[1], 4, "1 and 3 answered, 2 cancelled");
+    cr_expect_eq(t.failed(), 0u);
+}
+
+Test(pending_requests, an_answer_may_cancel_later_ones_and_queue_new_failures) {
+    PendingRequests<uint64_t, Answer> t;
+    std::vector<int> got;
+    Answer a{1, &got}, b{2, &got}, d{4, &got};
+    t.fail(1, &a);
+    t.fail(2, &b);
+    t.answer_failed([&](uint64_t id, Answer* w) {
+        w->log->push_back(w->id);
+        if (id == 1) {
+            t.cancel(2);    // cleared in the list being answered
+            t.fail(4, &d);  // answered by the next pass, not this one
+        }
+    });
+    cr_assert_eq(got.size(), 1u);
+    cr_expect_eq(got[0], 1);
+    cr_expect_eq(t.failed(), 1u);
+    t.answer_failed([](uint64_t, Answer* w) { w->log->push_back(w->id); });
+    cr_assert_eq(got.size(), 2u);
+    cr_expect_eq(got[1], 4);
+}
+
+Test(pending_requests, take_returns_the_waiter_once) {
+    PendingRequests<std::string, Answer> t;
+    std::vector<int> got;
+    Answer a{1, &got};
+    t.add("Q1", &a);
+    cr_expect_eq(t.find("Q1"), &a);
+    cr_expect_eq(t.take("Q1"), &a);
+    cr_expect_eq(t.take("Q1"), nullptr);
+    cr_expect_eq(t.take("nope"), nullptr);
+}
+
+// ---------------------------------------------------------------- QueueClient, real socket
+
+struct Waiter : SubmitWaiter {
+    std::vector<std::pair<uint32_t, std::string>> results;
+    bool inside_submit = false;
+    bool answered_inside = false;
+    void submit_result(uint32_t status, std::string_view text) noexcept override {
+        if (inside_submit) answered_inside = true;
+        results.emplace_back(status, std::string(text));
+    }
+};
+
+struct Rig {
+    std::string dir;
+    std::shared_ptr<Config> cfg = std::make_shared<Config>(default_config());
+    event_base* base = event_base_new();
+    UniqueFd listener;
+    std::unique_ptr<QueueClient> client;
+    Rig() {
+        char tmpl[] = "/tmp/tegami-reqch-XXXXXX";
+        dir = mkdtemp(tmpl);
+        cfg->run_dir = dir;
+        client = std::make_unique<QueueClient>(base, [this] { return cfg; });
+    }
+    ~Rig() {
+        client.reset();
+        event_base_free(base);
+        ::unlink(queue_socket_path(*cfg).c_str());
+        ::rmdir(dir.c_str());
+    }
+    void listen() { listener = listen_unix(queue_socket_path(*cfg)).value(); }
+    UniqueFd accept_peer() {
+        pollfd p{listener.get(), POLLIN, 0};
+        cr_assert_eq(::poll(&p, 1, 2000), 1, "the client connected");
+        return UniqueFd(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    }
+    void spin(int rounds = 20) {
+        for (int i = 0; i < rounds; ++i) {
+            event_base_loop(base, EVLOOP_NONBLOCK);
+            ::usleep(2000);
+        }
+    }
+    uint64_t submit(Waiter& w) {
+        ipc::SubmitMsg m;
+        m.queue_id = "Q";
+        w.inside_submit = true;
+        uint64_t id = client->submit(std::move(m), &w);
+        w.inside_submit = false;
+        return id;
+    }
+    static std::string read_some(int fd) {
+        pollfd p{fd, POLLIN, 0};
+        cr_assert_eq(::poll(&p, 1, 2000), 1, "a frame came");
+        char buf[65536];
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+    }
+    static void send(int fd, const std::string& frame) {
+        cr_assert_eq(::write(fd, frame.data(), frame.size()), static_cast<ssize_t>(frame.size()));
+    }
+};
+
+}  // namespace
+
+Test(queue_client, nobody_listening_is_answered_4_3_0_from_the_timer) {
+    Rig r;
+    Waiter w;
+    r.submit(w);
+    cr_expect(!w.answered_inside, "never answered from inside submit()");
+    cr_expect_eq(r.client->pending(), 1u);
+    r.spin();
+    cr_assert_eq(w.results.size(), 1u);
+    cr_expect_eq(w.results[0].first, ipc::kStatusTemp);
+    cr_expect_eq(w.results[0].second, "4.3.0 Queue unavailable, try again later");
+    cr_expect_eq(r.client->pending(), 0u);
+    // Within the backoff the next one fails at once, without trying; once the queue
+    // listens and the backoff (100 ms) has passed, it connects.
+    r.listen();
+    Waiter w2;
+    r.submit(w2);
+    r.spin(2);
+    cr_assert_eq(w2.results.size(), 1u);
+    cr_expect_eq(w2.results[0].first, ipc::kStatusTemp);
+    ::usleep(250000);
+    Waiter w3;
+    r.submit(w3);
+    UniqueFd peer = r.accept_peer();
+    cr_expect(peer.valid());
+    cr_expect(!Rig::read_some(peer.get()).empty());
+}
+
+Test(queue_client, answer_reaches_its_waiter_and_a_close_fails_the_rest) {
+    Rig r;
+    r.listen();
+    Waiter a, b, c;
+    uint64_t ida = r.submit(a);
+    UniqueFd peer = r.accept_peer();
+    r.submit(b);
+    uint64_t idc = r.submit(c);
+    r.spin(3);
+    cr_expect(!Rig::read_some(peer.get()).empty());
+    ipc::SubmitResultMsg ok;
+    ok.request_id = ida;
+    ok.status = ipc::kStatusOk;
+    ok.text = "2.0.0 Ok: queued as Q";
+    Rig::send(peer.get(), ipc::encode(ok));
+    r.spin();
+    cr_assert_eq(a.results.size(), 1u);
+    cr_expect_eq(a.results[0].first, ipc::kStatusOk);
+    cr_expect_eq(a.results[0].second, "2.0.0 Ok: queued as Q");
+    r.client->cancel(idc);
+    peer.reset();  // the queue goes away with b pending (c was cancelled)
+    r.spin();
+    cr_assert_eq(b.results.size(), 1u);
+    cr_expect_eq(b.results[0].first, ipc::kStatusTemp);
+    cr_expect(c.results.empty(), "a cancelled request is not answered");
+    cr_expect_eq(a.results.size(), 1u, "nothing more for a");
+    cr_expect_eq(r.client->pending(), 0u);
+}
+
+Test(queue_client, malformed_frame_closes_the_channel_and_fails_what_waits) {
+    Rig r;
+    r.listen();
+    Waiter a;
+    r.submit(a);
+    UniqueFd peer = r.accept_peer();
+    r.spin(3);
+    cr_expect(!Rig::read_some(peer.get()).empty());
+    Rig::send(peer.get(), ipc::encode_empty(ipc::MsgType::ready));  // not an answer
+    r.spin();
+    cr_assert_eq(a.results.size(), 1u);
+    cr_expect_eq(a.results[0].first, ipc::kStatusTemp);
+    char byte;
+    pollfd p{peer.get(), POLLIN, 0};
+    cr_expect_eq(::poll(&p, 1, 2000), 1);
+    cr_expect_eq(::read(peer.get(), &byte, 1), 0, "smtpd closed its end");
+}
+
+Test(queue_client, cancel_before_the_timer_silences_the_failure) {
+    Rig r;
+    Waiter w;
+    uint64_t id = r.submit(w);
+    r.client->cancel(id);
+    r.spin();
+    cr_expect(w.results.empty());
+    cr_expect_eq(r.client->pending(), 0u);
+}
