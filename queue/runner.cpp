@@ -28,6 +28,8 @@ namespace {
 
 constexpr uint64_t kMaxReconnectDelay = 30;
 constexpr size_t kMaxStoredText = 512;
+constexpr size_t kRefillScan = 4096;    // due-index entries one refill passes at most
+constexpr size_t kMaxSpilled = 100000;  // new mail remembered as such while in the store
 
 uint64_t now_s() {
     return static_cast<uint64_t>(std::time(nullptr));
@@ -107,15 +109,22 @@ Result<void> Runner::load() {
 }
 
 void Runner::add(Envelope&& env) {
-    if (!room(env.recipients.size())) {
-        // Durable and indexed already: read back when room frees.
+    uint64_t now = now_s();
+    bool backlog = store_next_ <= now;  // due mail waits in the store for room
+    if (!room(env.recipients.size()) || (backlog && fresh_ >= fresh_share())) {
+        // Durable and indexed already: read back when room frees (after due retries).
         if (auto due = envelope_due(env)) store_next_ = std::min(store_next_, *due);
+        if (spilled_.size() < kMaxSpilled) spilled_.insert(env.queue_id);
         arm();
         return;
     }
     // Added as soon as it is durable: now is its arrival to within the commit latency.
     double arrived = std::max(static_cast<double>(env.arrival), now_precise() - 0.001);
-    admit(std::move(env), arrived);
+    Message& m = admit(std::move(env), arrived);
+    if (!m.fresh) {
+        m.fresh = true;
+        ++fresh_;
+    }
     pump();
 }
 
@@ -142,6 +151,7 @@ void Runner::drop(const std::string& qid) {
     auto it = messages_.find(qid);
     if (it == messages_.end()) return;
     active_rcpts_ -= std::min(active_rcpts_, it->second.env.recipients.size());
+    if (it->second.fresh && fresh_ > 0) --fresh_;
     messages_.erase(it);
     refill_blocked_ = false;
 }
@@ -187,22 +197,33 @@ void Runner::refill(uint64_t now) {
     size_t limit = std::max<size_t>(1, settings_.active_limit);
     size_t free = limit > messages_.size() ? limit - messages_.size() : 0;
     if (store_next_ <= now && free > 0) {
-        std::vector<std::string> ids;
+        // Due retries first, then new mail that add() left in the store (spilled_), each
+        // earliest due first; the walk passes at most kRefillScan entries.
+        std::vector<std::string> ids, spilled;
         bool more = false;
+        size_t scanned = 0;
         uint64_t next = UINT64_MAX;
         auto r = store_.scan_due(
             now,
             [&](std::string_view q, uint64_t) {
                 std::string id(q);
                 if (messages_.count(id) || unreadable_.count(id)) return true;
-                if (ids.size() >= free) {
+                if (ids.size() >= free || ++scanned > kRefillScan) {
                     more = true;
                     return false;
                 }
-                ids.push_back(std::move(id));
+                if (spilled_.count(id) == 0)
+                    ids.push_back(std::move(id));
+                else if (spilled.size() < free)
+                    spilled.push_back(std::move(id));
+                else
+                    more = true;  // still to come once room frees
                 return true;
             },
             next);
+        size_t retries = ids.size();
+        for (auto& id : spilled)
+            if (ids.size() < free) ids.push_back(std::move(id));
         if (!r) {
             log_error("queue: reading the due index: %s; trying again in 1 s",
                       r.error().message.c_str());
@@ -210,7 +231,9 @@ void Runner::refill(uint64_t now) {
             return;
         }
         store_next_ = more ? now : next;
-        for (const std::string& id : ids) {
+        for (size_t k = 0; k < ids.size(); ++k) {
+            const std::string& id = ids[k];
+            spilled_.erase(id);
             auto env = store_.load_envelope(id);
             if (!env) {
                 log_error("%s; left in the store", env.error().message.c_str());
@@ -224,6 +247,10 @@ void Runner::refill(uint64_t now) {
             }
             double arrived = static_cast<double>(env->arrival);
             Message& m = admit(std::move(env.value()), arrived);
+            if (k >= retries && !m.fresh) {  // new mail: its share of the set
+                m.fresh = true;
+                ++fresh_;
+            }
             if (m.env.all_final()) finish(m);  // crashed before removal
         }
     }
@@ -483,9 +510,21 @@ bool Runner::dispatch(const Due& d) {
     return true;
 }
 
-// Sends one group now when its destination and agent have room, else queues it there.
+// Sends one group now when its destination and agent have room, else queues it there. An
+// smtp group past the recipient limit becomes several, each a request of its own.
 void Runner::route_group(Message& m, const Route& route, std::vector<uint32_t> rcpts,
                          uint64_t now) {
+    size_t limit = settings_.recipient_limit;
+    if (route.transport == Transport::smtp && limit > 0 && rcpts.size() > limit) {
+        for (size_t i = 0; i < rcpts.size(); i += limit) {
+            size_t end = std::min(rcpts.size(), i + limit);
+            route_group(m, route,
+                        std::vector<uint32_t>(rcpts.begin() + static_cast<std::ptrdiff_t>(i),
+                                              rcpts.begin() + static_cast<std::ptrdiff_t>(end)),
+                        now);
+        }
+        return;
+    }
     Agent& a = agent_for(route);
     std::string dest = route.transport == Transport::smtp   ? "smtp:" + route.next_hop
                        : route.transport == Transport::lmtp ? "lmtp:" + route.next_hop
@@ -937,6 +976,7 @@ size_t Runner::remove(const std::vector<std::string>& ids, std::vector<std::stri
         }
         committer_.note_commit();
         drop(id);  // its schedule entries find no message and are dropped
+        spilled_.erase(id);
         log_info("%s: deleted by the administrator", id.c_str());
         ++n;
     }

@@ -13,7 +13,11 @@
 // an error route answered at once. Per-destination queues, as Postfix's qmgr: each
 // next hop has at most smtp_destination_concurrency_limit requests in flight (and the remote agent
 // smtp_concurrency_limit, local max_in_flight); what does not fit waits in its destination's queue,
-// so a slow or dead destination holds up only its own mail. Each DeliverResultMsg applies one
+// so a slow or dead destination holds up only its own mail; an smtp group of more than
+// smtp_destination_recipient_limit recipients is split into requests (mail transactions)
+// of at most that many, each with its own result. Under overload new mail and due retries
+// share the active set (as Postfix's qmgr alternates its incoming and deferred queues):
+// see fresh_ below. Each DeliverResultMsg applies one
 // result per recipient and becomes one state change (one transaction); the addresses local
 // expanded a recipient to but does not deliver itself (another domain's, or a mailbox for
 // mailbox_transport: DeliverRedirectMsg) join the envelope as new recipients in that same
@@ -60,6 +64,7 @@ struct RunnerSettings {
     RoutingTables routing;
     size_t remote_max_in_flight = 100;
     size_t destination_limit = 20;
+    size_t recipient_limit = 50;            // per request over smtp (one mail transaction); 0: none
     uint64_t delay_warning = 0;             // seconds; 0: never
     uint64_t bounce_size_limit = 50000;     // largest message a DSN returns whole
     size_t active_limit = 20000;            // messages in memory
@@ -116,6 +121,7 @@ class Runner {
         // Per recipient (or empty): a NOTIFY=SUCCESS delivery not yet reported; stored
         // with the state change that records it (persist/finish), in memory until then.
         std::vector<SuccessAction> success = {};
+        bool fresh = false;  // admitted by add() (new mail), not read back from the store
     };
     // One agent connection (local or remote) and its reconnect state.
     struct Agent {
@@ -203,6 +209,15 @@ class Runner {
     std::map<std::string, Destination> dests_;
     size_t waiting_count_ = 0;
     size_t active_rcpts_ = 0;  // recipients of the messages in memory
+    // The fair share under overload: while due mail waits in the store, new mail takes at
+    // most half of the active set directly (add), the rest staying in the store, where
+    // it is remembered (spilled_); a refill from the store takes due retries first, then
+    // that new mail, each earliest due first. So neither starves the other: retries get
+    // the room refills find, new mail its half as it arrives. fresh_: the messages in
+    // memory that came in as new mail.
+    size_t fresh_ = 0;
+    std::unordered_set<std::string> spilled_;
+    size_t fresh_share() const { return std::max<size_t>(1, settings_.active_limit / 2); }
     // The earliest time the store may hold a due message that is not in memory (0: now;
     // UINT64_MAX: none known).
     uint64_t store_next_ = 0;

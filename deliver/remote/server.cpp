@@ -46,6 +46,26 @@ bool MappedBody::map(int fd, uint64_t offset, uint64_t size, std::string& why) {
         why = "body descriptor is not a file of the announced size";
         return false;
     }
+    if (size == 0) return true;
+    if (size <= kReadBodyMax) {
+        // A small body is read in one call: cheaper than a mapping and its unmapping.
+        small_.resize(static_cast<size_t>(size));
+        size_t off = 0;
+        while (off < small_.size()) {
+            ssize_t r = ::pread(fd, small_.data() + off, small_.size() - off,
+                                static_cast<off_t>(offset + off));
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) {
+                why = r < 0 ? std::string("read: ") + std::strerror(errno)
+                            : "body descriptor shorter than announced";
+                small_.clear();
+                return false;
+            }
+            off += static_cast<size_t>(r);
+        }
+        read_ = true;
+        return true;
+    }
     if (!m_.map(fd, static_cast<size_t>(size), offset)) {
         why = std::string("mmap: ") + std::strerror(errno);
         return false;

@@ -42,18 +42,23 @@ using dns::kRrAaaa;
 using dns::kRrMx;
 using dns::Resolver;
 
-// A read-only mapping of a request's body descriptor.
+// A request's body: read whole when small (kReadBodyMax), else a read-only mapping of its
+// descriptor (a sealed memfd or a body file: any regular file of the announced size).
 class MappedBody {
   public:
     MappedBody() = default;
     MappedBody(const MappedBody&) = delete;
     MappedBody& operator=(const MappedBody&) = delete;
-    // Maps [offset, offset + size) of fd, a regular file exactly offset + size long.
+    // Maps [offset, offset + size) of fd, a regular file exactly offset + size long (a
+    // small body is read instead, kReadBodyMax).
     bool map(int fd, uint64_t offset, uint64_t size, std::string& why);
-    std::string_view view() const { return m_.view(); }
+    std::string_view view() const { return read_ ? std::string_view(small_) : m_.view(); }
+    static constexpr uint64_t kReadBodyMax = 16384;
 
   private:
     UniqueMapping m_;
+    std::string small_;
+    bool read_ = false;
 };
 
 class RemoteServer {

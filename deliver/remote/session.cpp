@@ -260,13 +260,14 @@ void Session::do_read() {
 
 void Session::do_write() {
     want_write_for_read_ = false;
-    while (outoff_ < outbuf_.size()) {
-        size_t want = outbuf_.size() - outoff_;
+    while (!outbuf_.empty()) {
         ssize_t n;
         if (ssl_) {
+            // One record's worth at a time, staged so that a retry after WANT_WRITE passes
+            // the same bytes (SSL_write's rule).
+            if (tls_stage_.empty()) outbuf_.copy_front(tls_stage_, 16384);
             ERR_clear_error();
-            int r = SSL_write(ssl_.get(), outbuf_.data() + outoff_,
-                              static_cast<int>(std::min<size_t>(want, 1 << 20)));
+            int r = SSL_write(ssl_.get(), tls_stage_.data(), static_cast<int>(tls_stage_.size()));
             if (r <= 0) {
                 int e = SSL_get_error(ssl_.get(), r);
                 if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) return;
@@ -274,18 +275,21 @@ void Session::do_write() {
                 return after_client();
             }
             n = r;
+            tls_stage_.erase(0, static_cast<size_t>(r));
         } else {
-            n = ::send(fd_.get(), outbuf_.data() + outoff_, want, MSG_NOSIGNAL);
+            iovec iov[64];
+            msghdr mh{};
+            mh.msg_iov = iov;
+            mh.msg_iovlen = outbuf_.gather(iov, 64);
+            n = ::sendmsg(fd_.get(), &mh, MSG_NOSIGNAL);
             if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
             if (n < 0) {
                 client_.connection_lost(std::strerror(errno));
                 return after_client();
             }
         }
-        outoff_ += static_cast<size_t>(n);
+        outbuf_.consume(static_cast<size_t>(n));
     }
-    outbuf_.clear();
-    outoff_ = 0;
 }
 
 // Takes what the client wants written and acts on its event.
@@ -296,22 +300,20 @@ void Session::after_client() {
         mail_at_ = steady_seconds();
     }
     if (!client_.output().empty()) {
-        if (outbuf_.empty()) {
-            outbuf_.swap(client_.output());
-        } else {
-            outbuf_.append(client_.output());
-            client_.output().clear();
-        }
+        outbuf_.append(std::move(client_.output()));
         do_write();
         if (closed_) return;
     }
     switch (client_.event()) {
         case SmtpClient::Event::start_tls:
-            if (outoff_ < outbuf_.size()) break;  // STARTTLS itself was answered: nothing left
+            if (!outbuf_.empty()) break;  // STARTTLS itself was answered: nothing left
             handshaking_ = true;
             do_handshake();
             return;
         case SmtpClient::Event::message_done: {
+            // A peer that answered before the body was all sent: what is left must not
+            // point into a body its owner frees now.
+            outbuf_.own();
             auto results = client_.take_results();
             in_message_ = false;
             delivered_any_ = true;
@@ -327,6 +329,7 @@ void Session::after_client() {
             if (ev_) event_del(ev_.get());
             ssl_.reset();
             fd_.reset();
+            outbuf_.clear();
             on_closed_(*this, client_.session_outcome(), std::move(partial));
             return;
         }
@@ -350,14 +353,20 @@ void Session::arm() {
         what = want_write_for_read_ ? EV_WRITE : EV_READ;
         t = 300;
     } else {
-        if (outoff_ < outbuf_.size() || want_write_for_read_) {
+        if (!outbuf_.empty() || !tls_stage_.empty() || want_write_for_read_) {
             what |= EV_WRITE;
             t = kDataBlockTimeout;
         }
         if (t == 0) t = idle_ ? kIdleWatch : 300;
     }
-    event_del(ev_.get());
-    event_assign(ev_.get(), base_, fd_.get(), what, on_io_cb, this);
+    // A persistent event, changed only when what it waits for changes: re-arming with
+    // the same interest only moves the timeout (no epoll_ctl per reply).
+    what |= EV_PERSIST;
+    if (what != armed_) {
+        event_del(ev_.get());
+        event_assign(ev_.get(), base_, fd_.get(), what, on_io_cb, this);
+        armed_ = what;
+    }
     timeval tv{static_cast<time_t>(t), 0};
     event_add(ev_.get(), &tv);
 }
@@ -368,6 +377,7 @@ void Session::close_with(const Outcome& o) {
     if (ev_) event_del(ev_.get());
     ssl_.reset();
     fd_.reset();
+    outbuf_.clear();
     std::vector<Outcome> partial;
     if (in_message_) {
         partial = client_.take_results();

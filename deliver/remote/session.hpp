@@ -7,7 +7,10 @@
 //
 // Trusts nothing from the peer (the client state machine checks every reply); bounds every
 // wait: the connect timeout, the reply timeouts of RFC 5321 4.5.3.2 as the client gives
-// them, and 180 s for each block of data to leave (4.5.3.2.5). The owner never deletes a
+// them, and 180 s for each block of data to leave (4.5.3.2.5). Writes gather the client's
+// pieces (commands and views into the mapped body) into one sendmsg; under TLS they are
+// staged into records of up to 16 KiB. Nothing written still points into a message's
+// body once its results are handed on (the rest is copied first). The owner never deletes a
 // session inside one of its callbacks (it frees closed sessions from its own timer).
 #pragma once
 
@@ -106,9 +109,10 @@ class Session {
     uint64_t mails_seen_ = 0;
     double mail_at_ = 0;
     MessageSpec first_;
-    std::string outbuf_;
-    size_t outoff_ = 0;
+    OutBuf outbuf_;
+    std::string tls_stage_;  // TLS: the record being written (retried unchanged)
     bool in_message_ = false;
+    short armed_ = 0;  // the events ev_ waits for now (0: not yet assigned)
 };
 
 // A client TLS context: system trust store, TLS 1.2 or later.

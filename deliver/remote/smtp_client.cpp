@@ -127,6 +127,103 @@ Extensions parse_ehlo(const std::vector<std::string>& lines) {
     return e;
 }
 
+void OutBuf::text(std::string_view s) {
+    if (s.empty()) return;
+    bytes_ += s.size();
+    if (!pieces_.empty() && !pieces_.back().is_ref && pieces_.back().text.size() < (1u << 20)) {
+        pieces_.back().text.append(s);
+        return;
+    }
+    pieces_.push_back(Piece{std::string(s), {}, false});
+}
+
+void OutBuf::ref(std::string_view s) {
+    if (s.size() < 512) return text(s);  // short pieces: joined into one write
+    bytes_ += s.size();
+    pieces_.push_back(Piece{{}, s, true});
+}
+
+std::string OutBuf::flat() const {
+    std::string o;
+    o.reserve(bytes_);
+    copy_front(o, bytes_);
+    return o;
+}
+
+void OutBuf::clear() {
+    pieces_.clear();
+    off_ = 0;
+    bytes_ = 0;
+}
+
+void OutBuf::append(OutBuf&& o) {
+    if (o.empty()) return;
+    if (empty()) {
+        std::swap(pieces_, o.pieces_);
+        std::swap(off_, o.off_);
+        std::swap(bytes_, o.bytes_);
+        o.clear();
+        return;
+    }
+    bool first = true;
+    for (auto& p : o.pieces_) {
+        std::string_view v = p.view();
+        if (first) v.remove_prefix(o.off_);
+        first = false;
+        if (p.is_ref)
+            ref(v);
+        else
+            text(v);
+    }
+    o.clear();
+}
+
+size_t OutBuf::gather(iovec* v, size_t max) const {
+    size_t n = 0;
+    for (size_t i = 0; i < pieces_.size() && n < max; ++i) {
+        std::string_view s = pieces_[i].view();
+        if (i == 0) s.remove_prefix(off_);
+        v[n].iov_base = const_cast<char*>(s.data());
+        v[n].iov_len = s.size();
+        ++n;
+    }
+    return n;
+}
+
+void OutBuf::copy_front(std::string& out, size_t max) const {
+    for (size_t i = 0; i < pieces_.size() && max > 0; ++i) {
+        std::string_view s = pieces_[i].view();
+        if (i == 0) s.remove_prefix(off_);
+        s = s.substr(0, max);
+        out.append(s);
+        max -= s.size();
+    }
+}
+
+void OutBuf::consume(size_t n) {
+    n = std::min(n, bytes_);
+    bytes_ -= n;
+    while (n > 0 && !pieces_.empty()) {
+        size_t left = pieces_.front().view().size() - off_;
+        if (n < left) {
+            off_ += n;
+            return;
+        }
+        n -= left;
+        pieces_.pop_front();
+        off_ = 0;
+    }
+    if (bytes_ == 0) clear();
+}
+
+void OutBuf::own() {
+    bool any = std::any_of(pieces_.begin(), pieces_.end(), [](const Piece& p) { return p.is_ref; });
+    if (!any) return;
+    std::string all = flat();
+    clear();
+    text(all);
+}
+
 SmtpClient::SmtpClient(ClientSettings s) : s_(std::move(s)) {
     expect(Cmd::greeting);
 }
@@ -174,8 +271,22 @@ const char* SmtpClient::context(Cmd c) const {
 }
 
 void SmtpClient::write(std::string_view line) {
-    out_.append(line);
-    out_.append("\r\n");
+    out_.text(line);
+    out_.text("\r\n");
+}
+
+void SmtpClient::append_body() {
+    // A body of clean CRLF lines (what smtpd stores) goes out as views into the stored
+    // body; anything else is copied with its line endings repaired.
+    std::vector<std::string_view> pieces;
+    if (dot_stuff_views(msg_.body, pieces, 1024)) {
+        for (std::string_view p : pieces)
+            out_.ref(p);
+        return;
+    }
+    std::string s;
+    append_dot_stuffed(s, msg_.body);
+    out_.text(s);
 }
 
 void SmtpClient::feed(std::string_view data) {
@@ -365,7 +476,7 @@ void SmtpClient::on_reply(int code, const std::vector<std::string>& lines) {
             if (code == 354) {
                 if (any && s_.lmtp) {
                     // RFC 2033 4.2: one reply per accepted recipient, in RCPT order.
-                    append_dot_stuffed(out_, msg_.body);
+                    append_body();
                     data_sent_ = true;
                     dot_replies_ = 0;
                     for (size_t i = 0; i < accepted_.size(); ++i)
@@ -378,7 +489,7 @@ void SmtpClient::on_reply(int code, const std::vector<std::string>& lines) {
                 if (s_.lmtp)  // 2033 4.2: DATA with no valid recipient must fail with 503
                     return fail(4, "4.5.0", "354 to DATA with no valid recipient from " + s_.peer);
                 if (any) {
-                    append_dot_stuffed(out_, msg_.body);
+                    append_body();
                     data_sent_ = true;
                 } else {
                     write(".");  // RFC 2920 3.1: no valid recipient, but DATA was accepted

@@ -5,15 +5,20 @@
 // (deliver/remote/session.cpp) feeds it the bytes it reads and writes out what output() holds; the
 // client says through event() when the driver must act: start TLS, a message is done (results
 // ready, the connection can take the next one), or the session is over. Scripted-I/O unit tests
-// drive it the same way.
+// drive it the same way. What the client writes is an OutBuf: its own command text and,
+// for a body of clean CRLF lines, views into the stored body itself, so a message body is
+// never copied in user space on its way to the socket (the driver writes them with one
+// sendmsg per batch).
 //
 // Trusts nothing from the server: a malformed or overlong reply line, a reply with no
 // command waiting for it, or a reply code out of place ends the session as a temporary
 // failure. Invariants: every command written ends in CRLF and holds no CR or LF of its
 // own (addresses and parameters are checked before use); the body goes out through
-// append_dot_stuffed (never a bare LF); each recipient of a message gets exactly one
-// outcome; AUTH is sent only when TLS is active.
+// append_body (lib/mail/dot_stuff.hpp: never a bare LF); each recipient of a message gets exactly
+// one outcome; AUTH is sent only when TLS is active.
 #pragma once
+
+#include <sys/uio.h>
 
 #include <cstdint>
 #include <deque>
@@ -28,6 +33,37 @@ constexpr uint32_t kNotifyNever = 1u << 0;
 constexpr uint32_t kNotifySuccess = 1u << 1;
 constexpr uint32_t kNotifyFailure = 1u << 2;
 constexpr uint32_t kNotifyDelay = 1u << 3;
+
+// Bytes to write, in order: owned text, and views the writer keeps valid until written
+// (the message body: MessageSpec::body outlives its transaction).
+class OutBuf {
+  public:
+    void text(std::string_view s);
+    void ref(std::string_view s);
+    bool empty() const { return bytes_ == 0; }
+    size_t size() const { return bytes_; }
+    std::string flat() const;  // all of it, as one string (tests, TLS staging)
+    void clear();
+    void append(OutBuf&& o);  // moves o's pieces to the end; o is left empty
+    // Fills up to max iovecs with what is still to write; returns how many.
+    size_t gather(iovec* v, size_t max) const;
+    // Copies up to max bytes of what is still to write to out (TLS records).
+    void copy_front(std::string& out, size_t max) const;
+    void consume(size_t n);  // n bytes were written
+    // Copies the referenced bytes in: nothing points outside the buffer any more.
+    void own();
+
+  private:
+    struct Piece {
+        std::string text;
+        std::string_view ref;
+        bool is_ref = false;
+        std::string_view view() const { return is_ref ? ref : std::string_view(text); }
+    };
+    std::deque<Piece> pieces_;
+    size_t off_ = 0;  // into pieces_.front()
+    size_t bytes_ = 0;
+};
 
 struct RcptSpec {
     std::string address;
@@ -111,7 +147,7 @@ class SmtpClient {
     void connection_lost(std::string_view why);
 
     Event event() const { return event_; }
-    std::string& output() { return out_; }
+    OutBuf& output() { return out_; }
     std::vector<Outcome> take_results();
     const Outcome& session_outcome() const { return session_; }
     const Extensions& extensions() const { return ext_; }
@@ -152,6 +188,7 @@ class SmtpClient {
     void send_data_or_finish();
     void finish_message();
     void write(std::string_view line);
+    void append_body();  // the DATA form of msg_.body, by reference when it is clean
     void expect(Cmd c, size_t rcpt = 0) { pending_.push_back(Pending{c, rcpt}); }
     void fail(int status, std::string dsn, std::string text);
     void fail_reply(int code, const std::vector<std::string>& lines, const char* context);
@@ -168,7 +205,7 @@ class SmtpClient {
     Event event_ = Event::none;
     uint64_t mails_ = 0;
     std::string in_;
-    std::string out_;
+    OutBuf out_;
     std::deque<Pending> pending_;
     std::vector<std::string> reply_lines_;
     int reply_code_ = 0;

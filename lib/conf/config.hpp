@@ -158,6 +158,7 @@ struct Config {
     uint64_t smtp_connect_timeout = 0;        // seconds
     uint64_t smtp_connection_reuse_time = 0;  // seconds
     uint64_t smtp_destination_concurrency_limit = 0;
+    uint64_t smtp_destination_recipient_limit = 0;
     uint64_t smtp_concurrency_limit = 0;
     uint64_t lmtp_timeout = 0;                // seconds
     uint64_t lmtp_connection_reuse_time = 0;  // seconds

@@ -512,6 +512,13 @@ const std::vector<Param>& param_table() {
         P_COUNT(smtp_destination_concurrency_limit, "20",
                 "Deliveries to one next hop (a domain, or the smarthost) the queue runs at once, "
                 "so that one slow or dead destination never holds up the others."),
+        P_COUNT(smtp_destination_recipient_limit, "50",
+                "The most recipients of one message the queue hands the SMTP client in one "
+                "request, so in one mail transaction (as Postfix's "
+                "smtp_destination_recipient_limit): a message with more recipients for one "
+                "next hop is sent as several transactions of at most this many, each with its "
+                "own replies, retries and log lines (RFC 5321 4.5.3.1.8 lets a server refuse "
+                "past 100). 0: no limit."),
         P_COUNT(smtp_concurrency_limit, "100",
                 "Remote deliveries the queue runs at once, over all destinations."),
         P_TIME(lmtp_timeout, "300s",

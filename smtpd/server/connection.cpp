@@ -58,8 +58,9 @@ void Connection::guarded(F&& f) noexcept {
 // never held up: the lookup is asynchronous).
 void Connection::start() {
     const ClientInfo& ci = session_.state().client;
-    dns::Resolver* r = server_.resolver();
+    std::shared_ptr<dns::Resolver> r = server_.resolver();
     if (r && !ci.local && ci.name == "unknown") {
+        lookup_resolver_ = r;
         lookup_ = std::make_unique<dns::NameLookup>(*r);
         bool started = lookup_->start(ci.addr, [this](std::string name, std::string why) {
             guarded([&] { named(std::move(name), why); });

@@ -101,7 +101,10 @@ class Connection final : public SessionHost,
     bool data_timeouts_ = false;
     bool greeted_ = false;  // smtps: the greeting waits for the handshake
     // The client's name (FCrDNS) is looked up before the greeting, within
-    // smtpd_peername_timeout; the stream is paused meanwhile.
+    // smtpd_peername_timeout; the stream is paused meanwhile. The resolver it runs on is
+    // kept for the connection's life (never freed inside its own answer callback; a
+    // reload may have replaced the server's meanwhile).
+    std::shared_ptr<dns::Resolver> lookup_resolver_;
     std::unique_ptr<dns::NameLookup> lookup_;
     EventPtr lookup_timer_;
 };

@@ -36,14 +36,7 @@ Server::~Server() {
 void Server::start() {
     make_role_configs();
     load_tls(false);
-    if (ctx_.config->smtpd_peername_lookup) {
-        auto r = dns::Resolver::create(ctx_.base, ctx_.config->dns_resolver);
-        if (r)
-            resolver_ = std::move(r.value());
-        else
-            log_warning("client names: no resolver (%s): every client is \"unknown\"",
-                        r.error().message.c_str());
-    }
+    load_resolver(false);
     for (auto& l : ctx_.listeners) {
         Role role;
         if (!parse_role(l.role, role) || !l.fd.valid()) continue;
@@ -158,9 +151,32 @@ void Server::ticket_timer_cb(evutil_socket_t, short, void* arg) noexcept {
     if (s->tls_) s->tls_->rotate_ticket_keys();
 }
 
+// The client-name resolver from the current configuration. On a reload a resolver that
+// cannot be made (a bad dns_resolver entry) leaves the previous one in use; sessions
+// whose lookup runs on the previous one keep it until they are named.
+void Server::load_resolver(bool reload) {
+    if (!ctx_.config->smtpd_peername_lookup) {
+        if (reload && resolver_) log_info("client names: lookups turned off");
+        resolver_.reset();
+        return;
+    }
+    auto r = dns::Resolver::create(ctx_.base, ctx_.config->dns_resolver);
+    if (!r) {
+        if (reload && resolver_)
+            log_error("client names: %s: keeping the previous resolver", r.error().message.c_str());
+        else
+            log_warning("client names: no resolver (%s): every client is \"unknown\"",
+                        r.error().message.c_str());
+        return;
+    }
+    resolver_ = std::move(r.value());
+    if (reload) log_info("client names: resolver reloaded");
+}
+
 void Server::reload() {
     make_role_configs();
     load_tls(true);
+    load_resolver(true);
     log_info("new sessions use the reloaded configuration; %zu sessions keep theirs",
              conns_.size());
 }

@@ -69,8 +69,9 @@ class Server {
     event_base* base() { return ctx_.base; }
     // The TLS context for new sessions, or null without a usable certificate.
     std::shared_ptr<tls::Context> tls() const { return tls_; }
-    // The resolver for client names (smtpd_peername_lookup), or null when off.
-    dns::Resolver* resolver() { return resolver_.get(); }
+    // The resolver for client names (smtpd_peername_lookup), or null when off. Shared: a
+    // session keeps the one its lookup started on after a reload replaced it.
+    std::shared_ptr<dns::Resolver> resolver() { return resolver_; }
     size_t sessions() const { return conns_.size(); }
 
   private:
@@ -122,9 +123,11 @@ class Server {
     std::string local_sig_;                                   // passwd and aliases files
     time_t local_cache_born_ = 0;
     EventPtr stop_timer_;
-    EventPtr accept_timer_;                    // listeners paused after running out of descriptors
-    std::unique_ptr<dns::Resolver> resolver_;  // made at start (dns_resolver read then)
-    int stop_stage_ = 0;                       // 0 running, 1 draining, 2 told to close
+    EventPtr accept_timer_;  // listeners paused after running out of descriptors
+    // Made at start and again on each reload (dns_resolver and /etc/resolv.conf read then).
+    std::shared_ptr<dns::Resolver> resolver_;
+    void load_resolver(bool reload);
+    int stop_stage_ = 0;  // 0 running, 1 draining, 2 told to close
 };
 
 }  // namespace tegami::smtpd

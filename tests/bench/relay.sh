@@ -14,7 +14,10 @@
 #
 # Env: BENCH_WORK (./bench-work), BENCH_RELAY_MESSAGES (5000), BENCH_RELAY_BIG_MESSAGES
 # (1000), BENCH_SESSIONS (20), BENCH_SIZE (1024), TEGAMI_BIN, BENCH_RUN_TIMEOUT (300 s per
-# run), BENCH_STALL_TIMEOUT (30 s without progress at the sink). Exit 0 when every run
+# run), BENCH_STALL_TIMEOUT (30 s without progress at the sink), BENCH_RELAY_ONLY
+# (tegami: skip the Postfix runs, for quick A/B runs of two builds). After each Tegami run
+# it prints the CPU time per message of each Tegami process kind (utime+stime from
+# /proc, summed over its processes). Exit 0 when every run
 # delivered everything, 1 otherwise, 77 when it cannot run (not root, no package).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,6 +30,7 @@ SIZE=${BENCH_SIZE:-1024}
 BINDIR=${TEGAMI_BIN:-$top/build/bin}
 RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-300}
 STALL=${BENCH_STALL_TIMEOUT:-30}
+ONLY=${BENCH_RELAY_ONLY:-}
 R=$WORK/relay
 PF_TAG=relay
 PF_LOGDIR=$R
@@ -109,6 +113,24 @@ start_tegami() {
     { say "relay: tegami does not answer: $(tail -3 "$R/tegami/master.log")"; exit 1; }
 }
 
+# cpu_ticks: "name ticks" per Tegami process kind under the master (utime+stime).
+cpu_ticks() {
+  local p
+  for p in $TG_PID $(pgrep -P "$TG_PID" 2>/dev/null); do
+    [ -r "/proc/$p/stat" ] || continue
+    # Fields after the parenthesised name: 14 utime, 15 stime (man 5 proc).
+    sed 's/^[0-9]* (\([^)]*\)) /\1 /' "/proc/$p/stat" | awk '{print $1, $13 + $14}'
+  done | awk '{t[$1] += $2} END {for (k in t) print k, t[k]}' | sort
+}
+
+# cpu_report BEFORE AFTER N: CPU ms per message of each process kind.
+cpu_report() {
+  local hz
+  hz=$(getconf CLK_TCK)
+  join <(echo "$1") <(echo "$2") | awk -v n="$3" -v hz="$hz" \
+    '{printf "    cpu %-14s %.3f ms/msg\n", $1, ($3 - $2) * 1000 / hz / n}'
+}
+
 stop_tegami() {
   kill -TERM "$TG_PID" 2>/dev/null
   wait "$TG_PID" 2>/dev/null
@@ -136,9 +158,12 @@ ok=1
 for kind in small big; do
   if [ "$kind" = small ]; then n=$N bytes=$SIZE label="relay"; else n=$NBIG bytes=102400 label="relay 100k"; fi
   start_tegami
+  before=$(cpu_ticks)
   measure "tegami-$kind" "$TG_PORT" "$n" "$bytes" || ok=0
   tg=$RATE
+  cpu_report "$before" "$(cpu_ticks)" "$n"
   stop_tegami
+  [ "$ONLY" = tegami ] && continue
   start_postfix
   measure "postfix-$kind" "$PF_PORT" "$n" "$bytes" || ok=0
   pf=$RATE

@@ -145,6 +145,38 @@ def main():
            received_of(box2, token) or box2.tail())
         ok("127.0.0.21: hostname not confirmed: timed out" in box2.log(),
            "the timeout is logged", box2.tail())
+
+        # dns_resolver read again on SIGHUP: first a bad value (the previous resolver
+        # stays), then the working DNS server, which names the next client at once.
+        def reload(line, logged):
+            with open(box2.conf) as f:
+                lines = [x for x in f if not x.startswith("dns_resolver")]
+            with open(box2.conf, "w") as f:
+                f.writelines(lines + [line + "\n"])
+            before = box2.log().count(logged)
+            os.kill(box2.proc.pid, 1)
+            return ts.wait_for(lambda: box2.log().count(logged) > before, 10)
+        ok(reload("dns_resolver = not-an-address", "keeping the previous resolver"),
+           "SIGHUP with a bad dns_resolver: smtpd keeps the previous resolver", box2.tail())
+        slow = connect(box2.port, "127.0.0.21")
+        slow.settimeout(10)
+        t0 = time.monotonic()
+        greet = reply(slow.makefile("rb"))
+        waited = time.monotonic() - t0
+        slow.close()
+        ok(greet and greet[0].startswith("220") and waited >= 1.5,
+           "the previous (silent) resolver is still the one asked (%.2f s)" % waited,
+           box2.tail())
+        ok(reload("dns_resolver = 127.0.0.1@%d" % dns.port, "client names: resolver reloaded"),
+           "SIGHUP with dns_resolver set to the DNS server: smtpd makes a new resolver",
+           box2.tail())
+        token = "peername-reload-%d" % os.getpid()
+        secs, code = send_one(box2.port, "127.0.0.21", box2.user, token)
+        ok(code == 250 and secs < 1.5,
+           "after the reload the client is named without waiting (%.2f s)" % secs, box2.tail())
+        ok(ts.wait_for(lambda: "(good.ptr.example [127.0.0.21])" in received_of(box2, token), 15),
+           "after the reload Received names the client by the new resolver's answer",
+           received_of(box2, token) or box2.tail())
     finally:
         box.stop()
         box2.stop()

@@ -4,7 +4,8 @@ test domains under .example, pointing at 127.0.0.x and ::1; Postfix's smtp-sink 
 Debian's postfix package, extracted with dpkg -x, never installed) as the receiving MX,
 made to refuse at a stage or to withhold PIPELINING/8BITMIME/ESMTP; and the Tegami suite
 in a sandbox whose remote agent asks that DNS server (dns_resolver) and connects to the
-sinks' port (smtp_port).
+sinks' port (smtp_port). One domain (dnsfail.example) dnsmasq forwards to a small
+in-process server that answers SERVFAIL (a temporary DNS failure).
 
 Mail for other domains cannot be submitted over SMTP until relay control lands (smtpd
 refuses it with 550 5.7.1), so this test hands messages to the queue the way smtpd does:
@@ -20,11 +21,13 @@ import email
 import email.policy
 import glob
 import os
+import re
 import random
 import socket
 import struct
 import subprocess
 import sys
+import threading
 import tempfile
 import time
 
@@ -146,6 +149,39 @@ def postfix_dir():
     return d
 
 
+class ServFail:
+    """A DNS server on 127.0.0.1 that answers every query with SERVFAIL (dnsmasq forwards
+    one test domain to it: a temporary DNS failure)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except OSError:
+                return
+            if len(data) < 12:
+                continue
+            i = 12  # the question: labels, then type and class
+            while i < len(data) and data[i] != 0:
+                i += data[i] + 1
+            q = data[12:i + 5]
+            hdr = data[:2] + bytes([0x80 | (data[2] & 0x79), 0x82]) + b"\0\1\0\0\0\0\0\0"
+            try:
+                self.sock.sendto(hdr + q, peer)
+            except OSError:
+                return
+
+    def stop(self):
+        self.sock.close()
+
+
 class Sink:
     """smtp-sink on addr:port; each accepted message dumped to a file in self.dump."""
 
@@ -242,6 +278,8 @@ def main():
         "host-record=mx.old.example,127.0.0.6",
         "",
     ])
+    servfail = ServFail()
+    records += "server=/dnsfail.example/127.0.0.1#%d\n" % servfail.port
     dns = ts.Dnsmasq(work, records, ["server=127.0.0.1#9"])
     sinks = {
         "good": Sink(pf, work, "127.0.0.2", sink_port),
@@ -309,6 +347,46 @@ def main():
             ok(b"X-Rcpt-Args: <u1@good.example>" in m, "the envelope recipient arrives", m)
             ok(b"\n.leading dot\nbare\nlf\n" in m,
                "the body arrives unstuffed, the bare LF as a line ending", m)
+
+        # 1b. A large clean body (the zero-copy path: views into the mapped body, split at
+        # each line that starts with a dot) arrives whole and unstuffed.
+        big = b"".join(b"%s%06d filler line of the large body\r\n" %
+                       (b"." if i % 29 == 0 else b"", i) for i in range(3000))
+        st, text, qid, body = send(["u1b@good.example"], "T1bbig", big)
+        want = big.replace(b"\r\n", b"\n")
+        got = []
+
+        def whole():  # the sink writes its dump as the data arrives: wait for all of it
+            got[:] = [m for m in sinks["good"].messages() if b"T1bbig" in m]
+            return len(got) == 1 and want in got[0]
+        ts.wait_for(whole, 15)
+        ok(st == 2 and len(got) == 1 and want in got[0],
+           "a %d-byte body with dot lines arrives whole and unstuffed" % len(body),
+           box.tail() if not got else got[0][:300])
+
+        # 1c. Past smtp_destination_recipient_limit (50): 120 recipients for one next hop
+        # go as three transactions (50, 50, 20), each recipient in exactly one of them.
+        many = ["split%03d@good.example" % k for k in range(120)]
+        st, text, qid, body = send(many, "T1csplit")
+        got = []
+
+        def all_split():
+            got[:] = [m for m in sinks["good"].messages() if b"T1csplit" in m]
+            return sum(m.count(b"X-Rcpt-Args: <split") for m in got) >= 120
+        ts.wait_for(all_split, 20)
+        seen = [a.decode() for m in got for a in re.findall(rb"X-Rcpt-Args: <(split[^>]*)>", m)]
+        sizes = sorted(len(re.findall(rb"X-Rcpt-Args: <split", m)) for m in got)
+        ok(st == 2 and sizes == [20, 50, 50],
+           "120 recipients to one next hop: 3 transactions of at most 50 (%s)" % sizes,
+           box.tail())
+        ok(sorted(seen) == sorted(many), "every one of the 120 recipients arrives exactly once",
+           "%d seen, %d distinct" % (len(seen), len(set(seen))))
+        sent = set(re.findall(r"to=<(split\d+@good\.example)>.*status=sent", box.log()))
+        ts.wait_for(lambda: len(set(re.findall(r"to=<(split\d+@good\.example)>.*status=sent",
+                                               box.log()))) == 120, 5)
+        sent = set(re.findall(r"to=<(split\d+@good\.example)>.*status=sent", box.log()))
+        ok(len(sent) == 120, "the queue logs status=sent for each of the 120 (%d)" % len(sent),
+           box.tail())
         ok(ts.wait_for(lambda: "relay=mx1.good.example[127.0.0.2]:%d" % sink_port in box.log()
                        and "status=sent" in box.log(), 5),
            "log line: relay=host[addr]:port, status=sent", box.tail())
@@ -374,6 +452,57 @@ def main():
            "after queue_lifetime the deferred recipient bounces", box.tail())
         attempts = box.log().count("to=<s@soft.example>")
         ok(attempts >= 2, "the deferred recipient was retried (%d attempts)" % attempts)
+
+        # 6b. a temporary DNS failure (dnsfail.example is forwarded by dnsmasq to a port where
+        # nothing answers: SERVFAIL) defers with 4.4.3; it does not bounce at once
+        send(["t@dnsfail.example"], "T6bdns")
+        pat = r"to=<t@dnsfail\.example>, .*dsn=4\.4\.3, status=deferred \(DNS lookup of MX for " \
+              r"dnsfail\.example failed, try again"
+        ok(ts.wait_for(lambda: re.search(pat, box.log()) is not None, 20),
+           "a temporary DNS failure defers with 4.4.3", box.tail())
+        first = re.search(r"to=<t@dnsfail\.example>, .*status=(\w+)", box.log())
+        ok(first is not None and first.group(1) == "deferred",
+           "the temporary DNS failure is not a bounce (the first outcome is deferred)",
+           box.tail())
+
+        # 6c. the log lines carry relay=host[addr]:port, delay=, delays=a/b/c/d, dsn= and
+        # status= with the remote reply, for sent, deferred and bounced recipients
+        num = r"[0-9.]+(?:e[+-]?[0-9]+)?"
+        fields = r", relay=%s\[%s\]:%d, delay=" + num + r", delays=" + "/".join([num] * 4) + \
+                 r", dsn=%s, status=%s \(%s"
+        for rcpt, host, addr, dsn, status, reply in [
+                ("u1@good.example", "mx1.good.example", "127.0.0.2", r"2\.0\.0", "sent",
+                 r".* said: 250 "),
+                ("s@soft.example", "mx.soft.example", "127.0.0.5", r"4\.\d+\.\d+", "deferred",
+                 r".* said: 4\d\d "),
+                ("c@reject.example", "mx.reject.example", "127.0.0.4", r"5\.\d+\.\d+", "bounced",
+                 r".* said: 5\d\d ")]:
+            line = r"to=<%s>" % re.escape(rcpt) + fields % (
+                re.escape(host), re.escape(addr), sink_port, dsn, status, reply)
+            ok(re.search(line, box.log()) is not None,
+               "log line fields for status=%s: relay=, delay=, delays=, dsn=, reply" % status,
+               [x for x in box.log().splitlines() if rcpt in x][-3:])
+
+        # 6d. the bounce of a bounce: a remote sender whose bounce is refused too; the
+        # failed bounce goes to the postmaster (a local mailbox here) and is logged
+        st, text, _ = submit(qsock, "s@reject.example", ["b@reject.example"],
+                             b"From: <s@reject.example>\r\nSubject: T6dbb\r\n"
+                             b"Message-ID: <T6dbb@test>\r\n\r\nbody T6dbb\r\n")
+        ok(st == 2, "queued from a remote sender whose domain refuses mail", text)
+        pm = []
+
+        def to_postmaster():
+            pm[:] = [d for d in dsns(box, "s@reject.example")
+                     if "postmaster@" in d.get("To", "") and
+                     any("s@reject.example" in x[0] and x[1] == "failed"
+                         for x in status_fields(d))]
+            return bool(pm)
+        ok(ts.wait_for(to_postmaster, 20),
+           "a refused bounce goes to the postmaster as a report (Final-Recipient the "
+           "remote sender, Action failed)", box.tail())
+        ok(re.search(r"to=<s@reject\.example>, .*status=bounced", box.log()) is not None,
+           "the refused bounce to the remote sender is logged as bounced", box.tail())
+        ok(len(pm) == 1, "the postmaster gets exactly one report (%d); no bounce loop" % len(pm))
 
         # 7. an 8-bit message to a server without 8BITMIME (nor EHLO): a clear bounce
         send(["o@old.example"], "T7old", "caf\u00e9\r\n".encode(), flags=1)
@@ -473,6 +602,7 @@ def main():
         for s in sinks.values():
             s.stop()
         dns.stop()
+        servfail.stop()
         if not TAP.failed:
             box.remove()
             subprocess.run(["rm", "-rf", work], check=False, timeout=60)

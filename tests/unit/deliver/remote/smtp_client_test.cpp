@@ -53,8 +53,9 @@ void run(SmtpClient& c, const std::vector<Step>& steps) {
                 c.feed(st.data);
                 break;
             case Step::client:
-                cr_assert_eq(c.output(), st.data, "step %zu: client wrote [%s], expected [%s]", i,
-                             c.output().c_str(), st.data.c_str());
+                cr_assert_eq(c.output().flat(), st.data,
+                             "step %zu: client wrote [%s], expected [%s]", i,
+                             c.output().flat().c_str(), st.data.c_str());
                 c.output().clear();
                 break;
             case Step::tls_ok:
@@ -69,7 +70,7 @@ void run(SmtpClient& c, const std::vector<Step>& steps) {
                 break;
         }
     }
-    cr_assert(c.output().empty(), "unexpected client output [%s]", c.output().c_str());
+    cr_assert(c.output().empty(), "unexpected client output [%s]", c.output().flat().c_str());
 }
 
 const char* kEhloPlain = "250-mx.test\r\n250 SIZE 1000\r\n";
@@ -610,4 +611,35 @@ Test(lmtp_client, the_reply_timeout_caps_every_wait) {
     c.connection_lost("conversation timed out");
     auto r = c.take_results();
     cr_expect_eq(r[0].dsn, "4.4.2");
+}
+
+// OutBuf: pieces written in part keep their order; own() leaves nothing pointing outside.
+Test(smtp_client, outbuf_partial_writes_and_own) {
+    std::string body(2000, 'b');
+    OutBuf o;
+    o.text("MAIL FROM:<a>\r\n");
+    o.ref(body);
+    o.text(".\r\n");
+    cr_assert_eq(o.size(), 15 + 2000 + 3);
+    iovec v[8];
+    cr_assert_eq(o.gather(v, 8), 3u);
+    cr_expect_eq(v[1].iov_base, body.data());  // by reference
+    o.consume(10);
+    cr_assert_eq(o.gather(v, 8), 3u);
+    cr_expect_eq(std::string(static_cast<char*>(v[0].iov_base), v[0].iov_len), "<a>\r\n");
+    o.consume(5 + 1000);
+    std::string stage;
+    o.copy_front(stage, 16);
+    cr_expect_eq(stage, std::string(16, 'b'));
+    o.own();
+    body.assign(2000, 'X');  // the body changes: the buffer has its own copy now
+    cr_expect_eq(o.flat(), std::string(1000, 'b') + ".\r\n");
+    OutBuf p;
+    p.text("QUIT\r\n");
+    o.append(std::move(p));
+    cr_expect(p.empty());
+    o.consume(1000);
+    cr_expect_eq(o.flat(), ".\r\nQUIT\r\n");
+    o.consume(100);
+    cr_expect(o.empty());
 }
