@@ -715,10 +715,10 @@ Result<size_t> BdbStore::remove_broken_files(const std::vector<std::string>& fil
         if (!marker) {
             why = marker.error();
         } else if (!*marker) {
-            continue;
-        } else if (auto fd = open_file(qid, **marker); fd) {
-            continue;
+            continue;  // an inline body
         } else {
+            auto fd = open_file(qid, **marker);
+            if (fd) continue;
             why = fd.error();
         }
         if (why.exit != Exit::data_err) return why;  // an I/O error: keep it, fail the start

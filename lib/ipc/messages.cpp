@@ -412,6 +412,8 @@ constexpr uint32_t nfds_of() {
 
 // ---- the public encoders and decoders of messages.hpp, one line a message
 
+// M is a type name, which cannot be parenthesised.
+// NOLINTNEXTLINE(bugprone-macro-parentheses)
 #define TEGAMI_IPC_MESSAGE(M)                     \
     std::string encode(const M& m) {              \
         return encode_fields(m, nfds_of<M>());    \

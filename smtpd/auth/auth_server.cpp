@@ -290,7 +290,7 @@ void AuthServer::start_dovecot(uint64_t sid, ipc::AuthStartMsg& m, Conversation&
     Session& s = sessions_.at(sid);
     DovecotRequest req;
     req.mechanism = m.mechanism;
-    if (m.has_initial) req.initial = std::move(m.initial);
+    if (m.has_initial) req.initial = m.initial;  // a copy, so the frame's bytes can be wiped
     OPENSSL_cleanse(m.initial.data(), m.initial.size());
     req.client_addr = printable_addr(m.client_addr);
     // smtpd relays AUTH only under TLS or, when the administrator allowed it, from a
@@ -323,7 +323,7 @@ void AuthServer::step_conversation(uint64_t sid, ipc::AuthStepMsg& m) {
     }
     it->second.last = std::time(nullptr);
     if (it->second.dovecot.id) {
-        dovecot_->step(it->second.dovecot.id, std::move(m.response));
+        dovecot_->step(it->second.dovecot.id, m.response);  // a copy: the frame's is wiped
         OPENSSL_cleanse(m.response.data(), m.response.size());
         return;  // the answer comes through on_dovecot
     }

@@ -218,7 +218,10 @@ uint32_t DovecotClient::start(DovecotRequest r, Done done) {
     q.waiting = true;
     arm_timer();
     if (state_ == State::closed) connect();  // may fail: deliver() then ends id
-    if (state_ == State::ready) send_auth(id, q);
+    if (state_ == State::ready) {
+        auto it = requests_.find(id);  // q is not used again: connect() may have ended it
+        if (it != requests_.end()) send_auth(id, it->second);
+    }
     return id;
 }
 
