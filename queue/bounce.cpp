@@ -81,8 +81,88 @@ bool split_remote(const std::string& text, std::string& host, std::string& reply
     return !host.empty() && host.find(' ') == std::string::npos;
 }
 
-void add_text_part(std::string& b, const Envelope& orig, const std::string& host, DsnKind kind,
-                   const DsnOptions& opt, bool full, bool too_big) {
+bool starts_with_nocase(std::string_view s, std::string_view prefix) {
+    if (s.size() < prefix.size()) return false;
+    auto low = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+    for (size_t i = 0; i < prefix.size(); ++i)
+        if (low(s[i]) != low(prefix[i])) return false;
+    return true;
+}
+
+// The next line of s (without its CR LF or LF); false at the end.
+bool next_line(std::string_view& s, std::string_view& line) {
+    if (s.empty()) return false;
+    size_t nl = s.find('\n');
+    line = s.substr(0, nl);
+    s.remove_prefix(nl == std::string_view::npos ? s.size() : nl + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    return true;
+}
+
+}  // namespace
+
+std::vector<ReportedRecipient> reported_recipients(std::string_view report, size_t max) {
+    std::vector<ReportedRecipient> out;
+    // The delivery-status part: its Content-Type line, then its own header section.
+    std::string_view s = report, line;
+    bool found = false;
+    while (!found && next_line(s, line))
+        found = starts_with_nocase(line, "Content-Type: message/delivery-status") ||
+                starts_with_nocase(line, "Content-Type: message/global-delivery-status");
+    if (!found) return out;
+    while (next_line(s, line) && !line.empty()) {
+    }
+    // Groups of fields separated by empty lines; the first is the per-message group.
+    bool per_message = true, in_group = false;
+    ReportedRecipient cur;
+    std::string* last = nullptr;
+    auto close = [&] {
+        if (in_group && !per_message && !cur.final_recipient.empty() && out.size() < max)
+            out.push_back(cur);
+        if (in_group) per_message = false;
+        in_group = false;
+        cur = ReportedRecipient{};
+        last = nullptr;
+    };
+    while (next_line(s, line)) {
+        if (line.substr(0, 2) == "--") break;  // the next part's boundary
+        if (line.empty()) {
+            close();
+            continue;
+        }
+        in_group = true;
+        if ((line[0] == ' ' || line[0] == '\t')) {  // a folded field goes on
+            if (last) *last += " " + printable(line.substr(line.find_first_not_of(" \t")));
+            continue;
+        }
+        size_t colon = line.find(':');
+        last = nullptr;
+        if (colon == std::string_view::npos) continue;
+        std::string name = lower_ascii(line.substr(0, colon));
+        std::string_view value = line.substr(colon + 1);
+        while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+            value.remove_prefix(1);
+        if (name == "final-recipient")
+            last = &cur.final_recipient;
+        else if (name == "original-recipient")
+            last = &cur.original_recipient;
+        else if (name == "action")
+            last = &cur.action;
+        else if (name == "status")
+            last = &cur.status;
+        else if (name == "diagnostic-code")
+            last = &cur.diagnostic;
+        if (last) *last = printable(value);
+    }
+    close();
+    return out;
+}
+
+namespace {
+
+void add_text_part(std::string& b, const Envelope& orig, std::string_view orig_body,
+                   const std::string& host, DsnKind kind, const DsnOptions& opt, bool full,
+                   bool too_big) {
     b += "Content-Description: Notification\r\n";
     b += "Content-Type: text/plain; charset=us-ascii\r\n\r\n";
     b += "This is the mail system at host " + host + ".\r\n\r\n";
@@ -95,8 +175,9 @@ void add_text_part(std::string& b, const Envelope& orig, const std::string& host
             b += "It is still in the queue and will be tried again; you need not resend it.\r\n";
             break;
         case DsnKind::double_bounce:
-            b += "A delivery status notification could not be delivered to <" + orig.sender +
-                 ">.\r\n";
+            b += "A message with the null sender, as delivery status notifications have,\r\n";
+            b += "could not be delivered to the recipients below, so it comes to the "
+                 "postmaster.\r\n";
             break;
         case DsnKind::success:
             b += "Your message was delivered to the recipients below, as you asked.\r\n";
@@ -120,6 +201,26 @@ void add_text_part(std::string& b, const Envelope& orig, const std::string& host
         else
             b += "<" + r.address + ">: " + r.text + "\r\n";
     }
+    b += "\r\n";
+    if (kind != DsnKind::double_bounce) return;
+    // What the undeliverable notification reported, so the postmaster need not dig.
+    constexpr size_t kMaxQuoted = 50;
+    std::vector<ReportedRecipient> was = reported_recipients(orig_body, kMaxQuoted + 1);
+    if (was.empty()) {
+        b += "It was not a delivery status report; its headers follow.\r\n\r\n";
+        return;
+    }
+    b += "The notification reported on these recipients of the original message:\r\n";
+    for (size_t i = 0; i < was.size() && i < kMaxQuoted; ++i) {
+        const ReportedRecipient& w = was[i];
+        b += "  " + w.final_recipient;
+        if (!w.original_recipient.empty()) b += " (originally " + w.original_recipient + ")";
+        b += ": " + (w.action.empty() ? std::string("?") : w.action);
+        if (!w.status.empty()) b += ", status " + w.status;
+        if (!w.diagnostic.empty()) b += ": " + w.diagnostic;
+        b += "\r\n";
+    }
+    if (was.size() > kMaxQuoted) b += "  and more.\r\n";
     b += "\r\n";
 }
 
@@ -246,7 +347,7 @@ Bounce make_dsn(DsnKind kind, const Envelope& orig, std::string_view orig_body,
                            : kind == DsnKind::success && (orig.flags & ipc::kFlagRetFull);
     bool too_big = wanted_full && !full && opt.size_limit > 0;
     b += "--" + boundary + "\r\n";
-    add_text_part(b, orig, hostname, kind, opt, full, too_big);
+    add_text_part(b, orig, orig_body, hostname, kind, opt, full, too_big);
     b += "--" + boundary + "\r\n";
     add_status_part(b, orig, hostname, kind, opt);
     b += "--" + boundary + "\r\n";

@@ -14,7 +14,9 @@
 // size_limit, a delay warning and a double bounce return the header section only
 // (text/rfc822-headers). Never bounce a bounce: a report has the null sender, a message
 // with the null sender gets no report, and a failed report goes to the postmaster once
-// (a failed double bounce is only logged).
+// (a failed double bounce is only logged). The double bounce's per-recipient fields are
+// those of the report that failed (its recipient, why it failed); its text also quotes
+// what that report said about the original message's recipients.
 #pragma once
 
 #include <cstdint>
@@ -56,6 +58,14 @@ bool needs_success_report(const Envelope& env, const std::vector<SuccessAction>&
 bool needs_delay_warning(const Envelope& env, uint64_t now, uint64_t warn_after);
 // The header section of a message body (up to, not including, the empty line).
 std::string_view header_section(std::string_view body);
+// One per-recipient group of a delivery status report (RFC 3464 2.3), its values
+// printable ASCII: what a double bounce quotes of the notification that failed.
+struct ReportedRecipient {
+    std::string final_recipient, original_recipient, action, status, diagnostic;
+};
+// The recipients the (message/delivery-status or message/global-delivery-status) part
+// of report names, at most max; none when it has no such part. Trusts nothing in it.
+std::vector<ReportedRecipient> reported_recipients(std::string_view report, size_t max);
 struct DsnOptions {
     std::string postmaster;                // the recipient of a double bounce
     uint64_t size_limit = 50000;           // bounce_size_limit: largest message returned whole
