@@ -160,11 +160,47 @@ std::vector<ReportedRecipient> reported_recipients(std::string_view report, size
 
 namespace {
 
+// RFC 6533: a report on an SMTPUTF8 message is a global one (UTF-8 in its fields).
+bool global(const Envelope& orig) {
+    return (orig.flags & ipc::kFlagSmtputf8) != 0;
+}
+
+// RFC 6533 3 utf-8-addr-unitext: UTF-8 as is, printable ASCII but '+', '=', '\' as is,
+// every other character as \x{HEX}. s is valid UTF-8.
+std::string utf8_addr_unitext(std::string_view s) {
+    static const char hex[] = "0123456789ABCDEF";
+    std::string o;
+    for (char c : s) {
+        auto u = static_cast<unsigned char>(c);
+        if (u >= 0x80 || (u >= 0x21 && u <= 0x7e && c != '+' && c != '=' && c != '\\')) {
+            o.push_back(c);
+        } else {
+            o += "\\x{";
+            o.push_back(hex[u >> 4]);
+            o.push_back(hex[u & 15]);
+            o += "}";
+        }
+    }
+    return o;
+}
+
+// "type;address" as stored -> an Original-Recipient or Final-Recipient value: in a global
+// report a utf-8 address in UTF-8, else ASCII (utf-8-addr-xtext, xtext).
+std::string address_field_value(const std::string& stored, bool utf8) {
+    size_t semi = stored.find(';');
+    if (utf8 && semi != std::string::npos && stored.compare(0, semi, "utf-8") == 0) {
+        std::string_view addr = std::string_view(stored).substr(semi + 1);
+        if (valid_utf8(addr)) return "utf-8; " + utf8_addr_unitext(addr);
+    }
+    return printable(orcpt_field_value(stored));
+}
+
 void add_text_part(std::string& b, const Envelope& orig, std::string_view orig_body,
                    const std::string& host, DsnKind kind, const DsnOptions& opt, bool full,
                    bool too_big) {
     b += "Content-Description: Notification\r\n";
-    b += "Content-Type: text/plain; charset=us-ascii\r\n\r\n";
+    b += global(orig) ? "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+                      : "Content-Type: text/plain; charset=us-ascii\r\n\r\n";
     b += "This is the mail system at host " + host + ".\r\n\r\n";
     switch (kind) {
         case DsnKind::failure:
@@ -226,8 +262,10 @@ void add_text_part(std::string& b, const Envelope& orig, std::string_view orig_b
 
 void add_status_part(std::string& b, const Envelope& orig, const std::string& host, DsnKind kind,
                      const DsnOptions& opt) {
+    const bool utf8 = global(orig);
     b += "Content-Description: Delivery report\r\n";
-    b += "Content-Type: message/delivery-status\r\n\r\n";
+    b += utf8 ? "Content-Type: message/global-delivery-status\r\n\r\n"
+              : "Content-Type: message/delivery-status\r\n\r\n";
     b += "Reporting-MTA: dns; " + host + "\r\n";
     if (!orig.envid.empty()) b += "Original-Envelope-Id: " + printable(orig.envid) + "\r\n";
     b += "X-Tegami-Queue-ID: " + orig.queue_id + "\r\n";
@@ -238,9 +276,9 @@ void add_status_part(std::string& b, const Envelope& orig, const std::string& ho
         if (!covered(r, kind, ok)) continue;
         b += "\r\n";
         if (!r.dsn_orcpt.empty())
-            b += "Original-Recipient: " + printable(orcpt_field_value(r.dsn_orcpt)) + "\r\n";
+            b += "Original-Recipient: " + address_field_value(r.dsn_orcpt, utf8) + "\r\n";
         std::string type = has_non_ascii(r.address) ? "utf-8;" : "rfc822;";
-        b += "Final-Recipient: " + printable(orcpt_field_value(type + r.address)) + "\r\n";
+        b += "Final-Recipient: " + address_field_value(type + r.address, utf8) + "\r\n";
         b += std::string("Action: ") + action_of(kind, ok) + "\r\n";
         b += "Status: " + status_of(r, kind, ok) + "\r\n";
         std::string rhost, reply;
@@ -338,7 +376,8 @@ Bounce make_dsn(DsnKind kind, const Envelope& orig, std::string_view orig_body,
     b += "Message-ID: <" + new_qid + "@" + hostname + ">\r\n";
     b += "Auto-Submitted: auto-replied\r\n";
     b += "MIME-Version: 1.0\r\n";
-    b += "Content-Type: multipart/report; report-type=delivery-status;\r\n";
+    b += global(orig) ? "Content-Type: multipart/report; report-type=global-delivery-status;\r\n"
+                      : "Content-Type: multipart/report; report-type=delivery-status;\r\n";
     b += "\tboundary=\"" + boundary + "\"\r\n\r\n";
     b += "This is a MIME-encapsulated message.\r\n\r\n";
     bool full = return_full(kind, orig, orig_body.size(), opt.size_limit);
@@ -354,14 +393,17 @@ Bounce make_dsn(DsnKind kind, const Envelope& orig, std::string_view orig_body,
     const char* what = kind == DsnKind::success ? "Delivered Message" : "Undelivered Message";
     if (full) {
         b += std::string("Content-Description: ") + what + "\r\n";
-        b += "Content-Type: message/rfc822\r\n";
-        if (orig.flags & ipc::kFlag8BitMime) b += "Content-Transfer-Encoding: 8bit\r\n";
+        b += global(orig) ? "Content-Type: message/global\r\n" : "Content-Type: message/rfc822\r\n";
+        if (orig.flags & (ipc::kFlag8BitMime | ipc::kFlagSmtputf8))
+            b += "Content-Transfer-Encoding: 8bit\r\n";
         b += "\r\n";
         b += orig_body;
         if (!orig_body.empty() && orig_body.back() != '\n') b += "\r\n";
     } else {
         b += std::string("Content-Description: ") + what + " Headers\r\n";
-        b += "Content-Type: text/rfc822-headers\r\n\r\n";
+        b += global(orig) ? "Content-Type: message/global-headers\r\n"
+                            "Content-Transfer-Encoding: 8bit\r\n\r\n"
+                          : "Content-Type: text/rfc822-headers\r\n\r\n";
         b += header_section(orig_body);
     }
     b += "\r\n--" + boundary + "--\r\n";

@@ -344,3 +344,86 @@ Test(dsn, double_bounce_names_the_report_recipient_and_the_original_failure) {
     cr_expect_eq(was[0].final_recipient, "rfc822; r@far.example");
     cr_expect_eq(was[0].status, "5.1.1");
 }
+
+namespace {
+
+std::string content_type(const std::string& part) {
+    size_t at = part.find("Content-Type: ");
+    if (at == std::string::npos) return "";
+    at += 14;
+    return part.substr(at, part.find_first_of(";\r", at) - at);
+}
+
+Envelope utf8_failure() {
+    Envelope e = env(0, RcptState::failed);
+    e.flags = ipc::kFlagSmtputf8 | ipc::kFlag8BitMime;
+    e.recipients[0].address = "j\xc3\xb6rg+x@far.example";
+    e.recipients[0].dsn_orcpt = "utf-8;J\xc3\xb6rg+x@far.example";
+    return e;
+}
+
+}  // namespace
+
+Test(dsn, global_report_bad_inputs_stay_ascii) {
+    // A utf-8 ORCPT that is not valid UTF-8 is never copied raw, even in a global report.
+    Envelope e = utf8_failure();
+    e.recipients[0].dsn_orcpt = "utf-8;J\xc3(rg@far.example";
+    Bounce b = make_dsn(DsnKind::failure, e, kBody, "mx.test", "0123456789ABCDEG", 2000);
+    auto parts = parts_of(b.body);
+    cr_assert_eq(parts.size(), 3u);
+    auto groups = groups_of(parts[1]);
+    cr_assert_eq(groups.size(), 2u);
+    std::string orcpt = field(groups[1], "original-recipient");
+    cr_expect_eq(orcpt.find('\xc3'), std::string::npos, "raw invalid UTF-8: %s", orcpt.c_str());
+    cr_expect(orcpt.rfind("utf-8; ", 0) == 0, "%s", orcpt.c_str());
+    // Without SMTPUTF8 the report is the classic one, whatever the addresses hold.
+    e = utf8_failure();
+    e.flags = 0;
+    b = make_dsn(DsnKind::failure, e, kBody, "mx.test", "0123456789ABCDEG", 2000);
+    parts = parts_of(b.body);
+    cr_assert_eq(parts.size(), 3u);
+    cr_expect(has(b, "report-type=delivery-status;"));
+    cr_expect_eq(content_type(parts[0]), "text/plain");
+    cr_expect(has(b, "charset=us-ascii"));
+    cr_expect_eq(content_type(parts[1]), "message/delivery-status");
+    cr_expect_eq(content_type(parts[2]), "message/rfc822");
+    cr_expect_eq(field(groups_of(parts[1])[1], "final-recipient"),
+                 "utf-8; j\\x{F6}rg\\x{2B}x@far.example");
+}
+
+Test(dsn, smtputf8_message_gets_a_global_report) {
+    Envelope e = utf8_failure();
+    Bounce b = make_dsn(DsnKind::failure, e, kBody, "mx.test", "0123456789ABCDEG", 2000);
+    cr_expect(b.envelope.flags & ipc::kFlagSmtputf8, "the report needs SMTPUTF8 on the way");
+    cr_expect(has(b, "Content-Type: multipart/report; report-type=global-delivery-status;\r\n"));
+    auto parts = parts_of(b.body);
+    cr_assert_eq(parts.size(), 3u, "%s", b.body.c_str());
+    cr_expect(parts[0].find("charset=utf-8") != std::string::npos);
+    cr_expect(parts[0].find("<j\xc3\xb6rg+x@far.example>: ") != std::string::npos);
+    cr_expect_eq(content_type(parts[1]), "message/global-delivery-status");
+    auto groups = groups_of(parts[1]);
+    cr_assert_eq(groups.size(), 2u, "%s", parts[1].c_str());
+    const Group& g = groups[1];
+    // utf-8-addr-unitext: UTF-8 as is, '+' escaped.
+    cr_expect_eq(field(g, "final-recipient"), "utf-8; j\xc3\xb6rg\\x{2B}x@far.example");
+    cr_expect_eq(field(g, "original-recipient"), "utf-8; J\xc3\xb6rg\\x{2B}x@far.example");
+    cr_expect_eq(field(g, "action"), "failed");
+    cr_expect_eq(field(g, "status"), "5.1.1");
+    cr_expect_eq(content_type(parts[2]), "message/global");
+    cr_expect(parts[2].find("Content-Transfer-Encoding: 8bit\r\n") != std::string::npos);
+    cr_expect(parts[2].find("the body line") != std::string::npos);
+    // RET=HDRS: message/global-headers.
+    e.flags |= ipc::kFlagRetHdrs;
+    b = make_dsn(DsnKind::failure, e, kBody, "mx.test", "0123456789ABCDEG", 2000);
+    parts = parts_of(b.body);
+    cr_assert_eq(parts.size(), 3u);
+    cr_expect_eq(content_type(parts[2]), "message/global-headers");
+    cr_expect(parts[2].find("the body line") == std::string::npos);
+    // A double bounce of a global report quotes its recipients from it.
+    Bounce rep =
+        make_dsn(DsnKind::failure, utf8_failure(), kBody, "mx.test", "0123456789ABCDEG", 2000);
+    auto was = reported_recipients(rep.body, 10);
+    cr_assert_eq(was.size(), 1u);
+    cr_expect_eq(was[0].final_recipient, "utf-8; j??rg\\x{2B}x@far.example",
+                 "quoted as printable ASCII: %s", was[0].final_recipient.c_str());
+}
