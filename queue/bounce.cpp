@@ -57,6 +57,7 @@ bool covered(const Recipient& r, DsnKind kind, SuccessAction ok) {
 const char* action_of(DsnKind kind, SuccessAction ok) {
     if (ok == SuccessAction::delivered) return "delivered";
     if (ok == SuccessAction::relayed) return "relayed";
+    if (ok == SuccessAction::expanded) return "expanded";
     return kind == DsnKind::delay ? "delayed" : "failed";
 }
 

@@ -1,6 +1,6 @@
 // bounce.hpp - delivery status notifications (RFC 3464 multipart/report): the failure
 // report for the failed recipients of a message, the success report (Action: delivered
-// or relayed) for recipients that asked NOTIFY=SUCCESS, the delay warning for recipients
+// relayed or expanded) for recipients that asked NOTIFY=SUCCESS, the delay warning for recipients
 // still deferred after delay_warning_time, and the double bounce that tells the
 // postmaster about an undeliverable report. Pure: builds the envelope and body; the
 // runner stores them in the same transaction as the state change that caused them.
@@ -44,7 +44,8 @@ struct Bounce {
 enum class DsnKind { failure, delay, double_bounce, success };
 
 // Per recipient, what a success report says (Message-side, in memory until reported).
-enum class SuccessAction : uint8_t { none, delivered, relayed };
+// expanded: an alias or .forward made it several recipients (RFC 3461 6.2.1(c)).
+enum class SuccessAction : uint8_t { none, delivered, relayed, expanded };
 
 // Whether a recipient's NOTIFY asks for this event (ipc::kNotify* bits).
 bool notify_wants(uint32_t notify, uint32_t event_bit);

@@ -6,7 +6,8 @@ bad parameters refused with 501 5.5.4 / 555 5.5.4; NOTIFY=SUCCESS gives a succes
 RET=HDRS returns headers only, RET=FULL and no RET the whole failed message; NOTIFY=NEVER
 and a NOTIFY list without FAILURE suppress the failure report; the null sender never gets
 one (a null-sender failure goes to the postmaster as before); an SMTPUTF8 message's
-failure report is a global one (RFC 6533); sendmail -bs offers DSN. Each report is
+failure report is a global one (RFC 6533); NOTIFY=SUCCESS to an alias of several gets
+Action: expanded (RFC 3461 6.2.1(c)); sendmail -bs offers DSN. Each report is
 parsed with Python's email package.
 
 Run by tests/interop/dsn.sh. Prints "ok - ..." / "not ok - ..." and, last,
@@ -243,6 +244,27 @@ def smtputf8_failure_is_a_global_report():
            "the whole message returned", r.get_payload()[2].as_string()[:400])
 
 
+def expanded_alias_gets_action_expanded():
+    # RFC 3461 6.2.1(c): "pair" is an alias to the user and an address elsewhere; with
+    # NOTIFY=SUCCESS the sender hears "expanded" for it, not a report per member.
+    tok = "DSN-EXPANDED"
+    code, _ = send(tok, [local("pair")], [], [["NOTIFY=SUCCESS"]])
+    report(code == 250, "NOTIFY=SUCCESS to an alias of two accepted", code)
+    reps = wait_reports(tok)
+    report(len(reps) == 1, "one success report", Env.box.tail())
+    if not reps:
+        return
+    _, rcpts = fields(reps[0])
+    report(len(rcpts) == 1 and rcpts[0]["Action"] == "expanded" and
+           rcpts[0]["Final-Recipient"] == "rfc822; " + local("pair") and
+           rcpts[0]["Status"].startswith("2."),
+           "Action: expanded for the alias, Status 2.x.x", rcpts)
+    ts.wait_for(lambda: delivered_copies(tok), 20)
+    report(len(delivered_copies(tok)) == 1 and
+           "<%s> expanded to <someone@elsewhere.invalid>" % local("pair") in Env.box.log(),
+           "the user got it; the address elsewhere went back to the queue", Env.box.tail())
+
+
 def sendmail_dsn_flags():
     sm = os.path.join(Env.box.bin, "sendmail")
 
@@ -282,7 +304,8 @@ def sendmail_dsn_flags():
 
 
 def main():
-    aliases = "postmaster: %s\ndead: nosuchuser-tegami-dsn\n" % ts.mail_user()
+    aliases = ("postmaster: %s\ndead: nosuchuser-tegami-dsn\npair: %s, someone@elsewhere.invalid\n"
+               % (ts.mail_user(), ts.mail_user()))
     Env.box = ts.Sandbox(prefix="tegami-dsn", aliases=aliases,
                          extra=["queue_retry_min=1s", "queue_retry_max=1s"])
     Env.user = Env.box.user
@@ -290,6 +313,7 @@ def main():
         ehlo_offers_dsn, bad_parameters_are_refused, success_report_with_orcpt_envid_and_hdrs,
         failure_reports_and_ret, notify_suppresses_failure_reports,
         mixed_success_and_failure_in_one_report, smtputf8_failure_is_a_global_report,
+        expanded_alias_gets_action_expanded,
         sendmail_dsn_flags), tail_lines=40)
 
 

@@ -427,3 +427,27 @@ Test(dsn, smtputf8_message_gets_a_global_report) {
     cr_expect_eq(was[0].final_recipient, "utf-8; j??rg\\x{2B}x@far.example",
                  "quoted as printable ASCII: %s", was[0].final_recipient.c_str());
 }
+
+Test(dsn, expanded_recipient_is_reported_as_expanded) {
+    // Bad input first: an expanded recipient without a sender to tell gets no report.
+    Envelope e = env(ipc::kNotifySuccess, RcptState::sent);
+    e.sender = "";
+    cr_expect_not(needs_success_report(e, {SuccessAction::expanded}), "null sender: never");
+    e = env(ipc::kNotifySuccess, RcptState::sent);
+    e.recipients[0].address = "list@me.test";
+    e.recipients[0].dsn = "2.0.0";
+    e.recipients[0].text = "expanded to 2 address(es) routed by the queue";
+    cr_expect(needs_success_report(e, {SuccessAction::expanded}));
+    DsnOptions o;
+    o.successes = {SuccessAction::expanded};
+    Bounce b = make_dsn(DsnKind::success, e, kBody, "mx.test", "0123456789ABCDEG", 2000, o);
+    auto parts = parts_of(b.body);
+    cr_assert_eq(parts.size(), 3u);
+    auto groups = groups_of(parts[1]);
+    cr_assert_eq(groups.size(), 2u, "%s", parts[1].c_str());
+    cr_expect_eq(field(groups[1], "final-recipient"), "rfc822; list@me.test");
+    cr_expect_eq(field(groups[1], "action"), "expanded");
+    cr_expect_eq(field(groups[1], "status"), "2.0.0");
+    cr_expect(parts[0].find("<list@me.test>: expanded: ") != std::string::npos, "%s",
+              parts[0].c_str());
+}
