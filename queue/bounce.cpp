@@ -103,6 +103,8 @@ bool next_line(std::string_view& s, std::string_view& line) {
 }  // namespace
 
 std::vector<ReportedRecipient> reported_recipients(std::string_view report, size_t max) {
+    // A null-sender message is anyone's: no field of it grows a report past this.
+    constexpr size_t kMaxReportedField = 500;
     std::vector<ReportedRecipient> out;
     // The delivery-status part: its Content-Type line, then its own header section.
     std::string_view s = report, line;
@@ -118,8 +120,12 @@ std::vector<ReportedRecipient> reported_recipients(std::string_view report, size
     ReportedRecipient cur;
     std::string* last = nullptr;
     auto close = [&] {
-        if (in_group && !per_message && !cur.final_recipient.empty() && out.size() < max)
+        if (in_group && !per_message && !cur.final_recipient.empty() && out.size() < max) {
+            for (std::string* v : {&cur.final_recipient, &cur.original_recipient, &cur.action,
+                                   &cur.status, &cur.diagnostic})
+                if (v->size() > kMaxReportedField) v->resize(kMaxReportedField);
             out.push_back(cur);
+        }
         if (in_group) per_message = false;
         in_group = false;
         cur = ReportedRecipient{};
@@ -133,7 +139,8 @@ std::vector<ReportedRecipient> reported_recipients(std::string_view report, size
         }
         in_group = true;
         if ((line[0] == ' ' || line[0] == '\t')) {  // a folded field goes on
-            if (last) *last += " " + printable(line.substr(line.find_first_not_of(" \t")));
+            if (last && last->size() <= kMaxReportedField)
+                *last += " " + printable(line.substr(line.find_first_not_of(" \t")));
             continue;
         }
         size_t colon = line.find(':');

@@ -67,7 +67,8 @@ struct ReportedRecipient {
     std::string final_recipient, original_recipient, action, status, diagnostic;
 };
 // The recipients the (message/delivery-status or message/global-delivery-status) part
-// of report names, at most max; none when it has no such part. Trusts nothing in it.
+// of report names, at most max, each value cut at 500 characters; none when it has no
+// such part. Trusts nothing in it.
 std::vector<ReportedRecipient> reported_recipients(std::string_view report, size_t max);
 struct DsnOptions {
     std::string postmaster;                // the recipient of a double bounce

@@ -299,6 +299,18 @@ Test(dsn, double_bounce_of_a_non_report_says_so) {
                                   10)
                   .empty(),
               "a group without Final-Recipient is not a recipient");
+    // A huge field (a folded one too) is cut, not copied whole into the postmaster's report.
+    std::string huge =
+        "Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x\r\n\r\n"
+        "Final-Recipient: rfc822; a@b\r\nDiagnostic-Code: smtp; " +
+        std::string(5000, 'x') + "\r\n";
+    for (int i = 0; i < 100; ++i)
+        huge += " " + std::string(100, 'y') + "\r\n";
+    auto cut = reported_recipients(huge, 10);
+    cr_assert_eq(cut.size(), 1u);
+    cr_expect_eq(cut[0].diagnostic.size(), 500u);
+    cr_expect_eq(reported_recipients(huge + "\r\nFinal-Recipient: rfc822; c@d\r\n", 1).size(), 1u,
+                 "at most max");
 }
 
 Test(dsn, double_bounce_names_the_report_recipient_and_the_original_failure) {
