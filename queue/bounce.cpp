@@ -57,6 +57,7 @@ bool covered(const Recipient& r, DsnKind kind, SuccessAction ok) {
 const char* action_of(DsnKind kind, SuccessAction ok) {
     if (ok == SuccessAction::delivered) return "delivered";
     if (ok == SuccessAction::relayed) return "relayed";
+    if (ok == SuccessAction::expanded) return "expanded";
     return kind == DsnKind::delay ? "delayed" : "failed";
 }
 
@@ -81,10 +82,133 @@ bool split_remote(const std::string& text, std::string& host, std::string& reply
     return !host.empty() && host.find(' ') == std::string::npos;
 }
 
-void add_text_part(std::string& b, const Envelope& orig, const std::string& host, DsnKind kind,
-                   const DsnOptions& opt, bool full, bool too_big) {
+bool starts_with_nocase(std::string_view s, std::string_view prefix) {
+    if (s.size() < prefix.size()) return false;
+    auto low = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+    for (size_t i = 0; i < prefix.size(); ++i)
+        if (low(s[i]) != low(prefix[i])) return false;
+    return true;
+}
+
+// The next line of s (without its CR LF or LF); false at the end.
+bool next_line(std::string_view& s, std::string_view& line) {
+    if (s.empty()) return false;
+    size_t nl = s.find('\n');
+    line = s.substr(0, nl);
+    s.remove_prefix(nl == std::string_view::npos ? s.size() : nl + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    return true;
+}
+
+}  // namespace
+
+std::vector<ReportedRecipient> reported_recipients(std::string_view report, size_t max) {
+    // A null-sender message is anyone's: no field of it grows a report past this.
+    constexpr size_t kMaxReportedField = 500;
+    std::vector<ReportedRecipient> out;
+    // The delivery-status part: its Content-Type line, then its own header section.
+    std::string_view s = report, line;
+    bool found = false;
+    while (!found && next_line(s, line))
+        found = starts_with_nocase(line, "Content-Type: message/delivery-status") ||
+                starts_with_nocase(line, "Content-Type: message/global-delivery-status");
+    if (!found) return out;
+    while (next_line(s, line) && !line.empty()) {
+    }
+    // Groups of fields separated by empty lines; the first is the per-message group.
+    bool per_message = true, in_group = false;
+    ReportedRecipient cur;
+    std::string* last = nullptr;
+    auto close = [&] {
+        if (in_group && !per_message && !cur.final_recipient.empty() && out.size() < max) {
+            for (std::string* v : {&cur.final_recipient, &cur.original_recipient, &cur.action,
+                                   &cur.status, &cur.diagnostic})
+                if (v->size() > kMaxReportedField) v->resize(kMaxReportedField);
+            out.push_back(cur);
+        }
+        if (in_group) per_message = false;
+        in_group = false;
+        cur = ReportedRecipient{};
+        last = nullptr;
+    };
+    while (next_line(s, line)) {
+        if (line.substr(0, 2) == "--") break;  // the next part's boundary
+        if (line.empty()) {
+            close();
+            continue;
+        }
+        in_group = true;
+        if ((line[0] == ' ' || line[0] == '\t')) {  // a folded field goes on
+            if (last && last->size() <= kMaxReportedField)
+                *last += " " + printable(line.substr(line.find_first_not_of(" \t")));
+            continue;
+        }
+        size_t colon = line.find(':');
+        last = nullptr;
+        if (colon == std::string_view::npos) continue;
+        std::string name = lower_ascii(line.substr(0, colon));
+        std::string_view value = line.substr(colon + 1);
+        while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+            value.remove_prefix(1);
+        if (name == "final-recipient")
+            last = &cur.final_recipient;
+        else if (name == "original-recipient")
+            last = &cur.original_recipient;
+        else if (name == "action")
+            last = &cur.action;
+        else if (name == "status")
+            last = &cur.status;
+        else if (name == "diagnostic-code")
+            last = &cur.diagnostic;
+        if (last) *last = printable(value);
+    }
+    close();
+    return out;
+}
+
+namespace {
+
+// RFC 6533: a report on an SMTPUTF8 message is a global one (UTF-8 in its fields).
+bool global(const Envelope& orig) {
+    return (orig.flags & ipc::kFlagSmtputf8) != 0;
+}
+
+// RFC 6533 3 utf-8-addr-unitext: UTF-8 as is, printable ASCII but '+', '=', '\' as is,
+// every other character as \x{HEX}. s is valid UTF-8.
+std::string utf8_addr_unitext(std::string_view s) {
+    static const char hex[] = "0123456789ABCDEF";
+    std::string o;
+    for (char c : s) {
+        auto u = static_cast<unsigned char>(c);
+        if (u >= 0x80 || (u >= 0x21 && u <= 0x7e && c != '+' && c != '=' && c != '\\')) {
+            o.push_back(c);
+        } else {
+            o += "\\x{";
+            o.push_back(hex[u >> 4]);
+            o.push_back(hex[u & 15]);
+            o += "}";
+        }
+    }
+    return o;
+}
+
+// "type;address" as stored -> an Original-Recipient or Final-Recipient value: in a global
+// report a utf-8 address in UTF-8, else ASCII (utf-8-addr-xtext, xtext).
+std::string address_field_value(const std::string& stored, bool utf8) {
+    size_t semi = stored.find(';');
+    if (utf8 && semi != std::string::npos && stored.compare(0, semi, "utf-8") == 0) {
+        std::string_view addr = std::string_view(stored).substr(semi + 1);
+        if (valid_utf8(addr)) return "utf-8; " + utf8_addr_unitext(addr);
+    }
+    return printable(orcpt_field_value(stored));
+}
+
+void add_text_part(std::string& b, const Envelope& orig, std::string_view orig_body,
+                   const std::string& host, DsnKind kind, const DsnOptions& opt, bool full,
+                   bool too_big) {
     b += "Content-Description: Notification\r\n";
-    b += "Content-Type: text/plain; charset=us-ascii\r\n\r\n";
+    b += global(orig) ? "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+                      : "Content-Type: text/plain; charset=us-ascii\r\n\r\n";
     b += "This is the mail system at host " + host + ".\r\n\r\n";
     switch (kind) {
         case DsnKind::failure:
@@ -95,8 +219,9 @@ void add_text_part(std::string& b, const Envelope& orig, const std::string& host
             b += "It is still in the queue and will be tried again; you need not resend it.\r\n";
             break;
         case DsnKind::double_bounce:
-            b += "A delivery status notification could not be delivered to <" + orig.sender +
-                 ">.\r\n";
+            b += "A message with the null sender, as delivery status notifications have,\r\n";
+            b += "could not be delivered to the recipients below, so it comes to the "
+                 "postmaster.\r\n";
             break;
         case DsnKind::success:
             b += "Your message was delivered to the recipients below, as you asked.\r\n";
@@ -121,12 +246,34 @@ void add_text_part(std::string& b, const Envelope& orig, const std::string& host
             b += "<" + r.address + ">: " + r.text + "\r\n";
     }
     b += "\r\n";
+    if (kind != DsnKind::double_bounce) return;
+    // What the undeliverable notification reported, so the postmaster need not dig.
+    constexpr size_t kMaxQuoted = 50;
+    std::vector<ReportedRecipient> was = reported_recipients(orig_body, kMaxQuoted + 1);
+    if (was.empty()) {
+        b += "It was not a delivery status report; its headers follow.\r\n\r\n";
+        return;
+    }
+    b += "The notification reported on these recipients of the original message:\r\n";
+    for (size_t i = 0; i < was.size() && i < kMaxQuoted; ++i) {
+        const ReportedRecipient& w = was[i];
+        b += "  " + w.final_recipient;
+        if (!w.original_recipient.empty()) b += " (originally " + w.original_recipient + ")";
+        b += ": " + (w.action.empty() ? std::string("?") : w.action);
+        if (!w.status.empty()) b += ", status " + w.status;
+        if (!w.diagnostic.empty()) b += ": " + w.diagnostic;
+        b += "\r\n";
+    }
+    if (was.size() > kMaxQuoted) b += "  and more.\r\n";
+    b += "\r\n";
 }
 
 void add_status_part(std::string& b, const Envelope& orig, const std::string& host, DsnKind kind,
                      const DsnOptions& opt) {
+    const bool utf8 = global(orig);
     b += "Content-Description: Delivery report\r\n";
-    b += "Content-Type: message/delivery-status\r\n\r\n";
+    b += utf8 ? "Content-Type: message/global-delivery-status\r\n\r\n"
+              : "Content-Type: message/delivery-status\r\n\r\n";
     b += "Reporting-MTA: dns; " + host + "\r\n";
     if (!orig.envid.empty()) b += "Original-Envelope-Id: " + printable(orig.envid) + "\r\n";
     b += "X-Tegami-Queue-ID: " + orig.queue_id + "\r\n";
@@ -137,9 +284,9 @@ void add_status_part(std::string& b, const Envelope& orig, const std::string& ho
         if (!covered(r, kind, ok)) continue;
         b += "\r\n";
         if (!r.dsn_orcpt.empty())
-            b += "Original-Recipient: " + printable(orcpt_field_value(r.dsn_orcpt)) + "\r\n";
+            b += "Original-Recipient: " + address_field_value(r.dsn_orcpt, utf8) + "\r\n";
         std::string type = has_non_ascii(r.address) ? "utf-8;" : "rfc822;";
-        b += "Final-Recipient: " + printable(orcpt_field_value(type + r.address)) + "\r\n";
+        b += "Final-Recipient: " + address_field_value(type + r.address, utf8) + "\r\n";
         b += std::string("Action: ") + action_of(kind, ok) + "\r\n";
         b += "Status: " + status_of(r, kind, ok) + "\r\n";
         std::string rhost, reply;
@@ -237,7 +384,8 @@ Bounce make_dsn(DsnKind kind, const Envelope& orig, std::string_view orig_body,
     b += "Message-ID: <" + new_qid + "@" + hostname + ">\r\n";
     b += "Auto-Submitted: auto-replied\r\n";
     b += "MIME-Version: 1.0\r\n";
-    b += "Content-Type: multipart/report; report-type=delivery-status;\r\n";
+    b += global(orig) ? "Content-Type: multipart/report; report-type=global-delivery-status;\r\n"
+                      : "Content-Type: multipart/report; report-type=delivery-status;\r\n";
     b += "\tboundary=\"" + boundary + "\"\r\n\r\n";
     b += "This is a MIME-encapsulated message.\r\n\r\n";
     bool full = return_full(kind, orig, orig_body.size(), opt.size_limit);
@@ -246,21 +394,24 @@ Bounce make_dsn(DsnKind kind, const Envelope& orig, std::string_view orig_body,
                            : kind == DsnKind::success && (orig.flags & ipc::kFlagRetFull);
     bool too_big = wanted_full && !full && opt.size_limit > 0;
     b += "--" + boundary + "\r\n";
-    add_text_part(b, orig, hostname, kind, opt, full, too_big);
+    add_text_part(b, orig, orig_body, hostname, kind, opt, full, too_big);
     b += "--" + boundary + "\r\n";
     add_status_part(b, orig, hostname, kind, opt);
     b += "--" + boundary + "\r\n";
     const char* what = kind == DsnKind::success ? "Delivered Message" : "Undelivered Message";
     if (full) {
         b += std::string("Content-Description: ") + what + "\r\n";
-        b += "Content-Type: message/rfc822\r\n";
-        if (orig.flags & ipc::kFlag8BitMime) b += "Content-Transfer-Encoding: 8bit\r\n";
+        b += global(orig) ? "Content-Type: message/global\r\n" : "Content-Type: message/rfc822\r\n";
+        if (orig.flags & (ipc::kFlag8BitMime | ipc::kFlagSmtputf8))
+            b += "Content-Transfer-Encoding: 8bit\r\n";
         b += "\r\n";
         b += orig_body;
         if (!orig_body.empty() && orig_body.back() != '\n') b += "\r\n";
     } else {
         b += std::string("Content-Description: ") + what + " Headers\r\n";
-        b += "Content-Type: text/rfc822-headers\r\n\r\n";
+        b += global(orig) ? "Content-Type: message/global-headers\r\n"
+                            "Content-Transfer-Encoding: 8bit\r\n\r\n"
+                          : "Content-Type: text/rfc822-headers\r\n\r\n";
         b += header_section(orig_body);
     }
     b += "\r\n--" + boundary + "--\r\n";

@@ -1,6 +1,6 @@
 // bounce.hpp - delivery status notifications (RFC 3464 multipart/report): the failure
 // report for the failed recipients of a message, the success report (Action: delivered
-// or relayed) for recipients that asked NOTIFY=SUCCESS, the delay warning for recipients
+// relayed or expanded) for recipients that asked NOTIFY=SUCCESS, the delay warning for recipients
 // still deferred after delay_warning_time, and the double bounce that tells the
 // postmaster about an undeliverable report. Pure: builds the envelope and body; the
 // runner stores them in the same transaction as the state change that caused them.
@@ -12,9 +12,13 @@
 // What is returned (RET): a failure report returns the whole message (message/rfc822)
 // unless RET=HDRS, a success report only for RET=FULL; a message larger than
 // size_limit, a delay warning and a double bounce return the header section only
-// (text/rfc822-headers). Never bounce a bounce: a report has the null sender, a message
-// with the null sender gets no report, and a failed report goes to the postmaster once
-// (a failed double bounce is only logged).
+// (text/rfc822-headers). A report on an SMTPUTF8 message is a global one (RFC 6533):
+// message/global-delivery-status with utf-8 addresses in UTF-8 (utf-8-addr-unitext),
+// message/global or message/global-headers for what it returns. Never bounce a bounce: a report has
+// the null sender, a message with the null sender gets no report, and a failed report goes to the
+// postmaster once (a failed double bounce is only logged). The double bounce's per-recipient fields
+// are those of the report that failed (its recipient, why it failed); its text also quotes what
+// that report said about the original message's recipients.
 #pragma once
 
 #include <cstdint>
@@ -40,7 +44,8 @@ struct Bounce {
 enum class DsnKind { failure, delay, double_bounce, success };
 
 // Per recipient, what a success report says (Message-side, in memory until reported).
-enum class SuccessAction : uint8_t { none, delivered, relayed };
+// expanded: an alias or .forward made it several recipients (RFC 3461 6.2.1(c)).
+enum class SuccessAction : uint8_t { none, delivered, relayed, expanded };
 
 // Whether a recipient's NOTIFY asks for this event (ipc::kNotify* bits).
 bool notify_wants(uint32_t notify, uint32_t event_bit);
@@ -56,6 +61,15 @@ bool needs_success_report(const Envelope& env, const std::vector<SuccessAction>&
 bool needs_delay_warning(const Envelope& env, uint64_t now, uint64_t warn_after);
 // The header section of a message body (up to, not including, the empty line).
 std::string_view header_section(std::string_view body);
+// One per-recipient group of a delivery status report (RFC 3464 2.3), its values
+// printable ASCII: what a double bounce quotes of the notification that failed.
+struct ReportedRecipient {
+    std::string final_recipient, original_recipient, action, status, diagnostic;
+};
+// The recipients the (message/delivery-status or message/global-delivery-status) part
+// of report names, at most max, each value cut at 500 characters; none when it has no
+// such part. Trusts nothing in it.
+std::vector<ReportedRecipient> reported_recipients(std::string_view report, size_t max);
 struct DsnOptions {
     std::string postmaster;                // the recipient of a double bounce
     uint64_t size_limit = 50000;           // bounce_size_limit: largest message returned whole

@@ -4,8 +4,8 @@
 #include <algorithm>
 
 #include "lib/mail/address.hpp"
+#include "lib/mail/error_target.hpp"
 #include "lib/mail/next_hop.hpp"
-#include "lib/mail/reply.hpp"
 
 namespace tegami::queue {
 
@@ -70,30 +70,15 @@ bool parse_mailertable_value(std::string_view v, std::string_view domain, Route&
         r.transport = Transport::lmtp;
         r.next_hop = lmtp_destination_string(d);
     } else if (mailer == "error") {
-        // "error:5.7.1:550 text", "error:550 text", "error:5.1.1 text"
+        // "error:5.7.1:550 text", "error:550 text", "error:5.1.1 text": the shared parser
+        // (aliases and virtusertable use it too); anything it finds fault with, no text
+        // included, is a bad entry that defers (the admin fixes the map), never a guess.
+        ErrorTarget et = parse_error_target(rest, "refused by the mailertable");
+        if (!et.problem.empty()) return false;
         r.transport = Transport::error;
-        std::string_view t = rest;
-        size_t len = 0;
-        std::string dsn;
-        std::string_view head = t.substr(0, t.find_first_of(": "));
-        if (enhanced_code_prefix(head, len) && len == head.size()) {
-            dsn = std::string(t.substr(0, len));
-            t.remove_prefix(len);
-            if (!t.empty() && (t[0] == ':' || t[0] == ' ')) t.remove_prefix(1);
-        }
-        int code = 0;
-        if (t.size() >= 3 && t[0] >= '4' && t[0] <= '5' && t[1] >= '0' && t[1] <= '9' &&
-            t[2] >= '0' && t[2] <= '9' && (t.size() == 3 || t[3] == ' ')) {
-            code = (t[0] - '0') * 100 + (t[1] - '0') * 10 + (t[2] - '0');
-            t.remove_prefix(std::min<size_t>(4, t.size()));
-        }
-        if (dsn.empty() && code == 0) return false;
-        uint32_t cls =
-            !dsn.empty() ? static_cast<uint32_t>(dsn[0] - '0') : static_cast<uint32_t>(code / 100);
-        if (code && static_cast<uint32_t>(code / 100) != cls) return false;
-        r.status = cls;
-        r.dsn = dsn.empty() ? std::to_string(cls) + ".0.0" : dsn;
-        r.text = t.empty() ? "refused by the mailertable" : std::string(t);
+        r.status = et.status;
+        r.dsn = std::move(et.dsn);
+        r.text = std::move(et.text);
     } else {
         return false;
     }

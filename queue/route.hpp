@@ -56,7 +56,9 @@ struct RoutingTables {
 Route route_recipient(std::string_view address, const RoutingTables& t, bool mailbox = false);
 
 // One mailertable value ("smtp:[host]:port", "esmtp:host", "relay:host", "local:user",
-// "local:", "lmtp:...", "error:[D.S.N:]code text"), for domain; false when malformed.
+// "local:", "lmtp:...", "error:[D.S.N:]code text"), for domain; false when malformed
+// (an error: target as lib/mail/error_target.hpp parses it, any problem it names
+// included).
 bool parse_mailertable_value(std::string_view value, std::string_view domain, Route& out,
                              uint16_t smtp_port = 25);
 

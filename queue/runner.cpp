@@ -625,10 +625,17 @@ bool Runner::on_redirect(Agent& a, ipc::DeliverRedirectMsg r) {
 
 // New recipients for idx's expansion: each address once per envelope (an address already
 // there, by any path, is not added again), with idx's ORCPT and NOTIFY so a DSN names
-// what the sender wrote. Part of the state change the caller persists.
+// what the sender wrote; after an expansion to several (expanded: reported as such)
+// without NOTIFY=SUCCESS, NEVER when nothing else was asked (RFC 3461 6.2.1(c)). Part of
+// the state change the caller persists.
 void Runner::add_redirects(Message& m, uint32_t idx, const ipc::DeliverRedirectMsg& r,
-                           uint64_t now) {
+                           bool expanded, uint64_t now) {
     const Recipient parent = m.env.recipients[idx];
+    uint32_t notify = parent.notify;
+    if (expanded && (notify & ipc::kNotifySuccess)) {
+        notify &= ~ipc::kNotifySuccess;
+        if (notify == 0) notify = ipc::kNotifyNever;
+    }
     for (const auto& t : r.targets) {
         std::string route = t.route == ipc::kRedirectMailbox ? kRouteMailbox : "";
         bool have = std::any_of(
@@ -644,7 +651,7 @@ void Runner::add_redirects(Message& m, uint32_t idx, const ipc::DeliverRedirectM
         Recipient n;
         n.address = printable(t.address);
         n.orcpt = parent.orcpt.empty() ? parent.address : parent.orcpt;
-        n.notify = parent.notify;
+        n.notify = notify;
         n.dsn_orcpt = parent.dsn_orcpt;  // the client's ORCPT follows its address (RFC 3461 6.2.7)
         n.route = route;
         m.env.recipients.push_back(std::move(n));
@@ -688,7 +695,8 @@ void Runner::on_result(Agent& a, const ipc::DeliverResultMsg& r) {
                 apply_result(m, i, *res, r.relay, delays, now);
                 if (rcpt_state_final(m.env.recipients[i].state))
                     for (const auto& rd : fl.redirects)
-                        if (rd.index == i) add_redirects(m, i, rd, now);
+                        if (rd.index == i)
+                            add_redirects(m, i, rd, (res->flags & ipc::kResultExpanded) != 0, now);
             } else {
                 log_warning("%s: no result for <%s>: rescheduled", m.env.queue_id.c_str(),
                             m.env.recipients[i].address.c_str());
@@ -727,8 +735,9 @@ void Runner::apply_result(Message& m, uint32_t idx, const ipc::RcptResult& r,
         if (notify_wants(rc.notify, ipc::kNotifySuccess) && !m.env.sender.empty() &&
             !(r.flags & ipc::kResultDsnPassed)) {
             m.success.resize(m.env.recipients.size(), SuccessAction::none);
-            m.success[idx] =
-                (r.flags & ipc::kResultRelayed) ? SuccessAction::relayed : SuccessAction::delivered;
+            m.success[idx] = (r.flags & ipc::kResultExpanded)  ? SuccessAction::expanded
+                             : (r.flags & ipc::kResultRelayed) ? SuccessAction::relayed
+                                                               : SuccessAction::delivered;
         }
     } else if (r.status == ipc::kStatusPerm) {
         rc.state = RcptState::failed;

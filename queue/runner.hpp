@@ -179,7 +179,8 @@ class Runner {
     void drain_waiting(uint64_t now);
     void on_result(Agent& a, const ipc::DeliverResultMsg& r);
     bool on_redirect(Agent& a, ipc::DeliverRedirectMsg r);
-    void add_redirects(Message& m, uint32_t idx, const ipc::DeliverRedirectMsg& r, uint64_t now);
+    void add_redirects(Message& m, uint32_t idx, const ipc::DeliverRedirectMsg& r, bool expanded,
+                       uint64_t now);
     // delays: the log's "a/b/c/d" (format_delays).
     void apply_result(Message& m, uint32_t idx, const ipc::RcptResult& r, const std::string& relay,
                       const std::string& delays, uint64_t now);

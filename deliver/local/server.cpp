@@ -309,6 +309,7 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
         }
         for (const auto& a : ex.remote)
             add_redirect(rc, a, ipc::kRedirectAddress);
+        rc.expanded = ex.deliveries.size() + ex.remote.size() > 1;
         for (auto& u : ex.deliveries) {
             if (u.kind == TargetKind::mailbox && handoff) {
                 // mailbox_transport: the mailbox is the LMTP server's to write; the queue
@@ -529,7 +530,10 @@ void LocalServer::answer(Request& r) {
     res.results.reserve(r.rcpts.size());
     for (size_t i = 0; i < r.rcpts.size(); ++i) {
         const Outcome& o = *r.rcpts[i].result;
-        res.results.push_back(ipc::RcptResult{r.msg.recipients[i].index, o.status, o.dsn, o.text});
+        uint32_t flags =
+            r.rcpts[i].expanded && o.status == ipc::kStatusOk ? ipc::kResultExpanded : 0;
+        res.results.push_back(
+            ipc::RcptResult{r.msg.recipients[i].index, o.status, o.dsn, o.text, flags});
     }
     auto it = conns_.find(r.conn_id);
     if (it == conns_.end() || !it->second->open()) {

@@ -144,6 +144,9 @@ struct RcptResult {
 // RcptResult.flags for status kStatusOk (neither: delivered here, Action: delivered).
 constexpr uint32_t kResultRelayed = 1u << 0;    // handed to a peer without DSN: "relayed"
 constexpr uint32_t kResultDsnPassed = 1u << 1;  // the peer took NOTIFY: it reports, not us
+// An alias or .forward expanded the recipient to more than one (RFC 3461 6.2.1(c)):
+// "expanded"; the new recipients (DeliverRedirectMsg) do not inherit NOTIFY=SUCCESS.
+constexpr uint32_t kResultExpanded = 1u << 2;
 
 // agent -> queue: one result per recipient of the request (any order; a recipient the
 // agent did not answer for is rescheduled unchanged).

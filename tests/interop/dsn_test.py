@@ -5,7 +5,10 @@ bad parameters refused with 501 5.5.4 / 555 5.5.4; NOTIFY=SUCCESS gives a succes
 (Action: delivered) with Original-Recipient from ORCPT and Original-Envelope-Id from ENVID;
 RET=HDRS returns headers only, RET=FULL and no RET the whole failed message; NOTIFY=NEVER
 and a NOTIFY list without FAILURE suppress the failure report; the null sender never gets
-one (a null-sender failure goes to the postmaster as before); sendmail -bs offers DSN. Each report is parsed with Python's email package.
+one (a null-sender failure goes to the postmaster as before); an SMTPUTF8 message's
+failure report is a global one (RFC 6533); NOTIFY=SUCCESS to an alias of several gets
+Action: expanded (RFC 3461 6.2.1(c)); sendmail -bs offers DSN. Each report is
+parsed with Python's email package.
 
 Run by tests/interop/dsn.sh. Prints "ok - ..." / "not ok - ..." and, last,
 "N passed, N failed"; exits 1 on any failure.
@@ -206,6 +209,62 @@ def mixed_success_and_failure_in_one_report():
     report(actions == ["delivered", "failed"], "delivered and failed both reported", actions)
 
 
+def smtputf8_failure_is_a_global_report():
+    # RFC 6533: an SMTPUTF8 message's report is message/global-delivery-status, its utf-8
+    # ORCPT in UTF-8 (the "+" escaped), the whole message returned as message/global.
+    tok = "DSN-SMTPUTF8"
+    code, _ = send(tok, [local("dead")], ["SMTPUTF8"],
+                   [["NOTIFY=FAILURE", "ORCPT=utf-8;d\\x{E9}ad\\x{2B}1@localhost"]])
+    report(code == 250, "SMTPUTF8 message with a utf-8 ORCPT accepted", code)
+    reps = wait_reports(tok)
+    report(len(reps) == 1, "one failure report", Env.box.tail())
+    if not reps:
+        return
+    r = reps[0]
+    kinds = [p.get_content_type() for p in r.get_payload()]
+    report(r.get_param("report-type") == "global-delivery-status" and
+           kinds == ["text/plain", "message/global-delivery-status", "message/global"],
+           "multipart/report of text/plain, message/global-delivery-status, message/global",
+           (r.get_param("report-type"), kinds))
+    # The delivery-status part's field groups, from the raw bytes between the boundaries
+    # (the email package reads a message/* part as one nested message), UTF-8 decoded.
+    raw = [e for e in Env.box.messages() if tok.encode() in e and b"multipart/report" in e][0]
+    part = raw.replace(b"\r\n", b"\n").split(b"\n--" + r.get_boundary().encode())[2]
+    text = part.split(b"\n\n", 1)[1].decode("utf-8")
+    blocks = [email.message_from_string(g.strip() + "\n") for g in text.split("\n\n")
+              if g.strip()]
+    ds, groups = (blocks[0], blocks[1:]) if blocks else (email.message.Message(), [])
+    report(ds["Reporting-MTA"] is not None and len(groups) == 1 and
+           groups[0]["Original-Recipient"] == "utf-8; d\u00e9ad\\x{2B}1@localhost" and
+           groups[0]["Final-Recipient"] == "rfc822; " + local("dead") and
+           groups[0]["Action"] == "failed" and groups[0]["Status"].startswith("5."),
+           "Original-Recipient in UTF-8 (utf-8-addr-unitext), Action failed, Status 5.x.x",
+           [dict(g) for g in groups] or text)
+    report(("the body of " + tok) in r.get_payload()[2].as_string(),
+           "the whole message returned", r.get_payload()[2].as_string()[:400])
+
+
+def expanded_alias_gets_action_expanded():
+    # RFC 3461 6.2.1(c): "pair" is an alias to the user and an address elsewhere; with
+    # NOTIFY=SUCCESS the sender hears "expanded" for it, not a report per member.
+    tok = "DSN-EXPANDED"
+    code, _ = send(tok, [local("pair")], [], [["NOTIFY=SUCCESS"]])
+    report(code == 250, "NOTIFY=SUCCESS to an alias of two accepted", code)
+    reps = wait_reports(tok)
+    report(len(reps) == 1, "one success report", Env.box.tail())
+    if not reps:
+        return
+    _, rcpts = fields(reps[0])
+    report(len(rcpts) == 1 and rcpts[0]["Action"] == "expanded" and
+           rcpts[0]["Final-Recipient"] == "rfc822; " + local("pair") and
+           rcpts[0]["Status"].startswith("2."),
+           "Action: expanded for the alias, Status 2.x.x", rcpts)
+    ts.wait_for(lambda: delivered_copies(tok), 20)
+    report(len(delivered_copies(tok)) == 1 and
+           "<%s> expanded to <someone@elsewhere.invalid>" % local("pair") in Env.box.log(),
+           "the user got it; the address elsewhere went back to the queue", Env.box.tail())
+
+
 def sendmail_dsn_flags():
     sm = os.path.join(Env.box.bin, "sendmail")
 
@@ -245,14 +304,17 @@ def sendmail_dsn_flags():
 
 
 def main():
-    aliases = "postmaster: %s\ndead: nosuchuser-tegami-dsn\n" % ts.mail_user()
+    aliases = ("postmaster: %s\ndead: nosuchuser-tegami-dsn\npair: %s, someone@elsewhere.invalid\n"
+               % (ts.mail_user(), ts.mail_user()))
     Env.box = ts.Sandbox(prefix="tegami-dsn", aliases=aliases,
                          extra=["queue_retry_min=1s", "queue_retry_max=1s"])
     Env.user = Env.box.user
     return ts.run_suite(Env.box, TAP, (
         ehlo_offers_dsn, bad_parameters_are_refused, success_report_with_orcpt_envid_and_hdrs,
         failure_reports_and_ret, notify_suppresses_failure_reports,
-        mixed_success_and_failure_in_one_report, sendmail_dsn_flags), tail_lines=40)
+        mixed_success_and_failure_in_one_report, smtputf8_failure_is_a_global_report,
+        expanded_alias_gets_action_expanded,
+        sendmail_dsn_flags), tail_lines=40)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,10 @@
 
 #include <criterion/criterion.h>
 
+#include <cctype>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "lib/ipc/messages.hpp"
 
@@ -197,4 +200,266 @@ Test(dsn, utf8_orcpt_and_final_recipient_are_ascii) {
     Bounce b = make_dsn(DsnKind::failure, e, kBody, "mx.test", "0123456789ABCDEG", 2000);
     cr_expect(has(b, "Original-Recipient: utf-8; J\\x{F6}rg@far.example\r\n"));
     cr_expect(has(b, "Final-Recipient: utf-8; j\\x{F6}rg@far.example\r\n"));
+}
+
+namespace {
+
+// A small independent reader of a produced report: the MIME parts between the boundary
+// lines, and the field groups of a delivery-status part (name lower-cased -> value).
+using Group = std::vector<std::pair<std::string, std::string>>;
+
+std::vector<std::string> parts_of(const std::string& body) {
+    std::vector<std::string> parts;
+    size_t b = body.find("boundary=\"");
+    if (b == std::string::npos) return parts;
+    b += 10;
+    std::string delim = "--" + body.substr(b, body.find('"', b) - b);
+    size_t at = body.find("\r\n" + delim + "\r\n");
+    while (at != std::string::npos) {
+        size_t start = at + delim.size() + 4;
+        size_t next = body.find("\r\n" + delim, start);
+        if (next == std::string::npos) break;
+        parts.push_back(body.substr(start, next - start));
+        at = body.compare(next + 2 + delim.size(), 2, "--") == 0 ? std::string::npos : next;
+    }
+    return parts;
+}
+
+std::vector<Group> groups_of(const std::string& part) {
+    std::vector<Group> out;
+    size_t start = part.find("\r\n\r\n");
+    if (start == std::string::npos) return out;
+    Group g;
+    std::string rest = part.substr(start + 4) + "\r\n";
+    for (size_t at = 0, nl; (nl = rest.find("\r\n", at)) != std::string::npos; at = nl + 2) {
+        std::string line = rest.substr(at, nl - at);
+        if (line.empty()) {
+            if (!g.empty()) out.push_back(g);
+            g.clear();
+            continue;
+        }
+        size_t colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        std::string name = line.substr(0, colon);
+        for (char& c : name)
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        g.emplace_back(name, line.substr(line.find_first_not_of(' ', colon + 1)));
+    }
+    if (!g.empty()) out.push_back(g);
+    return out;
+}
+
+std::string field(const Group& g, const std::string& name) {
+    for (const auto& [n, v] : g)
+        if (n == name) return v;
+    return "";
+}
+
+// The report that the double bounce is about: a failure report to s@example.org that
+// itself failed at s@example.org's server.
+Envelope failed_report(std::string& body) {
+    Envelope orig = env(0, RcptState::failed);
+    orig.recipients[0].dsn_orcpt = "rfc822;R@far.example";
+    Bounce rep = make_dsn(DsnKind::failure, orig, kBody, "mx.test", "0123456789ABCDEG", 2000);
+    body = rep.body;
+    Envelope e = rep.envelope;
+    e.recipients[0].state = RcptState::failed;
+    e.recipients[0].dsn = "5.2.2";
+    e.recipients[0].text =
+        "mx.example.org[192.0.2.7]:25 said: 552 5.2.2 <s@example.org>: mailbox full (in reply "
+        "to RCPT TO command)";
+    return e;
+}
+
+}  // namespace
+
+Test(dsn, double_bounce_of_a_non_report_says_so) {
+    // Bad inputs: a null-sender message that is no report, an empty body, a report cut
+    // short: the postmaster is still told who failed, and nothing is made up.
+    std::string ignored;
+    Envelope e = failed_report(ignored);
+    for (const char* body :
+         {"", "Subject: hello\r\n\r\nnot a report\r\n", "Content-Type: message/delivery-status\r\n",
+          "Content-Type: message/delivery-status\r\n\r\n"
+          "Reporting-MTA: dns; x\r\n\r\nAction: failed\r\n"}) {
+        Bounce b = make_dsn(DsnKind::double_bounce, e, body, "mx.test", "0123456789ABCDEH", 3000,
+                            DsnOptions{"postmaster@mx.test", 50000, {}});
+        cr_expect_not(has(b, "delivered to <>"), "%s", b.body.c_str());
+        cr_expect(has(b, "<s@example.org>: mx.example.org[192.0.2.7]:25 said: 552"), "%s",
+                  b.body.c_str());
+        cr_expect_not(has(b, "reported on these recipients"), "nothing quoted for \"%s\"", body);
+        auto parts = parts_of(b.body);
+        cr_assert_eq(parts.size(), 3u);
+        auto groups = groups_of(parts[1]);
+        cr_assert_eq(groups.size(), 2u);
+        cr_expect_eq(field(groups[1], "final-recipient"), "rfc822; s@example.org");
+    }
+    cr_expect(reported_recipients("Content-Type: message/delivery-status\r\n\r\nx: y\r\n\r\n"
+                                  "Action: failed\r\n",
+                                  10)
+                  .empty(),
+              "a group without Final-Recipient is not a recipient");
+    // A huge field (a folded one too) is cut, not copied whole into the postmaster's report.
+    std::string huge =
+        "Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x\r\n\r\n"
+        "Final-Recipient: rfc822; a@b\r\nDiagnostic-Code: smtp; " +
+        std::string(5000, 'x') + "\r\n";
+    for (int i = 0; i < 100; ++i)
+        huge += " " + std::string(100, 'y') + "\r\n";
+    auto cut = reported_recipients(huge, 10);
+    cr_assert_eq(cut.size(), 1u);
+    cr_expect_eq(cut[0].diagnostic.size(), 500u);
+    cr_expect_eq(reported_recipients(huge + "\r\nFinal-Recipient: rfc822; c@d\r\n", 1).size(), 1u,
+                 "at most max");
+}
+
+Test(dsn, double_bounce_names_the_report_recipient_and_the_original_failure) {
+    std::string report;
+    Envelope e = failed_report(report);
+    Bounce b = make_dsn(DsnKind::double_bounce, e, report, "mx.test", "0123456789ABCDEH", 3000,
+                        DsnOptions{"postmaster@mx.test", 50000, {}});
+    cr_expect_eq(b.envelope.recipients[0].address, "postmaster@mx.test");
+    cr_expect_not(has(b, "delivered to <>"), "%s", b.body.c_str());
+    auto parts = parts_of(b.body);
+    cr_assert_eq(parts.size(), 3u, "%s", b.body.c_str());
+    // The text: who the report went to and why that failed, and what the report said.
+    cr_expect(parts[0].find("<s@example.org>: mx.example.org[192.0.2.7]:25 said: 552 5.2.2") !=
+                  std::string::npos,
+              "%s", parts[0].c_str());
+    cr_expect(parts[0].find("  rfc822; r@far.example (originally rfc822; R@far.example): failed, "
+                            "status 5.1.1: smtp; 550 5.1.1 <r@far.example>: no such user\r\n") !=
+                  std::string::npos,
+              "%s", parts[0].c_str());
+    // The delivery-status part: the per-recipient fields of what failed (the report).
+    cr_expect(
+        parts[1].find("Content-Type: message/delivery-status\r\n") == 0 ||
+            parts[1].find("\r\nContent-Type: message/delivery-status\r\n") != std::string::npos,
+        "%s", parts[1].c_str());
+    auto groups = groups_of(parts[1]);
+    cr_assert_eq(groups.size(), 2u, "%s", parts[1].c_str());
+    cr_expect_eq(field(groups[0], "reporting-mta"), "dns; mx.test");
+    cr_expect_eq(field(groups[0], "x-tegami-queue-id"), "0123456789ABCDEG");
+    const Group& g = groups[1];
+    cr_expect_eq(field(g, "final-recipient"), "rfc822; s@example.org");
+    cr_expect_eq(field(g, "original-recipient"), "", "the report had no ORCPT");
+    cr_expect_eq(field(g, "action"), "failed");
+    cr_expect_eq(field(g, "status"), "5.2.2");
+    cr_expect_eq(field(g, "remote-mta"), "dns; mx.example.org");
+    cr_expect_eq(field(g, "diagnostic-code"), "smtp; 552 5.2.2 <s@example.org>: mailbox full");
+    // The returned part: the report's headers.
+    cr_expect(parts[2].find("Content-Type: text/rfc822-headers\r\n") != std::string::npos);
+    cr_expect(parts[2].find("Subject: Undelivered Mail Returned to Sender\r\n") !=
+              std::string::npos);
+    // The shared reader, on the report itself.
+    auto was = reported_recipients(report, 10);
+    cr_assert_eq(was.size(), 1u);
+    cr_expect_eq(was[0].final_recipient, "rfc822; r@far.example");
+    cr_expect_eq(was[0].status, "5.1.1");
+}
+
+namespace {
+
+std::string content_type(const std::string& part) {
+    size_t at = part.find("Content-Type: ");
+    if (at == std::string::npos) return "";
+    at += 14;
+    return part.substr(at, part.find_first_of(";\r", at) - at);
+}
+
+Envelope utf8_failure() {
+    Envelope e = env(0, RcptState::failed);
+    e.flags = ipc::kFlagSmtputf8 | ipc::kFlag8BitMime;
+    e.recipients[0].address = "j\xc3\xb6rg+x@far.example";
+    e.recipients[0].dsn_orcpt = "utf-8;J\xc3\xb6rg+x@far.example";
+    return e;
+}
+
+}  // namespace
+
+Test(dsn, global_report_bad_inputs_stay_ascii) {
+    // A utf-8 ORCPT that is not valid UTF-8 is never copied raw, even in a global report.
+    Envelope e = utf8_failure();
+    e.recipients[0].dsn_orcpt = "utf-8;J\xc3(rg@far.example";
+    Bounce b = make_dsn(DsnKind::failure, e, kBody, "mx.test", "0123456789ABCDEG", 2000);
+    auto parts = parts_of(b.body);
+    cr_assert_eq(parts.size(), 3u);
+    auto groups = groups_of(parts[1]);
+    cr_assert_eq(groups.size(), 2u);
+    std::string orcpt = field(groups[1], "original-recipient");
+    cr_expect_eq(orcpt.find('\xc3'), std::string::npos, "raw invalid UTF-8: %s", orcpt.c_str());
+    cr_expect(orcpt.rfind("utf-8; ", 0) == 0, "%s", orcpt.c_str());
+    // Without SMTPUTF8 the report is the classic one, whatever the addresses hold.
+    e = utf8_failure();
+    e.flags = 0;
+    b = make_dsn(DsnKind::failure, e, kBody, "mx.test", "0123456789ABCDEG", 2000);
+    parts = parts_of(b.body);
+    cr_assert_eq(parts.size(), 3u);
+    cr_expect(has(b, "report-type=delivery-status;"));
+    cr_expect_eq(content_type(parts[0]), "text/plain");
+    cr_expect(has(b, "charset=us-ascii"));
+    cr_expect_eq(content_type(parts[1]), "message/delivery-status");
+    cr_expect_eq(content_type(parts[2]), "message/rfc822");
+    cr_expect_eq(field(groups_of(parts[1])[1], "final-recipient"),
+                 "utf-8; j\\x{F6}rg\\x{2B}x@far.example");
+}
+
+Test(dsn, smtputf8_message_gets_a_global_report) {
+    Envelope e = utf8_failure();
+    Bounce b = make_dsn(DsnKind::failure, e, kBody, "mx.test", "0123456789ABCDEG", 2000);
+    cr_expect(b.envelope.flags & ipc::kFlagSmtputf8, "the report needs SMTPUTF8 on the way");
+    cr_expect(has(b, "Content-Type: multipart/report; report-type=global-delivery-status;\r\n"));
+    auto parts = parts_of(b.body);
+    cr_assert_eq(parts.size(), 3u, "%s", b.body.c_str());
+    cr_expect(parts[0].find("charset=utf-8") != std::string::npos);
+    cr_expect(parts[0].find("<j\xc3\xb6rg+x@far.example>: ") != std::string::npos);
+    cr_expect_eq(content_type(parts[1]), "message/global-delivery-status");
+    auto groups = groups_of(parts[1]);
+    cr_assert_eq(groups.size(), 2u, "%s", parts[1].c_str());
+    const Group& g = groups[1];
+    // utf-8-addr-unitext: UTF-8 as is, '+' escaped.
+    cr_expect_eq(field(g, "final-recipient"), "utf-8; j\xc3\xb6rg\\x{2B}x@far.example");
+    cr_expect_eq(field(g, "original-recipient"), "utf-8; J\xc3\xb6rg\\x{2B}x@far.example");
+    cr_expect_eq(field(g, "action"), "failed");
+    cr_expect_eq(field(g, "status"), "5.1.1");
+    cr_expect_eq(content_type(parts[2]), "message/global");
+    cr_expect(parts[2].find("Content-Transfer-Encoding: 8bit\r\n") != std::string::npos);
+    cr_expect(parts[2].find("the body line") != std::string::npos);
+    // RET=HDRS: message/global-headers.
+    e.flags |= ipc::kFlagRetHdrs;
+    b = make_dsn(DsnKind::failure, e, kBody, "mx.test", "0123456789ABCDEG", 2000);
+    parts = parts_of(b.body);
+    cr_assert_eq(parts.size(), 3u);
+    cr_expect_eq(content_type(parts[2]), "message/global-headers");
+    cr_expect(parts[2].find("the body line") == std::string::npos);
+    // A double bounce of a global report quotes its recipients from it.
+    Bounce rep =
+        make_dsn(DsnKind::failure, utf8_failure(), kBody, "mx.test", "0123456789ABCDEG", 2000);
+    auto was = reported_recipients(rep.body, 10);
+    cr_assert_eq(was.size(), 1u);
+    cr_expect_eq(was[0].final_recipient, "utf-8; j??rg\\x{2B}x@far.example",
+                 "quoted as printable ASCII: %s", was[0].final_recipient.c_str());
+}
+
+Test(dsn, expanded_recipient_is_reported_as_expanded) {
+    // Bad input first: an expanded recipient without a sender to tell gets no report.
+    Envelope e = env(ipc::kNotifySuccess, RcptState::sent);
+    e.sender = "";
+    cr_expect_not(needs_success_report(e, {SuccessAction::expanded}), "null sender: never");
+    e = env(ipc::kNotifySuccess, RcptState::sent);
+    e.recipients[0].address = "list@me.test";
+    e.recipients[0].dsn = "2.0.0";
+    e.recipients[0].text = "expanded to 2 address(es) routed by the queue";
+    cr_expect(needs_success_report(e, {SuccessAction::expanded}));
+    DsnOptions o;
+    o.successes = {SuccessAction::expanded};
+    Bounce b = make_dsn(DsnKind::success, e, kBody, "mx.test", "0123456789ABCDEG", 2000, o);
+    auto parts = parts_of(b.body);
+    cr_assert_eq(parts.size(), 3u);
+    auto groups = groups_of(parts[1]);
+    cr_assert_eq(groups.size(), 2u, "%s", parts[1].c_str());
+    cr_expect_eq(field(groups[1], "final-recipient"), "rfc822; list@me.test");
+    cr_expect_eq(field(groups[1], "action"), "expanded");
+    cr_expect_eq(field(groups[1], "status"), "2.0.0");
+    cr_expect(parts[0].find("<list@me.test>: expanded: ") != std::string::npos, "%s",
+              parts[0].c_str());
 }

@@ -27,17 +27,16 @@ RoutingTables tables(std::map<std::string, std::string> mt, std::string smarthos
 }  // namespace
 
 Test(route, bad_mailertable_values_defer_with_4_3_5) {
-    const char* bad[] = {"smtp",
-                         "nosuchmailer:x",
-                         "smtp:[host",
-                         "smtp:host:0",
-                         "error:",
-                         "error:hello",
-                         "error:5.1.1:450 mixed classes",
-                         "lmtp:",
-                         "lmtp:unix:relative",
-                         "lmtp:inet:host:0",
-                         "local:a b"};
+    const char* bad[] = {
+        "smtp", "nosuchmailer:x", "smtp:[host", "smtp:host:0", "error:", "error:hello",
+        "error:5.1.1:450 mixed classes",
+        // what the shared error: parser finds fault with
+        "error:   ", "error:go away", "error:55 short", "error:5500 long", "error:550x glued",
+        "error:9.9.9 odd", "error:5.1 two parts", "error:5.1.1111 long part",
+        "error:5..1 empty part", "error:250 ok", "error:354 go on", "error:2.0.0 fine",
+        "error:5.1.1:250 odd", "error:4.2.2:550 mixed", "error:5.7.1 450 mixed", "error:550",
+        "error:450 ", "error:5.1.1:550", "error:4.4.1:", "lmtp:", "lmtp:unix:relative",
+        "lmtp:inet:host:0", "local:a b"};
     for (const char* b : bad) {
         Route r = route_recipient("u@far.test", tables({{"far.test", b}}));
         cr_expect_eq(r.transport, Transport::error, "%s", b);
@@ -108,6 +107,32 @@ Test(route, mailertable_forms) {
     r = route_recipient("u@e.test", t);
     cr_expect_eq(r.status, 4u);
     cr_expect_eq(r.dsn, "4.0.0");
+}
+
+// The spellings the shared error: parser accepts, as aliases and the virtusertable do.
+Test(route, mailertable_error_spellings) {
+    struct Case {
+        const char* value;
+        uint32_t status;
+        const char* dsn;
+        const char* text;
+    } cases[] = {
+        {"error:5.1.1:550 no such user", 5, "5.1.1", "no such user"},
+        {"error:4.2.2:452 mailbox full", 4, "4.2.2", "mailbox full"},
+        {"error:5.7.1 550 relaying denied", 5, "5.7.1", "relaying denied"},
+        {"error:550 gone", 5, "5.0.0", "gone"},
+        {"error:550-dash form", 5, "5.0.0", "dash form"},
+        {"error:5.2.2 quota", 5, "5.2.2", "quota"},
+        {"error:4.123.456:421 wide parts", 4, "4.123.456", "wide parts"},
+        {"ERROR:  5.1.1:550   spaced  ", 5, "5.1.1", "spaced"},
+    };
+    for (const auto& c : cases) {
+        Route r = route_recipient("u@far.test", tables({{"far.test", c.value}}));
+        cr_expect_eq(r.transport, Transport::error, "%s", c.value);
+        cr_expect_eq(r.status, c.status, "%s: %u", c.value, r.status);
+        cr_expect_eq(r.dsn, std::string(c.dsn), "%s: %s", c.value, r.dsn.c_str());
+        cr_expect_eq(r.text, std::string(c.text), "%s: \"%s\"", c.value, r.text.c_str());
+    }
 }
 
 Test(route, catch_all_dot_and_no_smarthost_goes_to_mx) {

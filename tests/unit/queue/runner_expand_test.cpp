@@ -1,0 +1,202 @@
+// runner_expand_test.cpp - the runner (queue/runner.cpp) with a stand-in local agent on a
+// real Unix socket and event loop, both real stores: a recipient local reports expanded
+// (kResultExpanded) to addresses it hands back (DeliverRedirectMsg) gets Action: expanded
+// for NOTIFY=SUCCESS, and its new recipients lose SUCCESS (RFC 3461 6.2.1(c)): NOTIFY=SUCCESS
+// alone becomes NEVER (no failure report when they fail), SUCCESS,FAILURE becomes FAILURE.
+// Bad input first: a redirect for a recipient not in the request is a protocol error.
+#include <criterion/criterion.h>
+#include <event2/event.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <ctime>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lib/core/c_ptr.hpp"
+#include "lib/daemon/daemon.hpp"
+#include "lib/ipc/channel.hpp"
+#include "lib/ipc/messages.hpp"
+#include "queue/runner.hpp"
+#include "tests/unit/queue/runner_fixture.hpp"
+
+using namespace tegami;
+using namespace tegami::queue;
+
+namespace {
+
+// Accepts the runner's connection; answers each DeliverMsg as local would for an alias
+// of two: the two addresses handed back (to fail.test, which the mailertable refuses),
+// then "sent" with kResultExpanded. bad_index: the redirect names a recipient not asked.
+// Reports (the null sender) are deferred, so they stay in the store to be read.
+struct FakeLocal {
+    UniqueFd listener;
+    EventPtr accept_ev;
+    std::unique_ptr<ipc::Channel> chan;
+    bool bad_index = false;
+    size_t requests = 0;
+
+    static void on_accept(evutil_socket_t fd, short, void* arg) noexcept {
+        auto* self = static_cast<FakeLocal*>(arg);
+        int c = accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c < 0) return;
+        event_base* base = event_get_base(self->accept_ev.get());
+        self->chan = std::make_unique<ipc::Channel>(
+            base, UniqueFd(c),
+            [self](ipc::MsgType t, std::string_view payload, std::vector<UniqueFd>&) {
+                if (t != ipc::MsgType::deliver) return;
+                ipc::DeliverMsg m;
+                if (!ipc::decode(payload, m)) return;
+                ipc::DeliverResultMsg res;
+                res.request_id = m.request_id;
+                res.relay = "local";
+                if (m.sender.empty()) {  // a report: kept in the queue for the test to read
+                    for (const auto& r : m.recipients)
+                        res.results.push_back(
+                            ipc::RcptResult{r.index, ipc::kStatusTemp, "4.0.0", "later", 0});
+                    self->chan->send(ipc::encode(res));
+                    return;
+                }
+                ++self->requests;
+                for (const auto& r : m.recipients) {
+                    uint32_t idx = self->bad_index ? r.index + 100 : r.index;
+                    self->chan->send(ipc::encode(
+                        ipc::DeliverRedirectMsg{m.request_id,
+                                                idx,
+                                                {{"x@fail.test", ipc::kRedirectAddress},
+                                                 {"y@fail.test", ipc::kRedirectAddress}}}));
+                    res.results.push_back(ipc::RcptResult{
+                        r.index, ipc::kStatusOk, "2.0.0",
+                        "expanded to 2 address(es) routed by the queue", ipc::kResultExpanded});
+                }
+                self->chan->send(ipc::encode(res));
+            },
+            [](const std::string&) {});
+    }
+};
+
+struct Fixture : test::RunnerFixture {
+    std::string sock;
+    FakeLocal local;
+
+    explicit Fixture(bool bdb) : RunnerFixture(bdb) {
+        sock = "/tmp/tegami-expand-test." + std::to_string(getpid()) + ".sock";
+        auto l = listen_unix(sock);
+        cr_assert(l.ok(), "%s", l.ok() ? "" : l.error().message.c_str());
+        local.listener = std::move(l.value());
+        local.accept_ev.reset(event_new(base.get(), local.listener.get(), EV_READ | EV_PERSIST,
+                                        &FakeLocal::on_accept, &local));
+        event_add(local.accept_ev.get(), nullptr);
+    }
+    ~Fixture() {
+        runner.reset();
+        local.chan.reset();
+        ::unlink(sock.c_str());
+    }
+    void put(const std::string& qid, const std::string& sender, uint32_t notify) {
+        Envelope e;
+        e.queue_id = qid;
+        e.sender = sender;
+        e.protocol = "ESMTP";
+        e.arrival = static_cast<uint64_t>(std::time(nullptr));
+        Recipient r;
+        r.address = "list@local.test";
+        r.notify = notify;
+        e.recipients.push_back(r);
+        std::string err;
+        cr_assert_eq(store->put(e, "Subject: t\r\n\r\nbody\r\n", err), PutStatus::ok, "%s",
+                     err.c_str());
+    }
+    void run_once() {
+        RunnerSettings s;
+        s.retry = RetryPolicy{3600, 3600, 5 * 86400};
+        s.local_socket = sock;
+        s.hostname = "mx.test";
+        s.routing.local_domains = {"local.test"};
+        s.routing.mailertable = [](const std::string& key,
+                                   std::string&) -> std::optional<std::string> {
+            if (key == "fail.test") return std::string("error:5.1.1:550 no such user here");
+            return std::nullopt;
+        };
+        runner = std::make_unique<Runner>(base.get(), *store, *committer, s);
+        cr_assert(runner->load().ok());
+        timeval tv{0, 600 * 1000};
+        event_base_loopexit(base.get(), &tv);
+        event_base_dispatch(base.get());
+    }
+    // The reports stored for sender: their bodies.
+    std::vector<std::string> reports_to(const std::string& sender) {
+        std::vector<std::string> ids, out;
+        cr_expect(store
+                      ->scan(
+                          [&](Envelope&& e) {
+                              if (e.sender.empty() && e.recipients.size() == 1 &&
+                                  e.recipients[0].address == sender)
+                                  ids.push_back(e.queue_id);
+                          },
+                          [](const Error&) {})
+                      .ok());
+        for (const auto& id : ids)
+            if (auto b = store->load_body(id)) out.push_back(*b);
+        return out;
+    }
+};
+
+bool has(const std::string& s, const char* what) {
+    return s.find(what) != std::string::npos;
+}
+
+size_t count_with(const std::vector<std::string>& v, const char* what) {
+    return static_cast<size_t>(
+        std::count_if(v.begin(), v.end(), [&](const std::string& b) { return has(b, what); }));
+}
+
+void expanded(bool bdb) {
+    Fixture f(bdb);
+    f.put("00000000000000E1", "only@local.test", ipc::kNotifySuccess);
+    f.put("00000000000000E2", "both@local.test", ipc::kNotifySuccess | ipc::kNotifyFailure);
+    f.run_once();
+    cr_expect_eq(f.local.requests, 2u, "%s", f.store->kind());
+    // NOTIFY=SUCCESS: "expanded", and the new recipients' failures are not reported.
+    auto only = f.reports_to("only@local.test");
+    cr_expect_eq(only.size(), 1u, "%s: %zu reports", f.store->kind(), only.size());
+    cr_expect_eq(count_with(only, "Action: expanded\r\n"), 1u, "%s", f.store->kind());
+    cr_expect_eq(count_with(only, "Action: failed"), 0u, "%s: SUCCESS was passed on as default",
+                 f.store->kind());
+    // NOTIFY=SUCCESS,FAILURE: "expanded", then the new recipients' failure report only.
+    auto both = f.reports_to("both@local.test");
+    cr_expect_eq(count_with(both, "Action: expanded\r\n"), 1u, "%s", f.store->kind());
+    cr_expect_eq(count_with(both, "Final-Recipient: rfc822; x@fail.test\r\nAction: failed\r\n"), 1u,
+                 "%s", f.store->kind());
+    cr_expect_eq(count_with(both, "Action: delivered"), 0u, "%s", f.store->kind());
+    for (const auto& b : both)
+        if (has(b, "Action: failed"))
+            cr_expect(!has(b, "Action: expanded"), "%s: SUCCESS inherited", f.store->kind());
+}
+
+}  // namespace
+
+Test(runner_expand, redirect_for_a_recipient_not_asked_is_refused) {
+    Fixture f(false);
+    f.local.bad_index = true;
+    f.put("00000000000000E3", "only@local.test", ipc::kNotifySuccess);
+    f.run_once();
+    cr_expect_geq(f.local.requests, 1u);
+    cr_expect(f.reports_to("only@local.test").empty(), "nothing reported from a bad redirect");
+    size_t n = 0;
+    cr_expect(f.store
+                  ->scan([&](Envelope&& e) { n += e.queue_id == "00000000000000E3"; },
+                         [](const Error&) {})
+                  .ok());
+    cr_expect_eq(n, 1u, "the message is kept, unchanged");
+}
+
+Test(runner_expand, expanded_reported_and_success_not_passed_on_memory) {
+    expanded(false);
+}
+
+Test(runner_expand, expanded_reported_and_success_not_passed_on_bdb) {
+    expanded(true);
+}
