@@ -318,6 +318,9 @@ int main(int argc, char** argv) {
     if (!ctx) return std::fprintf(stderr, "submission-load: no TLS context\n"), 70;
     SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+    // Whole socket buffers per read, not a record header then its body: half the client's
+    // read calls, so the load takes less of the CPU the servers are measured on.
+    SSL_CTX_set_read_ahead(ctx.get(), 1);
     // Session tickets are kept per thread (the cache above), not in the context.
     SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
     if (o.resume) SSL_CTX_sess_set_new_cb(ctx.get(), on_new_session);
