@@ -224,9 +224,11 @@ void Intake::on_durable(uint64_t sid, uint64_t request_id, Envelope& env, size_t
     // The flush covering this message's commit succeeded: it is on stable storage.
     log_info("%s: from=<%s>, size=%zu, nrcpt=%zu (queue active)", env.queue_id.c_str(),
              env.sender.c_str(), size, env.recipients.size());
+    // The reply goes first: handing the message to the scheduler may start a delivery
+    // (a body copy and a frame to an agent), which the client need not wait for.
     std::string qid = env.queue_id;
-    on_accepted_(std::move(env));
     reply(sid, request_id, qid, ipc::kStatusOk, "2.0.0 Ok: queued as " + qid);
+    on_accepted_(std::move(env));
 }
 
 void Intake::reply(uint64_t sid, uint64_t request_id, const std::string& qid, uint32_t status,

@@ -107,8 +107,12 @@ void Context::adopt_ticket_keys(const Context& older) {
 }
 
 // RFC 5077 ticket protection with our own keys (OpenSSL 3 EVP_MAC form): enc=1 seals a
-// new ticket with the current key; enc=0 finds the key by name: 1 accept, 2 accept and
-// issue a fresh ticket (sealed with an old key), 0 unknown (full handshake).
+// new ticket with the current key; enc=0 finds the key by name: 2 accept and issue a
+// fresh ticket, 0 unknown (full handshake). Never 1 (accept, no new ticket): a TLS 1.3
+// server then sends no NewSessionTicket after a resumption, and OpenSSL's client (as RFC
+// 8446 C.4 advises) does not offer a ticket twice, so every second connection of a client
+// that keeps the newest ticket made a full handshake. The fresh ticket travels in the
+// server's handshake flight (1.2) or right after it (1.3): no extra round trip.
 int Context::ticket_cb(SSL* ssl, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cctx,
                        EVP_MAC_CTX* hctx, int enc) noexcept {
     auto* self = static_cast<Context*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), context_index()));
@@ -121,11 +125,9 @@ int Context::ticket_cb(SSL* ssl, unsigned char* name, unsigned char* iv, EVP_CIP
         if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1) return -1;
         if (EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), nullptr, k->aes, iv) != 1) return -1;
     } else {
-        for (size_t i = 0; i < self->keys_.size(); ++i)
-            if (std::memcmp(name, self->keys_[i].name, sizeof k->name) == 0) {
-                k = &self->keys_[i];
-                ret = i == 0 ? 1 : 2;
-            }
+        for (const auto& key : self->keys_)
+            if (std::memcmp(name, key.name, sizeof key.name) == 0) k = &key;
+        ret = 2;
         if (!k) return 0;
         if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), nullptr, k->aes, iv) != 1) return -1;
     }

@@ -2,8 +2,8 @@
 // certificate chains and keys from tls_cert_file/tls_key_file (several pairs, e.g. RSA
 // and ECDSA: OpenSSL picks the one the client's signature algorithms suit), TLS 1.2 and
 // 1.3 only, Mozilla's "intermediate" cipher list, session tickets whose key rotates
-// (the previous key still decrypts, and its tickets are renewed), no server-side session
-// cache, and SSL_MODE_RELEASE_BUFFERS so an idle TLS session holds no record buffers.
+// (the previous key still decrypts; every resumption is handed a fresh ticket), no server-side
+// session cache, and SSL_MODE_RELEASE_BUFFERS so an idle TLS session holds no record buffers.
 //
 // Built by smtpd at start and on SIGHUP (Server::reload); a failed reload keeps the old
 // context. A session keeps the SSL_CTX it was made with (OpenSSL counts references), so

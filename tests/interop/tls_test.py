@@ -3,7 +3,8 @@ smtplib (starttls on the MTA and the MSA, SMTP_SSL on smtps), raw sockets for wh
 polite client does: the STARTTLS command-injection payload (CVE-2011-0411 class) on 25
 and 587, a second STARTTLS, a handshake that stalls (the timeout frees the session), a
 bad handshake beside a live session, protocol versions below TLS 1.2; the Received
-header's ESMTPS and cipher; session resumption; a certificate reload on SIGHUP that
+header's ESMTPS and cipher; session resumption (TLS 1.2, and a row of TLS 1.3 STARTTLS
+connections each offering the newest ticket); a certificate reload on SIGHUP that
 keeps open sessions.
 
 Run by tests/interop/tls.sh (which also drives swaks and openssl s_client). Prints
@@ -263,6 +264,43 @@ def session_resumes_with_a_ticket():
             t.recv(512)
             reused = t.session_reused
     report(reused, "a second connection resumes the TLS session with its ticket")
+
+
+def starttls_session(c, port, sess):
+    """One connection through STARTTLS with context c offering sess; (reused, newest
+    session)."""
+    s, f = raw(port)
+    with s:
+        s.sendall(b"EHLO c.example.org\r\n")
+        read_reply(f)
+        s.sendall(b"STARTTLS\r\n")
+        assert read_reply(f)[0].startswith("220")
+        with c.wrap_socket(s, server_hostname="localhost", session=sess) as t:
+            t.sendall(b"EHLO c.example.org\r\n")  # its reply brings the TLS 1.3 ticket
+            tf = t.makefile("rb")
+            ehlo = read_reply(tf)
+            assert ehlo and ehlo[-1].startswith("250"), ehlo
+            t.sendall(b"QUIT\r\n")
+            read_reply(tf)
+            return t.session_reused, t.session
+
+
+@case
+def every_starttls_connection_resumes_with_the_newest_ticket():
+    # A client keeping only the newest ticket (TLS 1.3 tickets are single use, RFC 8446
+    # C.4; OpenSSL's own client cache drops a used one) must resume every connection after
+    # the first: so each resumption must bring a new ticket.
+    c = client_ctx()
+    c.minimum_version = ssl.TLSVersion.TLSv1_3
+    sess, reused, fresh = None, [], []
+    for _ in range(4):
+        r, new = starttls_session(c, Env.msa, sess)
+        reused.append(r)
+        fresh.append(sess is None or new.id != sess.id)  # a new ticket, not the offered one
+        sess = new
+    report(reused == [False, True, True, True] and all(fresh),
+           "TLS 1.3 after STARTTLS: each connection resumes and is handed a fresh ticket",
+           "reused=%r fresh=%r" % (reused, fresh))
 
 
 @case

@@ -2,7 +2,9 @@
 // socketpair, in one thread (so every step must return instead of blocking): context
 // loading errors first (missing file, mismatched key, unequal lists), then a handshake
 // that reports need_read until the client speaks, data both ways, a close_notify, a
-// plaintext client, and TLS 1.1 refused. Certificates come from the openssl command.
+// plaintext client, TLS 1.1 refused, ticket key rotation, and a row of connections each
+// offering the newest ticket (every one after the first resumes, TLS 1.3 and 1.2).
+// Certificates come from the openssl command.
 #include <criterion/criterion.h>
 #include <openssl/err.h>
 #include <sys/socket.h>
@@ -213,4 +215,67 @@ Test(tls, ticket_keys_rotate_and_the_previous_one_still_resumes) {
         cr_expect_not(SSL_session_reused(p.client.get()), "a ticket two keys old does not");
     }
     SSL_SESSION_free(sess);
+}
+
+namespace {
+
+// The client's cache in the chain test: the newest session (ticket) the server gave.
+SSL_SESSION* g_newest = nullptr;
+int g_tickets = 0;
+
+int keep_newest(SSL*, SSL_SESSION* s) {
+    if (g_newest) SSL_SESSION_free(g_newest);
+    g_newest = s;
+    ++g_tickets;
+    return 1;  // the reference is ours
+}
+
+// Connections in a row, each offering the newest ticket received so far (as a mail
+// client with a one-entry session cache): every one after the first must resume.
+void resume_chain(int version) {
+    auto ctx = Context::load(tls_config({"ec.pem"}, {"ec.key"}));
+    cr_assert(ctx.ok());
+    SslCtxPtr client_ctx(SSL_CTX_new(TLS_client_method()));
+    SSL_CTX* cc = client_ctx.get();
+    SSL_CTX_set_session_cache_mode(cc, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+    if (version == TLS1_3_VERSION) SSL_CTX_sess_set_new_cb(cc, keep_newest);
+    g_newest = nullptr;
+    g_tickets = 0;
+    for (int i = 0; i < 4; ++i) {
+        Pair p(version, version, cc);
+        if (g_newest) SSL_set_session(p.client.get(), g_newest);
+        auto s = TlsTransport::accept(ctx.value(), std::move(p.server_fd));
+        cr_assert_eq(handshake(p, *s).back(), IoState::done);
+        SSL_do_handshake(p.client.get());
+        // TLS 1.3 tickets follow the handshake: the client reads them with the first reply.
+        cr_assert_eq(s->write("220 hi\r\n", 8).state, IoState::done);
+        char buf[64];
+        size_t n = 0;
+        for (int j = 0; j < 10 && SSL_read_ex(p.client.get(), buf, sizeof buf, &n) != 1; ++j)
+            ;
+        cr_expect_eq(std::string(buf, n), "220 hi\r\n");
+        if (i == 0)
+            cr_expect_not(SSL_session_reused(p.client.get()), "the first is a full handshake");
+        else
+            cr_expect(SSL_session_reused(p.client.get()), "connection %d (%s) did not resume", i,
+                      SSL_get_version(p.client.get()));
+        if (version == TLS1_3_VERSION)
+            cr_expect_eq(g_tickets, i + 1, "connection %d: one fresh ticket each", i);
+        // OpenSSL's TLS 1.2 client calls no new-session callback on a resumption: the
+        // renewed ticket is in the connection's session.
+        if (version == TLS1_2_VERSION) keep_newest(nullptr, SSL_get1_session(p.client.get()));
+        SSL_shutdown(p.client.get());
+    }
+    if (g_newest) SSL_SESSION_free(g_newest);
+    g_newest = nullptr;
+}
+
+}  // namespace
+
+Test(tls, every_resumption_gets_a_fresh_ticket_tls13) {
+    resume_chain(TLS1_3_VERSION);
+}
+
+Test(tls, every_resumption_gets_a_fresh_ticket_tls12) {
+    resume_chain(TLS1_2_VERSION);
 }
