@@ -413,7 +413,7 @@ constexpr uint32_t nfds_of() {
 // ---- the public encoders and decoders of messages.hpp, one line a message
 
 // M is a type name, which cannot be parenthesised.
-// NOLINTNEXTLINE(bugprone-macro-parentheses)
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define TEGAMI_IPC_MESSAGE(M)                     \
     std::string encode(const M& m) {              \
         return encode_fields(m, nfds_of<M>());    \
@@ -421,6 +421,7 @@ constexpr uint32_t nfds_of() {
     bool decode(std::string_view payload, M& m) { \
         return decode_fields(payload, m);         \
     }
+// NOLINTEND(bugprone-macro-parentheses)
 
 TEGAMI_IPC_MESSAGE(SubmitMsg)
 TEGAMI_IPC_MESSAGE(SubmitResultMsg)

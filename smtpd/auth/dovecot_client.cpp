@@ -392,7 +392,10 @@ void DovecotClient::send_auth(uint32_t id, Request& q) {
     }
     q.sent = true;
     std::string line = format_auth(id, q.req);
-    if (q.req.initial) OPENSSL_cleanse(q.req.initial->data(), q.req.initial->size());
+    if (q.req.initial) {
+        std::string& initial = *q.req.initial;
+        OPENSSL_cleanse(initial.data(), initial.size());
+    }
     q.req.initial.reset();
     write(line);
     OPENSSL_cleanse(line.data(), line.size());
