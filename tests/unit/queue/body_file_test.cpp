@@ -363,7 +363,7 @@ Test(body_file, sigkill_during_large_body_commits_keeps_only_whole_messages) {
         auto& st = **o;
         std::string err;
         for (int i = 0; i < 2000; ++i) {
-            char qid[17];
+            char qid[24];  // room for any int, though i stays below 10,000
             std::snprintf(qid, sizeof qid, "00000000000K%04d", i);
             for (uint32_t c = 1; c <= 5; ++c)
                 if (st.put_chunk(qid, c, chunk_of(qid, c, 60000), err) != PutStatus::ok) _exit(3);
