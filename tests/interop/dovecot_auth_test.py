@@ -37,16 +37,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tegami_sandbox as ts  # noqa: E402
 
 PASSWORD = "d0vecot-Pass-w0rd"
-results = {"passed": 0, "failed": 0}
-
-
-def report(ok, name, detail=""):
-    results["passed" if ok else "failed"] += 1
-    print(("ok - " if ok else "not ok - ") + name)
-    if not ok:
-        for line in str(detail).splitlines()[-25:]:
-            print("#   " + line)
-    sys.stdout.flush()
+TAP = ts.Tap()
+report = TAP.ok
 
 
 def b64(s):
@@ -360,8 +352,7 @@ def main():
         return 0
     if not (shutil.which("dovecot") or os.path.exists("/usr/sbin/dovecot")):
         report(False, "Dovecot auth interop needs dovecot-core (scripts/deps.sh TEST list)")
-        print("%d passed, %d failed" % (results["passed"], results["failed"]))
-        return 1
+        return TAP.finish()
     box = None
     dove = None
     try:
@@ -395,8 +386,7 @@ def main():
             dove.stop()
         if box and not os.environ.get("TEGAMI_KEEP"):
             box.remove()
-    print("%d passed, %d failed" % (results["passed"], results["failed"]))
-    return 1 if results["failed"] else 0
+    return TAP.finish()
 
 
 if __name__ == "__main__":

@@ -29,16 +29,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tegami_sandbox as ts  # noqa: E402
 
 PASSWORD = "msa-Tls-pw-0k"
-results = {"passed": 0, "failed": 0}
-
-
-def report(ok, name, detail=""):
-    results["passed" if ok else "failed"] += 1
-    print(("ok - " if ok else "not ok - ") + name)
-    if not ok:
-        for line in str(detail).splitlines()[-25:]:
-            print("#   " + line)
-    sys.stdout.flush()
+TAP = ts.Tap()
+report = TAP.ok
 
 
 def plain(user, pw):
@@ -52,39 +44,17 @@ def ctx():
     return c
 
 
-class Tls:
-    """A line-level client that does STARTTLS on the MSA."""
+class Tls(ts.SmtpLines):
+    """The shared line-level client, after EHLO and STARTTLS on the MSA."""
 
     def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=20)
-        self.f = self.s.makefile("rb")
-        self.greeting = self.reply()
+        super().__init__(port)
         self.cmd("EHLO client.example")
         code, _ = self.cmd("STARTTLS")
         assert code == 220, code
         self.s = ctx().wrap_socket(self.s, server_hostname="localhost")
         self.f = self.s.makefile("rb")
         self.ehlo = self.cmd("EHLO client.example")
-
-    def reply(self):
-        lines = []
-        while True:
-            line = self.f.readline().decode("utf-8", "replace").rstrip("\r\n")
-            if not line:
-                return (-1, "\n".join(lines))
-            lines.append(line)
-            if len(line) < 4 or line[3] != "-":
-                return (int(line[:3]), "\n".join(lines))
-
-    def cmd(self, line):
-        self.s.sendall(line.encode() + b"\r\n")
-        return self.reply()
-
-    def close(self):
-        try:
-            self.s.close()
-        except OSError:
-            pass
 
 
 def cases(box, msa):
@@ -224,8 +194,7 @@ def main():
         if not os.environ.get("TEGAMI_KEEP"):
             box.remove()
             shutil.rmtree(certdir, ignore_errors=True)
-    print("%d passed, %d failed" % (results["passed"], results["failed"]))
-    return 1 if results["failed"] else 0
+    return TAP.finish()
 
 
 if __name__ == "__main__":
