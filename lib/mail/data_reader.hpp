@@ -48,6 +48,7 @@ class DataReader {
   private:
     enum class State : uint8_t { line_start, dot, dot_cr, mid, cr, done };
     void emit(std::string_view s, std::string& out);
+    size_t feed_lines(std::string_view in, size_t i, std::string& out);
     size_t feed_mid(std::string_view in, size_t i, std::string& out);
 
     uint64_t limit_;
