@@ -7,7 +7,8 @@ DESTDIR=$1 PREFIX=$2 SBINDIR=$3 LIBEXECDIR=$4 SYSCONFDIR=$5 MANDIR=$6 BUILD=$7
 : "$PREFIX"
 cd "$(dirname "$0")/.."
 root=0; [ "$(id -u)" = 0 ] && root=1
-# The daemons' accounts first, so that the manifest's owners exist (root only).
+# The daemons' accounts and the MSP group first, so that the manifest's owners exist
+# (root only).
 [ $root = 1 ] && [ -z "$DESTDIR" ] && sh scripts/accounts.sh
 if [ $root = 1 ] && ! getent group smmsp >/dev/null; then
   echo "install: creating the MSP group smmsp (msp_group; sendmail is setgid to it)"
