@@ -107,6 +107,7 @@ class Stream {
     bool output_empty() const { return out_.size() == out_off_; }
     bool handshaking() const { return handshaking_; }
     size_t buffered_input() const { return in_len_ - in_off_; }
+    int fd() const { return transport_ ? transport_->fd() : -1; }
     short interest() const { return armed_; }  // EV_READ/EV_WRITE now armed
     bool holds_buffers() const {
         return in_ != nullptr || out_.capacity() > std::string().capacity();

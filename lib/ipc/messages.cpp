@@ -158,7 +158,7 @@ struct Fields<AuthStartMsg> {
     static constexpr MsgType type = MsgType::auth_start;
     static void of(auto& f, auto& m) {
         f(m.request_id, m.mechanism, within(m.has_initial, 0, 1), m.initial, m.client_addr,
-          m.channel_binding, m.flags);
+          m.channel_binding, m.flags, m.local_addr, within(m.local_port, 0, 65535));
     }
 };
 

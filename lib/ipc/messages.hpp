@@ -233,6 +233,8 @@ struct AuthStartMsg {
     std::string client_addr;      // "192.0.2.1": the failure counters and penalty box key
     std::string channel_binding;  // RFC 9266 tls-exporter bytes; empty without TLS
     uint32_t flags = 0;
+    std::string local_addr;   // the address the client connected to; empty when unknown
+    uint32_t local_port = 0;  // its port, 0 when unknown
 };
 
 // smtpd -> auth: the client's response to the last challenge.

@@ -16,8 +16,9 @@
 namespace tegami::ipc {
 
 constexpr uint32_t kMagic = 0x54474d49;  // "TGMI"
-constexpr uint16_t kVersion = 3;         // 2: multi-recipient deliver requests, body as a memfd;
-                                         // 3: DSN fields in SubmitMsg, RcptResult flags
+constexpr uint16_t kVersion = 4;         // 2: multi-recipient deliver requests, body as a memfd;
+                                         // 3: DSN fields in SubmitMsg, RcptResult flags;
+                                         // 4: the local address and port in AuthStartMsg
 constexpr size_t kMaxFds = 8;
 // Large enough for the biggest message body a configuration allows plus its envelope;
 // the reader refuses anything larger before allocating.

@@ -293,6 +293,8 @@ void AuthServer::start_dovecot(uint64_t sid, ipc::AuthStartMsg& m, Conversation&
     if (m.has_initial) req.initial = m.initial;  // a copy, so the frame's bytes can be wiped
     OPENSSL_cleanse(m.initial.data(), m.initial.size());
     req.client_addr = printable_addr(m.client_addr);
+    req.local_addr = printable_addr(m.local_addr);
+    req.local_port = m.local_port;
     // smtpd relays AUTH only under TLS or, when the administrator allowed it, from a
     // loopback client in clear: what Dovecot's own login processes call secured.
     req.secured = (m.flags & ipc::kAuthTls) || req.client_addr == "::1" ||

@@ -183,7 +183,9 @@ std::string format_auth(uint32_t id, const DovecotRequest& r) {
     // tegami-auth delays failures and keeps its own penalty box per client address;
     // Dovecot's penalty on top would compound the delays past auth_dovecot_timeout.
     s += "\tno-penalty";
+    if (!r.local_addr.empty()) s += "\tlip=" + dovecot_escape(r.local_addr);
     if (!r.client_addr.empty()) s += "\trip=" + dovecot_escape(r.client_addr);
+    if (r.local_port != 0) s += "\tlport=" + std::to_string(r.local_port);
     // resp= must be the last parameter; "resp=" alone is an empty initial response.
     if (r.initial) s += "\tresp=" + sasl::base64_encode(*r.initial);
     s += '\n';

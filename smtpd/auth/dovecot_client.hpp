@@ -65,9 +65,12 @@ struct DovecotRequest {
     std::string mechanism;
     std::optional<std::string> initial;  // raw bytes
     std::string client_addr;
+    std::string local_addr;   // lip=: the address the client connected to (passdb's local_ip)
+    uint32_t local_port = 0;  // lport=, 0: not sent
     bool secured = false;
 };
-// "AUTH\t7\tPLAIN\tservice=smtp\tsecured\tno-penalty\trip=192.0.2.1\tresp=AGFsaWNlAHg=\n"
+// "AUTH\t7\tPLAIN\tservice=smtp\tsecured\tno-penalty\tlip=192.0.2.25\trip=192.0.2.1
+//  \tlport=587\tresp=AGFsaWNlAHg=\n" (one line)
 std::string format_auth(uint32_t id, const DovecotRequest& r);
 
 // ---- the connection

@@ -54,6 +54,8 @@ std::optional<Reply> AuthSession::auth(SessionState& st, std::string_view arg) {
     m.has_initial = cmd->has_initial ? 1 : 0;
     m.initial = std::move(cmd->initial);
     m.client_addr = st.client.addr;
+    m.local_addr = st.client.local_addr;
+    m.local_port = st.client.local_port;
     if (st.tls) {
         m.flags |= ipc::kAuthTls;
         m.channel_binding = st.channel_binding;  // RFC 9266: auth checks SCRAM's c=

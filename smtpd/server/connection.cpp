@@ -262,6 +262,17 @@ std::vector<std::string> Connection::auth_mechanisms(const SessionState& st) {
 }
 
 std::optional<Reply> Connection::auth(SessionState& st, std::string_view arg) {
+    // The address the client reached is asked of the kernel only here, not per
+    // connection: Dovecot's passdb may select on it (local_ip, local_port).
+    if (!st.client.local && st.client.local_port == 0 && stream_.fd() >= 0) {
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        if (::getsockname(stream_.fd(), reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+            const auto* sa = reinterpret_cast<const sockaddr*>(&ss);
+            st.client.local_addr = client_info(sa, static_cast<int>(len)).addr;
+            st.client.local_port = socket_port(sa);
+        }
+    }
     return auth_.auth(st, arg);
 }
 
@@ -306,8 +317,17 @@ void Connection::chunk_result(uint32_t status, std::string_view text) noexcept {
     });
 }
 
+uint32_t socket_port(const sockaddr* sa) {
+    if (sa->sa_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(sa)->sin_port);
+    if (sa->sa_family == AF_INET6)
+        return ntohs(reinterpret_cast<const sockaddr_in6*>(sa)->sin6_port);
+    return 0;
+}
+
 ClientInfo client_info(const sockaddr* sa, int len) {
-    ClientInfo ci{"unknown", "unknown"};
+    ClientInfo ci;
+    ci.addr = "unknown";
+    ci.name = "unknown";
     char buf[INET6_ADDRSTRLEN] = "";
     if (sa->sa_family == AF_INET && len >= static_cast<int>(sizeof(sockaddr_in))) {
         const auto* in = reinterpret_cast<const sockaddr_in*>(sa);

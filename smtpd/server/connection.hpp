@@ -112,5 +112,7 @@ class Connection final : public SessionHost,
 // Printable address and name of a peer: "localhost" for 127.0.0.1 and ::1 (this host,
 // never looked up), else "unknown" until the name lookup confirms one.
 ClientInfo client_info(const struct sockaddr* sa, int len);
+// The port of an AF_INET or AF_INET6 address (host order); 0 for any other family.
+uint32_t socket_port(const struct sockaddr* sa);
 
 }  // namespace tegami::smtpd

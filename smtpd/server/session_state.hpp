@@ -45,6 +45,10 @@ struct ClientInfo {
     // In trusted_networks or smtpd_client_event_limit_exceptions (or the MSP socket): no
     // error sleep, no harvest tarpit, no per-address connection limits.
     bool limits_exempt = false;
+    // The address and port the client connected to (TCP only), looked up when first
+    // needed (AUTH passes them to Dovecot as lip/lport); empty / 0 until then.
+    std::string local_addr{};
+    uint32_t local_port = 0;
 };
 
 struct Transaction {

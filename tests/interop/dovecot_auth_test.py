@@ -52,7 +52,7 @@ def plain(user, pw):
 class Dovecot:
     """A private Dovecot instance that only serves authentication."""
 
-    def __init__(self, work):
+    def __init__(self, work, local_port):
         self.work = work
         self.bin = shutil.which("dovecot") or "/usr/sbin/dovecot"
         self.sock = os.path.join(work, "auth-client")
@@ -63,6 +63,10 @@ class Dovecot:
         with open(users, "w") as f:
             # {PLAIN}: SCRAM-SHA-256 needs the plaintext (or SCRAM) password in the passdb.
             f.write("alice:{PLAIN}%s::::::\nbob:{PLAIN}other-Secret-1::::::\n" % PASSWORD)
+        # carol is found only through the second passdb, whose file is named by the local
+        # address and port smtpd passes (lip=, lport=): on 127.0.0.1 at the suite's port.
+        with open(os.path.join(work, "users-127.0.0.1-%d" % local_port), "w") as f:
+            f.write("carol:{PLAIN}%s::::::\n" % PASSWORD)
         self.conf = os.path.join(work, "dovecot.conf")
         with open(self.conf, "w") as f:
             f.write("""# a test instance (tests/interop/dovecot_auth_test.py), not the system's
@@ -79,6 +83,10 @@ auth_verbose = yes
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%%u %(w)s/users
+}
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%%u %(w)s/users-%%{lip}-%%{lport}
 }
 userdb {
   driver = static
@@ -231,6 +239,14 @@ def plain_login(box, dove):
            box.tail())
 
 
+def local_address_reaches_dovecot(box, dove):
+    c = client(box)
+    r = c.cmd("AUTH PLAIN " + plain("carol", PASSWORD))
+    c.close()
+    report(r[0] == 235, "Dovecot gets the local address and port (a passdb named by "
+           "%{lip}-%{lport} finds carol): 235", "%r\n%s" % (r, dove.log()[-1500:]))
+
+
 def plain_empty_initial_response(box, dove):
     c = client(box)
     r1 = c.cmd("AUTH PLAIN")
@@ -361,7 +377,7 @@ def main():
             "auth_failure_delay=0", "auth_failure_limit=3", "auth_backend=dovecot",
             "auth_dovecot_timeout=2s",
             "auth_mechanisms=SCRAM-SHA-256 PLAIN LOGIN CRAM-MD5"])
-        dove = Dovecot(os.path.join(box.dir, "dovecot"))
+        dove = Dovecot(os.path.join(box.dir, "dovecot"), box.port)
         conf = open(box.conf).read()
         open(box.conf, "w").write(conf + "auth_dovecot_socket = %s\n" % dove.sock)
         up = dove.start()
@@ -371,7 +387,7 @@ def main():
         if up and started:
             for fn in (wrong_password_is_535, unknown_user_is_535, malformed_base64_is_501,
                        star_cancels, mechanism_dovecot_lacks_is_504, throttle_still_applies,
-                       ehlo_lists_configured_mechanisms, plain_login,
+                       ehlo_lists_configured_mechanisms, plain_login, local_address_reaches_dovecot,
                        plain_empty_initial_response, scram_through_dovecot,
                        dovecot_down_restarted, stalled_handshake_is_454, password_not_logged):
                 try:

@@ -1,6 +1,8 @@
 // golden_test.cpp - the wire format of every IPC message type (lib/ipc/wire.hpp) is fixed:
 // one sample of each, with every field set, encodes to exactly the bytes captured from the
-// hand-written encoders of kVersion 3 (before lib/ipc/messages.cpp became a field table).
+// hand-written encoders of kVersion 3 (before lib/ipc/messages.cpp became a field table),
+// with the version raised to 4 when AuthStartMsg gained its last two fields (local address
+// and port), which are appended to its sample.
 // Every strict prefix of each sample and the sample with a byte more are refused, the
 // values each message's layout forbids (empty recipient lists, out-of-range statuses and
 // codes) are refused, and each sample decodes back to the same frame.
@@ -141,15 +143,15 @@ const std::vector<Golden>& goldens() {
              return encode(ListenerMsg{"mta", "127.0.0.1:25"}, 1);
          },
          redo_as<ListenerMsg>(),
-         "494d4754030001001700000001000000030000006d74610c0000003132372e302e302e313a3235"},
+         "494d4754040001001700000001000000030000006d74610c0000003132372e302e302e313a3235"},
         {"start", [] { return encode_empty(MsgType::start); }, nullptr,
-         "494d4754030002000000000000000000"},
+         "494d4754040002000000000000000000"},
         {"ready", [] { return encode_empty(MsgType::ready); }, nullptr,
-         "494d4754030003000000000000000000"},
+         "494d4754040003000000000000000000"},
         {"reload", [] { return encode_empty(MsgType::reload); }, nullptr,
-         "494d4754030004000000000000000000"},
+         "494d4754040004000000000000000000"},
         {"submit", [] { return encode(submit_sample()); }, redo_as<SubmitMsg>(),
-         "494d475403000a008600000000000000080706050403020102000000513103000000614062020000000300000"
+         "494d475404000a008600000000000000080706050403020102000000513103000000614062020000000300000"
          "0784079030000007a40770200000003000000584079030000007a4057030000003a3a31020000006c68010000"
          "00680500000045534d545009000000010000004502000000040000000a000000020000000a000000726663383"
          "2323b7840790000000003000000420d0a"},
@@ -158,74 +160,75 @@ const std::vector<Golden>& goldens() {
              return encode(SubmitResultMsg{5, kStatusOk, "Q1", "2.0.0 ok"});
          },
          redo_as<SubmitResultMsg>(),
-         "494d475403000b001e0000000000000005000000000000000200000002000000513108000000322e302e30206"
+         "494d475404000b001e0000000000000005000000000000000200000002000000513108000000322e302e30206"
          "f6b"},
         {"body_chunk",
          [] {
              return encode(BodyChunkMsg{"Q1", 1, "data\r\n"});
          },
          redo_as<BodyChunkMsg>(),
-         "494d475403000c0014000000000000000200000051310100000006000000646174610d0a"},
+         "494d475404000c0014000000000000000200000051310100000006000000646174610d0a"},
         {"body_chunk_result",
          [] {
              return encode(BodyChunkResultMsg{"Q1", 2, kStatusTemp, "4.3.0 full"});
          },
          redo_as<BodyChunkResultMsg>(),
-         "494d475403000d001c0000000000000002000000513102000000040000000a000000342e332e302066756c6"
+         "494d475404000d001c0000000000000002000000513102000000040000000a000000342e332e302066756c6"
          "c"},
         {"body_abort", [] { return encode(BodyAbortMsg{"Q1"}); }, redo_as<BodyAbortMsg>(),
-         "494d475403000e000600000000000000020000005131"},
+         "494d475404000e000600000000000000020000005131"},
         {"deliver", [] { return encode(deliver_sample()); }, redo_as<DeliverMsg>(),
-         "494d4754030014007600000001000000090000000000000002000000513203000000734074020000000000000"
+         "494d4754040014007600000001000000090000000000000002000000513203000000734074020000000000000"
          "0030000007540760a0000007266633832323b5540760100000003000000030000007740760000000000000000"
          "070000005b6d785d3a32350200000069640200000000f15365000000000010000000000000"
          "0030000000000000"},
         {"deliver_result", [] { return encode(deliver_result_sample()); },
          redo_as<DeliverResultMsg>(),
-         "494d47540300150052000000000000000a0000000000000002000000000000000200000005000000322e302e3"
+         "494d47540400150052000000000000000a0000000000000002000000000000000200000005000000322e302e3"
          "0020000006f6b01000000030000000500000005000000352e312e31020000006e6f00000000040000006d626f"
          "780c00000022000000"},
         {"deliver_redirect", [] { return encode(redirect_sample()); },
          redo_as<DeliverRedirectMsg>(),
-         "494d47540300160026000000000000000b0000000000000002000000020000000300000072406500000000030"
+         "494d47540400160026000000000000000b0000000000000002000000020000000300000072406500000000030"
          "00000626f6201000000"},
         {"auth_start",
          [] {
              return encode(AuthStartMsg{13, "PLAIN", 1, std::string("\0u\0p", 4), "192.0.2.1", "cb",
-                                        kAuthTls});
+                                        kAuthTls, "192.0.2.25", 587});
          },
          redo_as<AuthStartMsg>(),
-         "494d475403003c0034000000000000000d0000000000000005000000504c41494e01000000040000000075007"
-         "0090000003139322e302e322e3102000000636201000000"},
+         "494d475404003c0046000000000000000d0000000000000005000000504c41494e01000000040000000075007"
+         "0090000003139322e302e322e3102000000636201000000"
+         "0a0000003139322e302e322e32354b020000"},
         {"auth_step",
          [] {
              return encode(AuthStepMsg{14, "resp"});
          },
          redo_as<AuthStepMsg>(),
-         "494d475403003d0010000000000000000e000000000000000400000072657370"},
+         "494d475404003d0010000000000000000e000000000000000400000072657370"},
         {"auth_cancel", [] { return encode(AuthCancelMsg{15}); }, redo_as<AuthCancelMsg>(),
-         "494d475403003e0008000000000000000f00000000000000"},
+         "494d475404003e0008000000000000000f00000000000000"},
         {"auth_reply",
          [] {
              return encode(AuthReplyMsg{16, kAuthContinue, "ch", "alice", "334"});
          },
          redo_as<AuthReplyMsg>(),
-         "494d475403003f00220000000000000010000000000000000100000002000000636805000000616c696365030"
+         "494d475404003f00220000000000000010000000000000000100000002000000636805000000616c696365030"
          "00000333334"},
         {"auth_check",
          [] {
              return encode(AuthCheckMsg{17, "192.0.2.2"});
          },
          redo_as<AuthCheckMsg>(),
-         "494d47540300400015000000000000001100000000000000090000003139322e302e322e32"},
+         "494d47540400400015000000000000001100000000000000090000003139322e302e322e32"},
         {"limit_check",
          [] {
              return encode(LimitCheckMsg{18, "uid:1000"});
          },
          redo_as<LimitCheckMsg>(),
-         "494d47540300410014000000000000001200000000000000080000007569643a31303030"},
+         "494d47540400410014000000000000001200000000000000080000007569643a31303030"},
         {"limit_reply", [] { return encode(limit_reply_sample()); }, redo_as<LimitReplyMsg>(),
-         "494d4754030042007c000000000000000c0000000000000002000000010000000000000002000000000000000"
+         "494d4754040042007c000000000000000c0000000000000002000000010000000000000002000000000000000"
          "30000000000000004000000000000000500000000000000060000000000000007000000000000000b00000000"
          "0000000c000000000000000d000000000000000e000000000000000f000000000000001000000000000000110"
          "0000000000000"},
@@ -234,16 +237,16 @@ const std::vector<Golden>& goldens() {
              return encode(LimitCountMsg{"alice", 1, 250});
          },
          redo_as<LimitCountMsg>(),
-         "494d475403004300190000000000000005000000616c6963650100000000000000fa00000000000000"},
+         "494d475404004300190000000000000005000000616c6963650100000000000000fa00000000000000"},
         {"control_request",
          [] {
              return encode(ControlRequestMsg{ControlOp::hold, {"Q1", "Q2"}, "spam"});
          },
          redo_as<ControlRequestMsg>(),
-         "494d4754030046001c000000000000000300000002000000020000005131020000005132040000007370616"
+         "494d4754040046001c000000000000000300000002000000020000005131020000005132040000007370616"
          "d"},
         {"control_list", [] { return encode(control_list_sample()); }, redo_as<ControlListMsg>(),
-         "494d47540300470083000000000000000200000002000000513302000000000200000000000001f1536500000"
+         "494d47540400470083000000000000000200000002000000513302000000000200000000000001f1536500000"
          "0000300000073407403000000776879010000000300000061406208000000646566657272656405000000342e"
          "342e31050000006c6174657264f15365000000000200000051340500000000000000000000000000000000000"
          "000000000000000000000000000"},
@@ -252,7 +255,7 @@ const std::vector<Golden>& goldens() {
              return encode(ControlResultMsg{kStatusPerm, 3, "No such message"});
          },
          redo_as<ControlResultMsg>(),
-         "494d4754030048001b0000000000000005000000030000000f0000004e6f2073756368206d657373616765"},
+         "494d4754040048001b0000000000000005000000030000000f0000004e6f2073756368206d657373616765"},
     };
     return rows;
 }
@@ -297,9 +300,12 @@ Test(ipc_golden, values_the_layouts_forbid_are_refused) {
     r.targets = {{"a@b", kRedirectMailbox + 1}};
     cr_expect_not(redo_as<DeliverRedirectMsg>()(payload_of(encode(r)), &out), "unknown route");
     // AuthStartMsg: has_initial other than 0 or 1 (after u64 id and "PLAIN": offset 17).
-    std::string as = payload_of(encode(AuthStartMsg{1, "PLAIN", 0, "", "", "", 0}));
+    std::string as = payload_of(encode(AuthStartMsg{1, "PLAIN", 0, "", "", "", 0, "", 0}));
     cr_expect(redo_as<AuthStartMsg>()(with_u32(as, 17, 1), &out), "has_initial 1");
     cr_expect_not(redo_as<AuthStartMsg>()(with_u32(as, 17, 2), &out), "has_initial 2");
+    // ... and a local port past 65535 (the last u32).
+    cr_expect(redo_as<AuthStartMsg>()(with_u32(as, as.size() - 4, 65535), &out), "port 65535");
+    cr_expect_not(redo_as<AuthStartMsg>()(with_u32(as, as.size() - 4, 65536), &out), "port 65536");
     // AuthReplyMsg: a status outside kAuthContinue..kAuthNoMech (after the u64 id).
     std::string ar = payload_of(encode(AuthReplyMsg{1, kAuthOk, "", "", ""}));
     for (uint32_t s : {0u, kAuthNoMech + 1, 0xffffffffu})

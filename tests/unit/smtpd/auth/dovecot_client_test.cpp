@@ -100,4 +100,16 @@ Test(dovecot_client, auth_request_format) {
     r.initial.reset();
     r.client_addr.clear();
     cr_expect_eq(format_auth(9, r), std::string("AUTH\t9\tPLAIN\tservice=smtp\tno-penalty\n"));
+    // The local address and port, when smtpd knew them; a tab in the address is escaped.
+    r.local_addr = "192.0.2.25";
+    r.local_port = 587;
+    r.client_addr = "192.0.2.1";
+    cr_expect_eq(format_auth(10, r),
+                 std::string("AUTH\t10\tPLAIN\tservice=smtp\tno-penalty\tlip=192.0.2.25"
+                             "\trip=192.0.2.1\tlport=587\n"));
+    r.local_addr = "x\ty";
+    r.local_port = 0;
+    cr_expect_eq(format_auth(11, r),
+                 std::string("AUTH\t11\tPLAIN\tservice=smtp\tno-penalty\tlip=x\001ty"
+                             "\trip=192.0.2.1\n"));
 }
