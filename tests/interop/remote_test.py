@@ -41,7 +41,19 @@ ok = TAP.ok
 # --- IPC: one SubmitMsg frame (lib/ipc/wire.hpp, lib/ipc/messages.cpp) ---------------
 
 MAGIC = 0x54474d49
-VERSION = 3  # lib/ipc/wire.hpp kVersion
+
+
+def wire_version():
+    """kVersion of lib/ipc/wire.hpp, read from the source the suite was built from."""
+    src = os.environ.get("TEGAMI_SRC") or os.path.join(os.path.dirname(__file__), "..", "..")
+    with open(os.path.join(src, "lib", "ipc", "wire.hpp")) as f:
+        m = re.search(r"constexpr uint16_t kVersion = (\d+);", f.read())
+    if not m:
+        raise SystemExit("remote_test: no kVersion in lib/ipc/wire.hpp")
+    return int(m.group(1))
+
+
+VERSION = wire_version()
 T_SUBMIT = 10
 T_SUBMIT_RESULT = 11
 QID_DIGITS = "0123456789ABCDEFGHJKLMNPQRSTVWXY"
