@@ -40,8 +40,9 @@
 #                 (Postfix would need a process per session).
 # With the defaults the whole script takes about 9 minutes on the 2-core development
 # machine (a run at about a third of the counts took 4); BENCH_MAX_SECONDS (900) bounds
-# it: no new step starts after it (the submission, relay and big-bodies cases that follow,
-# about 4 minutes more, run after it). System calls per message: tests/bench/syscalls.sh.
+# it: no new step starts after it. The submission, relay and big-bodies cases follow
+# (big bodies: about 2 minutes, Tegami and Postfix). System calls per message:
+# tests/bench/syscalls.sh.
 #
 # Environment (all optional):
 #   BENCH_MESSAGES=20000 BENCH_SESSIONS=20 BENCH_SIZE=1024 BENCH_RUNS=3

@@ -17,7 +17,8 @@
 #
 # Tegami and Postfix both run with their defaults (message_size_limit 10240000 on both,
 # a durable queue) on 127.0.0.1, delivering into one local mbox. Postfix comes from the
-# Debian package (tests/bench/lib.sh), never installed, and needs root; without root
+# Debian package (tests/bench/lib.sh), never installed, and needs root (a message it
+# accepts but defers, as its local may under this load, is reported, not failed); without root
 # Tegami is measured alone, delivering to the caller's mbox. Needs about 2 x CLIENTS x
 # SIZE octets free in the work directory (queue + mbox; a server's sandbox is removed
 # once it is measured).
@@ -38,7 +39,7 @@ SIZE=${BENCH_BIGBODY_SIZE:-10000000}
 TIMEOUT=${BENCH_BIGBODY_TIMEOUT:-120}
 WITH_POSTFIX=${BENCH_BIGBODY_POSTFIX:-1}
 B=$WORK/bigbodies
-PF_TAG="big bodies"
+export PF_TAG="big bodies"
 PF_LOGDIR=$B/logs
 # shellcheck source=tests/bench/lib.sh
 . "$here/lib.sh"
@@ -114,7 +115,16 @@ kinds() {
     "$B/rss-$1" 2>/dev/null
 }
 
-# report NAME LABEL SMTPD-KIND QUEUE-KIND: the summary line and the per-kind line
+# at_peak NAME: what the summed RSS was made of at its peak (rss-watch's at-peak lines)
+at_peak() {
+  awk '$1 == "at-peak" { a += $4; f += $5; s += $6 }
+    END { printf "%.1f MiB anonymous (heap, stacks), %.1f MiB mapped files (libraries, bodies), %.1f MiB shared memory", a / 1024, f / 1024, s / 1024 }' \
+    "$B/rss-$1" 2>/dev/null
+}
+
+# report NAME LABEL SMTPD-KIND QUEUE-KIND STRICT: the summary line and the per-kind line;
+# STRICT 1: a message accepted but not delivered within the wait fails the run (Postfix
+# may defer one under this load: its local gives up on a mailbox lock held too long)
 report() {
   local name=$1 label=$2 ok=0
   [ -f "$B/rss-$name" ] || { say "big bodies$label: not measured (no RSS samples)"; return 1; }
@@ -123,9 +133,11 @@ report() {
     "suite $(mib "$(rss "$name" peak-rss-sum)") MiB (sum of peaks $(mib "$(rss "$name" hwm-sum)") MiB)," \
     "$M_OK/$CLIENTS accepted in $M_SECS s"
   say "  $name peaks (VmHWM, MiB): $(kinds "$name"); delivered $M_DELIVERED/$M_OK after $M_DSECS s"
-  [ "$M_OK" = "$CLIENTS" ] && [ "$M_DELIVERED" = "$M_OK" ] && ok=1
+  say "  $name at the peak of the sum: $(at_peak "$name")"
+  [ "$M_OK" = "$CLIENTS" ] && { [ "$M_DELIVERED" = "$M_OK" ] || [ "$5" = 0 ]; } && ok=1
   [ "$M_FAIL" = 0 ] || say "  $name: FAILED: $M_FAIL of $CLIENTS messages not accepted (see $PF_LOGDIR/load-$name.log)"
-  [ "$M_DELIVERED" = "$M_OK" ] || say "  $name: FAILED: $M_DELIVERED of $M_OK accepted messages delivered"
+  [ "$M_DELIVERED" = "$M_OK" ] ||
+    say "  $name: $([ "$5" = 1 ] && echo "FAILED: ")$M_DELIVERED of $M_OK accepted messages delivered within the wait"
   [ "$ok" = 1 ]
 }
 
@@ -136,7 +148,7 @@ TG_PORT=$(bt free-port "${BENCH_PORT_BIG:-3725}")
 if tegami_start "$B/tegami" "$TG_PORT" "$BINDIR"; then
   measure tegami "tree:$TG_PID" "$TG_PORT" "$B/tegami/mail/$BUSER"
   tegami_stop
-  report tegami "" smtpd queue || status=1
+  report tegami "" smtpd queue 1 || status=1
   tg_suite=$(rss tegami peak-rss-sum)
   if [ "$tg_suite" -lt 262144 ]; then
     say "  tegami suite under 256 MiB: yes ($(mib "$tg_suite") MiB)"
@@ -154,7 +166,7 @@ if [ "$WITH_POSTFIX" = 1 ]; then
     measure postfix "tree:$(postfix_master_pid)" "$PF_PORT_BIG" "$B/postfix/mail/$BUSER"
     postfix_stop
     PF_UP=0
-    report postfix " (postfix)" smtpd cleanup || status=1
+    report postfix " (postfix)" smtpd cleanup 0 || status=1
     say "  (postfix: smtpd and cleanup are one process per connection; \"queue\" above is cleanup," \
       "which writes the queue file)"
   else
