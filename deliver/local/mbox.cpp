@@ -12,6 +12,8 @@
 
 #include <cerrno>
 #include <ctime>
+#include <string>
+#include <vector>
 
 #include "deliver/local/mbox_journal.hpp"
 #include "deliver/local/write_all.hpp"
@@ -145,6 +147,43 @@ bool valid_mailbox_name(const std::string& user) {
            user.find('\0') == std::string::npos;
 }
 
+// Writes the mbox entries of msgs, whose sizes add up to total, in pieces of about
+// kWritePiece octets; a mapped body gives back its pages as they are written, so
+// neither the copies nor the body's pages add up over a large batch. A total that does
+// not come out as announced (the journal's new size) is an error: the caller cuts back.
+Result<void> write_entries(int fd, const std::vector<const MailMessage*>& msgs, time_t when,
+                           uint64_t total) {
+    constexpr size_t kWritePiece = 256 * 1024;
+    std::string buf;
+    buf.reserve(kWritePiece + 4096);
+    uint64_t written = 0;
+    auto flush = [&]() -> Result<void> {
+        if (auto w = write_all(fd, buf, "mailbox"); !w) return w;
+        written += buf.size();
+        buf.clear();
+        return {};
+    };
+    for (const MailMessage* m : msgs) {
+        buf += from_line(m->sender, when);
+        buf += delivery_headers(m->sender, m->recipient);
+        std::string_view body = m->body;
+        while (!body.empty()) {
+            const char* from = body.data();
+            append_body_part(buf, body, true, kWritePiece);
+            if (m->mapped) UniqueMapping::drop_pages(from, static_cast<size_t>(body.data() - from));
+            if (buf.size() >= kWritePiece)
+                if (auto w = flush(); !w) return w;
+        }
+        buf += '\n';
+    }
+    if (auto w = flush(); !w) return w;
+    if (written != total)
+        return make_error(Exit::temp_fail, "mailbox entries came to " + std::to_string(written) +
+                                               " octets, not the " + std::to_string(total) +
+                                               " announced");
+    return {};
+}
+
 }  // namespace
 
 Result<MboxDelivered> deliver_mbox(int spool_dirfd, const std::string& dir_path,
@@ -190,8 +229,12 @@ Result<MboxDelivered> deliver_mbox_batch(int spool_dirfd, const std::string& dir
         if (*rec == Recovery::foreign) add_note(out.note, "journal reset");
     }
     const off_t old_size = static_cast<off_t>(size);
-    // Every message of the batch in one append and one fsync: all of them or none.
-    std::string entries;
+    // Every message of the batch in one append and one fsync: all of them or none. The
+    // entries are made and written a piece at a time (write_entries), so the child's
+    // memory stays bounded whatever the size of the batch; their total size comes first,
+    // for the journal.
+    std::vector<const MailMessage*> todo;
+    uint64_t total = 0;
     MboxJournal::Pending pending;
     size_t again = 0;
     for (const MailMessage& m : msgs) {
@@ -199,21 +242,23 @@ Result<MboxDelivered> deliver_mbox_batch(int spool_dirfd, const std::string& dir
             ++again;
             continue;
         }
-        entries += mbox_entry(m, when);
+        todo.push_back(&m);
+        total += mbox_entry_size(m, when);  // reads the body: its pages go back too
+        if (m.mapped) UniqueMapping::drop_pages(m.body.data(), m.body.size());
         if (!m.queue_id.empty()) pending.qids.emplace_back(m.queue_id);
     }
     if (again > 0) add_note(out.note, std::to_string(again) + " already delivered");
-    if (entries.empty()) {
+    if (todo.empty()) {
         if (jfd) (void)write_journal(jfd.get(), journal, false);
         return out;
     }
     if (jfd) {
         pending.old_size = size;
-        pending.new_size = size + entries.size();
+        pending.new_size = size + total;
         journal.pending = pending;
         if (auto w = write_journal(jfd.get(), journal, true); !w) return w.error();
     }
-    Result<void> wrote = write_all(fd->get(), entries, "mailbox");
+    Result<void> wrote = write_entries(fd->get(), todo, when, total);
     if (wrote && ::fsync(fd->get()) != 0) wrote = storage_error("fsync mailbox", errno);
     if (wrote && created && ::fsync(spool_dirfd) != 0)
         wrote = sys_error("fsync " + dir_path, errno, Exit::temp_fail);

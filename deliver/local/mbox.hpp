@@ -39,7 +39,10 @@ Result<MboxDelivered> deliver_mbox(int spool_dirfd, const std::string& dir_path,
                                    time_t when, const MboxOptions& opt = {});
 
 // Several messages for the same mailbox under one lock, appended and fsynced together:
-// either all are delivered or the file is cut back and none is.
+// either all are delivered or the file is cut back and none is. The entries are sized
+// first (for the journal), then made and written 256 KiB at a time, so memory stays
+// bounded whatever the batch's size; bodies marked MailMessage::mapped give back their
+// pages as they are read.
 Result<MboxDelivered> deliver_mbox_batch(int spool_dirfd, const std::string& dir_path,
                                          const std::string& user, uid_t owner,
                                          const std::vector<MailMessage>& msgs, time_t when,

@@ -4,6 +4,8 @@
 // the CRLF -> LF conversion and the quoting.
 #include "deliver/local/message_format.hpp"
 
+#include <cstdint>
+
 namespace tegami::local {
 
 namespace {
@@ -45,18 +47,45 @@ std::string delivery_headers(std::string_view sender, std::string_view recipient
            ">\nDelivered-To: " + clean(recipient, '?', false) + "\n";
 }
 
-void append_body(std::string& out, std::string_view body, bool mboxrd) {
-    out.reserve(out.size() + body.size() + 64);
+namespace {
+
+// Calls fn(line, quoted) for each line of body as the conversion sees it: without its
+// LF, and without the CR before that LF; quoted when mboxrd adds a '>' in front.
+template <typename Fn>
+void for_each_line(std::string_view& body, bool mboxrd, Fn&& fn) {
     while (!body.empty()) {
         size_t nl = body.find('\n');
         std::string_view line = body.substr(0, nl);
         body.remove_prefix(nl == std::string_view::npos ? body.size() : nl + 1);
         if (nl != std::string_view::npos && !line.empty() && line.back() == '\r')
             line.remove_suffix(1);
-        if (mboxrd && needs_quoting(line)) out += '>';
+        if (!fn(line, mboxrd && needs_quoting(line))) return;
+    }
+}
+
+}  // namespace
+
+void append_body(std::string& out, std::string_view body, bool mboxrd) {
+    out.reserve(out.size() + body.size() + 64);
+    append_body_part(out, body, mboxrd, SIZE_MAX);
+}
+
+void append_body_part(std::string& out, std::string_view& body, bool mboxrd, size_t limit) {
+    for_each_line(body, mboxrd, [&](std::string_view line, bool quoted) {
+        if (quoted) out += '>';
         out += line;
         out += '\n';
-    }
+        return out.size() < limit;
+    });
+}
+
+size_t converted_body_size(std::string_view body, bool mboxrd) {
+    size_t n = 0;
+    for_each_line(body, mboxrd, [&](std::string_view line, bool quoted) {
+        n += line.size() + 1 + (quoted ? 1 : 0);
+        return true;
+    });
+    return n;
 }
 
 std::string mbox_entry(const MailMessage& m, time_t when) {
@@ -65,6 +94,11 @@ std::string mbox_entry(const MailMessage& m, time_t when) {
     append_body(out, m.body, true);
     out += '\n';
     return out;
+}
+
+size_t mbox_entry_size(const MailMessage& m, time_t when) {
+    return from_line(m.sender, when).size() + delivery_headers(m.sender, m.recipient).size() +
+           converted_body_size(m.body, true) + 1;
 }
 
 std::string maildir_file(const MailMessage& m) {

@@ -17,6 +17,9 @@ struct MailMessage {
     std::string_view recipient;  // for Delivered-To: the address this copy is for
     std::string_view body;       // as queued: header and body, CRLF lines
     std::string_view queue_id;   // for the mailbox journal; may be empty
+    // body is the view of a UniqueMapping (a shared mapping of the queue's body file or
+    // memfd): a writer may drop the pages it has read (UniqueMapping::drop_pages).
+    bool mapped = false;
 };
 
 // "From <sender or MAILER-DAEMON> <asctime-style local date>\n" (white space and control
@@ -30,6 +33,14 @@ std::string delivery_headers(std::string_view sender, std::string_view recipient
 // gets one more '>'. A non-empty body that does not end in a newline gets one.
 void append_body(std::string& out, std::string_view body, bool mboxrd);
 
+// The same conversion a piece at a time: appends whole lines of body, converted, until
+// out holds at least limit octets or body is used up, and removes them from body. A
+// line is never split (the quoting needs whole lines), so out may pass limit by one line.
+void append_body_part(std::string& out, std::string_view& body, bool mboxrd, size_t limit);
+
+// The size of what append_body appends for body, without making it.
+size_t converted_body_size(std::string_view body, bool mboxrd);
+
 // What loop detection needs from the message header (the lines before the first empty
 // line): the number of Received fields and every Delivered-To value (lower-cased,
 // trimmed, continuation lines joined). Pure; header names without regard to case.
@@ -42,6 +53,8 @@ HeaderFacts scan_headers(std::string_view message);
 
 // A whole mbox entry: From_ line, headers, quoted body, one blank line.
 std::string mbox_entry(const MailMessage& m, time_t when);
+// mbox_entry(m, when).size(), without making it.
+size_t mbox_entry_size(const MailMessage& m, time_t when);
 // A whole Maildir file: headers and the body, no From_ line, no quoting.
 std::string maildir_file(const MailMessage& m);
 

@@ -429,7 +429,8 @@ void LocalServer::start_child(std::vector<Job> jobs) {
         const Job& j = jobs[i];
         std::string_view from =
             j.d.sender.empty() ? std::string_view(j.req->msg.sender) : std::string_view(j.d.sender);
-        spec.msgs.push_back(MailMessage{from, to[i], j.req->body.view(), j.req->msg.queue_id});
+        spec.msgs.push_back(
+            MailMessage{from, to[i], j.req->body.view(), j.req->msg.queue_id, true});
     }
     seq_ += jobs.size();
     // Signals stay blocked across fork so that no libevent handler runs in the child

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <string_view>
 #include <utility>
 
@@ -76,6 +77,18 @@ class UniqueMapping {
     }
     std::string_view view() const {
         return p_ ? std::string_view(static_cast<const char*>(p_) + skip_, n_) : std::string_view();
+    }
+    // Gives back the resident pages of [p, p + n), a part of a mapping's view that has
+    // been read: from the page holding p up to, not including, the page holding p + n
+    // (MADV_DONTNEED: the mapping and the file's page cache stay; a later read faults a
+    // page in again from the file). Only for a UniqueMapping's view (a shared file
+    // mapping): on anonymous memory MADV_DONTNEED would discard the data.
+    static void drop_pages(const char* p, size_t n) noexcept {
+        auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+        uintptr_t a = reinterpret_cast<uintptr_t>(p), b = a + n;
+        a -= a % page;
+        b -= b % page;
+        if (b > a) (void)::madvise(reinterpret_cast<void*>(a), b - a, MADV_DONTNEED);
     }
     void reset() {
         if (p_) ::munmap(p_, n_ + skip_);

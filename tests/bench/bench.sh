@@ -40,7 +40,9 @@
 #                 (Postfix would need a process per session).
 # With the defaults the whole script takes about 9 minutes on the 2-core development
 # machine (a run at about a third of the counts took 4); BENCH_MAX_SECONDS (900) bounds
-# it: no new step starts after it. System calls per message: tests/bench/syscalls.sh.
+# it: no new step starts after it. The submission, relay and big-bodies cases follow
+# (big bodies: about 2 minutes, Tegami and Postfix). System calls per message:
+# tests/bench/syscalls.sh.
 #
 # Environment (all optional):
 #   BENCH_MESSAGES=20000 BENCH_SESSIONS=20 BENCH_SIZE=1024 BENCH_RUNS=3
@@ -59,6 +61,8 @@
 #   BENCH_RUN_TIMEOUT=300 BENCH_DRAIN_TIMEOUT=300 BENCH_STALL_TIMEOUT=30  (seconds)
 #   BENCH_MAX_SECONDS=900      no new run starts after this much time
 #   BENCH_WORK=./bench-work BENCH_BINDIR=build/bin BENCH_PORT=3525
+#   BENCH_BIG=1                0 skips the big-bodies case (tests/bench/bigbodies.sh; its
+#                              BENCH_BIGBODY_* variables are described there)
 #   BENCH_TEGAMI_CONF="key=value ..."  extra tegami.conf lines for every Tegami instance
 #                              (e.g. smtpd_data_buffer_size=1m: bodies held whole)
 set -eu -o pipefail
@@ -692,3 +696,8 @@ fi
 if [ "${BENCH_SUBMISSION:-1}" = 1 ]; then BENCH_WORK=$WORK TEGAMI_BIN=$BINDIR bash "$here/submission.sh" || say "submission case: not measured"; fi
 # The relay case (tests/bench/relay.sh, its own servers and smtp-sink): prints "relay ratio tegami/postfix".
 BENCH_WORK=$WORK TEGAMI_BIN=$BINDIR bash "$here/relay.sh" || say "relay: not measured (exit $?; see $WORK/relay)"
+# Big bodies at once (tests/bench/bigbodies.sh: 200 clients x 10 MB, about a minute a
+# server): peak RSS of smtpd, queue and the whole suite, "big bodies: ..." lines.
+if [ "${BENCH_BIG:-1}" = 1 ]; then
+  BENCH_WORK=$WORK TEGAMI_BIN=$BINDIR bash "$here/bigbodies.sh" || say "big bodies: not measured or failed (exit $?; see $WORK/bigbodies)"
+fi

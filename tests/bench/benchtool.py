@@ -27,16 +27,29 @@ Subcommands:
   cpu-by-process PID         "COMM SECONDS" per process name in the live tree under PID:
                              each thread's on-CPU time from /proc/.../schedstat (nanoseconds)
                              plus the cutime+cstime of the children it has reaped
+  big-bodies PORT COUNT SIZE FROM TO SECS
+                             COUNT clients at once, each one message of SIZE octets (a MIME
+                             message whose lines are 78 octets: a base64 attachment):
+                             all connect and reach DATA's 354, wait at a barrier, then all
+                             stream their body; at most SECS seconds in all; prints
+                             "ACCEPTED FAILED SECONDS" (250s after the final dot, the rest,
+                             barrier to last reply) and each failure kind on stderr
+  rss-watch HANDLE OUT SECS  sample VmRSS of the handle's processes every 50 ms until
+                             SIGTERM (at most SECS seconds), then write to OUT the peak of
+                             their sum and each process's VmHWM summed by kind (see rss_watch)
   now                        monotonic clock, seconds
   median X...                median of the numbers given
 """
 
+import base64
 import os
+import random
 import resource
 import selectors
 import signal
 import socket
 import sys
+import threading
 import time
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -437,6 +450,224 @@ def median(xs):
     return xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2
 
 
+BIG_BOUNDARY = "=_tegami_bench_0123456789"
+
+
+def big_message(size, head_len, seed):
+    """The shared part of a big message: a short text part and a base64 attachment of
+    pseudo-random octets, every line 76 characters + CRLF, ending with the closing
+    boundary; (text before the attachment, the attachment's lines, the end)."""
+    text = (f"This is a multi-part message in MIME format.\r\n\r\n--{BIG_BOUNDARY}\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+            "The attachment is the payload of the big-bodies benchmark.\r\n\r\n"
+            f"--{BIG_BOUNDARY}\r\n"
+            "Content-Type: application/octet-stream; name=\"payload.bin\"\r\n"
+            "Content-Transfer-Encoding: base64\r\n"
+            "Content-Disposition: attachment; filename=\"payload.bin\"\r\n\r\n").encode()
+    end = f"--{BIG_BOUNDARY}--\r\n".encode()
+    lines = max(0, (size - head_len - len(text) - len(end)) // 78)
+    raw = random.Random(seed).randbytes(lines * 57)  # 57 octets: one 76-character line
+    b64 = base64.encodebytes(raw).replace(b"\n", b"\r\n")
+    return text, b64, end
+
+
+def big_head(i, count, sender, rcpt, pad):
+    """Message i's header, of a fixed length plus pad octets (so every message is SIZE)."""
+    head = (f"From: Bench Sender <{sender}>\r\nTo: <{rcpt}>\r\n"
+            f"Subject: big body {i:06d} of {count:06d}\r\n"
+            f"Message-ID: <big.{i:06d}.{os.getpid()}@bench.localhost>\r\n"
+            "Date: Thu, 01 Jan 2026 00:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+            f"Content-Type: multipart/mixed; boundary=\"{BIG_BOUNDARY}\"\r\n")
+    if pad >= 14:  # "X-Padding: " + filler + CRLF
+        head += "X-Padding: " + "p" * (pad - 13) + "\r\n"
+    return head.encode() + b"\r\n"
+
+
+def _reply(f):
+    """One SMTP reply (its last line), or b"" when the connection ended."""
+    while True:
+        line = f.readline(4096)
+        if not line or line[3:4] != b"-":
+            return line.rstrip(b"\r\n")
+
+
+def big_bodies(port, count, size, sender, rcpt, secs):
+    """Each client connects, says EHLO, MAIL, RCPT and DATA, and waits at a barrier;
+    when all are there (or have failed), all stream their message at once. A client's
+    outcome is the reply to its final dot (or where it stopped)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < count + 64:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(count + 64, hard), hard))
+    head_len = len(big_head(0, count, sender, rcpt, 0))
+    text, b64, end = big_message(size, head_len + 14, 12)  # room for an X-Padding line
+    pad = size - head_len - len(text) - len(b64) - len(end)
+    body = memoryview(b"".join([text, b64, end]))
+    deadline = time.monotonic() + secs
+    barrier = threading.Barrier(count + 1)
+    outcome = [b""] * count
+    done_at = [0.0] * count
+
+    def left():
+        return max(0.5, deadline - time.monotonic())
+
+    def client(i):
+        waited = False
+        s = None
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=left())
+            f = s.makefile("rb")
+            steps = [(None, b"220"), (b"EHLO big.bench.test\r\n", b"250"),
+                     (f"MAIL FROM:<{sender}>\r\n".encode(), b"250"),
+                     (f"RCPT TO:<{rcpt}>\r\n".encode(), b"250"), (b"DATA\r\n", b"354")]
+            for cmd, want in steps:
+                if cmd:
+                    s.sendall(cmd)
+                r = _reply(f)
+                if not r.startswith(want):
+                    outcome[i] = b"before the body: " + (r or b"connection closed")
+                    return
+            waited = True
+            barrier.wait(timeout=left())
+            # sendall's timeout bounds the whole send, not each part of it.
+            s.settimeout(left())
+            s.sendall(big_head(i, count, sender, rcpt, pad))
+            s.sendall(body)
+            s.sendall(b".\r\n")
+            outcome[i] = _reply(f) or b"connection closed after the body"
+            done_at[i] = time.monotonic()
+            s.settimeout(5)
+            s.sendall(b"QUIT\r\n")
+            _reply(f)
+        except threading.BrokenBarrierError:
+            outcome[i] = b"the barrier broke (a client did not reach DATA in time)"
+        except OSError as e:
+            outcome[i] = outcome[i] or f"{type(e).__name__}: {e}".encode()
+        finally:
+            if not waited:
+                try:
+                    barrier.wait(timeout=left())
+                except threading.BrokenBarrierError:
+                    pass
+            if s is not None:
+                s.close()
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(count)]
+    for t in threads:
+        t.start()
+    try:
+        barrier.wait(timeout=left())
+    except threading.BrokenBarrierError:
+        pass
+    t0 = time.monotonic()
+    for t in threads:
+        t.join(timeout=left())
+    ok = sum(1 for o in outcome if o.startswith(b"250"))
+    kinds = {}
+    for o in outcome:
+        if not o.startswith(b"250"):
+            k = (o or b"no reply in time").decode("ascii", "replace")[:200]
+            kinds[k] = kinds.get(k, 0) + 1
+    for k, n in sorted(kinds.items(), key=lambda kv: -kv[1]):
+        print(f"big-bodies: {n} x {k}", file=sys.stderr)
+    last = max(done_at) if ok else time.monotonic()
+    print(f"{ok} {count - ok} {max(0.0, last - t0):.2f}")
+    return 0 if ok == count else 1
+
+
+def _proc_status(pid):
+    out = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in ("Name", "PPid", "VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem"):
+                    out[k] = v.strip()
+    except OSError:
+        return None
+    return out
+
+
+def _tree_children(root):
+    """The live tree under ROOT through /proc/PID/task/TID/children (only the tree's own
+    files are read, so sampling it every 50 ms costs little), else the /proc scan."""
+    if not os.path.exists(f"/proc/{root}/task/{root}/children"):
+        return _tree(root)
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/children") as f:
+                    todo.extend(int(x) for x in f.read().split())
+        except OSError:
+            continue
+    return out
+
+
+def _kind(pid, seen):
+    name, ppid = seen[pid][0], seen[pid][1]
+    k = name[len("tegami-"):] if name.startswith("tegami-") else name
+    return k + "-child" if ppid in seen and seen[ppid][0] == name else k
+
+
+def rss_watch(handle, out_path, secs, interval=0.05):
+    """Every INTERVAL the handle's processes: their VmRSS summed (its peak is what the
+    machine held at once, to the sampling's resolution) and each one's VmHWM, kept for
+    processes that exit before the end. OUT gets "peak-rss-sum KIB", "hwm-sum KIB" (the
+    sum of every process's own peak: more than was ever held at once), "samples N", a
+    "kind NAME KIB COUNT" line per kind (the process name without "tegami-", with
+    "-child" when its parent has the same name, as a delivery child of local; KIB is the
+    sum of the VmHWM of the COUNT processes of that kind seen), and "at-peak NAME RSS ANON
+    FILE SHMEM COUNT" per kind in the sample of the peak: what held it, anonymous memory
+    (heap, stacks) apart from mapped file pages (shared with the page cache)."""
+    stop = {"flag": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
+    signal.signal(signal.SIGINT, lambda *_: stop.update(flag=True))
+    kind, arg = handle.split(":", 1)
+    seen = {}  # pid -> (name, ppid, hwm KiB)
+    peak, samples, at_peak = 0, 0, {}
+    end = time.monotonic() + secs
+    while True:
+        last = stop["flag"] or time.monotonic() >= end
+        pids = _tree_children(int(arg)) if kind == "tree" else pids_of(handle)
+        total, parts = 0, {}
+        for pid in pids:
+            st = _proc_status(pid)
+            if not st or "VmRSS" not in st:  # gone, or a zombie
+                continue
+            kib = [int(st.get(k, "0 kB").split()[0])
+                   for k in ("VmRSS", "RssAnon", "RssFile", "RssShmem")]
+            total += kib[0]
+            seen[pid] = (st["Name"], int(st["PPid"]), int(st["VmHWM"].split()[0]))
+            parts[pid] = kib
+        if total > peak:
+            peak = total
+            at_peak = {}
+            for pid, kib in parts.items():
+                row = at_peak.setdefault(_kind(pid, seen), [0, 0, 0, 0, 0])
+                for j in range(4):
+                    row[j] += kib[j]
+                row[4] += 1
+        samples += 1
+        if last:
+            break
+        time.sleep(interval)
+    kinds = {}
+    for pid, (_, _, hwm) in seen.items():
+        kib, n = kinds.get(_kind(pid, seen), (0, 0))
+        kinds[_kind(pid, seen)] = (kib + hwm, n + 1)
+    tmp = out_path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(f"peak-rss-sum {peak}\nhwm-sum {sum(h for _, _, h in seen.values())}\n")
+        f.write(f"samples {samples}\n")
+        for k, (kib, n) in sorted(kinds.items()):
+            f.write(f"kind {k} {kib} {n}\n")
+        for k, row in sorted(at_peak.items()):
+            f.write(f"at-peak {k} {' '.join(str(x) for x in row)}\n")
+    os.rename(tmp, out_path)
+    return 0
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -467,6 +698,11 @@ def main(argv):
     elif cmd == "cpu-by-process":
         for comm, secs in sorted(cpu_by_process(int(args[0])).items()):
             print(comm, f"{secs:.6f}")
+    elif cmd == "big-bodies":
+        return big_bodies(int(args[0]), int(args[1]), int(args[2]), args[3], args[4],
+                          float(args[5]))
+    elif cmd == "rss-watch":
+        return rss_watch(args[0], args[1], float(args[2]))
     elif cmd == "now":
         print(f"{time.monotonic():.6f}")
     elif cmd == "median":

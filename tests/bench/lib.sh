@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# lib.sh - the Postfix instance the benchmark cases compare Tegami with; sourced by
-# tests/bench/bench.sh, submission.sh and relay.sh (bash only, not run by itself).
+# lib.sh - the Postfix instance the benchmark cases compare Tegami with, and a plain Tegami
+# sandbox; sourced by tests/bench/bench.sh, submission.sh, relay.sh and bigbodies.sh (bash
+# only, not run by itself).
 #
 # Postfix comes from the Debian package, extracted with apt-get download + dpkg -x into
 # $WORK/postfix-pkg (shared by every case) and never installed. An instance is a config,
@@ -33,6 +34,13 @@
 #   postfix_start                 postfix start (status 1 when it fails)
 #   postfix_wait [SECONDS]        until the listener greets with 220 (default 30 s)
 #   postfix_stop [SECONDS]        postfix stop, then until the master is gone (default 15 s)
+#   tegami_start DIR PORT BINDIR [KEY=VALUE...]
+#                                 a fresh Tegami sandbox in DIR (scripts/mkconf.sh, each
+#                                 KEY=VALUE a tegami.conf line) listening on 127.0.0.1:PORT,
+#                                 its master in the background (TG_PID, log DIR/master.log),
+#                                 until it greets with 220 (status 1 after 30 s)
+#   tegami_stop [SECONDS]         SIGTERM to that master, then until it is gone (default
+#                                 15 s; then SIGKILL to what is left of its tree)
 
 PFX=$WORK/postfix-pkg
 PF_LIB=$PFX/usr/lib/postfix
@@ -40,6 +48,7 @@ SMTP_SOURCE=$PFX/usr/sbin/smtp-source
 SMTP_SINK=$PFX/usr/sbin/smtp-sink
 PFI=""
 PF_PORT=""
+TG_PID=""
 
 postfix_fetch() {
   if [ -x "$SMTP_SOURCE" ] && [ -x "$SMTP_SINK" ] && [ -x "$PF_LIB/sbin/master" ] &&
@@ -232,4 +241,35 @@ postfix_stop() {
     sleep 0.1
   done
   return 1
+}
+
+tegami_start() { # tegami_start DIR PORT BINDIR [KEY=VALUE...]
+  local dir=$1 port=$2 bin=$3
+  shift 3
+  rm -rf "$dir"
+  "$top/scripts/mkconf.sh" "$dir" "$port" "$bin" "$@" >/dev/null || return 1
+  "$bin/tegami-master" -c "$dir/tegami.conf" -f >"$dir/master.log" 2>&1 &
+  TG_PID=$!
+  python3 "$top/tests/bench/benchtool.py" wait-banner "$port" 30 || {
+    echo "$PF_TAG: tegami does not answer on 127.0.0.1:$port; last lines of $dir/master.log:"
+    tail -5 "$dir/master.log"
+    return 1
+  }
+}
+
+tegami_stop() { # tegami_stop [SECONDS]
+  local i p
+  [ -n "$TG_PID" ] || return 0
+  kill -TERM "$TG_PID" 2>/dev/null || true
+  for ((i = 0; i < ${1:-15} * 10; i++)); do
+    kill -0 "$TG_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$TG_PID" 2>/dev/null; then
+    for p in $(python3 "$top/tests/bench/benchtool.py" pids "tree:$TG_PID"); do
+      kill -KILL "$p" 2>/dev/null || true
+    done
+  fi
+  wait "$TG_PID" 2>/dev/null || true
+  TG_PID=""
 }

@@ -6,7 +6,9 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 using namespace tegami::local;
 
@@ -48,6 +50,31 @@ Test(message_format, body) {
     }
 }
 
+// The conversion a piece at a time (the mbox writer's) is the conversion whole, for every
+// case and every limit down to 0 (one line a call), and its size is known beforehand.
+Test(message_format, body_in_pieces_and_its_size) {
+    for (const auto& c : kBody) {
+        cr_expect_eq(converted_body_size(c.in, c.mboxrd), c.want.size(), "%s: size", c.label);
+        for (size_t limit : {size_t{0}, size_t{1}, size_t{2}, size_t{5}, SIZE_MAX}) {
+            std::string out;
+            std::string_view rest = c.in;
+            size_t calls = 0;
+            while (!rest.empty() && calls++ < 100) {
+                size_t before = rest.size();
+                append_body_part(out, rest, c.mboxrd, limit);
+                cr_assert_lt(rest.size(), before, "%s: a call converts at least a line", c.label);
+            }
+            cr_expect_eq(out, c.want, "%s, limit %zu: got [%s]", c.label, limit, out.c_str());
+        }
+    }
+    // A piece ends at a line's end, past the limit by at most that line.
+    std::string out;
+    std::string_view rest = "aaaa\r\nbbbb\r\ncccc\r\n";
+    append_body_part(out, rest, true, 6);
+    cr_expect_eq(out, std::string("aaaa\nbbbb\n"));
+    cr_expect_eq(rest, std::string_view("cccc\r\n"));
+}
+
 Test(message_format, from_line) {
     setenv("TZ", "UTC", 1);
     tzset();
@@ -74,6 +101,16 @@ Test(message_format, whole_entries) {
                                                "Subject: x\n\n>From me\nhi\n\n"));
     cr_expect_eq(maildir_file(m), std::string("Return-Path: <a@b>\nDelivered-To: bob@h\n"
                                               "Subject: x\n\nFrom me\nhi\n"));
+}
+
+Test(message_format, entry_size) {
+    setenv("TZ", "UTC", 1);
+    tzset();
+    for (const auto& c : kBody) {
+        MailMessage m{"a b@c\n", "bob@h\r", c.in, ""};
+        cr_expect_eq(mbox_entry_size(m, 1700000000), mbox_entry(m, 1700000000).size(), "%s",
+                     c.label);
+    }
 }
 
 // Loop detection's view of the header: Received fields counted, Delivered-To values
