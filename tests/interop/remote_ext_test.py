@@ -10,7 +10,9 @@
 Mail is submitted to Tegami's smtpd with smtplib (trusted_networks lets 127.0.0.1 relay) and
 routed by the mailertable to each server. Checks: a message with a UTF-8 address to a peer
 without SMTPUTF8 bounces (RFC 6531 3.5: never sent; the client's code 5.6.7, in an RFC 6533
-global report) and the peer sees no MAIL; a message larger than the peer's SIZE bounces with
+global report) and the peer sees no MAIL, as does one whose only UTF-8 is in a header,
+while one that arrived with SMTPUTF8 but is ASCII in envelope and header goes, without the
+parameter (3.4); a message larger than the peer's SIZE bounces with
 5.3.4 and the peer sees no MAIL, so no DATA; SIZE 0 (no limit) and a SIZE argument that is
 not a number do not stop a message; BODY=8BITMIME content to a peer without 8BITMIME bounces
 with 5.6.3, while a message declared 8BITMIME whose body is 7-bit goes, without BODY=, and a
@@ -256,6 +258,30 @@ def main():
             ok(m is not None and int(m.group(1)) == len(data),
                "SIZE= is the message's size in octets (%s, %d received)" %
                (m.group(1).decode() if m else None, len(data)), mail)
+
+        # 1c. Arrived with SMTPUTF8 but ASCII in envelope and header (RFC 6531 3.4): goes to
+        # smtp-sink, and to a peer with SMTPUTF8 without the parameter; a UTF-8 header alone
+        # (ASCII addresses) makes it internationalized: bounced with 5.6.7.
+        send(["a@sink.example"], "E1cascii", b"ascii\r\n", ["SMTPUTF8"])
+        got = sink_got(sinks["sink"], "E1cascii")
+        ok(len(got) == 1, "an ASCII message sent with SMTPUTF8 goes to a peer without it",
+           box.tail())
+        args = re.findall(rb"X-Mail-Args: ([^\n]*)", got[0]) if got else []
+        ok(args and b"SMTPUTF8" not in args[0], "without the SMTPUTF8 parameter", args)
+        send(["a@ext.example"], "E1cascii2", b"ascii\r\n", ["SMTPUTF8"])
+        ok(ts.wait_for(lambda: servers["ext"].got("E1cascii2"), 15) and
+           b"SMTPUTF8" not in servers["ext"].got("E1cascii2")[0][0],
+           "to a peer with SMTPUTF8 too: not needed, not sent (3.4 SHOULD NOT)",
+           servers["ext"].got("E1cascii2"))
+        with smtplib.SMTP("127.0.0.1", box.port, timeout=30) as s:
+            s.ehlo("client.test")
+            s.sendmail(sender, ["h@sink.example"],
+                       ("From: <%s>\r\nSubject: E1dheader gr\u00fc\u00dfe\r\n\r\nbody\r\n" %
+                        sender).encode(), mail_options=["SMTPUTF8", "BODY=8BITMIME"])
+        msg, f = report("E1dheader")
+        ok([x[1:3] for x in f] == [("failed", "5.6.7")],
+           "a UTF-8 header (ASCII addresses) to a peer without SMTPUTF8: failed, 5.6.7", f)
+        ok(not sink_got(sinks["sink"], "E1dheader", 1), "and smtp-sink received nothing of it")
 
         # 2. SIZE: a message past the peer's limit bounces with 5.3.4 before MAIL.
         big = b"".join(b"line %04d of a message larger than the peer takes\r\n" % i
