@@ -1,13 +1,12 @@
 // runner_split_test.cpp - the per-transport recipient limit (queue/runner.cpp route_group)
-// with a stand-in remote agent on a real Unix socket and event loop, both real stores: a
-// message's recipients for one lmtp next hop (lmtp_recipient_limit) or one smtp next hop
+// with a stand-in remote agent (test::FakeAgent) on a real Unix socket and event loop, both real
+// stores: a message's recipients for one lmtp next hop (lmtp_recipient_limit) or one smtp next hop
 // (smtp_recipient_limit) go out as requests of at most the limit, in envelope order, each
 // recipient in exactly one request; 0 is no limit, 1 is one request per recipient, exactly
 // the limit is one request; the two transports' limits are independent; each part is its
 // own transaction: a part the agent defers stays deferred while the other parts are sent.
 #include <criterion/criterion.h>
 #include <event2/event.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,8 +17,6 @@
 #include <vector>
 
 #include "lib/core/c_ptr.hpp"
-#include "lib/daemon/daemon.hpp"
-#include "lib/ipc/channel.hpp"
 #include "lib/ipc/messages.hpp"
 #include "queue/runner.hpp"
 #include "tests/unit/queue/runner_fixture.hpp"
@@ -37,44 +34,29 @@ struct Request {
     std::vector<uint32_t> indices;
 };
 
-// Accepts the runner's connection and answers each DeliverMsg at once: every recipient
-// sent, except that a request carrying recipient defer_index is deferred whole (4.2.0),
-// as one transaction's failure would be.
+// Answers each DeliverMsg at once: every recipient sent, except that a request carrying
+// recipient defer_index is deferred whole (4.2.0), as one transaction's failure would be.
 struct FakeRemote {
-    UniqueFd listener;
-    EventPtr accept_ev;
-    std::unique_ptr<ipc::Channel> chan;
+    test::FakeAgent agent;
     std::vector<Request> requests;
     int64_t defer_index = -1;
 
-    static void on_accept(evutil_socket_t fd, short, void* arg) noexcept {
-        auto* self = static_cast<FakeRemote*>(arg);
-        int c = accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (c < 0) return;
-        event_base* base = event_get_base(self->accept_ev.get());
-        self->chan = std::make_unique<ipc::Channel>(
-            base, UniqueFd(c),
-            [self](ipc::MsgType t, std::string_view payload, std::vector<UniqueFd>&) {
-                if (t != ipc::MsgType::deliver) return;
-                ipc::DeliverMsg m;
-                if (!ipc::decode(payload, m)) return;
-                Request req{m.next_hop, {}};
-                bool defer = false;
-                for (const auto& r : m.recipients) {
-                    req.indices.push_back(r.index);
-                    defer = defer || static_cast<int64_t>(r.index) == self->defer_index;
-                }
-                ipc::DeliverResultMsg res;
-                res.request_id = m.request_id;
-                res.relay = m.next_hop;
-                for (const auto& r : m.recipients)
-                    res.results.push_back(
-                        defer ? ipc::RcptResult{r.index, ipc::kStatusTemp, "4.2.0", "busy", 0}
-                              : ipc::RcptResult{r.index, ipc::kStatusOk, "2.0.0", "ok", 0});
-                self->requests.push_back(std::move(req));
-                self->chan->send(ipc::encode(res));
-            },
-            [](const std::string&) {});
+    void answer(const ipc::DeliverMsg& m) {
+        Request req{m.next_hop, {}};
+        bool defer = false;
+        for (const auto& r : m.recipients) {
+            req.indices.push_back(r.index);
+            defer = defer || static_cast<int64_t>(r.index) == defer_index;
+        }
+        ipc::DeliverResultMsg res;
+        res.request_id = m.request_id;
+        res.relay = m.next_hop;
+        for (const auto& r : m.recipients)
+            res.results.push_back(
+                defer ? ipc::RcptResult{r.index, ipc::kStatusTemp, "4.2.0", "busy", 0}
+                      : ipc::RcptResult{r.index, ipc::kStatusOk, "2.0.0", "ok", 0});
+        requests.push_back(std::move(req));
+        agent.chan->send(ipc::encode(res));
     }
 };
 
@@ -84,19 +66,10 @@ struct Fixture : test::RunnerFixture {
 
     explicit Fixture(bool bdb) : RunnerFixture(bdb) {
         sock = "/tmp/tegami-split-test." + std::to_string(getpid()) + ".sock";
-        ::unlink(sock.c_str());
-        auto l = listen_unix(sock);
-        cr_assert(l.ok(), "%s", l.ok() ? "" : l.error().message.c_str());
-        remote.listener = std::move(l.value());
-        remote.accept_ev.reset(event_new(base.get(), remote.listener.get(), EV_READ | EV_PERSIST,
-                                         &FakeRemote::on_accept, &remote));
-        event_add(remote.accept_ev.get(), nullptr);
+        remote.agent.on_deliver = [this](const ipc::DeliverMsg& m) { remote.answer(m); };
+        remote.agent.listen(base.get(), sock);
     }
-    ~Fixture() {
-        runner.reset();
-        remote.chan.reset();
-        ::unlink(sock.c_str());
-    }
+    ~Fixture() { runner.reset(); }
     // One message: n_lmtp recipients at lmtp.test (routed to an LMTP server), then n_smtp at
     // smtp.test (an SMTP next hop).
     void put(size_t n_lmtp, size_t n_smtp) {
