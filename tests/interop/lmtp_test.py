@@ -492,11 +492,18 @@ def main():
                "the queue logs status=sent for each of the %d" % len(names), box.tail())
             # Dovecot's log prefix is lmtp(user)<pid><session[:Tn][:Rn]>: the session and
             # transaction without the recipient number name one LMTP transaction.
-            dlog = ts.read_bytes(os.path.join(dwork, "dovecot.log")).decode("utf-8", "replace")
+            # (Dovecot's log process may write after the mail is stored: wait, bounded.)
             tx = {}
-            for user_, sid in re.findall(r"lmtp\((\w+)\)<\d+><([^>]+)>: Info: "
-                                         r"msgid=<T10dovesplit@test>: saved mail", dlog):
-                tx.setdefault(re.sub(r":R\d+$", "", sid), []).append(user_)
+
+            def transactions():
+                dlog = ts.read_bytes(os.path.join(dwork, "dovecot.log")).decode(
+                    "utf-8", "replace")
+                tx.clear()
+                for user_, sid in re.findall(r"lmtp\((\w+)\)<\d+><([^>]+)>: Info: "
+                                             r"msgid=<T10dovesplit@test>: saved mail", dlog):
+                    tx.setdefault(re.sub(r":R\d+$", "", sid), []).append(user_)
+                return sum(len(v) for v in tx.values()) >= len(names)
+            ts.wait_for(transactions, 10)
             ok(sorted(len(v) for v in tx.values()) == [2, 3] and
                sorted(u for v in tx.values() for u in v) == sorted(names),
                "Dovecot's log: two LMTP transactions (3 + 2), each user in one", tx)
