@@ -56,7 +56,8 @@ RunnerSettings settings_from(const Config& c) {
         s.routing.mailbox_transport = lmtp_destination_string(mt);  // checked by the config
     s.remote_max_in_flight = c.smtp_concurrency_limit;
     s.destination_limit = c.smtp_destination_concurrency_limit;
-    s.recipient_limit = c.smtp_destination_recipient_limit;
+    s.smtp_recipient_limit = c.smtp_destination_recipient_limit;
+    s.lmtp_recipient_limit = c.lmtp_destination_recipient_limit;
     s.delay_warning = c.delay_warning_time;
     s.bounce_size_limit = c.bounce_size_limit;
     s.active_limit = std::max<uint64_t>(1, c.queue_active_limit);

@@ -510,12 +510,27 @@ bool Runner::dispatch(const Due& d) {
     return true;
 }
 
-// Sends one group now when its destination and agent have room, else queues it there. An
-// smtp group past the recipient limit becomes several, each a request of its own.
+// The most recipients one request to route's next hop may carry (one mail transaction);
+// 0: no limit. Local is never split: the local agent delivers each recipient on its own.
+size_t Runner::recipient_limit(const Route& route) const {
+    switch (route.transport) {
+        case Transport::smtp:
+            return settings_.smtp_recipient_limit;
+        case Transport::lmtp:
+            return settings_.lmtp_recipient_limit;
+        case Transport::local:
+        case Transport::error:
+            break;
+    }
+    return 0;
+}
+
+// Sends one group now when its destination and agent have room, else queues it there. A
+// group past its transport's recipient limit becomes several, each a request of its own.
 void Runner::route_group(Message& m, const Route& route, std::vector<uint32_t> rcpts,
                          uint64_t now) {
-    size_t limit = settings_.recipient_limit;
-    if (route.transport == Transport::smtp && limit > 0 && rcpts.size() > limit) {
+    size_t limit = recipient_limit(route);
+    if (limit > 0 && rcpts.size() > limit) {
         for (size_t i = 0; i < rcpts.size(); i += limit) {
             size_t end = std::min(rcpts.size(), i + limit);
             route_group(m, route,

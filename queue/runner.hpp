@@ -13,16 +13,16 @@
 // an error route answered at once. Per-destination queues, as Postfix's qmgr: each
 // next hop has at most smtp_destination_concurrency_limit requests in flight (and the remote agent
 // smtp_concurrency_limit, local max_in_flight); what does not fit waits in its destination's queue,
-// so a slow or dead destination holds up only its own mail; an smtp group of more than
-// smtp_destination_recipient_limit recipients is split into requests (mail transactions)
-// of at most that many, each with its own result. Under overload new mail and due retries
-// share the active set (as Postfix's qmgr alternates its incoming and deferred queues):
-// see fresh_ below. Each DeliverResultMsg applies one
-// result per recipient and becomes one state change (one transaction); the addresses local
-// expanded a recipient to but does not deliver itself (another domain's, or a mailbox for
-// mailbox_transport: DeliverRedirectMsg) join the envelope as new recipients in that same
-// transaction, once the expanded recipient's result is final; a message whose recipients
-// are all final is removed, with its bounce stored in the same transaction when one is due.
+// so a slow or dead destination holds up only its own mail; an smtp (lmtp) group of more than
+// smtp_destination_recipient_limit (lmtp_destination_recipient_limit) recipients is split
+// into requests (mail transactions) of at most that many, each with its own result. Under overload
+// new mail and due retries share the active set (as Postfix's qmgr alternates its incoming and
+// deferred queues): see fresh_ below. Each DeliverResultMsg applies one result per recipient and
+// becomes one state change (one transaction); the addresses local expanded a recipient to but does
+// not deliver itself (another domain's, or a mailbox for mailbox_transport: DeliverRedirectMsg)
+// join the envelope as new recipients in that same transaction, once the expanded recipient's
+// result is final; a message whose recipients are all final is removed, with its bounce stored in
+// the same transaction when one is due.
 //
 // Called by the queue daemon on the loop thread: add() for each newly durable message,
 // the channel callbacks for results. Trusts local for outcomes (peer uid checked), not
@@ -64,7 +64,10 @@ struct RunnerSettings {
     RoutingTables routing;
     size_t remote_max_in_flight = 100;
     size_t destination_limit = 20;
-    size_t recipient_limit = 50;            // per request over smtp (one mail transaction); 0: none
+    // Per request (one mail transaction) to an smtp or an lmtp next hop; 0: none. Local
+    // requests are never split.
+    size_t smtp_recipient_limit = 50;
+    size_t lmtp_recipient_limit = 50;
     uint64_t delay_warning = 0;             // seconds; 0: never
     uint64_t bounce_size_limit = 50000;     // largest message a DSN returns whole
     size_t active_limit = 20000;            // messages in memory
@@ -174,6 +177,7 @@ class Runner {
     void on_frame(Agent& a, ipc::MsgType type, std::string_view payload);
     bool dispatch(const Due& d);
     void route_group(Message& m, const Route& route, std::vector<uint32_t> rcpts, uint64_t now);
+    size_t recipient_limit(const Route& route) const;
     bool send_request(Message& m, Agent& a, const std::string& dest, const Route& route,
                       std::vector<uint32_t> rcpts, uint64_t now);
     void drain_waiting(uint64_t now);

@@ -576,11 +576,23 @@ void SmtpClient::session_ready() {
         event_ = Event::idle;
 }
 
+bool needs_smtputf8(const MessageSpec& m) {
+    if (!m.smtputf8) return false;
+    if (has_8bit(m.sender) || has_8bit(m.envid)) return true;
+    for (const auto& r : m.rcpts)
+        if (has_8bit(r.address) || has_8bit(r.orcpt)) return true;
+    std::string_view header = m.body;
+    if (header.compare(0, 2, "\r\n") == 0) return false;  // no header section at all
+    size_t end = header.find("\r\n\r\n");
+    if (end != std::string_view::npos) header = header.substr(0, end);
+    return has_8bit(header);
+}
+
 std::string SmtpClient::mail_command() const {
     std::string c = "MAIL FROM:<" + msg_.sender + ">";
     if (ext_.size) c += " SIZE=" + std::to_string(msg_.body.size());
     if (msg_.eight_bit && ext_.eight_bit) c += " BODY=8BITMIME";
-    if (msg_.smtputf8 && ext_.smtputf8) c += " SMTPUTF8";
+    if (ext_.smtputf8 && needs_smtputf8(msg_)) c += " SMTPUTF8";
     if (ext_.dsn) {
         if (!msg_.ret.empty()) c += " RET=" + msg_.ret;
         if (!msg_.envid.empty()) c += " ENVID=" + xtext_encode(msg_.envid);
@@ -612,7 +624,7 @@ void SmtpClient::begin_message() {
     if (ext_.size && ext_.size_limit && msg_.body.size() > ext_.size_limit) {
         refusal = "message size exceeds the fixed limit of ";
         dsn = "5.3.4";
-    } else if (msg_.smtputf8 && !ext_.smtputf8) {
+    } else if (!ext_.smtputf8 && needs_smtputf8(msg_)) {
         refusal = "the message needs SMTPUTF8, which is not supported by ";
         dsn = "5.6.7";
     } else if (msg_.eight_bit && !ext_.eight_bit && has_8bit(msg_.body)) {

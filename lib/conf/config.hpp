@@ -162,6 +162,7 @@ struct Config {
     uint64_t smtp_concurrency_limit = 0;
     uint64_t lmtp_timeout = 0;                // seconds
     uint64_t lmtp_connection_reuse_time = 0;  // seconds
+    uint64_t lmtp_destination_recipient_limit = 0;
 };
 
 // Loads and checks a configuration file. A missing file is an error unless

@@ -530,6 +530,14 @@ const std::vector<Param>& param_table() {
                "How long an LMTP connection that delivered a message stays open for the next "
                "message to the same LMTP destination (then QUIT). 0: one message per "
                "connection."),
+        P_COUNT(lmtp_destination_recipient_limit, "50",
+                "The most recipients of one message the queue hands the LMTP client in one "
+                "request, so in one LMTP transaction (as Postfix's "
+                "lmtp_destination_recipient_limit; the same split as "
+                "smtp_destination_recipient_limit, for lmtp next hops: mailbox_transport and "
+                "mailertable lmtp: routes): a message with more recipients for one LMTP "
+                "destination is sent as several transactions of at most this many, each with "
+                "its own per-recipient replies, retries and log lines. 0: no limit."),
     };
     return table;
 }

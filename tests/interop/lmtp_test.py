@@ -16,7 +16,10 @@ server's code, bounced with the server's enhanced code and text in the DSN); one
 connection carries consecutive messages (reuse) and is closed with QUIT once idle for
 lmtp_connection_reuse_time; a server that is down gives 4.4.1 and the mail is delivered
 once it comes up; a server that stops answering gives 4.4.2 within
-lmtp_timeout; dot-stuffing and CRLF survive; an alias's address in another domain is added
+lmtp_timeout; dot-stuffing and CRLF survive; past lmtp_destination_recipient_limit (3 here)
+a message's recipients go as several LMTP transactions of at most 3, each recipient in
+exactly one (the server's own record of transactions, and in Dovecot every mailbox gets one
+copy); an alias's address in another domain is added
 to the envelope and routed by the queue; Dovecot stores the message, and refuses an
 unknown user at RCPT while the other recipient of the same transaction is delivered; with
 mailbox_transport = lmtp:unix:Dovecot, local users' mail (direct, through an alias, with
@@ -30,6 +33,7 @@ import email
 import email.policy
 import glob
 import os
+import re
 import shutil
 import smtplib
 import socket
@@ -44,6 +48,10 @@ import tegami_sandbox as ts  # noqa: E402
 
 TAP = ts.Tap(detail_lines=30)
 ok = TAP.ok
+
+SPLIT_LIMIT = 3  # lmtp_destination_recipient_limit of the main suite
+# Dovecot users besides alice, for the split check: with alice, more than SPLIT_LIMIT.
+SPLIT_USERS = ("bob", "carol", "dave", "erin")
 
 
 class LmtpServer:
@@ -171,7 +179,9 @@ def dovecot_config(work, sock, user):
     import pwd
     pw = pwd.getpwnam(user)
     with open(pwfile, "w") as f:
-        f.write("alice:{PLAIN}x:%d:%d::%s/store/alice::\n" % (pw.pw_uid, pw.pw_gid, work))
+        for name in ("alice",) + SPLIT_USERS:
+            f.write("%s:{PLAIN}x:%d:%d::%s/store/%s::\n" % (name, pw.pw_uid, pw.pw_gid, work,
+                                                            name))
         f.write("%s:{PLAIN}x:%d:%d::%s/store/%s::\n" % (user, pw.pw_uid, pw.pw_gid, work, user))
     os.makedirs(os.path.join(work, "store"), exist_ok=True)
     os.chown(os.path.join(work, "store"), pw.pw_uid, pw.pw_gid)
@@ -282,6 +292,7 @@ def main():
         "trusted_networks=127.0.0.0/8",
         "queue_retry_min=1s", "queue_retry_max=2s", "queue_lifetime=1h",
         "lmtp_timeout=3s", "lmtp_connection_reuse_time=3s",
+        "lmtp_destination_recipient_limit=%d" % SPLIT_LIMIT,
     ])
     sender = "%s@localhost" % box.user
     try:
@@ -362,6 +373,29 @@ def main():
             ok(msg.get_content_type() == "multipart/report", "the bounce is a multipart/report",
                msg.get_content_type())
 
+        # 2b. Past lmtp_destination_recipient_limit (3): seven recipients for one LMTP
+        # server go as transactions of 3, 3 and 1, each recipient in exactly one of them.
+        many = ["split%d@py.test" % k for k in range(7)]
+        send(many, "T8split")
+        ok(ts.wait_for(lambda: sum(len(m[1]) for m in py.find("T8split")) >= 7, 15),
+           "the LMTP server got all seven recipients", box.tail())
+        tx = py.find("T8split")
+        seen = [r for m in tx for r in m[1]]
+        ok(sorted(len(m[1]) for m in tx) == [1, 3, 3],
+           "7 recipients, limit %d: LMTP transactions of 3, 3 and 1" % SPLIT_LIMIT,
+           [m[1] for m in tx])
+        ok(sorted(seen) == sorted(many), "each of the seven is in exactly one transaction",
+           seen)
+        ok(ts.wait_for(lambda: len(set(re.findall(r"to=<(split\d@py\.test)>.*status=sent",
+                                                  box.log()))) == 7, 10),
+           "the queue logs status=sent for each of the seven", box.tail())
+        ok(all(box.log().count("to=<%s>" % r) == 1 for r in many),
+           "one log line per recipient, no retry", box.tail())
+        send(["exact%d@py.test" % k for k in range(SPLIT_LIMIT)], "T9exact")
+        ok(ts.wait_for(lambda: py.find("T9exact"), 15) and
+           [len(m[1]) for m in py.find("T9exact")] == [SPLIT_LIMIT],
+           "exactly the limit: one transaction", [m[1] for m in py.find("T9exact")])
+
         # 3. Server down: 4.4.1 and deferred; delivered once it listens.
         send(["ok4@late.test"], "T4late")
         ok(log_has("to=<ok4@late.test>") and
@@ -436,6 +470,44 @@ def main():
                 ok(b"Received:" in data, "the stored message has Tegami's trace", data[:400])
             ok(any("to=<alice@dove.test>" in ln and "status=sent" in ln
                    for ln in box.log().splitlines()), "alice: sent", box.tail())
+            # Past the limit: alice and the four others, two LMTP transactions (3 + 2);
+            # Dovecot stores one copy in each mailbox and logs each transaction's session.
+            split_rcpts = ["%s@dove.test" % n for n in ("alice",) + SPLIT_USERS]
+            send(split_rcpts, "T10dovesplit")
+
+            def copies(name):
+                box_dir = os.path.join(dwork, "store", name, "Maildir")
+                return sum(1 for p in glob.glob(os.path.join(box_dir, "new", "*")) +
+                           glob.glob(os.path.join(box_dir, "cur", "*"))
+                           if b"T10dovesplit" in ts.read_bytes(p))
+            names = ("alice",) + SPLIT_USERS
+            ok(ts.wait_for(lambda: all(copies(n) >= 1 for n in names), 20),
+               "Dovecot: the message past the limit reaches all %d mailboxes" % len(names),
+               box.tail())
+            ok(all(copies(n) == 1 for n in names),
+               "Dovecot: each mailbox has it exactly once",
+               {n: copies(n) for n in names})
+            ok(ts.wait_for(lambda: sum(1 for r in split_rcpts if re.search(
+                r"to=<%s>.*status=sent" % re.escape(r), box.log())) == len(names), 10),
+               "the queue logs status=sent for each of the %d" % len(names), box.tail())
+            # Dovecot's log prefix is lmtp(user)<pid><session[:Tn][:Rn]>: the session and
+            # transaction without the recipient number name one LMTP transaction.
+            # (Dovecot's log process may write after the mail is stored: wait, bounded.)
+            tx = {}
+
+            def transactions():
+                dlog = ts.read_bytes(os.path.join(dwork, "dovecot.log")).decode(
+                    "utf-8", "replace")
+                tx.clear()
+                for user_, sid in re.findall(r"lmtp\((\w+)\)<\d+><([^>]+)>: Info: "
+                                             r"msgid=<T10dovesplit@test>: saved mail", dlog):
+                    tx.setdefault(re.sub(r":R\d+$", "", sid), []).append(user_)
+                return sum(len(v) for v in tx.values()) >= len(names)
+            ts.wait_for(transactions, 10)
+            ok(sorted(len(v) for v in tx.values()) == [2, 3] and
+               sorted(u for v in tx.values() for u in v) == sorted(names),
+               "Dovecot's log: two LMTP transactions (3 + 2), each user in one", tx)
+
             b = bounce_for("T6dovecot")
             ok(b and "nosuchuser@dove.test" in b[0].decode("utf-8", "replace") and
                "5.1.1" in b[0].decode("utf-8", "replace"),

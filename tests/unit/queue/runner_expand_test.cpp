@@ -1,12 +1,11 @@
 // runner_expand_test.cpp - the runner (queue/runner.cpp) with a stand-in local agent on a
-// real Unix socket and event loop, both real stores: a recipient local reports expanded
-// (kResultExpanded) to addresses it hands back (DeliverRedirectMsg) gets Action: expanded
+// real Unix socket and event loop (test::FakeAgent), both real stores: a recipient local reports
+// expanded (kResultExpanded) to addresses it hands back (DeliverRedirectMsg) gets Action: expanded
 // for NOTIFY=SUCCESS, and its new recipients lose SUCCESS (RFC 3461 6.2.1(c)): NOTIFY=SUCCESS
 // alone becomes NEVER (no failure report when they fail), SUCCESS,FAILURE becomes FAILURE.
 // Bad input first: a redirect for a recipient not in the request is a protocol error.
 #include <criterion/criterion.h>
 #include <event2/event.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,8 +15,6 @@
 #include <vector>
 
 #include "lib/core/c_ptr.hpp"
-#include "lib/daemon/daemon.hpp"
-#include "lib/ipc/channel.hpp"
 #include "lib/ipc/messages.hpp"
 #include "queue/runner.hpp"
 #include "tests/unit/queue/runner_fixture.hpp"
@@ -27,53 +24,38 @@ using namespace tegami::queue;
 
 namespace {
 
-// Accepts the runner's connection; answers each DeliverMsg as local would for an alias
-// of two: the two addresses handed back (to fail.test, which the mailertable refuses),
-// then "sent" with kResultExpanded. bad_index: the redirect names a recipient not asked.
-// Reports (the null sender) are deferred, so they stay in the store to be read.
+// Answers each DeliverMsg as local would for an alias of two: the two addresses handed
+// back (to fail.test, which the mailertable refuses), then "sent" with kResultExpanded.
+// bad_index: the redirect names a recipient not asked. Reports (the null sender) are
+// deferred, so they stay in the store to be read.
 struct FakeLocal {
-    UniqueFd listener;
-    EventPtr accept_ev;
-    std::unique_ptr<ipc::Channel> chan;
+    test::FakeAgent agent;
     bool bad_index = false;
     size_t requests = 0;
 
-    static void on_accept(evutil_socket_t fd, short, void* arg) noexcept {
-        auto* self = static_cast<FakeLocal*>(arg);
-        int c = accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (c < 0) return;
-        event_base* base = event_get_base(self->accept_ev.get());
-        self->chan = std::make_unique<ipc::Channel>(
-            base, UniqueFd(c),
-            [self](ipc::MsgType t, std::string_view payload, std::vector<UniqueFd>&) {
-                if (t != ipc::MsgType::deliver) return;
-                ipc::DeliverMsg m;
-                if (!ipc::decode(payload, m)) return;
-                ipc::DeliverResultMsg res;
-                res.request_id = m.request_id;
-                res.relay = "local";
-                if (m.sender.empty()) {  // a report: kept in the queue for the test to read
-                    for (const auto& r : m.recipients)
-                        res.results.push_back(
-                            ipc::RcptResult{r.index, ipc::kStatusTemp, "4.0.0", "later", 0});
-                    self->chan->send(ipc::encode(res));
-                    return;
-                }
-                ++self->requests;
-                for (const auto& r : m.recipients) {
-                    uint32_t idx = self->bad_index ? r.index + 100 : r.index;
-                    self->chan->send(ipc::encode(
-                        ipc::DeliverRedirectMsg{m.request_id,
-                                                idx,
-                                                {{"x@fail.test", ipc::kRedirectAddress},
-                                                 {"y@fail.test", ipc::kRedirectAddress}}}));
-                    res.results.push_back(ipc::RcptResult{
-                        r.index, ipc::kStatusOk, "2.0.0",
-                        "expanded to 2 address(es) routed by the queue", ipc::kResultExpanded});
-                }
-                self->chan->send(ipc::encode(res));
-            },
-            [](const std::string&) {});
+    void answer(const ipc::DeliverMsg& m) {
+        ipc::DeliverResultMsg res;
+        res.request_id = m.request_id;
+        res.relay = "local";
+        if (m.sender.empty()) {  // a report: kept in the queue for the test to read
+            for (const auto& r : m.recipients)
+                res.results.push_back(
+                    ipc::RcptResult{r.index, ipc::kStatusTemp, "4.0.0", "later", 0});
+            agent.chan->send(ipc::encode(res));
+            return;
+        }
+        ++requests;
+        for (const auto& r : m.recipients) {
+            uint32_t idx = bad_index ? r.index + 100 : r.index;
+            agent.chan->send(ipc::encode(ipc::DeliverRedirectMsg{
+                m.request_id,
+                idx,
+                {{"x@fail.test", ipc::kRedirectAddress}, {"y@fail.test", ipc::kRedirectAddress}}}));
+            res.results.push_back(ipc::RcptResult{r.index, ipc::kStatusOk, "2.0.0",
+                                                  "expanded to 2 address(es) routed by the queue",
+                                                  ipc::kResultExpanded});
+        }
+        agent.chan->send(ipc::encode(res));
     }
 };
 
@@ -83,18 +65,10 @@ struct Fixture : test::RunnerFixture {
 
     explicit Fixture(bool bdb) : RunnerFixture(bdb) {
         sock = "/tmp/tegami-expand-test." + std::to_string(getpid()) + ".sock";
-        auto l = listen_unix(sock);
-        cr_assert(l.ok(), "%s", l.ok() ? "" : l.error().message.c_str());
-        local.listener = std::move(l.value());
-        local.accept_ev.reset(event_new(base.get(), local.listener.get(), EV_READ | EV_PERSIST,
-                                        &FakeLocal::on_accept, &local));
-        event_add(local.accept_ev.get(), nullptr);
+        local.agent.on_deliver = [this](const ipc::DeliverMsg& m) { local.answer(m); };
+        local.agent.listen(base.get(), sock);
     }
-    ~Fixture() {
-        runner.reset();
-        local.chan.reset();
-        ::unlink(sock.c_str());
-    }
+    ~Fixture() { runner.reset(); }
     void put(const std::string& qid, const std::string& sender, uint32_t notify) {
         Envelope e;
         e.queue_id = qid;

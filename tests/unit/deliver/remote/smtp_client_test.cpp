@@ -294,7 +294,8 @@ Test(smtp_client, missing_extensions_bounce_before_mail) {
         const char* dsn;
     } cases[] = {
         {"250-mx.test\r\n250 SIZE 10\r\n", false, false, "0123456789ABCDEF\r\n", "5.3.4"},
-        {"250-mx.test\r\n250 8BITMIME\r\n", false, true, "x\r\n", "5.6.7"},
+        {"250-mx.test\r\n250 8BITMIME\r\n", false, true, "Subject: gr\xc3\xbc\xc3\x9f\r\n\r\nx\r\n",
+         "5.6.7"},
         {"250 mx.test\r\n", true, false, "caf\xc3\xa9\r\n", "5.6.3"},
     };
     for (const auto& k : cases) {
@@ -309,6 +310,59 @@ Test(smtp_client, missing_extensions_bounce_before_mail) {
         cr_expect_eq(r[0].status, 5, "%s", k.dsn);
         cr_expect_eq(r[0].dsn, k.dsn);
     }
+}
+
+// RFC 6531 3.4/3.5: what makes a message that arrived with SMTPUTF8 need the extension.
+Test(smtp_client, needs_smtputf8_looks_at_envelope_and_header_only) {
+    struct Case {
+        const char* sender;
+        const char* rcpt;
+        const char* orcpt;
+        const char* body;
+        bool flag, needs;
+    } cases[] = {
+        {"a@me.example", "b@x.test", "", "Subject: x\r\n\r\nhi\r\n", true, false},
+        {"a@me.example", "j\xc3\xb6rg@x.test", "", "Subject: x\r\n\r\nhi\r\n", true, true},
+        {"\xc3\xa9@me.example", "b@x.test", "", "Subject: x\r\n\r\nhi\r\n", true, true},
+        {"a@me.example", "b@x.test", "utf-8;j\xc3\xb6rg@x.test", "Subject: x\r\n\r\n", true, true},
+        {"a@me.example", "b@x.test", "", "Subject: caf\xc3\xa9\r\n\r\nhi\r\n", true, true},
+        // 8-bit after the header section is the body's (8BITMIME), not SMTPUTF8's
+        {"a@me.example", "b@x.test", "", "Subject: x\r\n\r\ncaf\xc3\xa9\r\n", true, false},
+        {"a@me.example", "b@x.test", "", "\r\ncaf\xc3\xa9\r\n", true, false},
+        // no empty line: all of it is header
+        {"a@me.example", "b@x.test", "", "Subject: caf\xc3\xa9\r\n", true, true},
+        {"a@me.example", "b@x.test", "", "", true, false},
+        // not flagged: never (smtpd takes no UTF-8 address without SMTPUTF8)
+        {"a@me.example", "b@x.test", "", "Subject: caf\xc3\xa9\r\n\r\n", false, false},
+    };
+    for (const auto& k : cases) {
+        MessageSpec m = message({k.rcpt}, k.body);
+        m.sender = k.sender;
+        m.rcpts[0].orcpt = k.orcpt;
+        m.smtputf8 = k.flag;
+        cr_expect_eq(needs_smtputf8(m), k.needs, "%s %s %s %s", k.sender, k.rcpt, k.orcpt, k.body);
+    }
+}
+
+// RFC 6531 3.4: a message that arrived with SMTPUTF8 but is all ASCII in its envelope and
+// header goes to a peer without SMTPUTF8, and to one with it without the parameter.
+Test(smtp_client, ascii_message_flagged_smtputf8_goes_without_the_parameter) {
+    for (const char* ehlo :
+         {"250-mx.test\r\n250 8BITMIME\r\n", "250-mx.test\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"}) {
+        SmtpClient c(settings());
+        MessageSpec m = message({"b@x.test"});
+        m.smtputf8 = true;
+        c.send_message(m);
+        run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"), S(ehlo),
+                C("MAIL FROM:<a@me.example>\r\n")});
+    }
+    SmtpClient c(settings());
+    MessageSpec m = message({"j\xc3\xb6rg@x.test"});
+    m.smtputf8 = true;
+    c.send_message(m);
+    run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"),
+            S("250-mx.test\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"),
+            C("MAIL FROM:<a@me.example> SMTPUTF8\r\n")});
 }
 
 Test(smtp_client, eight_bit_flag_with_7bit_body_goes_out_without_body_param) {

@@ -36,6 +36,9 @@ Test(conf_parser, bad_inputs_name_file_and_line) {
         {"mailbox_format = mh\n", "t.conf:1:", "bad mailbox format"},
         {"smtpd_recipient_limit = 10\n", "t.conf:1:", "at least 100"},
         {"smtpd_recipient_limit = ten\n", "t.conf:1:", "bad number"},
+        {"lmtp_destination_recipient_limit = fifty\n", "t.conf:1:", "bad number"},
+        {"lmtp_destination_recipient_limit = -1\n", "t.conf:1:", "bad number"},
+        {"\nlmtp_destination_recipient_limit = 5 6\n", "t.conf:2:", "bad number"},
         {"user = a\nuser = b\n", "t.conf:2:", "set twice"},
         {"  continued\n", "t.conf:1:", "continuation line without a key"},
         {"just words\n", "t.conf:1:", "expected \"key = value\""},
@@ -87,6 +90,7 @@ Test(conf_parser, good_input_sets_values) {
         "queue_lifetime = 2d\n"
         "queue_log_file_size = 1m\n"
         "mta_listen = 127.0.0.1:2525, [::1]:2525\n"
+        "lmtp_destination_recipient_limit = 0\n"
         "mailbox_format = maildir\r\n",
         "t.conf");
     cr_assert(r.ok(), "%s", r.ok() ? "" : r.error().message.c_str());
@@ -100,6 +104,8 @@ Test(conf_parser, good_input_sets_values) {
     cr_expect_eq(c.queue_log_file_size, 1024u * 1024);
     cr_expect_eq(c.mta_listen.size(), 2u);
     cr_expect(c.mailbox_format == MailboxFormat::maildir);
+    cr_expect_eq(c.lmtp_destination_recipient_limit, 0u, "0: no limit");
+    cr_expect_eq(c.smtp_destination_recipient_limit, 50u, "the smtp limit keeps its default");
     cr_expect_eq(c.smtpd_banner, "mx.example.org ESMTP Tegami",
                  "$hostname follows the configured hostname");
 }
@@ -110,6 +116,7 @@ Test(conf_parser, empty_file_gives_defaults) {
     cr_expect_eq(r->user, "tegami");
     cr_expect_eq(r->message_size_limit, 10240000u);
     cr_expect_eq(r->queue_store, "bdb");
+    cr_expect_eq(r->lmtp_destination_recipient_limit, 50u);
 }
 
 Test(conf_parser, missing_file) {
