@@ -101,7 +101,11 @@ MessageReport run_program(const ChildSpec& spec, const MailMessage& m) {
     }
     in_r.reset();
     out_w.reset();
-    std::string input = maildir_file(m);
+    // The message goes to the program a piece at a time: the next piece is made when the
+    // last one is written, so the child never holds more than one.
+    MessagePieces pieces(m, MessagePieces::Form::maildir);
+    std::string input;
+    input.reserve(spec.write_piece);
     fcntl(in_w.get(), F_SETFL, O_NONBLOCK);
     fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
     long deadline =
@@ -125,9 +129,18 @@ MessageReport run_program(const ChildSpec& spec, const MailMessage& m) {
         pollfd p[2] = {{in_w.valid() ? in_w.get() : -1, POLLOUT, 0}, {out_r.get(), POLLIN, 0}};
         ::poll(p, 2, static_cast<int>(left < 50 ? left : 50));
         if (in_w.valid() && (p[0].revents & (POLLOUT | POLLERR | POLLHUP))) {
+            if (off == input.size()) {
+                input.clear();
+                off = 0;
+                pieces.append(input, spec.write_piece);
+            }
             ssize_t n = ::write(in_w.get(), input.data() + off, input.size() - off);
             if (n > 0) off += static_cast<size_t>(n);
-            if ((n < 0 && errno != EAGAIN && errno != EINTR) || off == input.size()) in_w.reset();
+            // A reader that went away (EPIPE) is not an error of its own: the program's
+            // exit status says what became of the message.
+            if ((n < 0 && errno != EAGAIN && errno != EINTR) ||
+                (off == input.size() && pieces.done()))
+                in_w.reset();
         }
         if (p[1].revents & (POLLIN | POLLHUP)) {
             char buf[512];
@@ -232,7 +245,7 @@ std::vector<MessageReport> deliver_as_current_user(const ChildSpec& spec, uid_t 
         std::string root = expand_maildir_path(cfg.maildir, spec.user.name, spec.user.home);
         unsigned long seq = spec.seq;
         for (const MailMessage& m : spec.msgs) {
-            auto r = deliver_maildir(root, cfg.hostname, m, seq++);
+            auto r = deliver_maildir(root, cfg.hostname, m, seq++, spec.write_piece);
             out.push_back(r ? MessageReport{0, r.value()}
                             : MessageReport{code(r.error().exit), r.error().message});
         }

@@ -30,6 +30,8 @@ struct ChildSpec {
     // Who the child becomes (switch_user): looked up by the server through its UserCache;
     // empty when that lookup failed, and the child looks up (and reports) itself.
     std::optional<Identity> identity;
+    // The most octets of a message made before they are written (Maildir, program).
+    size_t write_piece = kWritePiece;
 };
 
 // The most messages one child takes, and the report line limit that keeps a batch's

@@ -57,12 +57,20 @@ Result<UniqueFd> open_dir(int at, const std::string& name, const std::string& sh
     return fd;
 }
 
-// Writes and fsyncs tmp/name; removes it again on failure.
-Result<void> write_tmp(int tmpfd, const std::string& name, const std::string& data) {
+// Writes msg to tmp/name in pieces of about piece octets, and fsyncs it; removes it
+// again on failure.
+Result<void> write_tmp(int tmpfd, const std::string& name, const MailMessage& msg, size_t piece) {
     UniqueFd fd(
         ::openat(tmpfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd) return storage_error("create tmp/" + name, errno);
-    Result<void> r = write_all(fd.get(), data, "maildir file");
+    MessagePieces pieces(msg, MessagePieces::Form::maildir);
+    std::string buf;
+    Result<void> r;
+    while (r && !pieces.done()) {
+        buf.clear();
+        pieces.append(buf, piece);
+        r = write_all(fd.get(), buf, "maildir file");
+    }
     if (r && ::fsync(fd.get()) != 0) r = storage_error("fsync tmp/" + name, errno);
     if (!r) ::unlinkat(tmpfd, name.c_str(), 0);
     return r;
@@ -108,7 +116,7 @@ std::string maildir_unique(const timeval& tv, pid_t pid, unsigned long seq, std:
 }
 
 Result<std::string> deliver_maildir(const std::string& root, std::string_view hostname,
-                                    const MailMessage& msg, unsigned long seq) {
+                                    const MailMessage& msg, unsigned long seq, size_t piece) {
     std::vector<std::string> made;
     if (auto r = make_tree(root, made); !r) return r.error();
     auto rootfd = open_dir(AT_FDCWD, root, root);
@@ -128,7 +136,7 @@ Result<std::string> deliver_maildir(const std::string& root, std::string_view ho
     timeval tv{};
     gettimeofday(&tv, nullptr);
     std::string name = maildir_unique(tv, getpid(), seq, hostname);
-    if (auto r = write_tmp(tmpfd->get(), name, maildir_file(msg)); !r) return r.error();
+    if (auto r = write_tmp(tmpfd->get(), name, msg, piece); !r) return r.error();
     if (::renameat(tmpfd->get(), name.c_str(), newfd->get(), name.c_str()) != 0) {
         Error e = sys_error("rename into " + root + "/new", errno, Exit::temp_fail);
         ::unlinkat(tmpfd->get(), name.c_str(), 0);

@@ -24,8 +24,10 @@ std::string maildir_unique(const timeval& tv, pid_t pid, unsigned long seq, std:
 
 // Creates root and its tmp, new and cur (mode 0700) when missing, then delivers.
 // Returns the path of the file in new/. Errors: EX_CANTCREAT (cannot create or open the
-// tree), EX_TEMPFAIL (write, fsync or rename failed; nothing is left behind).
+// tree), EX_TEMPFAIL (write, fsync or rename failed; nothing is left behind). The file is
+// made and written piece octets at a time (MessagePieces).
 Result<std::string> deliver_maildir(const std::string& root, std::string_view hostname,
-                                    const MailMessage& msg, unsigned long seq);
+                                    const MailMessage& msg, unsigned long seq,
+                                    size_t piece = kWritePiece);
 
 }  // namespace tegami::local

@@ -153,7 +153,6 @@ bool valid_mailbox_name(const std::string& user) {
 // not come out as announced (the journal's new size) is an error: the caller cuts back.
 Result<void> write_entries(int fd, const std::vector<const MailMessage*>& msgs, time_t when,
                            uint64_t total) {
-    constexpr size_t kWritePiece = 256 * 1024;
     std::string buf;
     buf.reserve(kWritePiece + 4096);
     uint64_t written = 0;
@@ -164,17 +163,12 @@ Result<void> write_entries(int fd, const std::vector<const MailMessage*>& msgs, 
         return {};
     };
     for (const MailMessage* m : msgs) {
-        buf += from_line(m->sender, when);
-        buf += delivery_headers(m->sender, m->recipient);
-        std::string_view body = m->body;
-        while (!body.empty()) {
-            const char* from = body.data();
-            append_body_part(buf, body, true, kWritePiece);
-            if (m->mapped) UniqueMapping::drop_pages(from, static_cast<size_t>(body.data() - from));
+        MessagePieces pieces(*m, MessagePieces::Form::mbox, when);
+        while (!pieces.done()) {
+            pieces.append(buf, kWritePiece);
             if (buf.size() >= kWritePiece)
                 if (auto w = flush(); !w) return w;
         }
-        buf += '\n';
     }
     if (auto w = flush(); !w) return w;
     if (written != total)

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "lib/core/unique_fd.hpp"
+
 namespace tegami::local {
 
 namespace {
@@ -105,6 +107,31 @@ std::string maildir_file(const MailMessage& m) {
     std::string out = delivery_headers(m.sender, m.recipient);
     append_body(out, m.body, false);
     return out;
+}
+
+MessagePieces::MessagePieces(const MailMessage& m, Form form, time_t when)
+    : head_(form == Form::mbox ? from_line(m.sender, when) : std::string()),
+      body_(m.body),
+      mapped_(m.mapped),
+      mbox_(form == Form::mbox) {
+    head_ += delivery_headers(m.sender, m.recipient);
+}
+
+void MessagePieces::append(std::string& out, size_t limit) {
+    if (done_) return;
+    if (!head_.empty()) {
+        out += head_;
+        head_ = std::string();
+    }
+    if (!body_.empty()) {
+        const char* from = body_.data();
+        append_body_part(out, body_, mbox_, limit);
+        if (mapped_) UniqueMapping::drop_pages(from, static_cast<size_t>(body_.data() - from));
+    }
+    if (body_.empty()) {
+        if (mbox_) out += '\n';  // the blank line that ends an mbox entry
+        done_ = true;
+    }
 }
 
 HeaderFacts scan_headers(std::string_view m) {

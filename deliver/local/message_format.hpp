@@ -1,7 +1,9 @@
 // message_format.hpp - the bytes local delivery writes for one message: the mbox From_
 // line, the Return-Path and Delivered-To headers, and the body converted from the
 // queue's CRLF lines to the LF lines of Unix mailboxes (with mboxrd ">From " quoting for
-// mbox). Pure functions over strings; called by mbox.cpp and maildir.cpp.
+// mbox). Pure functions over strings, and MessagePieces, which makes the same bytes a
+// piece at a time for the mbox, Maildir and program writers (mbox.cpp, maildir.cpp,
+// delivery.cpp) so that no writer holds a whole message.
 #pragma once
 
 #include <ctime>
@@ -55,7 +57,33 @@ HeaderFacts scan_headers(std::string_view message);
 std::string mbox_entry(const MailMessage& m, time_t when);
 // mbox_entry(m, when).size(), without making it.
 size_t mbox_entry_size(const MailMessage& m, time_t when);
-// A whole Maildir file: headers and the body, no From_ line, no quoting.
+// A whole Maildir file: headers and the body, no From_ line, no quoting. Also what a
+// program target reads on its standard input.
 std::string maildir_file(const MailMessage& m);
+
+// How many octets a writer makes before it writes them out.
+constexpr size_t kWritePiece = 256 * 1024;
+
+// One message's mbox entry (mbox_entry) or Maildir file (maildir_file), made a piece at a
+// time: the same octets in the same order, whatever the limits asked for. A mapped body
+// (MailMessage::mapped) gives back the pages already converted. Keeps a view of m's
+// strings: they must outlive it.
+class MessagePieces {
+  public:
+    enum class Form { mbox, maildir };
+    MessagePieces(const MailMessage& m, Form form, time_t when = 0);
+    // Appends the next octets of the message to out, until out holds at least limit
+    // octets or the message is done; at least one line of the body a call. Lines are not
+    // split (the mbox quoting needs whole lines): a piece may pass limit by one line.
+    void append(std::string& out, size_t limit);
+    bool done() const { return done_; }
+
+  private:
+    std::string head_;       // From_ line (mbox) and the delivery headers; emptied once appended
+    std::string_view body_;  // what is left of the body
+    bool mapped_;
+    bool mbox_;
+    bool done_ = false;
+};
 
 }  // namespace tegami::local

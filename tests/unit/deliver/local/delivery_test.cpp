@@ -7,6 +7,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -161,5 +162,103 @@ Test(delivery, storage_codes_and_program_statuses) {
         o = outcome_from_code(p.code, "why", false, TargetKind::program);
         cr_expect_eq(o.status, p.status, "exit %d", p.code);
         cr_expect_eq(o.dsn, std::string(p.dsn), "exit %d: %s", p.code, o.dsn.c_str());
+    }
+}
+
+namespace {
+
+// An executable script in dir; returns its path.
+std::string script(const std::string& dir, const char* name, const std::string& text) {
+    std::string path = dir + "/" + name;
+    std::ofstream(path) << "#!/bin/sh\n" << text << "\n";
+    chmod(path.c_str(), 0700);
+    return path;
+}
+
+ChildSpec program_spec(const tegami::Config& cfg, const std::string& command,
+                       std::string_view body) {
+    ChildSpec spec;
+    spec.config = &cfg;
+    spec.user = LocalUser{"bob", 1000, 1000, "/"};
+    spec.msgs = {MailMessage{"a@b", "bob@mx.example", body, ""}};
+    spec.kind = TargetKind::program;
+    spec.target = command;
+    return spec;
+}
+
+std::string big_body() {
+    std::string body = "Subject: to a program\r\n\r\n";
+    for (int i = 0; body.size() < 2u << 20; ++i)
+        body += i % 61 == 0 ? "From a line\r\n" : std::string(size_t(i % 80), 'p') + "\r\n";
+    return body + "no final newline";
+}
+
+}  // namespace
+
+// A program reads what maildir_file makes, octet for octet, whatever the size of the
+// pieces it is made and written in; a body larger than the pipe and than several pieces.
+Test(delivery, program_input_in_pieces_same_bytes) {
+    char tmpl[] = "/tmp/tegami-delivery-XXXXXX";
+    cr_assert(mkdtemp(tmpl) != nullptr);
+    std::string dir = tmpl;
+    std::string cat = script(dir, "cat.sh", "exec cat > \"$1\"");
+    tegami::Config cfg = tegami::default_config();
+    cfg.smrsh_dir = dir;
+    std::string body = big_body();
+    for (std::string_view b : {std::string_view(body), std::string_view("x"), std::string_view()}) {
+        std::string want = maildir_file(MailMessage{"a@b", "bob@mx.example", b, ""});
+        for (size_t piece : {size_t{1}, size_t{100}, size_t{65536}, kWritePiece}) {
+            if (b.size() > 1000 && piece < 100) continue;  // a line a write: slow, no new case
+            ChildSpec spec = program_spec(cfg, cat + " " + dir + "/out", b);
+            spec.write_piece = piece;
+            auto reports = deliver_as_current_user(spec, geteuid());
+            cr_assert_eq(reports.size(), 1u);
+            cr_expect_eq(reports[0].code, 0, "%s", reports[0].text.c_str());
+            std::string got = slurp(dir + "/out");
+            cr_expect_eq(got.size(), want.size(), "%zu-octet body, piece %zu", b.size(), piece);
+            cr_expect(got == want, "%zu-octet body, piece %zu: the same bytes", b.size(), piece);
+        }
+    }
+}
+
+// A program that exits without reading the whole message (its pipe breaks under the
+// writer: EPIPE) is judged by its exit status alone, as before: 0 delivered, 75 deferred,
+// 67 and 1 permanent; one killed by a signal defers.
+Test(delivery, program_that_stops_reading) {
+    char tmpl[] = "/tmp/tegami-delivery-XXXXXX";
+    cr_assert(mkdtemp(tmpl) != nullptr);
+    std::string dir = tmpl;
+    tegami::Config cfg = tegami::default_config();
+    cfg.smrsh_dir = dir;
+    std::string body = big_body();
+    struct Case {
+        const char* name;
+        const char* text;
+        int code;
+        uint32_t status;
+        const char* dsn;
+    };
+    const Case cases[] = {
+        {"none0.sh", "exit 0", 0, 2, "2.0.0"},
+        {"some0.sh", "head -c 5000 > /dev/null; exit 0", 0, 2, "2.0.0"},
+        {"none75.sh", "exit 75", EX_TEMPFAIL, 4, "4.3.0"},
+        {"some75.sh", "head -c 300000 > /dev/null; echo busy; exit 75", EX_TEMPFAIL, 4, "4.3.0"},
+        {"none67.sh", "echo no such user; exit 67", EX_NOUSER, 5, "5.1.1"},
+        {"some1.sh", "head -c 70000 > /dev/null; exit 1", 1, 5, "5.3.0"},
+        {"kill.sh", "head -c 1000 > /dev/null; kill -9 $$", EX_TEMPFAIL, 4, "4.3.0"},
+    };
+    for (const Case& c : cases) {
+        for (size_t piece : {size_t{4096}, kWritePiece}) {
+            ChildSpec spec = program_spec(cfg, script(dir, c.name, c.text), body);
+            spec.write_piece = piece;
+            auto reports = deliver_as_current_user(spec, geteuid());
+            cr_assert_eq(reports.size(), 1u);
+            cr_expect_eq(reports[0].code, c.code, "%s, piece %zu: %d %s", c.name, piece,
+                         reports[0].code, reports[0].text.c_str());
+            Outcome o =
+                outcome_from_code(reports[0].code, reports[0].text, false, TargetKind::program);
+            cr_expect_eq(o.status, c.status, "%s", c.name);
+            cr_expect_eq(o.dsn, std::string(c.dsn), "%s: %s", c.name, o.dsn.c_str());
+        }
     }
 }

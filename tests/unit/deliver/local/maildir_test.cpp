@@ -5,6 +5,7 @@
 
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/core/unique_fd.hpp"
 #include "tests/unit/deliver/local/fsync_spy.hpp"
 
 using namespace tegami::local;
@@ -47,6 +49,14 @@ std::vector<std::string> list(const std::string& dir) {
         if (e->d_name[0] != '.') out.emplace_back(e->d_name);
     closedir(d);
     return out;
+}
+
+long rss_file_kib() {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("RssFile:", 0) == 0) return std::stol(line.substr(8));
+    return -1;
 }
 
 std::string slurp(const std::string& path) {
@@ -154,4 +164,65 @@ Test(maildir, existing_parent_synced_once) {
     auto synced = tegami::test::fsync_spy_take();
     cr_expect_eq(std::count(synced.begin(), synced.end(), std::string(tmpl)), 1);
     cr_expect_eq(std::count(synced.begin(), synced.end(), root), 1);
+}
+
+// Written a piece at a time, the file is maildir_file's bytes whatever the piece size: a
+// body larger than several pieces, From lines (not quoted here), no final newline; and a
+// body that is a single line without a newline.
+Test(maildir, written_in_pieces_same_bytes) {
+    char tmpl[] = "/tmp/tegami-maildir-XXXXXX";
+    cr_assert(mkdtemp(tmpl) != nullptr);
+    std::string root = std::string(tmpl) + "/Maildir";
+    std::string body = "Subject: pieces\r\n\r\n";
+    for (int i = 0; body.size() < 600 * 1024; ++i)
+        body += i % 101 == 0 ? "From here\r\n" : std::string(size_t(i % 90), 'b') + "\r\n";
+    body += "last line, no newline";
+    unsigned long seq = 0;
+    for (std::string_view b : {std::string_view(body), std::string_view("x")}) {
+        MailMessage m{"", "bob@h", b, ""};
+        std::string want = maildir_file(m);
+        for (size_t piece : {size_t{0}, size_t{1}, size_t{100}, size_t{4096}, kWritePiece}) {
+            if (b.size() > 1000 && piece < 100) continue;  // a line a write: slow, no new case
+            auto r = deliver_maildir(root, "h", m, ++seq, piece);
+            cr_assert(r.ok(), "%s", r.ok() ? "" : r.error().message.c_str());
+            std::string got = slurp(r.value());
+            cr_expect_eq(got.size(), want.size(), "piece %zu", piece);
+            cr_expect(got == want, "piece %zu: the same bytes", piece);
+        }
+    }
+    cr_expect(list(root + "/tmp").empty(), "tmp/ is empty");
+}
+
+// A mapped body (MailMessage::mapped) gives back its pages as the file is written: 8 MiB
+// read through the mapping leave RssFile about where it was; unmarked, resident. The
+// files are the same.
+Test(maildir, mapped_body_pages_given_back) {
+    char tmpl[] = "/tmp/tegami-maildir-XXXXXX";
+    cr_assert(mkdtemp(tmpl) != nullptr);
+    std::string file = std::string(tmpl) + "/body";
+    {
+        std::string line = std::string(76, 'x') + "\r\n";
+        std::ofstream f(file, std::ios::binary);
+        for (size_t n = 0; n < 8u << 20; n += line.size())
+            f << line;
+    }
+    tegami::UniqueFd fd(open(file.c_str(), O_RDONLY));
+    cr_assert(fd.valid());
+    struct stat st {};
+    cr_assert(fstat(fd.get(), &st) == 0);
+    long grew[2] = {0, 0};
+    std::string got[2];
+    for (int mapped = 0; mapped < 2; ++mapped) {
+        tegami::UniqueMapping map;
+        cr_assert(map.map(fd.get(), static_cast<size_t>(st.st_size)));
+        MailMessage m{"a@b", "bob@h", map.view(), "", mapped == 1};
+        long before = rss_file_kib();
+        auto r = deliver_maildir(std::string(tmpl) + "/Maildir", "h", m, 1u + unsigned(mapped));
+        cr_assert(r.ok(), "%s", r.ok() ? "" : r.error().message.c_str());
+        grew[mapped] = rss_file_kib() - before;
+        got[mapped] = slurp(r.value());
+    }
+    cr_expect_gt(grew[0], 6 * 1024, "unmarked: RssFile grew by %ld KiB", grew[0]);
+    cr_expect_lt(grew[1], 1024, "mapped: RssFile grew by %ld KiB", grew[1]);
+    cr_expect(got[0] == got[1], "the same file either way");
 }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 using namespace tegami::local;
 
@@ -73,6 +74,45 @@ Test(message_format, body_in_pieces_and_its_size) {
     append_body_part(out, rest, true, 6);
     cr_expect_eq(out, std::string("aaaa\nbbbb\n"));
     cr_expect_eq(rest, std::string_view("cccc\r\n"));
+}
+
+// MessagePieces makes what mbox_entry and maildir_file make, octet for octet, whatever
+// the limit of each call (0: a line a call), for every body case: the From_-less Maildir
+// form, a body without a final newline, an empty body; and it ends.
+Test(message_format, pieces_are_the_whole_message_at_every_limit) {
+    setenv("TZ", "UTC", 1);
+    tzset();
+    std::string big;
+    for (int i = 0; big.size() < 3000; ++i)
+        big += i % 7 == 0 ? "From x\r\n" : std::string(size_t(i % 50), 'q') + "\r\n";
+    big += "no final newline";
+    std::vector<std::string> bodies{big};
+    for (const auto& c : kBody)
+        bodies.push_back(c.in);
+    for (const std::string& body : bodies) {
+        MailMessage m{"a b@c", "bob@h\r", body, ""};
+        for (auto form : {MessagePieces::Form::mbox, MessagePieces::Form::maildir}) {
+            bool mbox = form == MessagePieces::Form::mbox;
+            std::string want = mbox ? mbox_entry(m, 1700000000) : maildir_file(m);
+            for (size_t limit : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{7}, size_t{64},
+                                 size_t{1000}, kWritePiece, SIZE_MAX}) {
+                MessagePieces pieces(m, form, 1700000000);
+                std::string got;
+                size_t calls = 0;
+                while (!pieces.done() && calls++ < 10000) {
+                    std::string piece;
+                    pieces.append(piece, limit);
+                    cr_assert(!piece.empty(), "a call that is not the last makes octets");
+                    got += piece;
+                }
+                cr_expect(pieces.done(), "ends, limit %zu", limit);
+                cr_expect(got == want, "%s, %zu-octet body, limit %zu: got [%s]",
+                          mbox ? "mbox" : "maildir", body.size(), limit, got.c_str());
+                pieces.append(got, limit);
+                cr_expect(got == want, "nothing more once done");
+            }
+        }
+    }
 }
 
 Test(message_format, from_line) {
