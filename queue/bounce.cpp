@@ -2,6 +2,8 @@
 // already sanitised), and the original message only as RET and size_limit allow.
 #include "queue/bounce.hpp"
 
+#include <algorithm>
+
 #include <ctime>
 
 #include "lib/ipc/messages.hpp"
@@ -62,7 +64,7 @@ const char* action_of(DsnKind kind, SuccessAction ok) {
 }
 
 // Whether the report returns the whole message: RET and the size cap decide.
-bool return_full(DsnKind kind, const Envelope& orig, size_t size, uint64_t limit) {
+bool return_full(DsnKind kind, const Envelope& orig, uint64_t size, uint64_t limit) {
     if (limit == 0 || size > limit) return false;
     if (kind == DsnKind::failure) return !(orig.flags & ipc::kFlagRetHdrs);
     if (kind == DsnKind::success) return (orig.flags & ipc::kFlagRetFull) != 0;
@@ -345,6 +347,30 @@ std::string_view header_section(std::string_view body) {
     return body;
 }
 
+Result<DsnSource> read_dsn_source(DsnKind kind, const Envelope& orig, uint64_t size,
+                                  const DsnOptions& opt,
+                                  const std::function<Result<std::string>(uint64_t)>& read) {
+    DsnSource out;
+    out.size = size;
+    if (kind == DsnKind::double_bounce || return_full(kind, orig, size, opt.size_limit)) {
+        auto all = read(size);
+        if (!all) return all.error();
+        out.text = std::move(*all);
+        return out;
+    }
+    const uint64_t most = std::min(size, kMaxHeaderRead);
+    for (uint64_t n = 4096;; n *= 4) {
+        n = std::min(n, most);
+        auto part = read(n);
+        if (!part) return part.error();
+        out.text = std::move(*part);
+        // header_section takes the first CRLF CRLF, else the first LF LF: only the first
+        // is certain before the whole body (or the cap) is read.
+        if (out.text.size() < n || n == most || out.text.find("\r\n\r\n") != std::string::npos)
+            return out;
+    }
+}
+
 Bounce make_dsn(DsnKind kind, const Envelope& orig, std::string_view orig_body,
                 const std::string& hostname, const std::string& new_qid, uint64_t now,
                 const DsnOptions& opt) {
@@ -388,7 +414,8 @@ Bounce make_dsn(DsnKind kind, const Envelope& orig, std::string_view orig_body,
                       : "Content-Type: multipart/report; report-type=delivery-status;\r\n";
     b += "\tboundary=\"" + boundary + "\"\r\n\r\n";
     b += "This is a MIME-encapsulated message.\r\n\r\n";
-    bool full = return_full(kind, orig, orig_body.size(), opt.size_limit);
+    const uint64_t size = opt.body_size ? *opt.body_size : orig_body.size();
+    bool full = return_full(kind, orig, size, opt.size_limit);
     bool wanted_full = kind == DsnKind::failure
                            ? !(orig.flags & ipc::kFlagRetHdrs)
                            : kind == DsnKind::success && (orig.flags & ipc::kFlagRetFull);
@@ -412,7 +439,13 @@ Bounce make_dsn(DsnKind kind, const Envelope& orig, std::string_view orig_body,
         b += global(orig) ? "Content-Type: message/global-headers\r\n"
                             "Content-Transfer-Encoding: 8bit\r\n\r\n"
                           : "Content-Type: text/rfc822-headers\r\n\r\n";
-        b += header_section(orig_body);
+        std::string_view headers = header_section(orig_body);
+        if (headers.size() == orig_body.size() && orig_body.size() < size) {
+            // Only the leading part was read, and it has no empty line: its whole lines.
+            size_t nl = headers.rfind('\n');
+            if (nl != std::string_view::npos) headers = headers.substr(0, nl + 1);
+        }
+        b += headers;
     }
     b += "\r\n--" + boundary + "--\r\n";
     return out;

@@ -22,10 +22,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "lib/core/result.hpp"
 #include "queue/envelope.hpp"
 
 namespace tegami::queue {
@@ -74,7 +77,26 @@ struct DsnOptions {
     std::string postmaster;                // the recipient of a double bounce
     uint64_t size_limit = 50000;           // bounce_size_limit: largest message returned whole
     std::vector<SuccessAction> successes;  // empty, or per recipient: also report these
+    // The size of the whole original body when make_dsn is given only its leading part
+    // (read_dsn_source); unset: orig_body is the whole body.
+    std::optional<uint64_t> body_size = std::nullopt;
 };
+// The most octets read to find the end of a header section (the empty line): a body
+// without one within this is quoted up to its last line end before it.
+constexpr uint64_t kMaxHeaderRead = 1024 * 1024;
+// What make_dsn needs of an original body of size octets, and no more: the whole body
+// when the report returns it (RET=FULL or no RET, within opt.size_limit) or reads it (a
+// double bounce looks for the report inside); else its leading octets up to the header
+// section's end, read in growing pieces of 4 KiB, 16 KiB, ... up to kMaxHeaderRead.
+// read(n) returns at most n leading octets of the body (fewer only when it ends). Given
+// text and opt.body_size = size, make_dsn makes what it makes from the whole body.
+struct DsnSource {
+    std::string text;   // the leading octets read (all of them when whole)
+    uint64_t size = 0;  // the size of the whole body
+};
+Result<DsnSource> read_dsn_source(DsnKind kind, const Envelope& orig, uint64_t size,
+                                  const DsnOptions& opt,
+                                  const std::function<Result<std::string>(uint64_t)>& read);
 // new_qid: a fresh queue ID; now: seconds since the epoch. A failure report also lists
 // the recipients opt.successes names (one report for both when they happen together).
 Bounce make_dsn(DsnKind kind, const Envelope& orig, std::string_view orig_body,

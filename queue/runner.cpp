@@ -783,9 +783,7 @@ void Runner::apply_result(Message& m, uint32_t idx, const ipc::RcptResult& r,
 // persisted with its next state change; a crash in between may repeat the warning).
 void Runner::maybe_warn(Message& m, uint64_t now) {
     if (!needs_delay_warning(m.env, now, settings_.delay_warning)) return;
-    auto body = store_.load_body(m.env.queue_id);
-    Bounce b = make_dsn(DsnKind::delay, m.env, body ? std::string_view(*body) : std::string_view(),
-                        settings_.hostname, new_queue_id(), now, dsn_options(m));
+    Bounce b = report(DsnKind::delay, m, now);
     std::string err;
     if (store_.put(b.envelope, b.body, err) != PutStatus::ok) {
         log_error("%s: cannot queue the delay warning (%s)", m.env.queue_id.c_str(), err.c_str());
@@ -817,13 +815,30 @@ DsnOptions Runner::dsn_options(const Message& m) const {
     return o;
 }
 
+// A body that cannot be read is reported as an empty one, as the report still has to go.
+Bounce Runner::report(DsnKind kind, const Message& m, uint64_t now) {
+    DsnOptions opt = dsn_options(m);
+    const std::string& qid = m.env.queue_id;
+    DsnSource src;
+    if (auto size = store_.body_size(qid)) {
+        auto read = read_dsn_source(kind, m.env, *size, opt,
+                                    [&](uint64_t n) { return store_.load_body_prefix(qid, n); });
+        if (read) {
+            src = std::move(*read);
+        } else {
+            log_error("%s: cannot read the body for the report: %s", qid.c_str(),
+                      read.error().message.c_str());
+        }
+    }
+    opt.body_size = src.size;
+    return make_dsn(kind, m.env, src.text, settings_.hostname, new_queue_id(), now, opt);
+}
+
 // One transaction per state change; the committer flushes it with the next batch. A
 // success report due goes in the same transaction.
 void Runner::persist(Message& m) {
     if (needs_success_report(m.env, m.success)) {
-        auto body = store_.load_body(m.env.queue_id);
-        Bounce b = make_dsn(DsnKind::success, m.env, body ? std::string_view(*body) : "",
-                            settings_.hostname, new_queue_id(), now_s(), dsn_options(m));
+        Bounce b = report(DsnKind::success, m, now_s());
         std::string err;
         if (store_.update_and_put(m.env, b.envelope, b.body, err) == PutStatus::ok) {
             committer_.note_commit();
@@ -851,10 +866,8 @@ bool Runner::finish(Message& m) {
     bool dbl = needs_double_bounce(m.env);
     bool failed = needs_bounce(m.env), succeeded = needs_success_report(m.env, m.success);
     if (failed || succeeded || dbl) {
-        auto body = store_.load_body(qid);
         DsnKind kind = dbl ? DsnKind::double_bounce : failed ? DsnKind::failure : DsnKind::success;
-        Bounce b = make_dsn(kind, m.env, body ? std::string_view(*body) : std::string_view(),
-                            settings_.hostname, new_queue_id(), now_s(), dsn_options(m));
+        Bounce b = report(kind, m, now_s());
         std::string err;
         if (store_.remove_and_put(qid, b.envelope, b.body, err) != PutStatus::ok) {
             log_error("%s: cannot queue the bounce (%s): message kept", qid.c_str(), err.c_str());

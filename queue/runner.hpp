@@ -192,6 +192,8 @@ class Runner {
     void maybe_warn(Message& m, uint64_t now);
     void queue_report(Envelope&& e);
     DsnOptions dsn_options(const Message& m) const;
+    // The report of kind on m, made from no more of the body than it uses (read_dsn_source).
+    Bounce report(DsnKind kind, const Message& m, uint64_t now);
     void persist(Message& m);
     void make_due(Message& m, uint64_t now);
     bool finish(Message& m);

@@ -83,6 +83,14 @@ class QueueStore {
     virtual void reclaim() {}
     virtual Result<Envelope> load_envelope(std::string_view queue_id) = 0;
     virtual Result<std::string> load_body(std::string_view queue_id) = 0;
+    // At most max leading octets of the body (all of it when shorter), reading no more
+    // of it than that: what a report that quotes only the header section needs. The
+    // default cuts load_body's copy.
+    virtual Result<std::string> load_body_prefix(std::string_view queue_id, uint64_t max) {
+        auto body = load_body(queue_id);
+        if (body && body->size() > max) body->resize(static_cast<size_t>(max));
+        return body;
+    }
     // The body for a delivery agent (BodyFd above). The default copies load_body into a
     // sealed memfd; a store that keeps bodies in files hands out the file itself.
     virtual Result<BodyFd> open_body(std::string_view queue_id) {

@@ -234,6 +234,23 @@ int get_into(DB* db, std::string_view qid, std::string& out) {
     }
 }
 
+// Reads at most max leading octets of the value of key into out (DB_DBT_PARTIAL: Berkeley
+// DB copies only that range of the record).
+int get_prefix(DB* db, std::string_view qid, uint64_t max, std::string& out) {
+    DBT k = key_of(qid);
+    const auto want = static_cast<u_int32_t>(std::min<uint64_t>(max, UINT32_MAX));
+    out.resize(want);
+    DBT d{};
+    d.data = out.data();
+    d.ulen = want;
+    d.dlen = want;
+    d.doff = 0;
+    d.flags = DB_DBT_USERMEM | DB_DBT_PARTIAL;
+    int ret = db->get(db, nullptr, &k, &d, 0);
+    out.resize(ret == 0 ? std::min(d.size, want) : 0);
+    return ret;
+}
+
 // The due index's key of an envelope record: envelope_due, big-endian so that the btree
 // sorts by time; a held message is not indexed. A record that does not decode is due now
 // (the runner reports it when it cannot load it). Called by Berkeley DB inside every write
@@ -361,6 +378,23 @@ class BdbStore final : public QueueStore {
         if (ret != 0) return lookup_error(qid, "body", ret);
         return body;
     }
+    Result<std::string> load_body_prefix(std::string_view qid, uint64_t max) override {
+        std::string body;
+        if (!env_) return closed_error();
+        int ret = get_prefix(bodies_.get(), qid, max, body);
+        if (ret == DB_NOTFOUND) {
+            auto marker = marker_of(qid);
+            if (!marker) return marker.error();
+            if (*marker) {
+                auto read = load_file(qid, **marker, body, max);
+                if (!read) return read.error();
+                return body;
+            }
+            ret = load_chunks(qid, body, max);  // a streamed body of a store before body files
+        }
+        if (ret != 0) return lookup_error(qid, "body", ret);
+        return body;
+    }
     Result<BodyFd> open_body(std::string_view qid) override;
     Result<void> update(const Envelope& env) override;
     Result<void> remove(std::string_view qid) override;
@@ -476,7 +510,8 @@ class BdbStore final : public QueueStore {
         return ret == DB_NOTFOUND || ret == 0 || ret == DB_BUFFER_SMALL ? 0 : ret;
     }
     // Reads a streamed body: chunks 0 (the head), 1, 2, ... in key order.
-    int load_chunks(std::string_view qid, std::string& out) {
+    // Stops once out holds max octets (and cuts it there).
+    int load_chunks(std::string_view qid, std::string& out, uint64_t max = UINT64_MAX) {
         out.clear();
         DBC* raw = nullptr;
         int ret = bodies_->cursor(bodies_.get(), nullptr, &raw, 0);
@@ -507,6 +542,11 @@ class BdbStore final : public QueueStore {
             if (!is_chunk_of(std::string_view(kbuf, k.size), qid)) break;
             out.append(buf.data(), d.size);
             any = true;
+            if (out.size() >= max) {
+                out.resize(static_cast<size_t>(max));
+                ret = 0;
+                break;
+            }
             op = DB_NEXT;
         }
         if (ret != 0 && ret != DB_NOTFOUND && ret != DB_BUFFER_SMALL) return ret;
@@ -556,16 +596,19 @@ class BdbStore final : public QueueStore {
             return make_error(ok.error().exit, path + ": " + ok.error().message);
         return fd;
     }
-    // Appends the message of marker m to out (the head from chunk 0 first when inline).
-    Result<void> load_file(std::string_view qid, const BodyMarker& m, std::string& out) {
+    // Puts the message of marker m in out (the head from chunk 0 first when inline), or
+    // its first max octets.
+    Result<void> load_file(std::string_view qid, const BodyMarker& m, std::string& out,
+                           uint64_t max = UINT64_MAX) {
         out.clear();
         if (m.head_inline) {
-            int ret = get_into(bodies_.get(), chunk_key(qid, 0), out);
+            int ret = get_prefix(bodies_.get(), chunk_key(qid, 0), max, out);
             if (ret != 0) return lookup_error(qid, "head", ret);
         }
         auto fd = open_file(qid, m);
         if (!fd) return fd.error();
-        auto r = pread_exact(fd->get(), m.offset, m.size, out);
+        auto r =
+            pread_exact(fd->get(), m.offset, std::min<uint64_t>(m.size, max - out.size()), out);
         if (!r) return make_error(r.error().exit, std::string(qid) + ": " + r.error().message);
         return {};
     }

@@ -2,6 +2,8 @@
 // unit tests and by `queue_store = memory` to measure the protocol path without disk writes.
 // Nothing survives the process; flush() is a no-op. Same contract as store.hpp otherwise
 // (duplicate IDs refused, update of an unknown ID fails).
+#include <algorithm>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <set>
@@ -81,6 +83,12 @@ class MemoryStore final : public QueueStore {
         auto it = bodies_.find(std::string(qid));
         if (it == bodies_.end()) return not_found(qid);
         return it->second;
+    }
+    Result<std::string> load_body_prefix(std::string_view qid, uint64_t max) override {
+        std::lock_guard lock(mu_);
+        auto it = bodies_.find(std::string(qid));
+        if (it == bodies_.end()) return not_found(qid);
+        return it->second.substr(0, static_cast<size_t>(std::min<uint64_t>(max, SIZE_MAX)));
     }
     Result<void> update(const Envelope& env) override {
         std::lock_guard lock(mu_);

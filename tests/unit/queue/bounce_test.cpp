@@ -6,7 +6,9 @@
 
 #include <criterion/criterion.h>
 
+#include <algorithm>
 #include <cctype>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -462,4 +464,131 @@ Test(dsn, expanded_recipient_is_reported_as_expanded) {
     cr_expect_eq(field(groups[1], "status"), "2.0.0");
     cr_expect(parts[0].find("<list@me.test>: expanded: ") != std::string::npos, "%s",
               parts[0].c_str());
+}
+
+namespace {
+
+// A body read through read_dsn_source's reader: counts the octets handed out and the calls.
+struct CountingReader {
+    const std::string& body;
+    uint64_t octets = 0;
+    int calls = 0;
+    Result<std::string> operator()(uint64_t n) {
+        ++calls;
+        std::string out = body.substr(0, static_cast<size_t>(std::min<uint64_t>(n, body.size())));
+        octets += out.size();
+        return out;
+    }
+};
+
+std::string filler(size_t size, const std::string& head) {
+    std::string s = head;
+    while (s.size() < size)
+        s += "From the body, not a header: " + std::string(40, 'b') + "\r\n";
+    return s;
+}
+
+struct SourceCase {
+    const char* label;
+    std::string body;
+};
+
+}  // namespace
+
+// The report made from what read_dsn_source reads is the report made from the whole body,
+// octet for octet: failure, delay and success reports; RET=HDRS, RET=FULL and no RET;
+// small and 10 MB bodies with a CRLF, a bare-LF or no empty line; bounce_size_limit
+// off, default and above the size; a double bounce (which reads the whole report). A
+// header section is found by reading 4 KiB, 16 KiB, ...;
+// the whole body only when the report returns it.
+Test(dsn, report_from_a_bounded_read_is_the_report_from_the_whole_body) {
+    const std::string head = "Subject: s\r\nX-Long: " + std::string(5000, 'h') + "\r\n";
+    const SourceCase cases[] = {
+        {"empty", ""},
+        {"header only, no newline", "Subject: s"},
+        {"small, CRLF separator", "Subject: s\r\n\r\nbody\r\n"},
+        {"small, no separator", "Subject: s\r\nX: y\r\n"},
+        {"small, LF separator", "Subject: s\n\nbody\n"},
+        {"small, LF then CRLF separator", "Subject: s\n\nbody\r\n\r\nmore\r\n"},
+        {"separator across 4 KiB", std::string(4094, 'x') + "\r\n\r\nbody\r\n"},
+        {"10 MB, long header, CRLF separator", filler(10u << 20, head + "\r\n")},
+        {"60 kB, CRLF separator", filler(60000, head + "\r\n")},
+        {"no final newline", "Subject: s\r\n\r\nbody"},
+    };
+    struct Kind {
+        DsnKind kind;
+        RcptState st;
+        uint32_t notify;
+    };
+    const Kind kinds[] = {{DsnKind::failure, RcptState::failed, 0},
+                          {DsnKind::delay, RcptState::deferred, 0},
+                          {DsnKind::success, RcptState::sent, ipc::kNotifySuccess},
+                          {DsnKind::double_bounce, RcptState::failed, 0}};
+    for (const auto& c : cases) {
+        for (const Kind& k : kinds) {
+            for (uint32_t ret : {0u, ipc::kFlagRetHdrs, ipc::kFlagRetFull}) {
+                for (uint64_t limit : {uint64_t{0}, uint64_t{50000}, uint64_t{20u << 20}}) {
+                    Envelope e = env(k.notify, k.st);
+                    e.flags = ret;
+                    DsnOptions opt{"postmaster@mx.test", limit, {}};
+                    if (k.kind == DsnKind::success) opt.successes = {SuccessAction::delivered};
+                    Bounce whole =
+                        make_dsn(k.kind, e, c.body, "mx.test", "0123456789ABCDEG", 2000, opt);
+                    CountingReader reader{c.body};
+                    auto src = read_dsn_source(k.kind, e, c.body.size(), opt, std::ref(reader));
+                    cr_assert(src.ok());
+                    cr_expect_eq(src->size, c.body.size());
+                    opt.body_size = src->size;
+                    Bounce part =
+                        make_dsn(k.kind, e, src->text, "mx.test", "0123456789ABCDEG", 2000, opt);
+                    cr_expect(part.body == whole.body, "%s, kind %d, ret %u, limit %llu: differs",
+                              c.label, int(k.kind), ret, (unsigned long long)limit);
+                    bool returned =
+                        whole.body.find("Content-Type: message/rfc822\r\n") != std::string::npos;
+                    bool whole_read = returned || k.kind == DsnKind::double_bounce;
+                    uint64_t bound = whole_read ? c.body.size() : 4096 + 16384;
+                    cr_expect_leq(reader.octets, bound, "%s, kind %d, ret %u: read %llu octets",
+                                  c.label, int(k.kind), ret, (unsigned long long)reader.octets);
+                }
+            }
+        }
+    }
+}
+
+// A large body with no empty line within kMaxHeaderRead: the headers-only report quotes its
+// whole lines up to there, read at most about 4/3 kMaxHeaderRead in all; the rest of the
+// report is as from the whole body. A small one without an empty line is quoted whole.
+Test(dsn, header_read_is_capped_without_a_separator) {
+    std::string body;
+    for (int i = 0; body.size() < (10u << 20); ++i)
+        body += "X-Header-" + std::to_string(i) + ": " + std::string(60, 'v') + "\r\n";
+    Envelope e = env(0, RcptState::failed);
+    e.flags = ipc::kFlagRetHdrs;
+    DsnOptions opt{"postmaster@mx.test", 50000, {}};
+    CountingReader reader{body};
+    auto src = read_dsn_source(DsnKind::failure, e, body.size(), opt, std::ref(reader));
+    cr_assert(src.ok());
+    cr_expect_eq(src->text.size(), kMaxHeaderRead);
+    cr_expect_leq(reader.octets, kMaxHeaderRead * 4 / 3 + 4096, "read %llu",
+                  (unsigned long long)reader.octets);
+    cr_expect_leq(reader.calls, 10);
+    opt.body_size = src->size;
+    Bounce b = make_dsn(DsnKind::failure, e, src->text, "mx.test", "0123456789ABCDEG", 2000, opt);
+    std::string_view quoted = std::string_view(src->text).substr(0, src->text.rfind('\n') + 1);
+    size_t at = b.body.find("Content-Type: text/rfc822-headers\r\n\r\n");
+    cr_assert(at != std::string::npos);
+    std::string want_tail = std::string(quoted) + "\r\n--0123456789ABCDEF/mx.test--\r\n";
+    cr_expect(b.body.ends_with(want_tail), "quotes the whole lines read, then ends");
+    cr_expect(b.body.size() < kMaxHeaderRead + 10000);
+
+    std::string small = "X: 1\r\nY: 2\r\n";
+    CountingReader r2{small};
+    auto s2 = read_dsn_source(DsnKind::failure, e, small.size(), opt, std::ref(r2));
+    cr_assert(s2.ok());
+    cr_expect_eq(s2->text, small);
+    // A reader that fails is the reader's error.
+    auto bad = read_dsn_source(DsnKind::failure, e, 100, opt, [](uint64_t) -> Result<std::string> {
+        return make_error(Exit::io_err, "disk gone");
+    });
+    cr_expect(!bad.ok());
 }

@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -537,6 +539,58 @@ Test(store, bdb_removes_orphan_chunks_after_a_crash) {
     n = s->remove_orphan_bodies();
     cr_assert(n.ok());
     cr_expect_eq(n.value(), 1u);
+    s.reset();
+    std::filesystem::remove_all(dir);
+}
+
+// ---- leading octets of a body (load_body_prefix)
+namespace {
+
+// For a body stored inline, one over Berkeley DB's overflow pages, a streamed body (the
+// head in its file) and one whose head is larger than the file's head room (the head in
+// bodies.db, the rest in the file): every cut is load_body's body cut there, lengths
+// around the head's end and the body's end and beyond; an unknown ID is an error.
+void run_prefixes(QueueStore& s) {
+    std::string err;
+    cr_assert_eq(s.put(make_env(kA), "Subject: a\r\n\r\nbody a", err), PutStatus::ok);
+    std::string big(300 * 1024, 'o');
+    cr_assert_eq(s.put(make_env(kB), big, err), PutStatus::ok);
+    std::string chunk = std::string(70000, 'c') + "\r\n";
+    cr_assert_eq(s.put_chunk(kC, 1, chunk, err), PutStatus::ok);
+    cr_assert_eq(s.put_chunk(kC, 2, chunk, err), PutStatus::ok);
+    cr_assert_eq(s.put_streamed(make_env(kC), "Received: c\r\n", 2, err), PutStatus::ok);
+    std::string head = "X-Big: " + std::string(20 * 1024, 'h') + "\r\n";
+    cr_assert_eq(s.put_chunk(kD, 1, chunk, err), PutStatus::ok);
+    cr_assert_eq(s.put_streamed(make_env(kD), head, 1, err), PutStatus::ok);
+    for (const char* qid : {kA, kB, kC, kD}) {
+        auto whole = s.load_body(qid);
+        cr_assert(whole.ok(), "%s: %s", qid, whole.ok() ? "" : whole.error().message.c_str());
+        const uint64_t size = whole->size();
+        for (uint64_t n :
+             {uint64_t{0}, uint64_t{1}, uint64_t{12}, uint64_t{13}, uint64_t{14},
+              uint64_t{head.size() - 1}, uint64_t{head.size()}, uint64_t{head.size() + 1},
+              uint64_t{4096}, size - 1, size, size + 1, UINT64_MAX}) {
+            auto part = s.load_body_prefix(qid, n);
+            cr_assert(part.ok(), "%s, %llu: %s", qid, (unsigned long long)n,
+                      part.ok() ? "" : part.error().message.c_str());
+            cr_expect(*part == whole->substr(0, static_cast<size_t>(std::min(n, size))),
+                      "%s (%s store): the first %llu octets", qid, s.kind(), (unsigned long long)n);
+        }
+    }
+    cr_expect(!s.load_body_prefix("0000000000000EEE", 10).ok(), "no such message");
+}
+
+}  // namespace
+
+Test(store, memory_body_prefix) {
+    auto s = make_memory_store();
+    run_prefixes(*s);
+}
+
+Test(store, bdb_body_prefix) {
+    std::string dir = temp_dir();
+    auto s = open_or_fail(dir);
+    run_prefixes(*s);
     s.reset();
     std::filesystem::remove_all(dir);
 }
