@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "queue/committer.hpp"
+#include "tests/unit/queue/forwarding_store.hpp"
 
 using namespace tegami;
 using namespace tegami::queue;
@@ -17,52 +18,21 @@ using namespace tegami::queue;
 namespace {
 
 // The memory store with a flush that takes a while and can be made to fail.
-class SlowStore final : public QueueStore {
+class SlowStore final : public test::ForwardingStore {
   public:
-    PutStatus put(const Envelope& e, std::string_view b, std::string& err) override {
-        return inner_->put(e, b, err);
-    }
+    SlowStore() : ForwardingStore(make_memory_store()) {}
     Result<void> flush() override {
         std::this_thread::sleep_for(std::chrono::milliseconds(30));
         ++flushes;
         if (fail) return make_error(Exit::io_err, "disk on fire");
         return {};
     }
-    Result<Envelope> load_envelope(std::string_view q) override { return inner_->load_envelope(q); }
-    Result<std::string> load_body(std::string_view q) override { return inner_->load_body(q); }
-    Result<void> update(const Envelope& e) override { return inner_->update(e); }
-    Result<void> remove(std::string_view q) override { return inner_->remove(q); }
-    PutStatus remove_and_put(std::string_view q, const Envelope& e, std::string_view b,
-                             std::string& err) override {
-        return inner_->remove_and_put(q, e, b, err);
-    }
-    PutStatus update_and_put(const Envelope& e, const Envelope& n, std::string_view b,
-                             std::string& err) override {
-        return inner_->update_and_put(e, n, b, err);
-    }
-    Result<void> scan(const std::function<void(Envelope&&)>& each,
-                      const std::function<void(const Error&)>& bad) override {
-        return inner_->scan(each, bad);
-    }
-    Result<void> scan_due(uint64_t until,
-                          const std::function<bool(std::string_view, uint64_t)>& each,
-                          uint64_t& next) override {
-        return inner_->scan_due(until, each, next);
-    }
-    Result<void> scan_after(std::string_view after, const std::function<bool(Envelope&&)>& each,
-                            const std::function<void(const Error&)>& bad) override {
-        return inner_->scan_after(after, each, bad);
-    }
-    Result<uint64_t> body_size(std::string_view q) override { return inner_->body_size(q); }
     Result<void> checkpoint() override { return {}; }
     Result<void> close() override { return {}; }
     const char* kind() const override { return "slow"; }
 
     std::atomic<int> flushes{0};
     std::atomic<bool> fail{false};
-
-  private:
-    std::unique_ptr<QueueStore> inner_ = make_memory_store();
 };
 
 struct Tally {

@@ -20,6 +20,7 @@
 #include "queue/committer.hpp"
 #include "queue/runner.hpp"
 #include "queue/store.hpp"
+#include "tests/unit/queue/forwarding_store.hpp"
 #include "tests/unit/queue/runner_fixture.hpp"
 
 using namespace tegami;
@@ -28,6 +29,7 @@ using namespace tegami::queue;
 namespace {
 
 const char* kBody = "Subject: t\r\n\r\nthe secret body\r\n";
+const std::string kSmall = "Subject: small\r\n\r\nthe secret body\r\n";
 
 RunnerSettings settings() {
     RunnerSettings s;
@@ -122,4 +124,126 @@ Test(runner_dsn, reports_follow_notify_and_ret_memory) {
 
 Test(runner_dsn, reports_follow_notify_and_ret_bdb) {
     reports(true);
+}
+
+// ---- what a report reads of the original body
+namespace {
+
+// Counts the body octets the runner reads. whole: every read of leading octets gets the
+// whole body instead, which is what the runner read before it read only what it quotes.
+class CountingStore final : public test::ForwardingStore {
+  public:
+    CountingStore(std::unique_ptr<QueueStore> inner, bool whole)
+        : ForwardingStore(std::move(inner)), whole_(whole) {}
+    Result<std::string> load_body(std::string_view q) override {
+        auto b = inner_->load_body(q);
+        if (b) octets += b->size();
+        return b;
+    }
+    Result<std::string> load_body_prefix(std::string_view q, uint64_t max) override {
+        auto b = whole_ ? inner_->load_body(q) : inner_->load_body_prefix(q, max);
+        if (b) octets += b->size();
+        return b;
+    }
+    uint64_t octets = 0;
+
+  private:
+    bool whole_;
+};
+
+// The report's bytes without the two fields that differ from run to run.
+std::string without_date_and_id(const std::string& b) {
+    std::string out;
+    size_t pos = 0;
+    while (pos < b.size()) {
+        size_t nl = b.find('\n', pos);
+        size_t end = nl == std::string::npos ? b.size() : nl + 1;
+        std::string_view line(b.data() + pos, end - pos);
+        if (!line.starts_with("Date: ") && !line.starts_with("Message-ID: ")) out += line;
+        pos = end;
+    }
+    return out;
+}
+
+// The one report the runner stores for a failed 10 MB message, and the octets it read.
+std::pair<std::string, uint64_t> bounce_of(bool bdb, bool whole, const std::string& body,
+                                           uint32_t flags, uint64_t arrival) {
+    CountingStore* counting = nullptr;
+    Fixture f(bdb, [&](std::unique_ptr<QueueStore> inner) {
+        auto c = std::make_unique<CountingStore>(std::move(inner), whole);
+        counting = c.get();
+        return std::unique_ptr<QueueStore>(std::move(c));
+    });
+    Envelope e;
+    e.queue_id = "00000000000000B1";
+    e.sender = "big@local.test";
+    e.protocol = "ESMTP";
+    e.flags = flags;
+    e.arrival = arrival;
+    Recipient r;
+    r.address = "u@fail.test";
+    e.recipients.push_back(r);
+    std::string err;
+    cr_assert_eq(f.store->put(e, body, err), PutStatus::ok, "%s", err.c_str());
+    counting->octets = 0;
+    f.run_once();
+    uint64_t read = counting->octets;  // before stored() reads the report
+    auto all = f.stored();
+    cr_assert_eq(all.size(), 1u, "%s: the report alone", f.store->kind());
+    cr_expect_eq(all[0].first.recipients[0].address, "big@local.test");
+    return {without_date_and_id(all[0].second), read};
+}
+
+void big_bounces(bool bdb) {
+    const auto arrival = static_cast<uint64_t>(std::time(nullptr));
+    const std::string head = "Subject: big\r\nX-Long: " + std::string(6000, 'l') + "\r\n";
+    std::string with_sep = head + "\r\n", without_sep = head;
+    while (with_sep.size() < (10u << 20))
+        with_sep += "the secret body " + std::string(60, 's') + "\r\n";
+    for (int i = 0; without_sep.size() < (10u << 20); ++i)
+        without_sep += "X-H" + std::to_string(i) + ": " + std::string(60, 'v') + "\r\n";
+    struct Case {
+        const char* label;
+        const std::string* body;
+        uint32_t flags;
+        uint64_t most;  // octets the report may read
+        bool same;      // byte for byte the report made from the whole body
+    };
+    const Case cases[] = {
+        {"RET=HDRS", &with_sep, ipc::kFlagRetHdrs, 4096 + 16384, true},
+        {"RET=FULL, over the limit", &with_sep, ipc::kFlagRetFull, 50000 + 16384, true},
+        {"no RET, over the limit", &with_sep, 0, 50000 + 16384, true},
+        {"no separator", &without_sep, ipc::kFlagRetHdrs, kMaxHeaderRead * 4 / 3 + 4096, false},
+        {"small", &kSmall, ipc::kFlagRetFull, kSmall.size(), true},
+        {"small RET=HDRS", &kSmall, ipc::kFlagRetHdrs, kSmall.size(), true},
+    };
+    for (const Case& c : cases) {
+        auto [now, read] = bounce_of(bdb, false, *c.body, c.flags, arrival);
+        auto [before, read_whole] = bounce_of(bdb, true, *c.body, c.flags, arrival);
+        cr_expect_leq(read, c.most, "%s: read %llu octets", c.label, (unsigned long long)read);
+        cr_expect_geq(read_whole, c.body->size(), "%s: the whole body, before", c.label);
+        if (c.same) {
+            cr_expect(now == before, "%s (%s): the report is what it was", c.label,
+                      bdb ? "bdb" : "memory");
+        } else {
+            cr_expect_lt(now.size(), kMaxHeaderRead + 10000, "%s: the quote is capped", c.label);
+            cr_expect_gt(before.size(), 10u << 20, "%s: it was not", c.label);
+        }
+        cr_expect(now.find("the secret body") == std::string::npos || c.body == &kSmall,
+                  "%s: no body quoted", c.label);
+    }
+}
+
+}  // namespace
+
+// A failed 10 MB message: its report reads only the header section (RET=HDRS, RET=FULL
+// or no RET over bounce_size_limit), found in 4 KiB and 16 KiB reads, and is the report the
+// whole body made; a body with no empty line reads and quotes at most about
+// kMaxHeaderRead; a small one is returned whole, as before.
+Test(runner_dsn, large_message_report_reads_the_header_only_memory) {
+    big_bounces(false);
+}
+
+Test(runner_dsn, large_message_report_reads_the_header_only_bdb) {
+    big_bounces(true);
 }

@@ -34,7 +34,9 @@ struct RunnerFixture {
     std::unique_ptr<Committer> committer;
     std::unique_ptr<Runner> runner;
 
-    explicit RunnerFixture(bool bdb) {
+    // wrap, when given, puts a store of the test's around the real one.
+    using Wrap = std::function<std::unique_ptr<QueueStore>(std::unique_ptr<QueueStore>)>;
+    explicit RunnerFixture(bool bdb, const Wrap& wrap = nullptr) {
         if (bdb) {
             char tmpl[] = "/tmp/tegami-runner-test.XXXXXX";
             cr_assert(mkdtemp(tmpl) != nullptr);
@@ -45,6 +47,7 @@ struct RunnerFixture {
         } else {
             store = make_memory_store();
         }
+        if (wrap) store = wrap(std::move(store));
         committer = std::make_unique<Committer>(base.get(), *store);
         cr_assert(committer->start().ok());
     }
