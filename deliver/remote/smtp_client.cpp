@@ -580,7 +580,7 @@ bool needs_smtputf8(const MessageSpec& m) {
     if (!m.smtputf8) return false;
     if (has_8bit(m.sender) || has_8bit(m.envid)) return true;
     for (const auto& r : m.rcpts)
-        if (has_8bit(r.address) || has_8bit(r.orcpt)) return true;
+        if (has_8bit(r.address)) return true;  // ORCPT: 7-bit as sent (orcpt_param_value)
     std::string_view header = m.body;
     if (header.compare(0, 2, "\r\n") == 0) return false;  // no header section at all
     size_t end = header.find("\r\n\r\n");
@@ -612,7 +612,10 @@ std::string SmtpClient::rcpt_command(const RcptSpec& r) const {
             if (r.notify & kNotifyDelay) n += ",DELAY";
             if (!n.empty()) c += " NOTIFY=" + n.substr(1);
         }
-        if (!r.orcpt.empty()) c += " ORCPT=" + orcpt_param_value(r.orcpt);
+        // Without DSN, or when it cannot be sent well formed, ORCPT is left out: our own
+        // "relayed" report carries it; the recipient is never refused for it.
+        std::string orcpt = r.orcpt.empty() ? "" : orcpt_param_value(r.orcpt);
+        if (!orcpt.empty()) c += " ORCPT=" + orcpt;
     }
     return c;
 }
@@ -633,7 +636,7 @@ void SmtpClient::begin_message() {
     }
     bool bad_address = !safe_for_command(msg_.sender) || !safe_for_command(msg_.envid);
     for (const auto& r : msg_.rcpts)
-        bad_address = bad_address || !safe_for_command(r.address) || !safe_for_command(r.orcpt);
+        bad_address = bad_address || !safe_for_command(r.address);
     if (bad_address) {
         refusal = "an address or parameter cannot be sent to ";
         dsn = "5.5.2";

@@ -125,7 +125,8 @@ Extensions parse_ehlo(const std::vector<std::string>& lines);
 // False when s is unfit for a command line (CR, LF, NUL, other controls, or over 512).
 bool safe_for_command(std::string_view s);
 // Whether a message that arrived with SMTPUTF8 is internationalized (RFC 6530): a non-ASCII
-// octet in the sender, ENVID, a recipient or its ORCPT, or the header section of the body.
+// octet in the sender, ENVID, a recipient, or the header section of the body. Not a UTF-8
+// ORCPT: it goes out as RFC 6533 utf-8-addr-xtext, which needs no SMTPUTF8.
 // Only such a message is refused to a peer without SMTPUTF8 (RFC 6531 3.5) and sent with
 // the SMTPUTF8 parameter (3.4: not when the client knows it is not needed); one that
 // arrived without SMTPUTF8 never is. Non-ASCII in the body after the header is 8BITMIME's.

@@ -324,7 +324,8 @@ Test(smtp_client, needs_smtputf8_looks_at_envelope_and_header_only) {
         {"a@me.example", "b@x.test", "", "Subject: x\r\n\r\nhi\r\n", true, false},
         {"a@me.example", "j\xc3\xb6rg@x.test", "", "Subject: x\r\n\r\nhi\r\n", true, true},
         {"\xc3\xa9@me.example", "b@x.test", "", "Subject: x\r\n\r\nhi\r\n", true, true},
-        {"a@me.example", "b@x.test", "utf-8;j\xc3\xb6rg@x.test", "Subject: x\r\n\r\n", true, true},
+        // a UTF-8 ORCPT goes out as utf-8-addr-xtext (RFC 6533 3): no SMTPUTF8 needed
+        {"a@me.example", "b@x.test", "utf-8;j\xc3\xb6rg@x.test", "Subject: x\r\n\r\n", true, false},
         {"a@me.example", "b@x.test", "", "Subject: caf\xc3\xa9\r\n\r\nhi\r\n", true, true},
         // 8-bit after the header section is the body's (8BITMIME), not SMTPUTF8's
         {"a@me.example", "b@x.test", "", "Subject: x\r\n\r\ncaf\xc3\xa9\r\n", true, false},
@@ -363,6 +364,56 @@ Test(smtp_client, ascii_message_flagged_smtputf8_goes_without_the_parameter) {
     run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"),
             S("250-mx.test\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"),
             C("MAIL FROM:<a@me.example> SMTPUTF8\r\n")});
+}
+
+// RFC 6533 3: a UTF-8 ORCPT of an otherwise ASCII message is downgraded to
+// utf-8-addr-xtext for a DSN peer without SMTPUTF8 (the same form a peer with it gets),
+// left out for a peer without DSN, and left out when the stored value cannot be sent
+// well formed; the recipient is delivered in every case.
+Test(smtp_client, utf8_orcpt_is_downgraded_or_left_out_never_bounced) {
+    struct Case {
+        const char* ehlo;
+        const char* orcpt;
+        const char* rcpt_line;
+    } cases[] = {
+        // bad stored values first: left out, not refused
+        {"250-mx.test\r\n250 DSN\r\n", "utf-8;j\xc3(rg@x.test", "RCPT TO:<b@x.test>\r\n"},
+        {"250-mx.test\r\n250 DSN\r\n", "utf-8;j\r\nRSET@x.test", "RCPT TO:<b@x.test>\r\n"},
+        {"250-mx.test\r\n250 DSN\r\n", "rfc 822;b@x.test", "RCPT TO:<b@x.test>\r\n"},
+        {"250-mx.test\r\n250-SMTPUTF8\r\n250 DSN\r\n", "utf-8;j\xc3(rg@x.test",
+         "RCPT TO:<b@x.test>\r\n"},
+        // no DSN: no ORCPT, as for any type
+        {"250-mx.test\r\n250 8BITMIME\r\n", "utf-8;j\xc3\xb6rg@x.test", "RCPT TO:<b@x.test>\r\n"},
+        {"250-mx.test\r\n250 DSN\r\n", "utf-8;j\xc3\xb6rg@x.test",
+         "RCPT TO:<b@x.test> ORCPT=utf-8;j\\x{F6}rg@x.test\r\n"},
+        {"250-mx.test\r\n250-SMTPUTF8\r\n250 DSN\r\n", "utf-8;j\xc3\xb6rg@x.test",
+         "RCPT TO:<b@x.test> ORCPT=utf-8;j\\x{F6}rg@x.test\r\n"},
+        {"250-mx.test\r\n250 DSN\r\n", "utf-8;a+b\\c@x.test",
+         "RCPT TO:<b@x.test> ORCPT=utf-8;a\\x{2B}b\\x{5C}c@x.test\r\n"},
+    };
+    for (const auto& k : cases) {
+        SmtpClient c(settings());
+        MessageSpec m = message({"b@x.test"});
+        m.smtputf8 = true;  // arrived with SMTPUTF8: only the ORCPT is UTF-8
+        m.rcpts[0].orcpt = k.orcpt;
+        c.send_message(m);
+        run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"), S(k.ehlo),
+                C("MAIL FROM:<a@me.example>\r\n"), S("250 ok\r\n"), C(k.rcpt_line), S("250 ok\r\n"),
+                C("DATA\r\n"), S("354 go\r\n"), C("Subject: x\r\n\r\nhi\r\n.\r\n"),
+                S("250 2.0.0 ok\r\n")});
+        auto r = c.take_results();
+        cr_expect_eq(r[0].status, 2, "%s", k.rcpt_line);
+    }
+    // Over 500 characters once encoded: left out.
+    std::string wide = "utf-8;";
+    for (int i = 0; i < 90; ++i)
+        wide += "\xc3\xa9";
+    SmtpClient c(settings());
+    MessageSpec m = message({"b@x.test"});
+    m.rcpts[0].orcpt = wide + "@x.test";
+    c.send_message(m);
+    run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"), S("250-mx.test\r\n250 DSN\r\n"),
+            C("MAIL FROM:<a@me.example>\r\n"), S("250 ok\r\n"), C("RCPT TO:<b@x.test>\r\n")});
 }
 
 Test(smtp_client, eight_bit_flag_with_7bit_body_goes_out_without_body_param) {
