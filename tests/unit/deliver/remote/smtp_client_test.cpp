@@ -6,9 +6,16 @@
 #include "deliver/remote/smtp_client.hpp"
 
 #include <criterion/criterion.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
+
+#include "lib/core/unique_fd.hpp"
+#include "lib/mail/dot_stuff.hpp"
 
 using namespace tegami::remote;
 using Ev = SmtpClient::Event;
@@ -747,4 +754,145 @@ Test(smtp_client, outbuf_partial_writes_and_own) {
     cr_expect_eq(o.flat(), ".\r\nQUIT\r\n");
     o.consume(100);
     cr_expect(o.empty());
+}
+
+namespace {
+
+// The DATA form, written independently of lib/mail/dot_stuff: CRLF, LF or CR end a line.
+std::string expected_data(std::string_view body) {
+    std::string out;
+    bool bol = true;
+    for (size_t i = 0; i < body.size(); ++i) {
+        char ch = body[i];
+        if (bol && ch == '.') out += '.';
+        bol = false;
+        if (ch == '\r' || ch == '\n') {
+            if (ch == '\r' && i + 1 < body.size() && body[i + 1] == '\n') ++i;
+            out += "\r\n";
+            bol = true;
+        } else {
+            out += ch;
+        }
+    }
+    if (!bol) out += "\r\n";
+    return out + ".\r\n";
+}
+
+// Resident KiB of the mapping holding addr (/proc/self/smaps); -1 when not found.
+long rss_kib(const void* addr) {
+    auto a = reinterpret_cast<uintptr_t>(addr);
+    FILE* f = std::fopen("/proc/self/smaps", "r");
+    if (!f) return -1;
+    char line[512];
+    bool in = false;
+    long rss = -1;
+    while (std::fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (std::sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && std::strchr(line, ':') &&
+            std::strchr(line, '-') < std::strchr(line, ' ')) {
+            in = a >= lo && a < hi;
+            continue;
+        }
+        if (in && std::sscanf(line, "Rss: %ld kB", &rss) == 1) break;
+    }
+    std::fclose(f);
+    return rss;
+}
+
+// A body of about 1.5 MiB in a memfd, mapped read-only at an offset that is not
+// page-aligned (as a body behind its envelope in a file is): CRLF lines of many lengths,
+// with dot lines at page and release-batch boundaries and a few hundred more; lone_lf puts
+// one bare LF in the middle.
+struct MappedFixture {
+    std::string body;
+    tegami::UniqueFd fd;
+    tegami::UniqueMapping map;
+    explicit MappedFixture(bool lone_lf) {
+        const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+        const size_t lead = 100;  // octets before the body in the file
+        for (size_t n = 0; body.size() < 1536 * 1024; ++n) {
+            size_t at = lead + body.size();
+            bool boundary = at % page == 0 || (body.size() % OutBuf::kReleaseBatch) < 80;
+            std::string line = boundary || n % 17 == 0 ? "." : "";
+            line += std::string(1 + (n * 97) % 1400, static_cast<char>('a' + n % 26));
+            body += line + "\r\n";
+            if (n % 250 == 0 && body.size() % page > 10) {  // a dot line just on a page start
+                size_t pad = page - (lead + body.size()) % page;
+                if (pad > 2) body += std::string(pad - 2, 'p') + "\r\n.dot at a page start\r\n";
+            }
+        }
+        if (lone_lf) body.insert(body.size() / 2 + 3, "lone\nLF");
+        fd = tegami::UniqueFd(::memfd_create("body", MFD_CLOEXEC));
+        cr_assert(fd.get() >= 0);
+        std::string file = std::string(lead, 'E') + body;
+        cr_assert_eq(::write(fd.get(), file.data(), file.size()),
+                     static_cast<ssize_t>(file.size()));
+        cr_assert(map.map(fd.get(), body.size(), lead));
+        cr_assert_eq(map.view(), body);  // every page read: all resident
+    }
+};
+
+// Drives a client to DATA and drains its output in short writes of 64 pieces at most
+// (the session's sendmsg batch), as a socket taking a little less than offered would.
+std::string send_mapped(const MessageSpec& m, long* rss_midway) {
+    SmtpClient c(settings());
+    c.send_message(m);
+    run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"), S("250 mx.test\r\n"),
+            C("MAIL FROM:<a@me.example>\r\n"), S("250 ok\r\n"), C("RCPT TO:<b@x.test>\r\n"),
+            S("250 ok\r\n"), C("DATA\r\n")});
+    c.feed("354 go\r\n");
+    OutBuf& o = c.output();
+    std::string got;
+    for (int round = 0; round < 100000 && !o.empty(); ++round) {
+        iovec v[64];
+        size_t n = o.gather(v, 64), offered = 0;
+        for (size_t i = 0; i < n; ++i)
+            offered += v[i].iov_len;
+        size_t take = offered > 3 ? offered - offered / 3 : offered;  // a short write
+        for (size_t i = 0, left = take; i < n && left; ++i) {
+            size_t k = std::min(left, v[i].iov_len);
+            got.append(static_cast<const char*>(v[i].iov_base), k);
+            left -= k;
+        }
+        o.consume(take);
+        if (rss_midway && *rss_midway < 0 && got.size() > m.body.size() * 3 / 4)
+            *rss_midway = rss_kib(m.body.data());
+    }
+    cr_assert(o.empty(), "the output drained");
+    c.feed("250 2.0.0 ok\r\n");
+    cr_expect_eq(c.take_results()[0].status, 2);
+    return got;
+}
+
+}  // namespace
+
+// A mapped body's pages are given back as it is sent, behind the send cursor; what goes out
+// is byte for byte the DATA form, through the views and through the repairing copy.
+Test(smtp_client, mapped_body_pages_released_behind_the_cursor_bytes_unchanged) {
+    for (bool lone_lf : {false, true}) {
+        MappedFixture f(lone_lf);
+        std::vector<std::string_view> views;
+        cr_assert_eq(tegami::dot_stuff_views(f.body, views, 1024), !lone_lf,
+                     "lone LF %d: sent by views unless it needs repairing", lone_lf);
+        long full = rss_kib(f.map.view().data());
+        cr_assert_geq(full, 1400, "the measure sees the mapping resident (%ld KiB)", full);
+        MessageSpec m = message({"b@x.test"}, f.map.view());
+        m.body_mapped = true;
+        long midway = -1;
+        std::string got = send_mapped(m, &midway);
+        cr_assert_eq(got.size(), expected_data(f.body).size(), "lone LF %d", lone_lf);
+        cr_expect(got == expected_data(f.body), "lone LF %d: the bytes sent", lone_lf);
+        long after = rss_kib(f.map.view().data());
+        cr_expect_leq(midway, 1536 / 4 + 300, "lone LF %d: released mid-send (%ld KiB)", lone_lf,
+                      midway);
+        cr_expect_leq(after, 16, "lone LF %d: all but the last pages given back (%ld KiB)", lone_lf,
+                      after);
+        cr_expect(f.map.view() == f.body, "the file is unchanged: pages fault in again");
+    }
+    // Not flagged mapped (a body read into memory): nothing is given back.
+    MappedFixture f(false);
+    MessageSpec m = message({"b@x.test"}, f.map.view());
+    std::string got = send_mapped(m, nullptr);
+    cr_expect(got == expected_data(f.body));
+    cr_expect_geq(rss_kib(f.map.view().data()), 1400, "unflagged: pages stay");
 }
