@@ -270,6 +270,7 @@ MessageSpec RemoteServer::spec_for(const Job& job) const {
     if (job.msg.flags & ipc::kFlagRetFull) m.ret = "FULL";
     if (job.msg.flags & ipc::kFlagRetHdrs) m.ret = "HDRS";
     m.body = job.body.view();
+    m.body_mapped = job.body.mapped();
     for (size_t i = 0; i < job.msg.recipients.size(); ++i) {
         if (job.results[i]) continue;
         const auto& r = job.msg.recipients[i];

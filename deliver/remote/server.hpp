@@ -53,6 +53,9 @@ class MappedBody {
     // small body is read instead, kReadBodyMax).
     bool map(int fd, uint64_t offset, uint64_t size, std::string& why);
     std::string_view view() const { return read_ ? std::string_view(small_) : m_.view(); }
+    // The view is a shared file mapping, whose sent pages may be given back
+    // (UniqueMapping::drop_pages); false for a body read into memory.
+    bool mapped() const { return !read_ && !m_.view().empty(); }
     static constexpr uint64_t kReadBodyMax = 16384;
 
   private:

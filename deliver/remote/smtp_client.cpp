@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "lib/core/unique_fd.hpp"
 #include "lib/mail/dot_stuff.hpp"
 #include "lib/mail/dsn_params.hpp"
 
@@ -154,10 +155,33 @@ void OutBuf::clear() {
     pieces_.clear();
     off_ = 0;
     bytes_ = 0;
+    region_ = {};
+    released_ = written_to_ = nullptr;
+}
+
+void OutBuf::release_region(std::string_view body) {
+    region_ = body;
+    released_ = written_to_ = body.data();
+}
+
+void OutBuf::written(std::string_view s, bool all) {
+    if (region_.empty() || s.data() < region_.data() ||
+        s.data() + s.size() > region_.data() + region_.size())
+        return;
+    written_to_ = std::max(written_to_, s.data() + s.size());
+    auto n = static_cast<size_t>(written_to_ - released_);
+    if (n < kReleaseBatch && !(all && n > 0)) return;
+    UniqueMapping::drop_pages(released_, n);  // whole pages only: the last one stays
+    released_ = written_to_;
 }
 
 void OutBuf::append(OutBuf&& o) {
     if (o.empty()) return;
+    if (!o.region_.empty()) {
+        region_ = o.region_;
+        released_ = o.released_;
+        written_to_ = o.written_to_;
+    }
     if (empty()) {
         std::swap(pieces_, o.pieces_);
         std::swap(off_, o.off_);
@@ -204,23 +228,29 @@ void OutBuf::consume(size_t n) {
     n = std::min(n, bytes_);
     bytes_ -= n;
     while (n > 0 && !pieces_.empty()) {
-        size_t left = pieces_.front().view().size() - off_;
+        const Piece& p = pieces_.front();
+        size_t left = p.view().size() - off_;
         if (n < left) {
+            if (p.is_ref) written(p.ref.substr(0, off_ + n), false);
             off_ += n;
             return;
         }
         n -= left;
+        if (p.is_ref) written(p.ref, false);
         pieces_.pop_front();
         off_ = 0;
     }
-    if (bytes_ == 0) clear();
+    if (bytes_ == 0) {
+        if (written_to_ > released_) written({written_to_, 0}, true);
+        clear();
+    }
 }
 
 void OutBuf::own() {
     bool any = std::any_of(pieces_.begin(), pieces_.end(), [](const Piece& p) { return p.is_ref; });
     if (!any) return;
     std::string all = flat();
-    clear();
+    clear();  // and the region: nothing points into it any more
     text(all);
 }
 
@@ -280,6 +310,7 @@ void SmtpClient::append_body() {
     // body; anything else is copied with its line endings repaired.
     std::vector<std::string_view> pieces;
     if (dot_stuff_views(msg_.body, pieces, 1024)) {
+        if (msg_.body_mapped) out_.release_region(msg_.body);
         for (std::string_view p : pieces)
             out_.ref(p);
         return;
@@ -287,6 +318,8 @@ void SmtpClient::append_body() {
     std::string s;
     append_dot_stuffed(s, msg_.body);
     out_.text(s);
+    // The copy is what is sent: the mapped pages are not needed for it.
+    if (msg_.body_mapped) UniqueMapping::drop_pages(msg_.body.data(), msg_.body.size());
 }
 
 void SmtpClient::feed(std::string_view data) {
@@ -580,7 +613,7 @@ bool needs_smtputf8(const MessageSpec& m) {
     if (!m.smtputf8) return false;
     if (has_8bit(m.sender) || has_8bit(m.envid)) return true;
     for (const auto& r : m.rcpts)
-        if (has_8bit(r.address) || has_8bit(r.orcpt)) return true;
+        if (has_8bit(r.address)) return true;  // ORCPT: 7-bit as sent (orcpt_param_value)
     std::string_view header = m.body;
     if (header.compare(0, 2, "\r\n") == 0) return false;  // no header section at all
     size_t end = header.find("\r\n\r\n");
@@ -612,7 +645,10 @@ std::string SmtpClient::rcpt_command(const RcptSpec& r) const {
             if (r.notify & kNotifyDelay) n += ",DELAY";
             if (!n.empty()) c += " NOTIFY=" + n.substr(1);
         }
-        if (!r.orcpt.empty()) c += " ORCPT=" + orcpt_param_value(r.orcpt);
+        // Without DSN, or when it cannot be sent well formed, ORCPT is left out: our own
+        // "relayed" report carries it; the recipient is never refused for it.
+        std::string orcpt = r.orcpt.empty() ? "" : orcpt_param_value(r.orcpt);
+        if (!orcpt.empty()) c += " ORCPT=" + orcpt;
     }
     return c;
 }
@@ -633,7 +669,7 @@ void SmtpClient::begin_message() {
     }
     bool bad_address = !safe_for_command(msg_.sender) || !safe_for_command(msg_.envid);
     for (const auto& r : msg_.rcpts)
-        bad_address = bad_address || !safe_for_command(r.address) || !safe_for_command(r.orcpt);
+        bad_address = bad_address || !safe_for_command(r.address);
     if (bad_address) {
         refusal = "an address or parameter cannot be sent to ";
         dsn = "5.5.2";

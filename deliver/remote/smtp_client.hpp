@@ -40,6 +40,11 @@ class OutBuf {
   public:
     void text(std::string_view s);
     void ref(std::string_view s);
+    // body is a view of a read-only shared file mapping whose views are written in body
+    // order (every octet before a written view's end is written or was copied): the pages
+    // of body up to what has been written are given back, every kReleaseBatch octets and
+    // when the buffer empties. Cleared by own() and clear().
+    void release_region(std::string_view body);
     bool empty() const { return bytes_ == 0; }
     size_t size() const { return bytes_; }
     std::string flat() const;  // all of it, as one string (tests, TLS staging)
@@ -52,8 +57,10 @@ class OutBuf {
     void consume(size_t n);  // n bytes were written
     // Copies the referenced bytes in: nothing points outside the buffer any more.
     void own();
+    static constexpr size_t kReleaseBatch = 256 * 1024;
 
   private:
+    void written(std::string_view s, bool all);  // a view s was written (all: nothing left)
     struct Piece {
         std::string text;
         std::string_view ref;
@@ -63,6 +70,9 @@ class OutBuf {
     std::deque<Piece> pieces_;
     size_t off_ = 0;  // into pieces_.front()
     size_t bytes_ = 0;
+    std::string_view region_;           // release_region()
+    const char* released_ = nullptr;    // region_'s pages are given back up to here
+    const char* written_to_ = nullptr;  // the end of the last view of region_ written
 };
 
 struct RcptSpec {
@@ -79,6 +89,10 @@ struct MessageSpec {
     std::string envid;      // DSN ENVID, empty when not given
     std::string ret;        // "FULL", "HDRS" or empty
     std::string_view body;  // the stored body (CRLF lines); must outlive the transaction
+    // body is a view of a read-only shared file mapping: the pages already sent are given
+    // back as the send goes on (a later read faults them in again from the file). Never
+    // for a body in anonymous memory, whose pages MADV_DONTNEED would zero.
+    bool body_mapped = false;
 };
 
 // The result for one recipient, or for a whole session: class 2 (sent), 4 (try again
@@ -125,7 +139,8 @@ Extensions parse_ehlo(const std::vector<std::string>& lines);
 // False when s is unfit for a command line (CR, LF, NUL, other controls, or over 512).
 bool safe_for_command(std::string_view s);
 // Whether a message that arrived with SMTPUTF8 is internationalized (RFC 6530): a non-ASCII
-// octet in the sender, ENVID, a recipient or its ORCPT, or the header section of the body.
+// octet in the sender, ENVID, a recipient, or the header section of the body. Not a UTF-8
+// ORCPT: it goes out as RFC 6533 utf-8-addr-xtext, which needs no SMTPUTF8.
 // Only such a message is refused to a peer without SMTPUTF8 (RFC 6531 3.5) and sent with
 // the SMTPUTF8 parameter (3.4: not when the client knows it is not needed); one that
 // arrived without SMTPUTF8 never is. Non-ASCII in the body after the header is 8BITMIME's.

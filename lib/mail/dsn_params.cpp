@@ -224,11 +224,21 @@ ReplyOr<std::string> parse_orcpt(std::string_view value, bool utf8_allowed) {
 
 std::string orcpt_param_value(std::string_view stored) {
     size_t semi = stored.find(';');
-    if (semi == std::string_view::npos) return "rfc822;" + xtext_encode(stored);
-    std::string_view type = stored.substr(0, semi), addr = stored.substr(semi + 1);
-    if (type == "utf-8" && valid_utf8(addr))
-        return std::string(type) + ";" + utf8_addr_xtext_encode(addr);
-    return std::string(type) + ";" + xtext_encode(addr);
+    std::string_view type = "rfc822", addr = stored;
+    if (semi != std::string_view::npos)
+        type = stored.substr(0, semi), addr = stored.substr(semi + 1);
+    if (type.empty() || addr.empty()) return "";
+    for (char c : type)
+        if (!atom_char(c)) return "";
+    // The parser's rules again: a stored value is sent only as it could have been received.
+    for (char ch : addr) {
+        auto c = static_cast<unsigned char>(ch);
+        if (c < 0x20 || c == 0x7f) return "";
+    }
+    if (!valid_utf8(addr)) return "";
+    std::string v = std::string(type) + ";";
+    v += type == "utf-8" ? utf8_addr_xtext_encode(addr) : xtext_encode(addr);
+    return v.size() > kMaxOrcptLength ? "" : v;
 }
 
 std::string orcpt_field_value(std::string_view stored) {

@@ -55,7 +55,12 @@ bool xtext_decode(std::string_view s, std::string& out);
 // RFC 6533 utf-8-addr-xtext: printable ASCII except '+', '=', '\' as is, everything
 // else as \x{HEX} of its code point. s must be valid UTF-8.
 std::string utf8_addr_xtext_encode(std::string_view s);
-// "type;address" as stored -> the ORCPT parameter value to send ("rfc822;a+2Bb@c").
+// "type;address" as stored -> the ORCPT parameter value to send ("rfc822;a+2Bb@c"), always
+// 7-bit: a utf-8 address as utf-8-addr-xtext (RFC 6533 3: fit for a peer with or without
+// SMTPUTF8; it holds no '+', '=' or byte outside '!'..'~', so it is its own xtext), any
+// other type as xtext. "" when the stored value is not one parse_orcpt could have
+// produced (a bad type, controls, invalid UTF-8) or the result is over 500 characters
+// (RFC 3461 4.2): the parameter is then left out, never sent malformed.
 std::string orcpt_param_value(std::string_view stored);
 // "type;address" as stored -> the Original-Recipient field value ("rfc822; a@b"), ASCII.
 std::string orcpt_field_value(std::string_view stored);

@@ -12,7 +12,9 @@ routed by the mailertable to each server. Checks: a message with a UTF-8 address
 without SMTPUTF8 bounces (RFC 6531 3.5: never sent; the client's code 5.6.7, in an RFC 6533
 global report) and the peer sees no MAIL, as does one whose only UTF-8 is in a header,
 while one that arrived with SMTPUTF8 but is ASCII in envelope and header goes, without the
-parameter (3.4); a message larger than the peer's SIZE bounces with
+parameter (3.4), and a UTF-8 ORCPT (RFC 6533) does not make it need SMTPUTF8: a DSN peer
+gets it as utf-8-addr-xtext whether it offers SMTPUTF8 or not, one without DSN gets none;
+a message larger than the peer's SIZE bounces with
 5.3.4 and the peer sees no MAIL, so no DATA; SIZE 0 (no limit) and a SIZE argument that is
 not a number do not stop a message; BODY=8BITMIME content to a peer without 8BITMIME bounces
 with 5.6.3, while a message declared 8BITMIME whose body is 7-bit goes, without BODY=, and a
@@ -176,6 +178,8 @@ def main():
                                               "SMTPUTF8", "ENHANCEDSTATUSCODES"]),
         "nolimit": ExtServer("127.0.0.22", port, ["SIZE 0", "8BITMIME"]),
         "badsize": ExtServer("127.0.0.23", port, ["SIZE lots"]),
+        "dsn": ExtServer("127.0.0.26", port, ["PIPELINING", "8BITMIME", "DSN"]),
+        "dsnutf8": ExtServer("127.0.0.27", port, ["8BITMIME", "SMTPUTF8", "DSN"]),
     }
     sinks = {
         "sink": rt.Sink(pf, work, "127.0.0.24", port),
@@ -183,7 +187,8 @@ def main():
     }
     routes = {"ext.example": "127.0.0.21", "nolimit.example": "127.0.0.22",
               "badsize.example": "127.0.0.23", "sink.example": "127.0.0.24",
-              "no8.example": "127.0.0.25"}
+              "no8.example": "127.0.0.25", "dsn.example": "127.0.0.26",
+              "dsnutf8.example": "127.0.0.27"}
     mailertable = os.path.join(work, "mailertable")
     with open(mailertable, "w") as f:
         for dom, addr in routes.items():
@@ -199,13 +204,14 @@ def main():
     try:
         ok(box.start(), "the suite starts", box.tail())
 
-        def send(rcpts, token, body=b"", mail_options=()):
+        def send(rcpts, token, body=b"", mail_options=(), rcpt_options=()):
             msg = (b"From: <" + sender.encode() + b">\r\nSubject: " + token.encode() +
                    b"\r\nMessage-ID: <" + token.encode() + b"@test>\r\n\r\nbody " +
                    token.encode() + b"\r\n" + body)
             with smtplib.SMTP("127.0.0.1", box.port, timeout=30) as s:
                 s.ehlo("client.test")
-                return s.sendmail(sender, rcpts, msg, mail_options=list(mail_options))
+                return s.sendmail(sender, rcpts, msg, mail_options=list(mail_options),
+                                  rcpt_options=list(rcpt_options))
 
         def report(token, timeout=15):
             got = []
@@ -282,6 +288,32 @@ def main():
         ok([x[1:3] for x in f] == [("failed", "5.6.7")],
            "a UTF-8 header (ASCII addresses) to a peer without SMTPUTF8: failed, 5.6.7", f)
         ok(not sink_got(sinks["sink"], "E1dheader", 1), "and smtp-sink received nothing of it")
+
+        # 1e. RFC 6533 3: a UTF-8 ORCPT of an ASCII message goes to a DSN peer without
+        # SMTPUTF8 as utf-8-addr-xtext (it was bounced as needing SMTPUTF8), the same to a
+        # peer with both, and is left out for a peer without DSN; delivered every time.
+        want = b"ORCPT=utf-8;j\\x{F6}rg@example.org"
+        cases = [("dsn", "E1eraw", ["SMTPUTF8"], "utf-8;j\u00f6rg@example.org", want),
+                 ("dsn", "E1extext", [], "utf-8;j\\x{F6}rg@example.org", want),
+                 ("dsnutf8", "E1eutf8peer", ["SMTPUTF8"], "utf-8;j\u00f6rg@example.org", want),
+                 ("ext", "E1enodsn", ["SMTPUTF8"], "utf-8;j\u00f6rg@example.org", None)]
+        for name, token, mopts, orcpt, expect in cases:
+            send(["o@%s.example" % name], token, b"ascii\r\n", mopts,
+                 ["ORCPT=" + orcpt, "NOTIFY=FAILURE"])
+            ok(ts.wait_for(lambda: servers[name].got(token), 15),
+               "%s: an ASCII message with a UTF-8 ORCPT reaches the %s peer" % (token, name),
+               box.tail())
+            d = servers[name].got(token)
+            rcpt = d[0][1] if d else []
+            mail = d[0][0] if d else b""
+            if expect:
+                ok(rcpt == [b"RCPT TO:<o@%s.example> NOTIFY=FAILURE %s" % (name.encode(), expect)],
+                   "%s: the peer sees ORCPT as utf-8-addr-xtext" % token, rcpt)
+            else:
+                ok(rcpt == [b"RCPT TO:<o@%s.example>" % name.encode()],
+                   "%s: a peer without DSN gets neither NOTIFY nor ORCPT" % token, rcpt)
+            ok(mail and b"SMTPUTF8" not in mail, "%s: MAIL without SMTPUTF8" % token, mail)
+        ok(not reports(box, "E1e"), "none of them was bounced", box.tail())
 
         # 2. SIZE: a message past the peer's limit bounces with 5.3.4 before MAIL.
         big = b"".join(b"line %04d of a message larger than the peer takes\r\n" % i

@@ -6,9 +6,16 @@
 #include "deliver/remote/smtp_client.hpp"
 
 #include <criterion/criterion.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
+
+#include "lib/core/unique_fd.hpp"
+#include "lib/mail/dot_stuff.hpp"
 
 using namespace tegami::remote;
 using Ev = SmtpClient::Event;
@@ -324,7 +331,8 @@ Test(smtp_client, needs_smtputf8_looks_at_envelope_and_header_only) {
         {"a@me.example", "b@x.test", "", "Subject: x\r\n\r\nhi\r\n", true, false},
         {"a@me.example", "j\xc3\xb6rg@x.test", "", "Subject: x\r\n\r\nhi\r\n", true, true},
         {"\xc3\xa9@me.example", "b@x.test", "", "Subject: x\r\n\r\nhi\r\n", true, true},
-        {"a@me.example", "b@x.test", "utf-8;j\xc3\xb6rg@x.test", "Subject: x\r\n\r\n", true, true},
+        // a UTF-8 ORCPT goes out as utf-8-addr-xtext (RFC 6533 3): no SMTPUTF8 needed
+        {"a@me.example", "b@x.test", "utf-8;j\xc3\xb6rg@x.test", "Subject: x\r\n\r\n", true, false},
         {"a@me.example", "b@x.test", "", "Subject: caf\xc3\xa9\r\n\r\nhi\r\n", true, true},
         // 8-bit after the header section is the body's (8BITMIME), not SMTPUTF8's
         {"a@me.example", "b@x.test", "", "Subject: x\r\n\r\ncaf\xc3\xa9\r\n", true, false},
@@ -363,6 +371,56 @@ Test(smtp_client, ascii_message_flagged_smtputf8_goes_without_the_parameter) {
     run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"),
             S("250-mx.test\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"),
             C("MAIL FROM:<a@me.example> SMTPUTF8\r\n")});
+}
+
+// RFC 6533 3: a UTF-8 ORCPT of an otherwise ASCII message is downgraded to
+// utf-8-addr-xtext for a DSN peer without SMTPUTF8 (the same form a peer with it gets),
+// left out for a peer without DSN, and left out when the stored value cannot be sent
+// well formed; the recipient is delivered in every case.
+Test(smtp_client, utf8_orcpt_is_downgraded_or_left_out_never_bounced) {
+    struct Case {
+        const char* ehlo;
+        const char* orcpt;
+        const char* rcpt_line;
+    } cases[] = {
+        // bad stored values first: left out, not refused
+        {"250-mx.test\r\n250 DSN\r\n", "utf-8;j\xc3(rg@x.test", "RCPT TO:<b@x.test>\r\n"},
+        {"250-mx.test\r\n250 DSN\r\n", "utf-8;j\r\nRSET@x.test", "RCPT TO:<b@x.test>\r\n"},
+        {"250-mx.test\r\n250 DSN\r\n", "rfc 822;b@x.test", "RCPT TO:<b@x.test>\r\n"},
+        {"250-mx.test\r\n250-SMTPUTF8\r\n250 DSN\r\n", "utf-8;j\xc3(rg@x.test",
+         "RCPT TO:<b@x.test>\r\n"},
+        // no DSN: no ORCPT, as for any type
+        {"250-mx.test\r\n250 8BITMIME\r\n", "utf-8;j\xc3\xb6rg@x.test", "RCPT TO:<b@x.test>\r\n"},
+        {"250-mx.test\r\n250 DSN\r\n", "utf-8;j\xc3\xb6rg@x.test",
+         "RCPT TO:<b@x.test> ORCPT=utf-8;j\\x{F6}rg@x.test\r\n"},
+        {"250-mx.test\r\n250-SMTPUTF8\r\n250 DSN\r\n", "utf-8;j\xc3\xb6rg@x.test",
+         "RCPT TO:<b@x.test> ORCPT=utf-8;j\\x{F6}rg@x.test\r\n"},
+        {"250-mx.test\r\n250 DSN\r\n", "utf-8;a+b\\c@x.test",
+         "RCPT TO:<b@x.test> ORCPT=utf-8;a\\x{2B}b\\x{5C}c@x.test\r\n"},
+    };
+    for (const auto& k : cases) {
+        SmtpClient c(settings());
+        MessageSpec m = message({"b@x.test"});
+        m.smtputf8 = true;  // arrived with SMTPUTF8: only the ORCPT is UTF-8
+        m.rcpts[0].orcpt = k.orcpt;
+        c.send_message(m);
+        run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"), S(k.ehlo),
+                C("MAIL FROM:<a@me.example>\r\n"), S("250 ok\r\n"), C(k.rcpt_line), S("250 ok\r\n"),
+                C("DATA\r\n"), S("354 go\r\n"), C("Subject: x\r\n\r\nhi\r\n.\r\n"),
+                S("250 2.0.0 ok\r\n")});
+        auto r = c.take_results();
+        cr_expect_eq(r[0].status, 2, "%s", k.rcpt_line);
+    }
+    // Over 500 characters once encoded: left out.
+    std::string wide = "utf-8;";
+    for (int i = 0; i < 90; ++i)
+        wide += "\xc3\xa9";
+    SmtpClient c(settings());
+    MessageSpec m = message({"b@x.test"});
+    m.rcpts[0].orcpt = wide + "@x.test";
+    c.send_message(m);
+    run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"), S("250-mx.test\r\n250 DSN\r\n"),
+            C("MAIL FROM:<a@me.example>\r\n"), S("250 ok\r\n"), C("RCPT TO:<b@x.test>\r\n")});
 }
 
 Test(smtp_client, eight_bit_flag_with_7bit_body_goes_out_without_body_param) {
@@ -696,4 +754,145 @@ Test(smtp_client, outbuf_partial_writes_and_own) {
     cr_expect_eq(o.flat(), ".\r\nQUIT\r\n");
     o.consume(100);
     cr_expect(o.empty());
+}
+
+namespace {
+
+// The DATA form, written independently of lib/mail/dot_stuff: CRLF, LF or CR end a line.
+std::string expected_data(std::string_view body) {
+    std::string out;
+    bool bol = true;
+    for (size_t i = 0; i < body.size(); ++i) {
+        char ch = body[i];
+        if (bol && ch == '.') out += '.';
+        bol = false;
+        if (ch == '\r' || ch == '\n') {
+            if (ch == '\r' && i + 1 < body.size() && body[i + 1] == '\n') ++i;
+            out += "\r\n";
+            bol = true;
+        } else {
+            out += ch;
+        }
+    }
+    if (!bol) out += "\r\n";
+    return out + ".\r\n";
+}
+
+// Resident KiB of the mapping holding addr (/proc/self/smaps); -1 when not found.
+long rss_kib(const void* addr) {
+    auto a = reinterpret_cast<uintptr_t>(addr);
+    FILE* f = std::fopen("/proc/self/smaps", "r");
+    if (!f) return -1;
+    char line[512];
+    bool in = false;
+    long rss = -1;
+    while (std::fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (std::sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && std::strchr(line, ':') &&
+            std::strchr(line, '-') < std::strchr(line, ' ')) {
+            in = a >= lo && a < hi;
+            continue;
+        }
+        if (in && std::sscanf(line, "Rss: %ld kB", &rss) == 1) break;
+    }
+    std::fclose(f);
+    return rss;
+}
+
+// A body of about 1.5 MiB in a memfd, mapped read-only at an offset that is not
+// page-aligned (as a body behind its envelope in a file is): CRLF lines of many lengths,
+// with dot lines at page and release-batch boundaries and a few hundred more; lone_lf puts
+// one bare LF in the middle.
+struct MappedFixture {
+    std::string body;
+    tegami::UniqueFd fd;
+    tegami::UniqueMapping map;
+    explicit MappedFixture(bool lone_lf) {
+        const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+        const size_t lead = 100;  // octets before the body in the file
+        for (size_t n = 0; body.size() < 1536 * 1024; ++n) {
+            size_t at = lead + body.size();
+            bool boundary = at % page == 0 || (body.size() % OutBuf::kReleaseBatch) < 80;
+            std::string line = boundary || n % 17 == 0 ? "." : "";
+            line += std::string(1 + (n * 97) % 1400, static_cast<char>('a' + n % 26));
+            body += line + "\r\n";
+            if (n % 250 == 0 && body.size() % page > 10) {  // a dot line just on a page start
+                size_t pad = page - (lead + body.size()) % page;
+                if (pad > 2) body += std::string(pad - 2, 'p') + "\r\n.dot at a page start\r\n";
+            }
+        }
+        if (lone_lf) body.insert(body.size() / 2 + 3, "lone\nLF");
+        fd = tegami::UniqueFd(::memfd_create("body", MFD_CLOEXEC));
+        cr_assert(fd.get() >= 0);
+        std::string file = std::string(lead, 'E') + body;
+        cr_assert_eq(::write(fd.get(), file.data(), file.size()),
+                     static_cast<ssize_t>(file.size()));
+        cr_assert(map.map(fd.get(), body.size(), lead));
+        cr_assert_eq(map.view(), body);  // every page read: all resident
+    }
+};
+
+// Drives a client to DATA and drains its output in short writes of 64 pieces at most
+// (the session's sendmsg batch), as a socket taking a little less than offered would.
+std::string send_mapped(const MessageSpec& m, long* rss_midway) {
+    SmtpClient c(settings());
+    c.send_message(m);
+    run(c, {S("220 mx.test\r\n"), C("EHLO me.example\r\n"), S("250 mx.test\r\n"),
+            C("MAIL FROM:<a@me.example>\r\n"), S("250 ok\r\n"), C("RCPT TO:<b@x.test>\r\n"),
+            S("250 ok\r\n"), C("DATA\r\n")});
+    c.feed("354 go\r\n");
+    OutBuf& o = c.output();
+    std::string got;
+    for (int round = 0; round < 100000 && !o.empty(); ++round) {
+        iovec v[64];
+        size_t n = o.gather(v, 64), offered = 0;
+        for (size_t i = 0; i < n; ++i)
+            offered += v[i].iov_len;
+        size_t take = offered > 3 ? offered - offered / 3 : offered;  // a short write
+        for (size_t i = 0, left = take; i < n && left; ++i) {
+            size_t k = std::min(left, v[i].iov_len);
+            got.append(static_cast<const char*>(v[i].iov_base), k);
+            left -= k;
+        }
+        o.consume(take);
+        if (rss_midway && *rss_midway < 0 && got.size() > m.body.size() * 3 / 4)
+            *rss_midway = rss_kib(m.body.data());
+    }
+    cr_assert(o.empty(), "the output drained");
+    c.feed("250 2.0.0 ok\r\n");
+    cr_expect_eq(c.take_results()[0].status, 2);
+    return got;
+}
+
+}  // namespace
+
+// A mapped body's pages are given back as it is sent, behind the send cursor; what goes out
+// is byte for byte the DATA form, through the views and through the repairing copy.
+Test(smtp_client, mapped_body_pages_released_behind_the_cursor_bytes_unchanged) {
+    for (bool lone_lf : {false, true}) {
+        MappedFixture f(lone_lf);
+        std::vector<std::string_view> views;
+        cr_assert_eq(tegami::dot_stuff_views(f.body, views, 1024), !lone_lf,
+                     "lone LF %d: sent by views unless it needs repairing", lone_lf);
+        long full = rss_kib(f.map.view().data());
+        cr_assert_geq(full, 1400, "the measure sees the mapping resident (%ld KiB)", full);
+        MessageSpec m = message({"b@x.test"}, f.map.view());
+        m.body_mapped = true;
+        long midway = -1;
+        std::string got = send_mapped(m, &midway);
+        cr_assert_eq(got.size(), expected_data(f.body).size(), "lone LF %d", lone_lf);
+        cr_expect(got == expected_data(f.body), "lone LF %d: the bytes sent", lone_lf);
+        long after = rss_kib(f.map.view().data());
+        cr_expect_leq(midway, 1536 / 4 + 300, "lone LF %d: released mid-send (%ld KiB)", lone_lf,
+                      midway);
+        cr_expect_leq(after, 16, "lone LF %d: all but the last pages given back (%ld KiB)", lone_lf,
+                      after);
+        cr_expect(f.map.view() == f.body, "the file is unchanged: pages fault in again");
+    }
+    // Not flagged mapped (a body read into memory): nothing is given back.
+    MappedFixture f(false);
+    MessageSpec m = message({"b@x.test"}, f.map.view());
+    std::string got = send_mapped(m, nullptr);
+    cr_expect(got == expected_data(f.body));
+    cr_expect_geq(rss_kib(f.map.view().data()), 1400, "unflagged: pages stay");
 }

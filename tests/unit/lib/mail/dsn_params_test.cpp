@@ -125,6 +125,64 @@ Test(dsn_params, good_orcpt) {
     cr_expect(parse_orcpt(longest, false).ok(), "500 characters");
 }
 
+// What the remote client sends for a stored ORCPT: unsendable values first (left out, "").
+Test(dsn_params, orcpt_param_value_leaves_out_what_cannot_be_sent) {
+    std::string wide;  // 100 x U+00E9: 200 octets stored, 600 as \x{E9}
+    for (int i = 0; i < 100; ++i)
+        wide += "\xc3\xa9";
+    // 500 characters once encoded: 6 + 488 + 6 ("\x{E9}").
+    std::string at_limit = "utf-8;" + std::string(488, 'a') + "\xc3\xa9";
+    const std::string bad[] = {
+        "utf-8;\xc3(@b.org",         // invalid UTF-8: never sent raw nor as xtext
+        "utf-8;a\xe9@b.org",         // Latin-1, not UTF-8
+        "utf-8;\xed\xa0\x80@b.org",  // a UTF-8-encoded surrogate
+        "rfc822;j\xc3@b.org",        // truncated sequence in an rfc822 address
+        "utf-8;a\r\n@b.org",         // controls
+        "rfc822;a\x01@b.org",
+        "utf-8;a\x7f@b.org",
+        "rfc 822;a@b.org",  // type not an atom
+        ";a@b.org",
+        "utf-8;",
+        "utf-8;" + wide + "@b.org",  // 206 stored, over 500 once encoded
+        at_limit + "b",              // 501 once encoded
+        "rfc822;" + std::string(494, 'a'),
+        "rfc822;" + std::string(165, '+'),  // 7 + 165 x "+2B" = 502
+    };
+    for (const auto& s : bad)
+        cr_expect_eq(orcpt_param_value(s), std::string(), "[%s]", s.c_str());
+    cr_expect_eq(orcpt_param_value(at_limit), at_limit.substr(0, 494) + "\\x{E9}");
+    cr_expect_eq(orcpt_param_value("rfc822;" + std::string(164, '+')).size(), 499u);
+
+    // RFC 6533 3 utf-8-addr-xtext: QCHAR as is; space, '+', '=', '\\' and every non-ASCII
+    // code point as \x{HEXPOINT} in upper case, 2 to 6 digits, no leading zero past two.
+    struct Case {
+        const char* stored;
+        const char* sent;
+    } cases[] = {
+        {"utf-8;j\xc3\xb6rg@example.org", "utf-8;j\\x{F6}rg@example.org"},
+        {"utf-8;a b+c=d\\e@x.org", "utf-8;a\\x{20}b\\x{2B}c\\x{3D}d\\x{5C}e@x.org"},
+        {"utf-8;\xc2\x80@x.org", "utf-8;\\x{80}@x.org"},                             // 2 digits
+        {"utf-8;\xc4\x80@x.org", "utf-8;\\x{100}@x.org"},                            // 3
+        {"utf-8;\xe4\xb8\x8a\xe6\xb5\xb7@x.org", "utf-8;\\x{4E0A}\\x{6D77}@x.org"},  // 4
+        {"utf-8;\xf0\x9f\x93\xa7@x.org", "utf-8;\\x{1F4E7}@x.org"},                  // 5
+        {"utf-8;\xf4\x8f\xbf\xbf@x.org", "utf-8;\\x{10FFFF}@x.org"},                 // 6
+        {"utf-8;plain@x.org", "utf-8;plain@x.org"},
+        {"rfc822;a+b=c@x.org", "rfc822;a+2Bb+3Dc@x.org"},
+        {"rfc822;j\xc3\xb6@x.org", "rfc822;j+C3+B6@x.org"},
+        {"x400;/C=DE/", "x400;/C+3DDE/"},
+        {"bare@x.org", "rfc822;bare@x.org"},
+    };
+    for (const auto& k : cases) {
+        std::string v = orcpt_param_value(k.stored);
+        cr_expect_eq(v, std::string(k.sent), "%s", k.stored);
+        // utf-8-addr-xtext is 7-bit and its own xtext: any DSN peer takes it as sent.
+        std::string x = v.substr(v.find(';') + 1);
+        if (v.starts_with("utf-8;")) cr_expect_eq(xtext_encode(x), x, "%s", k.sent);
+        auto back = parse_orcpt(v, false);
+        cr_assert(back.ok(), "%s", k.sent);
+    }
+}
+
 Test(dsn_params, passed_on_forms) {
     cr_expect_eq(orcpt_param_value("rfc822;a+b=c@example.org"),
                  std::string("rfc822;a+2Bb+3Dc@example.org"));
