@@ -5,7 +5,7 @@
 set -eu
 BUILD="g++ make autoconf pkgconf libevent-dev libssl-dev libdb5.3-dev libcap-dev libcrypt-dev libunbound-dev libcriterion-dev"
 RUN="$BUILD swaks openssl"
-TEST="$BUILD swaks python3 clang-format clang-tidy procps dnsmasq-base sasl2-bin libsasl2-modules libcap2-bin passwd strace linux-perf openssl libnet-ssleay-perl libio-socket-ssl-perl s-nail mutt php-cli git git-email libmailtools-perl msmtp nmap dovecot-core dovecot-lmtpd testssl.sh"
+TEST="$BUILD swaks python3 liblockfile1 clang-format clang-tidy procps dnsmasq-base sasl2-bin libsasl2-modules libcap2-bin passwd strace linux-perf openssl libnet-ssleay-perl libio-socket-ssl-perl s-nail mutt php-cli git git-email libmailtools-perl msmtp nmap dovecot-core dovecot-lmtpd testssl.sh"
 case "${1:-build}" in
   build) want=$BUILD ;;
   run) want=$RUN ;;

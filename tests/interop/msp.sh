@@ -118,6 +118,8 @@ else
   not_ok "s-nail is installed"
 fi
 MAILX=$(command -v bsd-mailx || true)
+# Not installed (its package would pull in an MTA): extracted, and run with its one
+# library, liblockfile1, which scripts/deps.sh installs for the tests.
 if [ -z "$MAILX" ] && [ "$ROOT" = 1 ]; then
   (cd "$DIR" && apt-get download bsd-mailx >/dev/null 2>&1 && dpkg -x bsd-mailx_*.deb "$DIR/mailx") &&
     MAILX=$DIR/mailx/usr/bin/bsd-mailx
