@@ -169,6 +169,10 @@ void OutBuf::written(std::string_view s, bool all) {
         s.data() + s.size() > region_.data() + region_.size())
         return;
     written_to_ = std::max(written_to_, s.data() + s.size());
+    release_written(all);
+}
+
+void OutBuf::release_written(bool all) {
     auto n = static_cast<size_t>(written_to_ - released_);
     if (n < kReleaseBatch && !(all && n > 0)) return;
     UniqueMapping::drop_pages(released_, n);  // whole pages only: the last one stays
@@ -241,7 +245,7 @@ void OutBuf::consume(size_t n) {
         off_ = 0;
     }
     if (bytes_ == 0) {
-        if (written_to_ > released_) written({written_to_, 0}, true);
+        if (written_to_ > released_) release_written(true);
         clear();
     }
 }

@@ -61,6 +61,8 @@ class OutBuf {
 
   private:
     void written(std::string_view s, bool all);  // a view s was written (all: nothing left)
+    // Gives back the region's pages up to written_to_ once a batch is due (all: now).
+    void release_written(bool all);
     struct Piece {
         std::string text;
         std::string_view ref;
