@@ -54,7 +54,7 @@ SPLIT_LIMIT = 3  # lmtp_destination_recipient_limit of the main suite
 SPLIT_USERS = ("bob", "carol", "dave", "erin")
 
 
-class LmtpServer:
+class LmtpServer(ts.ThreadedServer):
     """A threaded LMTP server on a Unix socket; answers per recipient (see the header)."""
 
     def __init__(self, path):
@@ -64,28 +64,17 @@ class LmtpServer:
         self.quits = 0
         self.lhlo = []
         self.lock = threading.Lock()
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         if os.path.exists(path):
             os.unlink(path)
-        self.sock.bind(path)
+        sock.bind(path)
         os.chmod(path, 0o666)  # the remote agent runs as its own account
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.stopping = False
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
+        sock.listen(16)
+        super().__init__(sock)
 
-    def serve(self):
-        while not self.stopping:
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self.lock:
-                self.connections += 1
-            threading.Thread(target=self.session, args=(c,), daemon=True).start()
+    def accepted(self):
+        with self.lock:
+            self.connections += 1
 
     def session(self, c):
         c.settimeout(30)
@@ -165,12 +154,6 @@ class LmtpServer:
     def find(self, token):
         with self.lock:
             return [m for m in self.messages if token.encode() in m[2]]
-
-    def stop(self):
-        self.stopping = True
-        self.sock.close()
-        self.thread.join(timeout=5)
-
 
 def dovecot_config(work, sock, user):
     """A minimal separate Dovecot instance: LMTP only, on sock, Maildirs under work/store,

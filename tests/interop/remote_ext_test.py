@@ -31,7 +31,6 @@ import os
 import re
 import smtplib
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -46,7 +45,7 @@ ok = TAP.ok
 SIZE_LIMIT = 4000  # what the Python server advertises as SIZE
 
 
-class ExtServer:
+class ExtServer(ts.ThreadedServer):
     """A threaded SMTP server on addr:port offering the EHLO keywords given; records each
     session's commands and each accepted message's data (dot-unstuffed)."""
 
@@ -55,24 +54,11 @@ class ExtServer:
         self.commands = []  # every command line, as bytes, in order
         self.data = []      # (MAIL line, [RCPT lines], data bytes)
         self.lock = threading.Lock()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((addr, port))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.stopping = False
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def serve(self):
-        while not self.stopping:
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self.session, args=(c,), daemon=True).start()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((addr, port))
+        sock.listen(8)
+        super().__init__(sock)
 
     def session(self, c):
         c.settimeout(20)
@@ -130,12 +116,6 @@ class ExtServer:
         """The MAIL commands seen from the sender."""
         with self.lock:
             return [c for c in self.commands if c.upper().startswith(b"MAIL FROM:<" + who)]
-
-    def stop(self):
-        self.stopping = True
-        self.sock.close()
-        self.thread.join(timeout=5)
-
 
 def reports(box, token):
     """(message, [(Final-Recipient, Action, Status, Diagnostic-Code)]) of each report about
@@ -396,11 +376,7 @@ def main():
             s.stop()
         for s in sinks.values():
             s.stop()
-        if not TAP.failed:
-            box.remove()
-            subprocess.run(["rm", "-rf", work], check=False, timeout=60)
-        else:
-            print("# kept %s and %s" % (box.dir, work))
+        ts.keep_or_remove(box, TAP, work)
     return TAP.finish()
 
 

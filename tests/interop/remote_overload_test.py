@@ -12,7 +12,6 @@ REMOTE_PF_DIR (as remote_test.py).
 
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -83,11 +82,7 @@ def main():
         box.stop()
         soft.stop()
         busy.stop()
-        if not TAP.failed:
-            box.remove()
-            subprocess.run(["rm", "-rf", work], check=False, timeout=60)
-        else:
-            print("# kept %s and %s" % (box.dir, work))
+        ts.keep_or_remove(box, TAP, work)
     return TAP.finish()
 
 

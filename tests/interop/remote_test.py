@@ -615,11 +615,7 @@ def main():
             s.stop()
         dns.stop()
         servfail.stop()
-        if not TAP.failed:
-            box.remove()
-            subprocess.run(["rm", "-rf", work], check=False, timeout=60)
-        else:
-            print("# kept %s and %s" % (box.dir, work))
+        ts.keep_or_remove(box, TAP, work)
     return TAP.finish()
 
 

@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -164,6 +165,52 @@ def run_suite(box, tap, cases, tail_lines=30):
         box.stop()
         box.remove()
     return tap.finish()
+
+
+def keep_or_remove(box, tap, *dirs):
+    """After a suite: removes the sandbox and the given work directories when every check
+    passed, else keeps them and says where they are."""
+    if not tap.failed:
+        box.remove()
+        for d in dirs:
+            subprocess.run(["rm", "-rf", d], check=False, timeout=60)
+    else:
+        print("# kept %s" % " and ".join([box.dir] + list(dirs)))
+
+
+class ThreadedServer:
+    """A test server on a listening socket (bound by the caller): one thread accepts,
+    each connection is served by session(conn) in a thread of its own; accepted() is
+    called under no lock before that. stop() closes the socket and joins, bounded."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.sock.settimeout(0.2)
+        self.stopping = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def accepted(self):
+        pass
+
+    def session(self, conn):
+        raise NotImplementedError
+
+    def serve(self):
+        while not self.stopping:
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.accepted()
+            threading.Thread(target=self.session, args=(c,), daemon=True).start()
+
+    def stop(self):
+        self.stopping = True
+        self.sock.close()
+        self.thread.join(timeout=5)
 
 
 class Dnsmasq:
