@@ -17,6 +17,7 @@
 #include <string>
 
 #include "deliver/local/write_all.hpp"
+#include "tests/unit/test_files.hpp"
 
 using namespace tegami::local;
 
@@ -59,13 +60,6 @@ Test(delivery, outcome_table) {
                  std::string("delivery failed (exit 75)"));
     cr_expect_eq(outcome_from_wait(SIGKILL, "", false).text,
                  std::string("delivery process killed by signal 9"));
-}
-
-static std::string slurp(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
 }
 
 Test(delivery, report_lines) {
@@ -117,7 +111,7 @@ Test(delivery, mbox_and_maildir_as_current_user) {
     cr_assert_eq(reports.size(), 3u);
     for (const auto& r : reports)
         cr_expect_eq(r.code, 0, "%s", r.text.c_str());
-    std::string box = slurp(dir + "/bob");
+    std::string box = tegami::test::read_file(dir + "/bob");
     cr_expect(box.find("From a@b ") != std::string::npos &&
                   box.find("From c@d ") != std::string::npos &&
                   box.find("From MAILER-DAEMON ") != std::string::npos,
@@ -214,7 +208,7 @@ Test(delivery, program_input_in_pieces_same_bytes) {
             auto reports = deliver_as_current_user(spec, geteuid());
             cr_assert_eq(reports.size(), 1u);
             cr_expect_eq(reports[0].code, 0, "%s", reports[0].text.c_str());
-            std::string got = slurp(dir + "/out");
+            std::string got = tegami::test::read_file(dir + "/out");
             cr_expect_eq(got.size(), want.size(), "%zu-octet body, piece %zu", b.size(), piece);
             cr_expect(got == want, "%zu-octet body, piece %zu: the same bytes", b.size(), piece);
         }

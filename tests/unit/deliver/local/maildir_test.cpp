@@ -18,6 +18,7 @@
 
 #include "lib/core/unique_fd.hpp"
 #include "tests/unit/deliver/local/fsync_spy.hpp"
+#include "tests/unit/test_files.hpp"
 
 using namespace tegami::local;
 
@@ -49,21 +50,6 @@ std::vector<std::string> list(const std::string& dir) {
         if (e->d_name[0] != '.') out.emplace_back(e->d_name);
     closedir(d);
     return out;
-}
-
-long rss_file_kib() {
-    std::ifstream f("/proc/self/status");
-    std::string line;
-    while (std::getline(f, line))
-        if (line.rfind("RssFile:", 0) == 0) return std::stol(line.substr(8));
-    return -1;
-}
-
-std::string slurp(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
 }
 
 }  // namespace
@@ -102,8 +88,9 @@ Test(maildir, deliver) {
         auto r = deliver_maildir(root, "mx.example", m, seq);
         cr_assert(r.ok(), "%s", r.ok() ? "" : r.error().message.c_str());
         cr_expect(r.value().starts_with(root + "/new/"));
-        cr_expect_eq(slurp(r.value()), std::string("Return-Path: <a@b>\nDelivered-To: bob@h\n"
-                                                   "Subject: t\n\nFrom x\nbody\n"));
+        cr_expect_eq(tegami::test::read_file(r.value()),
+                     std::string("Return-Path: <a@b>\nDelivered-To: bob@h\n"
+                                 "Subject: t\n\nFrom x\nbody\n"));
     }
     cr_expect(list(root + "/tmp").empty(), "tmp/ is empty");
     cr_expect(list(root + "/cur").empty());
@@ -185,7 +172,7 @@ Test(maildir, written_in_pieces_same_bytes) {
             if (b.size() > 1000 && piece < 100) continue;  // a line a write: slow, no new case
             auto r = deliver_maildir(root, "h", m, ++seq, piece);
             cr_assert(r.ok(), "%s", r.ok() ? "" : r.error().message.c_str());
-            std::string got = slurp(r.value());
+            std::string got = tegami::test::read_file(r.value());
             cr_expect_eq(got.size(), want.size(), "piece %zu", piece);
             cr_expect(got == want, "piece %zu: the same bytes", piece);
         }
@@ -216,11 +203,11 @@ Test(maildir, mapped_body_pages_given_back) {
         tegami::UniqueMapping map;
         cr_assert(map.map(fd.get(), static_cast<size_t>(st.st_size)));
         MailMessage m{"a@b", "bob@h", map.view(), "", mapped == 1};
-        long before = rss_file_kib();
+        long before = tegami::test::rss_file_kib();
         auto r = deliver_maildir(std::string(tmpl) + "/Maildir", "h", m, 1u + unsigned(mapped));
         cr_assert(r.ok(), "%s", r.ok() ? "" : r.error().message.c_str());
-        grew[mapped] = rss_file_kib() - before;
-        got[mapped] = slurp(r.value());
+        grew[mapped] = tegami::test::rss_file_kib() - before;
+        got[mapped] = tegami::test::read_file(r.value());
     }
     cr_expect_gt(grew[0], 6 * 1024, "unmarked: RssFile grew by %ld KiB", grew[0]);
     cr_expect_lt(grew[1], 1024, "mapped: RssFile grew by %ld KiB", grew[1]);

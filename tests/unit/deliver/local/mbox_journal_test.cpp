@@ -16,18 +16,12 @@
 
 #include "deliver/local/mbox.hpp"
 #include "lib/core/unique_fd.hpp"
+#include "tests/unit/test_files.hpp"
 
 using namespace tegami;
 using namespace tegami::local;
 
 namespace {
-
-std::string slurp(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
 
 struct Spool {
     std::string path;
@@ -135,7 +129,7 @@ Test(mbox_journal, partial_append_cut_back_before_the_next_delivery) {
     Spool s = make_spool();
     auto r = deliver_mbox_batch(s.fd.get(), s.path, "bob", geteuid(), {msg("QA", "first\r\n")}, 0);
     cr_assert(r.ok(), "%s", r.ok() ? "" : r.error().message.c_str());
-    std::string whole = slurp(s.path + "/bob");
+    std::string whole = tegami::test::read_file(s.path + "/bob");
     // What a killed child leaves: the pending line, then half an entry.
     {
         UniqueFd jfd(openat(s.fd.get(), ".bob.tegami", O_RDWR));
@@ -150,7 +144,7 @@ Test(mbox_journal, partial_append_cut_back_before_the_next_delivery) {
     r = deliver_mbox_batch(s.fd.get(), s.path, "bob", geteuid(), {msg("QC", "third\r\n")}, 0);
     cr_assert(r.ok());
     cr_expect(r->note.find("cut back") != std::string::npos, "note: %s", r->note.c_str());
-    std::string box = slurp(s.path + "/bob");
+    std::string box = tegami::test::read_file(s.path + "/bob");
     cr_expect_eq(box.substr(0, whole.size()), whole);
     cr_expect(box.find("Subject: ha") == std::string::npos, "the partial entry is still there");
     cr_expect_eq(count(box, "\nthird\n"), 1u);
@@ -158,7 +152,7 @@ Test(mbox_journal, partial_append_cut_back_before_the_next_delivery) {
     // QB was cut: a retry appends it.
     r = deliver_mbox_batch(s.fd.get(), s.path, "bob", geteuid(), {msg("QB", "second\r\n")}, 0);
     cr_assert(r.ok());
-    cr_expect_eq(count(slurp(s.path + "/bob"), "\nsecond\n"), 1u);
+    cr_expect_eq(count(tegami::test::read_file(s.path + "/bob"), "\nsecond\n"), 1u);
 }
 
 // A message appended whole but whose success never reached the queue (a crash after the
@@ -173,7 +167,7 @@ Test(mbox_journal, retried_delivery_is_not_repeated) {
     cr_assert(r.ok());
     cr_expect(r->note.find("1 already delivered") != std::string::npos, "note: %s",
               r->note.c_str());
-    std::string box = slurp(s.path + "/bob");
+    std::string box = tegami::test::read_file(s.path + "/bob");
     cr_expect_eq(count(box, "\nonce\n"), 1u);
     cr_expect_eq(count(box, "\nnew\n"), 1u);
     // The same when the child died after the append, before its journal update: the
@@ -182,7 +176,7 @@ Test(mbox_journal, retried_delivery_is_not_repeated) {
         UniqueFd jfd(openat(s.fd.get(), ".bob.tegami", O_RDWR));
         auto j = read_journal(jfd.get());
         cr_assert(j.ok());
-        uint64_t size = slurp(s.path + "/bob").size();
+        uint64_t size = tegami::test::read_file(s.path + "/bob").size();
         std::string entry = "From a@example.org Thu Jan  1 00:00:00 1970\n\nlate\n\n";
         j->pending = MboxJournal::Pending{size, size + entry.size(), {"QL"}};
         cr_assert(write_journal(jfd.get(), *j, true).ok());
@@ -190,14 +184,14 @@ Test(mbox_journal, retried_delivery_is_not_repeated) {
     }
     r = deliver_mbox_batch(s.fd.get(), s.path, "bob", geteuid(), {msg("QL", "late\r\n")}, 0);
     cr_assert(r.ok());
-    cr_expect_eq(count(slurp(s.path + "/bob"), "\nlate\n"), 1u);
+    cr_expect_eq(count(tegami::test::read_file(s.path + "/bob"), "\nlate\n"), 1u);
     // The mailbox removed by its user and made again: what was delivered stays delivered
     // (not brought back), new mail goes in.
     unlink((s.path + "/bob").c_str());
     r = deliver_mbox_batch(s.fd.get(), s.path, "bob", geteuid(),
                            {msg("QX", "once\r\n"), msg("QW", "fresh\r\n")}, 0);
     cr_assert(r.ok());
-    box = slurp(s.path + "/bob");
+    box = tegami::test::read_file(s.path + "/bob");
     cr_expect_eq(count(box, "\nfresh\n"), 1u);
     cr_expect_leq(count(box, "\nonce\n"), 1u);
 }

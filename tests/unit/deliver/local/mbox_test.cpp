@@ -21,6 +21,7 @@
 
 #include "lib/core/unique_fd.hpp"
 #include "tests/unit/deliver/local/fsync_spy.hpp"
+#include "tests/unit/test_files.hpp"
 
 using namespace tegami::local;
 using tegami::Exit;
@@ -39,13 +40,6 @@ Spool make_spool() {
     Spool s{tmpl, UniqueFd(open(tmpl, O_RDONLY | O_DIRECTORY))};
     cr_assert(s.fd.valid());
     return s;
-}
-
-std::string slurp(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
 }
 
 const MailMessage kMsg{"alice@example.org", "bob@h", "Subject: hi\r\n\r\nFrom here\r\n>From x", ""};
@@ -91,7 +85,7 @@ Test(mbox, refuse_symlink) {
     cr_assert(!r.ok());
     cr_expect(r.error().exit == Exit::cant_create);
     cr_expect_eq(r.error().message, std::string("mailbox is a symbolic link"));
-    cr_expect_eq(slurp(target), std::string(), "target untouched");
+    cr_expect_eq(tegami::test::read_file(target), std::string(), "target untouched");
     cr_expect(access((s.path + "/bob.lock").c_str(), F_OK) != 0, "dotlock removed");
 }
 
@@ -110,7 +104,7 @@ Test(mbox, refuse_fifo_hardlink_owner) {
     r = deliver(s, "bob", geteuid() + 1);
     cr_expect(!r.ok() && r.error().exit == Exit::cant_create);
     cr_expect(r.error().message.find("owned by uid") != std::string::npos);
-    cr_expect_eq(slurp(s.path + "/bob"), std::string());
+    cr_expect_eq(tegami::test::read_file(s.path + "/bob"), std::string());
 }
 
 Test(mbox, dotlock_held) {
@@ -168,7 +162,7 @@ Test(mbox, create_and_append) {
     cr_assert(r.ok(), "%s", r.ok() ? "" : r.error().message.c_str());
     cr_expect_eq(r->path, s.path + "/bob");
     std::string path = s.path + "/bob";
-    cr_expect_eq(slurp(path), kEntry);
+    cr_expect_eq(tegami::test::read_file(path), kEntry);
     struct stat st {};
     cr_assert(stat(path.c_str(), &st) == 0);
     cr_expect_eq(st.st_mode & 0777, 0600u);
@@ -176,7 +170,7 @@ Test(mbox, create_and_append) {
 
     r = deliver(s, "bob", geteuid());
     cr_assert(r.ok());
-    cr_expect_eq(slurp(path), kEntry + kEntry);
+    cr_expect_eq(tegami::test::read_file(path), kEntry + kEntry);
     cr_expect(access((s.path + "/bob.lock").c_str(), F_OK) != 0, "dotlock removed");
 }
 
@@ -186,18 +180,9 @@ Test(mbox, null_sender_and_existing_content) {
     MailMessage m{"", "bob@h", "x", ""};
     auto r = deliver_mbox(s.fd.get(), s.path, "bob", geteuid(), m, 0, quick());
     cr_assert(r.ok());
-    cr_expect_eq(slurp(s.path + "/bob"),
+    cr_expect_eq(tegami::test::read_file(s.path + "/bob"),
                  std::string("old\n\nFrom MAILER-DAEMON Thu Jan  1 00:00:00 1970\n"
                              "Return-Path: <>\nDelivered-To: bob@h\nx\n\n"));
-}
-
-// RssFile of this process in KiB (mapped file pages resident in its page tables).
-long rss_file_kib() {
-    std::ifstream f("/proc/self/status");
-    std::string line;
-    while (std::getline(f, line))
-        if (line.rfind("RssFile:", 0) == 0) return std::stol(line.substr(8));
-    return -1;
 }
 
 // A batch larger than a write piece (256 KiB), From lines near the pieces' ends: the
@@ -215,10 +200,10 @@ Test(mbox, large_batch_written_in_pieces) {
     auto r = deliver_mbox_batch(s.fd.get(), s.path, "bob", geteuid(), msgs, 0, quick());
     cr_assert(r.ok(), "%s", r.ok() ? "" : r.error().message.c_str());
     std::string want = mbox_entry(msgs[0], 0) + mbox_entry(msgs[1], 0) + mbox_entry(msgs[2], 0);
-    std::string got = slurp(s.path + "/bob");
+    std::string got = tegami::test::read_file(s.path + "/bob");
     cr_expect_eq(got.size(), want.size());
     cr_expect(got == want, "the mailbox is the three entries");
-    std::string journal = slurp(s.path + "/.bob.tegami");
+    std::string journal = tegami::test::read_file(s.path + "/.bob.tegami");
     cr_expect(journal.find("done Q3 " + std::to_string(want.size()) + "\n") != std::string::npos,
               "journal: %s", journal.c_str());
 }
@@ -247,15 +232,16 @@ Test(mbox, mapped_body_pages_given_back) {
         cr_assert(map2.map(fd.get(), static_cast<size_t>(st.st_size)));
         std::vector<MailMessage> batch{{"a@b", "bob@h", map.view(), "", mapped == 1},
                                        {"c@d", "bob@h", map2.view(), "", mapped == 1}};
-        long before = rss_file_kib();
+        long before = tegami::test::rss_file_kib();
         auto r = deliver_mbox_batch(s.fd.get(), s.path, mapped ? "m1" : "m0", geteuid(), batch, 0,
                                     quick());
         cr_assert(r.ok(), "%s", r.ok() ? "" : r.error().message.c_str());
-        grew[mapped] = rss_file_kib() - before;
+        grew[mapped] = tegami::test::rss_file_kib() - before;
     }
     cr_expect_gt(grew[0], 12 * 1024, "unmarked: RssFile grew by %ld KiB", grew[0]);
     cr_expect_lt(grew[1], 1024, "mapped: RssFile grew by %ld KiB", grew[1]);
-    cr_expect(slurp(s.path + "/m0") == slurp(s.path + "/m1"), "the same mailbox either way");
+    cr_expect(tegami::test::read_file(s.path + "/m0") == tegami::test::read_file(s.path + "/m1"),
+              "the same mailbox either way");
 }
 
 Test(mbox, write_failure_truncates) {
@@ -272,7 +258,7 @@ Test(mbox, write_failure_truncates) {
     cr_assert(!r.ok());
     cr_expect(r.error().exit == Exit::temp_fail);
     cr_expect(r.error().message.find("write mailbox") == 0, "%s", r.error().message.c_str());
-    cr_expect_eq(slurp(path), old, "cut back to the old size");
+    cr_expect_eq(tegami::test::read_file(path), old, "cut back to the old size");
 }
 
 Test(mbox, dotlock_skipped_when_dir_not_writable) {
@@ -284,7 +270,7 @@ Test(mbox, dotlock_skipped_when_dir_not_writable) {
     chmod(s.path.c_str(), 0755);
     cr_assert(r.ok(), "%s", r.ok() ? "" : r.error().message.c_str());
     cr_expect(r->note.find("dotlock skipped") == 0);
-    cr_expect_eq(slurp(s.path + "/bob"), kEntry);
+    cr_expect_eq(tegami::test::read_file(s.path + "/bob"), kEntry);
 }
 
 // A new mailbox's name is made durable (fsync of the spool directory, after the
