@@ -119,7 +119,7 @@ def main():
                in text, "master gives up on the queue after 5 start-up failures, saying why",
                text[-3000:])
         fatal = [line for line in text.splitlines() if "fatal:" in line and "unrecoverable" in line]
-        m = re.search(r"(\S+\.db) has LSN (\d+/\d+)", fatal[0]) if fatal else None
+        m = re.search(r"(\S+) has LSN (\d+/\d+)", fatal[0]) if fatal else None
         report(len(fatal) == 5 and m is not None and ("db_recover -c -h %s" % spool) in fatal[0]
                and ("mv %s %s.broken" % (spool, spool)) in fatal[0],
                "each failed start logs one fatal line with the file, the LSN and the recovery "
