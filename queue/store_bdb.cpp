@@ -32,8 +32,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -1261,10 +1261,9 @@ Result<std::unique_ptr<QueueStore>> open_bdb_store(const std::string& dir, uint6
             return failed(db_error("log_cursor", ret));
         if (log_compare(&*mark, &end) > 0) {
             Error e = make_error(
-                Exit::data_err,
-                unrecoverable_message(dir, UnrecoverableStore{true, kCheckpointMark,
-                                                              lsn_text(*mark)}) +
-                    "; the log ends at " + lsn_text(end));
+                Exit::data_err, unrecoverable_message(dir, UnrecoverableStore{true, kCheckpointMark,
+                                                                              lsn_text(*mark)}) +
+                                    "; the log ends at " + lsn_text(end));
             messages.release(true);
             return e;
         }

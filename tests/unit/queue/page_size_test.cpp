@@ -87,7 +87,8 @@ Envelope make_env(const std::string& qid) {
 // new one (16 KiB), each distinct per message.
 std::string body_for(int i, size_t size) {
     std::string b = "Subject: " + std::to_string(i) + "\r\n\r\n";
-    while (b.size() < size) b += "line " + std::to_string(i) + " of the body\r\n";
+    while (b.size() < size)
+        b += "line " + std::to_string(i) + " of the body\r\n";
     return b;
 }
 
