@@ -1,13 +1,14 @@
 // delivery.cpp - see delivery.hpp. run_delivery_child is the only code of tegami-local
 // that runs as a mail recipient: it keeps no descriptor but stdin/stdout/stderr and the
-// report pipe, drops every capability (become_user) before touching the mailbox, and
-// reports by exit status. Trusts the ChildSpec built by the server from the passwd entry
-// and the configuration; the message content is only ever copied into the mailbox.
+// socket it takes its batches from, drops every capability (become_user) before touching
+// a mailbox, and reports a line per message. Trusts the ChildSpec built by the server from the
+// passwd entry and the configuration; the message content is only ever copied into the mailbox.
 #include "deliver/local/delivery.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "deliver/local/batch.hpp"
 #include "deliver/local/maildir.hpp"
 #include "deliver/local/mbox.hpp"
 #include "lib/core/unique_fd.hpp"
@@ -48,8 +50,48 @@ void report_line(int fd, const MessageReport& r) {
         if (c == '\n' || c == '\r') c = ' ';
     if (line.size() > kReportLineMax) line.resize(kReportLineMax);
     line += '\n';
-    ssize_t w = ::write(fd, line.data(), line.size());
+    ssize_t w = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL);
     (void)w;  // a missing line reads as a temporary failure in the parent
+}
+
+// Bodies up to this size are read into memory; larger ones are mapped (a mapping costs
+// more system calls and page faults than one read of a small body).
+constexpr uint64_t kReadBodyMax = 64 * 1024;
+
+// The messages of a batch as MailMessages: views of copies or mappings kept in copies
+// and maps. An error names the body that could not be read.
+Result<void> load_bodies(Batch& b, std::vector<std::string>& copies,
+                         std::vector<UniqueMapping>& maps, std::vector<MailMessage>& out) {
+    copies.assign(b.items.size(), std::string());
+    maps.clear();
+    maps.resize(b.items.size());
+    out.clear();
+    for (size_t i = 0; i < b.items.size(); ++i) {
+        const BatchItem& it = b.items[i];
+        std::string_view body;
+        bool mapped = false;
+        if (it.size <= kReadBodyMax) {
+            copies[i].resize(it.size);
+            size_t got = 0;
+            while (got < it.size) {
+                ssize_t n = ::pread(b.fds[i].get(), copies[i].data() + got, it.size - got,
+                                    static_cast<off_t>(it.offset + got));
+                if (n < 0 && errno == EINTR) continue;
+                if (n < 0) return sys_error("read body of " + it.queue_id, errno, Exit::temp_fail);
+                if (n == 0)
+                    return make_error(Exit::temp_fail, "body of " + it.queue_id + " is short");
+                got += static_cast<size_t>(n);
+            }
+            body = copies[i];
+        } else {
+            if (!maps[i].map(b.fds[i].get(), it.size, it.offset))
+                return sys_error("mmap body of " + it.queue_id, errno, Exit::temp_fail);
+            body = maps[i].view();
+            mapped = true;
+        }
+        out.push_back(MailMessage{it.sender, it.recipient, body, it.queue_id, mapped});
+    }
+    return {};
 }
 
 long now_ms() {
@@ -265,33 +307,62 @@ std::vector<MessageReport> deliver_as_current_user(const ChildSpec& spec, uid_t 
     return out;
 }
 
-void run_delivery_child(const ChildSpec& spec, int report_fd) noexcept {
-    reset_process(report_fd);
+void run_delivery_child(const ChildSpec& base, int sock) noexcept {
+    reset_process(sock);
     uid_t owner = geteuid();
-    if (spec.switch_user) {
+    std::optional<MessageReport> refused;
+    if (base.switch_user) {
         // The mail group only for mailboxes (dotlocks in the spool); a program or file
         // runs with the user's own groups.
-        auto id = spec.identity ? Result<Identity>(*spec.identity)
-                                : lookup_identity(spec.user.name, spec.kind == TargetKind::mailbox
-                                                                      ? spec.config->mail_group
+        auto id = base.identity ? Result<Identity>(*base.identity)
+                                : lookup_identity(base.user.name, base.kind == TargetKind::mailbox
+                                                                      ? base.config->mail_group
                                                                       : std::string());
         Result<void> became =
             id ? become_user(id->uid, id->gid, id->groups) : Result<void>(id.error());
-        if (!became) {
-            MessageReport r{EX_TEMPFAIL,
-                            "cannot become " + spec.user.name + ": " + became.error().message};
-            for (size_t i = 0; i < spec.msgs.size(); ++i)
-                report_line(report_fd, r);
-            _exit(EX_TEMPFAIL);
+        if (became)
+            owner = id->uid;
+        else
+            refused = MessageReport{
+                EX_TEMPFAIL, "cannot become " + base.user.name + ": " + became.error().message};
+    }
+    ChildSpec spec = base;
+    Batch batch;
+    std::vector<std::string> copies;
+    std::vector<UniqueMapping> maps;
+    for (;;) {
+        switch (receive_batch(sock, batch)) {
+            case Received::end:
+                _exit(0);
+            case Received::bad:
+                _exit(EX_SOFTWARE);
+            case Received::batch:
+                break;
         }
-        owner = id->uid;
+        spec.seq = batch.seq;
+        std::vector<MessageReport> reports;
+        if (!refused) {
+            if (auto loaded = load_bodies(batch, copies, maps, spec.msgs); loaded)
+                reports = deliver_as_current_user(spec, owner);
+            else
+                reports.assign(batch.items.size(),
+                               MessageReport{EX_TEMPFAIL, loaded.error().message});
+        } else {
+            reports.assign(batch.items.size(), *refused);
+        }
+        int status = 0;
+        for (const MessageReport& r : reports) {
+            report_line(sock, r);
+            if (r.code != 0 && status == 0) status = r.code;
+        }
+        ssize_t w = ::send(sock, kBatchEnd.data(), kBatchEnd.size(), MSG_NOSIGNAL);
+        (void)w;
+        spec.msgs.clear();
+        maps.clear();
+        copies.clear();
+        batch.fds.clear();
+        if (refused || !spec.reuse) _exit(status);
     }
-    int status = 0;
-    for (const MessageReport& r : deliver_as_current_user(spec, owner)) {
-        report_line(report_fd, r);
-        if (r.code != 0 && status == 0) status = r.code;
-    }
-    _exit(status);
 }
 
 std::vector<MessageReport> parse_reports(const std::string& text) {

@@ -32,10 +32,12 @@ struct ChildSpec {
     std::optional<Identity> identity;
     // The most octets of a message made before they are written (Maildir, program).
     size_t write_piece = kWritePiece;
+    // run_delivery_child: stay for further batches after the first (a mailbox), until
+    // the server closes its end; else exit after one batch (a program or a file).
+    bool reuse = false;
 };
 
-// The most messages one child takes, and the report line limit that keeps a batch's
-// reports within the pipe buffer (the parent reads them after the child exited).
+// The most messages one batch holds, and the longest report line.
 constexpr size_t kMaxBatch = 64;
 constexpr size_t kReportLineMax = 400;
 
@@ -44,9 +46,13 @@ struct MessageReport {
     std::string text;        // mailbox path, or why it failed
 };
 
-// Runs in the forked child: never returns; exits with a sysexits code after writing one
-// report line to report_fd. keep_fd (report_fd) is the only descriptor above 2 kept.
-[[noreturn]] void run_delivery_child(const ChildSpec& spec, int report_fd) noexcept;
+// Runs in the forked child: never returns. Becomes the user, then takes batches from
+// sock (deliver/local/batch.hpp; spec.msgs is ignored), each message's body read from
+// the descriptor that came with it, and answers each with one report line per message
+// and the end marker. Exits 0 when the server closes its end; after one batch unless
+// spec.reuse, with the first failure's sysexits code. sock is the only descriptor above
+// 2 kept from the parent.
+[[noreturn]] void run_delivery_child(const ChildSpec& spec, int sock) noexcept;
 
 // The deliveries as run by the child, without the fork-specific set-up (identity, fds):
 // one report per message of spec.msgs. Exposed for tests.

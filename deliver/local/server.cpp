@@ -20,6 +20,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "deliver/local/batch.hpp"
 #include "deliver/local/forward.hpp"
 #include "lib/core/log.hpp"
 #include "lib/mail/address.hpp"
@@ -66,6 +67,10 @@ void LocalServer::init(DaemonContext& ctx) {
 void LocalServer::reload(DaemonContext& ctx) {
     ctx_ = &ctx;
     aliases_checked_ = 0;  // the path may have changed: look again at the next request
+    // Delivery processes carry the configuration they were started with: none of them
+    // takes another batch.
+    ++generation_;
+    retire_all();
 }
 
 bool LocalServer::stop(DaemonContext&) {
@@ -74,8 +79,12 @@ bool LocalServer::stop(DaemonContext&) {
     waiting.swap(queue_);
     for (auto& j : waiting)
         finish(j, Outcome{4, "4.3.2", "local delivery is shutting down"}, "");
+    retire_all();
     if (children_.empty()) return true;
-    log_info("waiting for %zu delivery process(es)", children_.size());
+    size_t busy = 0;
+    for (const auto& [pid, c] : children_)
+        busy += c->jobs.empty() ? 0 : 1;
+    if (busy > 0) log_info("waiting for %zu delivery process(es)", busy);
     stop_timer_.reset(evtimer_new(ctx_->base, on_stop_timeout_cb, this));
     timeval tv{kStopWaitSec, 0};
     if (stop_timer_) event_add(stop_timer_.get(), &tv);
@@ -251,7 +260,7 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
     }
     if (!req->body.map(body.get(), req->msg.body_size, req->msg.body_offset))
         return fail_all(Outcome{4, "4.3.0", sys_error("mmap body", errno).message});
-    body.reset();
+    req->body_fd = std::move(body);
     // Loops (sendmail's MaxHopCount and Delivered-To rules): too many Received fields
     // bounce every recipient; a mailbox named in a Delivered-To field is not delivered
     // to again (below).
@@ -363,33 +372,61 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
 
 bool LocalServer::busy(const std::string& key) const {
     for (const auto& [pid, c] : children_)
-        if (!c.jobs.empty() && c.jobs.front().d.key() == key) return true;
+        if (!c->jobs.empty() && c->key == key) return true;
     return false;
 }
 
-// Starts children while there is room. One child per mailbox at a time: jobs for a user
-// whose child is running wait, and the next child for that user takes all of them at
-// once (up to kMaxBatch), so a burst for one mailbox costs one fork, one lock and one
-// fsync per batch instead of per message.
+// The jobs for key at the front of the queue, as one batch: up to kMaxBatch, and no more
+// than fits in one batch datagram.
+std::vector<LocalServer::Job> LocalServer::take_batch(const std::string& key) {
+    std::vector<Job> batch;
+    size_t bytes = 64;
+    for (auto j = queue_.begin(); j != queue_.end() && batch.size() < kMaxBatch;) {
+        if (j->d.key() != key) {
+            ++j;
+            continue;
+        }
+        size_t more = 3 * 4 + 2 * 8 + j->req->msg.sender.size() + j->d.sender.size() +
+                      j->req->msg.queue_id.size() + delivered_to(*j).size();
+        if (!batch.empty() && bytes + more > kMaxBatchBytes) break;
+        bytes += more;
+        batch.push_back(std::move(*j));
+        j = queue_.erase(j);
+    }
+    return batch;
+}
+
+// Starts batches while there is room. One process per mailbox at a time: jobs for a
+// user whose process is busy wait, and its next batch takes all of them at once (up to
+// kMaxBatch), so a burst for one mailbox costs one lock and one fsync per batch instead
+// of per message. A mailbox's idle process takes its next batch without a fork; at the
+// concurrency limit an idle process of another mailbox is ended to make room.
 void LocalServer::start_jobs() {
     size_t limit = cfg().local_concurrency > 0 ? cfg().local_concurrency : 1;
-    for (auto it = queue_.begin();
-         it != queue_.end() && children_.size() < limit && !ctx_->stopping;) {
+    bool room_asked = false;
+    for (auto it = queue_.begin(); it != queue_.end() && !ctx_->stopping;) {
         std::string key = it->d.key();
         if (busy(key)) {
             ++it;
             continue;
         }
-        std::vector<Job> batch;
-        for (auto j = it; j != queue_.end() && batch.size() < kMaxBatch;) {
-            if (j->d.key() == key) {
-                batch.push_back(std::move(*j));
-                j = queue_.erase(j);
-            } else {
-                ++j;
+        Child* idle = idle_child(key);
+        if (idle && switch_users_) {
+            std::optional<Identity> now = identity_for(it->d);
+            const std::optional<Identity>& was = idle->identity;
+            if (!now || !was || now->uid != was->uid || now->gid != was->gid ||
+                now->groups != was->groups) {
+                retire(*idle);  // the account changed: a new process as it is now
+                idle = nullptr;
             }
         }
-        start_child(std::move(batch));
+        if (!idle && children_.size() >= limit) {
+            if (!room_asked) room_asked = retire_an_idle_child();
+            ++it;
+            continue;
+        }
+        std::vector<Job> batch = take_batch(key);
+        if (!idle || !hand_batch(*idle, batch)) start_child(std::move(batch));
         it = queue_.begin();
     }
 }
@@ -401,57 +438,193 @@ std::string LocalServer::delivered_to(const Job& j) const {
     return j.d.user.name + "@" + cfg().hostname;
 }
 
-void LocalServer::start_child(std::vector<Job> jobs) {
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) {
-        Outcome o{4, "4.3.0", sys_error("pipe", errno).message};
-        for (auto& j : jobs)
-            finish(j, o, "");
-        return;
+std::optional<Identity> LocalServer::identity_for(const Delivery& d) {
+    // The mail group only for mailboxes (dotlocks in the spool); a program or file runs
+    // with the user's own groups.
+    auto id = users_.identity(d.user.name,
+                              d.kind == TargetKind::mailbox ? cfg().mail_group : std::string(),
+                              time(nullptr));
+    if (!id) return std::nullopt;
+    return std::move(id.value());
+}
+
+LocalServer::Child* LocalServer::idle_child(const std::string& key) {
+    for (auto& [pid, c] : children_)
+        if (c->key == key && c->jobs.empty() && !c->retired && c->reuse &&
+            c->generation == generation_)
+            return c.get();
+    return nullptr;
+}
+
+// Ends an idle process: true when one was asked to go (its slot frees when it is
+// reaped).
+bool LocalServer::retire_an_idle_child() {
+    for (auto& [pid, c] : children_)
+        if (c->jobs.empty() && !c->retired) {
+            retire(*c);
+            return true;
+        }
+    return false;
+}
+
+// A retired process takes no further batch; an idle one's socket is closed now (it
+// reads the end and exits), a busy one's when its batch is done.
+void LocalServer::retire(Child& c) {
+    c.retired = true;
+    if (c.idle_timer) event_del(c.idle_timer.get());
+    if (!c.jobs.empty() || !c.sock) return;
+    if (c.ev) event_del(c.ev.get());
+    c.sock.reset();
+}
+
+void LocalServer::retire_all() {
+    for (auto& [pid, c] : children_)
+        retire(*c);
+}
+
+void LocalServer::on_child_cb(evutil_socket_t, short, void* arg) noexcept {
+    auto* c = static_cast<Child*>(arg);
+    guarded("delivery report", [c] { c->server->read_reports(*c); });
+}
+
+void LocalServer::on_idle_cb(evutil_socket_t, short, void* arg) noexcept {
+    auto* c = static_cast<Child*>(arg);
+    guarded("idle delivery process", [c] {
+        log_debug("local: delivery process %ld for %s idle: ended", static_cast<long>(c->pid),
+                  c->key.c_str());
+        c->server->retire(*c);
+    });
+}
+
+// Hands a batch to a process: the batch datagram with one body descriptor per message.
+// False (jobs untouched) when the process cannot take it.
+bool LocalServer::hand_batch(Child& c, std::vector<Job>& jobs) {
+    if (c.retired || !c.sock) return false;
+    std::vector<BatchItem> items;
+    std::vector<int> fds;
+    items.reserve(jobs.size());
+    fds.reserve(jobs.size());
+    for (const Job& j : jobs) {
+        const std::string& from = j.d.sender.empty() ? j.req->msg.sender : j.d.sender;
+        items.push_back(BatchItem{from, delivered_to(j), j.req->msg.queue_id,
+                                  j.req->msg.body_offset, j.req->msg.body_size});
+        fds.push_back(j.req->body_fd.get());
     }
-    UniqueFd rd(p[0]), wr(p[1]);
-    std::vector<std::string> to;
-    to.reserve(jobs.size());
-    for (const auto& j : jobs)
-        to.push_back(delivered_to(j));
-    const Delivery& d = jobs.front().d;
-    ChildSpec spec{&cfg(), d.user, {}, switch_users_, seq_ + 1, d.kind, d.target, {}};
-    if (switch_users_) {
-        // The mail group only for mailboxes (dotlocks in the spool); a program or file
-        // runs with the user's own groups.
-        auto id = users_.identity(d.user.name,
-                                  d.kind == TargetKind::mailbox ? cfg().mail_group : std::string(),
-                                  time(nullptr));
-        if (id) spec.identity = std::move(id.value());
-    }
-    spec.msgs.reserve(jobs.size());
-    for (size_t i = 0; i < jobs.size(); ++i) {
-        const Job& j = jobs[i];
-        std::string_view from =
-            j.d.sender.empty() ? std::string_view(j.req->msg.sender) : std::string_view(j.d.sender);
-        spec.msgs.push_back(
-            MailMessage{from, to[i], j.req->body.view(), j.req->msg.queue_id, true});
+    int err = send_batch(c.sock.get(), encode_batch(seq_ + 1, items), fds);
+    if (err != 0) {
+        log_warning("local: delivery process %ld for %s: %s", static_cast<long>(c.pid),
+                    c.key.c_str(), std::strerror(err));
+        retire(c);
+        return false;
     }
     seq_ += jobs.size();
+    if (c.idle_timer) event_del(c.idle_timer.get());
+    log_debug("%s: delivery of %zu message(s) to %s in process %ld",
+              jobs.front().req->msg.queue_id.c_str(), jobs.size(), c.key.c_str(),
+              static_cast<long>(c.pid));
+    c.jobs = std::move(jobs);
+    c.text.clear();
+    return true;
+}
+
+void LocalServer::start_child(std::vector<Job> jobs) {
+    auto fail = [&](const Outcome& o) {
+        for (auto& j : jobs)
+            finish(j, o, "");
+    };
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return fail(Outcome{4, "4.3.0", sys_error("socketpair", errno).message});
+    UniqueFd ours(sv[0]), theirs(sv[1]);
+    const Delivery& d = jobs.front().d;
+    auto c = std::make_unique<Child>();
+    c->server = this;
+    c->key = d.key();
+    c->reuse = d.kind == TargetKind::mailbox && cfg().local_idle_time > 0;
+    c->generation = generation_;
+    ChildSpec spec{&cfg(), d.user, {}, switch_users_, 0, d.kind, d.target, {}};
+    spec.reuse = c->reuse;
+    if (switch_users_) {
+        c->identity = identity_for(d);
+        spec.identity = c->identity;
+    }
     // Signals stay blocked across fork so that no libevent handler runs in the child
     // before it has restored the default dispositions.
     sigset_t all, old;
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, &old);
     pid_t pid = ::fork();
-    if (pid == 0) run_delivery_child(spec, wr.get());
+    if (pid == 0) run_delivery_child(spec, theirs.get());
     int fork_errno = errno;
     sigprocmask(SIG_SETMASK, &old, nullptr);
-    if (pid < 0) {
-        Outcome o{4, "4.3.0", sys_error("fork", fork_errno).message};
-        for (auto& j : jobs)
-            finish(j, o, "");
-        return;
+    if (pid < 0) return fail(Outcome{4, "4.3.0", sys_error("fork", fork_errno).message});
+    theirs.reset();
+    evutil_make_socket_nonblocking(ours.get());
+    c->pid = pid;
+    c->sock = std::move(ours);
+    c->ev.reset(event_new(ctx_->base, c->sock.get(), EV_READ | EV_PERSIST, on_child_cb, c.get()));
+    c->idle_timer.reset(evtimer_new(ctx_->base, on_idle_cb, c.get()));
+    if (c->ev) event_add(c->ev.get(), nullptr);
+    Child& ref = *c;
+    children_[pid] = std::move(c);
+    if (!ref.ev || !ref.idle_timer || !hand_batch(ref, jobs)) {
+        retire(ref);
+        fail(Outcome{4, "4.3.0", "cannot hand the batch to the delivery process"});
     }
-    log_debug("%s: delivery of %zu message(s) to %s in process %ld",
-              jobs.front().req->msg.queue_id.c_str(), jobs.size(), d.key().c_str(),
-              static_cast<long>(pid));
-    children_[pid] = Child{std::move(jobs), std::move(rd)};
+}
+
+// Reads what a process reported; at the end marker its batch is done.
+void LocalServer::read_reports(Child& c) {
+    char buf[kReportLineMax + 64];
+    while (c.sock) {
+        ssize_t n = ::recv(c.sock.get(), buf, sizeof buf, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            // The end of its socket (it exited, or failed): the rest comes with its reaping.
+            if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+                if (c.ev) event_del(c.ev.get());
+                c.sock.reset();
+                c.retired = true;
+            }
+            return;
+        }
+        std::string_view line(buf, static_cast<size_t>(n));
+        if (line == kBatchEnd) {
+            batch_done(c, nullptr);
+            continue;
+        }
+        if (c.text.size() < kMaxBatch * (kReportLineMax + 8)) c.text.append(line);
+    }
+}
+
+// The batch of c is over: each job gets its report, or, for a process that ended
+// without one (wait_status set), an outcome from how it ended. Then c idles, or goes.
+void LocalServer::batch_done(Child& c, const int* wait_status) {
+    std::vector<Job> jobs = std::move(c.jobs);
+    c.jobs.clear();
+    std::vector<MessageReport> reports = parse_reports(c.text);
+    c.text.clear();
+    for (size_t i = 0; i < jobs.size(); ++i) {
+        Job& j = jobs[i];
+        Outcome o;
+        if (i < reports.size()) {
+            o = outcome_from_code(reports[i].code, reports[i].code == 0 ? "" : reports[i].text,
+                                  j.req->maildir, j.d.kind);
+        } else {
+            int st = wait_status ? *wait_status : 0;
+            o = outcome_from_wait(WIFEXITED(st) && WEXITSTATUS(st) == 0 ? (EX_TEMPFAIL << 8) : st,
+                                  "no report from the delivery process", j.req->maildir, j.d.kind);
+        }
+        finish(j, o, o.status == ipc::kStatusOk ? reports[i].text : std::string());
+    }
+    if (wait_status) return;
+    if (!c.reuse || c.retired || c.generation != generation_ || ctx_->stopping) {
+        retire(c);
+    } else {
+        timeval tv{static_cast<time_t>(cfg().local_idle_time), 0};
+        event_add(c.idle_timer.get(), &tv);
+    }
+    start_jobs();
 }
 
 void LocalServer::reap() {
@@ -461,26 +634,16 @@ void LocalServer::reap() {
         if (pid <= 0) break;
         auto it = children_.find(pid);
         if (it == children_.end()) continue;
-        Child c = std::move(it->second);
+        std::unique_ptr<Child> c = std::move(it->second);
         children_.erase(it);
-        std::string text;
-        char buf[4096];
-        ssize_t n;
-        while ((n = ::read(c.report.get(), buf, sizeof buf)) > 0)
-            text.append(buf, static_cast<size_t>(n));
-        std::vector<MessageReport> reports = parse_reports(text);
-        for (size_t i = 0; i < c.jobs.size(); ++i) {
-            Job& j = c.jobs[i];
-            Outcome o;
-            if (i < reports.size())
-                o = outcome_from_code(reports[i].code, reports[i].code == 0 ? "" : reports[i].text,
-                                      j.req->maildir, j.d.kind);
-            else
-                o = outcome_from_wait(
-                    WIFEXITED(st) && WEXITSTATUS(st) == 0 ? (EX_TEMPFAIL << 8) : st,
-                    "no report from the delivery process", j.req->maildir, j.d.kind);
-            finish(j, o, o.status == ipc::kStatusOk ? reports[i].text : std::string());
+        if (c->ev) event_del(c->ev.get());
+        if (c->idle_timer) event_del(c->idle_timer.get());
+        // What it wrote before it exited, then its batch, if it had one.
+        if (c->sock) {
+            c->retired = true;  // no next batch, whatever the lines say
+            read_reports(*c);
         }
+        if (!c->jobs.empty()) batch_done(*c, &st);
     }
     start_jobs();
     if (ctx_->stopping && children_.empty() && queue_.empty()) daemon_exit_loop(*ctx_);

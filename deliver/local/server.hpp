@@ -3,13 +3,14 @@
 // frames (every due recipient of one message, the body a sealed memfd mapped once per
 // request), expands the recipients together (deliver/local/expand.hpp) so that a user
 // reached through several of them gets one copy, runs one child process per final user
-// (deliver/local/delivery.hpp) with at most local_concurrency at once, reaps them on
-// SIGCHLD and answers each request with one DeliverResultMsg holding a result for every
-// recipient. A recipient outside local_domains is refused (5.1.2), never delivered to a
-// local user of the same name. What a recipient expands to that local does not deliver
-// itself - another domain's address, or with mailbox_transport every mailbox - goes back
-// to the queue in a DeliverRedirectMsg before the result (the queue adds those recipients
-// and routes them). Called from main.cpp through the daemon hooks.
+// (deliver/local/delivery.hpp) with at most local_concurrency at once, hands each its
+// batches over a socket (deliver/local/batch.hpp) and keeps a mailbox's process for the
+// next batch for local_idle_time, reaps them on SIGCHLD and answers each request with one
+// DeliverResultMsg holding a result for every recipient. A recipient outside local_domains is
+// refused (5.1.2), never delivered to a local user of the same name. What a recipient expands to
+// that local does not deliver itself - another domain's address, or with mailbox_transport every
+// mailbox - goes back to the queue in a DeliverRedirectMsg before the result (the queue adds those
+// recipients and routes them). Called from main.cpp through the daemon hooks.
 #pragma once
 
 #include <sys/types.h>
@@ -64,7 +65,8 @@ class LocalServer {
     struct Request {
         uint64_t conn_id = 0;
         ipc::DeliverMsg msg;
-        UniqueMapping body;  // the body memfd, mapped read-only (children inherit it)
+        UniqueMapping body;  // the body, mapped read-only (for its header facts)
+        UniqueFd body_fd;    // handed with each batch to the delivery process
         bool maildir = false;
         std::vector<Rcpt> rcpts;  // parallel to msg.recipients
         size_t open = 0;          // recipients not yet final
@@ -74,9 +76,21 @@ class LocalServer {
         Delivery d;                 // a mailbox, program or file, and who it runs as
         std::vector<size_t> rcpts;  // the request's recipients that reach it
     };
+    // A delivery process: one mailbox (or program, or file) and who it runs as. A
+    // mailbox's process stays for local_idle_time after its batch for the next one; the
+    // server ends it by closing its socket.
     struct Child {
-        std::vector<Job> jobs;  // one user's batch, in report order
-        UniqueFd report;
+        LocalServer* server = nullptr;
+        pid_t pid = -1;
+        std::string key;                   // Delivery::key() of its jobs
+        std::optional<Identity> identity;  // as it was started (switch_users_)
+        UniqueFd sock;                     // closed once it is retired
+        EventPtr ev, idle_timer;
+        std::vector<Job> jobs;  // the batch in progress, in report order; empty when idle
+        std::string text;       // its report lines so far
+        bool reuse = false;     // a mailbox's: may take another batch
+        bool retired = false;   // socket closed: it exits and is reaped
+        uint64_t generation = 0;
     };
 
     static void on_accept_cb(evutil_socket_t, short, void* arg) noexcept;
@@ -94,7 +108,18 @@ class LocalServer {
     std::optional<Outcome> map_virtual(Rcpt& rc);
     static void add_redirect(Rcpt& rc, const std::string& address, uint32_t route);
     void start_jobs();
+    std::vector<Job> take_batch(const std::string& key);
     void start_child(std::vector<Job> jobs);
+    bool hand_batch(Child& c, std::vector<Job>& jobs);
+    std::optional<Identity> identity_for(const Delivery& d);
+    Child* idle_child(const std::string& key);
+    bool retire_an_idle_child();
+    void retire(Child& c);
+    void retire_all();
+    static void on_child_cb(evutil_socket_t, short, void* arg) noexcept;
+    static void on_idle_cb(evutil_socket_t, short, void* arg) noexcept;
+    void read_reports(Child& c);
+    void batch_done(Child& c, const int* wait_status);
     bool busy(const std::string& key) const;
     void reap();
     std::string delivered_to(const Job& j) const;
@@ -115,7 +140,8 @@ class LocalServer {
     std::map<uint64_t, std::unique_ptr<ipc::Channel>> conns_;
     std::vector<std::unique_ptr<ipc::Channel>> dead_;  // closed, freed outside their callbacks
     std::deque<Job> queue_;
-    std::map<pid_t, Child> children_;
+    std::map<pid_t, std::unique_ptr<Child>> children_;
+    uint64_t generation_ = 0;  // raised by reload: older idle processes are not reused
     uint64_t next_conn_ = 1;
     unsigned long seq_ = 0;
 };

@@ -139,6 +139,7 @@ struct Config {
     MailboxFormat mailbox_format = MailboxFormat::mbox;
     std::string mailbox_transport;  // "" or "lmtp:unix:/path", "lmtp:inet:host:port"
     uint64_t local_concurrency = 0;
+    uint64_t local_idle_time = 0;              // seconds
     std::string recipient_delimiter;           // "+": user+detail reaches user ("" = off)
     std::string default_user;                  // runs |program and /file targets of aliases
     std::vector<std::string> virtual_domains;  // domains mapped by virtual_map

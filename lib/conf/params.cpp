@@ -432,6 +432,13 @@ const std::vector<Param>& param_table() {
               "server must accept those addresses (Dovecot: auth_username_format = %Ln for "
               "system users). Empty: mailbox_format applies."),
         P_COUNT(local_concurrency, "10", "Deliveries local runs at once (one child process each)."),
+        P_TIME(local_idle_time, "5s",
+               "How long the process that delivered to a mailbox waits for the next batch for "
+               "the same mailbox before it exits, so that a stream of mail for one user costs "
+               "one process rather than one per batch. An idle process counts against "
+               "local_concurrency (it is ended when another mailbox needs the slot) and is "
+               "ended on SIGHUP. 0 makes a process per batch. Programs and files always get "
+               "a process per batch."),
         P_STR(recipient_delimiter, "+",
               "The character that separates a user name from a detail: user+detail@domain is "
               "accepted and delivered to user (with Delivered-To naming user+detail) unless an "
