@@ -103,8 +103,8 @@ int send_batch(int sock, const std::string& datagram, const std::vector<int>& fd
 }
 
 Received receive_batch(int sock, Batch& out) {
-    std::string buf(kMaxBatchBytes, '\0');
-    iovec iov{buf.data(), buf.size()};
+    if (out.buf.size() != kMaxBatchBytes) out.buf.assign(kMaxBatchBytes, '\0');
+    iovec iov{out.buf.data(), out.buf.size()};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
@@ -120,8 +120,9 @@ Received receive_batch(int sock, Batch& out) {
     out.fds.clear();
     ipc::collect_fds(msg, out.fds);
     if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) return Received::bad;
-    buf.resize(static_cast<size_t>(n));
-    if (!decode_batch(buf, out) || out.fds.size() != out.items.size()) return Received::bad;
+    if (!decode_batch(std::string_view(out.buf.data(), static_cast<size_t>(n)), out) ||
+        out.fds.size() != out.items.size())
+        return Received::bad;
     return Received::batch;
 }
 

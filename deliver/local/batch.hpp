@@ -33,6 +33,7 @@ struct Batch {
     unsigned long seq = 0;
     std::vector<BatchItem> items;
     std::vector<UniqueFd> fds;  // parallel to items once received
+    std::string buf;            // receive_batch's datagram buffer, kept for the next one
 };
 
 // The largest batch datagram the server builds (it stops adding messages before it) and

@@ -238,6 +238,32 @@ Result<void> check_body(int fd, uint64_t offset, uint64_t size) {
     return {};
 }
 
+// The header facts of the body: from one read when the header section ends within its
+// first kHeaderRead octets (nearly always), else through a mapping of the whole body.
+constexpr size_t kHeaderRead = 16 * 1024;
+
+Result<HeaderFacts> body_header_facts(int fd, uint64_t offset, uint64_t size) {
+    std::string head(static_cast<size_t>(std::min<uint64_t>(size, kHeaderRead)), '\0');
+    size_t got = 0;
+    while (got < head.size()) {
+        ssize_t n =
+            ::pread(fd, head.data() + got, head.size() - got, static_cast<off_t>(offset + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return sys_error("read body", errno);
+        if (n == 0) return make_error(Exit::protocol, "body is shorter than announced");
+        got += static_cast<size_t>(n);
+    }
+    // scan_headers stops at the first empty line (LF or CRLF ended): one that is whole in
+    // the read means the rest of the body cannot change the facts.
+    bool header_ends = head.size() == size || head.starts_with("\n") || head.starts_with("\r\n") ||
+                       head.find("\n\n") != std::string::npos ||
+                       head.find("\n\r\n") != std::string::npos;
+    if (header_ends) return scan_headers(head);
+    UniqueMapping whole;
+    if (!whole.map(fd, size, offset)) return sys_error("mmap body", errno);
+    return scan_headers(whole.view());
+}
+
 }  // namespace
 
 void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd body) {
@@ -258,13 +284,13 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
         log_error("%s: %s", qid.c_str(), ok.error().message.c_str());
         return fail_all(Outcome{4, "4.3.0", ok.error().message});
     }
-    if (!req->body.map(body.get(), req->msg.body_size, req->msg.body_offset))
-        return fail_all(Outcome{4, "4.3.0", sys_error("mmap body", errno).message});
-    req->body_fd = std::move(body);
     // Loops (sendmail's MaxHopCount and Delivered-To rules): too many Received fields
     // bounce every recipient; a mailbox named in a Delivered-To field is not delivered
     // to again (below).
-    HeaderFacts facts = scan_headers(req->body.view());
+    auto scanned = body_header_facts(body.get(), req->msg.body_offset, req->msg.body_size);
+    if (!scanned) return fail_all(Outcome{4, "4.3.0", scanned.error().message});
+    HeaderFacts facts = std::move(scanned.value());
+    req->body_fd = std::move(body);
     if (cfg().max_hop_count > 0 && facts.received > cfg().max_hop_count) {
         std::string why = "mail loop: too many hops (" + std::to_string(facts.received) +
                           " Received headers, max_hop_count " +

@@ -65,8 +65,7 @@ class LocalServer {
     struct Request {
         uint64_t conn_id = 0;
         ipc::DeliverMsg msg;
-        UniqueMapping body;  // the body, mapped read-only (for its header facts)
-        UniqueFd body_fd;    // handed with each batch to the delivery process
+        UniqueFd body_fd;  // the body, handed with each batch to the delivery process
         bool maildir = false;
         std::vector<Rcpt> rcpts;  // parallel to msg.recipients
         size_t open = 0;          // recipients not yet final

@@ -152,7 +152,14 @@ if [[ ,$MODES, == *,syscalls,* ]]; then
   for i in "${!NAMES[@]}"; do
     start_sandbox "${BINS[$i]}"
     for p in $PROCS; do
-      strace -c -f -p "$(pid_of "$p")" -o "$dir/$p.strace" 2>/dev/null &
+      # The process and the children it already has (local's idle delivery processes,
+      # started during the warm-up); -f follows those it starts later.
+      pids=$(pid_of "$p")
+      if [ "$p" = tegami-local ]; then
+        pids+=" $(cat "/proc/$pids/task/$pids/children" 2>/dev/null || true)"
+      fi
+      # shellcheck disable=SC2046
+      strace -c -f $(printf -- '-p %s ' $pids) -o "$dir/$p.strace" 2>/dev/null &
       TRACERS+=" $!"
     done
     sleep 1

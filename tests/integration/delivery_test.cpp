@@ -603,15 +603,23 @@ Test(delivery, loops_bounce_with_5_4_6) {
     Reply r3 =
         smtp_send(c, "loop@example.org", {u + "@localhost"},
                   hops.substr(hops.find("Received", 1)) + "Subject: ok\r\n\r\nloop-three\r\n");
+    // A Delivered-To after 22 KiB of other header fields: past what local reads first.
+    std::string filler;
+    for (int i = 0; i < 25; ++i)
+        filler += "X-Filler-" + std::to_string(i) + ": " + std::string(880, 'f') + "\r\n";
+    Reply r4 = smtp_send(
+        c, "loop@example.org", {u + "@localhost"},
+        filler + "Delivered-To: " + u + "@localhost\r\nSubject: deep\r\n\r\n" + "loop-four\r\n");
     c.cmd("QUIT");
-    std::string q1 = queued_id(r1), q2 = queued_id(r2), q3 = queued_id(r3);
-    IT_ASSERT(!q1.empty() && !q2.empty() && !q3.empty(), "not queued");
+    std::string q1 = queued_id(r1), q2 = queued_id(r2), q3 = queued_id(r3), q4 = queued_id(r4);
+    IT_ASSERT(!q1.empty() && !q2.empty() && !q3.empty() && !q4.empty(), "not queued");
     bool done = wait_until(
         [&] {
             std::string l = s.log();
             return l.find(q1 + ": removed") != std::string::npos &&
                    l.find(q2 + ": removed") != std::string::npos &&
-                   l.find(q3 + ": removed") != std::string::npos;
+                   l.find(q3 + ": removed") != std::string::npos &&
+                   l.find(q4 + ": removed") != std::string::npos;
         },
         20000);
     IT_ASSERT(done, "messages not finished within 20 s");
@@ -626,11 +634,16 @@ Test(delivery, loops_bounce_with_5_4_6) {
         l2.find("dsn=5.4.6") != std::string::npos && l2.find("too many hops") != std::string::npos,
         "hop count: %s", l2.c_str());
     IT_EXPECT(l3.find("status=sent") != std::string::npos, "five hops: %s", l3.c_str());
+    std::string l4 = final_line(log, q4, u + "@localhost");
+    IT_EXPECT(l4.find("dsn=5.4.6") != std::string::npos &&
+                  l4.find("already delivered to") != std::string::npos,
+              "Delivered-To past 16 KiB of header: %s", l4.c_str());
     std::string box = s.mbox(u);
     IT_EXPECT(box.find("\nloop-one\n") == std::string::npos, "looped message delivered");
     IT_EXPECT(box.find("\nloop-two\n") == std::string::npos,
               "message over the hop limit delivered");
     IT_EXPECT(box.find("\nloop-three\n") != std::string::npos, "message within the hop limit lost");
+    IT_EXPECT(box.find("\nloop-four\n") == std::string::npos, "deep Delivered-To loop delivered");
     IT_EXPECT(log.find(q1 + ": sender non-delivery notification") != std::string::npos,
               "no bounce for the loop");
 }
