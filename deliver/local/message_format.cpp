@@ -155,7 +155,10 @@ HeaderFacts scan_headers(std::string_view m) {
         std::string_view line = m.substr(pos, end - pos);
         pos = end + 1;
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (line.empty()) break;  // end of the header
+        if (line.empty()) {  // the end of the header section, if the line is whole
+            f.ended = nl != std::string_view::npos;
+            break;
+        }
         if (line.front() == ' ' || line.front() == '\t') {
             if (open) {
                 *open += ' ';

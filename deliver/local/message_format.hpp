@@ -49,6 +49,9 @@ size_t converted_body_size(std::string_view body, bool mboxrd);
 struct HeaderFacts {
     size_t received = 0;
     std::vector<std::string> delivered_to;
+    // The scan met the empty line that ends the header section (a scan of a prefix of a
+    // message gives the facts of the whole message when it did).
+    bool ended = false;
     bool delivered_to_has(std::string_view addr) const;
 };
 HeaderFacts scan_headers(std::string_view message);

@@ -240,25 +240,21 @@ Result<void> check_body(int fd, uint64_t offset, uint64_t size) {
 
 // The header facts of the body: from one read when the header section ends within its
 // first kHeaderRead octets (nearly always), else through a mapping of the whole body.
-constexpr size_t kHeaderRead = 16 * 1024;
+// buf holds kHeaderRead octets.
+constexpr size_t kHeaderRead = 4096;
 
-Result<HeaderFacts> body_header_facts(int fd, uint64_t offset, uint64_t size) {
-    std::string head(static_cast<size_t>(std::min<uint64_t>(size, kHeaderRead)), '\0');
+Result<HeaderFacts> body_header_facts(int fd, uint64_t offset, uint64_t size, char* buf) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(size, kHeaderRead));
     size_t got = 0;
-    while (got < head.size()) {
-        ssize_t n =
-            ::pread(fd, head.data() + got, head.size() - got, static_cast<off_t>(offset + got));
+    while (got < want) {
+        ssize_t n = ::pread(fd, buf + got, want - got, static_cast<off_t>(offset + got));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return sys_error("read body", errno);
         if (n == 0) return make_error(Exit::protocol, "body is shorter than announced");
         got += static_cast<size_t>(n);
     }
-    // scan_headers stops at the first empty line (LF or CRLF ended): one that is whole in
-    // the read means the rest of the body cannot change the facts.
-    bool header_ends = head.size() == size || head.starts_with("\n") || head.starts_with("\r\n") ||
-                       head.find("\n\n") != std::string::npos ||
-                       head.find("\n\r\n") != std::string::npos;
-    if (header_ends) return scan_headers(head);
+    HeaderFacts facts = scan_headers(std::string_view(buf, got));
+    if (facts.ended || got == size) return facts;
     UniqueMapping whole;
     if (!whole.map(fd, size, offset)) return sys_error("mmap body", errno);
     return scan_headers(whole.view());
@@ -287,7 +283,9 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
     // Loops (sendmail's MaxHopCount and Delivered-To rules): too many Received fields
     // bounce every recipient; a mailbox named in a Delivered-To field is not delivered
     // to again (below).
-    auto scanned = body_header_facts(body.get(), req->msg.body_offset, req->msg.body_size);
+    if (!header_buf_) header_buf_ = std::make_unique<char[]>(kHeaderRead);
+    auto scanned =
+        body_header_facts(body.get(), req->msg.body_offset, req->msg.body_size, header_buf_.get());
     if (!scanned) return fail_all(Outcome{4, "4.3.0", scanned.error().message});
     HeaderFacts facts = std::move(scanned.value());
     req->body_fd = std::move(body);

@@ -140,7 +140,8 @@ class LocalServer {
     std::vector<std::unique_ptr<ipc::Channel>> dead_;  // closed, freed outside their callbacks
     std::deque<Job> queue_;
     std::map<pid_t, std::unique_ptr<Child>> children_;
-    uint64_t generation_ = 0;  // raised by reload: older idle processes are not reused
+    uint64_t generation_ = 0;             // raised by reload: older idle processes are not reused
+    std::unique_ptr<char[]> header_buf_;  // the first octets of a body, for its header facts
     uint64_t next_conn_ = 1;
     unsigned long seq_ = 0;
 };

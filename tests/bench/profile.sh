@@ -182,7 +182,11 @@ if [[ ,$MODES, == *,perf,* ]]; then
   for i in "${!NAMES[@]}"; do
     start_sandbox "${BINS[$i]}"
     for p in $PROCS; do
-      perf record -q -g -F 4999 -p "$(pid_of "$p")" -o "$dir/$p.perf" >/dev/null 2>&1 &
+      pids=$(pid_of "$p")
+      if [ "$p" = tegami-local ]; then  # and its idle delivery processes, as for strace
+        for k in $(cat "/proc/$pids/task/$pids/children" 2>/dev/null || true); do pids+=",$k"; done
+      fi
+      perf record -q -g -F 4999 -p "$pids" -o "$dir/$p.perf" >/dev/null 2>&1 &
       TRACERS+=" $!"
     done
     sleep 1

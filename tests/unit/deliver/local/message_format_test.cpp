@@ -181,4 +181,26 @@ Test(message_format, scan_headers) {
     HeaderFacts f = scan_headers("Delivered-To: bob@example.org\r\n\r\n");
     cr_expect(f.delivered_to_has("Bob@Example.org"));
     cr_expect(!f.delivered_to_has("bob@example.or"));
+    cr_expect(f.ended);
+}
+
+// ended: only a whole empty line ends the header section, so that a scan of a prefix can
+// tell whether the rest of the message matters.
+Test(message_format, scan_headers_says_where_the_header_ended) {
+    struct Case {
+        const char* msg;
+        bool ended;
+    };
+    const Case cases[] = {
+        {"", false},
+        {"Subject: x\r\n", false},
+        {"Subject: x\r\nDelivered-To: a@", false},  // cut in a field
+        {"Subject: x\r\n\r", false},                // cut in the empty line
+        {"Subject: x\r\n\r\n", true},
+        {"Subject: x\n\n", true},
+        {"\r\nbody", true},
+        {"Subject: x\r\n\r\nbody\r\n", true},
+    };
+    for (const auto& c : cases)
+        cr_expect_eq(scan_headers(c.msg).ended, c.ended, "%s", c.msg);
 }
