@@ -208,6 +208,27 @@ Test(mbox, large_batch_written_in_pieces) {
               "journal: %s", journal.c_str());
 }
 
+// A small batch is made once in memory: the same entries, and the journal's offsets are
+// the sizes of what was written.
+Test(mbox, small_batch_made_in_memory) {
+    Spool s = make_spool();
+    std::vector<MailMessage> msgs{
+        {"a@b", "bob@h", "Subject: 1\r\n\r\nFrom me\r\n>From x\r\n", "Q1"},
+        {"", "bob@h", "Subject: 2\r\n\r\nbare\nlf", "Q2"},
+        {"c@d", "bob@h", "no newline", "Q3"}};
+    auto r = deliver_mbox_batch(s.fd.get(), s.path, "bob", geteuid(), msgs, 0, quick());
+    cr_assert(r.ok(), "%s", r.ok() ? "" : r.error().message.c_str());
+    std::string want = mbox_entry(msgs[0], 0) + mbox_entry(msgs[1], 0) + mbox_entry(msgs[2], 0);
+    cr_expect(tegami::test::read_file(s.path + "/bob") == want, "the mailbox is the three entries");
+    std::string journal = tegami::test::read_file(s.path + "/.bob.tegami");
+    cr_expect(journal.find("done Q3 " + std::to_string(want.size()) + "\n") != std::string::npos,
+              "journal: %s", journal.c_str());
+    // Delivered again (a retry after a lost result): nothing is appended.
+    auto again = deliver_mbox_batch(s.fd.get(), s.path, "bob", geteuid(), msgs, 0, quick());
+    cr_assert(again.ok());
+    cr_expect(tegami::test::read_file(s.path + "/bob") == want, "no duplicate");
+}
+
 // A mapped body's pages are given back as it is sized and written (MailMessage::mapped):
 // two bodies of 8 MiB read through their mappings leave this process's RssFile about
 // where it was; unmarked, the same delivery leaves them resident. The mailboxes are the same.
