@@ -400,6 +400,13 @@ bool LocalServer::busy(const std::string& key) const {
     return false;
 }
 
+// A job as the delivery process receives it.
+BatchItem LocalServer::item_of(const Job& j) const {
+    const std::string& from = j.d.sender.empty() ? j.req->msg.sender : j.d.sender;
+    return BatchItem{from, delivered_to(j), j.req->msg.queue_id, j.req->msg.body_offset,
+                     j.req->msg.body_size};
+}
+
 // The jobs for key at the front of the queue, as one batch: up to kMaxBatch, and no more
 // than fits in one batch datagram.
 std::vector<LocalServer::Job> LocalServer::take_batch(const std::string& key) {
@@ -410,8 +417,7 @@ std::vector<LocalServer::Job> LocalServer::take_batch(const std::string& key) {
             ++j;
             continue;
         }
-        size_t more = 3 * 4 + 2 * 8 + j->req->msg.sender.size() + j->d.sender.size() +
-                      j->req->msg.queue_id.size() + delivered_to(*j).size();
+        size_t more = batch_item_bytes(item_of(*j));
         if (!batch.empty() && bytes + more > kMaxBatchBytes) break;
         bytes += more;
         batch.push_back(std::move(*j));
@@ -529,9 +535,7 @@ bool LocalServer::hand_batch(Child& c, std::vector<Job>& jobs) {
     items.reserve(jobs.size());
     fds.reserve(jobs.size());
     for (const Job& j : jobs) {
-        const std::string& from = j.d.sender.empty() ? j.req->msg.sender : j.d.sender;
-        items.push_back(BatchItem{from, delivered_to(j), j.req->msg.queue_id,
-                                  j.req->msg.body_offset, j.req->msg.body_size});
+        items.push_back(item_of(j));
         fds.push_back(j.req->body_fd.get());
     }
     int err = send_batch(c.sock.get(), encode_batch(seq_ + 1, items), fds);

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "deliver/local/batch.hpp"
 #include "deliver/local/delivery.hpp"
 #include "deliver/local/expand.hpp"
 #include "deliver/local/user_cache.hpp"
@@ -107,6 +108,7 @@ class LocalServer {
     std::optional<Outcome> map_virtual(Rcpt& rc);
     static void add_redirect(Rcpt& rc, const std::string& address, uint32_t route);
     void start_jobs();
+    BatchItem item_of(const Job& j) const;
     std::vector<Job> take_batch(const std::string& key);
     void start_child(std::vector<Job> jobs);
     bool hand_batch(Child& c, std::vector<Job>& jobs);
