@@ -29,9 +29,13 @@ while getopts n:r:s:m: o; do
     *) echo "usage: profile.sh [-n N] [-r ROUNDS] [-s SIZE] [-m MODES] [NAME=BINDIR...] [-- key=value...]" >&2; exit 2 ;;
   esac
 done
+# getopts itself takes a "--" that comes straight after the options: what follows it is
+# then key=value lines, not builds.
+ended=0
+[ "$OPTIND" -gt 1 ] && [ "${!OPTIND-}" != -- ] && prev=$((OPTIND - 1)) && [ "${!prev}" = -- ] && ended=1
 shift $((OPTIND - 1))
 NAMES=() BINS=()
-while [ $# -gt 0 ] && [ "$1" != -- ]; do
+while [ "$ended" = 0 ] && [ $# -gt 0 ] && [ "$1" != -- ]; do
   case $1 in
     *=*) NAMES+=("${1%%=*}"); BINS+=("$(cd "${1#*=}" && pwd)") ;;
     *) echo "profile: $1: want NAME=BINDIR" >&2; exit 2 ;;
