@@ -25,6 +25,7 @@ Result<void> Committer::start() {
     if (!wake_ev_ || event_add(wake_ev_.get(), nullptr) != 0)
         return make_error(Exit::os_err, "committer: event_add failed");
     thread_ = std::thread([this] { thread_main(); });
+    reclaimer_ = std::thread([this] { reclaimer_main(); });
     return {};
 }
 
@@ -36,6 +37,14 @@ void Committer::shutdown() {
         }
         cv_.notify_one();
         thread_.join();
+    }
+    if (reclaimer_.joinable()) {
+        {
+            std::lock_guard lock(reclaim_mu_);
+            reclaim_quit_ = true;
+        }
+        reclaim_cv_.notify_one();
+        reclaimer_.join();  // after a last reclaim of what the last flush made removable
     }
     wake_ev_.reset();
     wake_fd_.reset();
@@ -123,11 +132,31 @@ void Committer::thread_main() {
             if (::write(wake_fd_.get(), &one, sizeof one) < 0)
                 log_error("committer: eventfd write failed");
             lock.unlock();
-            store_.reclaim();  // after the replies are on their way
+            {
+                std::lock_guard rl(reclaim_mu_);
+                reclaim_requested_ = true;
+            }
+            reclaim_cv_.notify_one();
             lock.lock();
         } else if (quit_) {
             return;
         }
+    }
+}
+
+// Unlinks the files each flush made removable, on a thread of its own: an unlink of a
+// body file costs about as much as a flush of several, and the flusher must be free to
+// start the next flush as soon as the loop asks for it.
+void Committer::reclaimer_main() {
+    std::unique_lock lock(reclaim_mu_);
+    for (;;) {
+        reclaim_cv_.wait(lock, [this] { return reclaim_quit_ || reclaim_requested_; });
+        bool quit = reclaim_quit_;
+        reclaim_requested_ = false;
+        lock.unlock();
+        store_.reclaim();
+        lock.lock();
+        if (quit) return;
     }
 }
 

@@ -7,9 +7,10 @@
 // share it. Completions run on the loop thread (signalled through an eventfd), and each
 // reports whether the flush that covered its commit succeeded.
 //
-// The flusher thread touches only store.flush(), store.reclaim() (after each flush's
-// completions are signalled) and store.checkpoint(); everything else,
-// including every completion, runs on the loop thread.
+// The flusher thread touches only store.flush() and store.checkpoint(); a second thread,
+// the reclaimer, runs store.reclaim() after each flush's completions are signalled (and
+// once more at shutdown). Everything else, including every completion, runs on the loop
+// thread.
 #pragma once
 
 #include <event2/event.h>
@@ -58,12 +59,14 @@ class Committer {
     void on_flushed();
     void kick();
     void thread_main();
+    void reclaimer_main();
 
     event_base* base_;
     QueueStore& store_;
     UniqueFd wake_fd_;  // eventfd: the thread -> the loop
     EventPtr wake_ev_;
     std::thread thread_;
+    std::thread reclaimer_;
 
     // loop thread only
     std::vector<Done> waiting_;  // committed, waiting for the next flush
@@ -81,6 +84,12 @@ class Committer {
     bool quit_ = false;
     bool flush_ok_ = true;
     std::string flush_err_;
+
+    // shared with the reclaimer, under reclaim_mu_
+    std::mutex reclaim_mu_;
+    std::condition_variable reclaim_cv_;
+    bool reclaim_requested_ = false;
+    bool reclaim_quit_ = false;
 };
 
 }  // namespace tegami::queue

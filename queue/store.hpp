@@ -4,9 +4,9 @@
 // due index beside the envelopes, so the runner finds what is due without holding every
 // envelope in memory.
 //
-// Called by the queue daemon's main thread for every operation, and by the committer's
-// flusher thread for flush() only; flush() must be safe to run concurrently with the
-// other operations.
+// Called by the queue daemon's main thread for every operation, by the committer's
+// flusher thread for flush() and checkpoint(), and by its reclaimer thread for
+// reclaim(); those must be safe to run concurrently with the other operations.
 //
 // Durability contract: put/update/remove each commit one transaction that is atomic but
 // not yet on stable storage; flush() makes every transaction committed before it started
@@ -78,8 +78,9 @@ class QueueStore {
     // last flush and of their directory, then fsync of the log). Thread-safe.
     virtual Result<void> flush() = 0;
     // Removes what the last successful flush made removable (the body files of messages
-    // whose removal it made durable). Called by the committer thread after it has handed
-    // the flush's completions to the loop, so that no reply waits for it. Thread-safe.
+    // whose removal it made durable). Called by the committer's reclaimer thread after
+    // the flush's completions are handed to the loop, so that neither a reply nor the
+    // next flush waits for it. Thread-safe.
     virtual void reclaim() {}
     virtual Result<Envelope> load_envelope(std::string_view queue_id) = 0;
     virtual Result<std::string> load_body(std::string_view queue_id) = 0;

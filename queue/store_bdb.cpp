@@ -38,8 +38,6 @@
 #include <mutex>
 #include <optional>
 #include <set>
-#include <system_error>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -50,6 +48,7 @@
 #include "queue/body_file.hpp"
 #include "queue/name_sync.hpp"
 #include "queue/store.hpp"
+#include "queue/sync_pool.hpp"
 
 namespace tegami::queue {
 
@@ -715,6 +714,8 @@ class BdbStore final : public QueueStore {
     std::vector<UniqueFd> to_sync_;         // body files complete since the last flush
     std::vector<std::string> to_unlink_;    // files of removed messages (paths)
     std::vector<std::string> reclaimable_;  // ... whose removal a flush made durable
+    std::mutex flush_mu_;                   // held by flush()
+    SyncPool syncs_{kSyncThreads};          // flush() only
 };
 
 Result<void> BdbStore::update(const Envelope& env) {
@@ -1011,6 +1012,7 @@ Result<void> BdbStore::remove_chunks(std::string_view qid, uint32_t chunks) {
 Result<void> BdbStore::flush() {
     DB_ENV* env = env_.get();
     if (!env) return closed_error();
+    std::lock_guard one_at_a_time(flush_mu_);  // syncs_ serves one flush at a time
     std::vector<UniqueFd> files;
     std::vector<std::string> unlinks;
     {
@@ -1025,25 +1027,11 @@ Result<void> BdbStore::flush() {
     for (const UniqueFd& f : files)
         (void)::sync_file_range(f.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
     std::vector<int> errs(files.size(), 0);
-    auto sync_some = [&](size_t first, size_t step) {
-        for (size_t i = first; i < files.size(); i += step)
-            if (::fdatasync(files[i].get()) != 0) errs[i] = errno;
-    };
-    size_t nthreads = std::min(files.size(), kSyncThreads);
-    std::vector<std::thread> threads;
-    threads.reserve(nthreads);
-    for (size_t t = 0; t < nthreads; ++t) {
-        try {
-            threads.emplace_back(sync_some, t, nthreads);
-        } catch (const std::system_error&) {
-            sync_some(t, nthreads);  // no thread: this one does that share
-        }
-    }
+    syncs_.start(files, errs);
     Result<DirSync> dir_synced = DirSync::done;
     if (!files.empty()) dir_synced = fsync_dir(dir_ + "/bodies");
     int ret = env->log_flush(env, nullptr);
-    for (std::thread& t : threads)
-        t.join();
+    syncs_.wait();
     for (int e : errs) {
         if (e != 0) {
             keep_unlinks();

@@ -97,3 +97,65 @@ Test(committer, commits_during_a_flush_share_the_next) {
     cr_expect_eq(c.flushes(), 2u);
     cr_expect(c.idle());
 }
+
+namespace {
+
+// A store whose reclaim() blocks until the test lets it go, counting its calls.
+class BlockingReclaimStore final : public test::ForwardingStore {
+  public:
+    BlockingReclaimStore() : ForwardingStore(make_memory_store()) {}
+    Result<void> flush() override {
+        ++flushes;
+        return {};
+    }
+    void reclaim() override {
+        if (running.exchange(true)) overlapped = true;
+        while (!released.load())
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        ++reclaims;
+        running = false;
+    }
+    Result<void> checkpoint() override { return {}; }
+    Result<void> close() override { return {}; }
+    const char* kind() const override { return "blocking-reclaim"; }
+
+    std::atomic<int> flushes{0};
+    std::atomic<int> reclaims{0};
+    std::atomic<bool> released{false};
+    std::atomic<bool> running{false};
+    std::atomic<bool> overlapped{false};
+};
+
+// Runs the loop without blocking until total completions came, for at most about 5 s.
+void poll_until(event_base* base, const Tally& t, int total) {
+    for (int i = 0; i < 5000 && t.ok + t.failed < total; ++i) {
+        event_base_loop(base, EVLOOP_NONBLOCK);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+}
+
+}  // namespace
+
+// Unlinking the files a flush made removable is slow on some file systems; it must not
+// hold up the next flush, and what the last flush made removable is still reclaimed.
+Test(committer, a_slow_reclaim_does_not_hold_up_the_next_flush) {
+    EventBasePtr base(event_base_new());
+    BlockingReclaimStore store;
+    Committer c(base.get(), store);
+    cr_assert(c.start().ok());
+    Tally t;
+    auto done = [&](bool ok, const std::string&) { ++(ok ? t.ok : t.failed); };
+    c.after_commit(done);
+    poll_until(base.get(), t, 1);  // flush 1 done; its reclaim now blocks
+    c.after_commit(done);
+    poll_until(base.get(), t, 2);  // flush 2 must finish beside the blocked reclaim
+    int ok_while_blocked = t.ok;
+    int reclaims_while_blocked = store.reclaims.load();
+    store.released = true;
+    c.shutdown();
+    cr_expect_eq(ok_while_blocked, 2, "the second flush waited for the reclaim");
+    cr_expect_eq(reclaims_while_blocked, 0);
+    cr_expect_eq(store.flushes.load(), 2);
+    cr_expect_geq(store.reclaims.load(), 2, "shutdown reclaims what the last flush freed");
+    cr_expect(!store.overlapped.load(), "two reclaims ran at once");
+}
