@@ -52,7 +52,13 @@ bt() { python3 "$here/benchtool.py" "$@"; }
 case ,$MODES, in *,syscalls,*) command -v strace >/dev/null || { echo "profile: strace is not installed" >&2; exit 2; } ;; esac
 case ,$MODES, in *,perf,*) command -v perf >/dev/null || { echo "profile: perf is not installed (Debian: linux-perf)" >&2; exit 2; } ;; esac
 RCPT=$(id -un)
-[ "$(id -u)" = 0 ] && { sh "$top/scripts/accounts.sh"; getent passwd tgbench >/dev/null && RCPT=tgbench; }
+# As root the mail goes to tgbench (root's own is refused), made here as bench.sh makes it.
+if [ "$(id -u)" = 0 ]; then
+  sh "$top/scripts/accounts.sh" >/dev/null
+  getent passwd tgbench >/dev/null ||
+    useradd --system --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin tgbench
+  RCPT=tgbench
+fi
 PROCS="tegami-master tegami-smtpd tegami-queue tegami-local"
 
 dir=$(mktemp -d /tmp/tegami-profile.XXXXXX)
