@@ -1,9 +1,12 @@
 // local_process_test.cpp - the delivery processes of tegami-local in the real suite: the
 // process that delivered to a mailbox takes that mailbox's next batch without a new fork
 // while local_idle_time runs, runs as the recipient, ends when the time is up, on SIGHUP
-// and when another target needs its slot at local_concurrency, and a killed idle process
-// costs no mail. The processes are read from /proc (tegami-local's children).
+// and when another target needs its slot at local_concurrency, a killed idle process
+// costs no mail, and (as root) a recipient whose uid changed is never delivered to by the
+// process started as the old one. The processes are read from /proc (tegami-local's
+// children).
 #include <criterion/criterion.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -172,4 +175,86 @@ Test(local_process, an_idle_process_yields_its_slot) {
     send_one(mail_user() + "@localhost", "mailbox-again");
     IT_EXPECT(count_of(s.mbox(mail_user()), "body-mailbox-again\n") == 1, "mailbox again");
     if (getenv("TEGAMI_KEEP") == nullptr) run_command({"/bin/rm", "-rf", out}, 10);
+}
+
+namespace {
+
+// Rewrites user's uid in /etc/passwd: a copy with the field changed, renamed over it.
+bool set_uid_in_passwd(const std::string& user, uid_t uid) {
+    std::istringstream in(read_file("/etc/passwd"));
+    std::string out;
+    bool found = false;
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind(user + ":", 0) == 0) {
+            size_t a = line.find(':', user.size() + 1);  // after the password field
+            size_t b = a == std::string::npos ? a : line.find(':', a + 1);
+            if (b == std::string::npos) return false;
+            line = line.substr(0, a + 1) + std::to_string(uid) + line.substr(b);
+            found = true;
+        }
+        out += line + "\n";
+    }
+    if (!found) return false;
+    write_file("/etc/passwd.tegami-test", out);
+    chmod("/etc/passwd.tegami-test", 0644);
+    return rename("/etc/passwd.tegami-test", "/etc/passwd") == 0;
+}
+
+}  // namespace
+
+// The account changes while its mailbox's process is idle (its uid edited, the mailbox chowned
+// as an administrator would): the next message must not go to the process that runs as the
+// old uid, which the mailbox no longer belongs to, but to a new one running as the new uid.
+Test(local_process, a_changed_uid_gets_a_new_process) {
+    if (geteuid() != 0) cr_skip_test("needs root: makes and changes an account");
+    const char* user = "tgtest-uid";
+    run_command({"/usr/sbin/userdel", user}, 20);
+    CommandResult made = run_command(
+        {"/usr/sbin/useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user},
+        20);
+    IT_ASSERT(made.status == 0, "useradd: %s", made.output.c_str());
+    passwd* pw = getpwnam(user);
+    IT_ASSERT(pw != nullptr, "no passwd entry for %s", user);
+    uid_t old_uid = pw->pw_uid;
+    uid_t new_uid = old_uid + 1;
+    while (getpwuid(new_uid) != nullptr && new_uid < old_uid + 500)
+        ++new_uid;
+    IT_ASSERT(getpwuid(new_uid) == nullptr, "no free uid near %ld", static_cast<long>(old_uid));
+
+    start_with({"local_idle_time = 60s"});
+    const std::string rcpt = std::string(user) + "@localhost";
+    send_one(rcpt, "as-old");
+    pid_t local = local_pid();
+    IT_ASSERT(local > 0 && children_of(local).size() == 1, "no idle delivery process");
+    pid_t old_proc = children_of(local)[0];
+    IT_ASSERT(uid_of(old_proc) == static_cast<long>(old_uid), "the idle process runs as %ld",
+              uid_of(old_proc));
+
+    // usermod refuses an account with a running process, so the passwd file is edited
+    // as vipw does (a new file renamed over it), or as a directory service would change it.
+    IT_ASSERT(set_uid_in_passwd(user, new_uid), "could not rewrite /etc/passwd");
+    std::string box = sandbox().mbox_path(user);
+    IT_ASSERT(chown(box.c_str(), new_uid, static_cast<gid_t>(-1)) == 0, "chown %s", box.c_str());
+    usleep(1200 * 1000);  // the passwd file is looked at at most once a second
+    send_one(rcpt, "as-new");
+
+    std::string log = sandbox().log();
+    IT_EXPECT(log.find("status=deferred") == std::string::npos, "a deferral:\n%s", log.c_str());
+    std::string mail = sandbox().mbox(user);
+    IT_EXPECT(count_of(mail, "body-as-old\n") == 1 && count_of(mail, "body-as-new\n") == 1,
+              "the mailbox holds:\n%s", mail.c_str());
+    bool old_gone = wait_until(
+        [&] {
+            for (pid_t p : children_of(local))
+                if (p == old_proc) return false;
+            return true;
+        },
+        5000);
+    IT_EXPECT(old_gone, "the process running as the old uid is still there");
+    std::vector<pid_t> now = children_of(local);
+    IT_EXPECT(now.size() == 1 && uid_of(now[0]) == static_cast<long>(new_uid),
+              "%zu delivery processes; want one running as uid %ld", now.size(),
+              static_cast<long>(new_uid));
+    stop_sandbox();
+    run_command({"/usr/sbin/userdel", user}, 20);
 }
