@@ -48,6 +48,10 @@ const char* msg_type_name(MsgType t) {
             return "limit_reply";
         case MsgType::limit_count:
             return "limit_count";
+        case MsgType::limit_reserve:
+            return "limit_reserve";
+        case MsgType::limit_release:
+            return "limit_release";
         case MsgType::control_request:
             return "control_request";
         case MsgType::control_list:

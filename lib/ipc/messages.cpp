@@ -246,6 +246,20 @@ struct Fields<LimitCountMsg> {
     static void of(auto& f, auto& m) { f(m.identity, m.messages, m.recipients); }
 };
 
+template <>
+struct Fields<LimitReserveMsg> {
+    static constexpr MsgType type = MsgType::limit_reserve;
+    static void of(auto& f, auto& m) {
+        f(m.request_id, m.identity, m.holder, m.messages, m.recipients);
+    }
+};
+
+template <>
+struct Fields<LimitReleaseMsg> {
+    static constexpr MsgType type = MsgType::limit_release;
+    static void of(auto& f, auto& m) { f(m.identity, m.holder, m.messages, m.recipients); }
+};
+
 // ---- the writer, the smallest-size counter and the reader of a field list
 
 struct Writer {
@@ -442,6 +456,8 @@ TEGAMI_IPC_MESSAGE(ControlResultMsg)
 TEGAMI_IPC_MESSAGE(LimitCheckMsg)
 TEGAMI_IPC_MESSAGE(LimitReplyMsg)
 TEGAMI_IPC_MESSAGE(LimitCountMsg)
+TEGAMI_IPC_MESSAGE(LimitReserveMsg)
+TEGAMI_IPC_MESSAGE(LimitReleaseMsg)
 
 #undef TEGAMI_IPC_MESSAGE
 

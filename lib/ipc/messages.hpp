@@ -309,8 +309,37 @@ struct LimitCountMsg {
     uint64_t recipients = 0;
 };
 
+// smtpd -> auth, answered by a LimitReplyMsg: hold `messages` and `recipients` (the totals
+// of one transaction so far, replacing what `holder` held before) against the identity's
+// limits while the transaction runs, so that concurrent sessions of one identity cannot
+// each pass the same remaining room. holder: smtpd's number for the transaction, unique
+// on its channel. The reply's counts are the counted ones plus what other holders hold
+// (not this one); status kStatusOk: held; kStatusPerm: it does not fit (nothing changed);
+// kStatusTemp: the counts cannot be read or too many are held.
+struct LimitReserveMsg {
+    uint64_t request_id = 0;
+    std::string identity;
+    uint64_t holder = 0;
+    uint64_t messages = 0;
+    uint64_t recipients = 0;
+};
+
+// smtpd -> auth, no answer: the transaction `holder` ended; `messages` and `recipients`
+// are counted as sent (after the queue's durable 250; zero when it was not accepted or
+// nothing of it counts), and what it held is given back, in one step.
+struct LimitReleaseMsg {
+    std::string identity;
+    uint64_t holder = 0;
+    uint64_t messages = 0;
+    uint64_t recipients = 0;
+};
+
 std::string encode(const ListenerMsg& m, uint32_t nfds);
 std::string encode(const LimitCheckMsg& m);
+std::string encode(const LimitReserveMsg& m);
+std::string encode(const LimitReleaseMsg& m);
+bool decode(std::string_view payload, LimitReserveMsg& m);
+bool decode(std::string_view payload, LimitReleaseMsg& m);
 std::string encode(const LimitReplyMsg& m);
 std::string encode(const LimitCountMsg& m);
 bool decode(std::string_view payload, LimitCheckMsg& m);

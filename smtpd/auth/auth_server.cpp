@@ -230,6 +230,20 @@ void AuthServer::on_frame(uint64_t sid, ipc::MsgType type, std::string_view payl
             if ((ok = ipc::decode(payload, m))) limiter_->count(m, std::time(nullptr));
             break;
         }
+        case ipc::MsgType::limit_reserve: {
+            ipc::LimitReserveMsg m;
+            if ((ok = ipc::decode(payload, m))) {
+                ipc::LimitReplyMsg r = limiter_->reserve(*ctx_.config, sid, m, std::time(nullptr));
+                r.request_id = m.request_id;
+                it->second.channel->send(ipc::encode(r));
+            }
+            break;
+        }
+        case ipc::MsgType::limit_release: {
+            ipc::LimitReleaseMsg m;
+            if ((ok = ipc::decode(payload, m))) limiter_->release(sid, m, std::time(nullptr));
+            break;
+        }
         default:
             break;
     }
@@ -440,12 +454,14 @@ void AuthServer::sweep() {
     for (auto& [sid, s] : sessions_)
         std::erase_if(s.conversations,
                       [now](const auto& kv) { return kv.second.last + kConversationIdle < now; });
+    if (limiter_) limiter_->expire(now);
 }
 
 void AuthServer::drop(uint64_t sid, const char* why) {
     auto it = sessions_.find(sid);
     if (it == sessions_.end()) return;
     if (why) log_info("auth socket: smtpd channel closed: %s", why);
+    if (limiter_) limiter_->drop_channel(sid);  // its transactions' holds go with it
     it->second.channel->close();
     dead_.push_back(std::move(it->second.channel));
     sessions_.erase(it);

@@ -7,12 +7,13 @@
 // past auth_failure_limit the answer is kAuthBlocked and the address stays refused.
 //
 // It also owns the per-user sending counters (send_limits.hpp, counter_store.hpp):
-// smtpd asks for an identity's limits and counts at MAIL and reports each accepted
-// message; the counters are flushed to auth_dir/limits.db every kLimitFlushSeconds
-// and when tegami-auth stops. tegami-auth rather than the queue or smtpd owns them:
-// it already holds the per-identity state (logins, the penalty box) under its own
-// account, smtpd already talks to it at AUTH, and its loop is not the queue's hot
-// path; smtpd itself never waits for a disk write.
+// smtpd holds a transaction's share of an identity's limits at MAIL and at each counted
+// RCPT (the answer carries the counts) and gives it back, counted if the message was
+// accepted, when the transaction ends; a channel's holds go when it closes. The counters are
+// flushed to auth_dir/limits.db every kLimitFlushSeconds and when tegami-auth stops. tegami-auth
+// rather than the queue or smtpd owns them: it already holds the per-identity state (logins, the
+// penalty box) under its own account, smtpd already talks to it at AUTH, and its loop is not the
+// queue's hot path; smtpd itself never waits for a disk write.
 //
 // Trusts smtpd to relay what its client sent and the client address it saw; trusts
 // nothing in the SASL payloads; trusts Dovecot's verdict and user= (see doc/SECURITY.md). Never

@@ -1,6 +1,7 @@
 // send_limits.cpp - see send_limits.hpp.
 #include "smtpd/auth/send_limits.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include "lib/core/log.hpp"
@@ -75,6 +76,12 @@ SendLimits SendLimiter::limits_for(const Config& c, const std::string& identity,
 }
 
 ipc::LimitReplyMsg SendLimiter::check(const Config& c, const std::string& identity, time_t now) {
+    auto it = held_.find(identity);
+    return counts(c, identity, now, it == held_.end() ? Held{} : it->second);
+}
+
+ipc::LimitReplyMsg SendLimiter::counts(const Config& c, const std::string& identity, time_t now,
+                                       Held extra) {
     ipc::LimitReplyMsg r;
     bool ok = true;
     SendLimits l = limits_for(c, identity, ok);
@@ -84,7 +91,10 @@ ipc::LimitReplyMsg SendLimiter::check(const Config& c, const std::string& identi
     }
     r.status = ipc::kStatusOk;
     auto fill = [&](Window w, uint64_t mm, uint64_t mr, ipc::LimitWindowMsg& out) {
-        WindowUsage u = summarize(store_->buckets(identity, w, now), w, now, mm, mr);
+        std::vector<Bucket> b = store_->buckets(identity, w, now);
+        if (extra.messages || extra.recipients)
+            b.push_back(Bucket{bucket_index(w, now), extra.messages, extra.recipients});
+        WindowUsage u = summarize(b, w, now, mm, mr);
         out.max_messages = u.max_messages;
         out.max_recipients = u.max_recipients;
         out.messages = u.messages;
@@ -101,6 +111,87 @@ ipc::LimitReplyMsg SendLimiter::check(const Config& c, const std::string& identi
 void SendLimiter::count(const ipc::LimitCountMsg& m, time_t now) {
     if (m.identity.empty() || m.identity.size() > 512) return;
     store_->add(m.identity, m.messages, m.recipients, now);
+}
+
+namespace {
+
+// Whether `want` more fits one window's limits (0: none). Only what is asked for is
+// checked: a MAIL asks for a message, a RCPT for recipients (and keeps its message).
+bool fits(const ipc::LimitWindowMsg& w, uint64_t messages, uint64_t recipients) {
+    if (messages && w.max_messages && w.messages + messages > w.max_messages) return false;
+    if (recipients && w.max_recipients && w.recipients + recipients > w.max_recipients)
+        return false;
+    return true;
+}
+
+}  // namespace
+
+ipc::LimitReplyMsg SendLimiter::reserve(const Config& c, uint64_t conn,
+                                        const ipc::LimitReserveMsg& m, time_t now) {
+    ipc::LimitReplyMsg r;
+    if (m.identity.empty() || m.identity.size() > 512) return r;  // kStatusTemp
+    HoldKey key{conn, m.holder};
+    auto it = holds_.find(key);
+    Held others;
+    if (auto h = held_.find(m.identity); h != held_.end()) others = h->second;
+    if (it != holds_.end() && it->second.identity == m.identity) {
+        others.messages -= it->second.held.messages;
+        others.recipients -= it->second.held.recipients;
+    }
+    r = counts(c, m.identity, now, others);
+    if (r.status != ipc::kStatusOk) return r;
+    if (!fits(r.hour, m.messages, m.recipients) || !fits(r.day, m.messages, m.recipients)) {
+        r.status = ipc::kStatusPerm;
+        return r;
+    }
+    if (it == holds_.end() && holds_.size() >= kMaxHolds) {
+        log_error("sending limits: %zu transactions held already; deferring one of %s",
+                  holds_.size(), m.identity.c_str());
+        r.status = ipc::kStatusTemp;
+        return r;
+    }
+    if (it != holds_.end()) forget(it);
+    Held& sum = held_[m.identity];
+    sum.messages += m.messages;
+    sum.recipients += m.recipients;
+    holds_[key] = Hold{m.identity, Held{m.messages, m.recipients}, now};
+    return r;
+}
+
+void SendLimiter::release(uint64_t conn, const ipc::LimitReleaseMsg& m, time_t now) {
+    auto it = holds_.find(HoldKey{conn, m.holder});
+    if (it != holds_.end()) forget(it);
+    if (m.messages || m.recipients)
+        count(ipc::LimitCountMsg{m.identity, m.messages, m.recipients}, now);
+}
+
+void SendLimiter::forget(std::map<HoldKey, Hold>::iterator it) {
+    auto h = held_.find(it->second.identity);
+    if (h != held_.end()) {
+        h->second.messages -= std::min(h->second.messages, it->second.held.messages);
+        h->second.recipients -= std::min(h->second.recipients, it->second.held.recipients);
+        if (!h->second.messages && !h->second.recipients) held_.erase(h);
+    }
+    holds_.erase(it);
+}
+
+void SendLimiter::drop_channel(uint64_t conn) {
+    auto it = holds_.lower_bound(HoldKey{conn, 0});
+    while (it != holds_.end() && it->first.first == conn)
+        forget(it++);
+}
+
+void SendLimiter::expire(time_t now) {
+    for (auto it = holds_.begin(); it != holds_.end();) {
+        if (now - it->second.touched >= kHoldIdle) {
+            log_warning("sending limits: a transaction of %s held for %lld s was given back",
+                        it->second.identity.c_str(),
+                        static_cast<long long>(now - it->second.touched));
+            forget(it++);
+        } else {
+            ++it;
+        }
+    }
 }
 
 }  // namespace tegami::auth

@@ -51,26 +51,39 @@ void AuthClient::cancel(uint64_t id) {
     if (channel_.open()) channel_.send(ipc::encode(ipc::AuthCancelMsg{id}));
 }
 
-void AuthClient::limit_check(std::string identity, LimitDone done) {
+void AuthClient::limit_reserve(ipc::LimitReserveMsg m, LimitDone done) {
     if (!channel_.ensure()) {
         limit_failed_.push_back(std::move(done));
         channel_.fail_soon();
         return;
     }
-    ipc::LimitCheckMsg m;
     m.request_id = channel_.next_id();
-    m.identity = std::move(identity);
     limit_pending_.emplace(m.request_id, std::move(done));
     channel_.send(ipc::encode(m));
 }
 
-void AuthClient::limit_count(const ipc::LimitCountMsg& m) {
+void AuthClient::limit_release(const ipc::LimitReleaseMsg& m) {
+    bool counts = m.messages || m.recipients;
+    if (!counts) {
+        if (channel_.open()) channel_.send(ipc::encode(m));
+        return;
+    }
     if (!channel_.ensure()) {
         log_error("sending limits: tegami-auth unreachable; %llu recipients of %s not counted",
                   static_cast<unsigned long long>(m.recipients), m.identity.c_str());
         return;
     }
     channel_.send(ipc::encode(m));
+}
+
+std::function<void(uint64_t, uint64_t)> AuthClient::releaser(std::string identity,
+                                                             uint64_t holder) {
+    std::weak_ptr<char> alive = alive_;
+    return [this, alive, identity = std::move(identity), holder](uint64_t messages,
+                                                                 uint64_t recipients) {
+        if (alive.expired()) return;
+        limit_release(ipc::LimitReleaseMsg{identity, holder, messages, recipients});
+    };
 }
 
 void AuthClient::on_frame(ipc::MsgType type, std::string_view payload) {

@@ -51,13 +51,20 @@ class AuthClient {
     void cancel(uint64_t id);
     size_t pending() const { return requests_.pending() + requests_.failed(); }
 
-    // The sending limits (limits_policy.hpp): an identity's limits and counts, answered
-    // through `done` (never from inside this call; status kStatusTemp when auth cannot
-    // be reached), and the count of an accepted message (no answer; lost, and logged,
-    // when auth cannot be reached).
+    // The sending limits (limits_policy.hpp): a transaction's hold on its identity's
+    // limits (LimitReserveMsg), answered through `done` (never from inside this call;
+    // status kStatusTemp when auth cannot be reached), and its end (LimitReleaseMsg, no
+    // answer). A release that counts nothing is dropped when the channel is down (auth
+    // dropped that channel's holds); one that counts reconnects, and is lost and logged
+    // when auth cannot be reached. new_holder numbers a transaction, unique for the
+    // client's life; releaser gives LimitHold its release, which does nothing once this
+    // client is gone.
     using LimitDone = std::function<void(const ipc::LimitReplyMsg&)>;
-    void limit_check(std::string identity, LimitDone done);
-    void limit_count(const ipc::LimitCountMsg& m);
+    void limit_reserve(ipc::LimitReserveMsg m, LimitDone done);
+    void limit_release(const ipc::LimitReleaseMsg& m);
+    uint64_t new_holder() { return next_holder_++; }
+    std::function<void(uint64_t messages, uint64_t recipients)> releaser(std::string identity,
+                                                                         uint64_t holder);
 
   private:
     void on_frame(ipc::MsgType type, std::string_view payload);
@@ -68,6 +75,10 @@ class AuthClient {
     PendingRequests<uint64_t, AuthWaiter> requests_;
     std::unordered_map<uint64_t, LimitDone> limit_pending_;
     std::vector<LimitDone> limit_failed_;
+    uint64_t next_holder_ = 1;
+    // Declared last, so gone first: a release that runs while the rest is torn down (a
+    // hold inside a pending callback) sees it expired and does nothing.
+    std::shared_ptr<char> alive_ = std::make_shared<char>();
 };
 
 }  // namespace tegami::smtpd

@@ -244,14 +244,6 @@ void Connection::abort_body(const std::string& queue_id) {
     server_.queue().abort_body(queue_id);
 }
 
-void Connection::count_sent(const std::string& identity, uint64_t recipients) {
-    ipc::LimitCountMsg m;
-    m.identity = identity;
-    m.messages = 1;
-    m.recipients = recipients;
-    server_.auth().limit_count(m);
-}
-
 PolicyVerdict Connection::policy(const SessionState& st, const VerbSpec& verb,
                                  const CommandArgs& args) {
     return server_.policy(st, verb, args);

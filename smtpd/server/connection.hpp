@@ -57,7 +57,6 @@ class Connection final : public SessionHost,
     size_t body_chunk_size() const override { return chunk_size_; }
     void send_chunk(const std::string& queue_id, uint32_t index, std::string data) override;
     void abort_body(const std::string& queue_id) override;
-    void count_sent(const std::string& identity, uint64_t recipients) override;
     void delay(uint64_t seconds) override;
     PolicyVerdict policy(const SessionState& st, const VerbSpec& verb,
                          const CommandArgs& args) override;

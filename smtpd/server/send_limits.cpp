@@ -52,6 +52,24 @@ Reply over(const char* window, uint64_t max, const char* what, const std::string
 
 }  // namespace
 
+LimitHold::~LimitHold() {
+    if (!release_) return;
+    try {
+        release_(0, 0);
+    } catch (...) {  // out of memory: auth drops the hold with the channel or in an hour
+    }
+}
+
+void LimitHold::commit(uint64_t recipients) {
+    Release r = std::move(release_);
+    release_ = nullptr;
+    if (r) r(recipients ? 1 : 0, recipients);
+}
+
+bool has_recipient_limit(const SendQuota& q) {
+    return q.hour.max_recipients || q.day.max_recipients;
+}
+
 std::optional<Reply> mail_limit_refusal(const SendQuota& q) {
     for (auto [w, name] : {std::pair{&q.hour, "Hourly"}, std::pair{&q.day, "Daily"}})
         if (w->max_messages && w->messages >= w->max_messages)

@@ -346,9 +346,10 @@ void Session::dispatch(const VerbSpec& spec, std::string_view arg) {
     keep_quota(spec, v);
 }
 
-// MAIL: the sending limits the policy found go with the new transaction.
+// MAIL, RCPT: the sending limits the policy found (and its hold) go with the transaction.
 void Session::keep_quota(const VerbSpec& spec, const PolicyVerdict& v) {
-    if (spec.stage == PolicyStage::mail && v.quota && st_.tx) st_.tx->quota = v.quota;
+    if ((spec.stage == PolicyStage::mail || spec.stage == PolicyStage::rcpt) && v.quota && st_.tx)
+        st_.tx->quota = v.quota;
 }
 
 // End of data: a policy's headers go right after the Received header.
@@ -389,8 +390,8 @@ void Session::submit_done(uint32_t status, std::string_view text) {
     st_.phase = Phase::command;
     // Counted only now, once the queue holds the message durably.
     const Transaction& tx = *st_.tx;
-    if (status == ipc::kStatusOk && tx.quota && tx.limited_rcpts)
-        host_.count_sent(tx.quota->identity, tx.limited_rcpts);
+    if (status == ipc::kStatusOk && tx.quota && tx.quota->hold)
+        tx.quota->hold->commit(tx.limited_rcpts);
     finish(end_of_data_spec(), submit_reply(status, text, st_.tx->queue_id));
 }
 

@@ -67,8 +67,9 @@ struct Transaction {
     uint64_t size_hint = 0;
     std::string data;         // Received header, then the unstuffed content
     size_t received_len = 0;  // where the Received header ends in data
-    // The sender's limits and counts, from the MAIL stage (limits_policy.hpp); null when
-    // no sending limit applies. limited_rcpts: the recipients it counts, at end of data.
+    // The sender's limits and counts, from the MAIL stage and the last counted RCPT
+    // (limits_policy.hpp), with the transaction's hold on them; null when no sending
+    // limit applies. limited_rcpts: the recipients it counts, at end of data.
     std::shared_ptr<const SendQuota> quota;
     uint64_t limited_rcpts = 0;
     DataReader reader;
@@ -145,7 +146,7 @@ struct PolicyVerdict {
     Reply reply;
     bool relay = false;
     std::vector<std::string> headers;
-    std::shared_ptr<const SendQuota> quota;  // MAIL: kept in the new transaction
+    std::shared_ptr<const SendQuota> quota;  // MAIL, RCPT: kept in the transaction
 };
 
 class SessionHost {
@@ -171,9 +172,6 @@ class SessionHost {
     virtual void send_chunk(const std::string& /*queue_id*/, uint32_t /*index*/,
                             std::string /*data*/) {}
     virtual void abort_body(const std::string& /*queue_id*/) {}
-    // The queue accepted (durable 250) a message that counts against `identity`'s
-    // sending limits: one message and `recipients` recipients.
-    virtual void count_sent(const std::string& /*identity*/, uint64_t /*recipients*/) {}
     // The policy stage of `verb` (verb.stage; never called for PolicyStage::none).
     virtual PolicyVerdict policy(const SessionState& st, const VerbSpec& verb,
                                  const CommandArgs& args) = 0;

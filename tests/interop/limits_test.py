@@ -8,7 +8,10 @@ Bad inputs and limits first: the message limit (451 4.7.1 at MAIL naming the lim
 login and a reset time within the hour), the recipient limit (451 4.7.1 at RCPT, the
 transaction goes on), a per-user override from sender_limit_map, a local uid's limit;
 then what does not count: local-only deliveries, bounces (<>), transactions that were
-reset; then the counts surviving a restart of the suite, and the refusals in the log.
+reset; concurrent sessions of one login, which cannot each use the same remaining room
+(a transaction in progress holds its message and its counted recipients until it ends,
+whether by RSET, QUIT, a dropped connection or the message being accepted); then the
+counts surviving a restart of the suite, and the refusals in the log.
 
 Run by tests/interop/limits.sh. Prints "ok - ..." / "not ok - ..." and, last,
 "N passed, N failed"; exits 1 on any failure.
@@ -183,6 +186,66 @@ def local_uid_is_limited(box):
            "uid 4321's second (sender_limit_map uid:4321): 451 4.7.1", over)
 
 
+def concurrent_sessions_share_one_message(box):
+    """erin may send 1 message an hour: while one session's transaction holds it, another
+    session's MAIL is refused; given back by RSET, by a dropped connection; used up once
+    a message is accepted."""
+    a, b = Raw(box.port), Raw(box.port)
+    a.login("erin")
+    b.login("erin")
+    ma = a.cmd("MAIL FROM:<erin@localhost>")
+    mb = b.cmd("MAIL FROM:<erin@localhost>")
+    report(ma[0] == 250 and mb[0] == 451 and mb[1].startswith(
+        "451 4.7.1 Hourly limit of 1 messages reached for erin"),
+        "a second session's MAIL while the first holds erin's one message: 451 4.7.1", (ma, mb))
+    a.cmd("RSET")
+    mb2 = b.cmd("MAIL FROM:<erin@localhost>")
+    report(mb2[0] == 250, "after the first session's RSET the second may send", mb2)
+    b.f.close()  # dropped without QUIT, mid-transaction (the reader holds the socket too)
+    b.s.close()
+    ok = False
+    for _ in range(50):  # smtpd sees the close when its loop reads it
+        ma2 = a.cmd("MAIL FROM:<erin@localhost>")
+        if ma2[0] == 250:
+            ok = True
+            break
+        time.sleep(0.1)
+    report(ok, "a connection dropped mid-transaction gives its hold back", ma2)
+    ra = a.cmd("RCPT TO:<%s>" % REMOTE)
+    d = a.cmd("DATA")
+    a.s.sendall(b"Subject: concurrent\r\n\r\nbody\r\n.\r\n")
+    e = a.reply()
+    c = Raw(box.port)
+    c.login("erin")
+    mc = c.cmd("MAIL FROM:<erin@localhost>")
+    c.close()
+    a.close()
+    report(ra[0] == 250 and d[0] == 354 and e[0] == 250 and mc[0] == 451,
+           "once the message is accepted it is counted: the next MAIL is 451", (ra, e, mc))
+
+
+def concurrent_sessions_share_recipients(box):
+    """fay may send to 2 remote recipients an hour: what one open transaction holds is
+    not there for another."""
+    a, b = Raw(box.port), Raw(box.port)
+    a.login("fay")
+    b.login("fay")
+    a.cmd("MAIL FROM:<fay@localhost>")
+    ra = [a.cmd("RCPT TO:<r%d@example.invalid>" % i) for i in range(2)]
+    b.cmd("MAIL FROM:<fay@localhost>")
+    rb = b.cmd("RCPT TO:<s@example.invalid>")
+    rbl = b.cmd("RCPT TO:<%s@localhost>" % box.user)
+    report(all(r[0] == 250 for r in ra) and rb[0] == 451 and
+           "Hourly limit of 2 recipients reached for fay" in rb[1],
+           "the other session's remote RCPT beyond what the first holds: 451 4.7.1", (ra, rb))
+    report(rbl[0] == 250, "its local recipient is still accepted", rbl)
+    a.close()  # QUIT without DATA: nothing sent
+    rb2 = b.cmd("RCPT TO:<s@example.invalid>")
+    b.cmd("RSET")
+    b.close()
+    report(rb2[0] == 250, "after the first session quit, its recipients are free again", rb2)
+
+
 def counts_survive_a_restart(box):
     time.sleep(0.5)
     report(box.stop(), "SIGTERM stops the suite (tegami-auth writes its counters)")
@@ -213,19 +276,23 @@ def main():
     with open(limits, "w") as f:
         f.write("carol hour_messages=0 hour_recipients=4\n"
                 "dave day_messages=1\n"
-                "uid:4321 hour_messages=1\n")
+                "uid:4321 hour_messages=1\n"
+                "erin hour_messages=1\n"
+                "fay hour_messages=0 hour_recipients=2\n")
     os.chmod(limits, 0o644)
     with open(box.conf, "a") as f:
         f.write("sender_limit_map = text:%s\n" % limits)
     try:
-        users = all(add_user(box, u) for u in ("alice", "carol", "dave"))
-        report(users, "tegami-passwd add alice carol dave")
+        users = all(add_user(box, u) for u in ("alice", "carol", "dave", "erin", "fay"))
+        report(users, "tegami-passwd add alice carol dave erin fay")
         up = box.start()
         report(up, "suite greets on 127.0.0.1:%d" % box.port, box.tail())
         if up:
             for fn in (local_only_deliveries_do_not_count, message_limit_is_451_at_mail,
                        smtplib_sees_the_limit, recipient_limit_is_451_at_rcpt,
                        reset_transactions_do_not_count, local_uid_is_limited,
+                       concurrent_sessions_share_one_message,
+                       concurrent_sessions_share_recipients,
                        refusals_are_logged_with_the_login, counts_survive_a_restart):
                 TAP.case(fn, box, tail=box.tail)
     finally:

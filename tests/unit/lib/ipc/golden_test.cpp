@@ -238,6 +238,20 @@ const std::vector<Golden>& goldens() {
          },
          redo_as<LimitCountMsg>(),
          "494d475404004300190000000000000005000000616c6963650100000000000000fa00000000000000"},
+        {"limit_reserve",
+         [] {
+             return encode(LimitReserveMsg{19, "alice", 9, 1, 4});
+         },
+         redo_as<LimitReserveMsg>(),
+         "494d4754040044002900000000000000130000000000000005000000616c6963650900000000000000010000"
+         "00000000000400000000000000"},
+        {"limit_release",
+         [] {
+             return encode(LimitReleaseMsg{"alice", 9, 1, 250});
+         },
+         redo_as<LimitReleaseMsg>(),
+         "494d475404004500210000000000000005000000616c69636509000000000000000100000000000000fa0000"
+         "0000000000"},
         {"control_request",
          [] {
              return encode(ControlRequestMsg{ControlOp::hold, {"Q1", "Q2"}, "spam"});
@@ -349,5 +363,5 @@ Test(ipc_golden, every_message_type_has_a_row) {
         cr_expect_str_eq(msg_type_name(static_cast<MsgType>(h.type)), g.name);
         names.push_back(g.name);
     }
-    cr_expect_eq(names.size(), 23u);
+    cr_expect_eq(names.size(), 25u);
 }

@@ -1,6 +1,6 @@
 // limit_messages_test.cpp - tests for the sending-limit messages of lib/ipc/messages.cpp
-// (limit_check, limit_reply, limit_count): truncated and over-long payloads are refused
-// first, then every field round-trips.
+// (limit_check, limit_reply, limit_count, limit_reserve, limit_release): truncated and over-long
+// payloads are refused first, then every field round-trips.
 #include <criterion/criterion.h>
 
 #include <cstring>
@@ -62,4 +62,26 @@ Test(limit_messages, round_trip) {
     cr_assert(decode(payload(encode(c)), c2));
     cr_expect(c2.identity == "alice" && c2.messages == 1 && c2.recipients == 250);
     cr_expect_str_eq(msg_type_name(MsgType::limit_count), "limit_count");
+}
+
+Test(limit_messages, reserve_and_release_round_trip) {
+    LimitReserveMsg k{21, "alice", 9, 1, 4};
+    std::string pk = payload(encode(k));
+    LimitReserveMsg k2;
+    cr_assert(decode(pk, k2));
+    cr_expect(k2.request_id == 21 && k2.identity == "alice" && k2.holder == 9 && k2.messages == 1 &&
+              k2.recipients == 4);
+    for (size_t n = 0; n < pk.size(); ++n)
+        cr_expect_not(decode(std::string_view(pk).substr(0, n), k2), "a %zu-byte prefix", n);
+    cr_expect_not(decode(pk + "x", k2), "trailing bytes");
+
+    LimitReleaseMsg l{"uid:1000", 9, 1, 2};
+    std::string pl = payload(encode(l));
+    LimitReleaseMsg l2;
+    cr_assert(decode(pl, l2));
+    cr_expect(l2.identity == "uid:1000" && l2.holder == 9 && l2.messages == 1 &&
+              l2.recipients == 2);
+    cr_expect_not(decode(pl.substr(0, pl.size() - 1), l2));
+    cr_expect_str_eq(msg_type_name(MsgType::limit_reserve), "limit_reserve");
+    cr_expect_str_eq(msg_type_name(MsgType::limit_release), "limit_release");
 }

@@ -1,8 +1,12 @@
 // send_limits_test.cpp - tests for smtpd/server/send_limits.cpp: who is limited, which
-// recipients count, and the 451 4.7.1 texts (which limit, when it frees up).
+// recipients count, the 451 4.7.1 texts (which limit, when it frees up), and a
+// transaction's hold being given back exactly once.
 #include <criterion/criterion.h>
 
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "smtpd/server/session_state.hpp"
 
@@ -92,4 +96,36 @@ Test(send_limits, refusals_name_the_limit_and_the_reset) {
     cr_assert(alone);
     cr_expect(alone->text.find("this message alone") != std::string::npos, "%s",
               alone->text.c_str());
+}
+
+// A hold is given back exactly once: by commit (counting one message and its recipients,
+// none when it has no counted recipient) or, without it, when the last reference goes.
+Test(send_limits, a_hold_is_released_once) {
+    using Call = std::pair<uint64_t, uint64_t>;
+    std::vector<Call> calls;
+    auto record = [&calls](uint64_t m, uint64_t r) { calls.emplace_back(m, r); };
+    {
+        auto h = std::make_shared<LimitHold>(5, record);
+        cr_expect_eq(h->holder(), 5u);
+        auto copy = h;  // a newer SendQuota of the same transaction
+        h.reset();
+        cr_expect(calls.empty(), "released while a quota still refers to it");
+    }
+    cr_assert_eq(calls.size(), 1u);
+    cr_expect(calls[0] == Call(0, 0), "given back, nothing counted");
+    calls.clear();
+    {
+        LimitHold h(6, record);
+        h.commit(3);
+        h.commit(4);  // a second commit does nothing
+    }
+    cr_assert_eq(calls.size(), 1u, "commit, and no release after it");
+    cr_expect(calls[0] == Call(1, 3));
+    calls.clear();
+    {
+        LimitHold h(7, record);
+        h.commit(0);
+    }
+    cr_assert_eq(calls.size(), 1u);
+    cr_expect(calls[0] == Call(0, 0), "a message to local recipients only is not counted");
 }
