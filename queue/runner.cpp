@@ -28,8 +28,7 @@ namespace {
 
 constexpr uint64_t kMaxReconnectDelay = 30;
 constexpr size_t kMaxStoredText = 512;
-constexpr size_t kRefillScan = 4096;    // due-index entries one refill passes at most
-constexpr size_t kMaxSpilled = 100000;  // new mail remembered as such while in the store
+constexpr size_t kRefillScan = 4096;  // due-index entries one refill passes at most
 
 uint64_t now_s() {
     return static_cast<uint64_t>(std::time(nullptr));
@@ -114,7 +113,6 @@ void Runner::add(Envelope&& env) {
     if (!room(env.recipients.size()) || (backlog && fresh_ >= fresh_share())) {
         // Durable and indexed already: read back when room frees (after due retries).
         if (auto due = envelope_due(env)) store_next_ = std::min(store_next_, *due);
-        if (spilled_.size() < kMaxSpilled) spilled_.insert(env.queue_id);
         arm();
         return;
     }
@@ -197,22 +195,23 @@ void Runner::refill(uint64_t now) {
     size_t limit = std::max<size_t>(1, settings_.active_limit);
     size_t free = limit > messages_.size() ? limit - messages_.size() : 0;
     if (store_next_ <= now && free > 0) {
-        // Due retries first, then new mail that add() left in the store (spilled_), each
-        // earliest due first; the walk passes at most kRefillScan entries.
+        // Due retries first, then new mail (never tried: due at 0 in the index, which is
+        // how it is known as such after a restart too), each earliest due first; the walk
+        // passes at most kRefillScan entries.
         std::vector<std::string> ids, spilled;
         bool more = false;
         size_t scanned = 0;
         uint64_t next = UINT64_MAX;
         auto r = store_.scan_due(
             now,
-            [&](std::string_view q, uint64_t) {
+            [&](std::string_view q, uint64_t due) {
                 std::string id(q);
                 if (messages_.count(id) || unreadable_.count(id)) return true;
                 if (ids.size() >= free || ++scanned > kRefillScan) {
                     more = true;
                     return false;
                 }
-                if (spilled_.count(id) == 0)
+                if (due != 0)
                     ids.push_back(std::move(id));
                 else if (spilled.size() < free)
                     spilled.push_back(std::move(id));
@@ -233,7 +232,6 @@ void Runner::refill(uint64_t now) {
         store_next_ = more ? now : next;
         for (size_t k = 0; k < ids.size(); ++k) {
             const std::string& id = ids[k];
-            spilled_.erase(id);
             auto env = store_.load_envelope(id);
             if (!env) {
                 log_error("%s; left in the store", env.error().message.c_str());
@@ -1013,7 +1011,6 @@ size_t Runner::remove(const std::vector<std::string>& ids, std::vector<std::stri
         }
         committer_.note_commit();
         drop(id);  // its schedule entries find no message and are dropped
-        spilled_.erase(id);
         log_info("%s: deleted by the administrator", id.c_str());
         ++n;
     }

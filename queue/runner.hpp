@@ -97,6 +97,8 @@ class Runner {
     void stop();
     size_t in_flight() const { return flights_.size(); }
     size_t messages() const { return messages_.size(); }  // in memory (the active set)
+    bool active(const std::string& id) const { return messages_.count(id) != 0; }
+    size_t fresh() const { return fresh_; }  // of them, those that came in as new mail
     size_t recipients() const { return active_rcpts_; }
     // Called when the last delivery in flight has reported (for a clean stop).
     void set_on_drained(std::function<void()> f) { on_drained_ = std::move(f); }
@@ -218,12 +220,11 @@ class Runner {
     size_t active_rcpts_ = 0;  // recipients of the messages in memory
     // The fair share under overload: while due mail waits in the store, new mail takes at
     // most half of the active set directly (add), the rest staying in the store, where
-    // it is remembered (spilled_); a refill from the store takes due retries first, then
-    // that new mail, each earliest due first. So neither starves the other: retries get
-    // the room refills find, new mail its half as it arrives. fresh_: the messages in
-    // memory that came in as new mail.
+    // it is due at 0 (never tried; so it is known as new after a restart as well); a
+    // refill from the store takes due retries first, then that new mail, each earliest
+    // due first. So neither starves the other: retries get the room refills find, new
+    // mail its half as it arrives. fresh_: the messages in memory that came in as new mail.
     size_t fresh_ = 0;
-    std::unordered_set<std::string> spilled_;
     size_t fresh_share() const { return std::max<size_t>(1, settings_.active_limit / 2); }
     // The earliest time the store may hold a due message that is not in memory (0: now;
     // UINT64_MAX: none known).

@@ -5,7 +5,9 @@
 // error:4xx mailertable route, answered by the runner itself) leave memory with their
 // next try in the index; a run-now pass retries every stored message exactly once; hold
 // and release work on messages that are only in the store; a new message that finds the
-// set full is read back later, not lost.
+// set full is read back later, not lost; and a runner started on a store that holds both
+// due retries and new mail (a restart under overload) knows the new mail as such: the
+// retries are taken first and the new mail only into its share.
 #include <criterion/criterion.h>
 #include <event2/event.h>
 #include <unistd.h>
@@ -199,6 +201,36 @@ void deferred_leave_memory(bool bdb) {
     cr_expect_eq(f.load(5).recipients[0].attempts, 2u);
 }
 
+// A restart under overload: 4 messages never tried (due at 0) and 2 due retries. With
+// room for 4, the retries are read first and then 2 of the new ones, counted as new mail.
+void restart_knows_new_mail(bool bdb) {
+    Fixture f(bdb);
+    for (size_t i = 0; i < 4; ++i)
+        f.put(i, "local.test");
+    uint64_t now = static_cast<uint64_t>(std::time(nullptr));
+    for (size_t i = 4; i < 6; ++i) {
+        Envelope e = make_env(i, "local.test");
+        for (auto& r : e.recipients) {
+            r.state = RcptState::deferred;
+            r.attempts = 1;
+            r.next_try = now - 10;
+        }
+        std::string err;
+        cr_assert_eq(f.store->put(e, "Subject: t\r\n\r\nx\r\n", err), PutStatus::ok, "%s",
+                     err.c_str());
+    }
+    RunnerSettings s = settings();
+    s.active_limit = 4;
+    f.start(s);
+    f.run();
+    cr_expect_eq(f.runner->messages(), 4u, "%s: %zu in memory", f.store->kind(),
+                 f.runner->messages());
+    cr_expect(f.runner->active(qid_of(4)) && f.runner->active(qid_of(5)),
+              "%s: the due retries were not taken first", f.store->kind());
+    cr_expect_eq(f.runner->fresh(), 2u, "%s: %zu counted as new mail", f.store->kind(),
+                 f.runner->fresh());
+}
+
 // The recipient limit bounds the set too; one message bigger than it still goes when the
 // set is empty.
 void recipient_limit(bool bdb) {
@@ -243,6 +275,13 @@ Test(runner, bdb_recipient_limit) {
 }
 
 // delays=: Postfix's rounding, bad values (negative, NaN) as 0.
+Test(runner, memory_restart_knows_new_mail) {
+    restart_knows_new_mail(false);
+}
+Test(runner, bdb_restart_knows_new_mail) {
+    restart_knows_new_mail(true);
+}
+
 Test(runner, format_delays_table) {
     struct Case {
         double a, b, c, d;
