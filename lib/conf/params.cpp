@@ -270,19 +270,21 @@ const std::vector<Param>& param_table() {
                 "login. The hour is approximated by 12 buckets of 5 minutes, the day by 24 of "
                 "one hour; the counts are kept by tegami-auth in auth_dir/limits.db and "
                 "survive restarts (written at most 10 seconds late). Sessions of one user that "
-                "run at once are checked at MAIL against the same count, so together they may "
-                "exceed the limit by what they send at once: at most one message (and its "
-                "recipients) per concurrent session. Messages are counted when accepted, not "
-                "reserved at MAIL, because a reservation needs a release for every transaction "
-                "that ends without a message (RSET, every RCPT refused, a dropped connection, "
-                "an smtpd restart), and a lost release would refuse a user mail never sent; "
-                "smtpd_client_connection_count_limit bounds such sessions per client address. "
-                "Overridden per user by "
-                "sender_limit_map. 0: no limit."),
+                "run at once cannot each use the same remaining room: a transaction in "
+                "progress holds its message from MAIL (and its counted recipients from each "
+                "RCPT) in tegami-auth, and what it holds counts for every other transaction of "
+                "that user as if it were sent; so with one message left, a second session's "
+                "MAIL is refused while the first transaction runs. The hold is given back when "
+                "the transaction ends without a message (RSET, HELO/EHLO, QUIT, a refusal at "
+                "DATA or the end of data, a dropped connection), turned into the count when the "
+                "queue accepts the message, dropped with smtpd's channel when smtpd or "
+                "tegami-auth restarts, and in any case dropped after an hour untouched. "
+                "Overridden per user by sender_limit_map. 0: no limit."),
         P_COUNT(sender_limit_hour_recipients, "0",
                 "Per-user sending limit: recipients outside local_domains and virtual_domains "
                 "each user may send to within the last hour (see sender_limit_hour_messages); "
-                "past it RCPT is answered 451 4.7.1. 0: no limit."),
+                "past it RCPT is answered 451 4.7.1 (each counted RCPT asks tegami-auth, which "
+                "counts what other transactions of the user hold). 0: no limit."),
         P_COUNT(sender_limit_day_messages, "0",
                 "Per-user sending limit: messages within the last day (see "
                 "sender_limit_hour_messages). 0: no limit."),
