@@ -26,7 +26,7 @@ constexpr int kStopGraceSeconds = 10;
 RunnerSettings settings_from(const Config& c) {
     RunnerSettings s;
     s.retry = RetryPolicy{c.queue_retry_min, c.queue_retry_max, c.queue_lifetime};
-    s.max_in_flight = std::max<size_t>(1, 2 * c.local_concurrency);
+    s.max_in_flight = local_requests_in_flight(c);
     s.local_socket = local_socket_path(c);
     s.remote_socket = remote_socket_path(c);
     s.hostname = c.hostname;

@@ -34,6 +34,12 @@ namespace {
 
 constexpr int kStopWaitSec = 60;
 
+int64_t mono_ms() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
 template <typename F>
 void guarded(const char* what, F&& f) noexcept {
     try {
@@ -58,6 +64,7 @@ void LocalServer::init(DaemonContext& ctx) {
     accept_ev_.reset(event_new(ctx.base, listen_fd_, EV_READ | EV_PERSIST, on_accept_cb, this));
     sigchld_ev_.reset(evsignal_new(ctx.base, SIGCHLD, on_sigchld_cb, this));
     cleanup_ev_.reset(event_new(ctx.base, -1, 0, on_cleanup_cb, this));
+    gather_ev_.reset(event_new(ctx.base, -1, 0, on_gather_cb, this));
     if (!accept_ev_ || !sigchld_ev_ || !cleanup_ev_) log_fatal(Exit::os_err, "local: event_new");
     event_add(accept_ev_.get(), nullptr);
     event_add(sigchld_ev_.get(), nullptr);
@@ -97,6 +104,14 @@ void LocalServer::on_accept_cb(evutil_socket_t, short, void* arg) noexcept {
 
 void LocalServer::on_sigchld_cb(evutil_socket_t, short, void* arg) noexcept {
     guarded("reap", [arg] { static_cast<LocalServer*>(arg)->reap(); });
+}
+
+void LocalServer::on_gather_cb(evutil_socket_t, short, void* arg) noexcept {
+    guarded("gather", [arg] {
+        auto* s = static_cast<LocalServer*>(arg);
+        s->gather_armed_ = false;
+        s->start_jobs();
+    });
 }
 
 void LocalServer::on_cleanup_cb(evutil_socket_t, short, void* arg) noexcept {
@@ -389,9 +404,33 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
             finish(j, Outcome{5, "5.4.6", "mail loop: already delivered to " + to}, "");
             continue;
         }
+        j.queued_ms = mono_ms();
         queue_.push_back(std::move(j));
     }
     start_jobs();
+}
+
+// A mailbox's batch waits local_batch_delay_ms from its first job for more to join it
+// (the gather timer calls start_jobs again when the first of them is due), unless local
+// already holds the queue's whole window of deliveries, or a full batch for it waits.
+bool LocalServer::gathering(const Job& j) {
+    uint64_t delay = cfg().local_batch_delay_ms;
+    if (delay == 0 || j.d.kind != TargetKind::mailbox) return false;
+    int64_t left = static_cast<int64_t>(delay) - (mono_ms() - j.queued_ms);
+    if (left <= 0) return false;
+    size_t held = queue_.size(), same = 0;
+    for (const auto& [pid, c] : children_)
+        held += c->jobs.size();
+    if (held >= local_requests_in_flight(cfg())) return false;
+    std::string key = j.d.key();
+    for (const auto& q : queue_)
+        if (q.d.key() == key && ++same >= kMaxBatch) return false;
+    if (!gather_armed_) {
+        timeval tv{static_cast<time_t>(left / 1000), static_cast<suseconds_t>(left % 1000 * 1000)};
+        event_add(gather_ev_.get(), &tv);
+        gather_armed_ = true;
+    }
+    return true;
 }
 
 bool LocalServer::busy(const std::string& key) const {
@@ -437,6 +476,10 @@ void LocalServer::start_jobs() {
     for (auto it = queue_.begin(); it != queue_.end() && !ctx_->stopping;) {
         std::string key = it->d.key();
         if (busy(key)) {
+            ++it;
+            continue;
+        }
+        if (gathering(*it)) {
             ++it;
             continue;
         }

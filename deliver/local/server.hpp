@@ -75,6 +75,7 @@ class LocalServer {
         std::shared_ptr<Request> req;
         Delivery d;                 // a mailbox, program or file, and who it runs as
         std::vector<size_t> rcpts;  // the request's recipients that reach it
+        int64_t queued_ms = 0;      // when it joined queue_ (monotonic)
     };
     // A delivery process: one mailbox (or program, or file) and who it runs as. A
     // mailbox's process stays for local_idle_time after its batch for the next one; the
@@ -122,6 +123,7 @@ class LocalServer {
     void read_reports(Child& c);
     void batch_done(Child& c, const int* wait_status);
     bool busy(const std::string& key) const;
+    bool gathering(const Job& j);
     void reap();
     std::string delivered_to(const Job& j) const;
     void finish(const Job& j, const Outcome& o, const std::string& detail);
@@ -137,7 +139,9 @@ class LocalServer {
     time_t aliases_checked_ = 0;
     UserCache users_;  // recipients' identities for the delivery children
     std::string aliases_error_;
-    EventPtr accept_ev_, sigchld_ev_, cleanup_ev_, stop_timer_;
+    EventPtr accept_ev_, sigchld_ev_, cleanup_ev_, stop_timer_, gather_ev_;
+    bool gather_armed_ = false;
+    static void on_gather_cb(evutil_socket_t, short, void* arg) noexcept;
     std::map<uint64_t, std::unique_ptr<ipc::Channel>> conns_;
     std::vector<std::unique_ptr<ipc::Channel>> dead_;  // closed, freed outside their callbacks
     std::deque<Job> queue_;

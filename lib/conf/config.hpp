@@ -140,6 +140,7 @@ struct Config {
     std::string mailbox_transport;  // "" or "lmtp:unix:/path", "lmtp:inet:host:port"
     uint64_t local_concurrency = 0;
     uint64_t local_idle_time = 0;              // seconds
+    uint64_t local_batch_delay_ms = 0;         // a mailbox's batch gathers this long
     std::string recipient_delimiter;           // "+": user+detail reaches user ("" = off)
     std::string default_user;                  // runs |program and /file targets of aliases
     std::vector<std::string> virtual_domains;  // domains mapped by virtual_map
@@ -192,6 +193,11 @@ std::vector<std::string> config_keys();
 // The account a daemon ("smtpd", "queue", "local", "auth", "remote") runs as when
 // master is root: its own key, else user + "-" + daemon.
 std::string daemon_user(const Config& c, std::string_view daemon);
+// The deliveries the queue has in flight to local at most (its window); local starts a
+// gathering batch at once when it holds that many, since no more can come.
+inline uint64_t local_requests_in_flight(const Config& c) {
+    return c.local_concurrency > 0 ? 2 * c.local_concurrency : 1;
+}
 
 // Default configuration file path (set at build time: $(SYSCONFDIR)/tegami/tegami.conf).
 const char* default_config_path();

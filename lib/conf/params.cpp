@@ -441,6 +441,14 @@ const std::vector<Param>& param_table() {
                "local_concurrency (it is ended when another mailbox needs the slot) and is "
                "ended on SIGHUP. 0 makes a process per batch. Programs and files always get "
                "a process per batch."),
+        P_COUNT(local_batch_delay_ms, "5",
+                "Milliseconds a mailbox's next batch waits for company before it starts, once "
+                "no batch for that mailbox is running: the messages that arrive meanwhile are "
+                "appended with one lock and one fsync instead of one each, which at a few "
+                "thousand messages a second halves local's CPU and the disk's sync load. A "
+                "batch starts at once when local holds as many deliveries as the queue sends "
+                "it at most (twice local_concurrency), since no more can come. Programs and "
+                "files are not delayed. 0: each batch starts at once."),
         P_STR(recipient_delimiter, "+",
               "The character that separates a user name from a detail: user+detail@domain is "
               "accepted and delivered to user (with Delivered-To naming user+detail) unless an "

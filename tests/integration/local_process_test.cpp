@@ -1,8 +1,9 @@
 // local_process_test.cpp - the delivery processes of tegami-local in the real suite: the
 // process that delivered to a mailbox takes that mailbox's next batch without a new fork
 // while local_idle_time runs, runs as the recipient, ends when the time is up, on SIGHUP
-// and when another target needs its slot at local_concurrency, a killed idle process
-// costs no mail, and (as root) a recipient whose uid changed is never delivered to by the
+// and when another target needs its slot at local_concurrency, a mailbox's batch waits
+// local_batch_delay_ms for company unless local holds the queue's whole window, a killed idle
+// process costs no mail, and (as root) a recipient whose uid changed is never delivered to by the
 // process started as the old one. The processes are read from /proc (tegami-local's
 // children).
 #include <criterion/criterion.h>
@@ -257,4 +258,40 @@ Test(local_process, a_changed_uid_gets_a_new_process) {
               static_cast<long>(new_uid));
     stop_sandbox();
     run_command({"/usr/sbin/userdel", user}, 20);
+}
+
+// local_batch_delay_ms: a lone message for a mailbox waits (here a minute) for company;
+// at local_concurrency = 1 the queue sends local at most 2 deliveries at once, so the
+// second message completes the window and both go in one batch at once.
+Test(local_process, a_batch_gathers_until_the_window_is_full) {
+    start_with({"local_batch_delay_ms = 60000", "local_concurrency = 1", "local_idle_time = 0"});
+    Sandbox& s = sandbox();
+    const std::string rcpt = mail_user() + "@localhost";
+    auto queue_one = [&](const std::string& token) {
+        SmtpClient c;
+        IT_ASSERT(smtp_hello(c, s.port), "EHLO");
+        Reply r = smtp_send(c, "sender@example.org", {rcpt},
+                            "Subject: " + token + "\r\n\r\nbody-" + token + "\r\n");
+        c.cmd("QUIT");
+        std::string qid = queued_id(r);
+        IT_ASSERT(!qid.empty(), "refused: %s", r.text().c_str());
+        return qid;
+    };
+    std::string first = queue_one("gather-1");
+    usleep(700 * 1000);
+    IT_EXPECT(s.log().find(first + ": removed") == std::string::npos,
+              "a lone message did not wait for company");
+    IT_EXPECT(count_of(s.mbox(mail_user()), "body-gather-1\n") == 0, "delivered already");
+    std::string second = queue_one("gather-2");
+    bool both = wait_until(
+        [&] {
+            std::string log = s.log();
+            return log.find(first + ": removed") != std::string::npos &&
+                   log.find(second + ": removed") != std::string::npos;
+        },
+        20000);
+    IT_ASSERT(both, "the full window did not start the batch:\n%s", s.log().c_str());
+    std::string box = s.mbox(mail_user());
+    IT_EXPECT(count_of(box, "body-gather-1\n") == 1 && count_of(box, "body-gather-2\n") == 1,
+              "the mailbox holds:\n%s", box.c_str());
 }
