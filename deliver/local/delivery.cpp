@@ -20,6 +20,7 @@
 #include "deliver/local/batch.hpp"
 #include "deliver/local/maildir.hpp"
 #include "deliver/local/mbox.hpp"
+#include "lib/core/clock.hpp"
 #include "lib/core/unique_fd.hpp"
 #include "lib/priv/priv.hpp"
 
@@ -94,12 +95,6 @@ Result<void> load_bodies(Batch& b, std::vector<std::string>& copies,
     return {};
 }
 
-long now_ms() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
 // Runs one |program with the message on its standard input, as the current user, in a
 // clean environment, with a deadline. Returns the report: the program's exit status (a
 // sysexits code) and the first line of its output as the reason.
@@ -150,8 +145,8 @@ MessageReport run_program(const ChildSpec& spec, const MailMessage& m) {
     input.reserve(spec.write_piece);
     fcntl(in_w.get(), F_SETFL, O_NONBLOCK);
     fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
-    long deadline =
-        now_ms() + static_cast<long>(cfg.program_timeout ? cfg.program_timeout : 60) * 1000;
+    int64_t deadline = monotonic_ms() +
+                       static_cast<int64_t>(cfg.program_timeout ? cfg.program_timeout : 60) * 1000;
     size_t off = 0;
     std::string output;
     bool timed_out = false;
@@ -160,7 +155,7 @@ MessageReport run_program(const ChildSpec& spec, const MailMessage& m) {
     for (;;) {
         pid_t w = ::waitpid(pid, &st, WNOHANG);
         if (w == pid) break;
-        long left = deadline - now_ms();
+        int64_t left = deadline - monotonic_ms();
         if (left <= 0) {
             timed_out = true;
             ::kill(-pid, SIGKILL);

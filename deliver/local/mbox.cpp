@@ -18,17 +18,12 @@
 
 #include "deliver/local/mbox_journal.hpp"
 #include "deliver/local/write_all.hpp"
+#include "lib/core/clock.hpp"
 #include "lib/core/unique_fd.hpp"
 
 namespace tegami::local {
 
 namespace {
-
-long now_ms() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
 
 void pause_ms(int ms) {
     timespec ts{ms / 1000, static_cast<long>(ms % 1000) * 1000000};
@@ -73,7 +68,7 @@ bool holder_gone(int dirfd, const std::string& name, time_t mtime) {
 }
 
 Result<bool> DotLock::acquire(int dirfd, std::string name, const MboxOptions& opt) {
-    long deadline = now_ms() + opt.lock_wait_ms;
+    int64_t deadline = monotonic_ms() + opt.lock_wait_ms;
     for (;;) {
         UniqueFd fd(::openat(dirfd, name.c_str(),
                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
@@ -95,13 +90,13 @@ Result<bool> DotLock::acquire(int dirfd, std::string name, const MboxOptions& op
             ::unlinkat(dirfd, name.c_str(), 0);
             continue;
         }
-        if (now_ms() >= deadline) return make_error(Exit::temp_fail, "mailbox is dotlocked");
+        if (monotonic_ms() >= deadline) return make_error(Exit::temp_fail, "mailbox is dotlocked");
         pause_ms(opt.retry_ms);
     }
 }
 
 Result<void> lock_fcntl(int fd, const MboxOptions& opt) {
-    long deadline = now_ms() + opt.lock_wait_ms;
+    int64_t deadline = monotonic_ms() + opt.lock_wait_ms;
     for (;;) {
         struct flock fl {};
         fl.l_type = F_WRLCK;
@@ -109,7 +104,7 @@ Result<void> lock_fcntl(int fd, const MboxOptions& opt) {
         if (::fcntl(fd, F_SETLK, &fl) == 0) return {};
         if (errno != EACCES && errno != EAGAIN && errno != EINTR)
             return sys_error("fcntl lock", errno, Exit::temp_fail);
-        if (now_ms() >= deadline) return make_error(Exit::temp_fail, "mailbox is locked");
+        if (monotonic_ms() >= deadline) return make_error(Exit::temp_fail, "mailbox is locked");
         pause_ms(opt.retry_ms);
     }
 }

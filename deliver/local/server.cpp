@@ -22,6 +22,7 @@
 
 #include "deliver/local/batch.hpp"
 #include "deliver/local/forward.hpp"
+#include "lib/core/clock.hpp"
 #include "lib/core/log.hpp"
 #include "lib/mail/address.hpp"
 #include "lib/map/recipients.hpp"
@@ -33,12 +34,6 @@ namespace tegami::local {
 namespace {
 
 constexpr int kStopWaitSec = 60;
-
-int64_t mono_ms() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
 
 template <typename F>
 void guarded(const char* what, F&& f) noexcept {
@@ -404,7 +399,7 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
             finish(j, Outcome{5, "5.4.6", "mail loop: already delivered to " + to}, "");
             continue;
         }
-        j.queued_ms = mono_ms();
+        j.queued_ms = monotonic_ms();
         queue_.push_back(std::move(j));
     }
     start_jobs();
@@ -416,7 +411,7 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
 bool LocalServer::gathering(const Job& j) {
     uint64_t delay = cfg().local_batch_delay_ms;
     if (delay == 0 || j.d.kind != TargetKind::mailbox) return false;
-    int64_t left = static_cast<int64_t>(delay) - (mono_ms() - j.queued_ms);
+    int64_t left = static_cast<int64_t>(delay) - (monotonic_ms() - j.queued_ms);
     if (left <= 0) return false;
     size_t held = queue_.size(), same = 0;
     for (const auto& [pid, c] : children_)

@@ -42,12 +42,8 @@ const char* msg_type_name(MsgType t) {
             return "auth_reply";
         case MsgType::auth_check:
             return "auth_check";
-        case MsgType::limit_check:
-            return "limit_check";
         case MsgType::limit_reply:
             return "limit_reply";
-        case MsgType::limit_count:
-            return "limit_count";
         case MsgType::limit_reserve:
             return "limit_reserve";
         case MsgType::limit_release:

@@ -221,12 +221,6 @@ struct Fields<ControlResultMsg> {
 };
 
 template <>
-struct Fields<LimitCheckMsg> {
-    static constexpr MsgType type = MsgType::limit_check;
-    static void of(auto& f, auto& m) { f(m.request_id, m.identity); }
-};
-
-template <>
 struct Fields<LimitWindowMsg> {
     static void of(auto& f, auto& m) {
         f(m.max_messages, m.max_recipients, m.messages, m.recipients, m.messages_free_at,
@@ -238,12 +232,6 @@ template <>
 struct Fields<LimitReplyMsg> {
     static constexpr MsgType type = MsgType::limit_reply;
     static void of(auto& f, auto& m) { f(m.request_id, m.status, m.hour, m.day); }
-};
-
-template <>
-struct Fields<LimitCountMsg> {
-    static constexpr MsgType type = MsgType::limit_count;
-    static void of(auto& f, auto& m) { f(m.identity, m.messages, m.recipients); }
 };
 
 template <>
@@ -453,9 +441,7 @@ TEGAMI_IPC_MESSAGE(AuthReplyMsg)
 TEGAMI_IPC_MESSAGE(ControlRequestMsg)
 TEGAMI_IPC_MESSAGE(ControlListMsg)
 TEGAMI_IPC_MESSAGE(ControlResultMsg)
-TEGAMI_IPC_MESSAGE(LimitCheckMsg)
 TEGAMI_IPC_MESSAGE(LimitReplyMsg)
-TEGAMI_IPC_MESSAGE(LimitCountMsg)
 TEGAMI_IPC_MESSAGE(LimitReserveMsg)
 TEGAMI_IPC_MESSAGE(LimitReleaseMsg)
 

@@ -276,10 +276,6 @@ struct AuthReplyMsg {
 // ---- smtpd <-> auth: per-user sending limits (smtpd/server/limits_policy.hpp asks,
 // smtpd/auth/counter_store.hpp counts). identity: "alice" (an authenticated login) or
 // "uid:1000" (a local submitter on the MSP socket).
-struct LimitCheckMsg {
-    uint64_t request_id = 0;
-    std::string identity;
-};
 
 // One window (the last hour or day): the identity's limits (0: none), what it sent, and
 // when each count falls below its limit (0: it is below), seconds since the epoch;
@@ -294,19 +290,12 @@ struct LimitWindowMsg {
     uint64_t next_drop = 0;
 };
 
-// auth -> smtpd. status kStatusOk, or kStatusTemp when the counters cannot be read.
+// auth -> smtpd, the answer to a LimitReserveMsg (its status values are given there).
 struct LimitReplyMsg {
     uint64_t request_id = 0;
     uint32_t status = kStatusTemp;
     LimitWindowMsg hour;
     LimitWindowMsg day;
-};
-
-// smtpd -> auth, after the queue's durable 250: one message and its counted recipients.
-struct LimitCountMsg {
-    std::string identity;
-    uint64_t messages = 0;
-    uint64_t recipients = 0;
 };
 
 // smtpd -> auth, answered by a LimitReplyMsg: hold `messages` and `recipients` (the totals
@@ -335,16 +324,12 @@ struct LimitReleaseMsg {
 };
 
 std::string encode(const ListenerMsg& m, uint32_t nfds);
-std::string encode(const LimitCheckMsg& m);
 std::string encode(const LimitReserveMsg& m);
 std::string encode(const LimitReleaseMsg& m);
 bool decode(std::string_view payload, LimitReserveMsg& m);
 bool decode(std::string_view payload, LimitReleaseMsg& m);
 std::string encode(const LimitReplyMsg& m);
-std::string encode(const LimitCountMsg& m);
-bool decode(std::string_view payload, LimitCheckMsg& m);
 bool decode(std::string_view payload, LimitReplyMsg& m);
-bool decode(std::string_view payload, LimitCountMsg& m);
 std::string encode(const SubmitMsg& m);
 std::string encode(const SubmitResultMsg& m);
 std::string encode(const BodyChunkMsg& m);

@@ -59,10 +59,9 @@ enum class MsgType : uint16_t {
     auth_cancel = 62,  // smtpd -> auth: AuthCancelMsg, "*" or the session went away
     auth_reply = 63,   // auth -> smtpd: AuthReplyMsg, the answer to start/step/check
     auth_check = 64,   // smtpd -> auth: AuthCheckMsg, is this client address refused?
-    // smtpd <-> auth: the per-user sending limits (the counters live in tegami-auth)
-    limit_check = 65,    // smtpd -> auth: LimitCheckMsg, an identity's limits and counts
-    limit_reply = 66,    // auth -> smtpd: LimitReplyMsg, the answer to limit_check
-    limit_count = 67,    // smtpd -> auth: LimitCountMsg, a message accepted (no answer)
+    // smtpd <-> auth: the per-user sending limits (the counters live in tegami-auth);
+    // 65 and 67 (a query without a hold, a count without a release) are retired
+    limit_reply = 66,    // auth -> smtpd: LimitReplyMsg, the answer to limit_reserve
     limit_reserve = 68,  // smtpd -> auth: LimitReserveMsg, hold a transaction's share
     limit_release = 69,  // smtpd -> auth: LimitReleaseMsg, the share counted or given back
     // sendmail (mailq, -q, -Q) <-> queue, on queue_control_socket (peer uid checked)

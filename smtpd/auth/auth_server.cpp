@@ -215,21 +215,6 @@ void AuthServer::on_frame(uint64_t sid, ipc::MsgType type, std::string_view payl
             }
             break;
         }
-        case ipc::MsgType::limit_check: {
-            ipc::LimitCheckMsg m;
-            if ((ok = ipc::decode(payload, m))) {
-                ipc::LimitReplyMsg r =
-                    limiter_->check(*ctx_.config, m.identity, std::time(nullptr));
-                r.request_id = m.request_id;
-                it->second.channel->send(ipc::encode(r));
-            }
-            break;
-        }
-        case ipc::MsgType::limit_count: {
-            ipc::LimitCountMsg m;
-            if ((ok = ipc::decode(payload, m))) limiter_->count(m, std::time(nullptr));
-            break;
-        }
         case ipc::MsgType::limit_reserve: {
             ipc::LimitReserveMsg m;
             if ((ok = ipc::decode(payload, m))) {

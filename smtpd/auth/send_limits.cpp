@@ -108,12 +108,12 @@ ipc::LimitReplyMsg SendLimiter::counts(const Config& c, const std::string& ident
     return r;
 }
 
-void SendLimiter::count(const ipc::LimitCountMsg& m, time_t now) {
-    if (m.identity.empty() || m.identity.size() > 512) return;
-    store_->add(m.identity, m.messages, m.recipients, now);
-}
-
 namespace {
+
+// An identity smtpd made: a login or "uid:N", never empty, bounded.
+bool valid_identity(const std::string& id) {
+    return !id.empty() && id.size() <= 512;
+}
 
 // Whether `want` more fits one window's limits (0: none). Only what is asked for is
 // checked: a MAIL asks for a message, a RCPT for recipients (and keeps its message).
@@ -129,7 +129,7 @@ bool fits(const ipc::LimitWindowMsg& w, uint64_t messages, uint64_t recipients) 
 ipc::LimitReplyMsg SendLimiter::reserve(const Config& c, uint64_t conn,
                                         const ipc::LimitReserveMsg& m, time_t now) {
     ipc::LimitReplyMsg r;
-    if (m.identity.empty() || m.identity.size() > 512) return r;  // kStatusTemp
+    if (!valid_identity(m.identity)) return r;  // kStatusTemp
     HoldKey key{conn, m.holder};
     auto it = holds_.find(key);
     Held others;
@@ -161,8 +161,8 @@ ipc::LimitReplyMsg SendLimiter::reserve(const Config& c, uint64_t conn,
 void SendLimiter::release(uint64_t conn, const ipc::LimitReleaseMsg& m, time_t now) {
     auto it = holds_.find(HoldKey{conn, m.holder});
     if (it != holds_.end()) forget(it);
-    if (m.messages || m.recipients)
-        count(ipc::LimitCountMsg{m.identity, m.messages, m.recipients}, now);
+    if ((m.messages || m.recipients) && valid_identity(m.identity))
+        store_->add(m.identity, m.messages, m.recipients, now);
 }
 
 void SendLimiter::forget(std::map<HoldKey, Hold>::iterator it) {

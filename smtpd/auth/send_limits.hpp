@@ -49,7 +49,6 @@ class SendLimiter {
     explicit SendLimiter(std::unique_ptr<CounterStore> store) : store_(std::move(store)) {}
     // The identity's limits and counts at `now`, what every holder holds included.
     ipc::LimitReplyMsg check(const Config& c, const std::string& identity, time_t now);
-    void count(const ipc::LimitCountMsg& m, time_t now);
     // conn: the smtpd channel the message came on (holders are numbered per channel).
     ipc::LimitReplyMsg reserve(const Config& c, uint64_t conn, const ipc::LimitReserveMsg& m,
                                time_t now);

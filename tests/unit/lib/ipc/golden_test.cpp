@@ -221,23 +221,11 @@ const std::vector<Golden>& goldens() {
          },
          redo_as<AuthCheckMsg>(),
          "494d47540400400015000000000000001100000000000000090000003139322e302e322e32"},
-        {"limit_check",
-         [] {
-             return encode(LimitCheckMsg{18, "uid:1000"});
-         },
-         redo_as<LimitCheckMsg>(),
-         "494d47540400410014000000000000001200000000000000080000007569643a31303030"},
         {"limit_reply", [] { return encode(limit_reply_sample()); }, redo_as<LimitReplyMsg>(),
          "494d4754040042007c000000000000000c0000000000000002000000010000000000000002000000000000000"
          "30000000000000004000000000000000500000000000000060000000000000007000000000000000b00000000"
          "0000000c000000000000000d000000000000000e000000000000000f000000000000001000000000000000110"
          "0000000000000"},
-        {"limit_count",
-         [] {
-             return encode(LimitCountMsg{"alice", 1, 250});
-         },
-         redo_as<LimitCountMsg>(),
-         "494d475404004300190000000000000005000000616c6963650100000000000000fa00000000000000"},
         {"limit_reserve",
          [] {
              return encode(LimitReserveMsg{19, "alice", 9, 1, 4});
@@ -363,5 +351,5 @@ Test(ipc_golden, every_message_type_has_a_row) {
         cr_expect_str_eq(msg_type_name(static_cast<MsgType>(h.type)), g.name);
         names.push_back(g.name);
     }
-    cr_expect_eq(names.size(), 25u);
+    cr_expect_eq(names.size(), 23u);
 }

@@ -1,5 +1,5 @@
 // limit_messages_test.cpp - tests for the sending-limit messages of lib/ipc/messages.cpp
-// (limit_check, limit_reply, limit_count, limit_reserve, limit_release): truncated and over-long
+// (limit_reply, limit_reserve, limit_release): truncated and over-long
 // payloads are refused first, then every field round-trips.
 #include <criterion/criterion.h>
 
@@ -27,21 +27,16 @@ Test(limit_messages, short_and_long_payloads_are_refused) {
     for (size_t n = 0; n < p.size(); ++n)
         cr_expect_not(decode(std::string_view(p).substr(0, n), out), "a %zu-byte prefix", n);
     cr_expect_not(decode(p + "x", out), "trailing bytes");
-    LimitCountMsg c{"alice", 1, 3};
+    LimitReleaseMsg c{"alice", 5, 1, 3};
     std::string pc = payload(encode(c));
-    LimitCountMsg cout;
+    LimitReleaseMsg cout;
     cr_expect_not(decode(pc.substr(0, pc.size() - 1), cout));
     cr_expect_not(decode(pc + '\0', cout));
-    LimitCheckMsg k;
+    LimitReserveMsg k;
     cr_expect_not(decode("", k));
 }
 
 Test(limit_messages, round_trip) {
-    LimitCheckMsg k{42, "uid:1000"};
-    LimitCheckMsg k2;
-    cr_assert(decode(payload(encode(k)), k2));
-    cr_expect(k2.request_id == 42 && k2.identity == "uid:1000");
-
     LimitReplyMsg r;
     r.request_id = 9;
     r.status = kStatusTemp;
@@ -56,12 +51,6 @@ Test(limit_messages, round_trip) {
     cr_expect(r2.request_id == 9 && r2.status == kStatusTemp);
     cr_expect(r2.hour.max_messages == 1 && r2.hour.next_drop == 7);
     cr_expect(r2.day.messages == 13 && r2.day.recipients_free_at == 16);
-
-    LimitCountMsg c{"alice", 1, 250};
-    LimitCountMsg c2;
-    cr_assert(decode(payload(encode(c)), c2));
-    cr_expect(c2.identity == "alice" && c2.messages == 1 && c2.recipients == 250);
-    cr_expect_str_eq(msg_type_name(MsgType::limit_count), "limit_count");
 }
 
 Test(limit_messages, reserve_and_release_round_trip) {

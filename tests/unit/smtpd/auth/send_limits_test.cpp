@@ -46,10 +46,10 @@ Test(auth_limits, check_answers_the_defaults_and_counts) {
     c.sender_limit_day_recipients = 10;
     SendLimiter l(std::make_unique<BdbCounterStore>());
     time_t t = 3600 * 500;
-    ipc::LimitCountMsg m{"alice", 1, 4};
-    l.count(m, t);
-    l.count(m, t + 1);
-    l.count(ipc::LimitCountMsg{"", 1, 1}, t);  // no identity: ignored
+    ipc::LimitReleaseMsg m{"alice", 0, 1, 4};  // accepted messages, counted by their release
+    l.release(1, m, t);
+    l.release(1, m, t + 1);
+    l.release(1, ipc::LimitReleaseMsg{"", 0, 1, 1}, t);  // no identity: ignored
     auto r = l.check(c, "alice", t + 2);
     cr_expect_eq(r.status, ipc::kStatusOk);
     cr_expect(r.hour.max_messages == 2 && r.hour.messages == 2 && r.hour.recipients == 8);
@@ -80,7 +80,7 @@ Test(auth_limits, a_held_message_is_not_there_for_another_transaction) {
     c.sender_limit_hour_messages = 2;
     SendLimiter l(std::make_unique<BdbCounterStore>());
     time_t t = 3600 * 500;
-    l.count(ipc::LimitCountMsg{"alice", 1, 0}, t);
+    l.release(1, ipc::LimitReleaseMsg{"alice", 0, 1, 0}, t);
     auto a = l.reserve(c, 1, want("alice", 10, 1, 0), t);
     cr_expect_eq(a.status, ipc::kStatusOk);
     cr_expect_eq(a.hour.messages, 1u, "the reply counts the sent one, not its own hold");
