@@ -184,7 +184,7 @@ template <>
 struct Fields<AuthReplyMsg> {
     static constexpr MsgType type = MsgType::auth_reply;
     static void of(auto& f, auto& m) {
-        f(m.request_id, within(m.status, kAuthContinue, kAuthNoMech), m.challenge, m.login, m.text);
+        f(m.request_id, within(m.status, kAuthContinue, kAuthWeak), m.challenge, m.login, m.text);
     }
 };
 

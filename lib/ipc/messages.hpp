@@ -263,6 +263,7 @@ constexpr uint32_t kAuthFail = 5;       // 535 5.7.8
 constexpr uint32_t kAuthMalformed = 6;  // 501 5.5.2: the SASL message breaks its syntax
 constexpr uint32_t kAuthBlocked = 7;    // 421 4.7.0 and close: too many failures
 constexpr uint32_t kAuthNoMech = 8;     // 504 5.5.4: mechanism not offered
+constexpr uint32_t kAuthWeak = 9;       // 534 5.7.9: the login needs a stronger mechanism
 
 // auth -> smtpd. A failure reply comes only after the delay the penalty box imposes.
 struct AuthReplyMsg {

@@ -38,24 +38,58 @@ struct CryptData {
 
 }  // namespace
 
+std::optional<MechFloor> parse_mech_floor(std::string_view name) {
+    std::string up;
+    for (char ch : name)
+        up += (ch >= 'a' && ch <= 'z') ? static_cast<char>(ch - 'a' + 'A') : ch;
+    if (up == "PLAIN") return MechFloor::any;
+    if (up == "SCRAM-SHA-256") return MechFloor::scram;
+    if (up == "SCRAM-SHA-256-PLUS") return MechFloor::scram_plus;
+    return std::nullopt;
+}
+
+const char* mech_floor_name(MechFloor f) {
+    switch (f) {
+        case MechFloor::scram:
+            return "SCRAM-SHA-256";
+        case MechFloor::scram_plus:
+            return "SCRAM-SHA-256-PLUS";
+        case MechFloor::any:
+            break;
+    }
+    return "PLAIN";
+}
+
 std::string encode_credential(const Credential& c) {
-    std::string out = "1;";
+    std::string out = c.floor == MechFloor::any ? "1;" : "2;";
     field(out, c.hash);
     field(out, std::to_string(c.scram.iterations));
     field(out, base64_encode(c.scram.salt));
     field(out, base64_encode(c.scram.stored_key));
     field(out, base64_encode(c.scram.server_key));
+    if (c.floor != MechFloor::any) field(out, mech_floor_name(c.floor));
     return out;
 }
 
 std::optional<Credential> decode_credential(std::string_view in) {
-    if (in.substr(0, 2) != "1;") return std::nullopt;
+    bool v2 = in.substr(0, 2) == "2;";
+    if (in.substr(0, 2) != "1;" && !v2) return std::nullopt;
     in.remove_prefix(2);
-    std::string_view hash, iter, salt, stored, server;
+    std::string_view hash, iter, salt, stored, server, floor;
     for (std::string_view* f : {&hash, &iter, &salt, &stored, &server})
         if (!take_field(in, *f)) return std::nullopt;
+    if (v2 && !take_field(in, floor)) return std::nullopt;
     if (!in.empty() || hash.empty() || hash[0] != '$') return std::nullopt;
     Credential c;
+    if (v2) {
+        // Exact names only: the writer is tegami-passwd, which spells them so.
+        if (floor == "SCRAM-SHA-256")
+            c.floor = MechFloor::scram;
+        else if (floor == "SCRAM-SHA-256-PLUS")
+            c.floor = MechFloor::scram_plus;
+        else
+            return std::nullopt;
+    }
     c.hash = std::string(hash);
     auto [p, ec] = std::from_chars(iter.data(), iter.data() + iter.size(), c.scram.iterations);
     if (ec != std::errc() || p != iter.data() + iter.size() || c.scram.iterations == 0)

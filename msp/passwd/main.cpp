@@ -2,13 +2,16 @@
 // reads: one login per entry, a yescrypt hash and SCRAM-SHA-256 keys, never the
 // password itself.
 //
-//   tegami-passwd [-c config] [-f dbfile] add LOGIN      (fails if LOGIN exists)
-//   tegami-passwd [-c config] [-f dbfile] change LOGIN   (fails if LOGIN does not)
+//   tegami-passwd [-c config] [-f dbfile] [-m mech] add LOGIN      (fails if LOGIN exists)
+//   tegami-passwd [-c config] [-f dbfile] [-m mech] change LOGIN   (fails if it does not)
+//   tegami-passwd [-c config] [-f dbfile] require LOGIN MECH       (only the -m setting)
 //   tegami-passwd [-c config] [-f dbfile] remove LOGIN
 //   tegami-passwd [-c config] [-f dbfile] list           (the logins, one a line)
 //
 // The password is read from the terminal with echo off (asked twice), or as one line
-// from standard input when that is not a terminal; never from argv. Nothing it prints
+// from standard input when that is not a terminal; never from argv. -m names the weakest
+// mechanism the login may use (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-256-PLUS; a weaker one
+// gets 534 5.7.9); change keeps the login's setting unless -m is given. Nothing it prints
 // holds a hash or a password. Safe while the daemons run: the store is replaced whole
 // by an atomic rename (lib/sasl/passwd_db.hpp), and writers are serialised by a lock.
 //
@@ -24,6 +27,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include <openssl/crypto.h>
@@ -46,7 +50,9 @@ constexpr size_t kMaxPassword = 1024;
 
 [[noreturn]] void usage() {
     std::fprintf(stderr,
-                 "usage: tegami-passwd [-c config] [-f dbfile] add|change|remove LOGIN\n"
+                 "usage: tegami-passwd [-c config] [-f dbfile] [-m mechanism] add|change LOGIN\n"
+                 "       tegami-passwd [-c config] [-f dbfile] require LOGIN mechanism\n"
+                 "       tegami-passwd [-c config] [-f dbfile] remove LOGIN\n"
                  "       tegami-passwd [-c config] [-f dbfile] list\n");
     std::exit(code(Exit::usage));
 }
@@ -106,8 +112,15 @@ int main(int argc, char** argv) {
     std::string config_path;
     std::string file;
     int opt;
-    while ((opt = getopt(argc, argv, "c:f:h")) != -1) {
+    std::optional<sasl::MechFloor> floor;
+    while ((opt = getopt(argc, argv, "c:f:m:h")) != -1) {
         switch (opt) {
+            case 'm':
+                floor = sasl::parse_mech_floor(optarg);
+                if (!floor)
+                    die(Exit::usage, std::string("-m ") + optarg +
+                                         ": not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-256-PLUS");
+                break;
             case 'c':
                 config_path = optarg;
                 break;
@@ -121,8 +134,16 @@ int main(int argc, char** argv) {
     if (optind >= argc) usage();
     std::string verb = argv[optind++];
     bool list = verb == "list";
-    if (!list && verb != "add" && verb != "change" && verb != "remove") usage();
-    if (argc - optind != (list ? 0 : 1)) usage();
+    bool require = verb == "require";
+    if (!list && !require && verb != "add" && verb != "change" && verb != "remove") usage();
+    if (argc - optind != (list ? 0 : require ? 2 : 1)) usage();
+    if (floor && verb != "add" && verb != "change") usage();
+    if (require) {
+        floor = sasl::parse_mech_floor(argv[optind + 1]);
+        if (!floor)
+            die(Exit::usage,
+                std::string(argv[optind + 1]) + ": not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-256-PLUS");
+    }
     std::string login = list ? "" : argv[optind];
     if (!list && !sasl::valid_login(login))
         die(Exit::data_err,
@@ -150,11 +171,22 @@ int main(int argc, char** argv) {
     if (verb != "add" && !exists) die(Exit::no_user, login + ": no such login in " + file);
     if (verb == "remove") {
         entries.erase(login);
+    } else if (require) {
+        auto c = sasl::decode_credential(entries[login]);
+        if (!c) die(Exit::data_err, login + ": the stored entry is unreadable; set a password");
+        c->floor = *floor;
+        entries[login] = sasl::encode_credential(*c);
     } else {
+        sasl::MechFloor keep = sasl::MechFloor::any;
+        if (exists) {
+            auto old = sasl::decode_credential(entries[login]);
+            if (old) keep = old->floor;
+        }
         std::string pw = read_password();
         auto c = sasl::make_credential(pw);
         OPENSSL_cleanse(pw.data(), pw.size());
         if (!c) die(c.error().exit, c.error().message);
+        c->floor = floor.value_or(keep);
         entries[login] = sasl::encode_credential(*c);
     }
     uid_t owner = static_cast<uid_t>(-1);
@@ -165,6 +197,15 @@ int main(int argc, char** argv) {
         if (const passwd* pw = getpwnam(auth_user.c_str())) group = pw->pw_gid;
     }
     if (auto r = w->commit(owner, group); !r) die(r.error().exit, r.error().message);
+    if (require) {
+        if (*floor == sasl::MechFloor::any)
+            std::fprintf(stderr, "tegami-passwd: %s may use any mechanism, in %s\n", login.c_str(),
+                         file.c_str());
+        else
+            std::fprintf(stderr, "tegami-passwd: %s must use %s, in %s\n", login.c_str(),
+                         sasl::mech_floor_name(*floor), file.c_str());
+        return 0;
+    }
     std::fprintf(stderr, "tegami-passwd: %s %s in %s\n", login.c_str(),
                  verb == "add"      ? "added"
                  : verb == "change" ? "changed"

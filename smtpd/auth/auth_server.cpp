@@ -359,6 +359,13 @@ void AuthServer::finish_step(uint64_t sid, uint64_t rid, StepResult res) {
             r.status = ipc::kAuthNoMech;
             r.text = "5.5.4 Unrecognized authentication type";
             break;
+        case StepStatus::weak:
+            // The password was right, so this is no failure for the penalty box.
+            log_warning("client=%s, sasl_method=%s, sasl_username=%s: refused: %s", addr.c_str(),
+                        c.mechanism.c_str(), res.login.c_str(), res.reason.c_str());
+            r.status = ipc::kAuthWeak;
+            r.text = "5.7.9 Authentication mechanism is too weak";
+            break;
         case StepStatus::temp:
             log_error("client=%s, sasl_method=%s: %s", addr.c_str(), c.mechanism.c_str(),
                       res.reason.c_str());

@@ -38,6 +38,14 @@ const sasl::Credential& dummy_credential() {
     return c;
 }
 
+// The password was right: ok, unless the login may only use SCRAM.
+StepResult floor_check(const sasl::Credential& c, const std::string& login) {
+    if (c.floor != sasl::MechFloor::any)
+        return result(StepStatus::weak,
+                      std::string("login requires ") + sasl::mech_floor_name(c.floor), login);
+    return result(StepStatus::ok, "", login);
+}
+
 // Checks login/password against the store: the shared end of PLAIN and LOGIN.
 StepResult check_password(CredentialSource& creds, const std::string& login,
                           std::string& password) {
@@ -49,12 +57,12 @@ StepResult check_password(CredentialSource& creds, const std::string& login,
         (void)sasl::verify_password(dummy_credential(), password);
         r = result(StepStatus::fail, "no such login", login);
     } else if (creds.recently_verified(login, **found, password)) {
-        r = result(StepStatus::ok, "", login);
+        r = floor_check(**found, login);
     } else if (!sasl::verify_password(**found, password)) {
         r = result(StepStatus::fail, "wrong password", login);
     } else {
         creds.verified(login, **found, password);
-        r = result(StepStatus::ok, "", login);
+        r = floor_check(**found, login);
     }
     OPENSSL_cleanse(password.data(), password.size());
     return r;
@@ -231,6 +239,7 @@ class Scram final : public Mechanism {
             return result(StepStatus::temp, "credential store: " + found.error().message, login_);
         if (found->has_value()) {
             keys_ = (*found)->scram;
+            floor_ = (*found)->floor;
             known_ = true;
         } else {
             // A stable fake salt, so probing cannot tell a known login from an unknown one.
@@ -272,6 +281,8 @@ class Scram final : public Mechanism {
         OPENSSL_cleanse(client_key.data(), client_key.size());
         if (!known_) return result(StepStatus::fail, "no such login", login_);
         if (!ok) return result(StepStatus::fail, "wrong password", login_);
+        if (floor_ == sasl::MechFloor::scram_plus && !plus_)
+            return result(StepStatus::weak, "login requires SCRAM-SHA-256-PLUS", login_);
         stage_ = Stage::done;
         return challenge("v=" +
                          sasl::base64_encode(sasl::hmac_sha256(keys_.server_key, auth_message)));
@@ -284,6 +295,7 @@ class Scram final : public Mechanism {
     bool plus_;
     Stage stage_ = Stage::first;
     bool known_ = false;
+    sasl::MechFloor floor_ = sasl::MechFloor::any;
     std::string login_;
     std::string gs2_header_;
     std::string client_first_bare_;

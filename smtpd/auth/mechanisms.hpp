@@ -21,8 +21,11 @@
 
 namespace tegami::auth {
 
-// nomech: the backend does not offer the mechanism (Dovecot's MECH list).
-enum class StepStatus { cont, ok, fail, malformed, temp, nomech };
+// nomech: the backend does not offer the mechanism (Dovecot's MECH list). weak: the
+// credentials were right but the login is held to a stronger mechanism (its
+// Credential::floor): RFC 4954's 534 5.7.9. Given only after the proof checks out, so
+// it tells nothing to a client that does not know the password.
+enum class StepStatus { cont, ok, fail, malformed, temp, nomech, weak };
 
 struct StepResult {
     StepStatus status = StepStatus::fail;

@@ -66,6 +66,8 @@ Reply auth_final_reply(uint32_t status, std::string_view text) {
             return make_reply(421, "4.7.0", "Too many failed authentications, try again later");
         case ipc::kAuthNoMech:
             return make_reply(504, "5.5.4", "Unrecognized authentication type");
+        case ipc::kAuthWeak:
+            return make_reply(534, "5.7.9", "Authentication mechanism is too weak");
         default:
             break;
     }

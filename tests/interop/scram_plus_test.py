@@ -7,8 +7,9 @@ and hands it to tegami-auth.
 
 Bad inputs first: wrong channel-binding bytes (535), a client saying "y" (it could bind
 but thinks the server cannot) when -PLUS was offered (535, the downgrade check), TLS 1.2
-(no tls-exporter binding: -PLUS is not offered, and asking for it is 504); then a good
--PLUS login and a submission after it.
+(no tls-exporter binding: -PLUS is not offered, and asking for it is 504), a login held
+to -PLUS trying SCRAM-SHA-256 or PLAIN (534 5.7.9); then a good -PLUS login and a
+submission after it.
 
 Run by tests/interop/scram_plus.sh. Prints "ok - ..." / "not ok - ..." and, last,
 "N passed, N failed"; exits 1 on any failure.
@@ -184,6 +185,24 @@ def plus_logs_in_and_submits(box, port):
            "the -PLUS login is logged", box.tail())
 
 
+def a_login_held_to_plus_needs_the_binding(port):
+    """dave is held to SCRAM-SHA-256-PLUS (tegami-passwd -m): SCRAM-SHA-256 with his right
+    password gets 534 5.7.9 (RFC 4954), with a wrong one 535; -PLUS logs him in."""
+    c = SClient(port)
+    c.cmd("EHLO client.example")
+    weak = scram(c, "dave", "n,,", b"", mech="SCRAM-SHA-256")
+    c.close()
+    report(weak[0] == 534 and "5.7.9" in weak[1],
+           "SCRAM-SHA-256 for a login held to -PLUS: 534 5.7.9", weak)
+    c = SClient(port)
+    c.cmd("EHLO client.example")
+    plain = c.cmd("AUTH PLAIN " + base64.b64encode(b"\0dave\0" + PASSWORD.encode()).decode())
+    good = scram(c, "dave", "p=tls-exporter,,", c.keymat)
+    c.close()
+    report(plain[0] == 534, "PLAIN for that login: 534", plain)
+    report(good[0] == 235, "SCRAM-SHA-256-PLUS logs dave in", good)
+
+
 def main():
     msa = ts.free_port()
     box = None
@@ -199,10 +218,15 @@ def main():
                             "alice"], input=(PASSWORD + "\n").encode(), capture_output=True,
                            timeout=30)
         report(p.returncode == 0, "tegami-passwd add alice", p.stderr)
+        p = subprocess.run([os.path.join(box.bin, "tegami-passwd"), "-c", box.conf, "-m",
+                            "SCRAM-SHA-256-PLUS", "add", "dave"],
+                           input=(PASSWORD + "\n").encode(), capture_output=True, timeout=30)
+        report(p.returncode == 0, "tegami-passwd -m SCRAM-SHA-256-PLUS add dave", p.stderr)
         up = box.start()
         report(up, "suite greets on 127.0.0.1:%d" % box.port, box.tail())
         if up:
-            for fn in (wrong_binding_is_535, downgrade_is_refused, tls12_has_no_plus):
+            for fn in (wrong_binding_is_535, downgrade_is_refused, tls12_has_no_plus,
+                       a_login_held_to_plus_needs_the_binding):
                 TAP.case(fn, msa, tail=box.tail)
             TAP.case(plus_logs_in_and_submits, box, msa, tail=box.tail)
     finally:

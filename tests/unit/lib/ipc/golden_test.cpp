@@ -308,11 +308,11 @@ Test(ipc_golden, values_the_layouts_forbid_are_refused) {
     // ... and a local port past 65535 (the last u32).
     cr_expect(redo_as<AuthStartMsg>()(with_u32(as, as.size() - 4, 65535), &out), "port 65535");
     cr_expect_not(redo_as<AuthStartMsg>()(with_u32(as, as.size() - 4, 65536), &out), "port 65536");
-    // AuthReplyMsg: a status outside kAuthContinue..kAuthNoMech (after the u64 id).
+    // AuthReplyMsg: a status outside kAuthContinue..kAuthWeak (after the u64 id).
     std::string ar = payload_of(encode(AuthReplyMsg{1, kAuthOk, "", "", ""}));
-    for (uint32_t s : {0u, kAuthNoMech + 1, 0xffffffffu})
+    for (uint32_t s : {0u, kAuthWeak + 1, 0xffffffffu})
         cr_expect_not(redo_as<AuthReplyMsg>()(with_u32(ar, 8, s), &out), "auth status %u", s);
-    for (uint32_t s = kAuthContinue; s <= kAuthNoMech; ++s)
+    for (uint32_t s = kAuthContinue; s <= kAuthWeak; ++s)
         cr_expect(redo_as<AuthReplyMsg>()(with_u32(ar, 8, s), &out), "auth status %u", s);
     // ControlRequestMsg: an op outside list..remove (the first field).
     std::string cr = payload_of(encode(ControlRequestMsg{ControlOp::list, {}, ""}));

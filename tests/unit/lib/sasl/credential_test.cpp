@@ -38,6 +38,32 @@ Test(credential, malformed_records_are_refused) {
     cr_expect_eq(back->scram.stored_key, good->scram.stored_key);
 }
 
+Test(credential, a_mechanism_floor_round_trips_and_plain_entries_stay_version_1) {
+    auto c = make_credential("pencil", kScramIterationsMin);
+    cr_assert(c.ok());
+    std::string v1 = encode_credential(*c);
+    cr_expect_eq(v1.substr(0, 2), std::string("1;"), "an older reader still reads it");
+    cr_expect_eq(decode_credential(v1)->floor, MechFloor::any);
+    for (MechFloor f : {MechFloor::scram, MechFloor::scram_plus}) {
+        c->floor = f;
+        std::string enc = encode_credential(*c);
+        cr_expect_eq(enc.substr(0, 2), std::string("2;"));
+        auto back = decode_credential(enc);
+        cr_assert(back.has_value());
+        cr_expect(back->floor == f);
+        cr_expect_eq(back->hash, c->hash);
+        // A v2 record without its floor, or with an unknown one, is refused.
+        cr_expect_not(decode_credential(v1.replace(0, 2, "2;")).has_value());
+        v1.replace(0, 2, "1;");
+        cr_expect_not(decode_credential("2;" + v1.substr(2) + "5:PLAIN").has_value());
+        cr_expect_not(decode_credential("2;" + v1.substr(2) + "13:scram-sha-256").has_value());
+    }
+    cr_expect(parse_mech_floor("scram-sha-256-plus") == MechFloor::scram_plus);
+    cr_expect(parse_mech_floor("PLAIN") == MechFloor::any);
+    cr_expect_not(parse_mech_floor("LOGIN").has_value());
+    cr_expect_not(parse_mech_floor("").has_value());
+}
+
 Test(credential, yescrypt_verifies_only_the_right_password) {
     auto c = make_credential("correct horse", kScramIterationsMin);
     cr_assert(c.ok(), "%s", c.ok() ? "" : c.error().message.c_str());

@@ -28,6 +28,11 @@ class FakeStore : public CredentialSource {
         // RFC 7677's salt and iteration count, so its exchange replays exactly.
         c->scram = sasl::scram_keys("pencil", *base64_decode("W22ZaJ0SNY7soEsUEjb6gQ=="), 4096);
         users_["user"] = *c;
+        // The same password and keys, held to SCRAM and to SCRAM with channel binding.
+        c->floor = sasl::MechFloor::scram;
+        users_["scramonly"] = *c;
+        c->floor = sasl::MechFloor::scram_plus;
+        users_["plusonly"] = *c;
     }
     Result<std::optional<sasl::Credential>> lookup(std::string_view login) override {
         if (broken) return make_error(Exit::temp_fail, "store unreadable");
@@ -346,4 +351,49 @@ Test(plain, verification_cache_hooks) {
     cr_expect_eq(run("pencil2"), StepStatus::fail, "another password misses and fails");
     cr_expect_eq(make_mechanism("PLAIN", s, ctx)->start(nul("", "nobody", "pencil")).status,
                  StepStatus::fail, "an unknown login never reaches the cache");
+}
+
+// RFC 4954's 534 5.7.9: a login held to SCRAM gets `weak` for PLAIN and LOGIN, and one
+// held to -PLUS for SCRAM without binding; but only once the password is known right, so
+// a guesser learns nothing about the policy.
+Test(floor, weaker_mechanisms_are_refused_only_with_the_right_password) {
+    StepResult p = one_shot("PLAIN", nul("", "scramonly", "pencil"));
+    cr_expect_eq(p.status, StepStatus::weak);
+    cr_expect_eq(p.login, std::string("scramonly"));
+    cr_expect_eq(one_shot("PLAIN", nul("", "scramonly", "pencil2")).status, StepStatus::fail);
+    cr_expect_eq(one_shot("PLAIN", nul("", "plusonly", "pencil")).status, StepStatus::weak);
+    MechContext ctx = context();
+    auto l = make_mechanism("LOGIN", store(), ctx);
+    (void)l->start("scramonly");
+    cr_expect_eq(l->step("pencil").status, StepStatus::weak);
+
+    // SCRAM-SHA-256 satisfies "scram" but not "scram-plus".
+    std::string cb = "0123456789abcdef0123456789abcdef";
+    MechContext cbctx = context(cb);
+    for (const char* who : {"scramonly", "plusonly"}) {
+        std::string bare = std::string("n=") + who + ",r=rOprNGfwEbeRWgbNEkqO";
+        auto m = make_mechanism("SCRAM-SHA-256", store(), ctx);
+        StepResult s1 = m->start("n,," + bare);
+        cr_assert_eq(s1.status, StepStatus::cont);
+        StepResult s2 = m->step(client_final("n,,", bare, s1.challenge, "pencil"));
+        if (std::string(who) == "scramonly") {
+            cr_expect_eq(s2.status, StepStatus::cont, "%s", s2.reason.c_str());
+            cr_expect_eq(m->step("").status, StepStatus::ok);
+        } else {
+            cr_expect_eq(s2.status, StepStatus::weak, "%s", s2.reason.c_str());
+        }
+        // The wrong password is a plain failure for both.
+        auto w = make_mechanism("SCRAM-SHA-256", store(), ctx);
+        StepResult w1 = w->start("n,," + bare);
+        cr_expect_eq(w->step(client_final("n,,", bare, w1.challenge, "pencil2")).status,
+                     StepStatus::fail);
+        // -PLUS satisfies both.
+        auto plus = make_mechanism("SCRAM-SHA-256-PLUS", store(), cbctx);
+        StepResult p1 = plus->start("p=tls-exporter,," + bare);
+        cr_assert_eq(p1.status, StepStatus::cont);
+        StepResult p2 =
+            plus->step(client_final("p=tls-exporter,," + cb, bare, p1.challenge, "pencil"));
+        cr_expect_eq(p2.status, StepStatus::cont, "%s: %s", who, p2.reason.c_str());
+        cr_expect_eq(plus->step("").status, StepStatus::ok);
+    }
 }

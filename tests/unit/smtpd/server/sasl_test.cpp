@@ -78,7 +78,7 @@ Test(sasl, replies_follow_rfc4954) {
     } cases[] = {{ipc::kAuthOk, 235, "2.7.0"},      {ipc::kAuthFail, 535, "5.7.8"},
                  {ipc::kAuthTemp, 454, "4.7.0"},    {ipc::kAuthMalformed, 501, "5.5.2"},
                  {ipc::kAuthBlocked, 421, "4.7.0"}, {ipc::kAuthNoMech, 504, "5.5.4"},
-                 {ipc::kAuthContinue, 454, "4.7.0"}};
+                 {ipc::kAuthWeak, 534, "5.7.9"},    {ipc::kAuthContinue, 454, "4.7.0"}};
     for (const auto& c : cases) {
         Reply r = auth_final_reply(c.status, "");
         cr_expect_eq(r.code, c.code, "status %u", c.status);
