@@ -137,8 +137,9 @@ std::optional<DovecotAnswer> interpret_answer(const DovecotLine& l) {
         a.result.challenge = std::move(*c);
         return a;
     }
-    std::optional<std::string> user, resp, reason;
+    std::optional<std::string> user, resp, reason, code;
     bool is_temp = false;
+    bool refused = false;  // OK with nologin or proxy: verified, but no access here
     for (size_t i = 1; i < l.args.size(); ++i) {
         std::string_view f = l.args[i];
         if (f.rfind("user=", 0) == 0)
@@ -147,8 +148,24 @@ std::optional<DovecotAnswer> interpret_answer(const DovecotLine& l) {
             resp = std::string(f.substr(5));
         else if (f.rfind("reason=", 0) == 0)
             reason = std::string(f.substr(7));
+        else if (f.rfind("code=", 0) == 0)
+            code = std::string(f.substr(5));
         else if (f == "temp")
             is_temp = true;
+        else if (f == "nologin" || f.rfind("nologin=", 0) == 0 || f == "proxy" ||
+                 f.rfind("proxy=", 0) == 0)
+            refused = true;
+    }
+    // Dovecot 2.3 says a temporary failure with code=temp_fail; older ones with "temp".
+    if (code == "temp_fail") is_temp = true;
+    if (l.verb == "OK" && refused) {
+        // Dovecot's protocol: OK only says the credentials were right; nologin (an
+        // account refused, or referred elsewhere with host=) and proxy must be refused
+        // exactly as a FAIL.
+        a.result.status = StepStatus::fail;
+        a.result.reason = "Dovecot: " + (reason ? printable(*reason)
+                                                : std::string("login not allowed (nologin)"));
+        return a;
     }
     if (l.verb == "OK") {
         if (!user || user->empty()) return std::nullopt;
@@ -168,9 +185,11 @@ std::optional<DovecotAnswer> interpret_answer(const DovecotLine& l) {
     }
     if (l.verb == "FAIL") {
         a.result.status = is_temp ? StepStatus::temp : StepStatus::fail;
-        a.result.reason = "Dovecot: " + (reason ? printable(*reason)
-                                                : std::string(is_temp ? "temporary failure"
-                                                                      : "authentication failed"));
+        std::string why = reason    ? printable(*reason)
+                          : is_temp ? std::string("temporary failure")
+                          : code    ? printable(*code)  // authz_fail, user_disabled, ...
+                                    : std::string("authentication failed");
+        a.result.reason = "Dovecot: " + why;
         return a;
     }
     return std::nullopt;

@@ -63,6 +63,17 @@ class Dovecot:
         with open(users, "w") as f:
             # {PLAIN}: SCRAM-SHA-256 needs the plaintext (or SCRAM) password in the passdb.
             f.write("alice:{PLAIN}%s::::::\nbob:{PLAIN}other-Secret-1::::::\n" % PASSWORD)
+            # dora's password is right but her account is closed: Dovecot answers OK with
+            # nologin, which a client must treat as a failure.
+            f.write("dora:{PLAIN}%s::::::nologin=y reason=Account-suspended\n" % PASSWORD)
+        # Last, for every login the files lack: a checkpassword program that reports a
+        # temporary failure (exit 111, Dovecot's code=temp_fail) for erin and a wrong
+        # password for the rest.
+        checker = os.path.join(work, "checkpassword")
+        with open(checker, "w") as f:
+            f.write("#!/bin/bash\nIFS= read -r -d '' user <&3\n"
+                    "[ \"$user\" = erin ] && exit 111\nexit 1\n")
+        os.chmod(checker, 0o755)
         # carol is found only through the second passdb, whose file is named by the local
         # address and port smtpd passes (lip=, lport=): on 127.0.0.1 at the suite's port.
         with open(os.path.join(work, "users-127.0.0.1-%d" % local_port), "w") as f:
@@ -87,6 +98,10 @@ passdb {
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%%u %(w)s/users-%%{lip}-%%{lport}
+}
+passdb {
+  driver = checkpassword
+  args = %(w)s/checkpassword
 }
 userdb {
   driver = static
@@ -214,6 +229,27 @@ def throttle_still_applies(box, dove):
            "throttle: the third Dovecot failure gives 421 4.7.0 and closes", r3)
     report(r4[0] == 421 and "4.7.0" in r4[1],
            "throttle: the address is refused even with the right password", r4)
+
+
+def nologin_is_535(box, dove):
+    c = client(box, "127.0.0.28")
+    r = c.cmd("AUTH PLAIN " + plain("dora", PASSWORD))
+    c.close()
+    report(r[0] == 535 and "5.7.8" in r[1],
+           "Dovecot's OK with nologin (an account closed) is refused: 535 5.7.8",
+           "%r\n%s" % (r, dove.log()[-1500:]))
+    report("Account-suspended" in box.log(), "the log carries Dovecot's reason", box.tail())
+
+
+def temporary_failure_is_454_and_not_counted(box, dove):
+    c = client(box, "127.0.0.27")
+    rs = [c.cmd("AUTH PLAIN " + plain("erin", PASSWORD)) for _ in range(3)]
+    r = c.cmd("AUTH PLAIN " + plain("alice", PASSWORD))
+    c.close()
+    report(all(x[0] == 454 and "4.7.0" in x[1] for x in rs),
+           "Dovecot's code=temp_fail (its passdb cannot answer): 454 4.7.0",
+           "%r\n%s" % (rs, dove.log()[-1500:]))
+    report(r[0] == 235, "three temporary failures do not fill the penalty box (limit 3)", r)
 
 
 # ---- logins
@@ -387,6 +423,7 @@ def main():
         if up and started:
             for fn in (wrong_password_is_535, unknown_user_is_535, malformed_base64_is_501,
                        star_cancels, mechanism_dovecot_lacks_is_504, throttle_still_applies,
+                       nologin_is_535, temporary_failure_is_454_and_not_counted,
                        ehlo_lists_configured_mechanisms, plain_login, local_address_reaches_dovecot,
                        plain_empty_initial_response, scram_through_dovecot,
                        dovecot_down_restarted, stalled_handshake_is_454, password_not_logged):

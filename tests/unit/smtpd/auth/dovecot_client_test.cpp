@@ -64,6 +64,17 @@ Test(dovecot_client, answers_map_to_sasl_steps) {
         {"FAIL\t2\tuser=alice", StepStatus::fail, "", "", false},
         {"FAIL\t2\treason=Password expired", StepStatus::fail, "", "", false},
         {"FAIL\t2\ttemp", StepStatus::temp, "", "", false},
+        // Dovecot 2.3's spelling of a temporary failure (its passdb is unreachable).
+        {"FAIL\t2\tcode=temp_fail\treason=try later", StepStatus::temp, "", "", false},
+        {"FAIL\t2\tuser=alice\tcode=user_disabled", StepStatus::fail, "", "", false},
+        {"FAIL\t2\tcode=pass_expired", StepStatus::fail, "", "", false},
+        // OK with nologin or proxy: right credentials, but no access: a failure.
+        {"OK\t2\tuser=alice\tnologin", StepStatus::fail, "", "", false},
+        {"OK\t2\tuser=alice\tnologin=Y\treason=Account locked", StepStatus::fail, "", "", false},
+        {"OK\t2\tuser=alice\tnologin\thost=imap.example.org", StepStatus::fail, "", "", false},
+        {"OK\t2\tuser=alice\tproxy\thost=10.0.0.1", StepStatus::fail, "", "", false},
+        {"OK\t2\tuser=alice\tnologin\tresp=dj14", StepStatus::fail, "", "", false},
+        {"OK\t2\tuser=alice\tnologinx", StepStatus::ok, "alice", "", false},
         {"CONT\t2\t", StepStatus::cont, "", "", false},
         {"CONT\t2\tVXNlcm5hbWU6", StepStatus::cont, "", "Username:", false},
         {"OK\t2\tuser=alice", StepStatus::ok, "alice", "", false},
