@@ -146,7 +146,8 @@ void Committer::thread_main() {
 
 // Unlinks the files each flush made removable, on a thread of its own: an unlink of a
 // body file costs about as much as a flush of several, and the flusher must be free to
-// start the next flush as soon as the loop asks for it.
+// start the next flush as soon as the loop asks for it. Then the store's upkeep
+// (maintain(): the next log file written ahead), which must not delay a flush either.
 void Committer::reclaimer_main() {
     std::unique_lock lock(reclaim_mu_);
     for (;;) {
@@ -155,6 +156,7 @@ void Committer::reclaimer_main() {
         reclaim_requested_ = false;
         lock.unlock();
         store_.reclaim();
+        if (!quit) store_.maintain();
         lock.lock();
         if (quit) return;
     }

@@ -82,6 +82,9 @@ class QueueStore {
     // the flush's completions are handed to the loop, so that neither a reply nor the
     // next flush waits for it. Thread-safe.
     virtual void reclaim() {}
+    // Background upkeep that must not delay a flush (the Berkeley DB store prepares its
+    // next log file). Called by the reclaimer thread after reclaim(), never at close.
+    virtual void maintain() {}
     virtual Result<Envelope> load_envelope(std::string_view queue_id) = 0;
     virtual Result<std::string> load_body(std::string_view queue_id) = 0;
     // At most max leading octets of the body (all of it when shorter), reading no more

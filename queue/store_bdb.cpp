@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "lib/core/c_ptr.hpp"
+#include "lib/core/clock.hpp"
 #include "lib/core/dir_sync.hpp"
 #include "lib/core/log.hpp"
 #include "lib/core/queue_id.hpp"
@@ -427,6 +428,7 @@ class BdbStore final : public QueueStore {
     }
     Result<void> flush() override;
     void reclaim() override;
+    void maintain() override { prepare_next_log(); }
     PutStatus put_chunk(std::string_view qid, uint32_t index, std::string_view bytes,
                         std::string& err) override;
     PutStatus put_streamed(const Envelope& env, std::string_view head, uint32_t chunks,
@@ -710,6 +712,10 @@ class BdbStore final : public QueueStore {
     std::string dir_;
     std::unordered_map<std::string, OpenFile> open_files_;  // bodies being streamed (loop thread)
     bool had_file_ = false;                                 // set by del_in
+    // The reclaimer thread's: the next log file made ready, and when to look again.
+    void prepare_next_log();
+    uint32_t prepared_log_ = 0;
+    int64_t next_log_check_ms_ = 0;
     std::mutex sync_mu_;                    // the two lists below, shared with flush()
     std::vector<UniqueFd> to_sync_;         // body files complete since the last flush
     std::vector<std::string> to_unlink_;    // files of removed messages (paths)
@@ -1051,6 +1057,93 @@ Result<void> BdbStore::flush() {
     return {};
 }
 
+// Log files: Berkeley DB zero-fills a new log file (DB_LOG_ZERO) so that appending a
+// commit overwrites allocated blocks, and fdatasync has no file size to journal. But it
+// fills the file in the thread that switches to it, holding the log: with 64 MiB files
+// every commit then waits about a quarter of a second once per 64 MiB of log. So the
+// reclaimer thread writes the next file's zeros ahead of time, under a temporary name,
+// makes them durable and links the file into place (never over a file Berkeley DB made
+// first), and only then turns DB_LOG_ZERO off; after each switch it is turned on again
+// until the following file is ready. Either way a switch is correct: at worst it zeroes
+// a file that was ready, or, if the flag was off when it should not be, writes into a
+// sparse file whose flushes cost more. A ready file left unused by a stop is an empty
+// last log file, which is what a crash in the middle of Berkeley DB's own zero-filling
+// leaves: recovery starts writing into it.
+constexpr const char* kLogPrepareName = "log-prepare.tmp";
+constexpr int64_t kLogCheckMs = 200;
+constexpr size_t kZeroChunk = 1u << 20;
+constexpr size_t kZeroPace = 8u << 20;  // written back a piece at a time, not all at once
+
+std::string log_file_name(uint32_t n) {
+    char name[32];
+    std::snprintf(name, sizeof name, "log.%010u", static_cast<unsigned>(n));
+    return name;
+}
+
+// Writes `size` zero bytes into dir/<kLogPrepareName>, syncs them and links the file
+// into place as log file `number`. False (and errno kept in *err) on a failure.
+bool write_ready_log(const std::string& dir, uint32_t number, uint64_t size, int* err) {
+    std::string tmp = dir + "/" + kLogPrepareName;
+    std::string final_path = dir + "/" + log_file_name(number);
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        *err = errno;
+        return false;
+    }
+    static const std::vector<char> zeros(kZeroChunk, 0);
+    int e = 0;
+    uint64_t paced = 0;
+    for (uint64_t off = 0; off < size && e == 0;) {
+        size_t n = static_cast<size_t>(std::min<uint64_t>(kZeroChunk, size - off));
+        ssize_t w = ::pwrite(fd, zeros.data(), n, static_cast<off_t>(off));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            e = w < 0 ? errno : EIO;
+            break;
+        }
+        off += static_cast<uint64_t>(w);
+        if (off - paced >= kZeroPace) {
+            (void)::sync_file_range(
+                fd, static_cast<off_t>(paced), static_cast<off_t>(off - paced),
+                SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+            paced = off;
+        }
+    }
+    if (e == 0 && ::fdatasync(fd) != 0) e = errno;
+    ::close(fd);
+    if (e == 0 && ::link(tmp.c_str(), final_path.c_str()) != 0 && errno != EEXIST) e = errno;
+    (void)::unlink(tmp.c_str());
+    if (e == 0) {
+        if (auto r = fsync_dir(dir); !r) e = EIO;
+    }
+    *err = e;
+    return e == 0;
+}
+
+void BdbStore::prepare_next_log() {
+    int64_t now = monotonic_ms();
+    if (now < next_log_check_ms_ || !env_) return;
+    next_log_check_ms_ = now + kLogCheckMs;
+    DB_LOG_STAT* st = nullptr;
+    if (env_->log_stat(env_.get(), &st, 0) != 0 || !st) return;
+    uint32_t next = st->st_cur_file + 1;
+    uint64_t size = st->st_lg_size;
+    std::free(st);
+    if (next == prepared_log_) return;
+    // A new current file: the one after it is not ready yet.
+    (void)env_->log_set_config(env_.get(), DB_LOG_ZERO, 1);
+    int err = 0;
+    if (size == 0 || !write_ready_log(dir_, next, size, &err)) {
+        log_warning(
+            "queue store: could not prepare log file %s (%s); Berkeley DB zero-fills "
+            "it when it switches",
+            log_file_name(next).c_str(), std::strerror(err ? err : EINVAL));
+    } else {
+        (void)env_->log_set_config(env_.get(), DB_LOG_ZERO, 0);
+    }
+    prepared_log_ = next;  // one attempt per file
+}
+
 void BdbStore::reclaim() {
     std::vector<std::string> paths;
     {
@@ -1235,6 +1328,8 @@ Result<std::unique_ptr<QueueStore>> open_bdb_store(const std::string& dir, uint6
         messages.release(out.exit == Exit::data_err);
         return out;
     };
+    // A log file being prepared when the queue stopped: never linked, never used.
+    (void)::unlink((dir + "/" + kLogPrepareName).c_str());
     auto env = open_env(dir, cache_bytes, log_file_bytes);
     if (!env) return failed(env.error());
     auto envelopes = open_db(env->get(), "envelopes.db", 0, kRecordPageSize);

@@ -46,6 +46,12 @@ import os
 import re
 import sys
 
+# The queue writes its next log file ahead under this name and links it into place
+# (queue/store_bdb.cpp, prepare_next_log). No record is in it until Berkeley DB switches
+# to it, which it does by an open with O_CREAT (whose hook syncs the directory): only
+# from then on does a 250 rely on its name. The queue's clean stop relies on it anyway.
+READY_LOG_TEMP = "log-prepare.tmp"
+
 TRACED = ("open,openat,creat,mkdir,mkdirat,rename,renameat,renameat2,link,linkat,symlink,"
           "symlinkat,unlink,unlinkat,rmdir,fsync,fdatasync,syncfs,sync,write,writev,sendmsg,"
           "sendto,execve,clone,clone3,fork,vfork")
@@ -310,6 +316,8 @@ class Checker:
         for name, rec in self.exists.items():
             if rec["role"] != role:
                 continue
+            if rec["kind"] == "ready" and not everything:
+                continue
             if role == "queue" and not everything and is_body_file(name):
                 if os.path.basename(name) != qid:
                     continue
@@ -423,6 +431,11 @@ class Checker:
             return
         if name == "openat":
             p = join(args[0], path_arg(args[1]), cwd)
+            rec = self.exists.get(p)
+            if rec is not None and rec["kind"] == "ready" and "O_CREAT" in (
+                    args[2] if len(args) > 2 else ""):
+                rec["kind"] = "file"  # Berkeley DB switched to the ready log file
+                return
             if "O_CREAT" in (args[2] if len(args) > 2 else "") and p not in self.exists:
                 self.create(pid, p, pos)
                 if os.path.dirname(p or "").endswith("/mail") and self.short(pid) == "local":
@@ -443,7 +456,9 @@ class Checker:
         elif name in ("renameat", "renameat2"):
             a, b = join(args[0], path_arg(args[1]), cwd), join(args[2], path_arg(args[3]), cwd)
         elif name == "link":
-            self.create(pid, join(None, path_arg(args[1]), cwd), pos)
+            src = join(None, path_arg(args[0]), cwd)
+            kind = "ready" if os.path.basename(src or "") == READY_LOG_TEMP else "file"
+            self.create(pid, join(None, path_arg(args[1]), cwd), pos, kind)
             return
         elif name == "linkat":
             self.create(pid, join(args[2], path_arg(args[3]), cwd), pos)
@@ -516,6 +531,9 @@ DEL_OK = '200 sendmsg(5<UNIX-STREAM:[3->4]>, {msg_iov=[{iov_base="%s", iov_len=3
 NEWLOG = '100 openat(AT_FDCWD</>, "/r/q/log.0000000002", O_RDWR|O_CREAT|O_CLOEXEC, 0600) = ' \
     '7</r/q/log.0000000002>\n'
 QSYNC = '100 fsync(8</r/q>) = 0\n'
+LINK_READY = '101 link("/r/q/log-prepare.tmp", "/r/q/log.0000000003") = 0\n'
+OPEN_READY = '100 openat(AT_FDCWD</>, "/r/q/log.0000000003", O_RDWR|O_CREAT|O_CLOEXEC, 0600) = ' \
+    '9</r/q/log.0000000003>\n'
 DEL_DONE = '201 +++ exited with 0 +++\n' + DEL_OK  # the delivering child was reaped
 DEL_TEMP = DEL_OK.replace(_frame(DELIVER_RESULT, STATUS_OK), _frame(DELIVER_RESULT, 4))
 DEL_SECOND = DEL_OK.replace(_frame(DELIVER_RESULT, STATUS_OK), _frame(DELIVER_RESULT, 2, 4))
@@ -556,6 +574,14 @@ CASES = [
     ("the fsync racing the 250 does not count",
      NEWLOG + '101 fsync(8</r/q> <unfinished ...>\n' + SUB_OK +
      '101 <... fsync resumed>) = 0\n', 1),
+    ("a log file written ahead and linked in, not yet synced, is not relied on by a 250",
+     NEWLOG + QSYNC + LINK_READY + SUB_OK, 0),
+    ("... but it is once the queue switched to it (open with O_CREAT)",
+     NEWLOG + QSYNC + LINK_READY + OPEN_READY + SUB_OK, 1),
+    ("... and the directory fsync after that open makes it durable",
+     NEWLOG + QSYNC + LINK_READY + OPEN_READY + QSYNC + SUB_OK, 0),
+    ("... and the queue's clean stop relies on a ready file too",
+     LINK_READY + '100 +++ exited with 0 +++\n', 1),
     ("removed log file, no fsync, then a 250",
      NEWLOG + QSYNC + '100 unlink("/r/q/log.0000000002") = 0\n' + SUB_OK, 1),
     ("removed log file, fsync, then a 250",

@@ -77,6 +77,19 @@ void fill(QueueStore& s, int from, int n) {
     cr_assert(s.flush().ok());
 }
 
+// Whether the file holds nothing but zero bytes; *size is its size.
+bool all_zeros(const std::string& path, uintmax_t* size) {
+    *size = std::filesystem::file_size(path);
+    FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) return false;
+    bool zero = true;
+    int c;
+    while (zero && (c = std::fgetc(f)) != EOF)
+        zero = c == 0;
+    std::fclose(f);
+    return zero;
+}
+
 }  // namespace
 
 Test(durable_names, parse_unrecoverable_table) {
@@ -122,6 +135,61 @@ Test(durable_names, log_switches_sync_the_directory) {
     int n = 0;
     (void)(*s)->scan([&](Envelope&&) { ++n; }, [](const tegami::Error&) { cr_expect(false); });
     cr_expect_eq(n, 400);
+    s->reset();
+    std::filesystem::remove_all(std::filesystem::path(dir).parent_path());
+}
+
+// The reclaimer's upkeep (maintain) writes the next log file ahead: all zeros, the log
+// file size, linked in under Berkeley DB's name, no temporary left. Messages then switch
+// into it, the one after is made ready in turn, and a store closed with a ready file
+// unused (or with a leftover temporary) reopens with every message and takes more.
+Test(durable_names, the_next_log_file_is_written_ahead) {
+    std::string dir = temp_dir() + "/q";
+    {
+        auto s = open_bdb_store(dir, 1024 * 1024, kMinLogFileSize);
+        cr_assert(s.ok(), "%s", s.ok() ? "" : s.error().message.c_str());
+        fill(**s, 0, 10);
+        std::string last_before = log_files(dir).back();
+        (*s)->maintain();
+        auto files = log_files(dir);
+        cr_assert_gt(files.back(), last_before, "no log file after %s", last_before.c_str());
+        uintmax_t size = 0;
+        cr_expect(all_zeros(dir + "/" + files.back(), &size), "%s", files.back().c_str());
+        cr_expect_eq(size, kMinLogFileSize);
+        cr_expect_not(std::filesystem::exists(dir + "/log-prepare.tmp"));
+        std::string ready = files.back();
+        // Into it and past it: 60 messages of 4 KiB fill a 256 KiB file.
+        fill(**s, 10, 60);
+        usleep(250 * 1000);  // maintain looks at most every 200 ms
+        (*s)->maintain();
+        files = log_files(dir);
+        cr_expect_gt(files.back(), ready, "no file ready after %s", ready.c_str());
+        cr_expect(all_zeros(dir + "/" + files.back(), &size), "%s", files.back().c_str());
+        cr_expect((*s)->close().ok());
+    }
+    // A prepared file the stop left unused, and a temporary of an interrupted one.
+    uintmax_t unused_size = 0;
+    cr_expect(all_zeros(dir + "/" + log_files(dir).back(), &unused_size),
+              "the ready file is not the last");
+    FILE* t = std::fopen((dir + "/log-prepare.tmp").c_str(), "w");
+    cr_assert(t);
+    std::fputs("partial", t);
+    std::fclose(t);
+    {
+        auto s = open_bdb_store(dir, 1024 * 1024, kMinLogFileSize);
+        cr_assert(s.ok(), "%s", s.ok() ? "" : s.error().message.c_str());
+        cr_expect_not(std::filesystem::exists(dir + "/log-prepare.tmp"));
+        int n = 0;
+        (void)(*s)->scan([&](Envelope&&) { ++n; }, [](const tegami::Error&) { cr_expect(false); });
+        cr_expect_eq(n, 70);
+        fill(**s, 70, 100);
+        cr_expect((*s)->close().ok());
+    }
+    auto s = open_bdb_store(dir, 1024 * 1024, kMinLogFileSize);
+    cr_assert(s.ok(), "%s", s.ok() ? "" : s.error().message.c_str());
+    int n = 0;
+    (void)(*s)->scan([&](Envelope&&) { ++n; }, [](const tegami::Error&) { cr_expect(false); });
+    cr_expect_eq(n, 170);
     s->reset();
     std::filesystem::remove_all(std::filesystem::path(dir).parent_path());
 }
