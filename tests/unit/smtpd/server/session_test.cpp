@@ -306,6 +306,50 @@ Test(session, pipelined_transaction) {
 
 // RFC 3461 parameters reach the queue: RET and ENVID per message, NOTIFY and ORCPT per
 // recipient (a repeated recipient keeps its first parameters); refusals first.
+// RFC 2920 3.1: DATA ends a group, and the body may follow only after 354. A client that
+// sent its body right behind a DATA that was refused (no valid recipient, no MAIL) gets
+// the refusal and then 421: the lines of the body it sent blindly are never read as
+// commands (a "MAIL FROM" or "RCPT TO" line in it would start a transaction of its own).
+Test(session, a_body_pipelined_after_a_refused_data_is_not_read_as_commands) {
+    Fixture f;
+    std::string body =
+        "Subject: blind\r\n\r\nMAIL FROM:<evil@x.test>\r\nRCPT TO:<bob@mx.test>\r\n"
+        "DATA\r\ninjected\r\n.\r\n.\r\nQUIT\r\n";
+    std::string got = f.run(std::string(kEhlo) +
+                            "MAIL FROM:<a@b.test>\r\nRCPT TO:<nobody@mx.test>\r\nDATA\r\n" + body);
+    cr_expect_eq(got, std::string(kEhloReply) +
+                          "250 2.1.0 Ok\r\n"
+                          "550 5.1.1 <nobody@mx.test>: Recipient address rejected: User unknown "
+                          "in local recipient table\r\n"
+                          "554 5.5.1 Error: no valid recipients\r\n"
+                          "421 4.5.0 mx.test Error: SMTP protocol synchronization\r\n");
+    cr_expect(f.s.closing());
+    cr_expect(f.host.submitted.empty(), "nothing of the body became a message");
+
+    // The same with no MAIL at all (a refused MAIL earlier in the group).
+    Fixture g;
+    got =
+        g.run(std::string(kEhlo) + "MAIL FROM:<bad\r\nRCPT TO:<alice@mx.test>\r\nDATA\r\n" + body);
+    cr_expect(
+        got.find("503 5.5.1 Error: need MAIL command\r\n"
+                 "421 4.5.0 mx.test Error: SMTP protocol synchronization\r\n") != std::string::npos,
+        "%s", got.c_str());
+    cr_expect(g.s.closing());
+    cr_expect(g.host.submitted.empty());
+
+    // A client that waits for the refusal may go on: nothing followed DATA in its input.
+    Fixture h;
+    script(h, {
+                  {kEhlo, kEhloReply},
+                  {"MAIL FROM:<a@b.test>\r\nDATA\r\n",
+                   "250 2.1.0 Ok\r\n"
+                   "554 5.5.1 Error: no valid recipients\r\n"},
+                  {"RCPT TO:<alice@mx.test>\r\nDATA\r\n",
+                   "250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n"},
+              });
+    cr_expect_not(h.s.closing());
+}
+
 Test(session, dsn_parameters_are_carried) {
     Fixture f;
     const std::string long_envid = "MAIL FROM:<a@b.test> ENVID=" + std::string(101, 'e') + "\r\n";
