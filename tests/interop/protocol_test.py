@@ -1,7 +1,10 @@
 """protocol_test.py - smtpd's SMTP protocol edges, probed with a raw socket client against
 the real suite in a sandbox on 127.0.0.1, where a mature MTA's answer is known: a client
 that pipelines its body behind a DATA that is refused (RFC 2920 3.1: the body must not be
-read as commands, nothing of it is queued).
+read as commands, nothing of it is queued); a client that sends a whole session and then
+closes its sending side (shutdown(SHUT_WR), as "nc -N" does) and reads the replies: each
+command is answered, the end of data with its 250 after the queue took the message, small
+or streamed in chunks, and each message is delivered once.
 
 Run by tests/interop/protocol.sh. Prints "ok - ..." / "not ok - ..." and, last,
 "N passed, N failed"; exits 1 on any failure.
@@ -76,9 +79,30 @@ def body_pipelined_after_refused_data():
            "no message was made of the body's lines")
 
 
+def half_closed_client_gets_every_reply():
+    user = Env.box.user
+    for name, lines in (("small", 3), ("streamed", 3000)):
+        token = "proto-halfclose-%s" % name
+        body = "Subject: %s\r\n\r\n" % token + ("x" * 70 + "\r\n") * lines + token + "-end\r\n"
+        got = converse(("EHLO client.example\r\nMAIL FROM:<a@example.org>\r\n"
+                        "RCPT TO:<%s@localhost>\r\nDATA\r\n" % user + body +
+                        ".\r\nQUIT\r\n").encode(), half_close=True)
+        report(codes(got)[2:] == ["250", "250", "354", "250", "221"] and "2.0.0" in got[-2],
+               "%s message, then EOF: 354, 250 queued, 221" % name, got)
+        report(len(delivered(token + "-end")) == 1, "the %s message is delivered once" % name)
+    got = converse(b"EHLO client.example\r\nNOOP\r\nQUIT\r\n", half_close=True)
+    report(codes(got) == ["220", "250", "250", "221"], "commands, then EOF: all answered", got)
+    got = converse(("EHLO client.example\r\nMAIL FROM:<a@example.org>\r\n"
+                    "RCPT TO:<%s@localhost>\r\nDATA\r\nSubject: proto-cut\r\n\r\n"
+                    "proto-cut-body\r\n" % user).encode(), half_close=True)
+    report(codes(got)[-1] == "354", "EOF inside DATA: the session ends after 354", got)
+    report(not delivered("proto-cut-body", timeout=3), "and nothing of it is delivered")
+
+
 def main():
     Env.box = ts.Sandbox(prefix="tegami-protocol")
-    return ts.run_suite(Env.box, TAP, (body_pipelined_after_refused_data,), tail_lines=30)
+    return ts.run_suite(Env.box, TAP, (body_pipelined_after_refused_data,
+                                          half_closed_client_gets_every_reply), tail_lines=30)
 
 
 if __name__ == "__main__":
