@@ -169,6 +169,11 @@ Test(session, syntax_and_parameter_errors) {
                   {"RCPT TO:<alice@mx.test> XFOO=1\r\n", "555 5.5.4 Unsupported parameter\r\n"},
                   {"VRFY\r\n", "501 5.5.4 Syntax: VRFY address\r\n"},
                   {"EXPN staff\r\n", "502 5.5.1 Error: EXPN is disabled\r\n"},
+                  // RFC 5321 4.1.1.5: RSET takes no argument; a refused RSET resets nothing.
+                  {"RSET everything\r\n", "501 5.5.4 Syntax: RSET\r\n"},
+                  {"RCPT TO:<alice@mx.test>\r\n", "250 2.1.5 Ok\r\n"},
+                  {"RSET \r\n", "250 2.0.0 Ok\r\n"},
+                  {"RCPT TO:<alice@mx.test>\r\n", "503 5.5.1 Error: need MAIL command\r\n"},
               });
 }
 
