@@ -812,6 +812,18 @@ Test(session, error_sleep_holds_the_reply_and_the_input) {
     f.host.take();
 }
 
+// A refused DATA whose reply the error sleep holds back: the body behind it still ends
+// the session, the held refusal going out before the 421.
+Test(session, a_body_behind_a_refused_data_under_the_error_sleep_ends_the_session) {
+    Fixture f(abuse_config(1, 0, 0));
+    f.run(kEhlo);
+    f.run("BOGUS1\r\n");
+    std::string got = f.run("MAIL FROM:<a@b.test>\r\nDATA\r\nRCPT TO:<bob@mx.test>\r\n");
+    cr_expect_eq(got, std::string("250 2.1.0 Ok\r\n554 5.5.1 Error: no valid recipients\r\n"
+                                  "421 4.5.0 mx.test Error: SMTP protocol synchronization\r\n"));
+    cr_expect(f.s.closing());
+}
+
 Test(session, exempt_and_local_clients_get_no_error_sleep) {
     for (bool local : {false, true}) {
         FakeHost h;
