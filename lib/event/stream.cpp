@@ -72,15 +72,19 @@ void Stream::arm() {
             if (out_waiting) want |= write_wait_;
             bool room = in_len_ - in_off_ < kInputCapacity;
             bool backlog = out_.size() - out_off_ > kOutputHighWater;
-            if (reading_ && room && !backlog) want |= read_wait_;
+            if (reading_ && !eof_ && room && !backlog) want |= read_wait_;
             secs = out_waiting ? write_timeout_ : read_timeout_;
         }
     }
-    if (want == armed_ && secs == armed_secs_) return;
+    // After the peer's EOF nothing is read, but an owner that waits is still bounded by the
+    // read timeout, as it is while input is read: the event becomes a timer alone.
+    bool timer = want == 0 && eof_ && !dead() && read_timeout_ != 0;
+    if (want == armed_ && secs == armed_secs_ && timer == armed_timer_) return;
     if (ev_) {
-        if (want != armed_ && armed_) event_del(ev_.get());
-        if (want) {
-            if (want != armed_)
+        bool changed = want != armed_ || timer != armed_timer_;
+        if (changed && (armed_ || armed_timer_)) event_del(ev_.get());
+        if (want || timer) {
+            if (changed)
                 event_assign(ev_.get(), base_, transport_->fd(), want | EV_PERSIST, &event_cb,
                              this);
             timeval tv{static_cast<time_t>(secs), 0};
@@ -89,6 +93,7 @@ void Stream::arm() {
     }
     armed_ = want;
     armed_secs_ = secs;
+    armed_timer_ = timer;
 }
 
 void Stream::fail(StreamEnd why, const IoResult& r) {
@@ -100,6 +105,13 @@ void Stream::fail(StreamEnd why, const IoResult& r) {
     std::string().swap(out_);
     out_off_ = 0;
     arm();
+}
+
+// After the peer's EOF: the stream ends once the owner took what it could of the input
+// (it is not paused, waiting to be resumed) and the last reply is written.
+void Stream::end_after_eof() {
+    if (!eof_ || dead() || paused_ || feeding_ || !output_empty()) return;
+    fail(StreamEnd::peer_closed, IoResult{IoState::closed, 0, 0});
 }
 
 void Stream::handle(short what) {
@@ -132,6 +144,7 @@ void Stream::handle(short what) {
         partial_since_ms_ = 0;
         owner_.stream_timeout();
     }
+    end_after_eof();
     arm();
 }
 
@@ -216,7 +229,7 @@ void Stream::flush() {
 
 void Stream::read_some() {
     for (int i = 0; i < kMaxPendingReads; ++i) {
-        if (!reading_ || out_.size() - out_off_ > kOutputHighWater) return;
+        if (!reading_ || eof_ || out_.size() - out_off_ > kOutputHighWater) return;
         if (!in_) {
             in_.reset(new char[kInputCapacity]);
             in_off_ = in_len_ = 0;
@@ -241,9 +254,15 @@ void Stream::read_some() {
                 if (in_off_ == in_len_) in_.reset();
                 return;
             case IoState::closed:
+                // What came before the EOF is still answered, even once the owner stops
+                // waiting (the end of data the queue answers later): end_after_eof().
+                eof_ = true;
+                feed();
+                end_after_eof();
+                return;
             case IoState::error:
-                feed();  // what came before the end is still answered
-                fail(r.state == IoState::closed ? StreamEnd::peer_closed : StreamEnd::error, r);
+                feed();  // what came before the error is still answered
+                fail(StreamEnd::error, r);
                 return;
         }
         feed();
@@ -279,7 +298,9 @@ void Stream::resume() {
     paused_ = false;
     feed();
     // Records the TLS layer decrypted while the owner waited are invisible to epoll.
-    if (!dead() && reading_ && transport_->has_pending_input() && !handshaking_) read_some();
+    if (!dead() && reading_ && !eof_ && transport_->has_pending_input() && !handshaking_)
+        read_some();
+    end_after_eof();
     arm();
 }
 

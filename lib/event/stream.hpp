@@ -18,7 +18,11 @@
 //    a client that does not read its replies holds at most its buffers until the
 //    write timeout ends the connection;
 //  - paused: input stays buffered (at most kInputCapacity) and is not fed;
-//  - after an error, EOF or a write timeout the stream is dead (dead() is true and
+//  - EOF from the peer (it closed its sending side, perhaps only that: shutdown(SHUT_WR))
+//    stops reading, but what it sent before is still fed and answered: while the owner
+//    waits (paused) the stream lives on, and it ends (peer_closed) only once the owner
+//    is not paused and every reply is written;
+//  - after an error, that EOF or a write timeout the stream is dead (dead() is true and
 //    end() says why); nothing more is read or written.
 #pragma once
 
@@ -123,6 +127,7 @@ class Stream {
     void read_some();
     void feed();
     void fail(StreamEnd why, const IoResult& r);
+    void end_after_eof();
     void discard_input();
 
     event_base* base_;
@@ -136,6 +141,7 @@ class Stream {
     uint64_t read_timeout_ = 0, write_timeout_ = 0, handshake_timeout_ = 0;
     short armed_ = 0;            // the mask the event is registered with
     uint64_t armed_secs_ = 0;    // and its timeout
+    bool armed_timer_ = false;   // armed as a timer alone (after EOF, nothing to do but wait)
     short read_wait_ = EV_READ;  // what the last read asked to wait for
     short write_wait_ = EV_WRITE;
     short handshake_wait_ = EV_READ;
@@ -144,6 +150,7 @@ class Stream {
     bool reading_ = true;
     bool handshaking_ = false;
     bool feeding_ = false;
+    bool eof_ = false;  // the peer sent its EOF: nothing more to read
     StreamEnd end_ = StreamEnd::open;
     std::string reason_;
 };

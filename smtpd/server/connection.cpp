@@ -94,6 +94,9 @@ void Connection::named(std::string name, const std::string& why) {
     session_.set_client_name(std::move(name));
     stream_.pause(false);
     begin();
+    // Input that came during the lookup is fed now: it was read already, and a client
+    // that closed its sending side after it (EOF) brings no further read event.
+    if (!stream_.handshaking()) stream_.resume();
     lookup_.reset();  // after begin: this callback runs inside it
 }
 

@@ -97,15 +97,21 @@ void Session::send(const Reply& r) {
 size_t Session::feed(std::string_view in) {
     size_t used = 0;
     while (used < in.size()) {
-        if (st_.phase == Phase::command)
+        if (st_.phase == Phase::command) {
+            data_refused_ = false;
             used += feed_line(in.substr(used));
-        else if (st_.phase == Phase::data)
+            if (data_refused_ && used < in.size()) {
+                sync_error();
+                break;
+            }
+        } else if (st_.phase == Phase::data)
             used += feed_data(in.substr(used));
         else if (st_.phase == Phase::sasl)
             used += feed_sasl(in.substr(used));
         else
             break;
     }
+    data_refused_ = false;
     return used;
 }
 
@@ -424,6 +430,7 @@ void Session::delay_done() {
 // Sends the reply to a command (or to the end of data) and does the bookkeeping.
 void Session::finish(const VerbSpec& spec, const Reply& r) {
     bool error = false;
+    if (spec.command && spec.verb == Verb::data && !r.positive()) data_refused_ = true;
     if (spec.command) {
         // 452 for too many recipients is no error: the client sends the rest in a new
         // transaction (RFC 5321 4.5.3.1.10), and a pipelined batch must not cost it the
@@ -477,6 +484,20 @@ void Session::finish(const VerbSpec& spec, const Reply& r) {
 void Session::protocol_error(const Reply& r) {
     ++st_.counters[static_cast<size_t>(Verb::unknown)].total;
     finish(verb_spec(Verb::unknown), r);  // counted as an unknown command and an error
+}
+
+// More input came right behind a DATA that was refused: the client sent its body without
+// waiting for the reply (RFC 2920 3.1 lets the body follow only a 354). None of it may be
+// taken for commands (a "MAIL FROM" line in it would start a transaction of its own), and
+// nothing tells where it ends but its own dot: the session ends here, as Postfix's
+// smtpd_forbid_unauth_pipelining and Exim's smtp_enforce_sync do.
+void Session::sync_error() {
+    if (st_.phase == Phase::closing) return;
+    log_info("improper command pipelining after DATA from %s[%s]", st_.client.name.c_str(),
+             st_.client.addr.c_str());
+    send(make_reply(421, "4.5.0", st_.config->hostname + " Error: SMTP protocol synchronization"));
+    st_.phase = Phase::closing;
+    if (delaying_) delay_done();  // the refusal held back goes out now, then the 421
 }
 
 void Session::timeout() {

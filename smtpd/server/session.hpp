@@ -24,7 +24,10 @@
 //    smtpd_unknown_recipient_tarpit unknown recipients each RCPT reply, is held back
 //    (Phase::waiting, nothing read) until SessionHost::delay's timer calls delay_done();
 //    at smtpd_unknown_recipient_limit unknown recipients the session answers 421 4.7.0
-//    and closes. Clients with ClientInfo::limits_exempt get none of this.
+//    and closes. Clients with ClientInfo::limits_exempt get none of this;
+//  - input that came in the same feed right behind a DATA that was refused is the body
+//    of a client that did not wait for the reply (RFC 2920 3.1): none of it is read as
+//    commands; the session answers 421 4.5.0 and closes.
 #pragma once
 
 #include <string>
@@ -112,6 +115,7 @@ class Session {
     void out(std::string_view bytes);
     uint64_t reply_delay(const VerbSpec& spec, bool error) const;
     void protocol_error(const Reply& r);
+    void sync_error();
     void release_line();
 
     SessionHost& host_;
@@ -120,6 +124,7 @@ class Session {
     bool discarding_ = false;
     bool discarding_auth_ = false;  // the line being discarded is an AUTH command
     bool delaying_ = false;         // replies go to held_ until delay_done()
+    bool data_refused_ = false;     // the command just answered was a DATA refused (finish)
     std::string held_;
     const VerbSpec* pending_ = nullptr;  // suspended in its policy step
     CommandArgs pending_args_;

@@ -323,6 +323,12 @@ std::optional<Reply> proceed_xuid(SessionState& st, SessionHost&, CommandArgs& a
     return ok_reply("2.0.0", "Ok");
 }
 
+// RFC 5321 4.1.1.5: "RSET" CRLF, no argument (Postfix answers the same).
+Check check_rset(const SessionState&, std::string_view arg, CommandArgs&) {
+    if (!arg.empty()) return make_reply(501, "5.5.4", "Syntax: RSET");
+    return std::nullopt;
+}
+
 Check check_unknown(const SessionState&, std::string_view, CommandArgs&) {
     return make_reply(500, "5.5.2", "Error: command not recognized");
 }
@@ -391,7 +397,7 @@ const VerbSpec kTable[] = {
     {"mail", Verb::mail, true, PS::mail, check_mail, proceed_mail},
     {"rcpt", Verb::rcpt, true, PS::rcpt, check_rcpt, proceed_rcpt},
     {"data", Verb::data, true, PS::data, check_data, proceed_data},
-    {"rset", Verb::rset, true, PS::none, check_none, proceed_rset},
+    {"rset", Verb::rset, true, PS::none, check_rset, proceed_rset},
     {"noop", Verb::noop, true, PS::none, check_none, proceed_noop},
     {"quit", Verb::quit, true, PS::none, check_none, proceed_quit},
     {"help", Verb::help, true, PS::none, check_none, proceed_help},

@@ -171,6 +171,39 @@ Test(stream, read_error_and_eof) {
     cr_expect_eq(e.s.end(), StreamEnd::peer_closed);
 }
 
+// A client may close its sending side once it sent everything (shutdown(SHUT_WR), as
+// "nc -N" does) and still read the replies: what it sent before the EOF is answered,
+// even while the owner waits (the queue answering the end of data), and only then does
+// the stream end.
+Test(stream, a_half_closed_peer_gets_the_replies_to_what_it_sent) {
+    Rig r;
+    r.o.pause_after_line = true;
+    r.t->reads = {rd("DATA\r\nQUIT\r\n"), {IoState::closed, ""}};
+    r.s.handle(EV_READ);
+    r.s.handle(EV_READ);  // the EOF, while the owner waits
+    cr_expect_not(r.s.dead(), "the stream lives on while the owner waits");
+    cr_expect_eq(r.s.interest() & EV_READ, 0, "nothing more is read after the EOF");
+    cr_expect_eq(r.s.buffered_input(), 6u);
+    r.o.pause_after_line = false;
+    r.s.resume();
+    cr_expect_eq(r.o.fed, "DATA\r\nQUIT\r\n");
+    cr_expect_eq(r.t->written, "ok DATA\r\nok QUIT\r\n");
+    cr_expect_eq(r.s.end(), StreamEnd::peer_closed, "then it ends");
+    cr_expect_not(r.s.holds_buffers());
+
+    // A reply the socket does not take at once is still sent before the end.
+    Rig w;
+    w.t->reads = {rd("A\r\n"), {IoState::closed, ""}};
+    w.t->writes = {wblock(), wblock()};
+    w.s.handle(EV_READ);
+    w.s.handle(EV_READ);
+    cr_expect_not(w.s.dead());
+    cr_expect_eq(w.s.interest(), EV_WRITE);
+    w.s.handle(EV_WRITE);
+    cr_expect_eq(w.t->written, "ok A\r\n");
+    cr_expect_eq(w.s.end(), StreamEnd::peer_closed);
+}
+
 Test(stream, read_timeout_asks_the_owner) {
     Rig r;
     r.s.handle(EV_TIMEOUT);

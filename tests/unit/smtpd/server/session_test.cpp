@@ -169,6 +169,11 @@ Test(session, syntax_and_parameter_errors) {
                   {"RCPT TO:<alice@mx.test> XFOO=1\r\n", "555 5.5.4 Unsupported parameter\r\n"},
                   {"VRFY\r\n", "501 5.5.4 Syntax: VRFY address\r\n"},
                   {"EXPN staff\r\n", "502 5.5.1 Error: EXPN is disabled\r\n"},
+                  // RFC 5321 4.1.1.5: RSET takes no argument; a refused RSET resets nothing.
+                  {"RSET everything\r\n", "501 5.5.4 Syntax: RSET\r\n"},
+                  {"RCPT TO:<alice@mx.test>\r\n", "250 2.1.5 Ok\r\n"},
+                  {"RSET \r\n", "250 2.0.0 Ok\r\n"},
+                  {"RCPT TO:<alice@mx.test>\r\n", "503 5.5.1 Error: need MAIL command\r\n"},
               });
 }
 
@@ -306,6 +311,50 @@ Test(session, pipelined_transaction) {
 
 // RFC 3461 parameters reach the queue: RET and ENVID per message, NOTIFY and ORCPT per
 // recipient (a repeated recipient keeps its first parameters); refusals first.
+// RFC 2920 3.1: DATA ends a group, and the body may follow only after 354. A client that
+// sent its body right behind a DATA that was refused (no valid recipient, no MAIL) gets
+// the refusal and then 421: the lines of the body it sent blindly are never read as
+// commands (a "MAIL FROM" or "RCPT TO" line in it would start a transaction of its own).
+Test(session, a_body_pipelined_after_a_refused_data_is_not_read_as_commands) {
+    Fixture f;
+    std::string body =
+        "Subject: blind\r\n\r\nMAIL FROM:<evil@x.test>\r\nRCPT TO:<bob@mx.test>\r\n"
+        "DATA\r\ninjected\r\n.\r\n.\r\nQUIT\r\n";
+    std::string got = f.run(std::string(kEhlo) +
+                            "MAIL FROM:<a@b.test>\r\nRCPT TO:<nobody@mx.test>\r\nDATA\r\n" + body);
+    cr_expect_eq(got, std::string(kEhloReply) +
+                          "250 2.1.0 Ok\r\n"
+                          "550 5.1.1 <nobody@mx.test>: Recipient address rejected: User unknown "
+                          "in local recipient table\r\n"
+                          "554 5.5.1 Error: no valid recipients\r\n"
+                          "421 4.5.0 mx.test Error: SMTP protocol synchronization\r\n");
+    cr_expect(f.s.closing());
+    cr_expect(f.host.submitted.empty(), "nothing of the body became a message");
+
+    // The same with no MAIL at all (a refused MAIL earlier in the group).
+    Fixture g;
+    got =
+        g.run(std::string(kEhlo) + "MAIL FROM:<bad\r\nRCPT TO:<alice@mx.test>\r\nDATA\r\n" + body);
+    cr_expect(
+        got.find("503 5.5.1 Error: need MAIL command\r\n"
+                 "421 4.5.0 mx.test Error: SMTP protocol synchronization\r\n") != std::string::npos,
+        "%s", got.c_str());
+    cr_expect(g.s.closing());
+    cr_expect(g.host.submitted.empty());
+
+    // A client that waits for the refusal may go on: nothing followed DATA in its input.
+    Fixture h;
+    script(h, {
+                  {kEhlo, kEhloReply},
+                  {"MAIL FROM:<a@b.test>\r\nDATA\r\n",
+                   "250 2.1.0 Ok\r\n"
+                   "554 5.5.1 Error: no valid recipients\r\n"},
+                  {"RCPT TO:<alice@mx.test>\r\nDATA\r\n",
+                   "250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n"},
+              });
+    cr_expect_not(h.s.closing());
+}
+
 Test(session, dsn_parameters_are_carried) {
     Fixture f;
     const std::string long_envid = "MAIL FROM:<a@b.test> ENVID=" + std::string(101, 'e') + "\r\n";
@@ -761,6 +810,18 @@ Test(session, error_sleep_holds_the_reply_and_the_input) {
     cr_expect_eq(f.host.delays.size(), 2u, "each further error is held");
     f.s.delay_done();
     f.host.take();
+}
+
+// A refused DATA whose reply the error sleep holds back: the body behind it still ends
+// the session, the held refusal going out before the 421.
+Test(session, a_body_behind_a_refused_data_under_the_error_sleep_ends_the_session) {
+    Fixture f(abuse_config(1, 0, 0));
+    f.run(kEhlo);
+    f.run("BOGUS1\r\n");
+    std::string got = f.run("MAIL FROM:<a@b.test>\r\nDATA\r\nRCPT TO:<bob@mx.test>\r\n");
+    cr_expect_eq(got, std::string("250 2.1.0 Ok\r\n554 5.5.1 Error: no valid recipients\r\n"
+                                  "421 4.5.0 mx.test Error: SMTP protocol synchronization\r\n"));
+    cr_expect(f.s.closing());
 }
 
 Test(session, exempt_and_local_clients_get_no_error_sleep) {
