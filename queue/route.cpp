@@ -1,11 +1,14 @@
 // route.cpp - see route.hpp.
 #include "queue/route.hpp"
 
+#include "lib/net/own_addresses.hpp"
+
 #include <algorithm>
 
 #include "lib/mail/address.hpp"
 #include "lib/mail/error_target.hpp"
 #include "lib/mail/next_hop.hpp"
+#include "lib/net/own_addresses.hpp"
 
 namespace tegami::queue {
 
@@ -98,6 +101,8 @@ Route route_recipient(std::string_view address, const RoutingTables& t, bool mai
     std::string domain = lower_ascii(address.substr(at + 1));
     if (std::find(t.local_domains.begin(), t.local_domains.end(), domain) != t.local_domains.end())
         return r;
+    if (!domain.empty() && domain[0] == '[' && is_own_address_literal(domain))
+        return r;  // this host by address: local, as smtpd accepted it
     if (t.mailertable) {
         std::vector<std::string> keys = {domain};
         for (size_t d = domain.find('.'); d != std::string::npos; d = domain.find('.', d + 1))

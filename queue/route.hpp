@@ -2,11 +2,12 @@
 // that deliver it (local, lmtp, smtp to a host or the smarthost, or an error), from
 // local_domains, the mailertable (sendmail's format, read through lib/map by the caller)
 // and the smarthost key. Called by the runner (queue/runner.cpp) when it groups a
-// message's due recipients into one request per agent and next hop. Pure: the mailertable
-// arrives as a lookup function; nothing here opens files or resolves names.
+// message's due recipients into one request per agent and next hop. The mailertable
+// arrives as a lookup function; nothing here opens files or resolves names (an address
+// literal is compared with this host's interface addresses: lib/net/own_addresses.hpp).
 //
 // Order (sendmail's): a domain in local_domains (or no domain at all, "Postmaster") is
-// local; else the mailertable, tried for the domain, then ".parent" for each parent
+// local, and so is an address literal of this host; else the mailertable, tried for the domain, then ".parent" for each parent
 // domain, then "."; else the smarthost; else SMTP to the domain's own MX hosts. An address
 // literal goes to that address. A mailertable value that does not parse is a temporary
 // error (4.3.5: the admin fixes the map; the mail waits), never a guess.

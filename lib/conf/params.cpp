@@ -51,7 +51,9 @@ const std::vector<Param>& param_table() {
                "Domains whose mail is delivered on this host. A recipient in one of them must be "
                "a user in the passwd database or a name in the aliases file, else RCPT is refused "
                "with 550 5.1.1. Mail for any other domain is refused with 550 5.7.1 (no relaying). "
-               "Matching ignores case."),
+               "Matching ignores case. An address literal of one of this host's interface "
+               "addresses (user@[192.0.2.25], user@[IPv6:2001:db8::25]) is local too, as "
+               "sendmail and Postfix take it; a literal of any other host is not."),
         P_STR(user, "tegami",
               "The base name of the daemons' unprivileged accounts when master is started as "
               "root: each daemon runs as its own account (smtpd_user, queue_user, local_user, "

@@ -6,6 +6,7 @@
 #include <pwd.h>
 
 #include "lib/mail/address.hpp"
+#include "lib/net/own_addresses.hpp"
 
 #include <cctype>
 #include <vector>
@@ -52,7 +53,8 @@ LocalKind classify_local(std::string_view local_part, const AliasFile* aliases,
 bool is_local_domain(const Config& c, std::string_view domain) {
     for (const auto& d : c.local_domains)
         if (iequals(d, domain)) return true;
-    return false;
+    // user@[one of this host's addresses] is local too (RFC 5321 4.1.3).
+    return !domain.empty() && domain.front() == '[' && is_own_address_literal(domain);
 }
 
 bool split_address(std::string_view addr, std::string& local, std::string& domain) {

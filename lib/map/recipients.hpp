@@ -24,8 +24,10 @@ enum class LocalKind { alias, user, root_user, unknown };
 LocalKind classify_local(std::string_view local_part, const AliasFile* aliases,
                          std::string_view delimiter = "");
 
-// Is domain one of local_domains (ASCII case-insensitive, exact: no subdomains)? The one
-// local-domain test of the suite (smtpd at RCPT, local for each request and alias target).
+// Is domain one of local_domains (ASCII case-insensitive, exact: no subdomains), or an
+// address literal of one of this host's interfaces (lib/net/own_addresses.hpp)? The one
+// local-domain test of the suite (smtpd at RCPT, local for each request and alias target;
+// the queue's routing asks the same of literals).
 bool is_local_domain(const Config& c, std::string_view domain);
 
 // Splits "local@domain" at the last '@'; false when there is no '@' or either side is empty.

@@ -99,10 +99,47 @@ def half_closed_client_gets_every_reply():
     report(not delivered("proto-cut-body", timeout=3), "and nothing of it is delivered")
 
 
+def own_address_literal_is_local():
+    """RFC 5321 4.1.3: user@[an address of this host] is this host's mailbox, as sendmail
+    and Postfix take it; a literal of any other host is still refused as a relay."""
+    user = Env.box.user
+    token = "proto-own-literal"
+    got = converse(("EHLO client.example\r\nMAIL FROM:<a@example.org>\r\n"
+                    "RCPT TO:<%s@[127.0.0.1]>\r\nRCPT TO:<%s@[198.51.100.7]>\r\n"
+                    "RCPT TO:<%s%%far.example@[127.0.0.1]>\r\n" % (user, user, user)).encode(),
+                   timeout=3)
+    c = codes(got)
+    report(c[3:4] == ["250"], "RCPT TO:<user@[127.0.0.1]>: 250", got)
+    report(c[4:5] == ["550"] and any("198.51.100.7" in l and "Relaying denied" in l
+                                     for l in got),
+           "RCPT TO:<user@[198.51.100.7]> (another host): 550 5.7.1 relaying denied", got)
+    report(c[5:6] == ["550"], "a %-hack through the own literal is still a relay trick: 550",
+           got)
+    s = socket.create_connection(("127.0.0.1", Env.box.port), timeout=10)
+    f = s.makefile("rb")
+    try:
+        f.readline()
+        for line in ("EHLO client.example", "MAIL FROM:<a@example.org>",
+                     "RCPT TO:<%s@[127.0.0.1]>" % user, "DATA"):
+            s.sendall(line.encode() + b"\r\n")
+            while True:
+                r = f.readline()
+                if not r or r[3:4] != b"-":
+                    break
+        s.sendall(("Subject: %s\r\n\r\n%s-body\r\n.\r\nQUIT\r\n" % (token, token)).encode())
+        end = f.readline()
+    finally:
+        f.close()
+        s.close()
+    report(end.startswith(b"250"), "a message to user@[127.0.0.1] is accepted", end)
+    report(len(delivered(token + "-body")) == 1, "and delivered to the local mailbox")
+
+
 def main():
     Env.box = ts.Sandbox(prefix="tegami-protocol")
     return ts.run_suite(Env.box, TAP, (body_pipelined_after_refused_data,
-                                          half_closed_client_gets_every_reply), tail_lines=30)
+                                          half_closed_client_gets_every_reply,
+                                          own_address_literal_is_local), tail_lines=30)
 
 
 if __name__ == "__main__":

@@ -145,6 +145,16 @@ Test(route, catch_all_dot_and_no_smarthost_goes_to_mx) {
     cr_expect_eq(r.next_hop, "[127.0.0.2]:25");
 }
 
+// An address literal of this host (127.0.0.1 is on every loopback interface) is local,
+// as smtpd accepted it; any other literal is that host.
+Test(route, an_own_address_literal_is_local) {
+    Route r = route_recipient("u@[127.0.0.1]", tables({}));
+    cr_expect_eq(r.transport, Transport::local);
+    r = route_recipient("u@[198.51.100.7]", tables({}));
+    cr_expect_eq(r.transport, Transport::smtp);
+    cr_expect_eq(r.next_hop, "[198.51.100.7]:25");
+}
+
 // A mailbox local handed back for mailbox_transport goes to that LMTP destination,
 // whatever its domain; with the key emptied since, it is local again.
 Test(route, mailbox_handoff_goes_to_mailbox_transport) {

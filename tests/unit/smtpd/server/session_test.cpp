@@ -201,22 +201,23 @@ Test(session, long_lines_and_bare_line_ends) {
 
 Test(session, recipient_policy) {
     Fixture f(config(1000, 3));
-    script(f, {
-                  {kEhlo, kEhloReply},
-                  {"MAIL FROM:<a@b.test>\r\n", "250 2.1.0 Ok\r\n"},
-                  {"RCPT TO:<alice@other.test>\r\n",
-                   "550 5.7.1 <alice@other.test>: Relaying denied\r\n"},
-                  {"RCPT TO:<nobody@mx.test>\r\n",
-                   "550 5.1.1 <nobody@mx.test>: Recipient address rejected: User unknown in local "
-                   "recipient table\r\n"},
-                  {"RCPT TO:<root@mx.test>\r\n",
-                   "550 5.1.1 <root@mx.test>: mail for uid 0 is not delivered here; alias it\r\n"},
-                  {"RCPT TO:<u@[127.0.0.1]>\r\n", "550 5.7.1 <u@[127.0.0.1]>: Relaying denied\r\n"},
-                  {"RCPT TO:<alice@MX.TEST>\r\n", "250 2.1.5 Ok\r\n"},
-                  {"RCPT TO:<staff@localhost>\r\n", "250 2.1.5 Ok\r\n"},
-                  {"RCPT TO:<Postmaster>\r\n", "250 2.1.5 Ok\r\n"},
-                  {"RCPT TO:<bob@mx.test>\r\n", "452 4.5.3 Error: too many recipients\r\n"},
-              });
+    script(
+        f,
+        {
+            {kEhlo, kEhloReply},
+            {"MAIL FROM:<a@b.test>\r\n", "250 2.1.0 Ok\r\n"},
+            {"RCPT TO:<alice@other.test>\r\n", "550 5.7.1 <alice@other.test>: Relaying denied\r\n"},
+            {"RCPT TO:<nobody@mx.test>\r\n",
+             "550 5.1.1 <nobody@mx.test>: Recipient address rejected: User unknown in local "
+             "recipient table\r\n"},
+            {"RCPT TO:<root@mx.test>\r\n",
+             "550 5.1.1 <root@mx.test>: mail for uid 0 is not delivered here; alias it\r\n"},
+            {"RCPT TO:<u@[198.51.100.7]>\r\n", "550 5.7.1 <u@[198.51.100.7]>: Relaying denied\r\n"},
+            {"RCPT TO:<alice@MX.TEST>\r\n", "250 2.1.5 Ok\r\n"},
+            {"RCPT TO:<staff@localhost>\r\n", "250 2.1.5 Ok\r\n"},
+            {"RCPT TO:<Postmaster>\r\n", "250 2.1.5 Ok\r\n"},
+            {"RCPT TO:<bob@mx.test>\r\n", "452 4.5.3 Error: too many recipients\r\n"},
+        });
     const auto& tx = *f.s.state().tx;
     cr_assert_eq(tx.recipients.size(), 3u);
     cr_expect_eq(tx.recipients[0], std::string("alice@mx.test"));
