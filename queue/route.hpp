@@ -7,10 +7,10 @@
 // literal is compared with this host's interface addresses: lib/net/own_addresses.hpp).
 //
 // Order (sendmail's): a domain in local_domains (or no domain at all, "Postmaster") is
-// local, and so is an address literal of this host; else the mailertable, tried for the domain, then ".parent" for each parent
-// domain, then "."; else the smarthost; else SMTP to the domain's own MX hosts. An address
-// literal goes to that address. A mailertable value that does not parse is a temporary
-// error (4.3.5: the admin fixes the map; the mail waits), never a guess.
+// local, and so is an address literal of this host; else the mailertable, tried for the domain,
+// then ".parent" for each parent domain, then "."; else the smarthost; else SMTP to the domain's
+// own MX hosts. An address literal goes to that address. A mailertable value that does not parse is
+// a temporary error (4.3.5: the admin fixes the map; the mail waits), never a guess.
 #pragma once
 
 #include <cstdint>
