@@ -256,3 +256,25 @@ Test(delivery, program_that_stops_reading) {
         }
     }
 }
+
+// A /dev/null file target (the classic "nobody: /dev/null" alias) discards the message
+// and succeeds, as sendmail and Postfix do: it is not refused as a non-regular mailbox,
+// and no lock or journal is made in /dev.
+Test(delivery, dev_null_file_target_discards) {
+    tegami::Config cfg = tegami::default_config();
+    ChildSpec spec;
+    spec.config = &cfg;
+    spec.user = LocalUser{"nobody", geteuid(), getegid(), "/"};
+    spec.msgs = {MailMessage{"a@b", "devnull@mx.example", "x\r\n", ""},
+                 MailMessage{"c@d", "devnull@mx.example", "y\r\n", ""}};
+    spec.kind = TargetKind::file;
+    spec.target = "/dev/null";
+    auto reports = deliver_as_current_user(spec, geteuid());
+    cr_assert_eq(reports.size(), 2u);
+    for (const auto& r : reports)
+        cr_expect_eq(r.code, 0, "%s", r.text.c_str());
+    struct stat st {};
+    cr_expect(::lstat("/dev/null.lock", &st) != 0, "no dotlock left in /dev");
+    cr_expect(::lstat("/dev/.null.tegami", &st) != 0, "no journal in /dev");
+    cr_expect_eq(outcome_from_code(0, "", false, TargetKind::file).status, 2u);
+}
