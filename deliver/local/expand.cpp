@@ -139,7 +139,15 @@ class Expander {
              const IncludeReader* include, const UserReader* users)
         : aliases_(aliases), cfg_(config), forward_(forward), include_(include), users_(users) {}
     void top(std::string_view local);
-    Expansion take() { return std::move(out_); }
+    // A reference back to an alias or :include: being expanded is dropped as a duplicate
+    // (aliases(5): nobody gets a message twice, so a loop cannot occur); it fails the
+    // recipient (5.4.6) only when the expansion reaches nobody at all.
+    Expansion take() {
+        if (out_.deliveries.empty() && out_.remote.empty())
+            for (auto& f : loops_)
+                out_.failures.push_back(std::move(f));
+        return std::move(out_);
+    }
 
   private:
     // Who |program and /file targets run as, in the current context.
@@ -175,10 +183,11 @@ class Expander {
     const IncludeReader* include_;
     const UserReader* users_;
     Expansion out_;
-    std::set<std::string> forwarded_;  // users whose .forward was expanded
-    std::set<std::string> expanded_;   // alias names already expanded (lower-cased)
-    std::set<std::string> keys_;       // deliveries already listed
-    std::vector<std::string> path_;    // the aliases being expanded, outermost first
+    std::vector<TargetFailure> loops_;  // references back into the path, in order
+    std::set<std::string> forwarded_;   // users whose .forward was expanded
+    std::set<std::string> expanded_;    // alias names already expanded (lower-cased)
+    std::set<std::string> keys_;        // deliveries already listed
+    std::vector<std::string> path_;     // the aliases being expanded, outermost first
 };
 
 void Expander::top(std::string_view local) {
@@ -258,7 +267,8 @@ void Expander::alias(const std::string& key, std::string_view local, int depth,
         std::string chain;
         for (const auto& q : path_)
             chain += q + " -> ";
-        fail(local, 5, "5.4.6", "alias loop: " + (chain + key));
+        loops_.push_back(
+            TargetFailure{std::string(local), 5, "5.4.6", "alias loop: " + chain + key});
         return;
     }
     if (depth >= kMaxAliasDepth) {
@@ -380,7 +390,7 @@ void Expander::include(std::string_view t, int depth, const Context& ctx) {
     std::string key = ":include:" + path;
     for (const auto& p : path_)
         if (p == key) {
-            fail(t, 5, "5.4.6", "include loop: " + path);
+            loops_.push_back(TargetFailure{std::string(t), 5, "5.4.6", "include loop: " + path});
             return;
         }
     if (depth >= kMaxAliasDepth) {

@@ -23,7 +23,9 @@
 //   ~/.forward   of a user reached (not as \user): its targets instead of the mailbox
 //   u@elsewhere  an address in a domain outside local_domains: listed in remote (each
 //                once) for the queue to route (the local server hands them back)
-// A loop (an alias reached from itself) or more than kMaxAliasDepth levels fails with
+// A loop (an alias reached from itself) is dropped like a duplicate, so lists that name
+// each other reach every member once without an error; it fails with 5.4.6 only when the
+// recipient's expansion delivers nowhere. More than kMaxAliasDepth levels fails with
 // 5.4.6. Every delivery appears once, whatever paths reach it.
 #pragma once
 
