@@ -500,9 +500,12 @@ void LocalServer::start_jobs() {
 }
 
 // The address this copy is for: the first recipient that reached the user without an
-// alias (user or user+detail, as canonical), else the user at this host.
+// alias (user or user+detail, as canonical), else the user at this host. A |program or
+// /file is for the recipient that led to it (tickets@example.org for "tickets: |..."),
+// as Postfix's local(8) sets RECIPIENT, never default_user at this host.
 std::string LocalServer::delivered_to(const Job& j) const {
-    if (j.d.direct && !j.rcpts.empty()) return j.req->msg.recipients[j.rcpts.front()].address;
+    if ((j.d.direct || j.d.kind != TargetKind::mailbox) && !j.rcpts.empty())
+        return j.req->msg.recipients[j.rcpts.front()].address;
     return j.d.user.name + "@" + cfg().hostname;
 }
 

@@ -259,3 +259,32 @@ Test(server, refusals) {
                      res.text.c_str());
     }
 }
+
+// A |program an alias names gets the alias's address as RECIPIENT (and Delivered-To),
+// as Postfix's local(8) gives it, not the default_user the program runs as: a ticket
+// system or list manager behind "tickets: |..." must see tickets@..., never nobody@.
+// printenv exits 1 for the variable that is not set, so its first line of output (the
+// RECIPIENT it was given) comes back in the result's text.
+Test(server, alias_program_gets_the_alias_address_as_recipient) {
+    Fixture f;
+    char tmpl[] = "/tmp/tegami-server-XXXXXX";
+    cr_assert(mkdtemp(tmpl) != nullptr);
+    f.dir = tmpl;
+    std::ofstream(f.dir + "/aliases")
+        << "tickets: \"|/usr/bin/printenv RECIPIENT TEGAMI_NO_SUCH_VARIABLE\"\n";
+    Config cfg = default_config();
+    cfg.aliases = f.dir + "/aliases";
+    cfg.local_domains = {"localhost", "mx.example"};
+    cfg.mail_spool_dir = f.dir;
+    cfg.smrsh_dir = "";
+    f.ctx.name = "local";
+    f.ctx.base = f.base.get();
+    f.ctx.config = std::make_shared<const Config>(cfg);
+    f.ctx.listeners.push_back(Listener{"deliver", f.dir + "/s", unix_socket(f.dir + "/s", true)});
+    f.server.init(f.ctx);
+    UniqueFd c = unix_socket(f.dir + "/s", false);
+    ipc::RcptResult res = ask(f, c.get(), 1, "tickets@mx.example");
+    cr_expect_eq(res.status, 5u, "%s", res.text.c_str());
+    cr_expect(res.text.find("exited 1: tickets@mx.example") != std::string::npos, "%s",
+              res.text.c_str());
+}
