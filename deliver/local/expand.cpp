@@ -95,6 +95,61 @@ Result<void> check_safe_path(const std::string& path, const struct stat& file) {
 
 Result<std::vector<std::string>> parse_target_lines(std::string_view text, const std::string& name);
 
+// The address of an address target written in an RFC 5322 form sendmail also reads:
+// "bob (Bob Smith)" loses its comment, "Bob Smith <bob@example.org>" is its angle
+// address. Quoted strings are kept as they are; a target with an unclosed comment,
+// quote or angle bracket is returned unchanged (and fails as the name it is).
+std::string address_of(std::string_view t) {
+    std::string out;
+    int depth = 0;
+    bool quoted = false;
+    for (size_t i = 0; i < t.size(); ++i) {
+        char c = t[i];
+        if (depth > 0) {
+            if (c == '\\')
+                ++i;
+            else if (c == '(')
+                ++depth;
+            else if (c == ')')
+                --depth;
+            continue;
+        }
+        if (quoted) {
+            out += c;
+            if (c == '\\' && i + 1 < t.size())
+                out += t[++i];
+            else if (c == '"')
+                quoted = false;
+            continue;
+        }
+        if (c == '(') {
+            depth = 1;
+            continue;
+        }
+        if (c == '"') quoted = true;
+        out += c;
+    }
+    if (depth > 0 || quoted) return std::string(t);
+    // The angle address: the first '<' outside quotes, then its '>' ending the target.
+    quoted = false;
+    for (size_t i = 0; i < out.size(); ++i) {
+        if (out[i] == '\\' && quoted) {
+            ++i;
+        } else if (out[i] == '"') {
+            quoted = !quoted;
+        } else if (out[i] == '<' && !quoted) {
+            size_t close = out.find('>', i);
+            if (close == std::string::npos ||
+                out.find_first_not_of(" \t", close + 1) != std::string::npos)
+                return std::string(t);
+            out = out.substr(i + 1, close - i - 1);
+            break;
+        }
+    }
+    size_t a = out.find_first_not_of(" \t"), b = out.find_last_not_of(" \t");
+    return a == std::string::npos ? std::string(t) : out.substr(a, b - a + 1);
+}
+
 struct Included {
     std::vector<std::string> targets;
     uid_t owner = 0;
@@ -207,6 +262,11 @@ void Expander::target(std::string_view t, int depth, const Context& ctx) {
                         e.problem.c_str());
         out_.failures.push_back(failure_of(std::move(e), t));
         return;
+    }
+    std::string addr;
+    if (t.find_first_of("(<") != std::string_view::npos) {
+        addr = address_of(t);
+        t = addr;
     }
     bool no_alias = t.front() == '\\';
     std::string_view rest = no_alias ? t.substr(1) : t;

@@ -21,6 +21,8 @@
 //   owner-LIST   if it exists, the envelope sender of everything LIST expands to
 //   LIST-request without an alias of its own goes to owner-LIST
 //   ~/.forward   of a user reached (not as \user): its targets instead of the mailbox
+//   Name <addr>  an address target in an RFC 5322 form: a (comment) is dropped, a
+//                display name before <addr> too ("bob (Bob)", "Bob <bob@host>")
 //   u@elsewhere  an address in a domain outside local_domains: listed in remote (each
 //                once) for the queue to route (the local server hands them back)
 // A loop (an alias reached from itself) is dropped like a duplicate, so lists that name

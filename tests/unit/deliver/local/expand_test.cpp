@@ -56,7 +56,9 @@ const char* kAliases =
     "fwdmix: nobody, Someone@Elsewhere.EXAMPLE, Someone@elsewhere.example, \"a b\"@far.example\n"
     "badremote: x@bad_domain!, y@\n"
     "staff: bin, crew\n"
-    "crew: daemon, staff\n";
+    "crew: daemon, staff\n"
+    "cmt: bin (The Bin User), Sys Account <sys@localhost>, \"Nobody, Really\" <nobody>\n"
+    "cmtbad: bin (unclosed\n";
 
 Config domains_config() {
     Config c = default_config();
@@ -77,6 +79,9 @@ const Case kCases[] = {
     // Lists that name each other: every member once, and no failure for the recipient.
     {"staff", {"bin", "daemon", "nobody"}, {}},
     {"crew", {"daemon", "nobody", "bin"}, {}},
+    // RFC 5322 forms sendmail takes: a comment, a display name before <address>.
+    {"cmt", {"bin", "sys", "nobody"}, {}},
+    {"cmtbad", {}, {"5.1.1"}},
     {"deep0", {}, {"5.4.6"}},
     {"prog", {"|/usr/bin/vacation x"}, {}},
     {"file", {"/tmp/mail.copy"}, {}},
