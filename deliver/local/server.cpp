@@ -763,8 +763,14 @@ void LocalServer::answer(Request& r) {
     res.results.reserve(r.rcpts.size());
     for (size_t i = 0; i < r.rcpts.size(); ++i) {
         const Outcome& o = *r.rcpts[i].result;
-        uint32_t flags =
-            r.rcpts[i].expanded && o.status == ipc::kStatusOk ? ipc::kResultExpanded : 0;
+        // Sent on to a single address (an alias, a .forward, the virtual table, the
+        // mailbox_transport): that address carries the recipient's NOTIFY and its final
+        // delivery reports (RFC 3461 6.2.1(b)); nothing was delivered here to report.
+        uint32_t flags = 0;
+        if (o.status == ipc::kStatusOk && r.rcpts[i].expanded)
+            flags = ipc::kResultExpanded;
+        else if (o.status == ipc::kStatusOk && !r.rcpts[i].redirects.empty())
+            flags = ipc::kResultDsnPassed;
         res.results.push_back(
             ipc::RcptResult{r.msg.recipients[i].index, o.status, o.dsn, o.text, flags});
     }

@@ -288,3 +288,66 @@ Test(server, alias_program_gets_the_alias_address_as_recipient) {
     cr_expect(res.text.find("exited 1: tickets@mx.example") != std::string::npos, "%s",
               res.text.c_str());
 }
+
+// An alias (or .forward) that sends the recipient on to one other address hands that
+// address back with the recipient's NOTIFY (RFC 3461 6.2.1(b)): the success is reported
+// where the mail finally arrives, so the result says the DSN request was passed on
+// (kResultDsnPassed), never "delivered here". An expansion to several is "expanded".
+Test(server, single_forward_passes_the_dsn_request_on) {
+    Fixture f;
+    char tmpl[] = "/tmp/tegami-server-XXXXXX";
+    cr_assert(mkdtemp(tmpl) != nullptr);
+    f.dir = tmpl;
+    std::ofstream(f.dir + "/aliases") << "fwd: someone@elsewhere.example\n"
+                                      << "two: someone@elsewhere.example, other@far.example\n";
+    Config cfg = default_config();
+    cfg.aliases = f.dir + "/aliases";
+    cfg.local_domains = {"localhost", "mx.example"};
+    cfg.mail_spool_dir = f.dir;
+    f.ctx.name = "local";
+    f.ctx.base = f.base.get();
+    f.ctx.config = std::make_shared<const Config>(cfg);
+    f.ctx.listeners.push_back(Listener{"deliver", f.dir + "/s", unix_socket(f.dir + "/s", true)});
+    f.server.init(f.ctx);
+    UniqueFd c = unix_socket(f.dir + "/s", false);
+    struct Want {
+        const char* rcpt;
+        uint32_t flags;
+        size_t redirects;
+    };
+    const Want wants[] = {{"fwd@localhost", ipc::kResultDsnPassed, 1},
+                          {"two@localhost", ipc::kResultExpanded, 2}};
+    uint64_t id = 0;
+    for (const auto& w : wants) {
+        ipc::DeliverMsg m;
+        m.request_id = ++id;
+        m.queue_id = "Q" + std::to_string(id);
+        m.sender = "a@b";
+        m.recipients.push_back(ipc::DeliverRcpt{0, w.rcpt, "", 0});
+        std::string body = "x\r\n";
+        m.body_size = body.size();
+        UniqueFd fd = body_fd(body);
+        cr_assert(ipc::send_frame_blocking(c.get(), ipc::encode(m), {fd.get()}).ok());
+        size_t redirects = 0;
+        for (;;) {
+            auto r = reply(f, c.get());
+            cr_assert(r.ok(), "%s: no reply", w.rcpt);
+            if (r->type == ipc::MsgType::deliver_redirect) {
+                ipc::DeliverRedirectMsg rd;
+                cr_assert(ipc::decode(r->payload, rd));
+                redirects += rd.targets.size();
+                continue;
+            }
+            cr_assert(r->type == ipc::MsgType::deliver_result);
+            ipc::DeliverResultMsg res;
+            cr_assert(ipc::decode(r->payload, res));
+            cr_assert_eq(res.results.size(), 1u);
+            cr_expect_eq(res.results[0].status, ipc::kStatusOk, "%s: %s", w.rcpt,
+                         res.results[0].text.c_str());
+            cr_expect_eq(res.results[0].flags, w.flags, "%s: flags %u", w.rcpt,
+                         res.results[0].flags);
+            break;
+        }
+        cr_expect_eq(redirects, w.redirects, "%s", w.rcpt);
+    }
+}
