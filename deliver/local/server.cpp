@@ -736,14 +736,17 @@ void LocalServer::finish(const Job& j, const Outcome& o, const std::string& deta
         Rcpt& rc = r.rcpts[i];
         if (o.status != ipc::kStatusOk)
             (o.status == ipc::kStatusTemp ? rc.temp : rc.perm).push_back(o);
+        else if (rc.delivered.empty())
+            rc.delivered = o.text;
         if (--rc.pending > 0) continue;
         // The recipient's result: its first temporary failure (retry), else its first
         // permanent one, else delivered.
         const std::vector<Outcome>& fails = !rc.temp.empty() ? rc.temp : rc.perm;
         Outcome res =
-            fails.empty()
-                ? Outcome{2, "2.0.0", r.maildir ? "delivered to maildir" : "delivered to mailbox"}
-                : fails.front();
+            !fails.empty() ? fails.front()
+            : !rc.delivered.empty()
+                ? Outcome{2, "2.0.0", rc.delivered}
+                : Outcome{2, "2.0.0", r.maildir ? "delivered to maildir" : "delivered to mailbox"};
         size_t others = rc.temp.size() + rc.perm.size();
         if (others > 1) res.text += " (and " + std::to_string(others - 1) + " more failure(s))";
         settle(r, i, res);

@@ -58,6 +58,7 @@ class LocalServer {
         std::optional<Outcome> result;  // set once: the answer for this recipient
         bool virtual_domain = false;    // mapped through virtual_map
         bool expanded = false;          // an alias or .forward made it more than one
+        std::string delivered;          // the first success's text ("delivered to program")
         // Addresses handed back to the queue (other domains'; mailboxes for
         // mailbox_transport): sent with a final result, dropped with a deferral.
         std::vector<ipc::RedirectTarget> redirects;

@@ -351,3 +351,30 @@ Test(server, single_forward_passes_the_dsn_request_on) {
         cr_expect_eq(redirects, w.redirects, "%s", w.rcpt);
     }
 }
+
+// The result of a recipient delivered only to a program or a file says so (the queue
+// logs it and a success report quotes it), not "delivered to mailbox".
+Test(server, program_or_file_result_names_what_it_was) {
+    Fixture f;
+    char tmpl[] = "/tmp/tegami-server-XXXXXX";
+    cr_assert(mkdtemp(tmpl) != nullptr);
+    f.dir = tmpl;
+    std::ofstream(f.dir + "/aliases") << "ok: \"|/bin/true\"\nnull: /dev/null\n";
+    Config cfg = default_config();
+    cfg.aliases = f.dir + "/aliases";
+    cfg.local_domains = {"localhost"};
+    cfg.mail_spool_dir = f.dir;
+    cfg.smrsh_dir = "";
+    f.ctx.name = "local";
+    f.ctx.base = f.base.get();
+    f.ctx.config = std::make_shared<const Config>(cfg);
+    f.ctx.listeners.push_back(Listener{"deliver", f.dir + "/s", unix_socket(f.dir + "/s", true)});
+    f.server.init(f.ctx);
+    UniqueFd c = unix_socket(f.dir + "/s", false);
+    ipc::RcptResult res = ask(f, c.get(), 1, "ok@localhost");
+    cr_expect_eq(res.status, ipc::kStatusOk, "%s", res.text.c_str());
+    cr_expect_eq(res.text, "delivered to program");
+    res = ask(f, c.get(), 2, "null@localhost");
+    cr_expect_eq(res.status, ipc::kStatusOk, "%s", res.text.c_str());
+    cr_expect_eq(res.text, "delivered to file");
+}
