@@ -231,6 +231,20 @@ class Expander {
     void add(Delivery d) {
         if (keys_.insert(d.key()).second) out_.deliveries.push_back(std::move(d));
     }
+    void owned(std::string address, const Context& ctx) {
+        for (const auto& o : out_.owned)
+            if (o.address == address && o.sender == ctx.sender) return;
+        out_.owned.push_back(OwnedTarget{std::move(address), ctx.sender});
+    }
+    // A local name that cannot be delivered: within a list with an owner, a new message
+    // from the owner to name@hostname (whose failure the owner is told of); else a
+    // failure of the recipient.
+    void fail_user(std::string_view local, const Context& ctx, const char* dsn, std::string text) {
+        std::string addr = canonical_local(local) + "@" + cfg_.hostname;
+        if (!ctx.sender.empty() && !local.empty() && local.find('@') == std::string_view::npos)
+            return owned(std::move(addr), ctx);
+        fail(local, 5, dsn, std::move(text));
+    }
 
     const AliasFile* aliases_;
     const Config& cfg_;
@@ -289,7 +303,9 @@ void Expander::target(std::string_view t, int depth, const Context& ctx) {
             return;
         }
         std::string canon = canonical_address(mb.value());
-        if (std::find(out_.remote.begin(), out_.remote.end(), canon) == out_.remote.end())
+        if (!ctx.sender.empty())
+            owned(std::move(canon), ctx);
+        else if (std::find(out_.remote.begin(), out_.remote.end(), canon) == out_.remote.end())
             out_.remote.push_back(std::move(canon));
         return;
     }
@@ -352,11 +368,12 @@ void Expander::user(std::string_view local, const Context& ctx, bool no_forward)
     LocalUser u;
     std::string name(local);
     if (!passwd(name, u) && !passwd(lower(name), u)) {
-        fail(local, 5, "5.1.1", "user unknown: " + name);
+        fail_user(local, ctx, "5.1.1", "user unknown: " + name);
         return;
     }
     if (u.uid == 0) {
-        fail(local, 5, "5.1.1", "no delivery to uid 0 user " + name + " (alias it to a person)");
+        fail_user(local, ctx, "5.1.1",
+                  "no delivery to uid 0 user " + name + " (alias it to a person)");
         return;
     }
     if (!no_forward && forwarded(u, static_cast<int>(path_.size()), ctx)) return;

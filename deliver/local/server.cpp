@@ -202,10 +202,11 @@ std::optional<Outcome> LocalServer::map_virtual(Rcpt& rc) {
     return std::nullopt;
 }
 
-void LocalServer::add_redirect(Rcpt& rc, const std::string& address, uint32_t route) {
+void LocalServer::add_redirect(Rcpt& rc, const std::string& address, uint32_t route,
+                               const std::string& sender) {
     for (const auto& r : rc.redirects)
-        if (r.address == address && r.route == route) return;
-    rc.redirects.push_back(ipc::RedirectTarget{address, route});
+        if (r.address == address && r.route == route && r.sender == sender) return;
+    rc.redirects.push_back(ipc::RedirectTarget{address, route, sender});
 }
 
 void LocalServer::refresh_aliases() {
@@ -352,7 +353,11 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
         }
         for (const auto& a : ex.remote)
             add_redirect(rc, a, ipc::kRedirectAddress);
-        rc.expanded = ex.deliveries.size() + ex.remote.size() > 1;
+        // Members of a list with an owner: a new message from the owner (a list, so
+        // "expanded" whatever their number).
+        for (const auto& o : ex.owned)
+            add_redirect(rc, o.address, ipc::kRedirectAddress, o.sender);
+        rc.expanded = ex.deliveries.size() + ex.remote.size() > 1 || !ex.owned.empty();
         for (auto& u : ex.deliveries) {
             if (u.kind == TargetKind::mailbox && handoff) {
                 // mailbox_transport: the mailbox is the LMTP server's to write; the queue

@@ -108,7 +108,8 @@ class LocalServer {
     void handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd body);
     void refresh_aliases();
     std::optional<Outcome> map_virtual(Rcpt& rc);
-    static void add_redirect(Rcpt& rc, const std::string& address, uint32_t route);
+    static void add_redirect(Rcpt& rc, const std::string& address, uint32_t route,
+                             const std::string& sender = std::string());
     void start_jobs();
     BatchItem item_of(const Job& j) const;
     std::vector<Job> take_batch(const std::string& key);
