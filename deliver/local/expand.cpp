@@ -231,10 +231,12 @@ class Expander {
     void add(Delivery d) {
         if (keys_.insert(d.key()).second) out_.deliveries.push_back(std::move(d));
     }
-    void owned(std::string address, const Context& ctx) {
+    void owned(std::string address, const Context& ctx, std::string dsn = {},
+               std::string text = {}) {
         for (const auto& o : out_.owned)
             if (o.address == address && o.sender == ctx.sender) return;
-        out_.owned.push_back(OwnedTarget{std::move(address), ctx.sender});
+        out_.owned.push_back(
+            OwnedTarget{std::move(address), ctx.sender, std::move(dsn), std::move(text)});
     }
     // A local name that cannot be delivered: within a list with an owner, a new message
     // from the owner to name@hostname (whose failure the owner is told of); else a
@@ -242,7 +244,7 @@ class Expander {
     void fail_user(std::string_view local, const Context& ctx, const char* dsn, std::string text) {
         std::string addr = canonical_local(local) + "@" + cfg_.hostname;
         if (!ctx.sender.empty() && !local.empty() && local.find('@') == std::string_view::npos)
-            return owned(std::move(addr), ctx);
+            return owned(std::move(addr), ctx, dsn, std::move(text));
         fail(local, 5, dsn, std::move(text));
     }
 

@@ -84,6 +84,8 @@ struct TargetFailure {
 struct OwnedTarget {
     std::string address;  // canonical; a failed local name as name@hostname
     std::string sender;   // owner-LIST@hostname
+    std::string dsn;      // a failed local name: its failure ("5.1.1"), else ""
+    std::string text;     // and why ("user unknown: x")
 };
 
 struct Expansion {

@@ -354,10 +354,19 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
         for (const auto& a : ex.remote)
             add_redirect(rc, a, ipc::kRedirectAddress);
         // Members of a list with an owner: a new message from the owner (a list, so
-        // "expanded" whatever their number).
-        for (const auto& o : ex.owned)
-            add_redirect(rc, o.address, ipc::kRedirectAddress, o.sender);
-        rc.expanded = ex.deliveries.size() + ex.remote.size() > 1 || !ex.owned.empty();
+        // "expanded" whatever their number). Not for a message with the null sender (a
+        // report): its failures go the way of any report's, to the postmaster, so that
+        // a list whose owner leads back to it cannot send reports round for ever.
+        for (const auto& o : ex.owned) {
+            if (!req->msg.sender.empty())
+                add_redirect(rc, o.address, ipc::kRedirectAddress, o.sender);
+            else if (!o.dsn.empty())
+                rc.perm.push_back(Outcome{5, o.dsn, o.text});
+            else
+                add_redirect(rc, o.address, ipc::kRedirectAddress);
+        }
+        rc.expanded = ex.deliveries.size() + ex.remote.size() > 1 ||
+                      (!ex.owned.empty() && !req->msg.sender.empty());
         for (auto& u : ex.deliveries) {
             if (u.kind == TargetKind::mailbox && handoff) {
                 // mailbox_transport: the mailbox is the LMTP server's to write; the queue

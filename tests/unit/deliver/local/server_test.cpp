@@ -378,3 +378,70 @@ Test(server, program_or_file_result_names_what_it_was) {
     cr_expect_eq(res.status, ipc::kStatusOk, "%s", res.text.c_str());
     cr_expect_eq(res.text, "delivered to file");
 }
+
+// A list with an owner hands its members elsewhere and its unknown members back as a new
+// message from the owner; for a report (the null sender) it does not, so that an owner
+// whose alias leads back to the list cannot send reports round for ever: the unknown
+// member fails the report (to the postmaster), the remote one joins it as before.
+Test(server, owned_list_members_from_the_owner_but_not_for_a_report) {
+    Fixture f;
+    char tmpl[] = "/tmp/tegami-server-XXXXXX";
+    cr_assert(mkdtemp(tmpl) != nullptr);
+    f.dir = tmpl;
+    std::ofstream(f.dir + "/aliases")
+        << "ol: no-such-user-tegami, far@elsewhere.example\nowner-ol: nobody\n";
+    Config cfg = default_config();
+    cfg.aliases = f.dir + "/aliases";
+    cfg.local_domains = {"localhost", cfg.hostname};
+    cfg.mail_spool_dir = f.dir;
+    f.ctx.name = "local";
+    f.ctx.base = f.base.get();
+    f.ctx.config = std::make_shared<const Config>(cfg);
+    f.ctx.listeners.push_back(Listener{"deliver", f.dir + "/s", unix_socket(f.dir + "/s", true)});
+    f.server.init(f.ctx);
+    UniqueFd c = unix_socket(f.dir + "/s", false);
+    const std::string owner = "owner-ol@" + cfg.hostname;
+    for (const char* sender : {"a@b", ""}) {
+        ipc::DeliverMsg m;
+        m.request_id = *sender ? 1 : 2;
+        m.queue_id = "Q" + std::to_string(m.request_id);
+        m.sender = sender;
+        m.recipients.push_back(ipc::DeliverRcpt{0, "ol@localhost", "", 0});
+        std::string body = "x\r\n";
+        m.body_size = body.size();
+        UniqueFd fd = body_fd(body);
+        cr_assert(ipc::send_frame_blocking(c.get(), ipc::encode(m), {fd.get()}).ok());
+        std::vector<ipc::RedirectTarget> got;
+        ipc::RcptResult res;
+        for (;;) {
+            auto r = reply(f, c.get());
+            cr_assert(r.ok(), "<%s>: no reply", sender);
+            if (r->type == ipc::MsgType::deliver_redirect) {
+                ipc::DeliverRedirectMsg rd;
+                cr_assert(ipc::decode(r->payload, rd));
+                got.insert(got.end(), rd.targets.begin(), rd.targets.end());
+                continue;
+            }
+            ipc::DeliverResultMsg out;
+            cr_assert(ipc::decode(r->payload, out));
+            cr_assert_eq(out.results.size(), 1u);
+            res = out.results[0];
+            break;
+        }
+        if (*sender) {
+            cr_expect_eq(res.status, ipc::kStatusOk, "%s", res.text.c_str());
+            cr_expect_eq(res.flags, ipc::kResultExpanded);
+            cr_assert_eq(got.size(), 2u);
+            cr_expect_eq(got[0].address, "no-such-user-tegami@" + cfg.hostname);
+            cr_expect_eq(got[1].address, "far@elsewhere.example");
+            for (const auto& t : got)
+                cr_expect_eq(t.sender, owner, "%s", t.address.c_str());
+        } else {
+            cr_expect_eq(res.status, ipc::kStatusPerm, "%s", res.text.c_str());
+            cr_expect_eq(res.dsn, "5.1.1");
+            cr_assert_eq(got.size(), 1u);
+            cr_expect_eq(got[0].address, "far@elsewhere.example");
+            cr_expect_eq(got[0].sender, "");
+        }
+    }
+}
