@@ -84,6 +84,11 @@ bool split_remote(const std::string& text, std::string& host, std::string& reply
     return !host.empty() && host.find(' ') == std::string::npos;
 }
 
+bool has_8bit(std::string_view s) {
+    return std::any_of(s.begin(), s.end(),
+                       [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+}
+
 bool starts_with_nocase(std::string_view s, std::string_view prefix) {
     if (s.size() < prefix.size()) return false;
     auto low = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
@@ -426,25 +431,35 @@ Bounce make_dsn(DsnKind kind, const Envelope& orig, std::string_view orig_body,
     add_status_part(b, orig, hostname, kind, opt);
     b += "--" + boundary + "\r\n";
     const char* what = kind == DsnKind::success ? "Delivered Message" : "Undelivered Message";
+    // 8-bit content sent without BODY=8BITMIME is still 8-bit: labelled (and the report
+    // carried) as such.
+    auto eight_bit = [&](std::string_view returned) {
+        if (orig.flags & (ipc::kFlag8BitMime | ipc::kFlagSmtputf8)) return true;
+        if (!has_8bit(returned)) return false;
+        e.flags |= ipc::kFlag8BitMime;
+        return true;
+    };
     if (full) {
         b += std::string("Content-Description: ") + what + "\r\n";
         b += global(orig) ? "Content-Type: message/global\r\n" : "Content-Type: message/rfc822\r\n";
-        if (orig.flags & (ipc::kFlag8BitMime | ipc::kFlagSmtputf8))
-            b += "Content-Transfer-Encoding: 8bit\r\n";
+        if (eight_bit(orig_body)) b += "Content-Transfer-Encoding: 8bit\r\n";
         b += "\r\n";
         b += orig_body;
         if (!orig_body.empty() && orig_body.back() != '\n') b += "\r\n";
     } else {
-        b += std::string("Content-Description: ") + what + " Headers\r\n";
-        b += global(orig) ? "Content-Type: message/global-headers\r\n"
-                            "Content-Transfer-Encoding: 8bit\r\n\r\n"
-                          : "Content-Type: text/rfc822-headers\r\n\r\n";
         std::string_view headers = header_section(orig_body);
         if (headers.size() == orig_body.size() && orig_body.size() < size) {
             // Only the leading part was read, and it has no empty line: its whole lines.
             size_t nl = headers.rfind('\n');
             if (nl != std::string_view::npos) headers = headers.substr(0, nl + 1);
         }
+        b += std::string("Content-Description: ") + what + " Headers\r\n";
+        if (global(orig))
+            b += "Content-Type: message/global-headers\r\nContent-Transfer-Encoding: 8bit\r\n\r\n";
+        else if (has_8bit(headers) && eight_bit(headers))
+            b += "Content-Type: text/rfc822-headers\r\nContent-Transfer-Encoding: 8bit\r\n\r\n";
+        else
+            b += "Content-Type: text/rfc822-headers\r\n\r\n";
         b += headers;
     }
     b += "\r\n--" + boundary + "--\r\n";

@@ -14,7 +14,9 @@
 // size_limit, a delay warning and a double bounce return the header section only
 // (text/rfc822-headers). A report on an SMTPUTF8 message is a global one (RFC 6533):
 // message/global-delivery-status with utf-8 addresses in UTF-8 (utf-8-addr-unitext),
-// message/global or message/global-headers for what it returns. Never bounce a bounce: a report has
+// message/global or message/global-headers for what it returns. Returned content with 8-bit
+// octets is labelled Content-Transfer-Encoding: 8bit and the report sent as 8BITMIME, whether
+// or not the client declared BODY=8BITMIME. Never bounce a bounce: a report has
 // the null sender, a message with the null sender gets no report, and a failed report goes to the
 // postmaster once (a failed double bounce is only logged). The double bounce's per-recipient fields
 // are those of the report that failed (its recipient, why it failed); its text also quotes what

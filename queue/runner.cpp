@@ -649,7 +649,9 @@ void Runner::add_redirects(Message& m, uint32_t idx, const ipc::DeliverRedirectM
         notify &= ~ipc::kNotifySuccess;
         if (notify == 0) notify = ipc::kNotifyNever;
     }
+    send_owned(m, idx, r, now);
     for (const auto& t : r.targets) {
+        if (!t.sender.empty()) continue;  // sent from its list's owner (send_owned)
         std::string route = t.route == ipc::kRedirectMailbox ? kRouteMailbox : "";
         bool have = std::any_of(
             m.env.recipients.begin(), m.env.recipients.end(),
@@ -674,6 +676,61 @@ void Runner::add_redirects(Message& m, uint32_t idx, const ipc::DeliverRedirectM
         schedule_.add({now, m.env.queue_id, ni});
         log_info("%s: <%s> expanded to <%s>%s", m.env.queue_id.c_str(), parent.address.c_str(),
                  t.address.c_str(), route.empty() ? "" : " (mailbox_transport)");
+    }
+}
+
+// The members of a list with an owner that local does not deliver (elsewhere, or failed
+// there): a new message per owner, from the owner, with m's body, so that their bounces
+// go to the owner and never to m's sender. Nothing of the sender's DSN request goes with
+// them (a list expansion: RFC 3461 6.2.1(c)). Stored before the state change that makes
+// idx final: a crash between the two may send them twice, never lose them.
+void Runner::send_owned(const Message& m, uint32_t idx, const ipc::DeliverRedirectMsg& r,
+                        uint64_t now) {
+    std::vector<std::pair<std::string, std::vector<std::string>>> owners;
+    for (const auto& t : r.targets) {
+        if (t.sender.empty()) continue;
+        std::string sender = printable(t.sender), addr = printable(t.address);
+        auto o = std::find_if(owners.begin(), owners.end(),
+                              [&](const auto& x) { return x.first == sender; });
+        if (o == owners.end()) o = owners.insert(owners.end(), {sender, {}});
+        if (std::find(o->second.begin(), o->second.end(), addr) == o->second.end() &&
+            o->second.size() < kMaxRecipients)
+            o->second.push_back(std::move(addr));
+    }
+    if (owners.empty()) return;
+    const std::string& qid = m.env.queue_id;
+    auto body = store_.load_body(qid);
+    if (!body) {
+        log_error("%s: cannot read the body for the members of <%s>: %s", qid.c_str(),
+                  m.env.recipients[idx].address.c_str(), body.error().message.c_str());
+        return;
+    }
+    for (auto& [sender, addrs] : owners) {
+        Envelope e;
+        e.queue_id = new_queue_id();
+        e.sender = sender;
+        e.arrival = now;
+        e.client_addr = "127.0.0.1";
+        e.client_name = "localhost";
+        e.helo = settings_.hostname;
+        e.protocol = m.env.protocol;
+        e.flags = m.env.flags & (ipc::kFlag8BitMime | ipc::kFlagSmtputf8);
+        for (auto& a : addrs) {
+            Recipient n;
+            n.address = std::move(a);
+            e.recipients.push_back(std::move(n));
+        }
+        std::string err;
+        if (store_.put(e, *body, err) != PutStatus::ok) {
+            log_error("%s: cannot queue the members of <%s> from <%s> (%s)", qid.c_str(),
+                      m.env.recipients[idx].address.c_str(), sender.c_str(), err.c_str());
+            continue;
+        }
+        committer_.note_commit();
+        log_info("%s: <%s> expanded to %zu address(es) from <%s>: %s", qid.c_str(),
+                 m.env.recipients[idx].address.c_str(), e.recipients.size(), sender.c_str(),
+                 e.queue_id.c_str());
+        queue_report(std::move(e));
     }
 }
 

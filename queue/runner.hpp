@@ -187,6 +187,7 @@ class Runner {
     bool on_redirect(Agent& a, ipc::DeliverRedirectMsg r);
     void add_redirects(Message& m, uint32_t idx, const ipc::DeliverRedirectMsg& r, bool expanded,
                        uint64_t now);
+    void send_owned(const Message& m, uint32_t idx, const ipc::DeliverRedirectMsg& r, uint64_t now);
     // delays: the log's "a/b/c/d" (format_delays).
     void apply_result(Message& m, uint32_t idx, const ipc::RcptResult& r, const std::string& relay,
                       const std::string& delays, uint64_t now);

@@ -100,8 +100,9 @@ Result<void> load_bodies(Batch& b, std::vector<std::string>& copies,
 // sysexits code) and the first line of its output as the reason.
 MessageReport run_program(const ChildSpec& spec, const MailMessage& m) {
     const Config& cfg = *spec.config;
-    auto argv = program_argv(spec.target, cfg.smrsh_dir);
-    if (!argv) return {EX_UNAVAILABLE, argv.error().message};
+    auto cmd = program_command(spec.target, cfg.smrsh_dir);
+    if (!cmd) return {EX_UNAVAILABLE, cmd.error().message};
+    std::vector<std::string>* argv = &cmd->argv;
     int in[2], out[2];
     if (::pipe2(in, O_CLOEXEC) != 0) return {EX_OSERR, sys_error("pipe", errno).message};
     UniqueFd in_r(in[0]), in_w(in[1]);
@@ -195,19 +196,31 @@ MessageReport run_program(const ChildSpec& spec, const MailMessage& m) {
         return {EX_TEMPFAIL, "program " + (*argv)[0] + " timed out after " +
                                  std::to_string(cfg.program_timeout) + "s"};
     std::string first = output.substr(0, output.find('\n'));
-    if (WIFSIGNALED(st))
-        return {EX_TEMPFAIL,
-                "program " + (*argv)[0] + " killed by signal " + std::to_string(WTERMSIG(st))};
+    if (WIFSIGNALED(st)) {
+        std::string why =
+            "program " + (*argv)[0] + " killed by signal " + std::to_string(WTERMSIG(st));
+        if (cmd->or_exit) return {*cmd->or_exit, why + ", exit " + std::to_string(*cmd->or_exit)};
+        return {EX_TEMPFAIL, why};
+    }
     int code = WIFEXITED(st) ? WEXITSTATUS(st) : EX_SOFTWARE;
+    if (code != 0 && cmd->or_exit) {
+        std::string why = "program " + (*argv)[0] + " exited " + std::to_string(code) +
+                          (first.empty() ? "" : ": " + first);
+        if (*cmd->or_exit == 0) return {0, why};
+        return {*cmd->or_exit, why + ", exit " + std::to_string(*cmd->or_exit)};
+    }
     if (code == 0) return {0, "program " + (*argv)[0]};
     return {code, "program " + (*argv)[0] + " exited " + std::to_string(code) +
                       (first.empty() ? "" : ": " + first)};
 }
 
 // A /file target: appended to as an mbox (locks, From_ line, cut back on failure), owned
-// by the user it runs as.
+// by the user it runs as. /dev/null (an alias that throws mail away) takes the message
+// as delivered without opening anything, as sendmail and Postfix treat it: it is not a
+// regular file, and no lock or journal belongs in /dev.
 MessageReport deliver_file(const ChildSpec& spec, uid_t owner) {
     const std::string& path = spec.target;
+    if (path == "/dev/null") return {0, path};
     size_t slash = path.rfind('/');
     std::string dir = slash == 0 ? "/" : path.substr(0, slash);
     std::string base = path.substr(slash + 1);
@@ -219,6 +232,53 @@ MessageReport deliver_file(const ChildSpec& spec, uid_t owner) {
 }
 
 }  // namespace
+
+namespace {
+
+bool blank(char c) {
+    return c == ' ' || c == '\t';
+}
+
+std::string_view trim_blanks(std::string_view s) {
+    while (!s.empty() && blank(s.front()))
+        s.remove_prefix(1);
+    while (!s.empty() && blank(s.back()))
+        s.remove_suffix(1);
+    return s;
+}
+
+// "exit N" -> N (0..255), else nothing.
+std::optional<int> exit_builtin(std::string_view s) {
+    s = trim_blanks(s);
+    if (!s.starts_with("exit") || s.size() < 6 || !blank(s[4])) return std::nullopt;
+    std::string_view n = trim_blanks(s.substr(4));
+    if (n.empty() || n.size() > 3 || n.find_first_not_of("0123456789") != std::string_view::npos)
+        return std::nullopt;
+    int v = std::stoi(std::string(n));
+    if (v > 255) return std::nullopt;
+    return v;
+}
+
+}  // namespace
+
+Result<ProgramCommand> program_command(std::string_view command, const std::string& smrsh_dir) {
+    ProgramCommand out;
+    if (size_t bar = command.find("||"); bar != std::string_view::npos) {
+        out.or_exit = exit_builtin(command.substr(bar + 2));
+        if (!out.or_exit)
+            return make_error(Exit::unavailable,
+                              "program target: only \"|| exit N\" may follow \"||\"");
+        command = command.substr(0, bar);
+    }
+    command = trim_blanks(command);
+    if (command == "exec") return make_error(Exit::unavailable, "empty program target");
+    if (command.starts_with("exec") && command.size() > 4 && blank(command[4]))
+        command.remove_prefix(5);
+    auto argv = program_argv(command, smrsh_dir);
+    if (!argv) return argv.error();
+    out.argv = std::move(*argv);
+    return out;
+}
 
 Result<std::vector<std::string>> program_argv(std::string_view command,
                                               const std::string& smrsh_dir) {

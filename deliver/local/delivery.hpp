@@ -81,7 +81,15 @@ Outcome outcome_from_code(int code, const std::string& reason, bool maildir,
 // The command line of a |program target as it will run: argv split at white space;
 // argv[0] replaced by smrsh_dir/basename when smrsh_dir is set (which must exist).
 // Refuses shell metacharacters, a relative program without smrsh_dir, and a program not
-// in smrsh_dir. Pure apart from one lstat.
+// in smrsh_dir. The two shell forms smrsh(8) documents for .forward files are taken: a
+// leading "exec" is skipped, and a trailing "|| exit N" (N at most 255) gives the status
+// that replaces the program's failure (a non-zero exit or a signal). Pure apart from
+// one lstat.
+struct ProgramCommand {
+    std::vector<std::string> argv;
+    std::optional<int> or_exit;  // "|| exit N"
+};
+Result<ProgramCommand> program_command(std::string_view command, const std::string& smrsh_dir);
 Result<std::vector<std::string>> program_argv(std::string_view command,
                                               const std::string& smrsh_dir);
 

@@ -95,6 +95,61 @@ Result<void> check_safe_path(const std::string& path, const struct stat& file) {
 
 Result<std::vector<std::string>> parse_target_lines(std::string_view text, const std::string& name);
 
+// The address of an address target written in an RFC 5322 form sendmail also reads:
+// "bob (Bob Smith)" loses its comment, "Bob Smith <bob@example.org>" is its angle
+// address. Quoted strings are kept as they are; a target with an unclosed comment,
+// quote or angle bracket is returned unchanged (and fails as the name it is).
+std::string address_of(std::string_view t) {
+    std::string out;
+    int depth = 0;
+    bool quoted = false;
+    for (size_t i = 0; i < t.size(); ++i) {
+        char c = t[i];
+        if (depth > 0) {
+            if (c == '\\')
+                ++i;
+            else if (c == '(')
+                ++depth;
+            else if (c == ')')
+                --depth;
+            continue;
+        }
+        if (quoted) {
+            out += c;
+            if (c == '\\' && i + 1 < t.size())
+                out += t[++i];
+            else if (c == '"')
+                quoted = false;
+            continue;
+        }
+        if (c == '(') {
+            depth = 1;
+            continue;
+        }
+        if (c == '"') quoted = true;
+        out += c;
+    }
+    if (depth > 0 || quoted) return std::string(t);
+    // The angle address: the first '<' outside quotes, then its '>' ending the target.
+    quoted = false;
+    for (size_t i = 0; i < out.size(); ++i) {
+        if (out[i] == '\\' && quoted) {
+            ++i;
+        } else if (out[i] == '"') {
+            quoted = !quoted;
+        } else if (out[i] == '<' && !quoted) {
+            size_t close = out.find('>', i);
+            if (close == std::string::npos ||
+                out.find_first_not_of(" \t", close + 1) != std::string::npos)
+                return std::string(t);
+            out = out.substr(i + 1, close - i - 1);
+            break;
+        }
+    }
+    size_t a = out.find_first_not_of(" \t"), b = out.find_last_not_of(" \t");
+    return a == std::string::npos ? std::string(t) : out.substr(a, b - a + 1);
+}
+
 struct Included {
     std::vector<std::string> targets;
     uid_t owner = 0;
@@ -139,7 +194,15 @@ class Expander {
              const IncludeReader* include, const UserReader* users)
         : aliases_(aliases), cfg_(config), forward_(forward), include_(include), users_(users) {}
     void top(std::string_view local);
-    Expansion take() { return std::move(out_); }
+    // A reference back to an alias or :include: being expanded is dropped as a duplicate
+    // (aliases(5): nobody gets a message twice, so a loop cannot occur); it fails the
+    // recipient (5.4.6) only when the expansion reaches nobody at all.
+    Expansion take() {
+        if (out_.deliveries.empty() && out_.remote.empty())
+            for (auto& f : loops_)
+                out_.failures.push_back(std::move(f));
+        return std::move(out_);
+    }
 
   private:
     // Who |program and /file targets run as, in the current context.
@@ -168,6 +231,22 @@ class Expander {
     void add(Delivery d) {
         if (keys_.insert(d.key()).second) out_.deliveries.push_back(std::move(d));
     }
+    void owned(std::string address, const Context& ctx, std::string dsn = {},
+               std::string text = {}) {
+        for (const auto& o : out_.owned)
+            if (o.address == address && o.sender == ctx.sender) return;
+        out_.owned.push_back(
+            OwnedTarget{std::move(address), ctx.sender, std::move(dsn), std::move(text)});
+    }
+    // A local name that cannot be delivered: within a list with an owner, a new message
+    // from the owner to name@hostname (whose failure the owner is told of); else a
+    // failure of the recipient.
+    void fail_user(std::string_view local, const Context& ctx, const char* dsn, std::string text) {
+        std::string addr = canonical_local(local) + "@" + cfg_.hostname;
+        if (!ctx.sender.empty() && !local.empty() && local.find('@') == std::string_view::npos)
+            return owned(std::move(addr), ctx, dsn, std::move(text));
+        fail(local, 5, dsn, std::move(text));
+    }
 
     const AliasFile* aliases_;
     const Config& cfg_;
@@ -175,10 +254,11 @@ class Expander {
     const IncludeReader* include_;
     const UserReader* users_;
     Expansion out_;
-    std::set<std::string> forwarded_;  // users whose .forward was expanded
-    std::set<std::string> expanded_;   // alias names already expanded (lower-cased)
-    std::set<std::string> keys_;       // deliveries already listed
-    std::vector<std::string> path_;    // the aliases being expanded, outermost first
+    std::vector<TargetFailure> loops_;  // references back into the path, in order
+    std::set<std::string> forwarded_;   // users whose .forward was expanded
+    std::set<std::string> expanded_;    // alias names already expanded (lower-cased)
+    std::set<std::string> keys_;        // deliveries already listed
+    std::vector<std::string> path_;     // the aliases being expanded, outermost first
 };
 
 void Expander::top(std::string_view local) {
@@ -198,6 +278,11 @@ void Expander::target(std::string_view t, int depth, const Context& ctx) {
                         e.problem.c_str());
         out_.failures.push_back(failure_of(std::move(e), t));
         return;
+    }
+    std::string addr;
+    if (t.find_first_of("(<") != std::string_view::npos) {
+        addr = address_of(t);
+        t = addr;
     }
     bool no_alias = t.front() == '\\';
     std::string_view rest = no_alias ? t.substr(1) : t;
@@ -220,7 +305,9 @@ void Expander::target(std::string_view t, int depth, const Context& ctx) {
             return;
         }
         std::string canon = canonical_address(mb.value());
-        if (std::find(out_.remote.begin(), out_.remote.end(), canon) == out_.remote.end())
+        if (!ctx.sender.empty())
+            owned(std::move(canon), ctx);
+        else if (std::find(out_.remote.begin(), out_.remote.end(), canon) == out_.remote.end())
             out_.remote.push_back(std::move(canon));
         return;
     }
@@ -258,7 +345,8 @@ void Expander::alias(const std::string& key, std::string_view local, int depth,
         std::string chain;
         for (const auto& q : path_)
             chain += q + " -> ";
-        fail(local, 5, "5.4.6", "alias loop: " + (chain + key));
+        loops_.push_back(
+            TargetFailure{std::string(local), 5, "5.4.6", "alias loop: " + chain + key});
         return;
     }
     if (depth >= kMaxAliasDepth) {
@@ -282,11 +370,12 @@ void Expander::user(std::string_view local, const Context& ctx, bool no_forward)
     LocalUser u;
     std::string name(local);
     if (!passwd(name, u) && !passwd(lower(name), u)) {
-        fail(local, 5, "5.1.1", "user unknown: " + name);
+        fail_user(local, ctx, "5.1.1", "user unknown: " + name);
         return;
     }
     if (u.uid == 0) {
-        fail(local, 5, "5.1.1", "no delivery to uid 0 user " + name + " (alias it to a person)");
+        fail_user(local, ctx, "5.1.1",
+                  "no delivery to uid 0 user " + name + " (alias it to a person)");
         return;
     }
     if (!no_forward && forwarded(u, static_cast<int>(path_.size()), ctx)) return;
@@ -380,7 +469,7 @@ void Expander::include(std::string_view t, int depth, const Context& ctx) {
     std::string key = ":include:" + path;
     for (const auto& p : path_)
         if (p == key) {
-            fail(t, 5, "5.4.6", "include loop: " + path);
+            loops_.push_back(TargetFailure{std::string(t), 5, "5.4.6", "include loop: " + path});
             return;
         }
     if (depth >= kMaxAliasDepth) {

@@ -18,12 +18,18 @@
 //                user - the daemon's own for the aliases file, the user's for an
 //                :include: reached from a user's .forward (IncludeReader)
 //   error:C T    fails with C ("5.1.1:550", "550", "4.2.2") and text T
-//   owner-LIST   if it exists, the envelope sender of everything LIST expands to
+//   owner-LIST   if it exists, the envelope sender of everything LIST expands to; a
+//                member in another domain, or one that fails here as an unknown user,
+//                is an OwnedTarget (a new message from the owner, who gets its bounce)
 //   LIST-request without an alias of its own goes to owner-LIST
 //   ~/.forward   of a user reached (not as \user): its targets instead of the mailbox
+//   Name <addr>  an address target in an RFC 5322 form: a (comment) is dropped, a
+//                display name before <addr> too ("bob (Bob)", "Bob <bob@host>")
 //   u@elsewhere  an address in a domain outside local_domains: listed in remote (each
 //                once) for the queue to route (the local server hands them back)
-// A loop (an alias reached from itself) or more than kMaxAliasDepth levels fails with
+// A loop (an alias reached from itself) is dropped like a duplicate, so lists that name
+// each other reach every member once without an error; it fails with 5.4.6 only when the
+// recipient's expansion delivers nowhere. More than kMaxAliasDepth levels fails with
 // 5.4.6. Every delivery appears once, whatever paths reach it.
 #pragma once
 
@@ -72,10 +78,21 @@ struct TargetFailure {
     std::string text;     // "user unknown: bob"
 };
 
+// A member of a list with an owner (owner-LIST) that is not delivered here: an address in
+// another domain, or a local name that failed (an unknown user). It goes into a new
+// message from the owner, so that its bounce goes to the owner, never to the sender.
+struct OwnedTarget {
+    std::string address;  // canonical; a failed local name as name@hostname
+    std::string sender;   // owner-LIST@hostname
+    std::string dsn;      // a failed local name: its failure ("5.1.1"), else ""
+    std::string text;     // and why ("user unknown: x")
+};
+
 struct Expansion {
     std::vector<Delivery> deliveries;  // each once; no uid 0 user, no program as root
     std::vector<TargetFailure> failures;
     std::vector<std::string> remote;  // canonical addresses of other domains, each once
+    std::vector<OwnedTarget> owned;   // each once
 };
 
 // Reads a user's .forward (deliver/local/forward.hpp): its text, nullopt for none (or

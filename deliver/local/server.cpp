@@ -202,10 +202,11 @@ std::optional<Outcome> LocalServer::map_virtual(Rcpt& rc) {
     return std::nullopt;
 }
 
-void LocalServer::add_redirect(Rcpt& rc, const std::string& address, uint32_t route) {
+void LocalServer::add_redirect(Rcpt& rc, const std::string& address, uint32_t route,
+                               const std::string& sender) {
     for (const auto& r : rc.redirects)
-        if (r.address == address && r.route == route) return;
-    rc.redirects.push_back(ipc::RedirectTarget{address, route});
+        if (r.address == address && r.route == route && r.sender == sender) return;
+    rc.redirects.push_back(ipc::RedirectTarget{address, route, sender});
 }
 
 void LocalServer::refresh_aliases() {
@@ -352,7 +353,20 @@ void LocalServer::handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd b
         }
         for (const auto& a : ex.remote)
             add_redirect(rc, a, ipc::kRedirectAddress);
-        rc.expanded = ex.deliveries.size() + ex.remote.size() > 1;
+        // Members of a list with an owner: a new message from the owner (a list, so
+        // "expanded" whatever their number). Not for a message with the null sender (a
+        // report): its failures go the way of any report's, to the postmaster, so that
+        // a list whose owner leads back to it cannot send reports round for ever.
+        for (const auto& o : ex.owned) {
+            if (!req->msg.sender.empty())
+                add_redirect(rc, o.address, ipc::kRedirectAddress, o.sender);
+            else if (!o.dsn.empty())
+                rc.perm.push_back(Outcome{5, o.dsn, o.text});
+            else
+                add_redirect(rc, o.address, ipc::kRedirectAddress);
+        }
+        rc.expanded = ex.deliveries.size() + ex.remote.size() > 1 ||
+                      (!ex.owned.empty() && !req->msg.sender.empty());
         for (auto& u : ex.deliveries) {
             if (u.kind == TargetKind::mailbox && handoff) {
                 // mailbox_transport: the mailbox is the LMTP server's to write; the queue
@@ -500,9 +514,12 @@ void LocalServer::start_jobs() {
 }
 
 // The address this copy is for: the first recipient that reached the user without an
-// alias (user or user+detail, as canonical), else the user at this host.
+// alias (user or user+detail, as canonical), else the user at this host. A |program or
+// /file is for the recipient that led to it (tickets@example.org for "tickets: |..."),
+// as Postfix's local(8) sets RECIPIENT, never default_user at this host.
 std::string LocalServer::delivered_to(const Job& j) const {
-    if (j.d.direct && !j.rcpts.empty()) return j.req->msg.recipients[j.rcpts.front()].address;
+    if ((j.d.direct || j.d.kind != TargetKind::mailbox) && !j.rcpts.empty())
+        return j.req->msg.recipients[j.rcpts.front()].address;
     return j.d.user.name + "@" + cfg().hostname;
 }
 
@@ -733,14 +750,17 @@ void LocalServer::finish(const Job& j, const Outcome& o, const std::string& deta
         Rcpt& rc = r.rcpts[i];
         if (o.status != ipc::kStatusOk)
             (o.status == ipc::kStatusTemp ? rc.temp : rc.perm).push_back(o);
+        else if (rc.delivered.empty())
+            rc.delivered = o.text;
         if (--rc.pending > 0) continue;
         // The recipient's result: its first temporary failure (retry), else its first
         // permanent one, else delivered.
         const std::vector<Outcome>& fails = !rc.temp.empty() ? rc.temp : rc.perm;
         Outcome res =
-            fails.empty()
-                ? Outcome{2, "2.0.0", r.maildir ? "delivered to maildir" : "delivered to mailbox"}
-                : fails.front();
+            !fails.empty() ? fails.front()
+            : !rc.delivered.empty()
+                ? Outcome{2, "2.0.0", rc.delivered}
+                : Outcome{2, "2.0.0", r.maildir ? "delivered to maildir" : "delivered to mailbox"};
         size_t others = rc.temp.size() + rc.perm.size();
         if (others > 1) res.text += " (and " + std::to_string(others - 1) + " more failure(s))";
         settle(r, i, res);
@@ -760,8 +780,14 @@ void LocalServer::answer(Request& r) {
     res.results.reserve(r.rcpts.size());
     for (size_t i = 0; i < r.rcpts.size(); ++i) {
         const Outcome& o = *r.rcpts[i].result;
-        uint32_t flags =
-            r.rcpts[i].expanded && o.status == ipc::kStatusOk ? ipc::kResultExpanded : 0;
+        // Sent on to a single address (an alias, a .forward, the virtual table, the
+        // mailbox_transport): that address carries the recipient's NOTIFY and its final
+        // delivery reports (RFC 3461 6.2.1(b)); nothing was delivered here to report.
+        uint32_t flags = 0;
+        if (o.status == ipc::kStatusOk && r.rcpts[i].expanded)
+            flags = ipc::kResultExpanded;
+        else if (o.status == ipc::kStatusOk && !r.rcpts[i].redirects.empty())
+            flags = ipc::kResultDsnPassed;
         res.results.push_back(
             ipc::RcptResult{r.msg.recipients[i].index, o.status, o.dsn, o.text, flags});
     }

@@ -58,6 +58,7 @@ class LocalServer {
         std::optional<Outcome> result;  // set once: the answer for this recipient
         bool virtual_domain = false;    // mapped through virtual_map
         bool expanded = false;          // an alias or .forward made it more than one
+        std::string delivered;          // the first success's text ("delivered to program")
         // Addresses handed back to the queue (other domains'; mailboxes for
         // mailbox_transport): sent with a final result, dropped with a deferral.
         std::vector<ipc::RedirectTarget> redirects;
@@ -107,7 +108,8 @@ class LocalServer {
     void handle_deliver(uint64_t conn_id, ipc::DeliverMsg m, UniqueFd body);
     void refresh_aliases();
     std::optional<Outcome> map_virtual(Rcpt& rc);
-    static void add_redirect(Rcpt& rc, const std::string& address, uint32_t route);
+    static void add_redirect(Rcpt& rc, const std::string& address, uint32_t route,
+                             const std::string& sender = std::string());
     void start_jobs();
     BatchItem item_of(const Job& j) const;
     std::vector<Job> take_batch(const std::string& key);

@@ -141,7 +141,7 @@ struct Fields<DeliverResultMsg> {
 template <>
 struct Fields<RedirectTarget> {
     static void of(auto& f, auto& m) {
-        f(nonempty(m.address), within(m.route, kRedirectAddress, kRedirectMailbox));
+        f(nonempty(m.address), within(m.route, kRedirectAddress, kRedirectMailbox), m.sender);
     }
 };
 

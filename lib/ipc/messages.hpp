@@ -167,13 +167,16 @@ struct DeliverResultMsg {
 // local user's mailbox for mailbox_transport (kRedirectMailbox: LMTP). The queue adds
 // them to the envelope in the same transaction that makes `index` final, and only then
 // (a deferred result drops them: the next attempt expands again). At most
-// kMaxRedirects addresses per recipient.
+// kMaxRedirects addresses per recipient. A target with a sender (owner-LIST: a member
+// of a list that has an owner, reached in another domain or failed here) goes instead
+// into a new message from that sender, so that the list's bounces go to its owner.
 constexpr uint32_t kRedirectAddress = 0;
 constexpr uint32_t kRedirectMailbox = 1;
 constexpr size_t kMaxRedirects = 1000;
 struct RedirectTarget {
     std::string address;  // canonical
     uint32_t route = kRedirectAddress;
+    std::string sender = {};  // "": the message's own; else the new message's sender
 };
 struct DeliverRedirectMsg {
     uint64_t request_id = 0;

@@ -22,6 +22,26 @@ void skip_spaces(std::string_view& s) {
         s.remove_prefix(1);
 }
 
+// The sysexits names sendmail's error mailer takes in place of a code, and the enhanced
+// code each stands for ("" for the caller's permanent default).
+struct ExitName {
+    const char* name;
+    const char* dsn;
+};
+constexpr ExitName kExitNames[] = {
+    {"usage", "5.5.4"},    {"nouser", "5.1.1"},   {"nohost", "5.1.2"},   {"unavailable", ""},
+    {"software", "5.3.0"}, {"tempfail", "4.0.0"}, {"protocol", "5.5.0"}, {"config", "5.3.5"},
+};
+
+bool same_nocase(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+        char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] + 32) : a[i];
+        if (x != b[i]) return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 ErrorTarget parse_error_target(std::string_view spec, std::string_view default_text,
@@ -32,10 +52,21 @@ ErrorTarget parse_error_target(std::string_view spec, std::string_view default_t
     std::string dsn;
     size_t len = 0;
     std::string_view head = spec.substr(0, spec.find_first_of(": "));
+    bool named = false;
     if (enhanced_code_prefix(head, len) && len == head.size()) {
         dsn.assign(spec.substr(0, len));
         spec.remove_prefix(len);
         if (!spec.empty() && (spec.front() == ':' || spec.front() == ' ')) spec.remove_prefix(1);
+    } else {
+        for (const ExitName& n : kExitNames) {
+            if (!same_nocase(head, n.name)) continue;
+            named = true;
+            dsn = *n.dsn ? n.dsn : std::string(default_perm_dsn);
+            spec.remove_prefix(head.size());
+            if (!spec.empty() && (spec.front() == ':' || spec.front() == ' '))
+                spec.remove_prefix(1);
+            break;
+        }
     }
     // A reply code: three digits alone or before a space or '-'.
     bool has_code = false;
@@ -50,7 +81,7 @@ ErrorTarget parse_error_target(std::string_view spec, std::string_view default_t
     const char cls = has_code ? spec_class(t.code) : !dsn.empty() ? dsn[0] : '5';
     t.status = cls == '4' ? 4 : 5;
     const char want = t.status == 4 ? '4' : '5';
-    if (!has_code && dsn.empty())
+    if (!has_code && dsn.empty() && !named)
         t.problem = "no reply code or enhanced status code";
     else if (cls != '4' && cls != '5')
         t.problem = std::string("a class ") + cls + " code is not a refusal (4xx or 5xx)";

@@ -1,7 +1,10 @@
 // error_target.hpp - the one parser of sendmail's "error:" targets, the refusal an alias
 // (deliver/local/expand.cpp) or a virtusertable value (lib/map/virtual.cpp) names
 // instead of an address: "error:D.S.N:NNN text", "error:NNN text", "error:D.S.N text"
-// or "error:text". Pure; trusts nothing in the text (it comes from admins' files).
+// or "error:text"; in place of the enhanced code also a sysexits name as sendmail's error
+// mailer takes it ("error:nouser 550 No such user here": nouser 5.1.1, nohost 5.1.2,
+// tempfail 4.0.0, software 5.3.0, protocol 5.5.0, config 5.3.5, usage 5.5.4, unavailable
+// the caller's default). Pure; trusts nothing in the text (it comes from admins' files).
 //
 // The result is always a refusal: status 4 when the reply code (else the enhanced
 // code) is of class 4, else 5 (a class 2 or 3 code refuses permanently: an error:

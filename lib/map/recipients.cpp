@@ -33,6 +33,13 @@ LocalKind classify_local(std::string_view local_part, const AliasFile* aliases,
     if (local_part.empty() || local_part.find('\0') != std::string_view::npos)
         return LocalKind::unknown;
     if (aliases != nullptr && aliases->find(local_part) != nullptr) return LocalKind::alias;
+    // LIST-request without its own alias goes to owner-LIST, as local expands it.
+    constexpr std::string_view kRequest = "-request";
+    if (aliases != nullptr && local_part.size() > kRequest.size() &&
+        iequals(local_part.substr(local_part.size() - kRequest.size()), kRequest) &&
+        aliases->find("owner-" + std::string(local_part.substr(
+                                     0, local_part.size() - kRequest.size()))) != nullptr)
+        return LocalKind::alias;
     size_t cut = delimiter.empty() ? std::string_view::npos : local_part.find(delimiter);
     if (cut != std::string_view::npos && cut > 0) {
         LocalKind base = classify_local(local_part.substr(0, cut), aliases);

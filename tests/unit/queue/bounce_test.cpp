@@ -592,3 +592,30 @@ Test(dsn, header_read_is_capped_without_a_separator) {
     });
     cr_expect(!bad.ok());
 }
+
+// A message that carried 8-bit octets without BODY=8BITMIME (many clients send it so,
+// and smtpd takes it) is returned labelled as what it is: Content-Transfer-Encoding 8bit
+// and an 8BITMIME envelope, never as 7-bit content with 8-bit octets in it. Whole or
+// headers only alike; ASCII content stays unlabelled.
+Test(dsn, undeclared_8bit_content_is_labelled_8bit) {
+    const std::string body8 = "Subject: caf\xc3\xa9\r\n\r\nthe body line \xc3\xa9t\xc3\xa9\r\n";
+    Envelope e = env(0, RcptState::failed);
+    Bounce b = make_dsn(DsnKind::failure, e, body8, "mx.test", "0123456789ABCDEG", 2000);
+    cr_expect(has(b, "Content-Type: message/rfc822\r\nContent-Transfer-Encoding: 8bit\r\n"), "%s",
+              b.body.c_str());
+    cr_expect(b.envelope.flags & ipc::kFlag8BitMime, "8-bit content returned: 8BITMIME");
+    e.flags = ipc::kFlagRetHdrs;
+    b = make_dsn(DsnKind::failure, e, body8, "mx.test", "0123456789ABCDEG", 2000);
+    cr_expect(has(b, "Content-Type: text/rfc822-headers\r\nContent-Transfer-Encoding: 8bit\r\n"),
+              "%s", b.body.c_str());
+    cr_expect(b.envelope.flags & ipc::kFlag8BitMime);
+    // 8-bit octets only in the body, and only the headers returned: nothing to label.
+    const std::string body_only8 = "Subject: plain\r\n\r\nthe body line \xc3\xa9\r\n";
+    b = make_dsn(DsnKind::failure, e, body_only8, "mx.test", "0123456789ABCDEG", 2000);
+    cr_expect_not(has(b, "Content-Transfer-Encoding"), "%s", b.body.c_str());
+    cr_expect_not(b.envelope.flags & ipc::kFlag8BitMime);
+    e.flags = 0;
+    b = make_dsn(DsnKind::failure, e, kBody, "mx.test", "0123456789ABCDEG", 2000);
+    cr_expect_not(has(b, "Content-Transfer-Encoding"), "%s", b.body.c_str());
+    cr_expect_not(b.envelope.flags & ipc::kFlag8BitMime);
+}

@@ -31,6 +31,7 @@ namespace {
 struct FakeLocal {
     test::FakeAgent agent;
     bool bad_index = false;
+    bool owned = false;  // the targets are members of a list with the owner owner-l@local.test
     size_t requests = 0;
 
     void answer(const ipc::DeliverMsg& m) {
@@ -47,10 +48,12 @@ struct FakeLocal {
         ++requests;
         for (const auto& r : m.recipients) {
             uint32_t idx = bad_index ? r.index + 100 : r.index;
-            agent.chan->send(ipc::encode(ipc::DeliverRedirectMsg{
-                m.request_id,
-                idx,
-                {{"x@fail.test", ipc::kRedirectAddress}, {"y@fail.test", ipc::kRedirectAddress}}}));
+            const std::string owner = owned ? "owner-l@local.test" : "";
+            agent.chan->send(ipc::encode(
+                ipc::DeliverRedirectMsg{m.request_id,
+                                        idx,
+                                        {{"x@fail.test", ipc::kRedirectAddress, owner},
+                                         {"y@fail.test", ipc::kRedirectAddress, owner}}}));
             res.results.push_back(ipc::RcptResult{r.index, ipc::kStatusOk, "2.0.0",
                                                   "expanded to 2 address(es) routed by the queue",
                                                   ipc::kResultExpanded});
@@ -173,4 +176,30 @@ Test(runner_expand, expanded_reported_and_success_not_passed_on_memory) {
 
 Test(runner_expand, expanded_reported_and_success_not_passed_on_bdb) {
     expanded(true);
+}
+
+// Members of a list with an owner go out in a new message from the owner: their failure
+// report goes to owner-l@local.test, and the sender hears nothing of them.
+Test(runner_expand, owned_list_members_bounce_to_the_owner) {
+    for (bool bdb : {false, true}) {
+        Fixture f(bdb);
+        f.local.owned = true;
+        f.put("00000000000000E4", "sender@local.test", ipc::kNotifyFailure);
+        f.run_once();
+        cr_expect_eq(f.local.requests, 1u, "%s", f.store->kind());
+        auto to_sender = f.reports_to("sender@local.test");
+        cr_expect(to_sender.empty(), "%s: %zu reports to the sender", f.store->kind(),
+                  to_sender.size());
+        auto to_owner = f.reports_to("owner-l@local.test");
+        cr_expect_eq(to_owner.size(), 1u, "%s: %zu reports to the owner", f.store->kind(),
+                     to_owner.size());
+        cr_expect_eq(
+            count_with(to_owner, "Final-Recipient: rfc822; x@fail.test\r\nAction: failed\r\n"), 1u,
+            "%s", f.store->kind());
+        cr_expect_eq(
+            count_with(to_owner, "Final-Recipient: rfc822; y@fail.test\r\nAction: failed\r\n"), 1u,
+            "%s", f.store->kind());
+        cr_expect_eq(count_with(to_owner, "Subject: t"), 1u, "%s: the message is returned",
+                     f.store->kind());
+    }
 }

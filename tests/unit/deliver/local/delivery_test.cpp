@@ -256,3 +256,64 @@ Test(delivery, program_that_stops_reading) {
         }
     }
 }
+
+// A /dev/null file target (the classic "nobody: /dev/null" alias) discards the message
+// and succeeds, as sendmail and Postfix do: it is not refused as a non-regular mailbox,
+// and no lock or journal is made in /dev.
+Test(delivery, dev_null_file_target_discards) {
+    tegami::Config cfg = tegami::default_config();
+    ChildSpec spec;
+    spec.config = &cfg;
+    spec.user = LocalUser{"nobody", geteuid(), getegid(), "/"};
+    spec.msgs = {MailMessage{"a@b", "devnull@mx.example", "x\r\n", ""},
+                 MailMessage{"c@d", "devnull@mx.example", "y\r\n", ""}};
+    spec.kind = TargetKind::file;
+    spec.target = "/dev/null";
+    auto reports = deliver_as_current_user(spec, geteuid());
+    cr_assert_eq(reports.size(), 2u);
+    for (const auto& r : reports)
+        cr_expect_eq(r.code, 0, "%s", r.text.c_str());
+    struct stat st {};
+    cr_expect(::lstat("/dev/null.lock", &st) != 0, "no dotlock left in /dev");
+    cr_expect(::lstat("/dev/.null.tegami", &st) != 0, "no journal in /dev");
+    cr_expect_eq(outcome_from_code(0, "", false, TargetKind::file).status, 2u);
+}
+
+// The forms smrsh(8) documents for .forward files, "|exec /usr/bin/procmail" and
+// "|exec prog args || exit 75": "exec" is skipped and "|| exit N" is the status when
+// the program fails; every other use of | and & is still refused.
+Test(delivery, smrsh_exec_and_or_exit_forms) {
+    char tmpl[] = "/tmp/tegami-delivery-XXXXXX";
+    cr_assert(mkdtemp(tmpl) != nullptr);
+    std::string dir = tmpl;
+    std::string ok = script(dir, "ok.sh", "cat > /dev/null; exit 0");
+    std::string fail = script(dir, "fail.sh", "cat > /dev/null; echo no; exit 1");
+    tegami::Config cfg = tegami::default_config();
+    cfg.smrsh_dir = dir;
+    auto cmd = program_command("exec /usr/bin/ok.sh -f- x || exit 75", dir);
+    cr_assert(cmd.ok(), "%s", cmd.ok() ? "" : cmd.error().message.c_str());
+    cr_expect(cmd->argv == (std::vector<std::string>{ok, "-f-", "x"}), "%s", cmd->argv[0].c_str());
+    cr_expect(cmd->or_exit == std::optional<int>(75));
+    for (const char* bad :
+         {"ok.sh | ok.sh", "ok.sh || ok.sh", "ok.sh && exit 75", "ok.sh || exit",
+          "ok.sh || exit 75 x", "ok.sh || exit 999", "exec", "ok.sh || exec ok.sh"})
+        cr_expect_not(program_command(bad, dir).ok(), "\"%s\" refused", bad);
+    struct Case {
+        std::string command;
+        int code;
+    };
+    const Case cases[] = {
+        {"exec " + ok, 0},
+        {"exec " + fail + " || exit 75", EX_TEMPFAIL},
+        {fail + "   ||   exit 67", EX_NOUSER},
+        {"exec " + ok + " || exit 75", 0},
+        {"exec " + fail, 1},
+    };
+    for (const Case& c : cases) {
+        ChildSpec spec = program_spec(cfg, c.command, "x\r\n");
+        auto reports = deliver_as_current_user(spec, geteuid());
+        cr_assert_eq(reports.size(), 1u);
+        cr_expect_eq(reports[0].code, c.code, "%s: %d %s", c.command.c_str(), reports[0].code,
+                     reports[0].text.c_str());
+    }
+}

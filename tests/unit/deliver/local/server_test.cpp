@@ -259,3 +259,189 @@ Test(server, refusals) {
                      res.text.c_str());
     }
 }
+
+// A |program an alias names gets the alias's address as RECIPIENT (and Delivered-To),
+// as Postfix's local(8) gives it, not the default_user the program runs as: a ticket
+// system or list manager behind "tickets: |..." must see tickets@..., never nobody@.
+// printenv exits 1 for the variable that is not set, so its first line of output (the
+// RECIPIENT it was given) comes back in the result's text.
+Test(server, alias_program_gets_the_alias_address_as_recipient) {
+    Fixture f;
+    char tmpl[] = "/tmp/tegami-server-XXXXXX";
+    cr_assert(mkdtemp(tmpl) != nullptr);
+    f.dir = tmpl;
+    std::ofstream(f.dir + "/aliases")
+        << "tickets: \"|/usr/bin/printenv RECIPIENT TEGAMI_NO_SUCH_VARIABLE\"\n";
+    Config cfg = default_config();
+    cfg.aliases = f.dir + "/aliases";
+    cfg.local_domains = {"localhost", "mx.example"};
+    cfg.mail_spool_dir = f.dir;
+    cfg.smrsh_dir = "";
+    f.ctx.name = "local";
+    f.ctx.base = f.base.get();
+    f.ctx.config = std::make_shared<const Config>(cfg);
+    f.ctx.listeners.push_back(Listener{"deliver", f.dir + "/s", unix_socket(f.dir + "/s", true)});
+    f.server.init(f.ctx);
+    UniqueFd c = unix_socket(f.dir + "/s", false);
+    ipc::RcptResult res = ask(f, c.get(), 1, "tickets@mx.example");
+    cr_expect_eq(res.status, 5u, "%s", res.text.c_str());
+    cr_expect(res.text.find("exited 1: tickets@mx.example") != std::string::npos, "%s",
+              res.text.c_str());
+}
+
+// An alias (or .forward) that sends the recipient on to one other address hands that
+// address back with the recipient's NOTIFY (RFC 3461 6.2.1(b)): the success is reported
+// where the mail finally arrives, so the result says the DSN request was passed on
+// (kResultDsnPassed), never "delivered here". An expansion to several is "expanded".
+Test(server, single_forward_passes_the_dsn_request_on) {
+    Fixture f;
+    char tmpl[] = "/tmp/tegami-server-XXXXXX";
+    cr_assert(mkdtemp(tmpl) != nullptr);
+    f.dir = tmpl;
+    std::ofstream(f.dir + "/aliases") << "fwd: someone@elsewhere.example\n"
+                                      << "two: someone@elsewhere.example, other@far.example\n";
+    Config cfg = default_config();
+    cfg.aliases = f.dir + "/aliases";
+    cfg.local_domains = {"localhost", "mx.example"};
+    cfg.mail_spool_dir = f.dir;
+    f.ctx.name = "local";
+    f.ctx.base = f.base.get();
+    f.ctx.config = std::make_shared<const Config>(cfg);
+    f.ctx.listeners.push_back(Listener{"deliver", f.dir + "/s", unix_socket(f.dir + "/s", true)});
+    f.server.init(f.ctx);
+    UniqueFd c = unix_socket(f.dir + "/s", false);
+    struct Want {
+        const char* rcpt;
+        uint32_t flags;
+        size_t redirects;
+    };
+    const Want wants[] = {{"fwd@localhost", ipc::kResultDsnPassed, 1},
+                          {"two@localhost", ipc::kResultExpanded, 2}};
+    uint64_t id = 0;
+    for (const auto& w : wants) {
+        ipc::DeliverMsg m;
+        m.request_id = ++id;
+        m.queue_id = "Q" + std::to_string(id);
+        m.sender = "a@b";
+        m.recipients.push_back(ipc::DeliverRcpt{0, w.rcpt, "", 0});
+        std::string body = "x\r\n";
+        m.body_size = body.size();
+        UniqueFd fd = body_fd(body);
+        cr_assert(ipc::send_frame_blocking(c.get(), ipc::encode(m), {fd.get()}).ok());
+        size_t redirects = 0;
+        for (;;) {
+            auto r = reply(f, c.get());
+            cr_assert(r.ok(), "%s: no reply", w.rcpt);
+            if (r->type == ipc::MsgType::deliver_redirect) {
+                ipc::DeliverRedirectMsg rd;
+                cr_assert(ipc::decode(r->payload, rd));
+                redirects += rd.targets.size();
+                continue;
+            }
+            cr_assert(r->type == ipc::MsgType::deliver_result);
+            ipc::DeliverResultMsg res;
+            cr_assert(ipc::decode(r->payload, res));
+            cr_assert_eq(res.results.size(), 1u);
+            cr_expect_eq(res.results[0].status, ipc::kStatusOk, "%s: %s", w.rcpt,
+                         res.results[0].text.c_str());
+            cr_expect_eq(res.results[0].flags, w.flags, "%s: flags %u", w.rcpt,
+                         res.results[0].flags);
+            break;
+        }
+        cr_expect_eq(redirects, w.redirects, "%s", w.rcpt);
+    }
+}
+
+// The result of a recipient delivered only to a program or a file says so (the queue
+// logs it and a success report quotes it), not "delivered to mailbox".
+Test(server, program_or_file_result_names_what_it_was) {
+    Fixture f;
+    char tmpl[] = "/tmp/tegami-server-XXXXXX";
+    cr_assert(mkdtemp(tmpl) != nullptr);
+    f.dir = tmpl;
+    std::ofstream(f.dir + "/aliases") << "ok: \"|/bin/true\"\nnull: /dev/null\n";
+    Config cfg = default_config();
+    cfg.aliases = f.dir + "/aliases";
+    cfg.local_domains = {"localhost"};
+    cfg.mail_spool_dir = f.dir;
+    cfg.smrsh_dir = "";
+    f.ctx.name = "local";
+    f.ctx.base = f.base.get();
+    f.ctx.config = std::make_shared<const Config>(cfg);
+    f.ctx.listeners.push_back(Listener{"deliver", f.dir + "/s", unix_socket(f.dir + "/s", true)});
+    f.server.init(f.ctx);
+    UniqueFd c = unix_socket(f.dir + "/s", false);
+    ipc::RcptResult res = ask(f, c.get(), 1, "ok@localhost");
+    cr_expect_eq(res.status, ipc::kStatusOk, "%s", res.text.c_str());
+    cr_expect_eq(res.text, "delivered to program");
+    res = ask(f, c.get(), 2, "null@localhost");
+    cr_expect_eq(res.status, ipc::kStatusOk, "%s", res.text.c_str());
+    cr_expect_eq(res.text, "delivered to file");
+}
+
+// A list with an owner hands its members elsewhere and its unknown members back as a new
+// message from the owner; for a report (the null sender) it does not, so that an owner
+// whose alias leads back to the list cannot send reports round for ever: the unknown
+// member fails the report (to the postmaster), the remote one joins it as before.
+Test(server, owned_list_members_from_the_owner_but_not_for_a_report) {
+    Fixture f;
+    char tmpl[] = "/tmp/tegami-server-XXXXXX";
+    cr_assert(mkdtemp(tmpl) != nullptr);
+    f.dir = tmpl;
+    std::ofstream(f.dir + "/aliases")
+        << "ol: no-such-user-tegami, far@elsewhere.example\nowner-ol: nobody\n";
+    Config cfg = default_config();
+    cfg.aliases = f.dir + "/aliases";
+    cfg.local_domains = {"localhost", cfg.hostname};
+    cfg.mail_spool_dir = f.dir;
+    f.ctx.name = "local";
+    f.ctx.base = f.base.get();
+    f.ctx.config = std::make_shared<const Config>(cfg);
+    f.ctx.listeners.push_back(Listener{"deliver", f.dir + "/s", unix_socket(f.dir + "/s", true)});
+    f.server.init(f.ctx);
+    UniqueFd c = unix_socket(f.dir + "/s", false);
+    const std::string owner = "owner-ol@" + cfg.hostname;
+    for (const char* sender : {"a@b", ""}) {
+        ipc::DeliverMsg m;
+        m.request_id = *sender ? 1 : 2;
+        m.queue_id = "Q" + std::to_string(m.request_id);
+        m.sender = sender;
+        m.recipients.push_back(ipc::DeliverRcpt{0, "ol@localhost", "", 0});
+        std::string body = "x\r\n";
+        m.body_size = body.size();
+        UniqueFd fd = body_fd(body);
+        cr_assert(ipc::send_frame_blocking(c.get(), ipc::encode(m), {fd.get()}).ok());
+        std::vector<ipc::RedirectTarget> got;
+        ipc::RcptResult res;
+        for (;;) {
+            auto r = reply(f, c.get());
+            cr_assert(r.ok(), "<%s>: no reply", sender);
+            if (r->type == ipc::MsgType::deliver_redirect) {
+                ipc::DeliverRedirectMsg rd;
+                cr_assert(ipc::decode(r->payload, rd));
+                got.insert(got.end(), rd.targets.begin(), rd.targets.end());
+                continue;
+            }
+            ipc::DeliverResultMsg out;
+            cr_assert(ipc::decode(r->payload, out));
+            cr_assert_eq(out.results.size(), 1u);
+            res = out.results[0];
+            break;
+        }
+        if (*sender) {
+            cr_expect_eq(res.status, ipc::kStatusOk, "%s", res.text.c_str());
+            cr_expect_eq(res.flags, ipc::kResultExpanded);
+            cr_assert_eq(got.size(), 2u);
+            cr_expect_eq(got[0].address, "no-such-user-tegami@" + cfg.hostname);
+            cr_expect_eq(got[1].address, "far@elsewhere.example");
+            for (const auto& t : got)
+                cr_expect_eq(t.sender, owner, "%s", t.address.c_str());
+        } else {
+            cr_expect_eq(res.status, ipc::kStatusPerm, "%s", res.text.c_str());
+            cr_expect_eq(res.dsn, "5.1.1");
+            cr_assert_eq(got.size(), 1u);
+            cr_expect_eq(got[0].address, "far@elsewhere.example");
+            cr_expect_eq(got[0].sender, "");
+        }
+    }
+}

@@ -106,7 +106,7 @@ DeliverRedirectMsg redirect_sample() {
     DeliverRedirectMsg m;
     m.request_id = 11;
     m.index = 2;
-    m.targets = {{"r@e", kRedirectAddress}, {"bob", kRedirectMailbox}};
+    m.targets = {{"r@e", kRedirectAddress, "owner-l@h"}, {"bob", kRedirectMailbox}};
     return m;
 }
 
@@ -189,8 +189,8 @@ const std::vector<Golden>& goldens() {
          "780c00000022000000"},
         {"deliver_redirect", [] { return encode(redirect_sample()); },
          redo_as<DeliverRedirectMsg>(),
-         "494d47540400160026000000000000000b0000000000000002000000020000000300000072406500000000030"
-         "00000626f6201000000"},
+         "494d47540400160037000000000000000b0000000000000002000000020000000300000072406500000000090"
+         "000006f776e65722d6c406803000000626f620100000000000000"},
         {"auth_start",
          [] {
              return encode(AuthStartMsg{13, "PLAIN", 1, std::string("\0u\0p", 4), "192.0.2.1", "cb",

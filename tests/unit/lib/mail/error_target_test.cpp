@@ -93,3 +93,22 @@ Test(error_target, the_default_permanent_code_is_the_callers) {
     t = parse_error_target("450 later", "x", "5.1.1");
     cr_expect_eq(t.dsn, std::string("4.0.0"), "a temporary refusal gets 4.0.0");
 }
+
+// sendmail's error mailer also takes a sysexits name where the enhanced code would be
+// (cf/README's virtusertable example "error:nouser 550 No such user here"): it gives
+// the enhanced code and the class; a reply code still wins on the class.
+Test(error_target, sysexits_names_as_sendmail_reads_them) {
+    const Case cases[] = {
+        {"nouserx text", 5, "5.9.9", "nouserx text", 0, "no reply code"},
+        {"nouser", 5, "5.1.1", "DEFAULT", 0, "no text"},
+        {"tempfail 550 mixed", 5, "5.9.9", "mixed", 550, "does not match"},
+        {"nouser 550 No such user here", 5, "5.1.1", "No such user here", 550, ""},
+        {"nouser User unknown", 5, "5.1.1", "User unknown", 0, ""},
+        {"NoHost no such host", 5, "5.1.2", "no such host", 0, ""},
+        {"unavailable:550 down", 5, "5.9.9", "down", 550, ""},
+        {"tempfail try later", 4, "4.0.0", "try later", 0, ""},
+        {"tempfail 451 try later", 4, "4.0.0", "try later", 451, ""},
+        {"config bad setup", 5, "5.3.5", "bad setup", 0, ""},
+    };
+    run(cases, sizeof cases / sizeof cases[0]);
+}

@@ -58,6 +58,13 @@ const ClassCase kClass[] = {
     {"POSTMASTER", true, LocalKind::alias},
     {"postmaster", false, LocalKind::unknown},
     {"list-x", true, LocalKind::alias},
+    // LIST-request without an alias of its own is delivered to owner-LIST (expand.hpp):
+    // RCPT takes it; without owner-LIST it is nobody.
+    {"mylist-request", true, LocalKind::alias},
+    {"MyList-Request", true, LocalKind::alias},
+    {"list-x-request", true, LocalKind::unknown},
+    {"-request", true, LocalKind::unknown},
+    {"mylist-request", false, LocalKind::unknown},
 };
 
 }  // namespace
@@ -87,7 +94,8 @@ Test(recipients, classify_local) {
     std::string path = std::string(tmpl) + "/aliases";
     {
         std::ofstream f(path);
-        f << "postmaster: root\nroot: nobody\nlist-x: daemon, nobody\n";
+        f << "postmaster: root\nroot: nobody\nlist-x: daemon, nobody\n"
+          << "mylist: daemon\nowner-mylist: nobody\nowner-: nobody\n";
     }
     AliasFile aliases(path);
     cr_assert(aliases.refresh().ok());
