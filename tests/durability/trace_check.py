@@ -287,6 +287,8 @@ class Checker:
         base = os.path.basename(name)
         if base.startswith("log.") and self.short(pid) == "queue":
             self.stats["log_files"] += 1
+        if base == READY_LOG_TEMP:
+            kind = "ready"  # the temporary name itself: never relied on
         self.exists[name] = {"role": self.short(pid), "pid": pid, "pos": pos, "durable": False,
                              "kind": kind}
 
@@ -580,6 +582,9 @@ CASES = [
      NEWLOG + QSYNC + LINK_READY + OPEN_READY + SUB_OK, 1),
     ("... and the directory fsync after that open makes it durable",
      NEWLOG + QSYNC + LINK_READY + OPEN_READY + QSYNC + SUB_OK, 0),
+    ("the temporary file a log file is written in is not relied on",
+     NEWLOG + QSYNC + '101 openat(AT_FDCWD</>, "/r/q/log-prepare.tmp", O_WRONLY|O_CREAT|O_TRUNC|'
+     'O_CLOEXEC, 0600) = 9</r/q/log-prepare.tmp>\n' + SUB_OK, 0),
     ("... and the queue's clean stop relies on a ready file too",
      LINK_READY + '100 +++ exited with 0 +++\n', 1),
     ("removed log file, no fsync, then a 250",
