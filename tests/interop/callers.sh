@@ -109,6 +109,14 @@ printf 'To: %s\nBcc: postmaster\nSubject: bcc\n\nDASH-T-BCC\n' "$USER_TO" |
       ok "-t: To, Bcc and the command-line recipient, all one mailbox, give one copy" ||
       not_ok "-t: one copy for one mailbox"; }
 
+# ---- -t: a To: line longer than 998 octets (PHP mail() to a long list) keeps all its
+# addresses and the fields after it
+python3 -c "import sys; sys.stdout.write('To: ' + ', '.join(['postmaster@$H'] * 40) + ', $USER_TO\nSubject: LONG-TO-HEADER\n\nbody\n')" >"$DIR/longto"
+chmod a+r "$DIR/longto"
+caller "-t with a 1300-octet To: line" LONG-TO-HEADER 0 "$SM" -t -i <"$DIR/longto" &&
+  { has "-t, long To: the field after it is still a header" "^Subject: LONG-TO-HEADER"
+    hasnt "-t, long To: not broken inside an address" '!$'; }
+
 # ---- Alpine: SMTP on a pipe
 out=$(as_caller python3 - "$SM" "$USER_TO@$H" <<'PY' 2>&1
 import subprocess, sys
