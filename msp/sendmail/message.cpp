@@ -290,6 +290,12 @@ std::vector<std::string> parse_address_list(std::string_view v) {
     return out;
 }
 
+std::vector<std::string> argument_addresses(std::string_view arg) {
+    std::vector<std::string> out = parse_address_list(arg);
+    if (out.empty()) out.emplace_back(arg);
+    return out;
+}
+
 std::string from_header_value(std::string_view full_name, std::string_view address) {
     std::string_view name = trim(full_name.substr(0, 200));
     if (name.empty()) return std::string(address);

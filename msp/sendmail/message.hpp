@@ -69,6 +69,11 @@ HeaderScan scan_headers(std::string_view msg);
 // name stays as written.
 std::vector<std::string> parse_address_list(std::string_view value);
 
+// The addresses in one recipient argument of the command line, which sendmail reads as
+// an address list too ("alice, bob@x", "Alice <alice@x>"). An argument with no
+// address in it comes back as it is, for the caller to refuse.
+std::vector<std::string> argument_addresses(std::string_view arg);
+
 struct HeaderEdits {
     std::string hostname;
     std::string from_address;  // the envelope sender, used for a missing From:

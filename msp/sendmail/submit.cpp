@@ -239,8 +239,9 @@ int child_submit(const Child& k) {
     if (o.read_recipients)
         for (const auto& a : scan.recipients)
             add(a);
-    for (const auto& a : o.recipients)
-        add(a);
+    for (const auto& arg : o.recipients)
+        for (const auto& a : argument_addresses(arg))
+            add(a);
     int status = 0;
     std::vector<std::string> good;
     for (auto& r : rcpts) {
@@ -615,7 +616,11 @@ int verify_addresses(const Options& o, const Config& cfg, Caller& caller) {
         SmtpReply g;
         if (!c->open(cfg.hostname, g) || c->command("MAIL FROM:<>").code != 250) c.reset();
     }
-    for (const auto& a : o.recipients) {
+    std::vector<std::string> addresses;
+    for (const auto& arg : o.recipients)
+        for (auto& a : argument_addresses(arg))
+            addresses.push_back(std::move(a));
+    for (const auto& a : addresses) {
         std::string q = qualify(a, cfg.hostname);
         if (q.empty() || !valid_recipient(q)) {
             std::printf("%s... Invalid address\n", a.c_str());

@@ -117,6 +117,11 @@ caller "-t with a 1300-octet To: line" LONG-TO-HEADER 0 "$SM" -t -i <"$DIR/longt
   { has "-t, long To: the field after it is still a header" "^Subject: LONG-TO-HEADER"
     hasnt "-t, long To: not broken inside an address" '!$'; }
 
+# ---- recipient arguments are address lists, as sendmail reads them
+printf 'Subject: ARG-LISTS\n\nbody\n' |
+  caller "sendmail -i 'Name <addr>, addr' (a list in one argument)" ARG-LISTS 0 \
+    "$SM" -i "Test User <$USER_TO@$H>, postmaster"
+
 # ---- Alpine: SMTP on a pipe
 out=$(as_caller python3 - "$SM" "$USER_TO@$H" <<'PY' 2>&1
 import subprocess, sys

@@ -156,6 +156,24 @@ Test(headers, from_value_and_gecos) {
     cr_expect_eq(gecos_full_name("", "x"), "");
 }
 
+Test(headers, command_line_arguments_are_address_lists) {
+    // sendmail reads each recipient argument as an address list (sendtoargv).
+    struct Case {
+        const char* in;
+        std::vector<std::string> want;
+    } cases[] = {
+        {"", {""}},             // nothing in it: left for the caller to refuse
+        {"a b@@c", {"ab@@c"}},  // still one (bad) address
+        {"alice", {"alice"}},
+        {"<bob@x>", {"bob@x"}},
+        {"alice, bob@x", {"alice", "bob@x"}},
+        {"Alice Liddell <alice@x>", {"alice@x"}},
+        {"\"Smith, J\" <j@x>,k@y", {"j@x", "k@y"}},
+    };
+    for (const auto& c : cases)
+        cr_expect_eq(argument_addresses(c.in), c.want, "%s", c.in);
+}
+
 Test(normalizer, a_long_header_line_is_folded_and_stays_a_header) {
     // 60 addresses on one To: line, about 1300 octets: folded at a space, never broken
     // inside an address, and the fields after it stay in the header block.
