@@ -217,6 +217,8 @@ int report_refusals(const Child& k, SmtpClient& c, const QueuedMessage& m,
     return mode == 'e' ? 0 : status;
 }
 
+int hand_on(const Child& k, const QueuedMessage& m, int status);
+
 // The unprivileged child of the submission path (the group is already given up).
 int child_submit(const Child& k) {
     const Options& o = k.o;
@@ -293,12 +295,25 @@ int child_submit(const Child& k) {
         std::string head = encode_queue_file_head(m);
         if (!write_all_fd(k.qfd, head) || !write_all_fd(k.qfd, m.message) ||
             !write_all_fd(k.qfd, "\n") || ::fsync(k.qfd) != 0 || ::fsync(k.dirfd) != 0) {
+            // A full disk, a quota or RLIMIT_FSIZE: the message goes on as when the
+            // file could not be created (the parent removes the unfinished file).
             std::fprintf(stderr, "sendmail: cannot write to the client queue %s: %s\n",
                          cfg.client_queue_dir.c_str(), std::strerror(errno));
-            return EX_TEMPFAIL;
+            (void)::ftruncate(k.qfd, 0);  // give the space back at once
+            Child unqueued = k;
+            unqueued.qfd = -1;
+            return hand_on(unqueued, m, status);
         }
         report(k.report_fd, 'W');
     }
+    return hand_on(k, m, status);
+}
+
+// The message, prepared and (when k.qfd >= 0) durable in the client queue, goes to
+// smtpd, or stays queued, or is saved in dead.letter.
+int hand_on(const Child& k, const QueuedMessage& m, int status) {
+    const Options& o = k.o;
+    const Config& cfg = k.cfg;
     bool queued = k.qfd >= 0;
     auto keep = [&](const char* why) {
         if (!queued) {

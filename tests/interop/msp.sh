@@ -208,6 +208,16 @@ echo "# 10 MB submission to delivery: $(python3 -c "print('%.2f s' % ($end - $st
 n=$(message_of BIG-10MB-END | grep -c '^x\{99\}$')
 [ "$n" = 100000 ] && ok "10 MB: every line arrives" || not_ok "10 MB: every line arrives ($n of 100000)"
 
+# ---- the client-queue file cannot be written (RLIMIT_FSIZE here; a full disk alike):
+# no SIGXFSZ death, no file left behind, the message still goes to smtpd
+python3 -c "import sys; sys.stdout.write('Subject: fsize\n\nFSIZE-LIMIT start\n' + ('z' * 70 + '\n') * 2000)" >"$DIR/fsize"
+chmod a+r "$DIR/fsize"
+out=$( (ulimit -f 16; as_caller "$SM" -i "$USER_TO" <"$DIR/fsize") 2>&1); rc=$?
+n=$(ls "$DIR/clientmqueue" 2>/dev/null | grep -c '^qf')
+[ $rc = 0 ] && [ "$n" = 0 ] && wait_mail FSIZE-LIMIT &&
+  ok "a client-queue write over RLIMIT_FSIZE: exit 0, no file kept, delivered through smtpd" ||
+  not_ok "a client-queue write over RLIMIT_FSIZE (exit $rc, $n files)" "$out"
+
 # ---- the daemon stopped during submission: the client queue keeps the message
 msp_stop_master
 out=$(printf 'Subject: down\n\nWHILE-DOWN body\n' | as_caller "$SM" -i "$USER_TO" 2>&1); rc=$?
