@@ -65,6 +65,31 @@ bool write_all_fd(int fd, std::string_view s) {
     return true;
 }
 
+// Replaces the contents of a client-queue file (through the submitter's or the
+// runner's locked descriptor) with m. Written over the old contents, then cut to
+// length and flushed: a crash in between leaves a file the runner finds malformed and
+// sets aside (bf...), never one that sends the message twice.
+bool rewrite_queue_file(int fd, const QueuedMessage& m) {
+    std::string data = encode_queue_file_head(m);
+    data += m.message;
+    data += '\n';
+    size_t off = 0;
+    while (off < data.size()) {
+        ssize_t n = ::pwrite(fd, data.data() + off, data.size() - off, static_cast<off_t>(off));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        off += static_cast<size_t>(n);
+    }
+    return ::ftruncate(fd, static_cast<off_t>(data.size())) == 0 && ::fsync(fd) == 0;
+}
+
+// m for the given recipients only.
+QueuedMessage waiting_part(const QueuedMessage& m, const std::vector<std::string>& recipients) {
+    QueuedMessage rest = m;
+    rest.recipients = recipients;
+    return rest;
+}
+
 void report(int fd, char what) {
     if (fd >= 0) (void)write_all_fd(fd, std::string_view(&what, 1));
 }
@@ -337,16 +362,28 @@ int hand_on(const Child& k, const QueuedMessage& m, int status) {
     SmtpReply greet;
     if (!c.open(cfg.hostname, greet)) return keep("smtpd did not greet");
     SendOutcome out = send_message(c, m);
-    if (out.accepted) {
-        report(k.report_fd, 'D');  // durably in the main queue: the file goes
-        status = out.refused.empty() ? status : worst_exit(out.refused);
+    if (out.temporary && !out.accepted && out.refused.empty())
+        return keep("smtpd deferred the message");  // nothing done: the file stays whole
+    if (out.temporary && queued && rewrite_queue_file(k.qfd, waiting_part(m, out.deferred))) {
+        // Some recipients are done with, the others wait: the file keeps those only.
+        if (o.verbose)
+            std::printf("queued in %s: smtpd deferred %zu of %zu recipients\n",
+                        cfg.client_queue_dir.c_str(), out.deferred.size(), m.recipients.size());
+        report(k.report_fd, 'K');
     } else if (out.temporary) {
-        return keep("smtpd deferred the message");
+        for (const auto& a : out.deferred)
+            std::fprintf(stderr, "%s... %s\n", a.c_str(), reply_words(out.failure).c_str());
+        std::fprintf(stderr, "sendmail: the client queue %s cannot keep the message for them\n",
+                     cfg.client_queue_dir.c_str());
+        (void)dead_letter(k, m);  // as when nothing could take the message (EX_OSERR)
+        status = EX_OSERR;
+        report(k.report_fd, 'D');  // the file may be half rewritten: never sent again
     } else {
-        if (out.refused.empty()) out.refused.emplace_back(m.recipients.front(), out.failure);
-        status = worst_exit(out.refused);
-        report(k.report_fd, 'R');
+        report(k.report_fd, out.accepted ? 'D' : 'R');  // nothing left: the file goes
     }
+    if (!out.accepted && !out.temporary && out.refused.empty())
+        out.refused.emplace_back(m.recipients.front(), out.failure);
+    if (!out.refused.empty() && status != EX_OSERR) status = worst_exit(out.refused);
     status = report_refusals(k, c, m, out.refused, status);
     (void)c.command("QUIT");
     return status;
@@ -529,21 +566,32 @@ int run_client_queue(const Options& o, const Config& cfg, Caller& caller) {
             }
         }
         SendOutcome out = send_message(*c, m.value());
-        if (out.temporary) {
+        bool connection_lost = out.temporary && out.failure.code == 0;
+        if (out.temporary && !out.accepted && out.refused.empty()) {
             ++kept;
             log_info("%s: deferred: %d %s", n.c_str(), out.failure.code, out.failure.text.c_str());
-            if (out.failure.code == 0) break;  // connection lost: the rest waits too
+            if (connection_lost) break;  // the rest waits too
             continue;
         }
-        if (!out.accepted && out.refused.empty())
+        if (!out.accepted && !out.temporary && out.refused.empty())
             out.refused.emplace_back(m->recipients.front(), out.failure);
+        std::vector<std::string> waiting = out.deferred;
         if (!out.refused.empty() && !m->sender.empty()) {
             QueuedMessage b = bounce_for(cfg, m.value(), out.refused);
             SendOutcome bo = send_message(*c, b);
-            if (bo.temporary) {  // the bounce could not be queued: keep the original
-                ++kept;
-                continue;
-            }
+            if (bo.temporary)  // the report could not be queued: those recipients wait too
+                for (const auto& r : out.refused)
+                    waiting.push_back(r.first);
+        }
+        if (!waiting.empty()) {  // the file keeps the recipients still waiting, only
+            if (!rewrite_queue_file(fd.get(), waiting_part(m.value(), waiting)))
+                log_warning("%s: cannot rewrite it for its %zu waiting recipients: %s", n.c_str(),
+                            waiting.size(), std::strerror(errno));
+            ++kept;
+            log_info("%s: %zu recipients wait: %d %s", n.c_str(), waiting.size(), out.failure.code,
+                     out.failure.text.c_str());
+            if (connection_lost) break;
+            continue;
         }
         ::unlinkat(dirfd.get(), n.c_str(), 0);
         ++sent;
