@@ -41,6 +41,7 @@
 #include "msp/sendmail/message.hpp"
 #include "msp/sendmail/queue_file.hpp"
 #include "msp/sendmail/smtp_client.hpp"
+#include "msp/sendmail/smtp_relay.hpp"
 
 namespace tegami::msp {
 
@@ -626,8 +627,16 @@ int smtp_on_stdio(const Options&, const Config& cfg, Caller& caller) {
     }
     // Relay the dialogue: the client's lines to smtpd (a bare LF becomes CRLF, as
     // sendmail -bs accepts LF-terminated lines), smtpd's replies to standard output.
+    // The end of the client's input reaches smtpd (a half close) only once smtpd has
+    // answered all it was sent (smtp_relay.hpp).
     pollfd p[2] = {{0, POLLIN, 0}, {sock.get(), POLLIN, 0}};
-    bool in_open = true, prev_cr = false;
+    bool in_open = true, prev_cr = false, half_closed = false;
+    ReplyCounter owed;
+    auto close_when_answered = [&] {
+        if (in_open || half_closed || !owed.answered()) return;
+        ::shutdown(sock.get(), SHUT_WR);
+        half_closed = true;
+    };
     char buf[65536];
     std::string out;
     for (;;) {
@@ -639,13 +648,16 @@ int smtp_on_stdio(const Options&, const Config& cfg, Caller& caller) {
         if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t n = ::recv(sock.get(), buf, sizeof buf, 0);
             if (n <= 0) return 0;
-            if (!write_all_fd(1, std::string_view(buf, static_cast<size_t>(n)))) return 0;
+            std::string_view got(buf, static_cast<size_t>(n));
+            if (!write_all_fd(1, got)) return 0;
+            owed.server_sent(got);
+            close_when_answered();
         }
         if (in_open && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
             ssize_t n = ::read(0, buf, sizeof buf);
             if (n <= 0) {
                 in_open = false;
-                ::shutdown(sock.get(), SHUT_WR);
+                close_when_answered();
                 continue;
             }
             out.clear();
@@ -654,6 +666,7 @@ int smtp_on_stdio(const Options&, const Config& cfg, Caller& caller) {
                 out.push_back(buf[i]);
                 prev_cr = buf[i] == '\r';
             }
+            owed.client_sent(out);
             std::string_view rest = out;
             while (!rest.empty()) {
                 ssize_t w = ::send(sock.get(), rest.data(), rest.size(), MSG_NOSIGNAL);

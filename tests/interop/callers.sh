@@ -152,6 +152,19 @@ if [ $rc = 0 ] && wait_mail ALPINE-BS; then ok "Alpine: sendmail -bs -odb -oem";
 M=$(message_of ALPINE-BS)
 has "-bs: a dot-stuffed line arrives unstuffed" "^\.leading dot"
 
+# ---- a script pipes a whole SMTP dialogue into sendmail -bs and closes its end: every
+# reply is printed (sendmail answers each command before it reads the next)
+out=$(printf 'EHLO script.example\r\nMAIL FROM:<%s@%s>\r\nRCPT TO:<%s@%s>\r\nDATA\r\nSubject: piped\r\n\r\nBS-PIPED-QUIT\r\n.\r\nQUIT\r\n' "$CALLER" "$H" "$USER_TO" "$H" |
+  as_caller timeout 30 "$SM" -bs 2>&1); rc=$?
+[ $rc = 0 ] && grep -q '^250 2.0.0 Ok: queued' <<<"$out" && grep -q '^221 ' <<<"$out" && wait_mail BS-PIPED-QUIT &&
+  ok "sendmail -bs with a piped dialogue ending in QUIT: the end of data and QUIT are answered" ||
+  not_ok "sendmail -bs with a piped dialogue (exit $rc)" "$out"
+out=$(printf 'HELO script.example\nMAIL FROM:<%s@%s>\nRCPT TO:<%s@%s>\nDATA\nSubject: piped\n\nBS-PIPED-EOF\n.\n' "$CALLER" "$H" "$USER_TO" "$H" |
+  as_caller timeout 30 "$SM" -bs 2>&1); rc=$?
+[ $rc = 0 ] && grep -q '^250 2.0.0 Ok: queued' <<<"$out" && wait_mail BS-PIPED-EOF &&
+  ok "sendmail -bs with a piped dialogue and no QUIT: the end of data is answered" ||
+  not_ok "sendmail -bs with a piped dialogue and no QUIT (exit $rc)" "$out"
+
 # ---- error modes, for a recipient refused for good (observed with 8.17)
 printf 'Subject: OEM-MODE\n\nbody\n' | caller "-oem: EX_NOUSER" OEM-MODE 67 "$SM" -oem -i -f "$USER_TO@$H" nosuchuser
 wait_mail "OEM-MODE" && ok "-oem: the error is mailed back with the message's headers" || not_ok "-oem: the error is mailed back"
