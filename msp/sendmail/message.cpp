@@ -109,12 +109,20 @@ void Normalizer::break_line(std::string& out) {
     if (header) {
         after_field_ = true;
         // Fold before the last space or tab that has text before it on the line (and,
-        // on the field's first line, comes after the colon).
+        // on the field's first line, comes after the colon); else after the last comma
+        // (a list joined by bare commas), where a space may go.
         size_t from = field ? line.find(':') + 1 : line.find_first_not_of(" \t");
         size_t fold = line.find_last_of(" \t");
+        size_t comma = line.find_last_of(',');
         if (from != std::string_view::npos && fold != std::string_view::npos && fold > from) {
             out.insert(line_start_ + fold, "\r\n");
             line_start_ += fold + 2;
+            line_len_ = out.size() - line_start_;
+            return;
+        }
+        if (from != std::string_view::npos && comma != std::string_view::npos && comma > from) {
+            out.insert(line_start_ + comma + 1, "\r\n ");
+            line_start_ += comma + 3;
             line_len_ = out.size() - line_start_;
             return;
         }

@@ -202,6 +202,14 @@ Test(normalizer, a_long_header_line_is_folded_and_stays_a_header) {
         // the body line is still broken the old way, with a bang
         cr_expect_neq(out.find("!\r\n"), std::string::npos, "piece %zu", piece);
     }
+    // addresses joined by bare commas (PHP's implode(",", ...)): folded after a comma
+    std::string bare = "To: ";
+    for (size_t i = 0; i < want.size(); ++i)
+        bare += (i ? "," : "") + want[i];
+    std::string folded = norm(bare + "\nSubject: s\n\nb\n", true);
+    HeaderScan bs = scan_headers(folded);
+    cr_expect_eq(bs.recipients, want);
+    cr_expect_eq(folded.find('!'), std::string::npos);
     // a header line with no space to fold at is broken, but continues as a header
     std::string solid = "X-Long: " + std::string(1500, 'z') + "\nSubject: t\n\nb\n";
     std::string out = norm(solid, true);
