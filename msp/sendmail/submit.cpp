@@ -270,6 +270,11 @@ int child_submit(const Child& k) {
     for (const auto& arg : o.recipients)
         for (const auto& a : argument_addresses(arg))
             add(a);
+    if (!o.read_recipients && rcpts.empty()) {  // only empty arguments ("$MAILTO" unset)
+        std::fprintf(stderr, "Recipient names must be specified\n");
+        report(k.report_fd, 'R');
+        return EX_USAGE;
+    }
     int status = 0;
     std::vector<std::string> good;
     for (auto& r : rcpts) {

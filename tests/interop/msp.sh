@@ -52,6 +52,7 @@ else
   not_ok "an unknown local user is EX_NOUSER (exit $rc)" "$out"
 fi
 expect_rc "a malformed recipient is EX_USAGE" 64 "Invalid recipient" "$SM" -i 'a b@@c'
+expect_rc "only empty recipient arguments (\$MAILTO unset) is EX_USAGE, not a silent discard" 64 "Recipient names must be specified" "$SM" -i "" " "
 out=$(printf 'Subject: OEM-BOUNCE\n\nbody\n' | as_caller "$SM" -oem -i -f "$USER_TO@localhost.localdomain" nosuchuser 2>&1); rc=$?
 if [ $rc = 67 ] && wait_mail "OEM-BOUNCE" && grep -aq "^Subject: Returned mail: see transcript for details" "$MBOX"; then
   ok "-oem: an unknown user is EX_NOUSER and the error is mailed back"
