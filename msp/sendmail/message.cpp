@@ -219,7 +219,7 @@ HeaderScan scan_headers(std::string_view msg) {
 std::vector<std::string> parse_address_list(std::string_view v) {
     std::vector<std::string> out;
     std::string cur, angle;
-    bool have_angle = false, in_angle = false, in_quote = false;
+    bool have_angle = false, in_angle = false, in_quote = false, in_literal = false;
     int depth = 0;
     auto flush = [&] {
         std::string a = have_angle ? angle : cur;
@@ -261,7 +261,16 @@ std::vector<std::string> parse_address_list(std::string_view v) {
             if (c == ')') --depth;
             continue;
         }
+        if (in_literal) {  // a domain literal: "[IPv6:2001:db8::1]" holds colons
+            if (c == ']') in_literal = false;
+            if (c != ' ' && c != '\t') sink.push_back(c);
+            continue;
+        }
         switch (c) {
+            case '[':
+                in_literal = true;
+                sink.push_back(c);
+                break;
             case '(':
                 depth = 1;
                 break;

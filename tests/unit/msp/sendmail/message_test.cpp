@@ -93,6 +93,8 @@ Test(headers, address_lists) {
         {"bob", {"bob"}},
         {"\"quoted local\"@x", {"\"quoted local\"@x"}},
         {"(comment, with comma) f@x", {"f@x"}},
+        {"u@[IPv6:2001:db8::1], <v@[IPv6:::1]>", {"u@[IPv6:2001:db8::1]", "v@[IPv6:::1]"}},
+        {"w@[192.0.2.1]", {"w@[192.0.2.1]"}},
     };
     for (const auto& c : cases)
         cr_expect_eq(parse_address_list(c.in), c.want, "%s", c.in);
@@ -169,6 +171,7 @@ Test(headers, command_line_arguments_are_address_lists) {
         {"alice, bob@x", {"alice", "bob@x"}},
         {"Alice Liddell <alice@x>", {"alice@x"}},
         {"\"Smith, J\" <j@x>,k@y", {"j@x", "k@y"}},
+        {"root@[IPv6:2001:db8::1]", {"root@[IPv6:2001:db8::1]"}},
     };
     for (const auto& c : cases)
         cr_expect_eq(argument_addresses(c.in), c.want, "%s", c.in);
