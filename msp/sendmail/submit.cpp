@@ -137,6 +137,18 @@ std::string reply_words(const SmtpReply& r) {
     return t.empty() ? "Service unavailable" : t;
 }
 
+// Whether addr is the caller's own: its login at the host name or a local domain (as
+// sendmail finds that -f names the real user, so no X-Authentication-Warning).
+bool own_address(std::string_view addr, const Caller& c, const Config& cfg) {
+    size_t at = addr.rfind('@');
+    if (at == std::string_view::npos || !iequals(addr.substr(0, at), c.login)) return false;
+    std::string_view domain = addr.substr(at + 1);
+    if (iequals(domain, cfg.hostname)) return true;
+    for (const auto& d : cfg.local_domains)
+        if (iequals(d, domain)) return true;
+    return false;
+}
+
 std::string message_id(const std::string& hostname) {
     time_t now = std::time(nullptr);
     std::tm tm{};
@@ -303,7 +315,7 @@ int child_submit(const Child& k) {
     m.ret = o.ret;
     m.envid = o.envid;
     std::string own = k.caller.login + "@" + cfg.hostname;
-    bool other_sender = o.sender_flag && !iequals(m.sender, own);
+    bool other_sender = o.sender_flag && !own_address(m.sender, k.caller, cfg);
     HeaderEdits e;
     e.hostname = cfg.hostname;
     e.from_address = m.sender.empty() ? own : m.sender;

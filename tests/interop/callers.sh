@@ -68,6 +68,10 @@ printf 'To: %s\nSubject: php\nFrom: web@example.org\n\nPHP-DASH-F\n' "$USER_TO" 
     has "PHP -f: From: kept as given" "^From: web@example.org"
     has "PHP -f by an untrusted user: X-Authentication-Warning" "^X-Authentication-Warning: $H: $CALLER set sender to web@example.org using -f"; }
 
+printf 'Subject: own\n\nOWN-LOCAL-DOMAIN\n' |
+  caller "-f with the caller's own login in another local domain" OWN-LOCAL-DOMAIN 0 "$SM" -i -f "$CALLER@localhost" "$USER_TO" &&
+  hasnt "-f user@localhost (a local domain) by that user: no X-Authentication-Warning" "^X-Authentication-Warning:"
+
 # ---- MUAs
 printf 'From: me@example.org\nTo: %s\nSubject: mutt\n\nMUTT-LINE\n' "$USER_TO" |
   caller "mutt: sendmail -oem -oi -- addr" MUTT-LINE 0 "$SM" -oem -oi -- "$USER_TO@$H"
