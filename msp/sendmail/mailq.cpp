@@ -137,7 +137,7 @@ std::string format_listing(const std::string& queue_name, const std::vector<List
         std::tm tm{};
         localtime_r(&t, &tm);
         char date[32];
-        std::strftime(date, sizeof date, "%a %b %d %H:%M", &tm);
+        std::strftime(date, sizeof date, "%a %b %e %H:%M", &tm);  // ctime(3)'s first 16
         std::snprintf(buf, sizeof buf, "%s%c%8llu %.16s ", m.id.c_str(), m.mark,
                       static_cast<unsigned long long>(m.size), date);
         o += buf;

@@ -19,9 +19,11 @@
 //                   them); every fd >= 3 is closed at start.
 //   umask         - 077; the client-queue file gets 0660 explicitly (fchmod).
 //   cwd           - "/" once the configuration is read.
-//   signals       - every disposition reset, mask cleared, SIGPIPE ignored.
+//   signals       - every disposition reset, mask cleared, SIGPIPE and SIGXFSZ
+//                   ignored.
 //   rlimits       - RLIMIT_CORE 0 (no core with the group's data); the rest inherited:
-//                   a write that fails for RLIMIT_FSIZE fails the submission cleanly.
+//                   a client-queue write that fails for RLIMIT_FSIZE (or a full
+//                   disk) leaves no file, and the message goes to smtpd directly.
 //   clock         - only for Date: and IDs.
 // The client-queue file is created O_EXCL|O_NOFOLLOW in the directory we opened, and
 // locked while its submitter works on it; the runner reads the submitter's uid from
@@ -77,6 +79,7 @@ void sanitize_inheritance() {
     for (int s = 1; s < NSIG; ++s)
         if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);  // over RLIMIT_FSIZE a write fails (EFBIG), not the process
     rlimit core{0, 0};
     ::setrlimit(RLIMIT_CORE, &core);
 }

@@ -47,6 +47,10 @@ std::string_view field_name(std::string_view line) {
     return name;
 }
 
+bool is_wsp(char c) {
+    return c == ' ' || c == '\t';
+}
+
 bool is_bcc(std::string_view name) {
     return iequal(name, "Bcc") || iequal(name, "Resent-Bcc");
 }
@@ -77,10 +81,59 @@ void Normalizer::end_line(std::string& out) {
         done_ = true;
         return;
     }
+    if (in_header_) {  // the same rule as scan_headers for where the header block ends
+        std::string_view line(out.data() + line_start_, line_len_);
+        bool field = !field_name(line).empty();
+        bool continuation = after_field_ && !line.empty() && is_wsp(line[0]);
+        if (field || continuation)
+            after_field_ = true;
+        else if (first_line_ && line.substr(0, 5) == "From ")
+            after_field_ = false;
+        else
+            in_header_ = false;
+    }
+    first_line_ = false;
     out.append("\r\n");
     line_start_ = out.size();
     line_len_ = 0;
     dot_unstuffed_ = false;
+}
+
+// The current line is full (kMaxLine octets) and another octet follows.
+void Normalizer::break_line(std::string& out) {
+    std::string_view line(out.data() + line_start_, line_len_);
+    bool field = !field_name(line).empty();
+    bool header = in_header_ && (field || (after_field_ && is_wsp(line[0])));
+    dot_unstuffed_ = true;  // what follows a break is never the lone dot
+    first_line_ = false;
+    if (header) {
+        after_field_ = true;
+        // Fold before the last space or tab that has text before it on the line (and,
+        // on the field's first line, comes after the colon); else after the last comma
+        // (a list joined by bare commas), where a space may go.
+        size_t from = field ? line.find(':') + 1 : line.find_first_not_of(" \t");
+        size_t fold = line.find_last_of(" \t");
+        size_t comma = line.find_last_of(',');
+        if (from != std::string_view::npos && fold != std::string_view::npos && fold > from) {
+            out.insert(line_start_ + fold, "\r\n");
+            line_start_ += fold + 2;
+            line_len_ = out.size() - line_start_;
+            return;
+        }
+        if (from != std::string_view::npos && comma != std::string_view::npos && comma > from) {
+            out.insert(line_start_ + comma + 1, "\r\n ");
+            line_start_ += comma + 3;
+            line_len_ = out.size() - line_start_;
+            return;
+        }
+    }
+    char last = out.back();  // break: the last octet moves to a new line
+    out.back() = '!';
+    out.append("\r\n");
+    line_start_ = out.size();
+    if (header) out.push_back(' ');  // a continuation, so the field goes on
+    out.push_back(last);
+    line_len_ = out.size() - line_start_;
 }
 
 void Normalizer::feed(std::string_view in, std::string& out) {
@@ -104,15 +157,7 @@ void Normalizer::feed(std::string_view in, std::string& out) {
             dot_unstuffed_ = true;
             continue;
         }
-        if (line_len_ == kMaxLine) {  // break: the last octet moves to a new line
-            char last = out.back();
-            out.back() = '!';
-            out.append("\r\n");
-            line_start_ = out.size();
-            out.push_back(last);
-            line_len_ = 1;
-            dot_unstuffed_ = true;  // a continuation is never the lone dot
-        }
+        if (line_len_ == kMaxLine) break_line(out);
         if (static_cast<unsigned char>(c) >= 0x80) eight_bit_ = true;
         out.push_back(c);
         ++line_len_;
@@ -174,7 +219,7 @@ HeaderScan scan_headers(std::string_view msg) {
 std::vector<std::string> parse_address_list(std::string_view v) {
     std::vector<std::string> out;
     std::string cur, angle;
-    bool have_angle = false, in_angle = false, in_quote = false;
+    bool have_angle = false, in_angle = false, in_quote = false, in_literal = false;
     int depth = 0;
     auto flush = [&] {
         std::string a = have_angle ? angle : cur;
@@ -216,7 +261,16 @@ std::vector<std::string> parse_address_list(std::string_view v) {
             if (c == ')') --depth;
             continue;
         }
+        if (in_literal) {  // a domain literal: "[IPv6:2001:db8::1]" holds colons
+            if (c == ']') in_literal = false;
+            if (c != ' ' && c != '\t') sink.push_back(c);
+            continue;
+        }
         switch (c) {
+            case '[':
+                in_literal = true;
+                sink.push_back(c);
+                break;
             case '(':
                 depth = 1;
                 break;
@@ -250,6 +304,12 @@ std::vector<std::string> parse_address_list(std::string_view v) {
         }
     }
     flush();
+    return out;
+}
+
+std::vector<std::string> argument_addresses(std::string_view arg) {
+    std::vector<std::string> out = parse_address_list(arg);
+    if (out.empty()) out.emplace_back(arg);
     return out;
 }
 

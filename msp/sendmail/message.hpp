@@ -23,8 +23,12 @@ constexpr size_t kMaxLine = 998;  // octets before CRLF (RFC 5322 2.1.1)
 //  - LF, CRLF and a lone CR all end a line; each becomes CRLF;
 //  - unless ignore_dots (-i), a line holding only "." ends the message (what follows
 //    is not read: done() turns true);
-//  - a line longer than kMaxLine is broken as sendmail breaks lines over its mailer's
-//    limit: the first kMaxLine-1 octets, "!", CRLF, then the rest;
+//  - a body line longer than kMaxLine is broken as sendmail breaks lines over its
+//    mailer's limit: the first kMaxLine-1 octets, "!", CRLF, then the rest;
+//  - a header line longer than kMaxLine is folded (RFC 5322 2.2.3) before its last
+//    space or tab that fits, so unfolding gives the field back unchanged; one with
+//    nowhere to fold is broken as a body line but continues with a space, as sendmail
+//    does, so that the fields after it stay in the header block;
 //  - finish() ends a last line that had no newline.
 class Normalizer {
   public:
@@ -36,8 +40,12 @@ class Normalizer {
 
   private:
     void end_line(std::string& out);
+    void break_line(std::string& out);
     bool ignore_dots_;
     bool done_ = false;
+    bool in_header_ = true;     // no line so far has ended the header block
+    bool after_field_ = false;  // the last line was a header field or its continuation
+    bool first_line_ = true;
     bool after_cr_ = false;
     bool eight_bit_ = false;
     bool dot_unstuffed_ = false;  // this line lost a leading dot (or is a continuation)
@@ -60,6 +68,11 @@ HeaderScan scan_headers(std::string_view msg);
 // Comments, quoted phrases, groups and source routes are understood; an unqualified
 // name stays as written.
 std::vector<std::string> parse_address_list(std::string_view value);
+
+// The addresses in one recipient argument of the command line, which sendmail reads as
+// an address list too ("alice, bob@x", "Alice <alice@x>"). An argument with no
+// address in it comes back as it is, for the caller to refuse.
+std::vector<std::string> argument_addresses(std::string_view arg);
 
 struct HeaderEdits {
     std::string hostname;

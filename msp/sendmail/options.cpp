@@ -181,6 +181,12 @@ bool iequal(std::string_view a, std::string_view b) {
     return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
+// A boolean option's value as sendmail reads it: none, or one that starts with t, T, y
+// or Y, is true; anything else false.
+bool option_true(std::string_view value) {
+    return value.empty() || std::string_view("tTyY").find(value[0]) != std::string_view::npos;
+}
+
 Error usage_error(std::string msg) {
     return make_error(Exit::usage, std::move(msg));
 }
@@ -198,7 +204,7 @@ Result<void> short_option(Options& o, std::string_view v) {
                               letter + ")");
     switch (letter) {
         case 'i':
-            o.ignore_dots = value.empty() || value[0] != 'f';
+            o.ignore_dots = option_true(value);
             return {};
         case 'e':
             if (!value.empty()) o.error_mode = value[0];
@@ -207,10 +213,10 @@ Result<void> short_option(Options& o, std::string_view v) {
             if (!value.empty()) o.delivery_mode = value[0];
             return {};
         case 'm':
-            o.me_too = true;
+            o.me_too = option_true(value);
             return {};
         case 'v':
-            o.verbose = true;
+            o.verbose = option_true(value);
             return {};
         case 'L':
         case '7':
@@ -239,7 +245,12 @@ Result<void> short_option(Options& o, std::string_view v) {
 Result<void> long_option(Options& o, std::string_view v) {
     size_t eq = v.find_first_of("= ");
     std::string_view name = v.substr(0, eq);
-    std::string_view value = eq == std::string_view::npos ? "" : v.substr(eq + 1);
+    std::string_view value = eq == std::string_view::npos ? "" : v.substr(eq);
+    while (!value.empty() && (value[0] == ' ' || value[0] == '\t'))  // "Name = value"
+        value.remove_prefix(1);
+    if (!value.empty() && value[0] == '=') value.remove_prefix(1);
+    while (!value.empty() && (value[0] == ' ' || value[0] == '\t'))
+        value.remove_prefix(1);
     while (!name.empty() && name.back() == ' ')
         name.remove_suffix(1);
     std::string_view base = name.substr(0, name.find('.'));  // Timeout.queuereturn
@@ -250,15 +261,15 @@ Result<void> long_option(Options& o, std::string_view v) {
         return make_error(Exit::software,
                           "readcf: unknown option name " + std::string(name.empty() ? v : name));
     if (iequal(name, "IgnoreDots")) {
-        o.ignore_dots = value.empty() || (value[0] != 'f' && value[0] != 'F');
+        o.ignore_dots = option_true(value);
     } else if (iequal(name, "ErrorMode")) {
         if (!value.empty()) o.error_mode = value[0];
     } else if (iequal(name, "DeliveryMode")) {
         if (!value.empty()) o.delivery_mode = value[0];
     } else if (iequal(name, "MeToo")) {
-        o.me_too = true;
+        o.me_too = option_true(value);
     } else if (iequal(name, "Verbose")) {
-        o.verbose = true;
+        o.verbose = option_true(value);
     } else if (std::any_of(std::begin(kSafeLong), std::end(kSafeLong),
                            [&](std::string_view k) { return iequal(k, name); })) {
         o.warnings.push_back("option " + std::string(name) + " has no effect in Tegami; ignored");

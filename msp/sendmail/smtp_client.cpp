@@ -136,9 +136,9 @@ bool SmtpClient::send_data(std::string_view msg) {
 
 namespace {
 
-// One transaction for recipients [first, last) of m.
-SendOutcome send_chunk(SmtpClient& c, const QueuedMessage& m, size_t first, size_t last) {
-    SendOutcome out;
+// One transaction for recipients [first, last) of m; false when the connection is lost.
+bool send_chunk(SmtpClient& c, const QueuedMessage& m, size_t first, size_t last,
+                SendOutcome& out) {
     bool dsn = c.has_extension("DSN");
     std::string mail = "MAIL FROM:<" + m.sender + ">";
     if (c.has_extension("SIZE")) mail += " SIZE=" + std::to_string(m.message.size());
@@ -146,59 +146,68 @@ SendOutcome send_chunk(SmtpClient& c, const QueuedMessage& m, size_t first, size
     if ((m.flags & kQueueFileUtf8) && c.has_extension("SMTPUTF8")) mail += " SMTPUTF8";
     if (dsn && !m.ret.empty()) mail += " RET=" + upper(m.ret);
     if (dsn && !m.envid.empty()) mail += " ENVID=" + m.envid;
-    auto fail = [&](SmtpReply r) {
+    std::vector<std::string> taken;  // RCPT answered 250 in this transaction
+    // The transaction failed with r: each of its recipients not refused yet (those not
+    // tried, and those RCPT took) is refused or deferred as r says.
+    auto fail = [&](SmtpReply r, size_t untried) {
+        for (size_t i = untried; i < last; ++i)
+            taken.push_back(m.recipients[i]);
+        for (auto& rcpt : taken) {
+            if (r.permanent())
+                out.refused.emplace_back(std::move(rcpt), r);
+            else
+                out.deferred.push_back(std::move(rcpt));
+        }
         out.failure = std::move(r);
-        out.temporary = !out.failure.permanent();
-        if (out.failure.code) (void)c.command("RSET");
-        return out;
+        if (out.failure.code == 0) return false;
+        (void)c.command("RSET");
+        return true;
     };
     SmtpReply r = c.command(mail);
-    if (r.code != 250) return fail(r);
-    size_t accepted = 0;
+    if (r.code != 250) return fail(r, first);
     for (size_t i = first; i < last; ++i) {
         const std::string& rcpt = m.recipients[i];
         std::string line = "RCPT TO:<" + rcpt + ">";
         if (dsn && !m.notify.empty()) line += " NOTIFY=" + upper(m.notify);
         r = c.command(line);
         if (r.code == 250 || r.code == 251) {
-            ++accepted;
+            taken.push_back(rcpt);
+        } else if (r.code == 0) {
+            return fail(r, i);  // the connection is gone: all of them wait
         } else if (r.permanent()) {
             out.refused.emplace_back(rcpt, r);
         } else {
-            return fail(r);  // a 4xx or a lost connection: the whole message waits
+            out.deferred.push_back(rcpt);  // this one waits, the others go on
+            out.failure = r;
         }
     }
-    if (accepted == 0) return fail(out.refused.empty() ? SmtpReply{} : out.refused.back().second);
+    if (taken.empty()) {
+        (void)c.command("RSET");
+        return true;
+    }
     r = c.command("DATA");
-    if (r.code != 354) return fail(r);
-    if (!c.send_data(m.message)) return fail(SmtpReply{});
+    if (r.code != 354) return fail(r, last);
+    if (!c.send_data(m.message)) return fail(SmtpReply{}, last);
     r = c.read_reply();
-    if (r.code != 250) return fail(r);
+    if (r.code != 250) return fail(r, last);
     out.accepted = true;
-    return out;
+    return true;
 }
 
 }  // namespace
 
 SendOutcome send_message(SmtpClient& c, const QueuedMessage& m) {
-    SendOutcome all;
+    SendOutcome out;
     for (size_t first = 0; first < m.recipients.size(); first += kRecipientsPerTransaction) {
         size_t last = std::min(m.recipients.size(), first + kRecipientsPerTransaction);
-        SendOutcome part = send_chunk(c, m, first, last);
-        for (auto& r : part.refused)
-            all.refused.push_back(std::move(r));
-        if (part.temporary) {  // the whole message waits (earlier parts may come twice)
-            all.accepted = false;
-            all.temporary = true;
-            all.failure = std::move(part.failure);
-            return all;
+        if (!send_chunk(c, m, first, last, out)) {
+            for (size_t i = last; i < m.recipients.size(); ++i)
+                out.deferred.push_back(m.recipients[i]);
+            break;
         }
-        if (part.accepted)
-            all.accepted = true;
-        else
-            all.failure = std::move(part.failure);
     }
-    return all;
+    out.temporary = !out.deferred.empty();
+    return out;
 }
 
 int exit_for_reply(const SmtpReply& r) {

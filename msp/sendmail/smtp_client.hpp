@@ -50,12 +50,16 @@ class SmtpClient {
 };
 
 // The outcome of one message sent through an open client.
+// Every recipient ends in one of three places: taken (smtpd answered 250 after the
+// data of its transaction), refused for good, or deferred (a 4xx for its RCPT, or for
+// the MAIL, DATA or end of data of its transaction, or a lost connection).
 struct SendOutcome {
-    bool accepted = false;   // 250 after the data: durably queued by smtpd
-    bool temporary = false;  // keep the client-queue file, retry later
+    bool accepted = false;   // some recipient was taken: durably queued by smtpd
+    bool temporary = false;  // some recipient is deferred: it must be tried again later
     // Recipients refused for good, with smtpd's reply ("550 5.1.1 <x>: ...").
     std::vector<std::pair<std::string, SmtpReply>> refused;
-    SmtpReply failure;  // the reply that ended the transaction, when not accepted
+    std::vector<std::string> deferred;  // in the message's order
+    SmtpReply failure;                  // the last reply that kept a recipient from being taken
 };
 
 // RFC 5321 4.5.3.1.8: a server takes at least 100 recipients per transaction; more go
@@ -64,9 +68,10 @@ constexpr size_t kRecipientsPerTransaction = 100;
 
 // MAIL, RCPT for each recipient, DATA and the message; RSET after a failure; one
 // transaction per kRecipientsPerTransaction recipients. DSN parameters are sent only
-// when smtpd announces DSN. A temporary failure of any transaction makes the whole
-// outcome temporary (the file stays; transactions already accepted are sent again on
-// the retry: at-least-once).
+// when smtpd announces DSN. A 4xx for one RCPT defers that recipient only (the others
+// are sent, as sendmail's MSP does); a failure of MAIL, DATA or the end of data
+// applies to every recipient of that transaction not refused already; after a lost
+// connection every recipient left is deferred.
 SendOutcome send_message(SmtpClient& c, const QueuedMessage& m);
 
 // sysexits code for a refusal (sendmail's mapping): 5.1.0/5.1.1/5.1.6 -> EX_NOUSER,

@@ -41,6 +41,7 @@
 #include "msp/sendmail/message.hpp"
 #include "msp/sendmail/queue_file.hpp"
 #include "msp/sendmail/smtp_client.hpp"
+#include "msp/sendmail/smtp_relay.hpp"
 
 namespace tegami::msp {
 
@@ -63,6 +64,31 @@ bool write_all_fd(int fd, std::string_view s) {
         s.remove_prefix(static_cast<size_t>(n));
     }
     return true;
+}
+
+// Replaces the contents of a client-queue file (through the submitter's or the
+// runner's locked descriptor) with m. Written over the old contents, then cut to
+// length and flushed: a crash in between leaves a file the runner finds malformed and
+// sets aside (bf...), never one that sends the message twice.
+bool rewrite_queue_file(int fd, const QueuedMessage& m) {
+    std::string data = encode_queue_file_head(m);
+    data += m.message;
+    data += '\n';
+    size_t off = 0;
+    while (off < data.size()) {
+        ssize_t n = ::pwrite(fd, data.data() + off, data.size() - off, static_cast<off_t>(off));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        off += static_cast<size_t>(n);
+    }
+    return ::ftruncate(fd, static_cast<off_t>(data.size())) == 0 && ::fsync(fd) == 0;
+}
+
+// m for the given recipients only.
+QueuedMessage waiting_part(const QueuedMessage& m, const std::vector<std::string>& recipients) {
+    QueuedMessage rest = m;
+    rest.recipients = recipients;
+    return rest;
 }
 
 void report(int fd, char what) {
@@ -109,6 +135,18 @@ std::string reply_words(const SmtpReply& r) {
     for (char& c : t)
         if (c == '\n') c = ' ';
     return t.empty() ? "Service unavailable" : t;
+}
+
+// Whether addr is the caller's own: its login at the host name or a local domain (as
+// sendmail finds that -f names the real user, so no X-Authentication-Warning).
+bool own_address(std::string_view addr, const Caller& c, const Config& cfg) {
+    size_t at = addr.rfind('@');
+    if (at == std::string_view::npos || !iequals(addr.substr(0, at), c.login)) return false;
+    std::string_view domain = addr.substr(at + 1);
+    if (iequals(domain, cfg.hostname)) return true;
+    for (const auto& d : cfg.local_domains)
+        if (iequals(d, domain)) return true;
+    return false;
 }
 
 std::string message_id(const std::string& hostname) {
@@ -217,6 +255,8 @@ int report_refusals(const Child& k, SmtpClient& c, const QueuedMessage& m,
     return mode == 'e' ? 0 : status;
 }
 
+int hand_on(const Child& k, const QueuedMessage& m, int status);
+
 // The unprivileged child of the submission path (the group is already given up).
 int child_submit(const Child& k) {
     const Options& o = k.o;
@@ -239,8 +279,14 @@ int child_submit(const Child& k) {
     if (o.read_recipients)
         for (const auto& a : scan.recipients)
             add(a);
-    for (const auto& a : o.recipients)
-        add(a);
+    for (const auto& arg : o.recipients)
+        for (const auto& a : argument_addresses(arg))
+            add(a);
+    if (!o.read_recipients && rcpts.empty()) {  // only empty arguments ("$MAILTO" unset)
+        std::fprintf(stderr, "Recipient names must be specified\n");
+        report(k.report_fd, 'R');
+        return EX_USAGE;
+    }
     int status = 0;
     std::vector<std::string> good;
     for (auto& r : rcpts) {
@@ -269,7 +315,7 @@ int child_submit(const Child& k) {
     m.ret = o.ret;
     m.envid = o.envid;
     std::string own = k.caller.login + "@" + cfg.hostname;
-    bool other_sender = o.sender_flag && !iequals(m.sender, own);
+    bool other_sender = o.sender_flag && !own_address(m.sender, k.caller, cfg);
     HeaderEdits e;
     e.hostname = cfg.hostname;
     e.from_address = m.sender.empty() ? own : m.sender;
@@ -292,12 +338,25 @@ int child_submit(const Child& k) {
         std::string head = encode_queue_file_head(m);
         if (!write_all_fd(k.qfd, head) || !write_all_fd(k.qfd, m.message) ||
             !write_all_fd(k.qfd, "\n") || ::fsync(k.qfd) != 0 || ::fsync(k.dirfd) != 0) {
+            // A full disk, a quota or RLIMIT_FSIZE: the message goes on as when the
+            // file could not be created (the parent removes the unfinished file).
             std::fprintf(stderr, "sendmail: cannot write to the client queue %s: %s\n",
                          cfg.client_queue_dir.c_str(), std::strerror(errno));
-            return EX_TEMPFAIL;
+            (void)::ftruncate(k.qfd, 0);  // give the space back at once
+            Child unqueued = k;
+            unqueued.qfd = -1;
+            return hand_on(unqueued, m, status);
         }
         report(k.report_fd, 'W');
     }
+    return hand_on(k, m, status);
+}
+
+// The message, prepared and (when k.qfd >= 0) durable in the client queue, goes to
+// smtpd, or stays queued, or is saved in dead.letter.
+int hand_on(const Child& k, const QueuedMessage& m, int status) {
+    const Options& o = k.o;
+    const Config& cfg = k.cfg;
     bool queued = k.qfd >= 0;
     auto keep = [&](const char* why) {
         if (!queued) {
@@ -321,16 +380,28 @@ int child_submit(const Child& k) {
     SmtpReply greet;
     if (!c.open(cfg.hostname, greet)) return keep("smtpd did not greet");
     SendOutcome out = send_message(c, m);
-    if (out.accepted) {
-        report(k.report_fd, 'D');  // durably in the main queue: the file goes
-        status = out.refused.empty() ? status : worst_exit(out.refused);
+    if (out.temporary && !out.accepted && out.refused.empty())
+        return keep("smtpd deferred the message");  // nothing done: the file stays whole
+    if (out.temporary && queued && rewrite_queue_file(k.qfd, waiting_part(m, out.deferred))) {
+        // Some recipients are done with, the others wait: the file keeps those only.
+        if (o.verbose)
+            std::printf("queued in %s: smtpd deferred %zu of %zu recipients\n",
+                        cfg.client_queue_dir.c_str(), out.deferred.size(), m.recipients.size());
+        report(k.report_fd, 'K');
     } else if (out.temporary) {
-        return keep("smtpd deferred the message");
+        for (const auto& a : out.deferred)
+            std::fprintf(stderr, "%s... %s\n", a.c_str(), reply_words(out.failure).c_str());
+        std::fprintf(stderr, "sendmail: the client queue %s cannot keep the message for them\n",
+                     cfg.client_queue_dir.c_str());
+        (void)dead_letter(k, m);  // as when nothing could take the message (EX_OSERR)
+        status = EX_OSERR;
+        report(k.report_fd, 'D');  // the file may be half rewritten: never sent again
     } else {
-        if (out.refused.empty()) out.refused.emplace_back(m.recipients.front(), out.failure);
-        status = worst_exit(out.refused);
-        report(k.report_fd, 'R');
+        report(k.report_fd, out.accepted ? 'D' : 'R');  // nothing left: the file goes
     }
+    if (!out.accepted && !out.temporary && out.refused.empty())
+        out.refused.emplace_back(m.recipients.front(), out.failure);
+    if (!out.refused.empty() && status != EX_OSERR) status = worst_exit(out.refused);
     status = report_refusals(k, c, m, out.refused, status);
     (void)c.command("QUIT");
     return status;
@@ -513,21 +584,32 @@ int run_client_queue(const Options& o, const Config& cfg, Caller& caller) {
             }
         }
         SendOutcome out = send_message(*c, m.value());
-        if (out.temporary) {
+        bool connection_lost = out.temporary && out.failure.code == 0;
+        if (out.temporary && !out.accepted && out.refused.empty()) {
             ++kept;
             log_info("%s: deferred: %d %s", n.c_str(), out.failure.code, out.failure.text.c_str());
-            if (out.failure.code == 0) break;  // connection lost: the rest waits too
+            if (connection_lost) break;  // the rest waits too
             continue;
         }
-        if (!out.accepted && out.refused.empty())
+        if (!out.accepted && !out.temporary && out.refused.empty())
             out.refused.emplace_back(m->recipients.front(), out.failure);
+        std::vector<std::string> waiting = out.deferred;
         if (!out.refused.empty() && !m->sender.empty()) {
             QueuedMessage b = bounce_for(cfg, m.value(), out.refused);
             SendOutcome bo = send_message(*c, b);
-            if (bo.temporary) {  // the bounce could not be queued: keep the original
-                ++kept;
-                continue;
-            }
+            if (bo.temporary)  // the report could not be queued: those recipients wait too
+                for (const auto& r : out.refused)
+                    waiting.push_back(r.first);
+        }
+        if (!waiting.empty()) {  // the file keeps the recipients still waiting, only
+            if (!rewrite_queue_file(fd.get(), waiting_part(m.value(), waiting)))
+                log_warning("%s: cannot rewrite it for its %zu waiting recipients: %s", n.c_str(),
+                            waiting.size(), std::strerror(errno));
+            ++kept;
+            log_info("%s: %zu recipients wait: %d %s", n.c_str(), waiting.size(), out.failure.code,
+                     out.failure.text.c_str());
+            if (connection_lost) break;
+            continue;
         }
         ::unlinkat(dirfd.get(), n.c_str(), 0);
         ++sent;
@@ -562,8 +644,16 @@ int smtp_on_stdio(const Options&, const Config& cfg, Caller& caller) {
     }
     // Relay the dialogue: the client's lines to smtpd (a bare LF becomes CRLF, as
     // sendmail -bs accepts LF-terminated lines), smtpd's replies to standard output.
+    // The end of the client's input reaches smtpd (a half close) only once smtpd has
+    // answered all it was sent (smtp_relay.hpp).
     pollfd p[2] = {{0, POLLIN, 0}, {sock.get(), POLLIN, 0}};
-    bool in_open = true, prev_cr = false;
+    bool in_open = true, prev_cr = false, half_closed = false;
+    ReplyCounter owed;
+    auto close_when_answered = [&] {
+        if (in_open || half_closed || !owed.answered()) return;
+        ::shutdown(sock.get(), SHUT_WR);
+        half_closed = true;
+    };
     char buf[65536];
     std::string out;
     for (;;) {
@@ -575,13 +665,16 @@ int smtp_on_stdio(const Options&, const Config& cfg, Caller& caller) {
         if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t n = ::recv(sock.get(), buf, sizeof buf, 0);
             if (n <= 0) return 0;
-            if (!write_all_fd(1, std::string_view(buf, static_cast<size_t>(n)))) return 0;
+            std::string_view got(buf, static_cast<size_t>(n));
+            if (!write_all_fd(1, got)) return 0;
+            owed.server_sent(got);
+            close_when_answered();
         }
         if (in_open && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
             ssize_t n = ::read(0, buf, sizeof buf);
             if (n <= 0) {
                 in_open = false;
-                ::shutdown(sock.get(), SHUT_WR);
+                close_when_answered();
                 continue;
             }
             out.clear();
@@ -590,6 +683,7 @@ int smtp_on_stdio(const Options&, const Config& cfg, Caller& caller) {
                 out.push_back(buf[i]);
                 prev_cr = buf[i] == '\r';
             }
+            owed.client_sent(out);
             std::string_view rest = out;
             while (!rest.empty()) {
                 ssize_t w = ::send(sock.get(), rest.data(), rest.size(), MSG_NOSIGNAL);
@@ -615,7 +709,11 @@ int verify_addresses(const Options& o, const Config& cfg, Caller& caller) {
         SmtpReply g;
         if (!c->open(cfg.hostname, g) || c->command("MAIL FROM:<>").code != 250) c.reset();
     }
-    for (const auto& a : o.recipients) {
+    std::vector<std::string> addresses;
+    for (const auto& arg : o.recipients)
+        for (auto& a : argument_addresses(arg))
+            addresses.push_back(std::move(a));
+    for (const auto& a : addresses) {
         std::string q = qualify(a, cfg.hostname);
         if (q.empty() || !valid_recipient(q)) {
             std::printf("%s... Invalid address\n", a.c_str());

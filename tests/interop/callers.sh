@@ -68,6 +68,10 @@ printf 'To: %s\nSubject: php\nFrom: web@example.org\n\nPHP-DASH-F\n' "$USER_TO" 
     has "PHP -f: From: kept as given" "^From: web@example.org"
     has "PHP -f by an untrusted user: X-Authentication-Warning" "^X-Authentication-Warning: $H: $CALLER set sender to web@example.org using -f"; }
 
+printf 'Subject: own\n\nOWN-LOCAL-DOMAIN\n' |
+  caller "-f with the caller's own login in another local domain" OWN-LOCAL-DOMAIN 0 "$SM" -i -f "$CALLER@localhost" "$USER_TO" &&
+  hasnt "-f user@localhost (a local domain) by that user: no X-Authentication-Warning" "^X-Authentication-Warning:"
+
 # ---- MUAs
 printf 'From: me@example.org\nTo: %s\nSubject: mutt\n\nMUTT-LINE\n' "$USER_TO" |
   caller "mutt: sendmail -oem -oi -- addr" MUTT-LINE 0 "$SM" -oem -oi -- "$USER_TO@$H"
@@ -109,6 +113,19 @@ printf 'To: %s\nBcc: postmaster\nSubject: bcc\n\nDASH-T-BCC\n' "$USER_TO" |
       ok "-t: To, Bcc and the command-line recipient, all one mailbox, give one copy" ||
       not_ok "-t: one copy for one mailbox"; }
 
+# ---- -t: a To: line longer than 998 octets (PHP mail() to a long list) keeps all its
+# addresses and the fields after it
+python3 -c "import sys; sys.stdout.write('To: ' + ', '.join(['postmaster@$H'] * 40) + ', $USER_TO\nSubject: LONG-TO-HEADER\n\nbody\n')" >"$DIR/longto"
+chmod a+r "$DIR/longto"
+caller "-t with a 1300-octet To: line" LONG-TO-HEADER 0 "$SM" -t -i <"$DIR/longto" &&
+  { has "-t, long To: the field after it is still a header" "^Subject: LONG-TO-HEADER"
+    hasnt "-t, long To: not broken inside an address" '!$'; }
+
+# ---- recipient arguments are address lists, as sendmail reads them
+printf 'Subject: ARG-LISTS\n\nbody\n' |
+  caller "sendmail -i 'Name <addr>, addr' (a list in one argument)" ARG-LISTS 0 \
+    "$SM" -i "Test User <$USER_TO@$H>, postmaster"
+
 # ---- Alpine: SMTP on a pipe
 out=$(as_caller python3 - "$SM" "$USER_TO@$H" <<'PY' 2>&1
 import subprocess, sys
@@ -138,6 +155,19 @@ PY
 if [ $rc = 0 ] && wait_mail ALPINE-BS; then ok "Alpine: sendmail -bs -odb -oem"; else not_ok "Alpine: sendmail -bs -odb -oem (exit $rc)" "$out"; fi
 M=$(message_of ALPINE-BS)
 has "-bs: a dot-stuffed line arrives unstuffed" "^\.leading dot"
+
+# ---- a script pipes a whole SMTP dialogue into sendmail -bs and closes its end: every
+# reply is printed (sendmail answers each command before it reads the next)
+out=$(printf 'EHLO script.example\r\nMAIL FROM:<%s@%s>\r\nRCPT TO:<%s@%s>\r\nDATA\r\nSubject: piped\r\n\r\nBS-PIPED-QUIT\r\n.\r\nQUIT\r\n' "$CALLER" "$H" "$USER_TO" "$H" |
+  as_caller timeout 30 "$SM" -bs 2>&1); rc=$?
+[ $rc = 0 ] && grep -q '^250 2.0.0 Ok: queued' <<<"$out" && grep -q '^221 ' <<<"$out" && wait_mail BS-PIPED-QUIT &&
+  ok "sendmail -bs with a piped dialogue ending in QUIT: the end of data and QUIT are answered" ||
+  not_ok "sendmail -bs with a piped dialogue (exit $rc)" "$out"
+out=$(printf 'HELO script.example\nMAIL FROM:<%s@%s>\nRCPT TO:<%s@%s>\nDATA\nSubject: piped\n\nBS-PIPED-EOF\n.\n' "$CALLER" "$H" "$USER_TO" "$H" |
+  as_caller timeout 30 "$SM" -bs 2>&1); rc=$?
+[ $rc = 0 ] && grep -q '^250 2.0.0 Ok: queued' <<<"$out" && wait_mail BS-PIPED-EOF &&
+  ok "sendmail -bs with a piped dialogue and no QUIT: the end of data is answered" ||
+  not_ok "sendmail -bs with a piped dialogue and no QUIT (exit $rc)" "$out"
 
 # ---- error modes, for a recipient refused for good (observed with 8.17)
 printf 'Subject: OEM-MODE\n\nbody\n' | caller "-oem: EX_NOUSER" OEM-MODE 67 "$SM" -oem -i -f "$USER_TO@$H" nosuchuser

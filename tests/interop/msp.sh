@@ -52,6 +52,7 @@ else
   not_ok "an unknown local user is EX_NOUSER (exit $rc)" "$out"
 fi
 expect_rc "a malformed recipient is EX_USAGE" 64 "Invalid recipient" "$SM" -i 'a b@@c'
+expect_rc "only empty recipient arguments (\$MAILTO unset) is EX_USAGE, not a silent discard" 64 "Recipient names must be specified" "$SM" -i "" " "
 out=$(printf 'Subject: OEM-BOUNCE\n\nbody\n' | as_caller "$SM" -oem -i -f "$USER_TO@localhost.localdomain" nosuchuser 2>&1); rc=$?
 if [ $rc = 67 ] && wait_mail "OEM-BOUNCE" && grep -aq "^Subject: Returned mail: see transcript for details" "$MBOX"; then
   ok "-oem: an unknown user is EX_NOUSER and the error is mailed back"
@@ -207,6 +208,16 @@ end=$(date +%s.%N)
 echo "# 10 MB submission to delivery: $(python3 -c "print('%.2f s' % ($end - $start))")"
 n=$(message_of BIG-10MB-END | grep -c '^x\{99\}$')
 [ "$n" = 100000 ] && ok "10 MB: every line arrives" || not_ok "10 MB: every line arrives ($n of 100000)"
+
+# ---- the client-queue file cannot be written (RLIMIT_FSIZE here; a full disk alike):
+# no SIGXFSZ death, no file left behind, the message still goes to smtpd
+python3 -c "import sys; sys.stdout.write('Subject: fsize\n\nFSIZE-LIMIT start\n' + ('z' * 70 + '\n') * 2000)" >"$DIR/fsize"
+chmod a+r "$DIR/fsize"
+out=$( (ulimit -f 16; as_caller "$SM" -i "$USER_TO" <"$DIR/fsize") 2>&1); rc=$?
+n=$(ls "$DIR/clientmqueue" 2>/dev/null | grep -c '^qf')
+[ $rc = 0 ] && [ "$n" = 0 ] && wait_mail FSIZE-LIMIT &&
+  ok "a client-queue write over RLIMIT_FSIZE: exit 0, no file kept, delivered through smtpd" ||
+  not_ok "a client-queue write over RLIMIT_FSIZE (exit $rc, $n files)" "$out"
 
 # ---- the daemon stopped during submission: the client queue keeps the message
 msp_stop_master

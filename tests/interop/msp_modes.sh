@@ -159,4 +159,16 @@ if [ "$ROOT" = 1 ]; then
 else
   echo "# dead.letter: skipped (needs root for a submitter whose home is in the sandbox)"
 fi
+# ---- a sending limit reached part-way through the recipients (451 for one RCPT): the
+# others get the message now, the client queue keeps it for the one over the limit
+msp_stop_master
+echo "sender_limit_hour_recipients = 2" >>"$CONF"
+[ "$ROOT" = 1 ] && cp "$CONF" "$DIR/etc/tegami/tegami.conf"
+msp_start_master || not_ok "the suite restarts with a sending limit"
+out=$(printf 'Subject: limit\n\nSEND-LIMIT-PART\n' |
+  as_caller "$SM" -i "$USER_TO" p1@partner.example p2@partner.example p3@partner.example 2>&1); rc=$?
+[ $rc = 0 ] && wait_mail SEND-LIMIT-PART && ok "one recipient over the sending limit: the others get the message now" ||
+  not_ok "one recipient over the sending limit (exit $rc)" "$out"
+run_as "mailq -Ac: the client queue keeps the message for the recipient over the limit" 0 "p3@partner.example" "$DIR/bin/mailq" -Ac
+! grep -qE "$USER_TO@|p1@|p2@" <<<"$OUT" && ok "... and for that recipient only" || not_ok "the client queue keeps only the deferred recipient" "$OUT"
 finish

@@ -2,6 +2,8 @@
 // layout (SENDMAIL-COMPAT.md 2.4) and the JSON form, control characters neutralised.
 #include <criterion/criterion.h>
 
+#include <cstdlib>
+#include <ctime>
 #include <string>
 
 #include "msp/sendmail/mailq.hpp"
@@ -74,4 +76,18 @@ Test(mailq, host_status_per_destination_of_deferred_recipients) {
               "%s", out.c_str());
     cr_expect(out.find("now 4.2.0 try later??X (1 recipient)\n") != std::string::npos, "%s",
               out.c_str());
+}
+
+Test(mailq, the_date_is_ctimes_with_a_space_padded_day) {
+    // sendmail prints the first 16 characters of ctime(3): "Fri Dec  4 12:00".
+    setenv("TZ", "UTC", 1);
+    tzset();
+    ListedMessage m;
+    m.id = "1K1K61XGH9YRD400";
+    m.size = 5;
+    m.arrival = 1796400000;  // Fri, 4 Dec 2026 16:00:00 UTC
+    m.sender = "a@b";
+    std::string out = format_listing("/q", {m});
+    cr_expect_neq(out.find("1K1K61XGH9YRD400        5 Fri Dec  4 16:00 a@b\n"), std::string::npos,
+                  "%s", out.c_str());
 }

@@ -93,6 +93,8 @@ Test(headers, address_lists) {
         {"bob", {"bob"}},
         {"\"quoted local\"@x", {"\"quoted local\"@x"}},
         {"(comment, with comma) f@x", {"f@x"}},
+        {"u@[IPv6:2001:db8::1], <v@[IPv6:::1]>", {"u@[IPv6:2001:db8::1]", "v@[IPv6:::1]"}},
+        {"w@[192.0.2.1]", {"w@[192.0.2.1]"}},
     };
     for (const auto& c : cases)
         cr_expect_eq(parse_address_list(c.in), c.want, "%s", c.in);
@@ -154,4 +156,71 @@ Test(headers, from_value_and_gecos) {
     cr_expect_eq(from_header_value("a\"b", "j@h"), "\"a\\\"b\" <j@h>");
     cr_expect_eq(gecos_full_name("Charlie &,,,", "root"), "Charlie Root");
     cr_expect_eq(gecos_full_name("", "x"), "");
+}
+
+Test(headers, command_line_arguments_are_address_lists) {
+    // sendmail reads each recipient argument as an address list (sendtoargv).
+    struct Case {
+        const char* in;
+        std::vector<std::string> want;
+    } cases[] = {
+        {"", {""}},             // nothing in it: left for the caller to refuse
+        {"a b@@c", {"ab@@c"}},  // still one (bad) address
+        {"alice", {"alice"}},
+        {"<bob@x>", {"bob@x"}},
+        {"alice, bob@x", {"alice", "bob@x"}},
+        {"Alice Liddell <alice@x>", {"alice@x"}},
+        {"\"Smith, J\" <j@x>,k@y", {"j@x", "k@y"}},
+        {"root@[IPv6:2001:db8::1]", {"root@[IPv6:2001:db8::1]"}},
+    };
+    for (const auto& c : cases)
+        cr_expect_eq(argument_addresses(c.in), c.want, "%s", c.in);
+}
+
+Test(normalizer, a_long_header_line_is_folded_and_stays_a_header) {
+    // 60 addresses on one To: line, about 1300 octets: folded at a space, never broken
+    // inside an address, and the fields after it stay in the header block.
+    std::string to = "To: ";
+    std::vector<std::string> want;
+    for (int i = 0; i < 60; ++i) {
+        std::string a = "someone" + std::to_string(i) + "@example.org";
+        to += (i ? ", " : "") + a;
+        want.push_back(a);
+    }
+    std::string in = to + "\nSubject: s\n\nbody " + std::string(1200, 'b') + "\n";
+    for (size_t piece : {size_t(0), size_t(1), size_t(7)}) {
+        std::string out = norm(in, true, piece);
+        HeaderScan s = scan_headers(out);
+        cr_expect_eq(s.recipients, want, "piece %zu", piece);
+        std::string_view head(out.data(), s.end);
+        cr_expect_neq(head.find("\r\nSubject: s\r\n"), std::string_view::npos, "piece %zu", piece);
+        cr_expect_eq(head.find('!'), std::string_view::npos, "piece %zu", piece);
+        size_t pos = 0;
+        while (pos < out.size()) {  // every line within the limit
+            size_t eol = out.find("\r\n", pos);
+            cr_assert_neq(eol, std::string::npos);
+            cr_expect_leq(eol - pos, kMaxLine);
+            pos = eol + 2;
+        }
+        // the body line is still broken the old way, with a bang
+        cr_expect_neq(out.find("!\r\n"), std::string::npos, "piece %zu", piece);
+    }
+    // addresses joined by bare commas (PHP's implode(",", ...)): folded after a comma
+    std::string bare = "To: ";
+    for (size_t i = 0; i < want.size(); ++i)
+        bare += (i ? "," : "") + want[i];
+    std::string folded = norm(bare + "\nSubject: s\n\nb\n", true);
+    HeaderScan bs = scan_headers(folded);
+    cr_expect_eq(bs.recipients, want);
+    cr_expect_eq(folded.find('!'), std::string::npos);
+    // a header line with no space to fold at is broken, but continues as a header
+    std::string solid = "X-Long: " + std::string(1500, 'z') + "\nSubject: t\n\nb\n";
+    std::string out = norm(solid, true);
+    HeaderScan s = scan_headers(out);
+    std::string_view head(out.data(), s.end);
+    cr_expect_neq(head.find("\r\nSubject: t\r\n"), std::string_view::npos);
+    size_t z = 0;
+    for (char c : out)
+        z += c == 'z';
+    cr_expect_eq(z, 1500u);
 }

@@ -228,3 +228,35 @@ Test(options, safe_unused_long_options_warn_without_dropping_the_group) {
     cr_assert(d);
     cr_expect(d->dangerous);
 }
+
+Test(options, boolean_option_values_read_as_sendmails) {
+    // sendmail: an empty value or one starting with t, T, y or Y is true, anything else
+    // false.
+    struct Case {
+        std::vector<std::string> args;
+        bool ignore_dots;
+    } cases[] = {
+        {{"-oi"}, true},
+        {{"-oiTrue"}, true},
+        {{"-oiyes"}, true},
+        {{"-oif"}, false},
+        {{"-oiFalse"}, false},
+        {{"-oino"}, false},
+        {{"-oiN"}, false},
+        {{"-OIgnoreDots"}, true},
+        {{"-OIgnoreDots=Yes"}, true},
+        {{"-OIgnoreDots=no"}, false},
+        {{"-O", "IgnoreDots=False"}, false},
+        {{"-O", "IgnoreDots = True"}, true},
+        {{"-O", "IgnoreDots = no"}, false},
+    };
+    for (const auto& c : cases) {
+        auto r = parse(c.args);
+        cr_assert(r, "%s", c.args.back().c_str());
+        cr_expect_eq(r->ignore_dots, c.ignore_dots, "%s", c.args.back().c_str());
+    }
+    auto m = parse({"-OMeToo=False", "-OVerbose=no", "x"});
+    cr_assert(m);
+    cr_expect(!m->me_too);
+    cr_expect(!m->verbose);
+}
