@@ -102,11 +102,29 @@ const EhloKeyword kEhloKeywords[] = {
 };
 
 // ---- MAIL
+// On the MSP's local socket (sendmail -bs) an unqualified path, "<root>", is a user of this
+// host, as sendmail takes it: "@hostname" is added before the path is parsed. Only a bare
+// local part is qualified (no '@', no source route, no quoting); "<>" and "<Postmaster>"
+// in RCPT stay as they are; other listeners see the argument unchanged (RFC 5321 4.1.2
+// wants a domain there).
+std::string qualified_path(const SessionState& st, std::string_view arg, bool rcpt) {
+    std::string a(arg);
+    if (st.role != Role::local) return a;
+    size_t lt = a.find('<');
+    size_t gt = lt == std::string::npos ? lt : a.find('>', lt);
+    if (gt == std::string::npos || gt == lt + 1) return a;
+    std::string_view inner = std::string_view(a).substr(lt + 1, gt - lt - 1);
+    if (inner.find_first_of("@:\" \\,") != std::string_view::npos) return a;
+    if (rcpt && iequals(inner, "postmaster")) return a;
+    a.insert(gt, "@" + st.config->hostname);
+    return a;
+}
+
 Check check_mail(const SessionState& st, std::string_view arg, CommandArgs& out) {
     if (st.greeting == Greeting::none)
         return make_reply(503, "5.5.1", "Error: send HELO/EHLO first");
     if (st.tx) return make_reply(503, "5.5.1", "Error: nested MAIL command");
-    auto m = parse_mail(arg);
+    auto m = parse_mail(qualified_path(st, arg, false));
     if (!m) return m.error();
     if (m->params.any && st.greeting != Greeting::ehlo)
         return make_reply(555, "5.5.4", "Error: ESMTP parameters need EHLO");
@@ -139,7 +157,7 @@ std::optional<Reply> proceed_mail(SessionState& st, SessionHost& host, CommandAr
 // ---- RCPT
 Check check_rcpt(const SessionState& st, std::string_view arg, CommandArgs& out) {
     if (!st.tx) return make_reply(503, "5.5.1", "Error: need MAIL command");
-    auto r = parse_rcpt(arg, st.tx->smtputf8);
+    auto r = parse_rcpt(qualified_path(st, arg, true), st.tx->smtputf8);
     if (!r) return r.error();
     if (r->any && st.greeting != Greeting::ehlo)
         return make_reply(555, "5.5.4", "Error: ESMTP parameters need EHLO");

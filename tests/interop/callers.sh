@@ -169,6 +169,14 @@ out=$(printf 'HELO script.example\nMAIL FROM:<%s@%s>\nRCPT TO:<%s@%s>\nDATA\nSub
   ok "sendmail -bs with a piped dialogue and no QUIT: the end of data is answered" ||
   not_ok "sendmail -bs with a piped dialogue and no QUIT (exit $rc)" "$out"
 
+# ---- sendmail -bs takes unqualified addresses as users of this host (sendmail adds $j)
+out=$(printf 'HELO script.example\r\nMAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\nSubject: unq\r\n\r\nBS-UNQUALIFIED\r\n.\r\nQUIT\r\n' "$CALLER" "$USER_TO" |
+  as_caller timeout 30 "$SM" -bs 2>&1); rc=$?
+[ $rc = 0 ] && grep -q '^250 2.1.0' <<<"$out" && grep -q '^250 2.1.5' <<<"$out" && wait_mail BS-UNQUALIFIED &&
+  ok "sendmail -bs: MAIL FROM:<user> and RCPT TO:<user> without a domain are this host's users" ||
+  not_ok "sendmail -bs with unqualified addresses (exit $rc)" "$out"
+return_path "-bs: the unqualified sender is qualified with the host name" BS-UNQUALIFIED "$CALLER@$H"
+
 # ---- error modes, for a recipient refused for good (observed with 8.17)
 printf 'Subject: OEM-MODE\n\nbody\n' | caller "-oem: EX_NOUSER" OEM-MODE 67 "$SM" -oem -i -f "$USER_TO@$H" nosuchuser
 wait_mail "OEM-MODE" && ok "-oem: the error is mailed back with the message's headers" || not_ok "-oem: the error is mailed back"
