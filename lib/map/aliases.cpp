@@ -7,7 +7,8 @@
 // start of a line (after optional white space) makes a comment line; blank lines end an
 // entry. Names are trimmed and lower-cased; targets are split at commas outside double
 // quotes, trimmed, and a target that is one quoted string ("|cmd args") loses its quotes
-// and is kept whole. A duplicate name is an error naming both lines.
+// and is kept whole. A name defined twice is a warning naming both lines, and the later
+// entry is used (sendmail's newaliases warns and stores the later one over the first).
 //
 // Invariant: AliasFile's table is replaced only by a table that parsed completely.
 #include "lib/map/aliases.hpp"
@@ -108,11 +109,13 @@ Result<void> add_entry(const Entry& e, const std::string& name, AliasTable& tabl
     if (!targets) return targets.error();
     std::string key = lower(lhs);
     auto [it, inserted] = first_line.emplace(key, e.line);
-    if (!inserted)
-        return line_error(
-            name, e.line,
-            "duplicate alias \"" + key + "\" (first at line " + std::to_string(it->second) + ")");
-    table.entries.emplace(std::move(key), std::move(targets.value()));
+    if (!inserted) {
+        table.warnings.push_back(name + ":" + std::to_string(e.line) + ": duplicate alias \"" +
+                                 key + "\" (first at line " + std::to_string(it->second) +
+                                 "); this later entry is used");
+        it->second = e.line;
+    }
+    table.entries.insert_or_assign(std::move(key), std::move(targets.value()));
     return {};
 }
 
@@ -297,6 +300,8 @@ Result<void> AliasFile::refresh_text() {
     }
     auto parsed = parse_aliases(text, path_);
     if (!parsed) return parsed.error();
+    for (const auto& w : parsed.value().warnings)
+        log_warning("%s", w.c_str());
     table_ = std::move(parsed.value());
     mtime_ = st.st_mtim.tv_sec;
     mtime_nsec_ = st.st_mtim.tv_nsec;

@@ -26,6 +26,9 @@ namespace tegami {
 struct AliasTable {
     // lower-cased name -> targets as written (user, user@domain, /file, "|cmd", :include:/path)
     std::map<std::string, std::vector<std::string>> entries;
+    // "FILE:LINE: ..." for what is taken but worth telling the administrator: a name
+    // defined twice (the later entry is used, as sendmail's newaliases does).
+    std::vector<std::string> warnings;
 };
 
 Result<AliasTable> parse_aliases(std::string_view text, const std::string& name);

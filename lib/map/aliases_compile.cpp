@@ -90,6 +90,7 @@ Result<AliasesSummary> compile_aliases(const std::string& path) {
     auto w = map::MapWriter::create(map::MapType::hash, db, opt);
     if (!w) return w.error();
     AliasesSummary sum;
+    sum.warnings = table.value().warnings;
     std::string key;
     std::string value;
     for (const auto& [name, targets] : table.value().entries) {
@@ -132,6 +133,8 @@ int run_newaliases(const std::string& config_path, const char* prog, std::FILE* 
         std::fprintf(err, "%s: %s\n", prog, r.error().message.c_str());
         return code(r.error().exit);
     }
+    for (const auto& w : r.value().warnings)
+        std::fprintf(err, "%s: warning: %s\n", prog, w.c_str());
     std::fprintf(out, "%s\n", aliases_summary_line(path, r.value()).c_str());
     return std::fflush(out) == 0 ? 0 : code(Exit::io_err);
 }

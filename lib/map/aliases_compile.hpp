@@ -24,9 +24,10 @@
 namespace tegami {
 
 struct AliasesSummary {
-    size_t aliases = 0;  // entries written (the sentinel not counted)
-    size_t longest = 0;  // longest right-hand side, bytes
-    size_t bytes = 0;    // sum of name and right-hand-side lengths
+    size_t aliases = 0;                 // entries written (the sentinel not counted)
+    size_t longest = 0;                 // longest right-hand side, bytes
+    size_t bytes = 0;                   // sum of name and right-hand-side lengths
+    std::vector<std::string> warnings;  // parse_aliases' (a name defined twice)
 };
 
 // Compiles path into path + ".db". Errors: the source missing (Exit::no_input), a parse
@@ -49,9 +50,9 @@ std::string alias_entry_text(std::string_view name, std::string_view stored);
 // The whole of `newaliases` (and `sendmail -bi`): loads the configuration file
 // config_path, compiles its `aliases` file with signals that would interrupt the build
 // held off, prints the summary line to out and any error to err (prefixed with
-// prog, "newaliases: ..."). Returns the exit code: 0; 65 the file has an error (the old
-// map stays); 66 no aliases file; 70 unsafe directory; 73 cannot write the map;
-// 77 permission denied; 78 bad configuration.
+// prog, "newaliases: ..."; warnings as "prog: warning: ..."). Returns the exit code: 0; 65 the file
+// has an error (the old map stays); 66 no aliases file; 70 unsafe directory; 73 cannot write the
+// map; 77 permission denied; 78 bad configuration.
 int run_newaliases(const std::string& config_path, const char* prog, std::FILE* out,
                    std::FILE* err);
 

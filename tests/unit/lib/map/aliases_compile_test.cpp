@@ -120,6 +120,22 @@ Test(newaliases, run_newaliases_exit_codes) {
     cr_expect_eq(run_newaliases(conf, "newaliases", devnull, devnull), 65);
     write_file(dir + "/aliases", "postmaster: root\n");
     cr_expect_eq(run_newaliases(conf, "newaliases", devnull, devnull), 0);
+    // A name defined twice: built (exit 0), the warning on stderr, the later entry used.
+    write_file(dir + "/aliases", "postmaster: root\nstaff: a\nstaff: b\n");
+    std::FILE* err = std::tmpfile();
+    cr_expect_eq(run_newaliases(conf, "newaliases", devnull, err), 0);
+    std::rewind(err);
+    char line[512] = {};
+    cr_expect(std::fgets(line, sizeof line, err) != nullptr);
+    cr_expect(std::string(line).find("newaliases: warning: " + dir +
+                                     "/aliases:3: duplicate alias \"staff\"") == 0,
+              "%s", line);
+    std::fclose(err);
+    AliasFile af(dir + "/aliases");
+    cr_assert(af.refresh().ok());
+    const auto* t = af.find("staff");
+    cr_assert(t != nullptr);
+    cr_expect(*t == std::vector<std::string>{"b"});
     std::fclose(devnull);
     rm_rf(dir);
 }

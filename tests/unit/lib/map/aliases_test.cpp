@@ -38,9 +38,6 @@ const BadCase kBad[] = {
     {"no targets", "a:\n", "t:1: alias has no targets"},
     {"only commas", "a: , ,\n", "t:1: alias has no targets"},
     {"unterminated quote", "a: \"|cmd x\n", "t:1: unterminated quoted string"},
-    {"duplicate", "a: b\nc: d\nA: e\n", "t:3: duplicate alias \"a\" (first at line 1)"},
-    {"duplicate multi-line", "a: b,\n  c\nx: y\na: z\n",
-     "t:4: duplicate alias \"a\" (first at line 1)"},
     {"nul byte", std::string("a: b\0c\n", 7), "t:1: NUL byte in line"},
 };
 
@@ -104,6 +101,24 @@ Test(aliases, good_files) {
             cr_expect(it->second == w.targets, "%s: targets of %s differ", c.label, w.name);
         }
     }
+}
+
+// A name defined twice (any case, one entry continued over lines): a warning naming both
+// lines, and the later entry is the one used, as sendmail's newaliases does.
+Test(aliases, a_duplicate_name_warns_and_the_later_entry_wins) {
+    auto r = parse_aliases("a: b,\n  c\nx: y\nA: z\na: last\n", "t");
+    cr_assert(r.ok(), "%s", r.ok() ? "" : r.error().message.c_str());
+    cr_expect(r.value().entries.at("a") == std::vector<std::string>{"last"});
+    cr_expect(r.value().entries.at("x") == std::vector<std::string>{"y"});
+    cr_assert_eq(r.value().warnings.size(), 2u);
+    cr_expect_eq(r.value().warnings[0],
+                 std::string("t:4: duplicate alias \"a\" (first at line 1); this later entry "
+                             "is used"));
+    cr_expect_eq(r.value().warnings[1],
+                 std::string("t:5: duplicate alias \"a\" (first at line 4); this later entry "
+                             "is used"));
+    auto clean = parse_aliases("a: b\n", "t");
+    cr_expect(clean.ok() && clean.value().warnings.empty());
 }
 
 namespace {
