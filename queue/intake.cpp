@@ -116,9 +116,7 @@ void Intake::body_chunk(uint64_t sid, ipc::BodyChunkMsg& m) {
     if (!b.failed) {
         std::string err;
         PutStatus put = store_.put_chunk(m.queue_id, m.index, m.data, err);
-        if (put == PutStatus::ok) {
-            b.bytes += m.data.size();
-        } else {
+        if (put != PutStatus::ok) {
             bool dup = put == PutStatus::duplicate;
             log_error("%s: queue write failed: %s", m.queue_id.c_str(),
                       dup ? "duplicate body chunk" : err.c_str());
@@ -132,6 +130,15 @@ void Intake::body_chunk(uint64_t sid, ipc::BodyChunkMsg& m) {
     r.index = m.index;
     r.status = b.failed ? ipc::kStatusTemp : ipc::kStatusOk;
     r.text = b.failed ? b.error : std::string();
+    // The answer to chunk 1 lends smtpd the body file itself: it writes the rest of the
+    // content there, one copy from its buffer to the page cache, instead of sending it
+    // here in more frames (doc/QUEUE.md "Streamed bodies").
+    int writer = !b.failed && m.index == 1 ? store_.body_writer(m.queue_id) : -1;
+    if (writer >= 0) {
+        ipc::BodyWriterMsg w;
+        w.queue_id = m.queue_id;
+        s.channel->send(ipc::encode(w), {writer});
+    }
     s.channel->send(ipc::encode(r));
 }
 
@@ -191,6 +198,7 @@ void Intake::submit(uint64_t sid, ipc::SubmitMsg& m) {
         return;
     }
     Envelope env = envelope_from_submit(m, static_cast<uint64_t>(std::time(nullptr)));
+    size_t size = m.body.size() + (have ? store_.streamed_bytes(m.queue_id) : 0);
     std::string err;
     PutStatus put =
         have ? store_.put_streamed(env, m.body, body.chunks, err) : store_.put(env, m.body, err);
@@ -206,7 +214,6 @@ void Intake::submit(uint64_t sid, ipc::SubmitMsg& m) {
         reply(sid, m.request_id, m.queue_id, ipc::kStatusTemp, "4.3.0 queue write failed");
         return;
     }
-    size_t size = m.body.size() + body.bytes;
     m.body = std::string();  // the store has it; nothing keeps the body in memory
     committer_.after_commit(
         [this, sid, req = m.request_id, env = std::move(env), size](

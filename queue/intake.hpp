@@ -8,8 +8,10 @@
 // for policy, not for well-formed data (submit_check.hpp). A message is handed to the
 // runner (on_accepted) only once durable; its body is not kept in memory after the put.
 // A large body arrives in chunks (BodyChunkMsg), each stored at once and answered, so
-// neither process holds it whole; chunks of a message that never gets its envelope
-// (abort, a closed channel, a refused submit) are removed.
+// neither process holds it whole; the answer to the first lends smtpd the body file
+// (QueueStore::body_writer), and smtpd writes the rest there itself. The chunks of a
+// message that never gets its envelope (abort, a closed channel, a refused submit) are
+// removed.
 #pragma once
 
 #include <event2/event.h>
@@ -48,7 +50,6 @@ class Intake {
     // A body being streamed on a channel (BodyChunkMsg frames before its SubmitMsg).
     struct OpenBody {
         uint32_t chunks = 0;  // stored so far: 1..chunks
-        uint64_t bytes = 0;
         bool failed = false;  // a put failed: the chunks are removed, the submit gets 4.3.0
         std::string error;
     };

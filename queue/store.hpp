@@ -67,6 +67,15 @@ class QueueStore {
         err = "this store keeps no streamed bodies";
         return PutStatus::failed;
     }
+    // A body being streamed may also be written by smtpd itself (doc/QUEUE.md "Streamed
+    // bodies"): after chunk 1, a descriptor of its body file open for writing whose file
+    // offset is where the next content octet goes, borrowed (valid until put_streamed or
+    // remove_chunks; the caller passes it on, never writes with it). From then on the
+    // content is what was written through it after the chunks. -1: this store takes the
+    // content in chunks only.
+    virtual int body_writer(std::string_view /*queue_id*/) { return -1; }
+    // The content octets a body being streamed holds so far (chunks and direct writes).
+    virtual uint64_t streamed_bytes(std::string_view /*queue_id*/) { return 0; }
     // Removes chunks 1..chunks of a message that will never get its envelope.
     virtual Result<void> remove_chunks(std::string_view /*queue_id*/, uint32_t /*chunks*/) {
         return {};

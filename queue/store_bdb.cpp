@@ -433,6 +433,8 @@ class BdbStore final : public QueueStore {
                         std::string& err) override;
     PutStatus put_streamed(const Envelope& env, std::string_view head, uint32_t chunks,
                            std::string& err) override;
+    int body_writer(std::string_view qid) override;
+    uint64_t streamed_bytes(std::string_view qid) override;
     Result<void> remove_chunks(std::string_view qid, uint32_t chunks) override;
     Result<size_t> remove_orphan_bodies() override;
     Result<Envelope> load_envelope(std::string_view qid) override {
@@ -708,7 +710,10 @@ class BdbStore final : public QueueStore {
         UniqueFd fd;
         uint32_t chunks = 0;           // written so far
         uint64_t end = kBodyHeadRoom;  // where the next chunk goes
+        bool lent = false;             // body_writer gave it out: writes may follow end
     };
+    // A lent file's end is where its writer has got to: the file's size.
+    static Result<void> catch_up(OpenFile& f);
     std::string dir_;
     std::unordered_map<std::string, OpenFile> open_files_;  // bodies being streamed (loop thread)
     bool had_file_ = false;                                 // set by del_in
@@ -925,6 +930,10 @@ PutStatus BdbStore::put_chunk(std::string_view qid, uint32_t index, std::string_
         return PutStatus::failed;
     }
     OpenFile& f = it->second;
+    if (auto c = catch_up(f); !c) {
+        err = c.error().message;
+        return PutStatus::failed;
+    }
     if (auto w = pwrite_all(f.fd.get(), bytes, f.end); !w) {
         err = w.error().message;
         return PutStatus::failed;
@@ -943,6 +952,10 @@ PutStatus BdbStore::put_streamed(const Envelope& env, std::string_view head, uin
         return PutStatus::failed;
     }
     OpenFile& f = it->second;
+    if (auto c = catch_up(f); !c) {
+        err = c.error().message;
+        return PutStatus::failed;
+    }
     BodyMarker m;
     m.head_inline = head.size() > kBodyHeadRoom;
     m.offset = m.head_inline ? kBodyHeadRoom : kBodyHeadRoom - head.size();
@@ -982,6 +995,34 @@ PutStatus BdbStore::put_streamed(const Envelope& env, std::string_view head, uin
     }
     open_files_.erase(it);
     return PutStatus::ok;
+}
+
+Result<void> BdbStore::catch_up(OpenFile& f) {
+    if (!f.lent) return {};
+    struct stat st {};
+    if (::fstat(f.fd.get(), &st) != 0) return sys_error("fstat body file", errno, Exit::io_err);
+    f.end = std::max<uint64_t>(f.end, static_cast<uint64_t>(st.st_size));
+    return {};
+}
+
+// The file's own description (its offset is used by no one here: every write of the
+// store is a pwrite), set where the content continues.
+int BdbStore::body_writer(std::string_view qid) {
+    auto it = open_files_.find(std::string(qid));
+    if (!env_ || it == open_files_.end()) return -1;
+    OpenFile& f = it->second;
+    if (!catch_up(f) ||
+        ::lseek(f.fd.get(), static_cast<off_t>(f.end), SEEK_SET) != static_cast<off_t>(f.end))
+        return -1;
+    f.lent = true;
+    return f.fd.get();
+}
+
+uint64_t BdbStore::streamed_bytes(std::string_view qid) {
+    auto it = open_files_.find(std::string(qid));
+    if (it == open_files_.end()) return 0;
+    (void)catch_up(it->second);
+    return it->second.end - kBodyHeadRoom;
 }
 
 Result<void> BdbStore::remove_chunks(std::string_view qid, uint32_t chunks) {

@@ -56,6 +56,14 @@ class MemoryStore final : public QueueStore {
         index(env.queue_id, &env);
         return PutStatus::ok;
     }
+    uint64_t streamed_bytes(std::string_view qid) override {
+        std::lock_guard lock(mu_);
+        uint64_t n = 0;
+        if (auto it = chunks_.find(std::string(qid)); it != chunks_.end())
+            for (const auto& [i, c] : it->second)
+                n += c.size();
+        return n;
+    }
     Result<void> remove_chunks(std::string_view qid, uint32_t) override {
         std::lock_guard lock(mu_);
         chunks_.erase(std::string(qid));

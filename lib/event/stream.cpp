@@ -242,7 +242,8 @@ void Stream::read_some() {
             in_off_ = 0;
         }
         if (in_len_ == kInputCapacity) return;  // full: the owner must use some first
-        IoResult r = transport_->read(in_.get() + in_len_, kInputCapacity - in_len_);
+        size_t room = kInputCapacity - in_len_;
+        IoResult r = transport_->read(in_.get() + in_len_, room);
         switch (r.state) {
             case IoState::done:
                 in_len_ += r.bytes;
@@ -266,7 +267,9 @@ void Stream::read_some() {
                 return;
         }
         feed();
-        if (dead() || !transport_->has_pending_input()) break;
+        // A read that filled the buffer likely left more behind (a body arriving): read
+        // on now rather than after another wait for readiness.
+        if (dead() || (!transport_->has_pending_input() && r.bytes < room)) break;
     }
     if (in_ && in_off_ == in_len_) in_.reset();
 }

@@ -26,6 +26,8 @@ const char* msg_type_name(MsgType t) {
             return "body_chunk_result";
         case MsgType::body_abort:
             return "body_abort";
+        case MsgType::body_writer:
+            return "body_writer";
         case MsgType::deliver:
             return "deliver";
         case MsgType::deliver_result:

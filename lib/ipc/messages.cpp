@@ -113,6 +113,13 @@ struct Fields<BodyAbortMsg> {
 };
 
 template <>
+struct Fields<BodyWriterMsg> {
+    static constexpr MsgType type = MsgType::body_writer;
+    static constexpr uint32_t nfds = 1;  // the body file, open for writing
+    static void of(auto& f, auto& m) { f(m.queue_id); }
+};
+
+template <>
 struct Fields<DeliverRcpt> {
     static void of(auto& f, auto& m) { f(m.index, m.address, m.orcpt, m.notify); }
 };
@@ -430,6 +437,7 @@ TEGAMI_IPC_MESSAGE(SubmitResultMsg)
 TEGAMI_IPC_MESSAGE(BodyChunkMsg)
 TEGAMI_IPC_MESSAGE(BodyChunkResultMsg)
 TEGAMI_IPC_MESSAGE(BodyAbortMsg)
+TEGAMI_IPC_MESSAGE(BodyWriterMsg)
 TEGAMI_IPC_MESSAGE(DeliverMsg)
 TEGAMI_IPC_MESSAGE(DeliverResultMsg)
 TEGAMI_IPC_MESSAGE(DeliverRedirectMsg)

@@ -87,6 +87,14 @@ struct BodyAbortMsg {
     std::string queue_id;
 };
 
+// queue -> smtpd, just before the answer to chunk 1 (stored): lends queue_id's body file,
+// one descriptor open for writing whose offset is where the content continues. smtpd
+// writes the rest of the content there itself instead of sending further chunks, and
+// closes it before the SubmitMsg. Not sent by a store that takes chunks only.
+struct BodyWriterMsg {
+    std::string queue_id;
+};
+
 // queue -> smtpd: sent only after the message is on stable storage (status 2), or
 // when it was refused (4/5). text is an enhanced status code and words, "4.3.0 ...".
 struct SubmitResultMsg {
@@ -339,6 +347,7 @@ std::string encode(const SubmitResultMsg& m);
 std::string encode(const BodyChunkMsg& m);
 std::string encode(const BodyChunkResultMsg& m);
 std::string encode(const BodyAbortMsg& m);
+std::string encode(const BodyWriterMsg& m);
 std::string encode(const DeliverMsg& m);
 std::string encode(const DeliverResultMsg& m);
 std::string encode(const DeliverRedirectMsg& m);
@@ -361,6 +370,7 @@ bool decode(std::string_view payload, SubmitResultMsg& m);
 bool decode(std::string_view payload, BodyChunkMsg& m);
 bool decode(std::string_view payload, BodyChunkResultMsg& m);
 bool decode(std::string_view payload, BodyAbortMsg& m);
+bool decode(std::string_view payload, BodyWriterMsg& m);
 bool decode(std::string_view payload, DeliverMsg& m);
 bool decode(std::string_view payload, DeliverResultMsg& m);
 bool decode(std::string_view payload, DeliverRedirectMsg& m);

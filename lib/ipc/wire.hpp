@@ -47,6 +47,7 @@ enum class MsgType : uint16_t {
     body_chunk = 12,         // smtpd -> queue: BodyChunkMsg, stored at once (not yet durable)
     body_chunk_result = 13,  // queue -> smtpd: BodyChunkResultMsg, one per chunk (flow control)
     body_abort = 14,         // smtpd -> queue: BodyAbortMsg, the chunks of a message never sent
+    body_writer = 15,        // queue -> smtpd: BodyWriterMsg + one fd (the body file, lent)
 
     // queue <-> local delivery (queue connects to the local agent's Unix socket)
     deliver = 20,           // queue -> local: DeliverMsg + one fd (the body, a sealed memfd)

@@ -11,7 +11,7 @@ namespace tegami::smtpd {
 AuthClient::AuthClient(event_base* base, ConfigSource config)
     : channel_(
           base, std::move(config), RequestChannel::Peer{"auth", "tegami-auth", auth_socket_path},
-          [this](ipc::MsgType t, std::string_view p) { on_frame(t, p); },
+          [this](ipc::MsgType t, std::string_view p, std::vector<UniqueFd>&) { on_frame(t, p); },
           [this] { return on_close(); }, [this] { answer_failed(); }) {}
 
 AuthClient::~AuthClient() = default;

@@ -19,9 +19,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "lib/conf/config.hpp"
 #include "lib/ipc/messages.hpp"
@@ -55,21 +57,40 @@ class QueueClient {
     // through waiter->chunk_result, never from inside this call. A body is bound to the
     // channel its first chunk went on: if that channel closes, the waiter gets status 4
     // and the body's SubmitMsg (kFlagStreamedBody) is answered 451 without being sent.
+    // On the wire (doc/QUEUE.md "Streamed bodies"): chunk 1 opens the body with an empty
+    // BodyChunkMsg and is held here; when the queue's answer lends the body file, every
+    // chunk is written to it directly (write(2), one copy) and answered from the timer;
+    // otherwise (a store that takes chunks only) each goes as the next BodyChunkMsg.
     void send_chunk(const std::string& queue_id, uint32_t index, std::string data,
                     SubmitWaiter* waiter);
     // The transaction ended without its SubmitMsg: the queue drops the chunks.
     void abort_body(const std::string& queue_id);
-    size_t pending() const { return requests_.pending() + requests_.failed(); }
+    size_t pending() const {
+        return requests_.pending() + requests_.failed() + submit_failed_.failed();
+    }
 
   private:
-    void on_frame(ipc::MsgType type, std::string_view payload);
+    void on_frame(ipc::MsgType type, std::string_view payload, std::vector<UniqueFd>& fds);
+    void on_chunk_result(std::string_view payload, std::vector<UniqueFd>& fds);
+    void on_body_writer(std::string_view payload, std::vector<UniqueFd>& fds);
     size_t on_close();
     void answer_failed();
 
     struct OpenStream {
         SubmitWaiter* waiter = nullptr;
         uint64_t channel = 0;  // the channel's generation when its first chunk was sent
+        uint32_t frames = 0;   // BodyChunkMsg frames sent; 1 is the empty one that opens
+        bool opened = false;   // the queue answered the open
+        // Until then: the content (chunk 1, and the last one sent at the end of data
+        // without waiting: at most two buffers) and the SubmitMsg behind it.
+        std::vector<std::string> held;
+        std::optional<ipc::SubmitMsg> submit;
+        UniqueFd writer;  // the body file, when the queue lent it
     };
+    // Sends or writes one chunk's content; false when the body file refused it (the
+    // stream is then failed and its waiter answered from the timer).
+    bool pass_on(const std::string& queue_id, OpenStream& s, std::string data);
+    void fail_stream(const std::string& queue_id, const char* why);
     bool stream_intact(const OpenStream& s) const {
         return s.channel == channel_.generation() && channel_.open();
     }
@@ -78,6 +99,11 @@ class QueueClient {
     PendingRequests<uint64_t, SubmitWaiter> requests_;
     std::unordered_map<std::string, OpenStream> streams_;
     PendingRequests<std::string, SubmitWaiter> failed_streams_;  // only failures queued
+    // Chunks written to a lent body file, and bodies whose file refused a write: answered
+    // (2, or 4 "4.3.0 queue write failed") from the timer.
+    PendingRequests<std::string, SubmitWaiter> written_;
+    PendingRequests<std::string, SubmitWaiter> write_failed_;
+    PendingRequests<uint64_t, SubmitWaiter> submit_failed_;  // a held SubmitMsg's, likewise
 };
 
 }  // namespace tegami::smtpd

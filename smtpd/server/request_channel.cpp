@@ -43,11 +43,11 @@ bool RequestChannel::ensure() {
     channel_ = std::make_unique<ipc::Channel>(
         base_, std::move(fd.value()),
         [this](ipc::MsgType t, std::string_view p, std::vector<UniqueFd>& fds) {
-            if (!fds.empty()) {
+            if (!fds.empty() && !peer_.sends_fds) {
                 close(std::string("descriptors from ") + peer_.daemon);
                 return;
             }
-            on_frame_(t, p);
+            on_frame_(t, p, fds);
         },
         [this](const std::string& why) { close(why); });
     return true;

@@ -42,9 +42,12 @@ class RequestChannel {
         const char* daemon;  // daemon_uid() name: "queue", "auth"
         const char* title;   // in log lines: "the queue", "tegami-auth"
         std::string (*socket_path)(const Config&);
+        bool sends_fds = false;  // frames may carry descriptors (else they close the channel)
     };
-    // A frame from the peer (never one carrying descriptors: those close the channel).
-    using FrameHandler = std::function<void(ipc::MsgType, std::string_view)>;
+    // A frame from the peer, with the descriptors it carried (only when Peer::sends_fds;
+    // the handler takes those it wants, the rest are closed).
+    using FrameHandler =
+        std::function<void(ipc::MsgType, std::string_view, std::vector<UniqueFd>& fds)>;
     // The channel has closed (or was closed): move what waits into the failed lists;
     // returns how many requests that failed (for the log line).
     using CloseHandler = std::function<size_t()>;

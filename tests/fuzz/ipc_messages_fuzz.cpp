@@ -57,7 +57,7 @@ void round_trip(std::string_view payload, MsgType type, uint32_t nfds, Encode en
     require(encode_msg(again) == frame, "second round trip differs");
 }
 
-constexpr unsigned kCases = 20;
+constexpr unsigned kCases = 21;
 
 template <typename M, MsgType type, uint32_t nfds = 0>
 void round_trip_msg(std::string_view payload, uint8_t) {
@@ -95,6 +95,7 @@ constexpr Case kTable[] = {
     round_trip_msg<ControlRequestMsg, MsgType::control_request>,
     round_trip_msg<ControlListMsg, MsgType::control_list>,
     round_trip_msg<ControlResultMsg, MsgType::control_result>,
+    round_trip_msg<BodyWriterMsg, MsgType::body_writer, 1>,
 };
 static_assert(sizeof kTable / sizeof kTable[0] == kCases);
 

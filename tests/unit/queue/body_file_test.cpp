@@ -287,6 +287,43 @@ Test(body_file, open_body_hands_out_the_file_itself) {
     std::filesystem::remove_all(dir);
 }
 
+// The body file lent to smtpd (body_writer): open for writing at the content's start, it
+// takes the content written through it, which the message then is (its size from the
+// file); nothing is lent for a body not open, and nothing once it is queued or removed.
+Test(body_file, a_lent_body_file_holds_what_was_written_through_it) {
+    std::string dir = temp_dir();
+    auto s = open_or_fail(dir);
+    std::string err;
+    const std::string q = "0000000000000LW1";
+    cr_expect_eq(s->body_writer(q), -1, "no body open");
+    cr_assert_eq(s->put_chunk(q, 1, "", err), PutStatus::ok, "%s", err.c_str());
+    int fd = s->body_writer(q);
+    cr_assert(fd >= 0);
+    cr_expect_eq(::fcntl(fd, F_GETFL) & O_ACCMODE, O_WRONLY);
+    cr_expect_eq(static_cast<uint64_t>(::lseek(fd, 0, SEEK_CUR)), kBodyHeadRoom);
+    std::string content = chunk_of(q, 1, 100000) + chunk_of(q, 2, 5000);
+    cr_assert_eq(::write(fd, content.data(), 100000), 100000);
+    cr_assert_eq(::write(fd, content.data() + 100000, 5000), 5000);
+    cr_expect_eq(s->streamed_bytes(q), content.size());
+    cr_assert_eq(s->put_streamed(make_env(q), "H: lent\r\n", 1, err), PutStatus::ok, "%s",
+                 err.c_str());
+    cr_expect_eq(s->body_writer(q), -1, "queued: nothing lent any more");
+    cr_assert(s->flush().ok());
+    auto loaded = s->load_body(q);
+    cr_assert(loaded.ok());
+    cr_expect(*loaded == "H: lent\r\n" + content);
+
+    // Given up before its envelope: the file goes, and nothing is lent for it.
+    const std::string q2 = "0000000000000LW2";
+    cr_assert_eq(s->put_chunk(q2, 1, "", err), PutStatus::ok);
+    cr_assert(s->body_writer(q2) >= 0);
+    cr_expect(s->remove_chunks(q2, 1).ok());
+    cr_expect_eq(s->body_writer(q2), -1);
+    cr_expect(!std::filesystem::exists(file_of(dir, q2)));
+    s.reset();
+    std::filesystem::remove_all(dir);
+}
+
 // A head larger than the head room stays in bodies.db: the message still loads whole and
 // is handed out as a memfd.
 Test(body_file, a_head_larger_than_the_head_room_stays_inline) {

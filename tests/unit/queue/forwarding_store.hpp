@@ -25,6 +25,8 @@ class ForwardingStore : public QueueStore {
                            std::string& err) override {
         return inner_->put_streamed(e, h, n, err);
     }
+    int body_writer(std::string_view q) override { return inner_->body_writer(q); }
+    uint64_t streamed_bytes(std::string_view q) override { return inner_->streamed_bytes(q); }
     Result<void> remove_chunks(std::string_view q, uint32_t n) override {
         return inner_->remove_chunks(q, n);
     }

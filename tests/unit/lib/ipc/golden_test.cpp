@@ -177,6 +177,8 @@ const std::vector<Golden>& goldens() {
          "c"},
         {"body_abort", [] { return encode(BodyAbortMsg{"Q1"}); }, redo_as<BodyAbortMsg>(),
          "494d475404000e000600000000000000020000005131"},
+        {"body_writer", [] { return encode(BodyWriterMsg{"Q1"}); }, redo_as<BodyWriterMsg>(),
+         "494d475404000f000600000001000000020000005131"},
         {"deliver", [] { return encode(deliver_sample()); }, redo_as<DeliverMsg>(),
          "494d4754040014007600000001000000090000000000000002000000513203000000734074020000000000000"
          "0030000007540760a0000007266633832323b5540760100000003000000030000007740760000000000000000"
@@ -351,5 +353,5 @@ Test(ipc_golden, every_message_type_has_a_row) {
         cr_expect_str_eq(msg_type_name(static_cast<MsgType>(h.type)), g.name);
         names.push_back(g.name);
     }
-    cr_expect_eq(names.size(), 23u);
+    cr_expect_eq(names.size(), 24u);
 }

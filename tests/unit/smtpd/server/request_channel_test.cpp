@@ -3,16 +3,21 @@
 // failure, an answer that cancels or fails others), and QueueClient over a real Unix socket
 // whose other end the test plays as the queue: nobody listening, a good answer, the peer
 // closing with requests pending, a malformed frame, cancel before the failure is answered,
-// the reconnect after a failure. Nothing is ever answered from inside submit().
+// the reconnect after a failure. Nothing is ever answered from inside submit(). Then
+// streamed bodies: the body file the queue lends written directly, the end of data held
+// until the open is answered, frames when no file is lent, a bad descriptor and a
+// failed write.
 #include "smtpd/server/request_channel.hpp"
 
 #include <criterion/criterion.h>
 
 #include <event2/event.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <cerrno>
 
 #include <string>
 #include <vector>
@@ -227,4 +232,245 @@ Test(queue_client, cancel_before_the_timer_silences_the_failure) {
     r.spin();
     cr_expect(w.results.empty());
     cr_expect_eq(r.client->pending(), 0u);
+}
+
+// ---------------------------------------------------------------- streamed bodies
+
+namespace {
+
+struct StreamWaiter : Waiter {
+    std::vector<std::pair<uint32_t, std::string>> chunks;
+    void chunk_result(uint32_t status, std::string_view text) noexcept override {
+        if (inside_submit) answered_inside = true;
+        chunks.emplace_back(status, std::string(text));
+    }
+};
+
+ipc::ReceivedFrame next_frame(int fd) {
+    auto f = ipc::recv_frame_blocking(fd);
+    cr_assert(f.ok(), "a frame: %s", f.ok() ? "" : f.error().message.c_str());
+    return std::move(f.value());
+}
+
+bool nothing_more(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, 50) == 0;
+}
+
+// The open: an empty BodyChunkMsg number 1.
+void expect_open(int peer) {
+    auto f = next_frame(peer);
+    cr_assert_eq(f.type, ipc::MsgType::body_chunk);
+    ipc::BodyChunkMsg c;
+    cr_assert(ipc::decode(f.payload, c));
+    cr_expect_eq(c.queue_id, "Q");
+    cr_expect_eq(c.index, 1u);
+    cr_expect(c.data.empty(), "the open carries no content");
+}
+
+void answer_open(int peer, int lend_fd) {
+    if (lend_fd >= 0)
+        cr_assert(
+            ipc::send_frame_blocking(peer, ipc::encode(ipc::BodyWriterMsg{"Q"}), {lend_fd}).ok());
+    cr_assert(ipc::send_frame_blocking(
+                  peer, ipc::encode(ipc::BodyChunkResultMsg{"Q", 1, ipc::kStatusOk, ""}))
+                  .ok());
+}
+
+ipc::SubmitMsg streamed_submit() {
+    ipc::SubmitMsg m;
+    m.queue_id = "Q";
+    m.flags = ipc::kFlagStreamedBody;
+    m.body = "Received: head\r\n";
+    return m;
+}
+
+// A body file as the queue lends it: open for writing, its offset where content goes.
+UniqueFd lent_file(const std::string& path, int flags = O_RDWR) {
+    UniqueFd f(::open(path.c_str(), flags | O_CREAT | O_CLOEXEC, 0600));
+    cr_assert(f.valid());
+    cr_assert_eq(::lseek(f.get(), 100, SEEK_SET), 100);
+    return f;
+}
+
+std::string file_content(const std::string& path) {
+    std::string out;
+    UniqueFd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::pread(f.get(), buf, sizeof buf, static_cast<off_t>(out.size()))) > 0)
+        out.append(buf, static_cast<size_t>(n));
+    return out.size() > 100 ? out.substr(100) : std::string();
+}
+
+}  // namespace
+
+Test(queue_client, a_lent_body_file_takes_the_content_and_only_the_submit_follows) {
+    Rig r;
+    r.listen();
+    StreamWaiter w;
+    w.inside_submit = true;
+    r.client->send_chunk("Q", 1, "first;", &w);
+    w.inside_submit = false;
+    UniqueFd peer = r.accept_peer();
+    r.spin(3);
+    expect_open(peer.get());
+    std::string path = r.dir + "/body";
+    UniqueFd file = lent_file(path);
+    answer_open(peer.get(), file.get());
+    r.spin();
+    cr_assert_eq(w.chunks.size(), 1u, "chunk 1 answered once written");
+    cr_expect_eq(w.chunks[0].first, ipc::kStatusOk);
+    w.inside_submit = true;
+    r.client->send_chunk("Q", 2, "second;", &w);
+    w.inside_submit = false;
+    cr_expect(!w.answered_inside, "never answered from inside send_chunk()");
+    r.spin();
+    cr_assert_eq(w.chunks.size(), 2u);
+    cr_expect_eq(w.chunks[1].first, ipc::kStatusOk);
+    r.client->submit(streamed_submit(), &w);
+    r.spin(3);
+    auto f = next_frame(peer.get());
+    cr_expect_eq(f.type, ipc::MsgType::submit, "no chunk frame after the file was lent");
+    cr_expect_eq(file_content(path), "first;second;");
+    cr_expect(nothing_more(peer.get()));
+    ::unlink(path.c_str());
+}
+
+// At the end of data the last chunk and the SubmitMsg come without waiting: both are held
+// until the open's answer, then the content is written and the SubmitMsg sent behind it.
+Test(queue_client, the_end_of_data_before_the_open_is_answered_waits_for_it) {
+    Rig r;
+    r.listen();
+    StreamWaiter w;
+    r.client->send_chunk("Q", 1, "first;", &w);
+    UniqueFd peer = r.accept_peer();
+    r.client->send_chunk("Q", 2, "last;", &w);
+    r.client->submit(streamed_submit(), &w);
+    r.spin(3);
+    expect_open(peer.get());
+    cr_expect(nothing_more(peer.get()), "the SubmitMsg is held");
+    std::string path = r.dir + "/body";
+    UniqueFd file = lent_file(path);
+    answer_open(peer.get(), file.get());
+    r.spin();
+    auto f = next_frame(peer.get());
+    cr_assert_eq(f.type, ipc::MsgType::submit);
+    ipc::SubmitMsg m;
+    cr_assert(ipc::decode(f.payload, m));
+    cr_expect(m.flags & ipc::kFlagStreamedBody);
+    cr_expect_eq(m.body, "Received: head\r\n");
+    cr_expect_eq(file_content(path), "first;last;");
+    cr_expect(w.results.empty(), "the submit waits for the queue's answer");
+    ::unlink(path.c_str());
+}
+
+// A store that lends no file (queue_store = memory): the content goes as frames 2, 3, ...
+// and frame k's answer is the session's chunk k - 1.
+Test(queue_client, without_a_lent_file_the_content_goes_in_frames) {
+    Rig r;
+    r.listen();
+    StreamWaiter w;
+    r.client->send_chunk("Q", 1, "first;", &w);
+    UniqueFd peer = r.accept_peer();
+    r.spin(3);
+    expect_open(peer.get());
+    answer_open(peer.get(), -1);
+    r.spin();
+    cr_expect(w.chunks.empty(), "chunk 1 is answered by frame 2's answer");
+    auto f = next_frame(peer.get());
+    cr_assert_eq(f.type, ipc::MsgType::body_chunk);
+    ipc::BodyChunkMsg c;
+    cr_assert(ipc::decode(f.payload, c));
+    cr_expect_eq(c.index, 2u);
+    cr_expect_eq(c.data, "first;");
+    cr_assert(ipc::send_frame_blocking(
+                  peer.get(), ipc::encode(ipc::BodyChunkResultMsg{"Q", 2, ipc::kStatusOk, ""}))
+                  .ok());
+    r.spin();
+    cr_assert_eq(w.chunks.size(), 1u);
+    cr_expect_eq(w.chunks[0].first, ipc::kStatusOk);
+}
+
+// Bad input from the queue: a lent descriptor that is not a regular file closes the
+// channel, and what waits gets 4; one lent for a body no longer open is dropped.
+Test(queue_client, a_lent_descriptor_that_is_not_a_file_closes_the_channel) {
+    Rig r;
+    r.listen();
+    StreamWaiter w;
+    r.client->send_chunk("Q", 1, "first;", &w);
+    UniqueFd peer = r.accept_peer();
+    r.spin(3);
+    expect_open(peer.get());
+    int p[2];
+    cr_assert_eq(::pipe2(p, O_CLOEXEC), 0);
+    UniqueFd rd(p[0]), wr(p[1]);
+    answer_open(peer.get(), wr.get());
+    r.spin();
+    cr_assert_eq(w.chunks.size(), 1u);
+    cr_expect_eq(w.chunks[0].first, ipc::kStatusTemp);
+    char byte;
+    pollfd pp{peer.get(), POLLIN, 0};
+    cr_expect_eq(::poll(&pp, 1, 2000), 1);
+    ssize_t n = ::read(peer.get(), &byte, 1);
+    cr_expect(n == 0 || (n < 0 && errno == ECONNRESET), "smtpd closed its end");
+}
+
+Test(queue_client, a_file_lent_for_a_body_not_open_is_dropped) {
+    Rig r;
+    r.listen();
+    Waiter a;
+    uint64_t id = r.submit(a);
+    UniqueFd peer = r.accept_peer();
+    r.spin(3);
+    cr_expect(!Rig::read_some(peer.get()).empty());
+    std::string path = r.dir + "/body";
+    UniqueFd file = lent_file(path);
+    cr_assert(
+        ipc::send_frame_blocking(peer.get(), ipc::encode(ipc::BodyWriterMsg{"Nope"}), {file.get()})
+            .ok());
+    r.spin();
+    // "Nope" has no open body (aborted meanwhile, say): the descriptor is dropped and
+    // the channel stays up.
+    cr_expect(a.results.empty());
+    ipc::SubmitResultMsg ok;
+    ok.request_id = id;
+    ok.status = ipc::kStatusOk;
+    cr_assert(ipc::send_frame_blocking(peer.get(), ipc::encode(ok)).ok());
+    r.spin();
+    cr_assert_eq(a.results.size(), 1u);
+    cr_expect_eq(a.results[0].first, ipc::kStatusOk);
+    ::unlink(path.c_str());
+}
+
+// The body file refuses the write (here: lent read-only, EBADF; in life a full disk):
+// the body is aborted, the chunk and the held SubmitMsg are answered 4.3.0 from the
+// timer, and the SubmitMsg never reaches the queue (it would commit a short body).
+Test(queue_client, a_failed_write_aborts_the_body_and_never_sends_the_submit) {
+    Rig r;
+    r.listen();
+    StreamWaiter w;
+    r.client->send_chunk("Q", 1, "first;", &w);
+    UniqueFd peer = r.accept_peer();
+    r.client->send_chunk("Q", 2, "last;", &w);
+    r.client->submit(streamed_submit(), &w);
+    r.spin(3);
+    expect_open(peer.get());
+    std::string path = r.dir + "/body";
+    { UniqueFd make = lent_file(path); }
+    UniqueFd ro(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    cr_assert(ro.valid());
+    answer_open(peer.get(), ro.get());
+    r.spin();
+    cr_assert_eq(w.chunks.size(), 1u);
+    cr_expect_eq(w.chunks[0].first, ipc::kStatusTemp);
+    cr_expect_eq(w.chunks[0].second, "4.3.0 queue write failed");
+    cr_assert_eq(w.results.size(), 1u);
+    cr_expect_eq(w.results[0].first, ipc::kStatusTemp);
+    cr_expect_eq(w.results[0].second, "4.3.0 queue write failed");
+    auto f = next_frame(peer.get());
+    cr_expect_eq(f.type, ipc::MsgType::body_abort);
+    cr_expect(nothing_more(peer.get()), "no SubmitMsg");
+    cr_expect_eq(r.client->pending(), 0u);
+    ::unlink(path.c_str());
 }
