@@ -34,6 +34,7 @@
 #include "lib/core/log.hpp"
 #include "lib/core/queue_id.hpp"
 #include "lib/core/unique_fd.hpp"
+#include "lib/core/write_full.hpp"
 #include "lib/daemon/daemon.hpp"
 #include "lib/mail/address.hpp"
 #include "lib/mail/received.hpp"
@@ -57,13 +58,7 @@ UniqueFd connect_msp(const Config& cfg) {
 }
 
 bool write_all_fd(int fd, std::string_view s) {
-    while (!s.empty()) {
-        ssize_t n = ::write(fd, s.data(), s.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        s.remove_prefix(static_cast<size_t>(n));
-    }
-    return true;
+    return write_full(fd, s) == 0;
 }
 
 // Replaces the contents of a client-queue file (through the submitter's or the

@@ -2,15 +2,14 @@
 #include "smtpd/server/queue_client.hpp"
 
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstring>
 #include <optional>
 #include <utility>
 #include <vector>
 
 #include "lib/core/log.hpp"
+#include "lib/core/write_full.hpp"
 #include "lib/daemon/daemon.hpp"  // queue_socket_path
 
 namespace tegami::smtpd {
@@ -111,15 +110,9 @@ bool QueueClient::pass_on(const std::string& queue_id, OpenStream& s, std::strin
         channel_.send(ipc::encode(m));
         return true;
     }
-    size_t done = 0;
-    while (done < data.size()) {
-        ssize_t n = ::write(s.writer.get(), data.data() + done, data.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            fail_stream(queue_id, std::strerror(n < 0 ? errno : EIO));
-            return false;
-        }
-        done += static_cast<size_t>(n);
+    if (int err = write_full(s.writer.get(), data)) {
+        fail_stream(queue_id, std::strerror(err));
+        return false;
     }
     return true;
 }
@@ -177,8 +170,7 @@ void QueueClient::on_frame(ipc::MsgType type, std::string_view payload,
     }
     ipc::SubmitResultMsg r;
     if (!fds.empty() || type != ipc::MsgType::submit_result || !ipc::decode(payload, r)) {
-        log_error("queue sent a bad %s frame; closing the channel", ipc::msg_type_name(type));
-        channel_.close("protocol error");
+        protocol_error(type);
         return;
     }
     channel_.answered();
@@ -198,11 +190,8 @@ void QueueClient::on_body_writer(std::string_view payload, std::vector<UniqueFd>
              S_ISREG(st.st_mode);
         if (ok) it->second.writer = std::move(fds[0]);
     }
-    if (!ok) {
-        log_error("queue sent a bad %s frame; closing the channel",
-                  ipc::msg_type_name(ipc::MsgType::body_writer));
-        channel_.close("protocol error");
-    }  // else a body aborted meanwhile: the descriptor closes here
+    if (!ok) protocol_error(ipc::MsgType::body_writer);
+    // else a body aborted meanwhile: the descriptor closes here
 }
 
 // The answer to a body's frame. The answer to the open (chunk 1) says where the content
@@ -213,9 +202,7 @@ void QueueClient::on_body_writer(std::string_view payload, std::vector<UniqueFd>
 void QueueClient::on_chunk_result(std::string_view payload, std::vector<UniqueFd>& fds) {
     ipc::BodyChunkResultMsg c;
     if (!fds.empty() || !ipc::decode(payload, c)) {
-        log_error("queue sent a bad %s frame; closing the channel",
-                  ipc::msg_type_name(ipc::MsgType::body_chunk_result));
-        channel_.close("protocol error");
+        protocol_error(ipc::MsgType::body_chunk_result);
         return;
     }
     auto it = streams_.find(c.queue_id);
@@ -228,26 +215,28 @@ void QueueClient::on_chunk_result(std::string_view payload, std::vector<UniqueFd
         return;
     }
     s.opened = true;
-    std::optional<ipc::SubmitMsg> held_submit = std::exchange(s.submit, std::nullopt);
     std::vector<std::string> held = std::exchange(s.held, {});
     bool lent = s.writer.valid();
+    bool submitted = s.submit.has_value();
     if (c.status == ipc::kStatusOk) {
         for (size_t i = 0; i < held.size(); ++i) {
-            if (!pass_on(c.queue_id, s, std::move(held[i]))) {
-                if (held_submit) {  // fail_stream did not see it: taken out above
-                    if (SubmitWaiter* sw = requests_.take(held_submit->request_id))
-                        submit_failed_.fail(held_submit->request_id, sw);
-                }
-                return;  // answered from the timer
-            }
-            if (lent && i > 0 && !held_submit) written_.fail(c.queue_id, w);
+            // A refused write fails the stream and any SubmitMsg held behind it, both
+            // answered from the timer.
+            if (!pass_on(c.queue_id, s, std::move(held[i]))) return;
+            if (lent && i > 0 && !submitted) written_.fail(c.queue_id, w);
         }
-        if (lent && held.size() > 1 && !held_submit) channel_.fail_soon();
+        if (lent && held.size() > 1 && !submitted) channel_.fail_soon();
     }
     // Refused: the queue answers the SubmitMsg with the reason it gave here.
-    if (c.status != ipc::kStatusOk || held_submit) streams_.erase(it);  // closes a lent file
-    if (held_submit) channel_.send(ipc::encode(*held_submit));
+    std::optional<ipc::SubmitMsg> submit = std::move(s.submit);
+    if (c.status != ipc::kStatusOk || submit) streams_.erase(it);  // closes a lent file
+    if (submit) channel_.send(ipc::encode(*submit));
     if (c.status != ipc::kStatusOk || lent) w->chunk_result(c.status, c.text);
+}
+
+void QueueClient::protocol_error(ipc::MsgType type) {
+    log_error("queue sent a bad %s frame; closing the channel", ipc::msg_type_name(type));
+    channel_.close("protocol error");
 }
 
 size_t QueueClient::on_close() {

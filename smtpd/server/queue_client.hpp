@@ -73,6 +73,7 @@ class QueueClient {
     void on_frame(ipc::MsgType type, std::string_view payload, std::vector<UniqueFd>& fds);
     void on_chunk_result(std::string_view payload, std::vector<UniqueFd>& fds);
     void on_body_writer(std::string_view payload, std::vector<UniqueFd>& fds);
+    void protocol_error(ipc::MsgType type);  // logs it and closes the channel
     size_t on_close();
     void answer_failed();
 

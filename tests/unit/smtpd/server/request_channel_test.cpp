@@ -11,6 +11,7 @@
 
 #include <criterion/criterion.h>
 
+#include <dirent.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -285,39 +286,67 @@ ipc::SubmitMsg streamed_submit() {
     return m;
 }
 
-// A body file as the queue lends it: open for writing, its offset where content goes.
-UniqueFd lent_file(const std::string& path, int flags = O_RDWR) {
-    UniqueFd f(::open(path.c_str(), flags | O_CREAT | O_CLOEXEC, 0600));
-    cr_assert(f.valid());
-    cr_assert_eq(::lseek(f.get(), 100, SEEK_SET), 100);
-    return f;
+// A body file as the queue lends it: its offset where the content goes (100 bytes in),
+// removed before the Rig's directory. Opened read-only, every write to it fails.
+struct BodyFile {
+    std::string path;
+    UniqueFd fd;
+    explicit BodyFile(const Rig& r, int flags = O_RDWR) : path(r.dir + "/body") {
+        fd = UniqueFd(::open(path.c_str(), flags | O_CREAT | O_CLOEXEC, 0600));
+        cr_assert(fd.valid());
+        cr_assert_eq(::lseek(fd.get(), 100, SEEK_SET), 100);
+    }
+    ~BodyFile() { ::unlink(path.c_str()); }
+    std::string content() const {
+        std::string out;
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::pread(fd.get(), buf, sizeof buf, static_cast<off_t>(100 + out.size()))) > 0)
+            out.append(buf, static_cast<size_t>(n));
+        return out;
+    }
+};
+
+// The descriptors this process holds: a descriptor QueueClient received and dropped, or
+// a lent file it closed, brings the count back.
+size_t open_fds() {
+    size_t n = 0;
+    if (DIR* d = ::opendir("/proc/self/fd")) {
+        while (::readdir(d))
+            ++n;
+        ::closedir(d);
+    }
+    return n;
 }
 
-std::string file_content(const std::string& path) {
-    std::string out;
-    UniqueFd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::pread(f.get(), buf, sizeof buf, static_cast<off_t>(out.size()))) > 0)
-        out.append(buf, static_cast<size_t>(n));
-    return out.size() > 100 ? out.substr(100) : std::string();
+// Opens body "Q" as a session does, with chunk 1 "first;" (from inside a callback: the
+// waiter notes any answer given inside the call); at the end of data the last chunk
+// "last;" and the SubmitMsg follow at once. Checks that the empty open reached the queue
+// and returns the queue's end of the channel.
+UniqueFd open_body(Rig& r, StreamWaiter& w, bool end_of_data = false) {
+    r.listen();
+    w.inside_submit = true;
+    r.client->send_chunk("Q", 1, "first;", &w);
+    UniqueFd peer = r.accept_peer();
+    if (end_of_data) {
+        r.client->send_chunk("Q", 2, "last;", &w);
+        r.client->submit(streamed_submit(), &w);
+    }
+    w.inside_submit = false;
+    r.spin(3);
+    expect_open(peer.get());
+    return peer;
 }
 
 }  // namespace
 
 Test(queue_client, a_lent_body_file_takes_the_content_and_only_the_submit_follows) {
     Rig r;
-    r.listen();
     StreamWaiter w;
-    w.inside_submit = true;
-    r.client->send_chunk("Q", 1, "first;", &w);
-    w.inside_submit = false;
-    UniqueFd peer = r.accept_peer();
-    r.spin(3);
-    expect_open(peer.get());
-    std::string path = r.dir + "/body";
-    UniqueFd file = lent_file(path);
-    answer_open(peer.get(), file.get());
+    UniqueFd peer = open_body(r, w);
+    BodyFile file(r);
+    size_t fds = open_fds();
+    answer_open(peer.get(), file.fd.get());
     r.spin();
     cr_assert_eq(w.chunks.size(), 1u, "chunk 1 answered once written");
     cr_expect_eq(w.chunks[0].first, ipc::kStatusOk);
@@ -332,27 +361,21 @@ Test(queue_client, a_lent_body_file_takes_the_content_and_only_the_submit_follow
     r.spin(3);
     auto f = next_frame(peer.get());
     cr_expect_eq(f.type, ipc::MsgType::submit, "no chunk frame after the file was lent");
-    cr_expect_eq(file_content(path), "first;second;");
+    cr_expect_eq(file.content(), "first;second;");
     cr_expect(nothing_more(peer.get()));
-    ::unlink(path.c_str());
+    cr_expect(!w.answered_inside);
+    cr_expect_eq(open_fds(), fds, "the lent file is closed once the SubmitMsg is sent");
 }
 
 // At the end of data the last chunk and the SubmitMsg come without waiting: both are held
 // until the open's answer, then the content is written and the SubmitMsg sent behind it.
 Test(queue_client, the_end_of_data_before_the_open_is_answered_waits_for_it) {
     Rig r;
-    r.listen();
     StreamWaiter w;
-    r.client->send_chunk("Q", 1, "first;", &w);
-    UniqueFd peer = r.accept_peer();
-    r.client->send_chunk("Q", 2, "last;", &w);
-    r.client->submit(streamed_submit(), &w);
-    r.spin(3);
-    expect_open(peer.get());
+    UniqueFd peer = open_body(r, w, true);
     cr_expect(nothing_more(peer.get()), "the SubmitMsg is held");
-    std::string path = r.dir + "/body";
-    UniqueFd file = lent_file(path);
-    answer_open(peer.get(), file.get());
+    BodyFile file(r);
+    answer_open(peer.get(), file.fd.get());
     r.spin();
     auto f = next_frame(peer.get());
     cr_assert_eq(f.type, ipc::MsgType::submit);
@@ -360,21 +383,17 @@ Test(queue_client, the_end_of_data_before_the_open_is_answered_waits_for_it) {
     cr_assert(ipc::decode(f.payload, m));
     cr_expect(m.flags & ipc::kFlagStreamedBody);
     cr_expect_eq(m.body, "Received: head\r\n");
-    cr_expect_eq(file_content(path), "first;last;");
+    cr_expect_eq(file.content(), "first;last;");
     cr_expect(w.results.empty(), "the submit waits for the queue's answer");
-    ::unlink(path.c_str());
+    cr_expect(!w.answered_inside);
 }
 
 // A store that lends no file (queue_store = memory): the content goes as frames 2, 3, ...
 // and frame k's answer is the session's chunk k - 1.
 Test(queue_client, without_a_lent_file_the_content_goes_in_frames) {
     Rig r;
-    r.listen();
     StreamWaiter w;
-    r.client->send_chunk("Q", 1, "first;", &w);
-    UniqueFd peer = r.accept_peer();
-    r.spin(3);
-    expect_open(peer.get());
+    UniqueFd peer = open_body(r, w);
     answer_open(peer.get(), -1);
     r.spin();
     cr_expect(w.chunks.empty(), "chunk 1 is answered by frame 2's answer");
@@ -396,12 +415,8 @@ Test(queue_client, without_a_lent_file_the_content_goes_in_frames) {
 // channel, and what waits gets 4; one lent for a body no longer open is dropped.
 Test(queue_client, a_lent_descriptor_that_is_not_a_file_closes_the_channel) {
     Rig r;
-    r.listen();
     StreamWaiter w;
-    r.client->send_chunk("Q", 1, "first;", &w);
-    UniqueFd peer = r.accept_peer();
-    r.spin(3);
-    expect_open(peer.get());
+    UniqueFd peer = open_body(r, w);
     int p[2];
     cr_assert_eq(::pipe2(p, O_CLOEXEC), 0);
     UniqueFd rd(p[0]), wr(p[1]);
@@ -424,14 +439,15 @@ Test(queue_client, a_file_lent_for_a_body_not_open_is_dropped) {
     UniqueFd peer = r.accept_peer();
     r.spin(3);
     cr_expect(!Rig::read_some(peer.get()).empty());
-    std::string path = r.dir + "/body";
-    UniqueFd file = lent_file(path);
-    cr_assert(
-        ipc::send_frame_blocking(peer.get(), ipc::encode(ipc::BodyWriterMsg{"Nope"}), {file.get()})
-            .ok());
+    BodyFile file(r);
+    size_t fds = open_fds();
+    cr_assert(ipc::send_frame_blocking(peer.get(), ipc::encode(ipc::BodyWriterMsg{"Nope"}),
+                                       {file.fd.get()})
+                  .ok());
     r.spin();
     // "Nope" has no open body (aborted meanwhile, say): the descriptor is dropped and
     // the channel stays up.
+    cr_expect_eq(open_fds(), fds, "the received descriptor is closed");
     cr_expect(a.results.empty());
     ipc::SubmitResultMsg ok;
     ok.request_id = id;
@@ -440,7 +456,6 @@ Test(queue_client, a_file_lent_for_a_body_not_open_is_dropped) {
     r.spin();
     cr_assert_eq(a.results.size(), 1u);
     cr_expect_eq(a.results[0].first, ipc::kStatusOk);
-    ::unlink(path.c_str());
 }
 
 // The body file refuses the write (here: lent read-only, EBADF; in life a full disk):
@@ -448,19 +463,10 @@ Test(queue_client, a_file_lent_for_a_body_not_open_is_dropped) {
 // timer, and the SubmitMsg never reaches the queue (it would commit a short body).
 Test(queue_client, a_failed_write_aborts_the_body_and_never_sends_the_submit) {
     Rig r;
-    r.listen();
     StreamWaiter w;
-    r.client->send_chunk("Q", 1, "first;", &w);
-    UniqueFd peer = r.accept_peer();
-    r.client->send_chunk("Q", 2, "last;", &w);
-    r.client->submit(streamed_submit(), &w);
-    r.spin(3);
-    expect_open(peer.get());
-    std::string path = r.dir + "/body";
-    { UniqueFd make = lent_file(path); }
-    UniqueFd ro(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    cr_assert(ro.valid());
-    answer_open(peer.get(), ro.get());
+    UniqueFd peer = open_body(r, w, true);
+    BodyFile ro(r, O_RDONLY);
+    answer_open(peer.get(), ro.fd.get());
     r.spin();
     cr_assert_eq(w.chunks.size(), 1u);
     cr_expect_eq(w.chunks[0].first, ipc::kStatusTemp);
@@ -472,5 +478,4 @@ Test(queue_client, a_failed_write_aborts_the_body_and_never_sends_the_submit) {
     cr_expect_eq(f.type, ipc::MsgType::body_abort);
     cr_expect(nothing_more(peer.get()), "no SubmitMsg");
     cr_expect_eq(r.client->pending(), 0u);
-    ::unlink(path.c_str());
 }
