@@ -24,6 +24,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -111,20 +112,45 @@ std::string mail_user() {
     return pw != nullptr ? pw->pw_name : "";
 }
 
-int free_port() {
+namespace {
+
+bool port_binds(int port) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
+    if (fd < 0) return false;
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-        getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-        port = ntohs(a.sin_port);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
     ::close(fd);
-    return port;
+    return ok;
+}
+
+}  // namespace
+
+// Chosen at random below the kernel's ephemeral range, and never one handed out before by
+// this process: bind(0) may give the same port to two calls in a row (a test that asks
+// for a second listener's port, then starts the sandbox on another), and its ports are
+// ephemeral ones, which any client socket may take as its source port before the
+// sandbox binds them.
+int free_port() {
+    static std::set<int> given;
+    static unsigned seed =
+        static_cast<unsigned>(getpid()) * 2654435761u ^ static_cast<unsigned>(time(nullptr));
+    int low = 32768;
+    if (FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
+        if (std::fscanf(f, "%d", &low) != 1) low = 32768;
+        std::fclose(f);
+    }
+    const int first = 10000;
+    for (int i = 0; i < 200 && low > first + 100; ++i) {
+        int port = first + static_cast<int>(rand_r(&seed) % static_cast<unsigned>(low - first));
+        if (!given.count(port) && port_binds(port)) {
+            given.insert(port);
+            return port;
+        }
+    }
+    return -1;
 }
 
 std::string read_file(const std::string& path) {

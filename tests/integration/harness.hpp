@@ -23,7 +23,7 @@ std::string src_dir();
 // The local user that test mail is sent to: the invoking user, or, when run as root
 // (where mail for uid 0 is refused), the test account tgtest1, created if missing.
 std::string mail_user();
-// A loopback TCP port that was free a moment ago.
+// A loopback TCP port that was free a moment ago, outside the ephemeral range.
 int free_port();
 
 std::string read_file(const std::string& path);

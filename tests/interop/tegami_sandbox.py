@@ -18,6 +18,7 @@ Command line:
 
 import os
 import pwd
+import random
 import signal
 import smtplib
 import socket
@@ -29,12 +30,34 @@ import time
 import traceback
 
 
+_GIVEN_PORTS = set()
+
+
 def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A loopback port free now, chosen at random below the kernel's ephemeral range and
+    never one handed out before by this process: bind(0) may give the same port to two
+    calls in a row, and its ports are ephemeral ones, which any client socket may take as
+    its source port before the sandbox binds them."""
+    low = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    for _ in range(200):
+        port = random.randrange(10000, max(low, 10101))
+        if port in _GIVEN_PORTS:
+            continue
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", port))
+            _GIVEN_PORTS.add(port)
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise SystemExit("no free loopback port")
 
 
 def ensure_user(name):
